@@ -1,0 +1,109 @@
+"""Render the packaged template into a new project, all or nothing.
+
+The project is rendered (and git/DVC/pre-commit set up by the post-generation hook) inside a
+hidden staging folder next to its destination, then moved into place in one rename. If any
+step fails, or the user interrupts, the staging folder is removed and nothing else changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from scaffold.errors import ScaffoldError
+from scaffold.options import template_config
+from scaffold.resources import template_dir
+
+STEPS = ("git", "dvc", "pre-commit")
+"""Post-generation steps that ``skip`` may name."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def destination(answers: Mapping[str, str], output_dir: Path) -> Path:
+    """The project folder these answers create; refuse one that already exists."""
+    target = output_dir.resolve() / answers["repo_name"]
+    if target.exists() or target.is_symlink():
+        raise ScaffoldError(
+            f"{target} already exists; choose another repo_name or output directory "
+            "(scaffold never overwrites a folder)."
+        )
+    existing = _nearest_existing(output_dir.resolve())
+    if not existing.is_dir():
+        raise ScaffoldError(f"output directory {output_dir} is not a folder.")
+    return target
+
+
+def build_context(
+    answers: Mapping[str, str], output_dir: Path, skip: Collection[str] = ()
+) -> dict[str, dict[str, object]]:
+    """The cookiecutter context, as ``cookiecutter`` itself would build it for these answers."""
+    private = {
+        key: value
+        for key, value in template_config().items()
+        if key.startswith("_") and not key.startswith("__")
+    }
+    source = str(template_dir())
+    return {
+        "cookiecutter": {
+            **answers,
+            **private,
+            "_template": source,
+            "_output_dir": str(output_dir.resolve()),
+            "_repo_dir": source,
+            "_checkout": None,
+            "_scaffold_skip": sorted(skip),
+        },
+        "_cookiecutter": {k: v for k, v in answers.items() if not k.startswith("_")},
+    }
+
+
+def new_project(answers: Mapping[str, str], output_dir: Path, skip: Collection[str] = ()) -> Path:
+    """Create the project for checked answers in ``output_dir``; return its folder.
+
+    ``skip`` names post-generation steps not to run (see ``STEPS``).
+    """
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException
+    from cookiecutter.generate import generate_files
+
+    # cookiecutter logs a hook failure with a traceback; scaffold reports it in one sentence.
+    logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)
+    unknown = set(skip) - set(STEPS)
+    if unknown:
+        raise ScaffoldError(f"unknown post-generation step {sorted(unknown)[0]!r}.")
+    target = destination(answers, output_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=_nearest_existing(target.parent)))
+    try:
+        context = build_context(answers, target.parent, skip)
+        try:
+            rendered = Path(
+                generate_files(
+                    repo_dir=str(template_dir()),
+                    context=context,
+                    output_dir=str(staging),
+                    accept_hooks=True,
+                )
+            )
+        except FailedHookException as error:
+            raise ScaffoldError(
+                "a post-generation step failed (see above); no project was created."
+            ) from error
+        except CookiecutterException as error:
+            raise ScaffoldError(f"the template could not be rendered: {error}.") from error
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise ScaffoldError(
+                f"{target} appeared while the project was being made; left it alone."
+            )
+        os.rename(rendered, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,179 @@
+"""The template's options: read the option list, take answers as data, derive and check them.
+
+The option list is ``template/cookiecutter.json`` (names, defaults, choices, prompts); the
+rules are in ``hooks/pre_gen_project.py`` so that plain cookiecutter enforces them too.
+A value the user gives is never rendered as Jinja: only the template's own defaults are.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from scaffold.errors import ScaffoldError
+from scaffold.resources import hooks_dir, template_dir
+
+
+@dataclass(frozen=True)
+class Option:
+    """One question of the template."""
+
+    name: str
+    default: str  # raw: may be a Jinja expression over earlier answers
+    choices: tuple[str, ...] = ()
+    prompt: str = ""
+
+
+Ask = Callable[[Option, str], str]
+"""Ask the user for one option, given the rendered default; return the answer."""
+
+
+@cache
+def template_config() -> dict[str, Any]:
+    """The parsed ``template/cookiecutter.json``."""
+    config: dict[str, Any] = json.loads((template_dir() / "cookiecutter.json").read_text("utf-8"))
+    return config
+
+
+def load_options() -> list[Option]:
+    """The user-facing options, in prompt order."""
+    config = template_config()
+    prompts = config.get("__prompts__", {})
+    options = []
+    for name, raw in config.items():
+        if name.startswith("_"):
+            continue
+        if isinstance(raw, list):
+            choices = tuple(str(choice) for choice in raw)
+            options.append(Option(name, choices[0], choices, prompts.get(name, name)))
+        else:
+            options.append(Option(name, str(raw), (), prompts.get(name, name)))
+    return options
+
+
+@cache
+def _rules() -> ModuleType:
+    path = hooks_dir() / "pre_gen_project.py"
+    spec = importlib.util.spec_from_file_location("scaffold_template_rules", path)
+    if spec is None or spec.loader is None:
+        raise ScaffoldError(f"cannot load the template rules from {path}.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def problems(answers: Mapping[str, object]) -> dict[str, str]:
+    """Map each invalid option to one sentence saying what is wrong."""
+    found: dict[str, str] = _rules().problems(dict(answers))
+    return found
+
+
+@contextmanager
+def _jinja_environment() -> Any:
+    """Cookiecutter's environment with the template's extensions importable."""
+    from cookiecutter.utils import create_env_with_context
+
+    private = {key: value for key, value in template_config().items() if key.startswith("_")}
+    sys.path.insert(0, str(template_dir()))
+    try:
+        yield create_env_with_context({"cookiecutter": private})
+    finally:
+        sys.path.remove(str(template_dir()))
+
+
+def parse_assignments(assignments: Iterable[str]) -> dict[str, str]:
+    """Turn ``KEY=VALUE`` strings (``--set``) into a mapping."""
+    values: dict[str, str] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ScaffoldError(f"--set expects KEY=VALUE, got {assignment!r}.")
+        values[key.strip()] = value
+    return values
+
+
+def load_answers_file(path: Path) -> dict[str, str]:
+    """Read answers from a YAML mapping; private keys (``_x``) such as a project's are ignored."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScaffoldError(f"cannot read answers file {path}: {error.strerror}.") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ScaffoldError(f"answers file {path} is not valid YAML{where}.") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScaffoldError(f"answers file {path} must be a mapping of option: value.")
+    answers: dict[str, str] = {}
+    for key, value in data.items():
+        if str(key).startswith("_"):
+            continue
+        if isinstance(value, (dict, list)) or value is None:
+            raise ScaffoldError(f"answers file {path}: {key!r} must be a single value.")
+        answers[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return answers
+
+
+def check_known(given: Mapping[str, str]) -> None:
+    """Refuse option names and choices the template does not have."""
+    options = {option.name: option for option in load_options()}
+    for key, value in given.items():
+        option = options.get(key)
+        if option is None:
+            known = ", ".join(options)
+            raise ScaffoldError(f"unknown option {key!r}; the options are: {known}.")
+        if option.choices and value not in option.choices:
+            raise ScaffoldError(
+                f"{value!r} is not a choice for {key}; choose one of: {', '.join(option.choices)}."
+            )
+
+
+def resolve_answers(given: Mapping[str, str], ask: Ask | None = None) -> dict[str, str]:
+    """Complete the given answers with defaults (or by asking), derive and check them.
+
+    Returns every option plus the derived ``__`` values, in template order. Raises
+    ScaffoldError naming the first invalid answer.
+    """
+    check_known(given)
+    answers: dict[str, str] = {}
+    with _jinja_environment() as env:
+
+        def render(raw: str) -> str:
+            return str(env.from_string(raw).render(cookiecutter=answers))
+
+        for option in load_options():
+            if option.name in given:
+                answers[option.name] = given[option.name]
+                continue
+            default = render(option.default)
+            answers[option.name] = (
+                default if ask is None else _ask_until_valid(ask, option, default, answers)
+            )
+        for name, raw in template_config().items():
+            if name.startswith("__") and isinstance(raw, str):
+                answers[name] = render(raw)
+    found = problems(answers)
+    if found:
+        raise ScaffoldError(next(iter(found.values())))
+    return answers
+
+
+def _ask_until_valid(ask: Ask, option: Option, default: str, answers: dict[str, str]) -> str:
+    while True:
+        value = ask(option, default)
+        problem = problems({**answers, option.name: value}).get(option.name)
+        if problem is None:
+            return value
+        print(f"error: {problem}", file=sys.stderr)
