@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONTEXT = {{ cookiecutter | jsonify | tojson }}
-PROGRAM = Path({{ cookiecutter._repo_dir | tojson }}).resolve().parent / "hooks" / "pre_gen_project.py"
+CONTEXT = {{cookiecutter | jsonify | tojson}}
+PROGRAM = (
+    Path({{cookiecutter._repo_dir | tojson}}).resolve().parent / "hooks" / "pre_gen_project.py"
+)
 
 sys.exit(subprocess.call([sys.executable, str(PROGRAM), CONTEXT]))
