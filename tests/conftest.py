@@ -1,0 +1,126 @@
+"""Shared fixtures: an isolated home and git identity, the template as a local git repo, and
+helpers to run scaffold and cookiecutter the way users do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_REPO_FILES = ("cookiecutter.json", "template", "hooks")
+BIN = Path(sys.executable).parent
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git and return its stripped stdout (fails the test on error)."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME and git config with an identity; nothing of the developer's leaks in."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                 "GIT_COMMITTER_EMAIL", "EMAIL", "VIRTUAL_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    # pre-commit's hook environments are expensive to build: share them across tests.
+    monkeypatch.setenv(
+        "PRE_COMMIT_HOME", str(tmp_path_factory.getbasetemp() / "pre-commit-cache")
+    )
+    return home
+
+
+@pytest.fixture(scope="session")
+def template_git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template repo (working tree, uncommitted edits included) as a local git repo."""
+    repo = tmp_path_factory.mktemp("upstream") / "scaffold-template.git"
+    repo.mkdir()
+    for name in TEMPLATE_REPO_FILES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / name)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    for args in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["add", "--all"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "v"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    return repo
+
+
+def run_scaffold(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real ``scaffold`` command (as a separate process, as users do)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scaffold", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"scaffold {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def run_cookiecutter(*args: str, cwd: Path, check: bool = True,
+                     python: str = sys.executable,
+                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run plain cookiecutter (its own CLI, nothing of scaffold imported)."""
+    result = subprocess.run(
+        [python, "-m", "cookiecutter", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"cookiecutter {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root (``.git`` internals excluded) with its bytes."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not _volatile(path.relative_to(root).parts)
+    }
+
+
+def _volatile(parts: tuple[str, ...]) -> bool:
+    # git internals and DVC's scratch folder differ between any two runs
+    return ".git" in parts or parts[:2] == (".dvc", "tmp")
+
+
+def listing(root: Path) -> list[str]:
+    """Every path under root, for "nothing changed" checks."""
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder to create projects in."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    yield folder
