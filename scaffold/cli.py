@@ -26,6 +26,12 @@ app = typer.Typer(
 )
 
 
+add_app = typer.Typer(
+    help="Add a component to the project you are in.", no_args_is_help=True
+)
+app.add_typer(add_app, name="add")
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Print a ScaffoldError as one line on stderr and exit 1 (no traceback)."""

@@ -1,0 +1,64 @@
+"""An existing project: find its root from any folder inside it and read its recorded answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scaffold.errors import ScaffoldError
+
+ANSWERS_FILE = ".copier-answers.yml"
+# Any of these at a folder's top level marks a project root (recorded answers first).
+ROOT_MARKERS = (ANSWERS_FILE, "pyproject.toml", "setup.py", "setup.cfg")
+CCDS_FOLDERS = ("notebooks", "data")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project made from our template (or one laid out like cookiecutter-data-science)."""
+
+    root: Path
+    answers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> bool:
+        """True when the project has scaffold's recorded answers."""
+        return bool(self.answers)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Walk up from ``start`` (default: cwd) to the nearest project root."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ANSWERS_FILE).is_file():
+            return folder
+        if any((folder / marker).is_file() for marker in ROOT_MARKERS) and any(
+            (folder / name).is_dir() for name in CCDS_FOLDERS
+        ):
+            return folder
+    raise ScaffoldError(
+        f"{here} is not inside a project (no {ANSWERS_FILE}, or pyproject.toml beside "
+        "notebooks/ or data/, in it or any parent folder)."
+    )
+
+
+def read_answers(root: Path) -> dict[str, str]:
+    """The answers recorded in ``root`` (empty when the project has none)."""
+    import yaml
+
+    path = root / ANSWERS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ScaffoldError(f"{path} is not valid YAML; fix or remove it.") from error
+    if not isinstance(data, dict):
+        raise ScaffoldError(f"{path} must be a mapping of option: value.")
+    return {str(key): "" if value is None else str(value) for key, value in data.items()}
+
+
+def open_project(start: Path | None = None) -> Project:
+    """The project containing ``start`` (default: cwd), with its recorded answers."""
+    root = find_root(start)
+    return Project(root=root, answers=read_answers(root))
