@@ -15,6 +15,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_REPO_FILES = ("cookiecutter.json", "template", "hooks")
 BIN = Path(sys.executable).parent
+# One wheel cache for every generated project's venv (outlives the per-test HOME).
+UV_CACHE_DIR = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -38,6 +40,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                  "GIT_COMMITTER_EMAIL", "EMAIL", "VIRTUAL_ENV"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UV_CACHE_DIR", UV_CACHE_DIR)
     # pre-commit's hook environments are expensive to build: share them across tests.
     monkeypatch.setenv(
         "PRE_COMMIT_HOME", str(tmp_path_factory.getbasetemp() / "pre-commit-cache")
@@ -64,6 +67,21 @@ def template_git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
     return repo
+
+
+def project_venv(project: Path, extras: str = "dev") -> Path:
+    """Create ``project/.venv`` with the project and its ``extras`` installed; return its python.
+
+    uv with the shared cache makes this a few seconds once the wheels are cached.
+    """
+    venv = project / ".venv"
+    uv = [sys.executable, "-m", "uv"]
+    env = {**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR, "VIRTUAL_ENV": str(venv)}
+    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True, env=env)
+    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                    "-e", f"{project}[{extras}]"], check=True, env=env, cwd=project)
+    return venv / "bin" / "python"
 
 
 def run_scaffold(*args: str, cwd: Path, env: dict[str, str] | None = None,
