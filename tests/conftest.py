@@ -27,7 +27,9 @@ def git(*args: str, cwd: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """A fresh HOME and git config with an identity; nothing of the developer's leaks in."""
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
@@ -37,14 +39,18 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL", "EMAIL", "VIRTUAL_ENV"):
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "EMAIL",
+        "VIRTUAL_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UV_CACHE_DIR", UV_CACHE_DIR)
     # pre-commit's hook environments are expensive to build: share them across tests.
-    monkeypatch.setenv(
-        "PRE_COMMIT_HOME", str(tmp_path_factory.getbasetemp() / "pre-commit-cache")
-    )
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path_factory.getbasetemp() / "pre-commit-cache"))
     return home
 
 
@@ -77,15 +83,30 @@ def project_venv(project: Path, extras: str = "dev") -> Path:
     venv = project / ".venv"
     uv = [sys.executable, "-m", "uv"]
     env = {**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR, "VIRTUAL_ENV": str(venv)}
-    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-                   check=True, env=env)
-    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    "-e", f"{project}[{extras}]"], check=True, env=env, cwd=project)
+    subprocess.run(
+        [*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env
+    )
+    subprocess.run(
+        [
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-e",
+            f"{project}[{extras}]",
+        ],
+        check=True,
+        env=env,
+        cwd=project,
+    )
     return venv / "bin" / "python"
 
 
-def run_scaffold(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                 check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_scaffold(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``scaffold`` command (as a separate process, as users do)."""
     result = subprocess.run(
         [sys.executable, "-m", "scaffold", *args],
@@ -100,9 +121,13 @@ def run_scaffold(*args: str, cwd: Path, env: dict[str, str] | None = None,
     return result
 
 
-def run_cookiecutter(*args: str, cwd: Path, check: bool = True,
-                     python: str = sys.executable,
-                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cookiecutter(
+    *args: str,
+    cwd: Path,
+    check: bool = True,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run plain cookiecutter (its own CLI, nothing of scaffold imported)."""
     result = subprocess.run(
         [python, "-m", "cookiecutter", *args],

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 from tests.conftest import git, listing, run_scaffold
 
@@ -41,15 +45,33 @@ def test_default_project_is_committed_clean_with_dvc_and_hooks(workdir: Path):
 
     tracked = git("ls-files", cwd=project).splitlines()
     for expected in [
-        "README.md", "pyproject.toml", "Makefile", ".gitignore", ".gitattributes",
-        ".pre-commit-config.yaml", "dvc.yaml", ".dvc/config", ".copier-answers.yml",
-        "data/raw/.gitkeep", "data/interim/.gitkeep", "data/processed/.gitkeep",
-        "data/external/.gitkeep", "models/.gitkeep", "references/.gitkeep",
-        "reports/figures/.gitkeep", "notebooks/1.0-yn-initial-data-exploration.ipynb",
-        "params/1.0-yn-initial-data-exploration.yaml", "src/my_project/config.py",
-        "src/my_project/dataset.py", "src/my_project/features.py", "src/my_project/plots.py",
-        "src/my_project/modeling/train.py", "src/my_project/modeling/predict.py",
-        "tests/test_my_project.py", "docs/mkdocs.yml", ".github/workflows/tests.yml",
+        "README.md",
+        "pyproject.toml",
+        "Makefile",
+        ".gitignore",
+        ".gitattributes",
+        ".pre-commit-config.yaml",
+        "dvc.yaml",
+        ".dvc/config",
+        ".copier-answers.yml",
+        "data/raw/.gitkeep",
+        "data/interim/.gitkeep",
+        "data/processed/.gitkeep",
+        "data/external/.gitkeep",
+        "models/.gitkeep",
+        "references/.gitkeep",
+        "reports/figures/.gitkeep",
+        "notebooks/1.0-yn-initial-data-exploration.ipynb",
+        "params/1.0-yn-initial-data-exploration.yaml",
+        "src/my_project/config.py",
+        "src/my_project/dataset.py",
+        "src/my_project/features.py",
+        "src/my_project/plots.py",
+        "src/my_project/modeling/train.py",
+        "src/my_project/modeling/predict.py",
+        "tests/test_my_project.py",
+        "docs/mkdocs.yml",
+        ".github/workflows/tests.yml",
     ]:
         assert expected in tracked, expected
     assert "LICENSE" not in tracked  # the default license is none
@@ -78,7 +100,8 @@ def test_the_first_notebook_is_papermill_ready(workdir: Path):
         assert f"{name}:" in tagged[0].source
     stage = yaml.safe_load((workdir / "lab" / "dvc.yaml").read_text())["stages"]
     (only,) = stage.values()
-    assert "papermill" in only["cmd"] and "-f params/1.0-yn-initial-data-exploration.yaml" in only["cmd"]
+    assert "papermill" in only["cmd"]
+    assert "-f params/1.0-yn-initial-data-exploration.yaml" in only["cmd"]
     assert only["outs"] == ["reports/1.0-yn-initial-data-exploration.ipynb"]
 
 
@@ -87,13 +110,25 @@ def test_without_a_git_identity_the_author_signs_the_first_commit_only(workdir: 
     empty.write_text("")
     env = {"GIT_CONFIG_GLOBAL": str(empty)}
     run_scaffold(
-        "new", "Lab", *QUIET, "--no-dvc", "--set", "author_name=Ada Lovelace",
-        "--set", "author_email=ada@example.com", cwd=workdir, env=env,
+        "new",
+        "Lab",
+        *QUIET,
+        "--no-dvc",
+        "--set",
+        "author_name=Ada Lovelace",
+        "--set",
+        "author_email=ada@example.com",
+        cwd=workdir,
+        env=env,
     )
     project = workdir / "lab"
     log = subprocess.run(
-        ["git", "log", "--format=%an <%ae> / %cn <%ce>"], cwd=project, capture_output=True,
-        text=True, env={**__import__("os").environ, **env}, check=True,
+        ["git", "log", "--format=%an <%ae> / %cn <%ce>"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        check=True,
     ).stdout.strip()
     assert log == "Ada Lovelace <ada@example.com> / Ada Lovelace <ada@example.com>"
     assert empty.read_text() == ""
@@ -115,8 +150,19 @@ def test_flags_skip_post_generation_steps(workdir: Path):
 
 def test_options_turned_off_leave_no_files(workdir: Path):
     run_scaffold(
-        "new", "Lab", *QUIET, "--no-git", "--set", "docs=none", "--set", "ci=none",
-        "--set", "open_source_license=MIT", "--set", "environment_manager=conda", cwd=workdir,
+        "new",
+        "Lab",
+        *QUIET,
+        "--no-git",
+        "--set",
+        "docs=none",
+        "--set",
+        "ci=none",
+        "--set",
+        "open_source_license=MIT",
+        "--set",
+        "environment_manager=conda",
+        cwd=workdir,
     )
     project = workdir / "lab"
     assert not (project / "docs").exists()
@@ -139,17 +185,30 @@ MATRIX = [
         ("pip", "BSD-3-Clause", "none", "none", "none"),
     ]
 ]
-EXTRA = {"local": "dvc", "none": "dvc", "s3": "dvc[s3]", "gcs": "dvc[gs]", "azure": "dvc[azure]",
-         "ssh": "dvc[ssh]"}
+EXTRA = {
+    "local": "dvc",
+    "none": "dvc",
+    "s3": "dvc[s3]",
+    "gcs": "dvc[gs]",
+    "azure": "dvc[azure]",
+    "ssh": "dvc[ssh]",
+}
 
 
 @pytest.mark.parametrize("choices", MATRIX, ids=lambda c: "-".join(c.values()))
 def test_option_matrix(workdir: Path, choices: dict[str, str]):
     sets = [arg for key, value in choices.items() for arg in ("--set", f"{key}={value}")]
     name = "Matrix " + "-".join(choices.values())
-    run_scaffold("new", name, *QUIET, "--no-pre-commit",
-                 "--set", "module_name=a_rather_long_module_name_for_line_length", *sets,
-                 cwd=workdir)
+    run_scaffold(
+        "new",
+        name,
+        *QUIET,
+        "--no-pre-commit",
+        "--set",
+        "module_name=a_rather_long_module_name_for_line_length",
+        *sets,
+        cwd=workdir,
+    )
     (project,) = workdir.iterdir()
     assert git("status", "--porcelain", cwd=project) == ""
 
@@ -162,21 +221,31 @@ def test_option_matrix(workdir: Path, choices: dict[str, str]):
         assert license_text is None and "license" not in pyproject["project"]
     else:
         assert pyproject["project"]["license"] == choices["open_source_license"]
-        assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Apache-2.0": "Apache License"}[
-            choices["open_source_license"]] in license_text
+        heading = {
+            "MIT": "MIT License",
+            "BSD-3-Clause": "BSD 3-Clause",
+            "Apache-2.0": "Apache License",
+        }[choices["open_source_license"]]
+        assert heading in license_text
     assert (project / ".github").exists() == (choices["ci"] == "github")
     assert (project / "docs" / "mkdocs.yml").exists() == (choices["docs"] == "mkdocs")
     assert (project / "environment.yml").exists() == (choices["environment_manager"] == "conda")
 
     makefile = (project / "Makefile").read_text()
-    assert {"uv": "uv sync", "pip": "pip install -e", "conda": "conda env update",
-            "none": "pip install -e"}[choices["environment_manager"]] in makefile
+    assert {
+        "uv": "uv sync",
+        "pip": "pip install -e",
+        "conda": "conda env update",
+        "none": "pip install -e",
+    }[choices["environment_manager"]] in makefile
     dvc_config = (project / ".dvc" / "config").read_text()
     if choices["dvc_remote"] == "none":
         assert "remote" not in dvc_config
     else:
-        assert answers_file(project)["dvc_remote_url"] in dvc_config or choices["dvc_remote"] == "local"
-    for path in [project / ".pre-commit-config.yaml", project / "dvc.yaml", *project.glob("params/*")]:
+        url = answers_file(project)["dvc_remote_url"]
+        assert url in dvc_config or choices["dvc_remote"] == "local"
+    yaml_files = [project / ".pre-commit-config.yaml", project / "dvc.yaml"]
+    for path in [*yaml_files, *project.glob("params/*")]:
         yaml.safe_load(path.read_text())
     # The rendered project lints clean under the project's own ruff settings.
     ruff = [sys.executable, "-m", "ruff"]
@@ -186,10 +255,20 @@ def test_option_matrix(workdir: Path, choices: dict[str, str]):
 
 def test_make_help_is_the_default_target(workdir: Path):
     run_scaffold("new", "Lab", *QUIET, "--no-git", cwd=workdir)
-    out = subprocess.run(["make"], cwd=workdir / "lab", capture_output=True, text=True,
-                         check=True).stdout
-    for target in ["requirements", "lint", "format", "test", "data-pull", "data-push",
-                   "notebooks", "notebook", "docs"]:
+    out = subprocess.run(
+        ["make"], cwd=workdir / "lab", capture_output=True, text=True, check=True
+    ).stdout
+    for target in [
+        "requirements",
+        "lint",
+        "format",
+        "test",
+        "data-pull",
+        "data-push",
+        "notebooks",
+        "notebook",
+        "docs",
+    ]:
         assert f"  {target} " in out, target
 
 
@@ -226,9 +305,12 @@ def test_bad_input_is_one_sentence_and_changes_nothing(workdir: Path, args, mess
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("project_name: [oops", "not valid YAML"), ("just a string", "must be a mapping"),
-     ("project_name: x\nlicense: MIT\n", "unknown option 'license'"),
-     ("project_name: x\nci: travis\n", "not a choice for ci")],
+    [
+        ("project_name: [oops", "not valid YAML"),
+        ("just a string", "must be a mapping"),
+        ("project_name: x\nlicense: MIT\n", "unknown option 'license'"),
+        ("project_name: x\nci: travis\n", "not a choice for ci"),
+    ],
 )
 def test_bad_answers_files(workdir: Path, content, message):
     (workdir / "answers.yml").write_text(content)
@@ -241,8 +323,16 @@ def test_bad_answers_files(workdir: Path, content, message):
 
 def test_answers_file_and_set_combine(workdir: Path):
     (workdir / "answers.yml").write_text("project_name: From File\ndocs: none\nci: none\n")
-    run_scaffold("new", *QUIET, "--no-git", "--answers-file", "answers.yml",
-                 "--set", "ci=github", cwd=workdir)
+    run_scaffold(
+        "new",
+        *QUIET,
+        "--no-git",
+        "--answers-file",
+        "answers.yml",
+        "--set",
+        "ci=github",
+        cwd=workdir,
+    )
     answers = answers_file(workdir / "from-file")
     assert (answers["docs"], answers["ci"]) == ("none", "github")
 
@@ -259,8 +349,17 @@ def test_existing_destination_is_never_touched(workdir: Path):
 
 
 def test_jinja_in_answers_is_taken_literally(workdir: Path):
-    run_scaffold("new", "Lab", *QUIET, "--no-git", "--set", "description={{ 7*7 }} {% raw %}",
-                 "--set", "author_name={{ cookiecutter.repo_name }}", cwd=workdir)
+    run_scaffold(
+        "new",
+        "Lab",
+        *QUIET,
+        "--no-git",
+        "--set",
+        "description={{ 7*7 }} {% raw %}",
+        "--set",
+        "author_name={{ cookiecutter.repo_name }}",
+        cwd=workdir,
+    )
     project = workdir / "lab"
     assert "{{ 7*7 }} {% raw %}" in (project / "README.md").read_text()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -270,21 +369,32 @@ def test_jinja_in_answers_is_taken_literally(workdir: Path):
 
 
 def test_quotes_and_unicode_in_answers_keep_files_valid(workdir: Path):
-    run_scaffold("new", "Café Ünits", *QUIET, "--no-git",
-                 "--set", 'description=Say "hi" \\ and \'bye\' <b>', "--set", "author_name=Zoë O'Brien",
-                 cwd=workdir)
+    description = "Say \"hi\" \\ and 'bye' <b>"
+    run_scaffold(
+        "new",
+        "Café Ünits",
+        *QUIET,
+        "--no-git",
+        "--set",
+        f"description={description}",
+        "--set",
+        "author_name=Zoë O'Brien",
+        cwd=workdir,
+    )
     project = workdir / "cafe-units"
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["project"]["description"] == 'Say "hi" \\ and \'bye\' <b>'
-    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["author_name"] == "Zoë O'Brien"
-    assert yaml.safe_load((project / "docs" / "mkdocs.yml").read_text())["site_name"] == "Café Ünits"
+    assert pyproject["project"]["description"] == description
+    assert answers_file(project)["author_name"] == "Zoë O'Brien"
+    mkdocs = yaml.safe_load((project / "docs" / "mkdocs.yml").read_text())
+    assert mkdocs["site_name"] == "Café Ünits"
     assert (project / "notebooks" / "1.0-zob-initial-data-exploration.ipynb").is_file()
 
 
 def test_a_failing_step_leaves_no_project(workdir: Path, isolated_home: Path):
     # A real git failure: commits must be signed by a program that always fails.
     gitconfig = isolated_home / ".gitconfig"
-    gitconfig.write_text(gitconfig.read_text() + "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n")
+    signing = "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
+    gitconfig.write_text(gitconfig.read_text() + signing)
     before = listing(workdir)
     result = run_scaffold("new", "Lab", *QUIET, "--no-dvc", cwd=workdir, check=False)
     assert result.returncode == 1
@@ -294,23 +404,31 @@ def test_a_failing_step_leaves_no_project(workdir: Path, isolated_home: Path):
 
 def test_version_and_help_stay_light():
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from typer.testing import CliRunner; from scaffold.cli import app;"
-         "r = CliRunner().invoke(app, ['new', '--help']); assert r.exit_code == 0, r.output;"
-         "print(sorted(m for m in ('cookiecutter', 'dvc', 'jinja2', 'yaml', 'nbformat', 'rich')"
-         " if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from typer.testing import CliRunner; from scaffold.cli import app;"
+            "r = CliRunner().invoke(app, ['new', '--help']); assert r.exit_code == 0, r.output;"
+            "print(sorted(m for m in ('cookiecutter', 'dvc', 'jinja2', 'yaml', 'nbformat', 'rich')"
+            " if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert out == "[]"
-    version = subprocess.run([sys.executable, "-m", "scaffold", "--version"], capture_output=True,
-                             text=True, check=True).stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "scaffold", "--version"], capture_output=True, text=True, check=True
+    ).stdout
     assert version.startswith("scaffold ")
 
 
 def test_shell_completion_is_available():
     result = subprocess.run(
         [sys.executable, "-m", "scaffold", "--show-completion", "bash"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**__import__("os").environ, "SHELL": "/bin/bash"},
     )
     assert result.returncode == 0 and "complete" in result.stdout
@@ -320,8 +438,14 @@ def test_recorded_answers_replay_the_same_project(workdir: Path, tmp_path: Path)
     run_scaffold("new", "Lab", *QUIET, "--no-git", "--set", "dvc_remote=s3", cwd=workdir)
     again = tmp_path / "again"
     again.mkdir()
-    run_scaffold("new", *QUIET, "--no-git", "--answers-file",
-                 str(workdir / "lab" / ".copier-answers.yml"), cwd=again)
+    run_scaffold(
+        "new",
+        *QUIET,
+        "--no-git",
+        "--answers-file",
+        str(workdir / "lab" / ".copier-answers.yml"),
+        cwd=again,
+    )
     from tests.conftest import tree
 
     assert tree(again / "lab") == tree(workdir / "lab")

@@ -17,17 +17,32 @@ from scaffold.options import (
 )
 
 ISSUE_OPTIONS = {
-    "project_name", "repo_name", "module_name", "author_name", "author_email", "description",
-    "python_version", "environment_manager", "open_source_license", "dvc_remote",
-    "dvc_remote_url", "ci", "docs",
+    "project_name",
+    "repo_name",
+    "module_name",
+    "author_name",
+    "author_email",
+    "description",
+    "python_version",
+    "environment_manager",
+    "open_source_license",
+    "dvc_remote",
+    "dvc_remote_url",
+    "ci",
+    "docs",
 }
 
 
 def test_the_template_offers_every_option_of_the_issue():
     options = {option.name: option for option in load_options()}
-    assert ISSUE_OPTIONS <= set(options)
+    assert set(options) >= ISSUE_OPTIONS
     assert options["environment_manager"].choices == ("pip", "uv", "conda", "none")
-    assert set(options["open_source_license"].choices) == {"MIT", "BSD-3-Clause", "Apache-2.0", "none"}
+    assert set(options["open_source_license"].choices) == {
+        "MIT",
+        "BSD-3-Clause",
+        "Apache-2.0",
+        "none",
+    }
     assert set(options["dvc_remote"].choices) == {"local", "s3", "gcs", "azure", "ssh", "none"}
     assert all(option.prompt != option.name for option in options.values())
 
@@ -55,7 +70,9 @@ def test_given_values_are_data_never_jinja():
     assert answers["description"] == "{{ 7*7 }} {% if x %}"
     assert answers["author_name"] == "{{ 1 }}"
     # derived defaults render the value as text, they do not evaluate it
-    assert resolve_answers({"project_name": "{{ 7*7 }}", "module_name": "lab"})["repo_name"] == "7-7"
+    assert (
+        resolve_answers({"project_name": "{{ 7*7 }}", "module_name": "lab"})["repo_name"] == "7-7"
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,7 +88,10 @@ def test_given_values_are_data_never_jinja():
         ({"project_name": "x", "python_version": "2.7"}, "3.9 or newer"),
         ({"project_name": "x", "author_email": "nobody"}, "not an email address"),
         ({"project_name": "x", "description": "two\nlines"}, "single line"),
-        ({"project_name": "x", "dvc_remote": "s3", "dvc_remote_url": "gs://b"}, "must start with s3://"),
+        (
+            {"project_name": "x", "dvc_remote": "s3", "dvc_remote_url": "gs://b"},
+            "must start with s3://",
+        ),
         ({"project_name": "x", "dvc_remote": "gcs", "dvc_remote_url": "gs://"}, "bucket or host"),
         ({"project_name": "x", "dvc_remote": "local", "dvc_remote_url": "s3://b"}, "folder path"),
         ({"project_name": "x", "dvc_remote": "none", "dvc_remote_url": "/x"}, "must be empty"),
@@ -99,7 +119,11 @@ def test_assignments_split_on_the_first_equals():
 def test_answers_file_reads_values_and_ignores_private_keys(tmp_path: Path):
     path = tmp_path / "a.yml"
     path.write_text("_src_path: x\nproject_name: Lab\npython_version: 3.12\nci: none\n")
-    assert load_answers_file(path) == {"project_name": "Lab", "python_version": "3.12", "ci": "none"}
+    assert load_answers_file(path) == {
+        "project_name": "Lab",
+        "python_version": "3.12",
+        "ci": "none",
+    }
 
 
 @pytest.mark.parametrize(
