@@ -10,12 +10,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
+
+if TYPE_CHECKING:
+    from scaffold.options import Option
 
 app = typer.Typer(
     name="scaffold",
@@ -60,14 +63,9 @@ def _root(
     """Create and grow notebook data-science projects: layout, git, DVC, hooks, papermill."""
 
 
-def _ask(option: object, default: str) -> str:
-    import click
-
-    from scaffold.options import Option
-
-    assert isinstance(option, Option)
-    kind = click.Choice(option.choices) if option.choices else None
-    answer: str = typer.prompt(option.prompt, default=default, type=kind, show_choices=True)
+def _ask(option: Option, default: str) -> str:
+    label = f"{option.prompt} ({'/'.join(option.choices)})" if option.choices else option.prompt
+    answer: str = typer.prompt(label, default=default)
     return answer
 
 
@@ -129,5 +127,14 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("Interrupted; nothing was created.", err=True)
+        typer.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as error:  # a bug, not bad input: short report unless debugging
+        if os.environ.get("SCAFFOLD_DEBUG"):
+            raise
+        typer.echo(
+            f"scaffold {__version__}: unexpected error: {type(error).__name__}: {error} "
+            "(rerun with SCAFFOLD_DEBUG=1 for the traceback and report it).",
+            err=True,
+        )
+        sys.exit(3)

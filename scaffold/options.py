@@ -173,6 +173,9 @@ def resolve_answers(given: Mapping[str, str], ask: Ask | None = None) -> dict[st
 def _ask_until_valid(ask: Ask, option: Option, default: str, answers: dict[str, str]) -> str:
     while True:
         value = ask(option, default)
+        if option.choices and value not in option.choices:
+            print(f"error: choose one of: {', '.join(option.choices)}.", file=sys.stderr)
+            continue
         problem = problems({**answers, option.name: value}).get(option.name)
         if problem is None:
             return value
