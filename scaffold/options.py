@@ -36,10 +36,14 @@ Ask = Callable[[Option, str], str]
 """Ask the user for one option, given the rendered default; return the answer."""
 
 
-@cache
 def template_config() -> dict[str, Any]:
     """The parsed ``template/cookiecutter.json``."""
-    config: dict[str, Any] = json.loads((template_dir() / "cookiecutter.json").read_text("utf-8"))
+    return _config_in(template_dir())
+
+
+@cache
+def _config_in(folder: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((folder / "cookiecutter.json").read_text("utf-8"))
     return config
 
 
@@ -59,9 +63,13 @@ def load_options() -> list[Option]:
     return options
 
 
-@cache
 def _rules() -> ModuleType:
-    path = hooks_dir() / "pre_gen_project.py"
+    return _rules_in(hooks_dir())
+
+
+@cache
+def _rules_in(folder: Path) -> ModuleType:
+    path = folder / "pre_gen_project.py"
     spec = importlib.util.spec_from_file_location("scaffold_template_rules", path)
     if spec is None or spec.loader is None:
         raise ScaffoldError(f"cannot load the template rules from {path}.")
@@ -105,7 +113,8 @@ def load_answers_file(path: Path) -> dict[str, str]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # BaseLoader keeps every scalar as written: `python_version: 3.10` stays "3.10".
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except OSError as error:
         raise ScaffoldError(f"cannot read answers file {path}: {error.strerror}.") from error
     except yaml.YAMLError as error:
@@ -120,9 +129,9 @@ def load_answers_file(path: Path) -> dict[str, str]:
     for key, value in data.items():
         if str(key).startswith("_"):
             continue
-        if isinstance(value, (dict, list)) or value is None:
+        if not isinstance(value, str):
             raise ScaffoldError(f"answers file {path}: {key!r} must be a single value.")
-        answers[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+        answers[str(key)] = value
     return answers
 
 
