@@ -1,0 +1,48 @@
+"""Run one notebook with papermill, inside the PROJECT's interpreter (never scaffold's).
+
+``scaffold run`` executes this file's source as ``<project python> -c <source> SPEC``. SPEC
+is JSON: ``input``, ``output``, ``cwd``, ``parameters_file`` (YAML, read like papermill's
+``-f``), ``parameters`` (overrides, applied after the file), ``progress`` and ``result`` (a
+file to write the outcome to, as JSON). Failures are reported there, not as a traceback.
+
+Standard library plus papermill (and its PyYAML) only; keep it compatible with Python 3.8.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def main(spec: dict[str, Any]) -> int:
+    """Execute the notebook; write ``{"ok": ...}`` to ``spec["result"]``; return the exit code."""
+    result: dict[str, Any] = {"ok": False}
+    try:
+        import papermill
+        import yaml
+
+        parameters: dict[str, Any] = {}
+        if spec.get("parameters_file"):
+            with open(spec["parameters_file"], encoding="utf-8") as handle:
+                parameters.update(yaml.safe_load(handle) or {})
+        parameters.update(spec.get("parameters") or {})
+        papermill.execute_notebook(
+            spec["input"],
+            spec["output"],
+            parameters=parameters,
+            cwd=spec["cwd"],
+            progress_bar=spec.get("progress", False),
+        )
+        result["ok"] = True
+    except Exception as error:
+        result["error"] = getattr(error, "ename", None) or type(error).__name__
+        result["message"] = str(getattr(error, "evalue", None) or error).strip()
+        result["executed"] = hasattr(error, "ename")  # a cell failed (PapermillExecutionError)
+    with open(spec["result"], "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))

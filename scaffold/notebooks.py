@@ -1,0 +1,344 @@
+"""``scaffold add notebook``: name, number, build and (optionally) register a notebook.
+
+Names follow cookiecutter-data-science: ``<phase>.<seq>-<initials>-<kebab-description>.ipynb``.
+The notebook is built with nbformat by ``build_notebook`` (the template's first notebook has
+the same shape), or from the project's own template at ``.scaffold/templates/notebook.ipynb``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaffold import parameters as params
+from scaffold.errors import ScaffoldError
+from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.layout import Package, check_initials, default_initials, find_package
+from scaffold.parameters import Parameter
+from scaffold.project import Project
+
+NOTEBOOKS_DIR = "notebooks"
+OVERRIDE = Path(".scaffold", "templates", "notebook.ipynb")
+"""A project's own notebook template, relative to its root."""
+
+NAME = re.compile(r"^(?P<phase>\d+)\.(?P<seq>\d+)-(?P<rest>.+)$")
+SLUG_MAX = 60
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python"}
+PARAMETERS_HEADER = (
+    "# Parameters: defaults for interactive runs. papermill overrides them from\n"
+    "# params/{stem}.yaml (if present) and `-p` options."
+)
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell of a built notebook."""
+
+    id: str
+    kind: str  # "markdown" | "code"
+    source: str
+
+
+@dataclass(frozen=True)
+class NotebookAdded:
+    """What ``add_notebook`` did (or, for a dry run, would do)."""
+
+    stem: str
+    changes: list[Change]
+
+
+# -- naming ---------------------------------------------------------------------------------
+
+
+def check_description(description: str) -> tuple[str, str]:
+    """The title and the kebab-case slug of a notebook description; refuse bad ones."""
+    from slugify import slugify
+
+    text = " ".join(description.split())
+    if not text:
+        raise ScaffoldError('a notebook needs a description, e.g. "clean data".')
+    if (
+        "/" in text
+        or "\\" in text
+        or text.startswith((".", "~"))
+        or text.lower().endswith(".ipynb")
+    ):
+        raise ScaffoldError(
+            f"{description!r} looks like a path; describe the notebook in words instead "
+            '(e.g. "clean data"): scaffold names and places it.'
+        )
+    slug = slugify(text, max_length=SLUG_MAX, word_boundary=True)
+    if not slug:
+        raise ScaffoldError(f"{description!r} has no letters or digits to name a notebook with.")
+    return text[0].upper() + text[1:], slug
+
+
+def numbered(folder: Path, suffix: str) -> list[tuple[int, int, str]]:
+    """``(phase, seq, seq as written)`` of the numbered files in ``folder``."""
+    found = []
+    for path in folder.glob(f"*{suffix}") if folder.is_dir() else []:
+        match = NAME.match(path.name[: -len(suffix)])
+        if match:
+            found.append((int(match["phase"]), int(match["seq"]), match["seq"]))
+    return sorted(found)
+
+
+def next_number(root: Path, phase: int | None = None) -> tuple[int, str]:
+    """The phase (given, else the newest notebook's, else 1) and the next sequence number.
+
+    The sequence continues after the highest number used in that phase by a notebook or a
+    parameters file (gaps are not filled), keeping zero-padding such as ``0.01`` if present.
+    """
+    notebooks = numbered(root / NOTEBOOKS_DIR, ".ipynb")
+    if phase is None:
+        phase = notebooks[-1][0] if notebooks else 1
+    if phase < 0:
+        raise ScaffoldError(f"--phase must be 0 or more, got {phase}.")
+    used = [entry for entry in notebooks + numbered(root / "params", ".yaml") if entry[0] == phase]
+    if not used:
+        return phase, "0"
+    _, seq, written = max(used)
+    width = len(written) if written.startswith("0") and len(written) > 1 else 0
+    return phase, str(seq + 1).zfill(width)
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+def build_notebook(
+    stem: str,
+    *,
+    title: str,
+    purpose: str,
+    imports: Sequence[str],
+    parameters: Sequence[Parameter],
+    body: Sequence[Cell],
+    code_folder: str | None,
+    run_command: str,
+    production: bool,
+) -> Any:
+    """The notebook (nbformat v4.5 node): title, setup, parameters, then ``body``.
+
+    This is the one notebook shape: the template's first notebook is this function's output
+    for its own title, imports, parameters and body (a test checks it).
+    """
+    import nbformat
+
+    runs = f"`{run_command}` or `dvc repro` runs" if production else f"`{run_command}` runs"
+    with_params = f" and `params/{stem}.yaml`" if production else ""
+    code = (
+        f"Move code you repeat into `{code_folder}` (`scaffold add module NAME` starts a module): "
+        "the setup cell reloads it automatically."
+        if code_folder
+        else "Move code you repeat into the project's package: the setup cell reloads it "
+        "automatically."
+    )
+    intro = "\n\n".join(
+        [
+            f"# {title}",
+            f"**Purpose:** {purpose}",
+            "**Run it top to bottom** (*Restart kernel and run all*). The cell tagged "
+            f"`parameters` holds the defaults; {runs} the notebook with papermill{with_params}, "
+            "writing the executed copy to `reports/`.",
+            code,
+        ]
+    )
+    setup = "\n".join(["%load_ext autoreload", "%autoreload 2", "", *imports])
+    parameter_source = "\n".join(
+        [PARAMETERS_HEADER.format(stem=stem), *(parameter.line() for parameter in parameters)]
+    )
+    v4 = nbformat.v4
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
+    nb.cells = [
+        v4.new_markdown_cell(intro, id="title"),
+        v4.new_code_cell(setup, id="setup"),
+        v4.new_code_cell(parameter_source, id="parameters", metadata={"tags": [params.TAG]}),
+    ]
+    for cell in body:
+        make = v4.new_markdown_cell if cell.kind == "markdown" else v4.new_code_cell
+        nb.cells.append(make(cell.source, id=cell.id))
+    nbformat.validate(nb)
+    return nb
+
+
+GENERIC_PARAMETERS = (
+    Parameter("input_file", "str", "dataset.csv", "a file under data/raw/"),
+    Parameter("seed", "int", 42, "random seed: the same seed gives the same results"),
+)
+GENERIC_PURPOSE = "TODO: the question this notebook answers, and what it produces."
+GENERIC_BODY = (
+    Cell(
+        "inputs",
+        "code",
+        "input_path = RAW_DATA_DIR / input_file\n"
+        "output_dir = PROCESSED_DATA_DIR  # results go here; figures go to reports/figures/\n"
+        'print(f"input:  {input_path} (exists: {input_path.exists()})")\n'
+        'print(f"output: {output_dir}")',
+    ),
+    Cell(
+        "analysis",
+        "markdown",
+        "## Analysis\n\nWork top to bottom from here: read from `input_path`, write to "
+        "`output_dir` (never into `notebooks/`).",
+    ),
+)
+PATHS = ("PROCESSED_DATA_DIR", "RAW_DATA_DIR")
+
+
+def generic_imports(package: Package | None) -> list[str]:
+    """The setup cell's imports: the project's paths from ``<package>.config`` if it has them."""
+    if package is not None and set(PATHS) <= package.defines("config"):
+        return [f"from {package.name}.config import {', '.join(PATHS)}"]
+    return [
+        "from pathlib import Path",
+        "",
+        "# Project paths: notebooks run from notebooks/ (Jupyter, and papermill --cwd notebooks).",
+        'RAW_DATA_DIR = Path("..", "data", "raw").resolve()',
+        'PROCESSED_DATA_DIR = Path("..", "data", "processed").resolve()',
+    ]
+
+
+def notebook_text(nb: Any) -> str:
+    """The notebook as Jupyter writes it (sorted keys, one-space indent, final newline)."""
+    import nbformat
+
+    return str(nbformat.writes(nb)) + "\n"
+
+
+# -- project template override --------------------------------------------------------------
+
+
+def from_override(path: Path, values: dict[str, str], where: str = OVERRIDE.as_posix()) -> Any:
+    """The project's notebook template with ``{{ name }}`` placeholders filled in."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises several types for a bad file
+        raise ScaffoldError(f"{where} is not a readable notebook ({error}).") from None
+
+    def fill(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in values:
+                known = ", ".join(sorted(values))
+                raise ScaffoldError(
+                    f"{where} uses the unknown placeholder {{{{ {key} }}}}; known: {known}."
+                )
+            return values[key]
+
+        return PLACEHOLDER.sub(one, text)
+
+    nb.metadata.setdefault("kernelspec", dict(KERNELSPEC))
+    nb.metadata.setdefault("language_info", dict(LANGUAGE_INFO))
+    nb.nbformat_minor = max(int(nb.get("nbformat_minor", 5)), 5)
+    seen: set[str] = set()
+    for index, cell in enumerate(nb.cells, start=1):
+        cell.source = fill(cell.source)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell_id = cell.get("id")
+        if not cell_id or cell_id in seen:
+            cell_id = f"cell-{index}"
+        cell["id"] = cell_id
+        seen.add(cell_id)
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as error:
+        raise ScaffoldError(f"{where} is not a valid notebook: {error.message}.") from None
+    return nb
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def run_command(root: Path, stem: str) -> str:
+    """How the project's README says to run one notebook: its Makefile target, else scaffold."""
+    makefile = root / "Makefile"
+    try:
+        has_target = re.search(r"^notebook:", makefile.read_text(encoding="utf-8"), re.MULTILINE)
+    except OSError:
+        has_target = None
+    return f"make notebook NB={stem}" if has_target else f"scaffold run {stem}"
+
+
+def code_deps(root: Path, package: Package | None) -> list[str]:
+    """The code a pipeline notebook depends on: the package folder (or ``src/``)."""
+    if package is not None:
+        return [relative(package.folder, root)]
+    return ["src"] if (root / "src").is_dir() else []
+
+
+def add_notebook(
+    project: Project,
+    description: str,
+    *,
+    phase: int | None = None,
+    author: str | None = None,
+    production: bool = False,
+    dry_run: bool = False,
+) -> NotebookAdded:
+    """Create the next notebook in ``notebooks/`` (and, for production, register it).
+
+    Never overwrites: the number is chosen under a project lock and the file created
+    exclusively. With ``dry_run`` nothing is written; the changes say what would be.
+    """
+    from scaffold import pipeline
+
+    title, slug = check_description(description)
+    initials = check_initials(author) if author is not None else default_initials(project)
+    package = find_package(project)
+    root = project.root
+    with nullcontext() if dry_run else project_lock(root):
+        number_phase, seq = next_number(root, phase)
+        stem = f"{number_phase}.{seq}-{initials}-{slug}"
+        override = root / OVERRIDE
+        if override.is_file():
+            values = {
+                "stem": stem,
+                "title": title,
+                "description": description.strip(),
+                "slug": slug,
+                "initials": initials,
+                "phase": str(number_phase),
+                "seq": seq,
+                "module": package.name if package else "",
+                "params_file": f"params/{stem}.yaml",
+                "report": f"reports/{stem}.ipynb",
+                "run_command": run_command(root, stem),
+            }
+            nb = from_override(override, values)
+        else:
+            nb = build_notebook(
+                stem,
+                title=title,
+                purpose=GENERIC_PURPOSE,
+                imports=generic_imports(package),
+                parameters=GENERIC_PARAMETERS,
+                body=GENERIC_BODY,
+                code_folder=relative(package.folder, root) + "/" if package else None,
+                run_command=run_command(root, stem),
+                production=production,
+            )
+        writes = [Write(root / NOTEBOOKS_DIR / f"{stem}.ipynb", notebook_text(nb))]
+        if production:
+            source = params.cell_source(nb.cells)
+            if source is None:
+                raise ScaffoldError(
+                    f"{OVERRIDE.as_posix()} has no cell tagged 'parameters'; a production "
+                    "notebook needs one (papermill injects the parameters after it)."
+                )
+            found = params.parse(source, f"the parameters cell of {OVERRIDE.as_posix()}")
+            writes += pipeline.production_writes(root, stem, found, code_deps(root, package))
+        if not dry_run:
+            apply(writes)
+    return NotebookAdded(stem, changes(writes, root))

@@ -1,0 +1,343 @@
+"""`scaffold run`: papermill in the project's environment, parameters, failures, dvc repro.
+
+The slow tests share ONE generated project (git + DVC) with its own .venv, built once for the
+module; scaffold itself runs from the test interpreter, as an isolated tool would, so the
+kernel must come from the project's .venv.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scaffold.errors import ScaffoldError
+from scaffold.project import Project
+from scaffold.run import candidate_environments, check_interpreter, find_interpreter
+from tests.conftest import listing, project_venv, run_scaffold
+
+# -- the shared project ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A project made by ``scaffold new`` (git and DVC, no hooks) with its .venv."""
+    base = tmp_path_factory.mktemp("run-lab")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        patch.delenv("VIRTUAL_ENV", raising=False)
+        run_scaffold("new", "Run Lab", "--no-input", "--no-pre-commit", cwd=base)
+        project = base / "run-lab"
+        project_venv(project)
+    yield project
+
+
+def add(project: Path, description: str, *cells: tuple[str, str], production: bool = False) -> str:
+    """Add a notebook with ``scaffold add notebook``, append code cells ``(id, source)``."""
+    flags = ["--production"] if production else []
+    out = run_scaffold("add", "notebook", description, *flags, cwd=project).stdout
+    stem = out.splitlines()[0].removeprefix("create notebooks/").removesuffix(".ipynb")
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    for cell_id, source in cells:
+        nb["cells"].append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": cell_id,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        )
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    return stem
+
+
+def report(project: Path, stem: str) -> dict[str, dict]:
+    """The executed copy's cells by id (the injected cell under "injected")."""
+    nb = json.loads((project / "reports" / f"{stem}.ipynb").read_text())
+    cells = {}
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        cells["injected" if "injected-parameters" in tags else cell["id"]] = cell
+    return cells
+
+
+def printed(cell: dict) -> str:
+    return "".join(
+        "".join(output.get("text", "")) for output in cell.get("outputs", []) if "text" in output
+    )
+
+
+SHOW = ("show", 'print(f"seed={seed} input_file={input_file}")')
+
+
+@pytest.mark.slow
+def test_parameters_come_from_the_file_and_p_overrides_win(lab: Path):
+    stem = add(lab, "params check", SHOW, production=True)
+    params_file = lab / "params" / f"{stem}.yaml"
+    params_file.write_text(params_file.read_text().replace("seed: 42", "seed: 7"))
+    source = (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+
+    result = run_scaffold("run", stem, "-p", "input_file=other.csv", "--progress", cwd=lab)
+    assert "python .venv/bin/python (the project's .venv)" in result.stdout
+    assert f"run notebooks/{stem}.ipynb -> reports/{stem}.ipynb" in result.stdout
+    assert f"done reports/{stem}.ipynb" in result.stdout
+    assert "Executing" in result.stderr  # papermill's progress bar
+    assert "unknown parameter" not in result.stderr.lower()
+    cells = report(lab, stem)
+    assert 'input_file = "other.csv"' in "".join(cells["injected"]["source"])
+    assert "seed = 7" in "".join(cells["injected"]["source"])
+    assert printed(cells["show"]) == "seed=7 input_file=other.csv\n"
+
+    run_scaffold("run", f"notebooks/{stem}.ipynb", "-p", "seed=9", "--no-progress", cwd=lab)
+    assert printed(report(lab, stem)["show"]) == "seed=9 input_file=dataset.csv\n"
+    assert (lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source  # never overwritten
+
+
+@pytest.mark.slow
+def test_the_kernel_is_the_projects_environment(lab: Path):
+    stem = add(lab, "which python", ("where", "import sys\n\nprint(sys.prefix)"))
+    # scaffold runs from the test interpreter (like a pipx install); the kernel must not
+    run_scaffold("run", f"{stem}.ipynb", cwd=lab / "notebooks")
+    prefix = printed(report(lab, stem)["where"]).strip()
+    assert Path(prefix).resolve() == (lab / ".venv").resolve()
+    # the setup cell imported the project's own package in that kernel
+    assert report(lab, stem)["setup"]["outputs"] == []
+
+
+@pytest.mark.slow
+def test_papermill_shows_the_typed_parameters(lab: Path):
+    stem = add(lab, "typed")
+    result = subprocess.run(
+        [str(lab / ".venv" / "bin" / "papermill"), "--help-notebook", f"notebooks/{stem}.ipynb"],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert 'input_file: str (default "dataset.csv")' in result.stdout
+    assert "seed: int (default 42)" in result.stdout
+    assert "a file under data/raw/" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(lab: Path):
+    stem = add(
+        lab,
+        "boom",
+        ("before", 'print("before the failure")'),
+        ("explode", "ratio = 1 / (seed - seed)"),
+        ("after", 'print("never")'),
+    )
+    result = run_scaffold("run", stem, cwd=lab, check=False)
+    assert result.returncode == 1
+    assert (
+        f"error: notebooks/{stem}.ipynb failed in cell 7 (id 'explode', "
+        "`ratio = 1 / (seed - seed)`): ZeroDivisionError: division by zero. "
+        f"The partial output is in reports/{stem}.ipynb." in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    cells = report(lab, stem)  # kept for inspection
+    assert printed(cells["before"]) == "before the failure\n"
+    assert cells["explode"]["outputs"][0]["ename"] == "ZeroDivisionError"
+    assert cells["after"]["outputs"] == []
+
+
+@pytest.mark.slow
+def test_run_all_is_dvc_repro_which_skips_unchanged_stages(lab: Path):
+    stem = add(lab, "pipeline step", SHOW, production=True)
+    stage = stem.replace(".", "_")
+    first = run_scaffold("run", "--all", cwd=lab)
+    assert "run dvc repro" in first.stdout
+    assert f"Running stage '{stage}'" in first.stdout
+    assert printed(report(lab, stem)["show"]) == "seed=42 input_file=dataset.csv\n"
+
+    again = run_scaffold("run", "--all", cwd=lab)
+    assert f"Stage '{stage}' didn't change, skipping" in again.stdout
+    assert "Running stage" not in again.stdout
+
+    params_file = lab / "params" / f"{stem}.yaml"
+    params_file.write_text(params_file.read_text().replace("seed: 42", "seed: 5"))
+    changed = run_scaffold("run", "--all", cwd=lab)
+    assert [line for line in changed.stdout.splitlines() if line.startswith("Running stage")] == [
+        f"Running stage '{stage}':"
+    ]
+    assert printed(report(lab, stem)["show"]) == "seed=5 input_file=dataset.csv\n"
+
+    # a failing stage: non-zero, named; then put the pipeline back for the other tests
+    dvc_yaml = (lab / "dvc.yaml").read_text()
+    broken = add(lab, "broken step", ("explode", "raise ValueError('bad data')"), production=True)
+    try:
+        failed = run_scaffold("run", "--all", cwd=lab, check=False)
+        assert failed.returncode == 1
+        assert f"notebooks/{broken}.ipynb failed in cell 6 (id 'explode'" in failed.stderr
+        assert "ValueError: bad data" in failed.stderr
+    finally:
+        (lab / "dvc.yaml").write_text(dvc_yaml)
+        for path in (f"notebooks/{broken}.ipynb", f"params/{broken}.yaml"):
+            (lab / path).unlink()
+
+
+@pytest.mark.slow
+def test_the_projects_own_tests_pass_with_what_was_added(lab: Path):
+    add(lab, "checked by the project", production=True)
+    run_scaffold("add", "module", "cleaning", cwd=lab)
+    result = subprocess.run(
+        [str(lab / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-pno:cacheprovider"],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_cleaning_describes_itself" not in result.stdout  # -q: only failures named
+
+
+# -- checks before anything runs (no kernel needed) -------------------------------------------
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    run_scaffold(
+        "new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=tmp_path
+    )
+    return tmp_path / "plain"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name the notebooks to run"),
+        (["--all", "-p", "seed=1"], "--all runs the pipeline with its parameters files"),
+        (["1.0", "--all"], "--all runs the pipeline"),
+        (["9.9"], "no notebook '9.9' in notebooks/; the notebooks are: 1.0-yn-"),
+        (["1.0", "-p", "seed"], "-p expects KEY=VALUE"),
+        (["1.0", "-p", "nope=1"], "has no parameter 'nope'; its parameters: input_file, preview"),
+        (["1.0", "-p", "preview_rows=many"], "preview_rows is declared int"),
+        (["reports/x.ipynb"], "is an executed copy"),
+        (["1.0", "--python", "/nonexistent/python"], "--python /nonexistent/python: no such"),
+    ],
+)
+def test_bad_run_requests_are_one_sentence(plain: Path, args: list[str], message: str):
+    (plain / "reports" / "x.ipynb").write_text("{}")
+    before = listing(plain)
+    result = run_scaffold("run", *args, cwd=plain, check=False)
+    assert result.returncode == 1, result.stdout
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert listing(plain) == before
+
+
+# -- which interpreter (fake environments) ----------------------------------------------------
+
+
+def fake_python(prefix: Path, prints: str = "") -> Path:
+    """An executable ``<prefix>/bin/python`` that prints ``prints`` (the missing modules)."""
+    python = prefix / "bin" / "python"
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text(f"#!/bin/sh\necho '{prints}'\n")
+    python.chmod(0o755)
+    return python
+
+
+@pytest.fixture
+def envs(tmp_path: Path) -> dict[str, Path]:
+    root = tmp_path / "proj"
+    root.mkdir()
+    return {
+        "root": root,
+        "venv": fake_python(root / ".venv").parent.parent,
+        "active": fake_python(tmp_path / "active-venv").parent.parent,
+        "conda": fake_python(tmp_path / "conda" / "envs" / "analysis").parent.parent,
+        "named": fake_python(tmp_path / "conda" / "envs" / "proj").parent.parent,
+        "path": fake_python(tmp_path / "usr").parent,  # a folder on PATH
+    }
+
+
+def found(envs: dict[str, Path], **environ: str) -> tuple[Path, str]:
+    project = Project(envs["root"], {})
+    interpreter = find_interpreter(project, environ={"PATH": str(envs["path"]), **environ})
+    return interpreter.python.parent.parent, interpreter.origin
+
+
+def test_an_activated_virtualenv_comes_first(envs: dict[str, Path]):
+    prefix, origin = found(envs, VIRTUAL_ENV=str(envs["active"]), CONDA_PREFIX=str(envs["conda"]))
+    assert prefix == envs["active"] and "activated virtualenv" in origin
+
+
+def test_an_activated_conda_env_comes_before_the_projects_venv(envs: dict[str, Path]):
+    prefix, origin = found(envs, CONDA_PREFIX=str(envs["conda"]), CONDA_DEFAULT_ENV="analysis")
+    assert prefix == envs["conda"] and "conda env 'analysis'" in origin
+
+
+def test_the_projects_venv_when_nothing_is_activated(envs: dict[str, Path]):
+    assert found(envs) == (envs["venv"], "the project's .venv")
+    # conda's base env, often activated by default, does not hide the project's .venv
+    base = envs["root"].parent / "conda"
+    (base / "condabin").mkdir(parents=True)
+    fake_python(base)
+    prefix, _ = found(envs, CONDA_PREFIX=str(base), CONDA_DEFAULT_ENV="base")
+    assert prefix == envs["venv"]
+
+
+def test_a_conda_env_named_after_the_project(envs: dict[str, Path]):
+    shutil.rmtree(envs["venv"])
+    conda_exe = envs["root"].parent / "conda" / "bin" / "conda"
+    prefix, origin = found(envs, CONDA_EXE=str(conda_exe))
+    assert prefix == envs["named"] and origin == "the conda env 'proj'"
+
+
+def test_python_on_path_is_the_last_resort_and_must_have_papermill(envs: dict[str, Path]):
+    shutil.rmtree(envs["venv"])
+    project = Project(envs["root"], {})
+    interpreter = find_interpreter(project, environ={"PATH": str(envs["path"])})
+    assert interpreter.python == envs["path"] / "python"
+    assert interpreter.origin.endswith("on PATH (no project environment found)")
+    fake_python(envs["path"].parent, prints="papermill ipykernel")  # lacks both
+    with pytest.raises(ScaffoldError, match=r"no project environment found .* lacks papermill"):
+        check_interpreter(interpreter, project)
+    with pytest.raises(ScaffoldError, match="no Python environment found for this project"):
+        find_interpreter(project, environ={"PATH": str(envs["root"] / "nothing")})
+
+
+def test_an_environment_without_papermill_is_named_with_the_fix(envs: dict[str, Path]):
+    fake_python(envs["venv"], prints="papermill")
+    project = Project(envs["root"], {})
+    interpreter = find_interpreter(project, environ={"PATH": ""})
+    with pytest.raises(ScaffoldError, match=r"\.venv/bin/python \(the project's \.venv\) lacks"):
+        check_interpreter(interpreter, project)
+
+
+def test_the_order_is_documented(envs: dict[str, Path]):
+    origins = [
+        origin
+        for origin, _ in candidate_environments(
+            Project(envs["root"], {}),
+            {
+                "VIRTUAL_ENV": "/v",
+                "CONDA_PREFIX": "/c/envs/x",
+                "CONDA_DEFAULT_ENV": "x",
+                "CONDA_EXE": "/c/bin/conda",
+            },
+        )
+    ]
+    assert origins == [
+        "the activated virtualenv ($VIRTUAL_ENV)",
+        "the activated conda env 'x'",
+        "the project's .venv",
+        "the conda env 'proj'",
+    ]
+    docs = (Path(__file__).parents[1] / "docs" / "notebooks.md").read_text()
+    for phrase in ("VIRTUAL_ENV", "CONDA_PREFIX", ".venv", "--python", "PATH"):
+        assert phrase in docs
