@@ -1,0 +1,275 @@
+"""DVC remotes: ``scaffold add remote`` and the credentials given to ``scaffold new``.
+
+One rule for where settings go: what everyone shares (the URL, an S3 endpoint) goes to the
+committed ``.dvc/config``; what belongs to one user (a profile, keys, a credentials file) goes
+to the git-ignored ``.dvc/config.local``. Credentials can also stay in the environment
+(``AWS_ACCESS_KEY_ID`` ...), where DVC reads them itself; scaffold never copies them.
+
+The files are edited with the template's stdlib helper (``hooks/dvc_remote.py``, the one the
+post-generation hook uses); ``add_remote`` then has DVC's own config loader check the result in
+a subprocess (``import dvc`` stays out of scaffold's process) and puts both files back as they
+were if anything fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from scaffold.errors import ScaffoldError
+from scaffold.project import find_root
+from scaffold.resources import hooks_dir
+
+REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# The DVC extra each remote type needs (``dvc[s3]`` ...); local remotes need none.
+EXTRAS = {"s3": "s3", "gcs": "gs", "azure": "azure", "ssh": "ssh"}
+# Which DVC option a credentials file becomes, per remote type.
+CREDENTIALS_FILE_KEY = {"s3": "credentialpath", "gcs": "credentialpath", "ssh": "keyfile"}
+SUPPORTED = "folder paths and s3://, gs://, azure:// or ssh:// URLs"
+MEANT = {"gcs": "gs", "gc": "gs", "az": "azure", "sftp": "ssh"}  # schemes people try
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Per-user secrets for a remote; written only to .dvc/config.local."""
+
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    credentials_file: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        """True when any credential was given."""
+        return bool(self.access_key_id or self.secret_access_key or self.credentials_file)
+
+
+@dataclass(frozen=True)
+class AddedRemote:
+    """What ``add_remote`` did (never holds a secret's value)."""
+
+    name: str
+    url: str  # as DVC stores it (a relative folder is relative to .dvc/)
+    location: str  # the URL, or the local folder's absolute path
+    remote_type: str
+    default: bool
+    shared_keys: tuple[str, ...]  # written to .dvc/config
+    local_keys: tuple[str, ...]  # written to .dvc/config.local
+    missing_extra: str  # a DVC extra (e.g. "s3") the project's pyproject.toml lacks, or ""
+
+
+@cache
+def _hook_module(name: str) -> ModuleType:
+    """A stdlib module of the template's hooks/ folder (shared with plain cookiecutter)."""
+    path = hooks_dir() / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config_module() -> ModuleType:
+    return _hook_module("dvc_remote")
+
+
+def credential_options(
+    remote_type: str, credentials: Credentials, cwd: Path | None = None
+) -> dict[str, str]:
+    """The .dvc/config.local options for ``credentials`` on a ``remote_type`` remote."""
+    options: dict[str, str] = {}
+    if not credentials.given:
+        return options
+    if remote_type == "none":
+        raise ScaffoldError("there is no remote for the credentials (dvc_remote is 'none').")
+    if remote_type == "local":
+        raise ScaffoldError("a local remote takes no credentials; drop the credential options.")
+    if credentials.access_key_id or credentials.secret_access_key:
+        if remote_type != "s3":
+            raise ScaffoldError(
+                f"an access key id and secret access key are for s3 remotes, not '{remote_type}'."
+            )
+        if not (credentials.access_key_id and credentials.secret_access_key):
+            raise ScaffoldError("give both the access key id and the secret access key.")
+        for value in (credentials.access_key_id, credentials.secret_access_key):
+            if value != value.strip() or any(not char.isprintable() for char in value):
+                raise ScaffoldError("access keys must be one line without spaces around them.")
+            if "'" in value and '"' in value:
+                raise ScaffoldError("access keys must not contain both kinds of quotes.")
+        options["access_key_id"] = credentials.access_key_id
+        options["secret_access_key"] = credentials.secret_access_key
+    if credentials.credentials_file is not None:
+        key = CREDENTIALS_FILE_KEY.get(remote_type)
+        if key is None:
+            raise ScaffoldError(
+                "azure remotes take credentials from the environment "
+                "(AZURE_STORAGE_CONNECTION_STRING, ...) or `az login`, not from a file."
+            )
+        path = Path(os.path.expanduser(credentials.credentials_file))
+        path = (cwd or Path.cwd()) / path
+        if not path.is_file():
+            raise ScaffoldError(f"credentials file {credentials.credentials_file} does not exist.")
+        options[key] = str(path.resolve())
+    return options
+
+
+def store_credentials(project: Path, options: dict[str, str]) -> tuple[str, ...]:
+    """Write ``options`` for a new project's default remote to its .dvc/config.local."""
+    module = _config_module()
+    dvc_dir = project / ".dvc"
+    if not (dvc_dir / module.CONFIG).is_file():
+        raise ScaffoldError(
+            "DVC was not set up (dvc or git missing), so the credentials have nowhere to go."
+        )
+    module.write_local(dvc_dir, module.DEFAULT_REMOTE, options)
+    return tuple(options)
+
+
+def _check(name: str, url: str, endpoint_url: str, profile: str) -> tuple[str, list[str]]:
+    """The remote type ``url`` names and the problems found (one sentence each)."""
+    rules = _hook_module("pre_gen_project")
+    if not REMOTE_NAME.fullmatch(name):
+        raise ScaffoldError(
+            f"remote name {name!r} may only contain letters, digits, '.', '_' and '-', "
+            "and must start with a letter or digit."
+        )
+    remote_type = rules.remote_type(url)
+    if remote_type is None:
+        scheme = url.split(":", 1)[0]
+        known = MEANT.get(scheme.lower(), scheme.lower())
+        if known in ("s3", "gs", "azure", "ssh"):
+            raise ScaffoldError(f"URL {url!r} is malformed; write it as {known}://bucket/path.")
+        raise ScaffoldError(
+            f"unknown remote scheme {scheme!r} in {url!r}; scaffold adds {SUPPORTED} "
+            "(use `dvc remote add` for other remote types)."
+        )
+    problems = [
+        rules.remote_url_problem(remote_type, url, "URL"),
+        rules.endpoint_url_problem(remote_type, endpoint_url, "--endpoint-url"),
+        rules.profile_problem(remote_type, profile, "--profile"),
+    ]
+    return remote_type, [problem for problem in problems if problem]
+
+
+def add_remote(
+    name: str,
+    url: str,
+    *,
+    default: bool = False,
+    endpoint_url: str = "",
+    profile: str = "",
+    credentials: Credentials | None = None,
+    force: bool = False,
+    cwd: Path | None = None,
+) -> AddedRemote:
+    """Add DVC remote ``name`` to the project containing ``cwd`` (default: the current folder).
+
+    A relative folder ``url`` is relative to ``cwd``, as with ``dvc remote add``. Raises
+    ScaffoldError (and changes nothing) for bad input, an existing name without ``force``,
+    or settings the real ``dvc`` rejects.
+    """
+    here = (cwd or Path.cwd()).resolve()
+    remote_type, problems = _check(name, url, endpoint_url, profile)
+    if problems:
+        raise ScaffoldError(problems[0])
+    local = credential_options(remote_type, credentials or Credentials(), here)
+    if profile:
+        local = {"profile": profile, **local}
+    shared = {"endpointurl": endpoint_url} if endpoint_url else {}
+
+    root = find_root(here)
+    dvc_dir = root / ".dvc"
+    module = _config_module()
+    paths = (dvc_dir / module.CONFIG, dvc_dir / module.LOCAL_CONFIG)
+    if not paths[0].is_file():
+        raise ScaffoldError(f"{root} has no DVC setup (no .dvc/config); run `dvc init` there.")
+    section = module.remote_section(name)
+    files = [module.ConfigFile(path) for path in paths]
+    for config in files:
+        if config.has_section(section) and not force:
+            raise ScaffoldError(
+                f"remote {name!r} already exists in {config.path.relative_to(root)}; "
+                "choose another name or give --force to replace it."
+            )
+    snapshot = {path: path.read_bytes() if path.is_file() else None for path in paths}
+    try:
+        for config in files:
+            if config.has_section(section):
+                config.remove_section(section)
+                config.save(private=config.path.name == module.LOCAL_CONFIG)
+        stored = module.stored_url(url, here, dvc_dir)
+        module.write_remote(
+            dvc_dir, name, stored, default=default, shared=shared, local=local or None
+        )
+        _validate(root)
+    except BaseException:
+        for path, content in snapshot.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+        raise
+    return AddedRemote(
+        name=name,
+        url=stored,
+        location=(
+            str((dvc_dir / os.path.expanduser(stored)).resolve()) if remote_type == "local" else url
+        ),
+        remote_type=remote_type,
+        default=default,
+        shared_keys=("url", *shared),
+        local_keys=tuple(local),
+        missing_extra=_missing_extra(root, remote_type),
+    )
+
+
+def _missing_extra(root: Path, remote_type: str) -> str:
+    """The DVC extra ``remote_type`` needs when the project's dependencies lack it."""
+    extra = EXTRAS.get(remote_type, "")
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    if not extra or re.search(rf"dvc\[[^\]]*\b{extra}\b[^\]]*\]", text):
+        return ""
+    return extra
+
+
+# DVC's own loader checks every config file (system, global, .dvc/config, .dvc/config.local)
+# against its schema. Its CLI has no read-only command that only does that: `dvc config` and
+# `dvc remote` skip the check, and `dvc version` also imports the remote's plugin (dvc-gs ...).
+_CHECK = """
+import sys
+try:
+    from dvc.config import Config, ConfigError
+except ImportError:
+    sys.exit(3)
+try:
+    Config(dvc_dir=".dvc")
+except ConfigError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def _validate(root: Path) -> None:
+    """Let DVC read every config file, in a subprocess; ScaffoldError with its message."""
+    result = subprocess.run(
+        [sys.executable, "-c", _CHECK],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        check=False,
+    )
+    if result.returncode == 3:
+        raise ScaffoldError("dvc is not installed beside scaffold; reinstall scaffold.")
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["no output"]
+        message = lines[-1].strip().rstrip(".")
+        raise ScaffoldError(f"dvc rejected the remote settings ({message}); nothing was changed.")
