@@ -1,0 +1,63 @@
+"""Where a project's template came from, as copier records it (standard library only).
+
+Copier updates a project from ``_src_path`` (a git URL or a local repo path; not ``file://``)
+at ``_commit`` (``git describe --tags --always`` of the template). Copier records both itself;
+post_gen_project.py records them for cookiecutter and scaffold, and scaffold loads this file to
+record a ``--template`` source the same way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+
+def recorded_source(source: str) -> str:
+    """``source`` as copier reads it: a git URL or an absolute path.
+
+    ``git+`` prefixes and credentials in https URLs are dropped, ``file://`` URLs become paths.
+    """
+    source = source.removeprefix("git+")
+    if source.startswith("file://"):
+        return str(Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path)).resolve())
+    parts = urllib.parse.urlsplit(source)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    if "://" in source or (":" in source and not Path(source).expanduser().exists()):
+        return source  # ssh://host/x, git@host:x, gh:owner/name
+    return str(Path(source).expanduser().resolve())
+
+
+def describe(git: str, repo: Path) -> dict[str, str]:
+    """``_commit`` and ``_src_path`` of the git repo ``repo`` (empty if it is not one).
+
+    The source is the repo's ``origin`` remote (the URL cookiecutter cloned from) or else its
+    own path; the version is ``git describe --tags --always`` of its checkout.
+    """
+
+    def ask(*args: str) -> str:
+        result = subprocess.run([git, *args], cwd=repo, capture_output=True, text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    top = ask("rev-parse", "--show-toplevel")
+    if not top or Path(top).resolve() != repo.resolve():
+        return {}  # not a git repo of its own: there is no version to record
+    commit = ask("describe", "--tags", "--always")
+    if not commit:
+        return {}
+    origin = ask("config", "--get", "remote.origin.url")
+    return {"_commit": commit, "_src_path": recorded_source(origin or str(repo.resolve()))}
+
+
+def from_context(context: dict[str, object], git: str | None) -> dict[str, str]:
+    """``_commit`` and ``_src_path`` for a rendering context (may be empty).
+
+    scaffold passes both; under cookiecutter they are found from the template repo, the parent
+    of ``_repo_dir`` (copier renders its own answers file, so it never gets here).
+    """
+    if context.get("_src_path") and context.get("_commit"):
+        return {"_commit": str(context["_commit"]), "_src_path": str(context["_src_path"])}
+    if git is None or not context.get("_repo_dir"):
+        return {}
+    return describe(git, Path(str(context["_repo_dir"])).resolve().parent)

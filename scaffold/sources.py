@@ -1,0 +1,215 @@
+"""Template sources and versions: which template a project comes from, and at which version.
+
+A source is a git repository laid out like scaffold's own (cookiecutter.json, copier.yml,
+template/, hooks/): scaffold's repository or a team's fork, as a URL or a local path. A
+version is a PEP 440 git tag such as ``v1.2.0``. Projects record both in .copier-answers.yml
+as ``_src_path`` and ``_commit`` (copier's names), which is what ``scaffold update`` (copier)
+needs to bring them to a newer version.
+
+scaffold's version is its template's version: ``scaffold new`` without ``--template`` renders
+the template packaged with it and records ``TEMPLATE_URL`` at ``v<scaffold version>``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from scaffold import __version__
+from scaffold.errors import ScaffoldError
+from scaffold.resources import packaged_template_repo, using_template_repo
+
+if TYPE_CHECKING:
+    from packaging.version import Version
+
+TEMPLATE_URL = "https://github.com/org/scaffold.git"
+"""Where scaffold's own template is published; releases are tagged ``v<version>``."""
+
+_SHORTCUTS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
+_DESCRIBED = re.compile(r"(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a project records about its template: ``_src_path`` and ``_commit``."""
+
+    src_path: str
+    commit: str
+
+
+def packaged_source() -> Source:
+    """The template packaged with this scaffold: its release, ``v<scaffold version>``."""
+    return Source(TEMPLATE_URL, f"v{__version__}")
+
+
+@cache
+def _template_source_module() -> ModuleType:
+    path = packaged_template_repo() / "hooks" / "template_source.py"
+    spec = importlib.util.spec_from_file_location("scaffold_template_source", path)
+    if spec is None or spec.loader is None:
+        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def recorded_source(source: str) -> str:
+    """``source`` as projects record it (hooks/template_source.py): a URL or absolute path."""
+    recorded: str = _template_source_module().recorded_source(source)
+    return recorded
+
+
+def git_url(source: str) -> str:
+    """A location git can clone: ``gh:owner/name`` and ``gl:owner/name`` expanded."""
+    source = source.removeprefix("git+")
+    for shortcut, prefix in _SHORTCUTS.items():
+        if source.startswith(shortcut):
+            url = prefix + source[len(shortcut) :]
+            return url if url.endswith(".git") else url + ".git"
+    return source
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """Run git; return its stripped stdout; raise ScaffoldError with its message on failure."""
+    executable = shutil.which("git")
+    if executable is None:
+        raise ScaffoldError("git is not installed; scaffold needs it to read template versions.")
+    result = subprocess.run(
+        [executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_quiet_git_env(),
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        message = lines[-1].removeprefix("fatal: ").rstrip(".") if lines else "failed"
+        command = next(arg for arg in args if not arg.startswith("-") and "=" not in arg)
+        raise ScaffoldError(f"`git {command}` failed: {message}.")
+    return result.stdout.strip()
+
+
+def _quiet_git_env() -> dict[str, str]:
+    # Never stop to ask for a password: fail with git's message instead.
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+
+
+def parse_version(commit: str) -> Version | None:
+    """The PEP 440 version a recorded ``_commit`` stands for, read as copier reads it:
+    ``v1.2`` is 1.2, ``v1.2-3-gabc1234`` (3 commits later) is 1.2.post3; None if neither."""
+    from packaging.version import InvalidVersion, Version
+
+    described = _DESCRIBED.fullmatch(commit)
+    if described:
+        commit = f"{described['tag']}.post{described['count']}+{described['hash']}"
+    try:
+        return Version(commit)
+    except InvalidVersion:
+        return None
+
+
+def newest_tag(tags: list[str]) -> str | None:
+    """The newest release among ``tags``: PEP 440 versions, pre-releases skipped (copier's
+    choice of "the latest version")."""
+    from packaging.version import InvalidVersion, Version
+
+    releases = []
+    for tag in tags:
+        try:
+            version = Version(tag)
+        except InvalidVersion:
+            continue
+        if not version.is_prerelease:
+            releases.append((version, tag))
+    return max(releases)[1] if releases else None
+
+
+def remote_tags(source: str) -> list[str]:
+    """The tag names of a template source (``git ls-remote``: nothing is cloned)."""
+    out = git("ls-remote", "--tags", "--refs", "--", clonable(source))
+    return [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in out.splitlines()]
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location or (":" in location and not Path(location).expanduser().exists())
+
+
+def clonable(source: str) -> str:
+    """``source`` as git clones it; a local source must be the top of a git repository."""
+    location = git_url(source)
+    if location.startswith("file://"):
+        location = recorded_source(location)
+    if _is_url(location):
+        return location
+    path = Path(location).expanduser()
+    if not path.is_dir():
+        raise ScaffoldError(f"template source {source} does not exist.")
+    try:
+        top = git("rev-parse", "--show-toplevel", cwd=path)
+    except ScaffoldError:
+        top = ""
+    if not top or Path(top).resolve() != path.resolve():
+        raise ScaffoldError(
+            f"template source {source} is not a git repository; scaffold reads template "
+            "versions from its git tags."
+        )
+    return str(path.resolve())
+
+
+@contextmanager
+def checkout(source: str, ref: str | None = None) -> Iterator[tuple[Path, Source]]:
+    """A temporary checkout of ``source`` at ``ref`` (default: its newest version tag, or
+    its default branch when it has none), with what a project made from it records."""
+    location = clonable(source)
+    folder = Path(tempfile.mkdtemp(prefix="scaffold-template-"))
+    try:
+        repo = folder / "template-repo"
+        git("clone", "--quiet", "--no-checkout", "--", location, str(repo))
+        wanted = ref or newest_tag(git("tag", "--list", cwd=repo).splitlines()) or "HEAD"
+        commit = _resolve(repo, wanted)
+        if commit is None:
+            raise ScaffoldError(f"{ref!r} is not a tag, branch or commit of {source}.")
+        git("-c", "advice.detachedHead=false", "checkout", "--quiet", commit, cwd=repo)
+        if not (repo / "template" / "cookiecutter.json").is_file():
+            raise ScaffoldError(
+                f"{source} at {wanted} is not a scaffold template (no template/cookiecutter.json)."
+            )
+        described = git("describe", "--tags", "--always", cwd=repo)
+        yield repo, Source(recorded_source(source), described)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _resolve(repo: Path, ref: str) -> str | None:
+    if ref.startswith("-"):
+        return None
+    for candidate in (ref, f"origin/{ref}"):
+        try:
+            return git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=repo)
+        except ScaffoldError:
+            continue
+    return None
+
+
+@contextmanager
+def chosen_template(source: str | None, ref: str | None = None) -> Iterator[Source]:
+    """Render from ``source`` at ``ref`` inside this block (None: the packaged template)."""
+    if source is None:
+        if ref is not None:
+            raise ScaffoldError("--vcs-ref needs --template (it picks a version of that source).")
+        yield packaged_source()
+        return
+    with checkout(source, ref) as (repo, recorded), using_template_repo(repo):
+        yield recorded

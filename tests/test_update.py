@@ -1,0 +1,360 @@
+"""`scaffold update`: a template repo with two tagged versions, projects made at v1 by scaffold,
+cookiecutter and copier, updated to v2 with copier's three-way merge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaffold import __version__
+from scaffold.sources import TEMPLATE_URL
+from tests.conftest import (
+    copy_template_repo,
+    fixture_git,
+    git,
+    listing,
+    run_cookiecutter,
+    run_scaffold,
+    tree,
+)
+
+PROJECT_FILES = "template/{{ cookiecutter.repo_name }}"
+CONFLICT = "<<<<<<< before updating\n## Installation\n=======\n## Setup\n>>>>>>> after updating\n"
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} not (once) in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def add_option(repo: Path, name: str, default: str, prompt: str) -> None:
+    """A new question at the end of both option lists (cookiecutter.json and copier.yml)."""
+    path = repo / "template" / "cookiecutter.json"
+    config = json.loads(path.read_text())
+    options = {key: value for key, value in config.items() if not key.startswith("_")}
+    private = {key: value for key, value in config.items() if key.startswith("_")}
+    private["__prompts__"][name] = prompt
+    path.write_text(json.dumps({**options, name: default, **private}, indent=4) + "\n")
+    copier = repo / "copier.yml"
+    question = (
+        f"{name}:\n  type: str\n  help: {prompt}\n  default: {default}\n"
+        f"  validator: \"{{{{ scaffold_problem(_copier_answers, '{name}', {name}) }}}}\"\n\n"
+    )
+    replace_once(copier, "# Derived values", question + "# Derived values")
+    replace_once(copier, "'__initials': initials}", f"'{name}': {name}, '__initials': initials}}")
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template repo tagged v1, then v2: v2 adds an option (``team``) and CHANGELOG.md,
+    renames the README's "Set up" heading, changes a Makefile line and deletes two files."""
+    repo = copy_template_repo(tmp_path_factory.mktemp("versions") / "template")
+    fixture_git("tag", "v1", cwd=repo)
+    add_option(repo, "team", "data", "Team that owns the project")
+    files = repo / PROJECT_FILES
+    (files / "CHANGELOG.md").write_text(
+        "# Changes in {{ cookiecutter.project_name }} ({{ cookiecutter.team }})\n"
+    )
+    replace_once(files / "README.md", "\n## Set up\n", "\n## Setup\n")
+    replace_once(
+        files / "Makefile", "PYTHON_INTERPRETER = python\n", "PYTHON_INTERPRETER = python3\n"
+    )
+    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/reports/figures/.gitkeep", cwd=repo)
+    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/src/{{{{ cookiecutter.module_name }}}}/plots.py",
+                cwd=repo)  # fmt: skip
+    fixture_git("add", "--all", cwd=repo)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v2", cwd=repo)
+    fixture_git("tag", "v2", cwd=repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def fork(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A team's fork of the template: upstream's history plus v3, which adds FORK.md."""
+    repo = tmp_path_factory.mktemp("fork") / "template"
+    fixture_git("clone", "--quiet", str(upstream), str(repo), cwd=upstream.parent)
+    (repo / PROJECT_FILES / "FORK.md").write_text("Our team's additions\n")
+    fixture_git("add", "--all", cwd=repo)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v3", cwd=repo)
+    fixture_git("tag", "v3", cwd=repo)
+    return repo
+
+
+def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
+    run_scaffold("new", "My Project", "--no-input", "--template", str(source), "--vcs-ref", ref,
+                 "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
+    return workdir / "my-project"
+
+
+def make_with_cookiecutter(source: Path, workdir: Path) -> Path:
+    run_cookiecutter(f"git+file://{source}", "--checkout", "v1", "--no-input", cwd=workdir)
+    return workdir / "my-project"
+
+
+def make_with_copier(source: Path, workdir: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
+         "--vcs-ref", "v1", str(source), str(workdir / "my-project")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return workdir / "my-project"
+
+
+def answers(project: Path) -> dict[str, str]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def commit_all(project: Path, message: str = "my edits") -> None:
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--no-verify", "-m", message, cwd=project)
+
+
+def edit_like_a_user(project: Path) -> None:
+    """The same line as v2 (conflict), another line of a file v2 changes (clean merge), a file
+    v2 deletes (kept), a file of our own; committed. Then data being added, untracked."""
+    replace_once(project / "README.md", "\n## Set up\n", "\n## Installation\n")
+    replace_once(project / "Makefile", ".DEFAULT_GOAL := help\n", ".DEFAULT_GOAL := test\n")
+    with (project / "src" / "my_project" / "plots.py").open("a") as plots:
+        plots.write("# my helper lives here\n")
+    (project / "notes").mkdir()
+    (project / "notes" / "mine.txt").write_text("mine\n")
+    commit_all(project)
+    (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    (project / "data" / "raw" / "sales.csv").write_text("a,b\n1,2\n")
+    (project / "data" / "raw" / "sales.csv.dvc").write_text("outs:\n- path: sales.csv\n")
+
+
+MAKERS = [
+    pytest.param(make_with_scaffold, id="scaffold"),
+    pytest.param(make_with_cookiecutter, id="cookiecutter", marks=pytest.mark.slow),
+    pytest.param(make_with_copier, id="copier", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir: Path, make):
+    project = make(upstream, workdir)
+    assert answers(project)["_commit"] == "v1"
+    assert answers(project)["_src_path"] == str(upstream)
+    edit_like_a_user(project)
+    commits = git("rev-list", "--count", "HEAD", cwd=project)
+    had_dvc = (project / ".dvc").exists()
+
+    result = run_scaffold("update", cwd=project, check=False)
+
+    assert result.returncode == 4, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Updating from template v1 to v2 ({upstream})"
+    assert lines[-1] == "  README.md"  # conflicts are listed last
+    assert "  conflict   README.md" in lines
+    assert "  kept       src/my_project/plots.py" in "\n".join(lines)
+    assert "git init" not in result.stdout and "dvc init" not in result.stdout
+    # The conflict, inline, and recorded as unmerged so that git refuses to commit it.
+    assert CONFLICT in (project / "README.md").read_text()
+    assert {line.split("\t")[1] for line in git("ls-files", "-u", cwd=project).splitlines()} == {
+        "README.md"
+    }
+    # Both sides of a file changed on different lines.
+    makefile = (project / "Makefile").read_text()
+    assert ".DEFAULT_GOAL := test\n" in makefile and "PYTHON_INTERPRETER = python3\n" in makefile
+    # Added, deleted (unchanged by the user), kept (changed by the user), untouched.
+    assert (project / "CHANGELOG.md").read_text() == "# Changes in My Project (data)\n"
+    assert "  new option team = 'data'" in result.stdout  # v2's new question: its default
+    assert answers(project)["team"] == "data"
+    assert not (project / "reports" / "figures" / ".gitkeep").exists()
+    assert (
+        (project / "src" / "my_project" / "plots.py")
+        .read_text()
+        .endswith("# my helper lives here\n")
+    )
+    assert (project / "notes" / "mine.txt").read_text() == "mine\n"
+    assert (project / "data" / "raw" / "sales.csv.dvc").is_file()
+    assert answers(project)["_commit"] == "v2"
+    assert answers(project)["_src_path"] == str(upstream)
+    # Post-generation steps did not run again: no commit, no DVC where there was none.
+    assert git("rev-list", "--count", "HEAD", cwd=project) == commits
+    assert (project / ".dvc").exists() == had_dvc
+
+
+def test_check_exits_1_while_a_newer_version_exists(upstream: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    result = run_scaffold("update", "--check", cwd=project, check=False)
+    assert result.returncode == 1
+    assert "template v1 -> v2 available" in result.stdout
+    assert git("status", "--porcelain", cwd=project) == ""
+
+    updated = run_scaffold("update", cwd=project)  # no user edits: no conflicts, exit 0
+    assert "Updated to v2" in updated.stdout
+    commit_all(project, "Update the template to v2")
+    result = run_scaffold("update", "--check", cwd=project / "src", check=False)
+    assert result.returncode == 0
+    assert "up to date with its template (v2)" in result.stdout
+
+    again = run_scaffold("update", cwd=project)
+    assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
+    back = run_scaffold("update", "--to", "v1", cwd=project, check=False)
+    assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
+    assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    edit_like_a_user(project)
+    before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
+
+    result = run_scaffold("update", "--pretend", cwd=project)
+
+    assert "+# Changes in My Project (data)" in result.stdout  # the diff of the new file
+    assert "+PYTHON_INTERPRETER = python3" in result.stdout
+    assert "+<<<<<<< before updating" in result.stdout
+    assert "  conflict   README.md" in result.stdout
+    assert result.stdout.endswith("Pretend: nothing was changed.\n")
+    assert tree(project) == before
+    assert git("rev-parse", "HEAD", cwd=project) == head
+    status = git("status", "--porcelain", "--untracked-files=all", cwd=project)
+    assert status == "?? data/raw/sales.csv.dvc"
+
+
+def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    (project / "data" / "raw" / "sales.csv.dvc").write_text("outs:\n- path: sales.csv\n")
+    with (project / "Makefile").open("a") as makefile:
+        makefile.write("# unfinished\n")
+    (project / "scratch.py").write_text("print('wip')\n")
+    before = tree(project)
+
+    result = run_scaffold("update", cwd=project, check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "uncommitted changes (Makefile, scratch.py)" in result.stderr
+    assert "sales.csv.dvc" not in result.stderr
+    assert tree(project) == before
+
+    git("checkout", "--", "Makefile", cwd=project)
+    (project / "scratch.py").unlink()
+    run_scaffold("update", cwd=project)
+    assert answers(project)["_commit"] == "v2"
+    assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
+
+
+def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    result = run_scaffold("update", "--to", "v1", cwd=project)
+    assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
+    assert git("status", "--porcelain", cwd=project) == ""
+
+    run_scaffold("update", "--template", str(fork), cwd=project)
+    assert answers(project)["_src_path"] == str(fork)
+    assert answers(project)["_commit"] == "v3"
+    assert (project / "FORK.md").read_text() == "Our team's additions\n"
+    assert (project / "CHANGELOG.md").is_file()  # upstream's v2 comes along
+    commit_all(project, "Follow the fork")
+    assert run_scaffold("update", "--check", cwd=project).returncode == 0  # checks the fork
+
+
+def test_a_source_without_the_recorded_version_is_refused(
+    upstream: Path, workdir: Path, tmp_path: Path
+):
+    stranger = copy_template_repo(tmp_path / "stranger")  # unrelated history, tagged v5 only
+    fixture_git("tag", "v5", cwd=stranger)
+    project = make_with_scaffold(upstream, workdir)
+    before = tree(project)
+    result = run_scaffold("update", "--template", str(stranger), cwd=project, check=False)
+    assert result.returncode == 1
+    assert f"{stranger} does not have v1, the template version the project records" in (
+        result.stderr
+    )
+    assert tree(project) == before and answers(project)["_src_path"] == str(upstream)
+
+
+def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
+    project = make_with_scaffold(fork, workdir, ref="v2")
+    assert answers(project)["_src_path"] == str(fork)
+    assert not (project / "FORK.md").exists()
+    result = run_scaffold("update", "--check", cwd=project, check=False)
+    assert result.returncode == 1 and "v2 -> v3" in result.stdout
+    run_scaffold("update", cwd=project)
+    assert (project / "FORK.md").is_file() and answers(project)["_commit"] == "v3"
+
+
+def test_new_records_the_template_source_and_version(upstream: Path, workdir: Path):
+    result = run_scaffold("new", "Newest", "--no-input", "--no-git", "--template", str(upstream),
+                          cwd=workdir)  # fmt: skip
+    assert result.stdout.startswith(f"Template {upstream} at v2\n")
+    assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
+    assert (workdir / "newest" / "CHANGELOG.md").is_file()
+
+    run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
+    recorded = answers(workdir / "packaged")
+    assert (recorded["_src_path"], recorded["_commit"]) == (TEMPLATE_URL, f"v{__version__}")
+
+
+BAD = [
+    (["update"], "is not inside a project"),
+    (["update", "--template", "/no/such/template"], "does not exist"),
+    (["update", "--to", "v9"], "'v9' is not a tag, branch or commit of"),
+    (["update", "--check", "--template", "/no/such/template"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(args) for args, _ in BAD])
+def test_bad_update_input_is_one_sentence_and_changes_nothing(
+    upstream: Path, workdir: Path, args: list[str], message: str
+):
+    project = make_with_scaffold(upstream, workdir)
+    cwd = workdir if message == "is not inside a project" else project
+    before = listing(workdir), tree(project)
+    result = run_scaffold(*args, cwd=cwd, check=False)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (listing(workdir), tree(project)) == before
+
+
+def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    text = (project / ".copier-answers.yml").read_text()
+    (project / ".copier-answers.yml").write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("_commit")) + "\n"
+    )
+    commit_all(project, "lose the version")
+    result = run_scaffold("update", cwd=project, check=False)
+    assert result.returncode == 1
+    assert "does not record the template's _commit" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vcs-ref", "v1"], "--vcs-ref needs --template"),
+        (["--template", "."], "is not a git repository"),
+        (["--template", "UPSTREAM", "--vcs-ref", "v9"], "'v9' is not a tag, branch or commit"),
+    ],
+)
+def test_bad_template_sources_for_new(upstream: Path, workdir: Path, args, message):
+    args = [str(upstream) if arg == "UPSTREAM" else arg for arg in args]
+    result = run_scaffold("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert listing(workdir) == []
+
+
+def test_update_help_stays_light():
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from typer.testing import CliRunner; from scaffold.cli import app;"
+         "r = CliRunner().invoke(app, ['update', '--help']); assert r.exit_code == 0, r.output;"
+         "assert '--pretend' in r.output and '--check' in r.output, r.output;"
+         "print(sorted(m for m in ('copier', 'cookiecutter', 'packaging', 'plumbum', 'yaml',"
+         " 'jinja2') if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert out == "[]"
