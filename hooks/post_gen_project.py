@@ -4,7 +4,8 @@ Run with the project folder as the working directory and the answers as a JSON a
 cookiecutter (through template/hooks/post_gen_project.py), by scaffold (the same way) and by
 copier (as a task). Steps, each reported on one line as it happens:
 
-1. drop the files of options that were turned off, record the answers;
+1. drop the files of options that were turned off, record the answers with the template's
+   source and version (template_source.py; copier renders this file itself);
 2. ``git init`` on branch main;
 3. ``dvc init`` (analytics off) and the default DVC remote;
 4. ``pre-commit install``;
@@ -23,9 +24,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # dvc_remote, template_source
+import dvc_remote
+import template_source
+
 ANSWERS_FILE = ".copier-answers.yml"
 COMMIT_MESSAGE = "Initial commit from the scaffold template"
-DVC_REMOTE_NAME = "storage"
+DVC_REMOTE_NAME = dvc_remote.DEFAULT_REMOTE
 
 # Paths that exist only when an option has a given value: (option, keep-when, paths).
 OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
@@ -87,10 +92,17 @@ def prune_optional_paths(project: Path, context: dict[str, object]) -> None:
 
 
 def write_answers(project: Path, context: dict[str, object]) -> None:
-    """Record the answers (YAML; each value is a JSON scalar, which YAML reads as-is)."""
+    """Record the template source, version and answers (YAML; each value is a JSON scalar,
+    which YAML reads as-is; keys sorted). Copier renders this file itself from the template,
+    in the same format: a file already there is kept."""
+    path = project / ANSWERS_FILE
+    if path.exists():
+        return
+    source = template_source.from_context(context, find_tool("git"))
+    recorded = {**source, **public_answers(context)}
     lines = ["# Answers that made this project; read by scaffold. Do not edit by hand."]
-    lines += [f"{key}: {json.dumps(value)}" for key, value in public_answers(context).items()]
-    (project / ANSWERS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines += [f"{key}: {json.dumps(value)}" for key, value in sorted(recorded.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def git_identity_args(git: str, context: dict[str, object]) -> list[str]:
@@ -117,9 +129,15 @@ def setup_git(git: str | None) -> bool:
 
 def setup_dvc(context: dict[str, object], has_git: bool) -> None:
     remote, url = str(context.get("dvc_remote", "none")), str(context.get("dvc_remote_url", ""))
+    endpoint = str(context.get("dvc_remote_endpoint_url", ""))
+    profile = str(context.get("dvc_remote_profile", ""))
     later = "dvc init" + (
         f" && dvc remote add -d {DVC_REMOTE_NAME} {url}" if remote != "none" else ""
     )
+    if remote != "none" and endpoint:
+        later += f" && dvc remote modify {DVC_REMOTE_NAME} endpointurl {endpoint}"
+    if remote != "none" and profile:
+        later += f" && dvc remote modify --local {DVC_REMOTE_NAME} profile {profile}"
     if not has_git:
         report("skip dvc", f"DVC needs a git repository; run later: {later}")
         return
@@ -127,15 +145,29 @@ def setup_dvc(context: dict[str, object], has_git: bool) -> None:
     if dvc is None:
         report("skip dvc", f"dvc not found; run later: {later}")
         return
-    quiet = {"DVC_NO_ANALYTICS": "1"}
-    run([dvc, "init", "--quiet"], env=quiet)
-    run([dvc, "config", "core.analytics", "false"], env=quiet)
+    run([dvc, "init", "--quiet"], env={"DVC_NO_ANALYTICS": "1"})
+    # One dvc process: the settings are written as `dvc config` / `dvc remote add -d` /
+    # `dvc remote modify [--local]` would write them (tests compare the bytes).
+    dvc_dir = Path.cwd() / ".dvc"
+    config = dvc_remote.ConfigFile(dvc_dir / dvc_remote.CONFIG)
+    config.set("core", "analytics", "false")
+    config.save()
     report("dvc init", "analytics off")
     if remote == "none":
         report("dvc remote", "none (add one later: dvc remote add -d NAME URL)")
         return
-    run([dvc, "remote", "add", "--default", DVC_REMOTE_NAME, url], env=quiet)
-    report("dvc remote", f"{DVC_REMOTE_NAME} -> {url} (default)")
+    dvc_remote.write_remote(
+        dvc_dir,
+        DVC_REMOTE_NAME,
+        dvc_remote.stored_url(url, Path.cwd(), dvc_dir),
+        default=True,
+        shared={"endpointurl": endpoint} if endpoint else None,
+        local={"profile": profile} if profile else None,
+    )
+    extras = (f" at {endpoint}" if endpoint else "") + (
+        f", profile {profile} in .dvc/config.local" if profile else ""
+    )
+    report("dvc remote", f"{DVC_REMOTE_NAME} -> {url}{extras} (default)")
 
 
 def setup_pre_commit(has_git: bool) -> None:

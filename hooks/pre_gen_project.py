@@ -12,36 +12,141 @@ import keyword
 import re
 import sys
 import unicodedata
+import urllib.parse
 
 REPO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PYTHON_VERSION = re.compile(r"3\.(\d{1,2})")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://", "ssh": "ssh://"}
-FREE_TEXT = ("project_name", "author_name", "author_email", "description", "dvc_remote_url")
+# Bucket (s3, gs) and container (azure) names as the stores accept them, and in words.
+BUCKET = {
+    "s3": (r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "3 to 63 lowercase letters, digits, '.' and '-'"),
+    "gcs": (
+        r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]",
+        "3 to 222 lowercase letters, digits, '.', '_' and '-'",
+    ),
+    "azure": (r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "3 to 63 lowercase letters, digits and '-'"),
+}
+PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+@-]*")
+FREE_TEXT = (
+    "project_name",
+    "author_name",
+    "author_email",
+    "description",
+    "dvc_remote_url",
+    "dvc_remote_endpoint_url",
+    "dvc_remote_profile",
+)
 
 
 def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
 
-def _remote_url_problem(remote: str, url: str) -> str | None:
+def remote_type(url: str) -> str | None:
+    """The remote type a URL names ('local' for a folder path); None for an unknown scheme."""
+    for remote, scheme in REMOTE_SCHEMES.items():
+        if url.startswith(scheme):
+            return remote
+    return None if "://" in url or re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", url) else "local"
+
+
+def remote_url_problem(remote: str, url: str, subject: str = "dvc_remote_url") -> str | None:
+    """One sentence if ``url`` is not a valid URL for a ``remote`` remote, else None."""
     if remote == "none":
-        return None if not url else "dvc_remote_url must be empty when dvc_remote is 'none'."
+        return None if not url else f"{subject} must be empty when dvc_remote is 'none'."
     if not url.strip():
-        return f"dvc_remote_url must not be empty for a '{remote}' remote."
+        return f"{subject} must not be empty for a '{remote}' remote."
+    if _has_control_characters(url) or url != url.strip():
+        return f"{subject} {url!r} must be one line without leading or trailing spaces."
     if remote == "local":
         if "://" in url:
-            return f"dvc_remote_url {url!r} is a URL; a 'local' remote takes a folder path."
+            return f"{subject} {url!r} is a URL; a 'local' remote takes a folder path."
+        if "'" in url and '"' in url:
+            return f"{subject} {url!r} must not contain both kinds of quotes."
         return None
     scheme = REMOTE_SCHEMES.get(remote)
     if scheme is None:
         return None  # an unknown remote type is reported by the choice check
     rest = url[len(scheme) :] if url.startswith(scheme) else None
     if rest is None:
-        return f"dvc_remote_url {url!r} must start with {scheme} for a '{remote}' remote."
-    if not rest or rest.startswith("/") or " " in url:
-        return f"dvc_remote_url {url!r} must name a bucket or host after {scheme}."
+        return f"{subject} {url!r} must start with {scheme} for a '{remote}' remote."
+    if not rest or rest.startswith("/") or any(char.isspace() for char in url):
+        return f"{subject} {url!r} must name a bucket or host after {scheme}, without spaces."
+    if any(char in url for char in "'\",#?"):
+        return f"{subject} {url!r} must not contain quotes, ',', '#' or '?'."
+    host = rest.split("/", 1)[0]
+    if remote == "ssh":
+        try:
+            port = urllib.parse.urlsplit(url).port
+        except ValueError:
+            port = -1
+        if not urllib.parse.urlsplit(url).hostname or port == -1:
+            return f"{subject} {url!r} must be ssh://[user@]host[:port]/path."
+        return None
+    pattern, rule = BUCKET[remote]
+    if not re.fullmatch(pattern, host):
+        kind = "container" if remote == "azure" else "bucket"
+        return f"{subject} {url!r} has an invalid {kind} name {host!r}: use {rule}."
     return None
+
+
+def endpoint_url_problem(
+    remote: str, endpoint: str, subject: str = "dvc_remote_endpoint_url"
+) -> str | None:
+    """One sentence if ``endpoint`` (an S3-compatible store's address) is not usable."""
+    if not endpoint:
+        return None
+    if remote != "s3":
+        return (
+            f"{subject} is only for s3 remotes (S3-compatible stores such as MinIO, Ceph, R2); "
+            f"leave it empty for a '{remote}' remote."
+        )
+    parts = urllib.parse.urlsplit(endpoint)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+        or any(char.isspace() or char in "'\",#" for char in endpoint)
+    ):
+        return (
+            f"{subject} {endpoint!r} must be an http:// or https:// URL such as "
+            "http://127.0.0.1:9000."
+        )
+    return None
+
+
+def profile_problem(remote: str, profile: str, subject: str = "dvc_remote_profile") -> str | None:
+    """One sentence if ``profile`` (an AWS credentials profile name) is not usable."""
+    if not profile:
+        return None
+    if remote != "s3":
+        return (
+            f"{subject} is only for s3 remotes (an AWS profile name); "
+            f"leave it empty for a '{remote}' remote."
+        )
+    if not PROFILE.fullmatch(profile):
+        return (
+            f"{subject} {profile!r} must be a profile name: letters, digits, "
+            "'.', '_', '-', '+' and '@'."
+        )
+    return None
+
+
+def applies(option: str, answers: dict[str, object]) -> bool:
+    """Whether a question means anything given the earlier answers (else: keep its default)."""
+    remote = str(answers.get("dvc_remote", "none"))
+    if option in ("dvc_remote_endpoint_url", "dvc_remote_profile"):
+        return remote == "s3"
+    if option == "dvc_remote_url":
+        return remote != "none"
+    return True
 
 
 def problems(answers: dict[str, object]) -> dict[str, str]:
@@ -94,11 +199,17 @@ def problems(answers: dict[str, object]) -> dict[str, str]:
             "written as major.minor."
         )
 
-    url_problem = _remote_url_problem(
-        text.get("dvc_remote", "none"), text.get("dvc_remote_url", "")
-    )
-    if url_problem:
-        found.setdefault("dvc_remote_url", url_problem)
+    remote = text.get("dvc_remote", "none")
+    remote_checks = {
+        "dvc_remote_url": remote_url_problem(remote, text.get("dvc_remote_url", "")),
+        "dvc_remote_endpoint_url": endpoint_url_problem(
+            remote, text.get("dvc_remote_endpoint_url", "")
+        ),
+        "dvc_remote_profile": profile_problem(remote, text.get("dvc_remote_profile", "")),
+    }
+    for key, problem in remote_checks.items():
+        if problem:
+            found.setdefault(key, problem)
     return found
 
 

@@ -19,6 +19,7 @@ from scaffold.errors import ScaffoldError
 
 if TYPE_CHECKING:
     from scaffold.options import Option
+    from scaffold.update import Update
 
 app = typer.Typer(
     name="scaffold",
@@ -29,9 +30,7 @@ app = typer.Typer(
 )
 
 
-add_app = typer.Typer(
-    help="Add a component to the project you are in.", no_args_is_help=True
-)
+add_app = typer.Typer(help="Add a component to the project you are in.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
 
 
@@ -93,12 +92,56 @@ def new(
     no_pre_commit: Annotated[
         bool, typer.Option("--no-pre-commit", help="Do not install the pre-commit hooks.")
     ] = False,
+    remote_access_key_id: Annotated[
+        str,
+        typer.Option(
+            "--remote-access-key-id",
+            metavar="ID",
+            help="S3 access key id for the DVC remote (written only to .dvc/config.local).",
+        ),
+    ] = "",
+    remote_secret_access_key: Annotated[
+        str,
+        typer.Option(
+            "--remote-secret-access-key",
+            metavar="KEY",
+            help="S3 secret access key (written only to .dvc/config.local).",
+        ),
+    ] = "",
+    remote_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--remote-credentials-file",
+            metavar="FILE",
+            help="s3/gcs credentials file or ssh private key (path kept in .dvc/config.local).",
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="SRC",
+            envvar="SCAFFOLD_TEMPLATE",
+            help="Another template source, e.g. your team's fork (git URL or local git repo), "
+            "at its newest version tag; recorded so that `scaffold update` follows it.",
+        ),
+    ] = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--vcs-ref", metavar="REF", help="Tag, branch or commit of --template to render."
+        ),
+    ] = None,
 ) -> None:
     """Create a new project from the scaffold template."""
     from scaffold.generate import destination, new_project
     from scaffold.options import load_answers_file, parse_assignments, resolve_answers
+    from scaffold.remotes import Credentials, credential_options, store_credentials
+    from scaffold.sources import chosen_template
 
-    with user_errors():
+    with user_errors(), chosen_template(template, vcs_ref) as source:
+        if template is not None:
+            typer.echo(f"Template {source.src_path} at {source.commit}")
         given = load_answers_file(answers_file) if answers_file else {}
         if project_name is not None:
             given["project_name"] = project_name
@@ -109,10 +152,175 @@ def new(
             for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
             if off
         ]
+        credentials = Credentials(
+            remote_access_key_id, remote_secret_access_key, remote_credentials_file
+        )
+        secrets = credential_options(answers["dvc_remote"], credentials)
+        if secrets and (no_git or no_dvc):
+            raise ScaffoldError(
+                "remote credentials need DVC set up; drop --no-git/--no-dvc or the credentials."
+            )
         typer.echo(f"Creating {_relative(destination(answers, output_dir))}")
-        project = new_project(answers, output_dir, skip=skip)
+        project = new_project(
+            answers,
+            output_dir,
+            skip=skip,
+            finish=(lambda folder: store_credentials(folder, secrets)) if secrets else None,
+            source=source,
+        )
+    if secrets:
+        typer.echo(f"  {'dvc secrets':<12} {', '.join(secrets)} in .dvc/config.local (git-ignored)")
     typer.echo(f"Done: {_relative(project)}")
-    typer.echo(f"Next: cd {_relative(project)} && make requirements && make help")
+    typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
+
+
+# -- notebooks: scaffold add notebook, scaffold add module, scaffold run ----------------------
+
+
+def _report(changes: list[object], dry_run: bool) -> None:
+    for change in changes:
+        typer.echo(str(change))
+    if dry_run:
+        typer.echo("(dry run: nothing written)")
+
+
+@add_app.command("notebook")
+def add_notebook(
+    description: Annotated[
+        str,
+        typer.Argument(
+            metavar="DESCRIPTION", help='What the notebook is about, in words, e.g. "clean data".'
+        ),
+    ],
+    phase: Annotated[
+        int | None,
+        typer.Option(
+            "--phase", metavar="N", help="Phase number (default: the newest notebook's, else 1)."
+        ),
+    ] = None,
+    author: Annotated[
+        str | None,
+        typer.Option(
+            "--author",
+            metavar="INITIALS",
+            help="Your initials (default: from the recorded author_name, else git user.name).",
+        ),
+    ] = None,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production",
+            help="Also register it for papermill runs: params/<name>.yaml and a dvc.yaml stage.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be created; write nothing.")
+    ] = False,
+) -> None:
+    """Create the next numbered notebook in notebooks/ (<phase>.<seq>-<initials>-<description>)."""
+    from scaffold.notebooks import add_notebook as add
+    from scaffold.project import open_project
+
+    with user_errors():
+        added = add(
+            open_project(),
+            description,
+            phase=phase,
+            author=author,
+            production=production,
+            dry_run=dry_run,
+        )
+    _report(list(added.changes), dry_run)
+
+
+@add_app.command("module")
+def add_module(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Module name (snake_case), e.g. clean_data.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be created; write nothing.")
+    ] = False,
+) -> None:
+    """Create a module in the project's package, and its test."""
+    from scaffold.modules import add_module as add
+    from scaffold.project import open_project
+
+    with user_errors():
+        changes = add(open_project(), name, dry_run=dry_run)
+    _report(list(changes), dry_run)
+
+
+@app.command()
+def run(
+    notebooks: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number (e.g. 1.2)."),
+    ] = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Override a parameter (repeatable); wins over params/<notebook>.yaml.",
+        ),
+    ] = None,
+    run_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Run every production notebook in pipeline order (dvc repro in a DVC repo).",
+        ),
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            "--python",
+            metavar="PATH",
+            help="The project's Python (default: activated env, then the project's .venv, ...).",
+        ),
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show papermill's progress bar (default: when stderr is a terminal).",
+        ),
+    ] = None,
+) -> None:
+    """Execute notebooks with papermill in the project's environment, into reports/."""
+    from scaffold import run as runner
+    from scaffold.project import open_project
+
+    with user_errors():
+        project = open_project()
+        if run_all and (notebooks or assignments):
+            raise ScaffoldError(
+                "--all runs the pipeline with its parameters files; give no notebooks or -p "
+                "with it (edit params/<notebook>.yaml instead)."
+            )
+        if not run_all and not notebooks:
+            raise ScaffoldError("name the notebooks to run (e.g. scaffold run 1.0), or use --all.")
+        plans = [] if run_all else runner.plan_runs(project, notebooks or [], assignments or [])
+        use_dvc = run_all and runner.uses_dvc(project)
+        if run_all and not use_dvc:
+            plans = runner.pipeline_plans(project)
+        interpreter = runner.find_interpreter(project, python)
+        needs = (*runner.RUNTIME, "dvc") if use_dvc else runner.RUNTIME
+        runner.check_interpreter(interpreter, project, needs)
+        typer.echo(f"python {_relative(interpreter.python)} ({interpreter.origin})")
+        if use_dvc:
+            typer.echo("run dvc repro")
+            runner.repro(project, interpreter)
+            return
+        if run_all:
+            typer.echo(f"run {len(plans)} pipeline notebooks in dvc.yaml order (no DVC repo here)")
+        show = sys.stderr.isatty() if progress is None else progress
+        for plan in plans:
+            typer.echo(f"run {plan.describe(project.root)}")
+            seconds = runner.execute(plan, interpreter, project.root, progress=show)
+            typer.echo(f"done {_relative(plan.output)} ({seconds:.1f} s)")
 
 
 def _relative(path: Path) -> str:
@@ -120,6 +328,182 @@ def _relative(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+# --- scaffold add remote ----------------------------------------------------------------
+
+
+@add_app.command("remote")
+def add_remote(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Remote name, e.g. backup.")],
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL",
+            help="s3://bucket/path, gs://bucket/path, azure://container/path, "
+            "ssh://[user@]host/path, or a folder (relative to the current folder).",
+        ),
+    ],
+    default: Annotated[
+        bool, typer.Option("--default", "-d", help="Make it the project's default remote.")
+    ] = False,
+    endpoint_url: Annotated[
+        str,
+        typer.Option(
+            "--endpoint-url",
+            metavar="URL",
+            help="S3-compatible store (MinIO, Ceph, R2): its http(s) address (committed).",
+        ),
+    ] = "",
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile", metavar="NAME", help="AWS profile for s3 (in .dvc/config.local)."
+        ),
+    ] = "",
+    access_key_id: Annotated[
+        str,
+        typer.Option(
+            "--access-key-id", metavar="ID", help="S3 access key id (in .dvc/config.local)."
+        ),
+    ] = "",
+    secret_access_key: Annotated[
+        str,
+        typer.Option(
+            "--secret-access-key",
+            metavar="KEY",
+            help="S3 secret access key (in .dvc/config.local).",
+        ),
+    ] = "",
+    credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials-file",
+            metavar="FILE",
+            help="s3/gcs credentials file or ssh private key (path in .dvc/config.local).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace a remote of the same name.")
+    ] = False,
+) -> None:
+    """Add a DVC remote to the project you are in; secrets go only to .dvc/config.local."""
+    from scaffold.remotes import Credentials
+    from scaffold.remotes import add_remote as add
+
+    with user_errors():
+        added = add(
+            name,
+            url,
+            default=default,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            credentials=Credentials(access_key_id, secret_access_key, credentials_file),
+            force=force,
+        )
+    typer.echo(
+        f"  {'dvc remote':<12} {added.name} -> {added.location}"
+        + (" (default)" if added.default else "")
+    )
+    typer.echo(f"  {'committed':<12} .dvc/config: {', '.join(added.shared_keys)}")
+    if added.local_keys:
+        typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}")
+    if added.missing_extra:
+        typer.echo(f"Add dvc[{added.missing_extra}] to the project's dependencies to use it.")
+    typer.echo(f"Next: dvc push{'' if added.default else f' -r {added.name}'}")
+
+
+# --- end scaffold add remote ------------------------------------------------------------
+
+
+# --- scaffold update --------------------------------------------------------------------
+
+UPDATED_WITH_CONFLICTS = 4
+"""Exit status of an update that left conflicts to resolve."""
+
+
+@app.command()
+def update(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only check: exit 1 when a newer template version exists, 0 when up to date.",
+        ),
+    ] = False,
+    pretend: Annotated[
+        bool, typer.Option("--pretend", help="Show the changes as a diff; change nothing.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", metavar="REF", help="A tag, branch or commit instead of the newest version."
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="SRC",
+            help="Follow another template source from now on, e.g. a fork (git URL or path).",
+        ),
+    ] = None,
+) -> None:
+    """Bring the project you are in to the newest template version, keeping your edits.
+
+    Exit status: 0 updated (or up to date), 1 refused or failed (nothing changed) or, with
+    --check, a newer version exists, 4 updated with conflicts to resolve.
+    """
+    from scaffold import update as updating
+    from scaffold.project import find_root
+
+    with user_errors():
+        root = find_root()
+        if check:
+            status = updating.check(root, template)
+            if status.newer:
+                typer.echo(
+                    f"{root.name}: template {status.current} -> {status.latest} available "
+                    f"({status.source}); run `scaffold update`."
+                )
+                raise typer.Exit(1)
+            typer.echo(f"{root.name} is up to date with its template ({status.current}).")
+            return
+        result = updating.update(root, to=to, template=template, pretend=pretend)
+    _report_update(result)
+    if result.conflicts and not result.pretend:
+        raise typer.Exit(UPDATED_WITH_CONFLICTS)
+
+
+def _report_update(result: Update) -> None:
+    if result.old == result.new and not result.changes:
+        typer.echo(f"Up to date: template {result.new} ({result.source}).")
+        return
+    verb = "Would update" if result.pretend else "Updating"
+    typer.echo(f"{verb} from template {result.old} to {result.new} ({result.source})")
+    if result.pretend and result.diff:
+        typer.echo(result.diff, nl=not result.diff.endswith("\n"))
+    for change in result.changes:
+        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
+        typer.echo(f"  {change.status:<10} {change.path}{note}")
+    for key, value in result.new_answers.items():
+        typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
+    for key, (old, value) in result.changed_answers.items():
+        typer.echo(
+            f"  {'answer':<10} {key}: {old!r} -> {value!r} (the new version's rules reject "
+            "the old answer)"
+        )
+    if result.pretend:
+        typer.echo("Pretend: nothing was changed.")
+        return
+    typer.echo(f"Updated to {result.new}; review with `git diff`, then commit.")
+    if result.conflicts:
+        typer.echo(
+            f"{len(result.conflicts)} file(s) have conflicts: keep what you want between "
+            "<<<<<<< before updating and >>>>>>> after updating, then `git add` them:"
+        )
+        for path in result.conflicts:
+            typer.echo(f"  {path}")
 
 
 def main() -> None:

@@ -11,12 +11,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 from scaffold.options import template_config
 from scaffold.resources import template_dir
+from scaffold.sources import Source, packaged_source
 
 STEPS = ("git", "dvc", "pre-commit")
 """Post-generation steps that ``skip`` may name."""
@@ -43,33 +44,51 @@ def destination(answers: Mapping[str, str], output_dir: Path) -> Path:
 
 
 def build_context(
-    answers: Mapping[str, str], output_dir: Path, skip: Collection[str] = ()
+    answers: Mapping[str, str],
+    output_dir: Path,
+    skip: Collection[str] = (),
+    source: Source | None = None,
 ) -> dict[str, dict[str, object]]:
-    """The cookiecutter context, as ``cookiecutter`` itself would build it for these answers."""
+    """The cookiecutter context, as ``cookiecutter`` itself would build it for these answers,
+    plus what the project records about its template (``source``, default: the packaged one).
+    """
+    recorded = source or packaged_source()
     private = {
         key: value
         for key, value in template_config().items()
         if key.startswith("_") and not key.startswith("__")
     }
-    source = str(template_dir())
+    template_path = str(template_dir())
     return {
         "cookiecutter": {
             **answers,
             **private,
-            "_template": source,
+            "_template": template_path,
             "_output_dir": str(output_dir.resolve()),
-            "_repo_dir": source,
+            "_repo_dir": template_path,
             "_checkout": None,
             "_scaffold_skip": sorted(skip),
+            "_src_path": recorded.src_path,
+            "_commit": recorded.commit,
         },
         "_cookiecutter": {k: v for k, v in answers.items() if not k.startswith("_")},
     }
 
 
-def new_project(answers: Mapping[str, str], output_dir: Path, skip: Collection[str] = ()) -> Path:
+def new_project(
+    answers: Mapping[str, str],
+    output_dir: Path,
+    skip: Collection[str] = (),
+    finish: Callable[[Path], object] | None = None,
+    source: Source | None = None,
+) -> Path:
     """Create the project for checked answers in ``output_dir``; return its folder.
 
-    ``skip`` names post-generation steps not to run (see ``STEPS``).
+    ``skip`` names post-generation steps not to run (see ``STEPS``). ``finish`` is called
+    with the finished project while it is still in the staging folder (e.g. to write
+    per-user settings that must never pass through the template context); if it raises,
+    no project is created. ``source`` is the template's recorded source and version (see
+    scaffold.sources; default: the template packaged with scaffold).
     """
     from cookiecutter.exceptions import CookiecutterException, FailedHookException
     from cookiecutter.generate import generate_files
@@ -82,7 +101,7 @@ def new_project(answers: Mapping[str, str], output_dir: Path, skip: Collection[s
     target = destination(answers, output_dir)
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=_nearest_existing(target.parent)))
     try:
-        context = build_context(answers, target.parent, skip)
+        context = build_context(answers, target.parent, skip, source)
         try:
             rendered = Path(
                 generate_files(
@@ -98,6 +117,8 @@ def new_project(answers: Mapping[str, str], output_dir: Path, skip: Collection[s
             ) from error
         except CookiecutterException as error:
             raise ScaffoldError(f"the template could not be rendered: {error}.") from error
+        if finish is not None:
+            finish(rendered)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise ScaffoldError(

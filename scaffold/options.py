@@ -167,9 +167,10 @@ def resolve_answers(given: Mapping[str, str], ask: Ask | None = None) -> dict[st
                 answers[option.name] = given[option.name]
                 continue
             default = render(option.default)
-            answers[option.name] = (
-                default if ask is None else _ask_until_valid(ask, option, default, answers)
-            )
+            if ask is None or not _rules().applies(option.name, answers):
+                answers[option.name] = default
+            else:
+                answers[option.name] = _ask_until_valid(ask, option, default, answers)
         for name, raw in template_config().items():
             if name.startswith("__") and isinstance(raw, str):
                 answers[name] = render(raw)

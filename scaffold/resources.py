@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 
 _PACKAGE = Path(__file__).resolve().parent
+_chosen: list[Path] = []  # template repos chosen with ``using_template_repo``, innermost last
+
+
+def template_repo() -> Path:
+    """The folder holding ``template/`` and ``hooks/``: a chosen one (``--template``), else
+    the one packaged with scaffold."""
+    return _chosen[-1] if _chosen else packaged_template_repo()
+
+
+@contextmanager
+def using_template_repo(root: Path) -> Iterator[Path]:
+    """Take the template (options, rules, files, hooks) from ``root`` inside this block."""
+    _chosen.append(root)
+    try:
+        yield root
+    finally:
+        _chosen.pop()
 
 
 @cache
-def template_repo() -> Path:
-    """The folder holding ``template/`` and ``hooks/``: in the wheel or in a source checkout."""
+def packaged_template_repo() -> Path:
+    """The template repo in the wheel or in a source checkout."""
     for candidate in (_PACKAGE / "_data", _PACKAGE.parent):
         if (candidate / "template" / "cookiecutter.json").is_file():
             return candidate

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_REPO_FILES = ("cookiecutter.json", "template", "hooks")
+TEMPLATE_REPO_FILES = ("cookiecutter.json", "copier.yml", "template", "hooks")
 BIN = Path(sys.executable).parent
 # One wheel cache for every generated project's venv (outlives the per-test HOME).
 UV_CACHE_DIR = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
@@ -54,25 +54,42 @@ def isolated_home(
     return home
 
 
-@pytest.fixture(scope="session")
-def template_git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template repo (working tree, uncommitted edits included) as a local git repo."""
-    repo = tmp_path_factory.mktemp("upstream") / "scaffold-template.git"
-    repo.mkdir()
+def fixture_git(*args: str, cwd: Path) -> None:
+    """git for fixtures: a fixed identity, no user or system config (session fixtures are
+    built outside ``isolated_home``)."""
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "tag.gpgSign=false"]
+    subprocess.run(["git", *identity, *args], cwd=cwd, check=True, env=env)
+
+
+def copy_template_repo(repo: Path) -> Path:
+    """The template repo (working tree, uncommitted edits included) as a new local git repo
+    at ``repo``, with one commit."""
+    repo.mkdir(parents=True)
     for name in TEMPLATE_REPO_FILES:
         source = REPO_ROOT / name
         if source.is_dir():
             shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, repo / name)
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    for args in (
-        ["init", "--quiet", "--initial-branch=main"],
-        ["add", "--all"],
-        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "v"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    fixture_git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    fixture_git("add", "--all", cwd=repo)
+    # The generated project's .gitignore (data/**) also applies inside the template repo;
+    # the data/ placeholders are tracked in ours, so track them here as a clone would.
+    fixture_git(
+        "add",
+        "--force",
+        *(str(p.relative_to(repo)) for p in repo.glob("template/*/data/*/.gitkeep")),
+        cwd=repo,
+    )
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v", cwd=repo)
     return repo
+
+
+@pytest.fixture(scope="session")
+def template_git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template repo (working tree, uncommitted edits included) as a local git repo."""
+    return copy_template_repo(tmp_path_factory.mktemp("upstream") / "scaffold-template.git")
 
 
 def project_venv(project: Path, extras: str = "dev") -> Path:

@@ -76,8 +76,16 @@ def test_scaffold_and_cookiecutter_make_the_same_tree(
         *as_extra_context(answers),
         cwd=by_cookiecutter,
     )
+    # --template: the same source and version, so .copier-answers.yml records the same
+    # _src_path and _commit too.
     run_scaffold(
-        "new", answers["project_name"], "--no-input", *as_set_flags(answers), cwd=by_scaffold
+        "new",
+        answers["project_name"],
+        "--no-input",
+        *as_set_flags(answers),
+        "--template",
+        str(template_git_repo),
+        cwd=by_scaffold,
     )
     (left,), (right,) = list(by_cookiecutter.iterdir()), list(by_scaffold.iterdir())
     assert left.name == right.name

@@ -68,3 +68,5 @@ def test_given_answers_are_not_asked_again(workdir: Path):
     assert not any(line.startswith("Project name") for line in seen)
     assert not any(line.startswith("Documentation site") for line in seen)
     assert any(line.startswith("Repository / folder name [named") for line in seen)
+    # the default remote is local: the S3-only questions are not asked
+    assert not any(line.startswith(("Endpoint URL", "Credentials profile")) for line in seen)

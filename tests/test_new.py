@@ -54,10 +54,6 @@ def test_default_project_is_committed_clean_with_dvc_and_hooks(workdir: Path):
         "dvc.yaml",
         ".dvc/config",
         ".copier-answers.yml",
-        "data/raw/.gitkeep",
-        "data/interim/.gitkeep",
-        "data/processed/.gitkeep",
-        "data/external/.gitkeep",
         "models/.gitkeep",
         "references/.gitkeep",
         "reports/figures/.gitkeep",
@@ -74,6 +70,9 @@ def test_default_project_is_committed_clean_with_dvc_and_hooks(workdir: Path):
         ".github/workflows/tests.yml",
     ]:
         assert expected in tracked, expected
+    # Nothing under data/ is in git, so DVC can track any data folder (`dvc add data/raw`).
+    assert [path for path in tracked if path.startswith("data/")] == []
+    assert (project / "data" / "raw").is_dir()
     assert "LICENSE" not in tracked  # the default license is none
     assert answers_file(project)["project_name"] == "My Project"
     assert answers_file(project)["module_name"] == "my_project"

@@ -46,6 +46,7 @@ def test_the_wheel_holds_the_template_and_hooks(wheel: Path):
         "scaffold/_data/template/hooks/post_gen_project.py",
         "scaffold/_data/hooks/post_gen_project.py",
         "scaffold/_data/hooks/pre_gen_project.py",
+        "scaffold/_data/hooks/dvc_remote.py",
         "scaffold/_data/template/{{ cookiecutter.repo_name }}/pyproject.toml",
         "scaffold/_data/template/{{ cookiecutter.repo_name }}/data/raw/.gitkeep",
     ]:

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input", type=Path, default=RAW_DATA_DIR / "dataset.csv")
     parser.add_argument("--output", type=Path, default=PROCESSED_DATA_DIR / "dataset.csv")
     args = parser.parse_args(argv)
+    args.output.parent.mkdir(parents=True, exist_ok=True)  # data/ folders are not in git
     clean(load(args.input)).to_csv(args.output, index=False)
     print(f"wrote {args.output}")
 

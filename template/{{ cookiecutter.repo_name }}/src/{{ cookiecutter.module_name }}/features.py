@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=PROCESSED_DATA_DIR / "features.csv")
     parser.add_argument("--target", default=None, help="column to leave out")
     args = parser.parse_args(argv)
+    args.output.parent.mkdir(parents=True, exist_ok=True)  # data/ folders are not in git
     build_features(pd.read_csv(args.input), args.target).to_csv(args.output, index=False)
     print(f"wrote {args.output}")
 

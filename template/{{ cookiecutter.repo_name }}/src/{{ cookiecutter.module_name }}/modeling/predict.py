@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=PROCESSED_DATA_DIR / "predictions.csv")
     args = parser.parse_args(argv)
     frame = pd.read_csv(args.data)
+    args.output.parent.mkdir(parents=True, exist_ok=True)  # data/ folders are not in git
     pd.DataFrame({"prediction": predict(load_model(args.model), frame)}).to_csv(
         args.output, index=False
     )
