@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.errors import ScaffoldError
-from scaffold.project import ANSWERS_FILE
+from scaffold.project import ANSWERS_FILE, read_answers
 from scaffold.sources import (
     clonable,
     newest_tag,
@@ -116,26 +116,18 @@ def _git(*args: str, cwd: Path, stdin: bytes | None = None, check: bool = True) 
 
 def read_recorded(root: Path) -> Recorded:
     """The template source, version and answers recorded in ``root``'s answers file."""
-    import yaml
-
-    path = root / ANSWERS_FILE
-    if not path.is_file():
+    if not (root / ANSWERS_FILE).is_file():
         raise ScaffoldError(
             f"{root} has no {ANSWERS_FILE}: scaffold cannot tell which template made it."
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ScaffoldError(f"{path} is not valid YAML; fix or restore it.") from error
-    if not isinstance(data, dict):
-        raise ScaffoldError(f"{path} must be a mapping of option: value.")
+    data = read_answers(root)
     missing = [key for key in ("_src_path", "_commit") if not data.get(key)]
     if missing:
         raise ScaffoldError(
             f"{ANSWERS_FILE} does not record the template's {' and '.join(missing)}, which an "
             "update needs (the project was made from a template that was not a git repository)."
         )
-    return Recorded(str(data["_src_path"]), str(data["_commit"]), data)
+    return Recorded(data["_src_path"], data["_commit"], data)
 
 
 def check(root: Path, template: str | None = None) -> Check:
