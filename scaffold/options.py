@@ -7,7 +7,6 @@ A value the user gives is never rendered as Jinja: only the template's own defau
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from scaffold.errors import ScaffoldError
-from scaffold.resources import hooks_dir, template_dir
+from scaffold.resources import hook_module, template_dir
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,7 @@ def load_options() -> list[Option]:
 
 
 def _rules() -> ModuleType:
-    return _rules_in(hooks_dir())
-
-
-@cache
-def _rules_in(folder: Path) -> ModuleType:
-    path = folder / "pre_gen_project.py"
-    spec = importlib.util.spec_from_file_location("scaffold_template_rules", path)
-    if spec is None or spec.loader is None:
-        raise ScaffoldError(f"cannot load the template rules from {path}.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return hook_module("pre_gen_project")
 
 
 def problems(answers: Mapping[str, object]) -> dict[str, str]:

@@ -13,19 +13,17 @@ were if anything fails.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from scaffold.errors import ScaffoldError
 from scaffold.project import find_root
-from scaffold.resources import hooks_dir
+from scaffold.resources import hook_module
 
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # The DVC extra each remote type needs (``dvc[s3]`` ...); local remotes need none.
@@ -64,20 +62,8 @@ class AddedRemote:
     missing_extra: str  # a DVC extra (e.g. "s3") the project's pyproject.toml lacks, or ""
 
 
-@cache
-def _hook_module(name: str) -> ModuleType:
-    """A stdlib module of the template's hooks/ folder (shared with plain cookiecutter)."""
-    path = hooks_dir() / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _config_module() -> ModuleType:
-    return _hook_module("dvc_remote")
+    return hook_module("dvc_remote")
 
 
 def credential_options(
@@ -134,7 +120,7 @@ def store_credentials(project: Path, options: dict[str, str]) -> tuple[str, ...]
 
 def _check(name: str, url: str, endpoint_url: str, profile: str) -> tuple[str, list[str]]:
     """The remote type ``url`` names and the problems found (one sentence each)."""
-    rules = _hook_module("pre_gen_project")
+    rules = hook_module("pre_gen_project")
     if not REMOTE_NAME.fullmatch(name):
         raise ScaffoldError(
             f"remote name {name!r} may only contain letters, digits, '.', '_' and '-', "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 from scaffold.errors import ScaffoldError
 
@@ -48,3 +50,18 @@ def template_dir() -> Path:
 def hooks_dir() -> Path:
     """The shared pre/post-generation programs."""
     return template_repo() / "hooks"
+
+
+def hook_module(name: str, folder: Path | None = None) -> ModuleType:
+    """A stdlib module of a template's hooks/ folder (default: the active template's)."""
+    return _load_hook((folder or hooks_dir()) / f"{name}.py")
+
+
+@cache
+def _load_hook(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

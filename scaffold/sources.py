@@ -12,7 +12,6 @@ the template packaged with it and records ``TEMPLATE_URL`` at ``v<scaffold versi
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -21,14 +20,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
-from scaffold.resources import packaged_template_repo, using_template_repo
+from scaffold.resources import hook_module, packaged_template_repo, using_template_repo
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -53,20 +50,11 @@ def packaged_source() -> Source:
     return Source(TEMPLATE_URL, f"v{__version__}")
 
 
-@cache
-def _template_source_module() -> ModuleType:
-    path = packaged_template_repo() / "hooks" / "template_source.py"
-    spec = importlib.util.spec_from_file_location("scaffold_template_source", path)
-    if spec is None or spec.loader is None:
-        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def recorded_source(source: str) -> str:
     """``source`` as projects record it (hooks/template_source.py): a URL or absolute path."""
-    recorded: str = _template_source_module().recorded_source(source)
+    recorded: str = hook_module(
+        "template_source", packaged_template_repo() / "hooks"
+    ).recorded_source(source)
     return recorded
 
 
