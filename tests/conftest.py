@@ -50,7 +50,11 @@ def isolated_home(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UV_CACHE_DIR", UV_CACHE_DIR)
     # pre-commit's hook environments are expensive to build: share them across tests.
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path_factory.getbasetemp() / "pre-commit-cache"))
+    # Under pytest-xdist each worker has its own basetemp; their common parent is shared
+    # (pre-commit locks its store, so workers can build environments side by side).
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(shared / "pre-commit-cache"))
     return home
 
 
