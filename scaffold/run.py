@@ -20,6 +20,7 @@ installed; otherwise ``scaffold run`` stops and says what to install where.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -45,6 +46,10 @@ INJECTED_TAG = "injected-parameters"
 
 class NotebookFailed(ScaffoldError):
     """A notebook stopped with an error; the message names the notebook, the cell, the error."""
+
+
+class NotebookTimedOut(NotebookFailed):
+    """A notebook ran longer than the ``timeout`` given to ``execute``."""
 
 
 @dataclass(frozen=True)
@@ -310,9 +315,19 @@ def _driver_source() -> str:
 
 
 def execute(
-    plan: RunPlan, interpreter: Interpreter, root: Path, *, progress: bool = False
+    plan: RunPlan,
+    interpreter: Interpreter,
+    root: Path,
+    *,
+    progress: bool = False,
+    timeout: float | None = None,
+    quiet: bool = False,
 ) -> float:
-    """Run one notebook; return the seconds it took. Raise NotebookFailed if a cell fails."""
+    """Run one notebook; return the seconds it took. Raise NotebookFailed if a cell fails.
+
+    ``timeout`` (seconds) stops the run and its kernel (NotebookTimedOut); ``quiet`` drops
+    papermill's own output (``scaffold check --run`` reports failures itself).
+    """
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     handle, result_file = tempfile.mkstemp(prefix="scaffold-run-", suffix=".json")
     os.close(handle)
@@ -326,13 +341,18 @@ def execute(
         "result": result_file,
     }
     started = time.monotonic()
+    command = [str(interpreter.python), "-c", _driver_source(), json.dumps(spec, default=str)]
     try:
-        completed = subprocess.run(
-            [str(interpreter.python), "-c", _driver_source(), json.dumps(spec, default=str)],
-            cwd=root,
-            env=interpreter.environment(),
-            check=False,
-        )
+        if timeout is None and not quiet:
+            completed: subprocess.CompletedProcess[bytes] | None = subprocess.run(
+                command, cwd=root, env=interpreter.environment(), check=False
+            )
+        else:
+            completed = _run_limited(command, root, interpreter, timeout, quiet)
+        if completed is None:
+            raise NotebookTimedOut(
+                f"{relative(plan.notebook, root)} did not finish within {timeout:g} s."
+            )
         try:
             outcome = json.loads(Path(result_file).read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
@@ -343,6 +363,33 @@ def execute(
     if completed.returncode == 0 and outcome.get("ok"):
         return seconds
     raise NotebookFailed(failure_message(plan.notebook, plan.output, root, outcome))
+
+
+def _run_limited(
+    command: list[str], root: Path, interpreter: Interpreter, timeout: float | None, quiet: bool
+) -> subprocess.CompletedProcess[bytes] | None:
+    """Run ``command`` in its own process group; None if it outlived ``timeout`` (killed)."""
+    import signal
+
+    sink = subprocess.DEVNULL if quiet else None
+    with subprocess.Popen(
+        command,
+        cwd=root,
+        env=interpreter.environment(),
+        stdout=sink,
+        stderr=sink,
+        start_new_session=True,  # the kernel is a grandchild: stop the whole group
+    ) as process:
+        try:
+            process.wait(timeout=timeout)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            if isinstance(error, subprocess.TimeoutExpired):
+                return None
+            raise
+    return subprocess.CompletedProcess(command, process.returncode)
 
 
 def failed_cell(output: Path) -> dict[str, Any] | None:
