@@ -102,8 +102,8 @@ def blank_magics(source: str) -> str:
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
-        magic = lines[first].lstrip()[2:].split(maxsplit=1)
-        if not magic or magic[0] not in PYTHON_CELL_MAGICS:
+        name = lines[first].lstrip()[2:].split(maxsplit=1)
+        if not name or name[0] not in PYTHON_CELL_MAGICS:
             return "\n" * (len(lines) - 1)
         lines[first] = ""
     out = []
@@ -151,12 +151,14 @@ def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
         data = json.loads(raw)
     except UnicodeDecodeError:
         return None, ("NB101", "is not UTF-8 text; restore it from git or re-save it in Jupyter")
-    except ValueError as error:
-        where = f" (line {error.lineno}, column {error.colno})" if hasattr(error, "lineno") else ""
+    except json.JSONDecodeError as error:
         return None, (
             "NB101",
-            f"is not valid JSON{where}; resolve merge conflicts or restore it from git",
+            f"is not valid JSON (line {error.lineno}, column {error.colno}); resolve merge "
+            "conflicts or restore it from git",
         )
+    except ValueError:
+        return None, ("NB101", "is not valid JSON; resolve merge conflicts or restore it from git")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         if isinstance(data, dict) and data.get("nbformat") not in (None, 4):
             return None, _version(data.get("nbformat"))
@@ -308,12 +310,11 @@ def _code_cell(
     try:
         tree = ast.parse(code)
     except SyntaxError as error:
-        line = error.lineno or 0
         summary.findings.append(
             Finding(
                 rel,
                 number,
-                line,
+                error.lineno or 0,
                 "NB104",
                 f"cell does not parse ({error.msg}); fix the Python, or mark a non-Python cell "
                 "with a cell magic such as %%bash",
@@ -382,6 +383,7 @@ def _paths(
 
 
 def _parameters(summary: Summary, tree: ast.Module, code: str, number: int) -> None:
+    target: ast.expr
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and node.value is not None:
             target, value_node = node.target, node.value
