@@ -383,6 +383,10 @@ def _run_limited(
         try:
             process.wait(timeout=timeout)
         except BaseException as error:
+            # jupyter_client starts the kernel in a session of its own: stop it by pid too
+            for pid in [*_descendants(process.pid), process.pid]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -390,6 +394,23 @@ def _run_limited(
                 return None
             raise
     return subprocess.CompletedProcess(command, process.returncode)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes started (directly or not) by ``pid``, from /proc (empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def failed_cell(output: Path) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from scaffold.check.model import Config, load_config
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
-from tests.conftest import listing, project_venv, run_scaffold
+from tests.conftest import listing, run_scaffold
 
 PYPROJECT = """\
 [project]

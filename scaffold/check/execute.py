@@ -61,10 +61,9 @@ def _run_one(plan: Any, interpreter: Any, project: Project, timeout: float) -> F
         )
     except runner.NotebookFailed as failure:
         failed = runner.failed_cell(plan.output) if plan.output.is_file() else None
-        if failed is None:
-            return Finding(
-                rel, 0, 0, "NB001", f"fails on restart and run all: {failure}".rstrip(".")
-            )
+        if failed is None:  # papermill could not start it (no kernel, bad params file...)
+            text = str(failure).removeprefix(f"{rel} ").rstrip(".")
+            return Finding(rel, 0, 0, "NB001", f"{text}; fix it, then run all again")
         error = failed.get("error") or {}
         ename = error.get("ename") or "error"
         evalue = error.get("evalue") or ""
