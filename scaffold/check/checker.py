@@ -8,12 +8,14 @@ against pyproject.toml, the production contract, data in git) run on every call.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,38 +134,51 @@ def _save_cache(path: Path, entries: dict[str, Any]) -> None:
         pass  # a cache that cannot be written only costs time
 
 
+PARALLEL_FROM = 200  # notebooks to (re)read before worker processes pay off
+
+
+def _analyse_many(root: Path, paths: Sequence[Path]) -> list[Summary]:
+    """``analyse`` each path; in worker processes (one per core, fork) when there are many."""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2 or sys.platform != "linux":
+        return [analyse(root, path) for path in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(1, len(paths) // (workers * 4))
+        return list(pool.map(analyse, [root] * len(paths), paths, chunksize=chunk))
+
+
 def summaries(root: Path, paths: Sequence[Path], use_cache: bool = True) -> list[Summary]:
     """``analyse`` of each notebook, from the cache when its size and mtime are unchanged."""
     cache_path = _cache_file(root)
     old = _load_cache(cache_path) if use_cache else {}
-    new: dict[str, Any] = {}
-    found = []
-    changed = False
+    found: dict[Path, Summary] = {}
+    keys: dict[Path, list[int] | None] = {}
     for path in paths:
-        rel = relative(path, root)
         try:
             stat = path.stat()
-            key = [stat.st_size, stat.st_mtime_ns]
+            keys[path] = [stat.st_size, stat.st_mtime_ns]
         except OSError:
-            key = None
-        entry = old.get(rel)
-        summary = None
-        if key is not None and isinstance(entry, list) and len(entry) == 2 and entry[0] == key:
-            try:
-                summary = Summary.from_json(entry[1])
-            except (KeyError, TypeError, ValueError):
-                summary = None
-        if summary is None:
-            summary = analyse(root, path)
-            changed = True
-            entry = [key, summary.to_json()]
-        if key is not None and entry is not None:
-            new[rel] = entry
-        found.append(summary)
-    if use_cache and (changed or set(new) != set(old)):
-        new = {**old, **new}
-        _save_cache(cache_path, {k: v for k, v in new.items() if (root / k).exists()})
-    return found
+            keys[path] = None
+        entry = old.get(relative(path, root))
+        hit = isinstance(entry, list) and len(entry) == 2 and entry[0] == keys[path]
+        if keys[path] is not None and hit:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                found[path] = Summary.from_json(entry[1])
+    missing = [path for path in paths if path not in found]
+    found.update(zip(missing, _analyse_many(root, missing), strict=True))
+    if use_cache and (missing or len(old) != len(paths)):
+        entries = {
+            k: v for k, v in old.items() if (root / k).exists()
+        }  # other notebooks stay cached when only some are checked
+        for path in missing:
+            if keys[path] is not None:
+                entries[relative(path, root)] = [keys[path], found[path].to_json()]
+        _save_cache(cache_path, entries)
+    return [found[path] for path in paths]
 
 
 # -- project-wide rules ----------------------------------------------------------------------

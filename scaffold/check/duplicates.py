@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_SCOPES = (*_FUNCTIONS, ast.ClassDef)
 
 
 @dataclass(frozen=True)
@@ -75,85 +74,65 @@ def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> se
     return names - declared
 
 
-class _Normaliser(ast.NodeTransformer):
-    """Rename each function's locals to ``_0, _1, ...``; drop names and docstrings."""
-
-    def __init__(self) -> None:
-        self.scopes: list[dict[str, str]] = []
-
-    def _rename(self, name: str) -> str:
-        for scope in reversed(self.scopes):
-            if name in scope:
-                return scope[name]
-        return name
-
-    def _function(self, node: Any) -> Any:
-        names = _locals(node)
-        scope: dict[str, str] = {}
-        # first appearance in source order, so the numbering does not depend on set order
-        order = [
-            n
-            for n in (
-                *(a.arg for a in (*node.args.posonlyargs, *node.args.args)),
-                *([node.args.vararg.arg] if node.args.vararg else []),
-                *(a.arg for a in node.args.kwonlyargs),
-                *([node.args.kwarg.arg] if node.args.kwarg else []),
-                *(
-                    sub.id if isinstance(sub, ast.Name) else getattr(sub, "name", "")
-                    for sub in ast.walk(node)
-                    if sub is not node
-                ),
-            )
-            if n in names
-        ]
-        for name in dict.fromkeys(order):
-            scope[name] = f"_{len(scope)}"
-        self.scopes.append(scope)
-        if not isinstance(node, ast.Lambda):
-            node.name = "_"
-            node.body = _without_docstring(node.body)
-        self.generic_visit(node)
-        self.scopes.pop()
-        return node
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-    visit_Lambda = _function
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
-        node.name = "_"
-        node.body = _without_docstring(node.body)
-        self.generic_visit(node)
-        return node
-
-    def visit_Name(self, node: ast.Name) -> Any:
-        node.id = self._rename(node.id)
-        return node
-
-    def visit_arg(self, node: ast.arg) -> Any:
-        node.arg = self._rename(node.arg)
-        node.annotation = self.visit(node.annotation) if node.annotation else None
-        return node
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+def _docstring(body: list[ast.stmt]) -> bool:
     first = body[0] if body else None
-    if (
+    return (
         isinstance(first, ast.Expr)
         and isinstance(first.value, ast.Constant)
         and isinstance(first.value.value, str)
-    ):
-        return body[1:] or [ast.Pass()]
-    return body
+    )
+
+
+def _dump(node: Any, scopes: list[tuple[set[str], dict[str, str]]], out: list[str]) -> None:
+    """Append a canonical text of ``node`` to ``out`` (one pass; the tree is not changed).
+
+    Locals are numbered on first sight in this walk's (field) order, per function scope.
+    """
+    if isinstance(node, list):
+        out.append("[")
+        for item in node:
+            _dump(item, scopes, out)
+        out.append("]")
+        return
+    if not isinstance(node, ast.AST):
+        out.append(repr(node))
+        return
+    kind = type(node)
+    out.append(kind.__name__)
+    opened = isinstance(node, _FUNCTIONS)
+    if isinstance(node, _FUNCTIONS):
+        scopes.append((_locals(node), {}))
+    for name in node._fields:
+        value: Any = getattr(node, name, None)
+        if name == "ctx" or (name in ("name", "type_params") and kind in _DEFINITIONS):
+            continue
+        if name == "body" and kind in _DEFINITIONS and _docstring(value):
+            value = value[1:]
+        if (kind is ast.Name and name == "id") or (kind is ast.arg and name == "arg"):
+            out.append(_renamed(value, scopes))
+            continue
+        _dump(value, scopes, out)
+    if opened:
+        scopes.pop()
+
+
+def _renamed(name: str, scopes: list[tuple[set[str], dict[str, str]]]) -> str:
+    for names, numbers in reversed(scopes):
+        if name in names:
+            if name not in numbers:
+                numbers[name] = f"_{len(numbers)}"
+            return numbers[name]
+    return name
 
 
 def fingerprint(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
     """The hash of ``node`` up to formatting, docstrings, its name and renamed locals."""
-    import copy
-
-    normal = _Normaliser().visit(copy.deepcopy(node))
-    dumped = ast.dump(normal, annotate_fields=False, include_attributes=False)
-    return hashlib.blake2b(dumped.encode(), digest_size=12).hexdigest()
+    out: list[str] = []
+    _dump(node, [], out)
+    return hashlib.blake2b(" ".join(out).encode(), digest_size=12).hexdigest()
 
 
 def definitions(tree: ast.Module, path: str, cell: int) -> list[Definition]:
