@@ -163,7 +163,7 @@ def summaries(root: Path, paths: Sequence[Path], use_cache: bool = True) -> list
             keys[path] = [stat.st_size, stat.st_mtime_ns]
         except OSError:
             keys[path] = None
-        entry = old.get(relative(path, root))
+        entry: Any = old.get(relative(path, root))
         hit = isinstance(entry, list) and len(entry) == 2 and entry[0] == keys[path]
         if keys[path] is not None and hit:
             with contextlib.suppress(KeyError, TypeError, ValueError):
