@@ -9,8 +9,14 @@ once, each stopped after ``timeout`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import queue
+import signal
+import subprocess
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,13 +49,128 @@ def _cell_number(notebook: Path, failed: dict[str, Any], output: Path) -> int:
     return 0
 
 
-def _run_one(plan: Any, interpreter: Any, project: Project, timeout: float) -> Finding | None:
+# Runs inside the project's interpreter: scaffold run's own driver (argv[1]), loaded once, then
+# one notebook per line of stdin; papermill is imported once per worker, not per notebook.
+_WORKER = """
+import json, sys
+driver = {"__name__": "scaffold_papermill_driver"}
+exec(compile(sys.argv[1], "_papermill_driver.py", "exec"), driver)
+for line in sys.stdin:
+    status = driver["main"](json.loads(line))
+    sys.stdout.write("\\0done %d\\n" % status)
+    sys.stdout.flush()
+"""
+
+
+class Worker:
+    """One long-lived driver process in the project's interpreter that runs notebooks in turn.
+
+    Each notebook still gets a fresh kernel (papermill starts one per notebook); what is
+    shared is the interpreter and its papermill import. A notebook that outlives the timeout
+    takes the worker (and its kernel) down; the next notebook starts a new worker.
+    """
+
+    def __init__(self, interpreter: Any, root: Path) -> None:
+        self.interpreter = interpreter
+        self.root = root
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: queue.Queue[str] = queue.Queue()
+
+    def _start(self) -> subprocess.Popen[str]:
+        from scaffold import run as runner
+
+        source = Path(runner.__file__).with_name("_papermill_driver.py").read_text("utf-8")
+        process = subprocess.Popen(
+            [str(self.interpreter.python), "-c", _WORKER, source],
+            cwd=self.root,
+            env=self.interpreter.environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, args=(process, self.lines), daemon=True).start()
+        return process
+
+    @staticmethod
+    def _read(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("\0done"):
+                lines.put(line)
+        lines.put("")  # the worker ended
+
+    def execute(self, plan: Any, timeout: float) -> None:
+        """Run one notebook as ``scaffold.run.execute`` does; raise the same errors."""
+        from scaffold import run as runner
+
+        if self.process is None or self.process.poll() is not None:
+            self.process = self._start()
+        plan.output.parent.mkdir(parents=True, exist_ok=True)
+        result_file = plan.output.with_suffix(".result.json")
+        spec = {
+            "input": str(plan.notebook),
+            "output": str(plan.output),
+            "cwd": str(plan.notebook.parent),
+            "parameters_file": str(plan.parameters_file) if plan.parameters_file else None,
+            "parameters": plan.overrides,
+            "progress": False,
+            "result": str(result_file),
+        }
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(spec, default=str) + "\n")
+            self.process.stdin.flush()
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.stop()
+            raise runner.NotebookTimedOut(f"did not finish within {timeout:g} s.") from None
+        except OSError:
+            line = ""
+        try:
+            outcome = json.loads(result_file.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            outcome = {}
+        if line.strip() == "\0done 0" and outcome.get("ok"):
+            return
+        raise runner.NotebookFailed(
+            runner.failure_message(plan.notebook, plan.output, self.root, outcome)
+        )
+
+    def stop(self) -> None:
+        """End the worker, its kernel included (the kernel has a session of its own)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+                return
+        for pid in [*_descendants(process.pid), process.pid]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    from scaffold import run as runner
+
+    return runner._descendants(pid)
+
+
+def _run_one(plan: Any, worker: Worker, project: Project, timeout: float) -> Finding | None:
     from scaffold import run as runner
 
     root = project.root
     rel = relative(plan.notebook, root)
     try:
-        runner.execute(plan, interpreter, root, timeout=timeout, quiet=True)
+        worker.execute(plan, timeout)
     except runner.NotebookTimedOut:
         return Finding(
             rel,
@@ -107,8 +228,24 @@ def run_notebooks(
             plans.append(
                 runner.RunPlan(notebook, output, params_file if params_file.is_file() else None)
             )
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(
-                pool.map(lambda plan: _run_one(plan, interpreter, project, timeout), plans)
-            )
+        todo: queue.Queue[int] = queue.Queue()
+        for index in range(len(plans)):
+            todo.put(index)
+        results: list[Finding | None] = [None] * len(plans)
+
+        def work() -> None:
+            worker = Worker(interpreter, root)
+            try:
+                while True:
+                    try:
+                        index = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    results[index] = _run_one(plans[index], worker, project, timeout)
+            finally:
+                worker.stop()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(plans)))) as pool:
+            for future in [pool.submit(work) for _ in range(max(1, min(jobs, len(plans))))]:
+                future.result()
     return [finding for finding in results if finding is not None]
