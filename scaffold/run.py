@@ -20,7 +20,6 @@ installed; otherwise ``scaffold run`` stops and says what to install where.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -46,10 +45,6 @@ INJECTED_TAG = "injected-parameters"
 
 class NotebookFailed(ScaffoldError):
     """A notebook stopped with an error; the message names the notebook, the cell, the error."""
-
-
-class NotebookTimedOut(NotebookFailed):
-    """A notebook ran longer than the ``timeout`` given to ``execute``."""
 
 
 @dataclass(frozen=True)
@@ -315,19 +310,9 @@ def _driver_source() -> str:
 
 
 def execute(
-    plan: RunPlan,
-    interpreter: Interpreter,
-    root: Path,
-    *,
-    progress: bool = False,
-    timeout: float | None = None,
-    quiet: bool = False,
+    plan: RunPlan, interpreter: Interpreter, root: Path, *, progress: bool = False
 ) -> float:
-    """Run one notebook; return the seconds it took. Raise NotebookFailed if a cell fails.
-
-    ``timeout`` (seconds) stops the run and its kernel (NotebookTimedOut); ``quiet`` drops
-    papermill's own output (``scaffold check --run`` reports failures itself).
-    """
+    """Run one notebook; return the seconds it took. Raise NotebookFailed if a cell fails."""
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     handle, result_file = tempfile.mkstemp(prefix="scaffold-run-", suffix=".json")
     os.close(handle)
@@ -341,18 +326,13 @@ def execute(
         "result": result_file,
     }
     started = time.monotonic()
-    command = [str(interpreter.python), "-c", _driver_source(), json.dumps(spec, default=str)]
     try:
-        if timeout is None and not quiet:
-            completed: subprocess.CompletedProcess[bytes] | None = subprocess.run(
-                command, cwd=root, env=interpreter.environment(), check=False
-            )
-        else:
-            completed = _run_limited(command, root, interpreter, timeout, quiet)
-        if completed is None:
-            raise NotebookTimedOut(
-                f"{relative(plan.notebook, root)} did not finish within {timeout:g} s."
-            )
+        completed = subprocess.run(
+            [str(interpreter.python), "-c", _driver_source(), json.dumps(spec, default=str)],
+            cwd=root,
+            env=interpreter.environment(),
+            check=False,
+        )
         try:
             outcome = json.loads(Path(result_file).read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
@@ -363,54 +343,6 @@ def execute(
     if completed.returncode == 0 and outcome.get("ok"):
         return seconds
     raise NotebookFailed(failure_message(plan.notebook, plan.output, root, outcome))
-
-
-def _run_limited(
-    command: list[str], root: Path, interpreter: Interpreter, timeout: float | None, quiet: bool
-) -> subprocess.CompletedProcess[bytes] | None:
-    """Run ``command`` in its own process group; None if it outlived ``timeout`` (killed)."""
-    import signal
-
-    sink = subprocess.DEVNULL if quiet else None
-    with subprocess.Popen(
-        command,
-        cwd=root,
-        env=interpreter.environment(),
-        stdout=sink,
-        stderr=sink,
-        start_new_session=True,  # the kernel is a grandchild: stop the whole group
-    ) as process:
-        try:
-            process.wait(timeout=timeout)
-        except BaseException as error:
-            # jupyter_client starts the kernel in a session of its own: stop it by pid too
-            for pid in [*_descendants(process.pid), process.pid]:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            if isinstance(error, subprocess.TimeoutExpired):
-                return None
-            raise
-    return subprocess.CompletedProcess(command, process.returncode)
-
-
-def _descendants(pid: int) -> list[int]:
-    """The processes started (directly or not) by ``pid``, from /proc (empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def failed_cell(output: Path) -> dict[str, Any] | None:
