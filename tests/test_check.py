@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -526,3 +527,22 @@ def test_outside_any_project_exits_2(tmp_path: Path):
     result = run_scaffold("check", cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "is not inside a project" in result.stderr
+
+
+def test_check_help_and_static_checks_stay_light(lab: Path):
+    write(lab, GOOD, code("%time x = 1"))
+    probe = (
+        "import sys, os; from typer.testing import CliRunner; from scaffold.cli import app;"
+        "r = CliRunner().invoke(app, sys.argv[1:]); print(r.exit_code);"
+        "print(sorted(m for m in ('cookiecutter', 'copier', 'dvc', 'nbformat', 'IPython',"
+        " 'papermill', 'rich') if m in sys.modules))"
+    )
+    for args in (["check", "--help"], ["check"]):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=lab,
+        ).stdout.split("\n")
+        assert out[:2] == ["0", "[]"], (args, out)
