@@ -574,7 +574,8 @@ def check_command(
             from scaffold.check.execute import run_notebooks
 
             chosen = notebook_paths(project.root, paths or [], config)
-            readable = [s for s in summaries(project.root, chosen) if s.readable]
+            found = summaries(project.root, chosen, use_cache=not no_cache)
+            readable = [s for s in found if s.readable]
             limit = timeout if timeout is not None else config.threshold("timeout")
             targets = [project.root / s.path for s in readable]
             ran_findings = run_notebooks(project, targets, jobs=jobs, timeout=limit, python=python)
