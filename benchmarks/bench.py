@@ -120,13 +120,23 @@ def cases() -> dict[str, Callable[[Path], list[str]] | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
+    parser.add_argument(
+        "--only", choices=["check"], help="only the scaffold check cases (static and --run)"
+    )
     args = parser.parse_args()
+    if args.only == "check":
+        check_static(args.runs)
+        check_run(args.runs, args.run_notebooks)
+        return
     results: dict[str, float] = {}
     for name, make_args in cases().items():
         if make_args is None:
             continue
         results[name] = time_command(make_args, args.runs)
     results["scaffold add notebook"] = _time_add_notebook(args.runs)
+    check_static(args.runs)
+    check_run(args.runs, args.run_notebooks)
     base = results.get("cookiecutter --help")
     print(f"| case (median of {args.runs}) | seconds | vs cookiecutter --help |")
     print("|---|---:|---:|")
@@ -154,6 +164,204 @@ def _time_add_notebook(runs: int) -> float:
             if done.returncode != 0:  # command not available in this version
                 return float("nan")
     return statistics.median(samples)
+
+
+# -- scaffold check -----------------------------------------------------------------------------
+
+
+def _bench_cell(i: int, k: int) -> dict[str, object]:
+    """Cell ``i`` of benchmark notebook ``k``: markdown, imports, functions, pandas code."""
+    if i % 3 == 0:
+        return {
+            "cell_type": "markdown",
+            "id": f"m{i}",
+            "metadata": {},
+            "source": [f"## Step {i}\n", "What this step does and why."],
+        }
+    if i == 1:
+        source = "import numpy as np\nimport pandas as pd\n\nfrom bench import config"
+    elif i % 7 == 0:
+        source = (
+            f'def step_{i}_{k}(frame, column="x"):\n'
+            "    kept = frame.dropna(subset=[column])\n"
+            f"    return kept[kept[column] > {i}]"
+        )
+    else:
+        source = (
+            f'frame_{i} = pd.DataFrame({{"x": np.arange({i}), "y": np.arange({i}) * 2}})\n'
+            f'frame_{i}["z"] = frame_{i}["x"] + frame_{i}["y"]\n'
+            f"frame_{i}.describe()"
+        )
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": f"c{i}",
+        "metadata": {},
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def write_bench_project(root: Path, notebooks: int, cells: int = 30) -> None:
+    """A project of ``notebooks`` clean notebooks of ``cells`` cells (2/3 code)."""
+    import json
+
+    (root / "notebooks").mkdir(parents=True)
+    (root / "src" / "bench").mkdir(parents=True)
+    (root / "src" / "bench" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "bench"\nversion = "0"\ndependencies = ["pandas", "numpy"]\n'
+    )
+    metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for k in range(notebooks):
+        nb = {
+            "cells": [_bench_cell(i, k) for i in range(cells)],
+            "metadata": metadata,
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+        name = f"{k // 100}.{k % 100}-ab-step-{k}.ipynb"
+        (root / "notebooks" / name).write_text(json.dumps(nb, indent=1) + "\n")
+
+
+def _median_run(args: list[str], cwd: Path, env: dict[str, str], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def check_static(runs: int, notebooks: int = 1000) -> None:
+    """``scaffold check`` (cold: --no-cache; warm: cache) vs ``nbstripout --verify``."""
+    nbstripout = tool("nbstripout")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        project = work / "bench"
+        write_bench_project(project, notebooks)
+        env = isolated_env(work)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: imports from .pyc files
+        scaffold = [sys.executable, "-m", "scaffold", "check"]
+        subprocess.run([*scaffold], cwd=project, env=env, capture_output=True, check=False)
+        results = {
+            f"scaffold check --no-cache ({notebooks} x 30 cells, cold)": _median_run(
+                [*scaffold, "--no-cache"], project, env, runs
+            ),
+            f"scaffold check ({notebooks} x 30 cells, warm cache)": _median_run(
+                scaffold, project, env, runs
+            ),
+        }
+        if nbstripout:
+            files = sorted(str(p) for p in (project / "notebooks").glob("*.ipynb"))
+            verify = [nbstripout, "--verify", "--keep-id", *files]
+            subprocess.run(verify, cwd=project, env=env, capture_output=True, check=False)
+            results["nbstripout --verify --keep-id (same files)"] = _median_run(
+                verify, project, env, runs
+            )
+    base = results.get("nbstripout --verify --keep-id (same files)")
+    print(f"\n| static checks (median of {runs}) | seconds | vs nbstripout --verify |")
+    print("|---|---:|---:|")
+    for name, seconds in results.items():
+        ratio = f"{seconds / base:.2f}x" if base else "- (nbstripout not installed)"
+        print(f"| {name} | {seconds:.3f} | {ratio} |")
+
+
+def check_run(runs: int, notebooks: int = 8) -> None:
+    """``scaffold check --run -j 2`` vs ``pytest --nbmake -n 2`` on the same notebooks.
+
+    A generated project gets its own .venv with nbmake and pytest-xdist (uv, from PyPI); the
+    floor is notebooks / 2 times the start-up of one kernel that runs ``pass``.
+    """
+    import json
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        project = scaffold_project(work)
+        env = isolated_env(work)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("VIRTUAL_ENV", None)
+        uv = [sys.executable, "-m", "uv"]
+        python = project / ".venv" / "bin" / "python"
+        subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(project / ".venv")],
+                       env=env, check=True)  # fmt: skip
+        subprocess.run(
+            [*uv, "pip", "install", "-q", "--python", str(python), "-e", f"{project}[dev]",
+             "nbmake", "pytest-xdist"],
+            env=env, check=True, cwd=project,
+        )  # fmt: skip
+        for old in (project / "notebooks").glob("*.ipynb"):
+            old.unlink()
+        for k in range(notebooks):
+            nb = {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": f"c{i}",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": source,
+                    }
+                    for i, source in enumerate(
+                        ["import math", f"value = math.sqrt({k})", "print(value)"]
+                    )
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "display_name": "Python 3",
+                        "language": "python",
+                        "name": "python3",
+                    },
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+            path = project / "notebooks" / f"1.{k}-ab-run-{k}.ipynb"
+            path.write_text(json.dumps(nb, indent=1) + "\n")
+        scaffold = [sys.executable, "-m", "scaffold", "check", "--run", "-j", "2"]
+        done = subprocess.run(scaffold, cwd=project, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"scaffold check --run failed:\n{done.stdout}{done.stderr}")
+            return
+        kernel = (
+            "from jupyter_client.manager import start_new_kernel; "
+            "km, kc = start_new_kernel(kernel_name='python3'); "
+            "kc.execute_interactive('pass', timeout=60); kc.stop_channels(); "
+            "km.shutdown_kernel(now=True)"
+        )
+        one_kernel = _median_run([str(python), "-c", kernel], project / "notebooks", env, runs)
+        results = {
+            f"floor: {notebooks} kernel start-ups / 2": one_kernel * notebooks / 2,
+            f"scaffold check --run -j 2 ({notebooks} notebooks)": _median_run(
+                scaffold, project, env, runs
+            ),
+            f"pytest --nbmake -n 2 ({notebooks} notebooks)": _median_run(
+                [
+                    str(python),
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "--nbmake",
+                    "-n",
+                    "2",
+                    "-p",
+                    "no:cacheprovider",
+                    "notebooks",
+                ],
+                project,
+                env,
+                runs,
+            ),
+        }
+    base = results[f"pytest --nbmake -n 2 ({notebooks} notebooks)"]
+    print(f"\n| --run (median of {runs}) | seconds | vs pytest --nbmake -n 2 |")
+    print("|---|---:|---:|")
+    for name, seconds in results.items():
+        print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
 
 
 if __name__ == "__main__":

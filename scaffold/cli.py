@@ -506,6 +506,89 @@ def _report_update(result: Update) -> None:
             typer.echo(f"  {path}")
 
 
+CHECK_USAGE_ERROR = 2
+"""Exit status of ``scaffold check`` when it could not check (bad path, option or config)."""
+
+
+@app.command("check")
+def check_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[PATHS]...", help="Notebooks or folders (default: the project)."),
+    ] = None,
+    run: Annotated[
+        bool,
+        typer.Option("--run", help="Also restart and run all: each notebook in a fresh kernel."),
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="With --run: notebooks run at once.")
+    ] = 1,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=1, metavar="SECONDS", help="With --run: per-notebook limit."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="human (default), json or github.")
+    ] = "human",
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", metavar="CODES", help="Only these rules (e.g. NB4,NB501)."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", metavar="CODES", help="Skip these rules (e.g. NB8)."),
+    ] = None,
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            "--python", metavar="PATH", help="The project's Python for --run (as scaffold run)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Re-read every notebook (ignore the cache).")
+    ] = False,
+) -> None:
+    """Check notebooks: stored state, hidden state, reproducibility, copies, pipeline contract.
+
+    Exit status: 0 no findings, 1 findings, 2 could not check (usage or configuration error).
+    """
+    from scaffold.check import report
+    from scaffold.check.checker import check as run_checks
+    from scaffold.check.model import load_config
+    from scaffold.project import open_project
+
+    def codes(values: list[str] | None) -> list[str]:
+        return [code.strip() for value in values or [] for code in value.split(",") if code]
+
+    try:
+        if output_format not in report.FORMATS:
+            raise ScaffoldError(
+                f"--format must be one of {', '.join(report.FORMATS)}, got {output_format!r}."
+            )
+        project = open_project()
+        config = load_config(project.root).with_codes(codes(select), codes(ignore))
+        result = run_checks(project, paths or [], config, use_cache=not no_cache, python=python)
+        findings, ran = result.findings, 0
+        if run:
+            from scaffold.check.checker import keep, notebook_paths, summaries
+            from scaffold.check.execute import run_notebooks
+
+            chosen = notebook_paths(project.root, paths or [], config)
+            found = summaries(project.root, chosen, use_cache=not no_cache)
+            readable = [s for s in found if s.readable]
+            limit = timeout if timeout is not None else config.threshold("timeout")
+            targets = [project.root / s.path for s in readable]
+            ran_findings = run_notebooks(project, targets, jobs=jobs, timeout=limit, python=python)
+            findings = keep([*findings, *ran_findings], readable, config)
+            ran = len(targets)
+    except ScaffoldError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(CHECK_USAGE_ERROR) from None
+    typer.echo(report.render(output_format, findings, result.notebooks, ran))
+    if findings:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -1,0 +1,588 @@
+"""``scaffold check``: which notebooks, the per-notebook facts (cached), the project-wide rules.
+
+Per-notebook facts (``notebook.analyse``) are cached in the user's cache folder
+(``$XDG_CACHE_HOME/scaffold/check/``), keyed by each file's size and modification time, so
+nothing is written inside the project. Project-wide rules (copies across notebooks, imports
+against pyproject.toml, the production contract, data in git) run on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaffold import __version__
+from scaffold.check import duplicates, imports
+from scaffold.check.model import Config, Finding
+from scaffold.check.notebook import Summary, analyse
+from scaffold.errors import ScaffoldError
+from scaffold.files import relative
+from scaffold.project import Project
+
+CACHE_VERSION = 1
+NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
+# Folders never searched for notebooks: executed copies, environments, data, tool caches.
+PRUNED = {"reports", "data", "models", "node_modules", "__pycache__", "site", "venv", "env"}
+DATA_SUFFIXES = {
+    ".csv", ".tsv", ".parquet", ".feather", ".arrow", ".h5", ".hdf5", ".hdf", ".pkl",
+    ".pickle", ".joblib", ".npy", ".npz", ".xlsx", ".xls", ".json", ".jsonl", ".zip",
+    ".gz", ".bz2", ".xz", ".tar", ".db", ".sqlite", ".pt", ".pth", ".onnx", ".ckpt", ".avro",
+    ".orc", ".sav", ".dta", ".mat", ".nc", ".tif", ".tiff",
+}  # fmt: skip
+NOT_DATA = {".gitkeep", ".gitignore", ".keep", "README.md", "README"}
+TYPES: dict[str, tuple[str, ...]] = {
+    "int": ("int",),
+    "float": ("float", "int"),
+    "str": ("str",),
+    "bool": ("bool",),
+    "list": ("list",),
+    "dict": ("dict",),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check found, and how many notebooks it looked at (and ran)."""
+
+    findings: list[Finding]
+    notebooks: int
+    ran: int = 0
+
+
+# -- which notebooks -------------------------------------------------------------------------
+
+
+def _walk(folder: Path, root: Path, config: Config) -> list[Path]:
+    found = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and d not in PRUNED)
+        for name in sorted(files):
+            if name.endswith(".ipynb"):
+                path = Path(current, name)
+                if not _excluded(path, root, config):
+                    found.append(path)
+    return found
+
+
+def _excluded(path: Path, root: Path, config: Config) -> bool:
+    rel = relative(path, root)
+    return any(fnmatch.fnmatch(rel, pattern) for pattern in config.exclude)
+
+
+def notebook_paths(
+    root: Path, paths: Sequence[Path], config: Config, cwd: Path | None = None
+) -> list[Path]:
+    """The notebooks to check: those under ``paths`` (default: the whole project)."""
+    if not paths:
+        return _walk(root, root, config)
+    chosen: list[Path] = []
+    for given in paths:
+        path = ((cwd or Path.cwd()) / given).resolve()
+        if not path.is_relative_to(root):
+            raise ScaffoldError(f"{given} is outside the project {root}.")
+        if path.is_dir():
+            chosen.extend(_walk(path, root, config))
+        elif not path.exists():
+            raise ScaffoldError(f"{given}: no such file or folder.")
+        elif path.suffix != ".ipynb":
+            raise ScaffoldError(f"{given} is not a notebook (.ipynb).")
+        elif not _excluded(path, root, config):
+            chosen.append(path)
+    return list(dict.fromkeys(chosen))
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+def _cache_file(root: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return base / "scaffold" / "check" / f"{digest}.json"
+
+
+def _load_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != [CACHE_VERSION, __version__]:
+        return {}
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _save_cache(path: Path, entries: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(
+            json.dumps({"version": [CACHE_VERSION, __version__], "entries": entries}),
+            encoding="utf-8",
+        )
+        os.replace(scratch, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+PARALLEL_FROM = 200  # notebooks to (re)read before worker processes pay off
+
+
+def _analyse_many(root: Path, paths: Sequence[Path]) -> list[Summary]:
+    """``analyse`` each path; in worker processes (one per core, fork) when there are many."""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2 or sys.platform != "linux":
+        return [analyse(root, path) for path in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(1, len(paths) // (workers * 4))
+        return list(pool.map(analyse, [root] * len(paths), paths, chunksize=chunk))
+
+
+def summaries(root: Path, paths: Sequence[Path], use_cache: bool = True) -> list[Summary]:
+    """``analyse`` of each notebook, from the cache when its size and mtime are unchanged."""
+    cache_path = _cache_file(root)
+    old = _load_cache(cache_path) if use_cache else {}
+    found: dict[Path, Summary] = {}
+    keys: dict[Path, list[int] | None] = {}
+    for path in paths:
+        try:
+            stat = path.stat()
+            keys[path] = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            keys[path] = None
+        entry: Any = old.get(relative(path, root))
+        hit = isinstance(entry, list) and len(entry) == 2 and entry[0] == keys[path]
+        if keys[path] is not None and hit:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                found[path] = Summary.from_json(entry[1])
+    missing = [path for path in paths if path not in found]
+    found.update(zip(missing, _analyse_many(root, missing), strict=True))
+    if use_cache and (missing or len(old) != len(paths)):
+        entries = {
+            k: v for k, v in old.items() if (root / k).exists()
+        }  # other notebooks stay cached when only some are checked
+        for path in missing:
+            if keys[path] is not None:
+                entries[relative(path, root)] = [keys[path], found[path].to_json()]
+        _save_cache(cache_path, entries)
+    return [found[path] for path in paths]
+
+
+# -- project-wide rules ----------------------------------------------------------------------
+
+
+def _module_hint(project: Project) -> str:
+    from scaffold.layout import find_package
+
+    package = find_package(project)
+    return f"src/{package.name}/" if package else "a module of the project's package"
+
+
+def _name_rule(summary: Summary) -> list[Finding]:
+    import re
+
+    path = Path(summary.path)
+    if path.parts[:1] != ("notebooks",) or re.match(NOTEBOOK_NAME, path.stem):
+        return []
+    return [
+        Finding(
+            summary.path,
+            0,
+            0,
+            "NB701",
+            f"name {path.name!r} does not follow <phase>.<seq>-<initials>-<description> "
+            "(e.g. 1.2-ab-clean-data.ipynb); rename it (git mv)",
+        )
+    ]
+
+
+def _size_rules(summary: Summary, config: Config, where: str) -> list[Finding]:
+    found = []
+    max_cells, max_functions = config.threshold("max-cells"), config.threshold("max-functions")
+    if summary.cells > max_cells:
+        found.append(
+            Finding(
+                summary.path,
+                0,
+                0,
+                "NB801",
+                f"{summary.cells} cells (more than {max_cells}); long notebooks rarely "
+                f"reproduce: move steps into {where} or split the notebook",
+            )
+        )
+    if summary.functions > max_functions:
+        found.append(
+            Finding(
+                summary.path,
+                0,
+                0,
+                "NB802",
+                f"defines {summary.functions} functions (more than {max_functions}); move them "
+                f"into {where} and import them (scaffold add module NAME)",
+            )
+        )
+    return found
+
+
+def _where(definitions: Sequence[duplicates.Definition]) -> str:
+    shown = [f"{d.path}:{d.cell}" for d in definitions[:3]]
+    more = f" and {len(definitions) - 3} more" if len(definitions) > 3 else ""
+    return ", ".join(shown) + more
+
+
+def _duplicate_rules(
+    every: Sequence[Summary], selected: set[str], config: Config, where: str
+) -> list[Finding]:
+    defs = [d for summary in every for d in summary.definitions]
+    groups = duplicates.group(defs, config.threshold("duplicate-min-lines"))
+    found = []
+    for copies in groups.copies:
+        for definition in copies:
+            if definition.path not in selected:
+                continue
+            others = [d for d in copies if d.path != definition.path]
+            found.append(
+                Finding(
+                    definition.path,
+                    definition.cell,
+                    definition.line,
+                    "NB501",
+                    f"{definition.kind} {definition.name!r} is copied in {_where(others)}; "
+                    f"move it into {where} and import it",
+                )
+            )
+    for same_name in groups.drifted:
+        for definition in same_name:
+            if definition.path not in selected:
+                continue
+            others = [
+                d
+                for d in same_name
+                if d.path != definition.path and d.fingerprint != definition.fingerprint
+            ]
+            if others:
+                found.append(
+                    Finding(
+                        definition.path,
+                        definition.cell,
+                        definition.line,
+                        "NB502",
+                        f"{definition.kind} {definition.name!r} differs from the one in "
+                        f"{_where(others)}; keep one version in {where}",
+                    )
+                )
+    return found
+
+
+def _import_rules(
+    project: Project, chosen: Sequence[Summary], python: Path | None
+) -> list[Finding]:
+    root = project.root
+    wanted = imports.declared(root)
+    if wanted is None:
+        return []
+    from scaffold.layout import find_package
+
+    package = find_package(project)
+    installed: dict[str, set[str]] | None = None
+    found = []
+    local_by_folder: dict[Path, set[str]] = {}
+    for summary in chosen:
+        folder = (root / summary.path).parent
+        if folder not in local_by_folder:
+            local = imports.local_modules(root, folder)
+            local_by_folder[folder] = local | ({package.name} if package else set())
+        for module, cell, line in summary.imports:
+            missing = imports.missing(module, wanted, local_by_folder[folder], installed)
+            if missing and installed is None:
+                installed = _installed(project, python)
+                missing = imports.missing(module, wanted, local_by_folder[folder], installed)
+            if missing:
+                found.append(
+                    Finding(
+                        summary.path,
+                        cell,
+                        line,
+                        "NB404",
+                        f"imports {module!r}, which pyproject.toml does not declare; add "
+                        f"{missing[0]!r} to [project] dependencies",
+                    )
+                )
+    return found
+
+
+def _installed(project: Project, python: Path | None) -> dict[str, set[str]]:
+    from scaffold.run import find_interpreter
+
+    try:
+        interpreter = find_interpreter(project, python)
+    except ScaffoldError:
+        return {}
+    return imports.environment_map(imports.site_packages(interpreter.python))
+
+
+def _yaml(path: Path, root: Path) -> tuple[Any, Finding | None]:
+    import yaml
+
+    rel = relative(path, root)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        return None, Finding(rel, 0, 0, "NB605", f"{rel} is not valid YAML{at}; fix it")
+
+
+def _stages(root: Path) -> tuple[dict[str, Any], list[Finding]]:
+    """dvc.yaml's stages by the notebook (relative path) each runs with papermill."""
+    from scaffold.pipeline import DVC_YAML, pipeline_notebooks
+
+    path = root / DVC_YAML
+    if not path.is_file():
+        return {}, []
+    data, problem = _yaml(path, root)
+    if problem:
+        return {}, [problem]
+    stages = (data or {}).get("stages") if isinstance(data, dict) else None
+    by_notebook: dict[str, Any] = {}
+    for stage in pipeline_notebooks(root):
+        raw = (stages or {}).get(stage.stage)
+        by_notebook[os.path.normpath(stage.notebook)] = (
+            stage,
+            raw if isinstance(raw, dict) else {},
+        )
+    return by_notebook, []
+
+
+def _entries(values: Any) -> set[str]:
+    found: set[str] = set()
+    for value in values if isinstance(values, list) else []:
+        if isinstance(value, str):
+            found.add(os.path.normpath(value))
+        elif isinstance(value, dict):
+            found.update(os.path.normpath(str(key)) for key in value)
+    return found
+
+
+def _production_rules(project: Project, chosen: Sequence[Summary]) -> list[Finding]:
+    from scaffold.pipeline import PARAMS_DIR
+
+    root = project.root
+    stages, found = _stages(root)
+    for summary in chosen:
+        if not summary.readable:
+            continue
+        stem = Path(summary.path).stem
+        params_path = root / PARAMS_DIR / f"{stem}.yaml"
+        stage_info = stages.get(os.path.normpath(summary.path))
+        if stage_info is None and not params_path.is_file():
+            continue
+        found.extend(_parameters_cell_rules(summary, root, params_path))
+        if stage_info is not None:
+            stage, raw = stage_info
+            found.extend(_stage_rules(summary, stage, raw, params_path, root))
+    return found
+
+
+def _parameters_cell_rules(summary: Summary, root: Path, params_path: Path) -> list[Finding]:
+    count = len(summary.parameters_cells)
+    if count != 1:
+        where = summary.parameters_cells[1] if count > 1 else 0
+        what = (
+            f"{count} cells are tagged 'parameters'; keep the tag on one"
+            if count
+            else "no cell is tagged 'parameters'; tag the cell that holds the defaults "
+            "(papermill injects the parameters after it)"
+        )
+        return [Finding(summary.path, where, 0, "NB601", f"production notebook: {what}")]
+    if not params_path.is_file():
+        return []
+    values, problem = _yaml(params_path, root)
+    if problem:
+        return [problem]
+    rel = relative(params_path, root)
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        return [Finding(rel, 0, 0, "NB605", f"{rel} must map parameter names to values")]
+    declared = {name: (annotation, kind, cell, line) for name, annotation, kind, cell, line in
+                summary.parameters}  # fmt: skip
+    cell = summary.parameters_cells[0]
+    found = []
+    for key, value in values.items():
+        key = str(key)
+        if key not in declared:
+            close = difflib.get_close_matches(key, list(declared), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            found.append(
+                Finding(
+                    summary.path,
+                    cell,
+                    0,
+                    "NB602",
+                    f"{rel} sets {key!r}, which the parameters cell does not define{hint}; "
+                    "rename the key or add the parameter",
+                )
+            )
+            continue
+        annotation, kind, _, line = declared[key]
+        expected = annotation.split("[")[0].strip() if annotation else kind
+        accepted = TYPES.get(expected)
+        actual = type(value).__name__
+        if value is None or kind == "NoneType" or accepted is None or actual in accepted:
+            continue
+        found.append(
+            Finding(
+                summary.path,
+                cell,
+                line,
+                "NB603",
+                f"{key!r} is {expected} in the parameters cell but {actual} in {rel}; "
+                "make them agree",
+            )
+        )
+    return found
+
+
+def _stage_rules(
+    summary: Summary, stage: Any, raw: dict[str, Any], params_path: Path, root: Path
+) -> list[Finding]:
+    deps = _entries(raw.get("deps"))
+    params = _entries(raw.get("params"))
+    found = []
+    wanted = [(os.path.normpath(summary.path), deps, "deps")]
+    if params_path.is_file():
+        wanted.append((os.path.normpath(relative(params_path, root)), deps | params, "params"))
+    for path, listed, key in wanted:
+        if path not in listed:
+            found.append(
+                Finding(
+                    summary.path,
+                    0,
+                    0,
+                    "NB604",
+                    f"dvc.yaml stage {stage.stage!r} does not depend on {Path(path).as_posix()}; "
+                    f"add it to the stage's {key} so dvc repro re-runs when it changes",
+                )
+            )
+    return found
+
+
+def _data_rules(root: Path, config: Config) -> list[Finding]:
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if listed.returncode != 0:
+        return []
+    limit = config.threshold("max-data-kb") * 1024
+    found = []
+    for raw_name in listed.stdout.split(b"\0"):
+        if not raw_name:
+            continue
+        name = os.fsdecode(raw_name)
+        path = Path(name)
+        if path.name in NOT_DATA or path.suffix == ".dvc":
+            continue
+        if path.parts[:1] == ("data",):
+            found.append(
+                Finding(
+                    name,
+                    0,
+                    0,
+                    "NB901",
+                    f"{name} is in git; track data with DVC: git rm --cached {name} && "
+                    f"dvc add {name}",
+                )
+            )
+            continue
+        if path.suffix.lower() in DATA_SUFFIXES:
+            try:
+                size = (root / path).stat().st_size
+            except OSError:
+                continue
+            if size > limit:
+                found.append(
+                    Finding(
+                        name,
+                        0,
+                        0,
+                        "NB902",
+                        f"{name} ({size // 1024} kB) is in git; track it with DVC: "
+                        f"git rm --cached {name} && dvc add {name}",
+                    )
+                )
+    return found
+
+
+# -- the whole check -------------------------------------------------------------------------
+
+
+def check(
+    project: Project,
+    paths: Sequence[Path] = (),
+    config: Config | None = None,
+    *,
+    use_cache: bool = True,
+    python: Path | None = None,
+    cwd: Path | None = None,
+) -> Result:
+    """Every static rule on the notebooks under ``paths`` (default: the whole project)."""
+    from scaffold.check.model import load_config
+
+    root = project.root
+    config = config or load_config(root)
+    chosen_paths = notebook_paths(root, paths, config, cwd)
+    every_paths = notebook_paths(root, (), config) if paths else chosen_paths
+    every = summaries(root, list(dict.fromkeys([*every_paths, *chosen_paths])), use_cache)
+    selected = {relative(path, root) for path in chosen_paths}
+    chosen = [summary for summary in every if summary.path in selected]
+    where = _module_hint(project)
+    findings: list[Finding] = []
+    for summary in chosen:
+        findings.extend(summary.findings)
+        findings.extend(_name_rule(summary))
+        if summary.readable:
+            findings.extend(_size_rules(summary, config, where))
+    if config.enabled("NB501") or config.enabled("NB502"):
+        findings.extend(_duplicate_rules(every, selected, config, where))
+    if config.enabled("NB404"):
+        findings.extend(_import_rules(project, chosen, python))
+    if any(config.enabled(code) for code in ("NB601", "NB602", "NB603", "NB604", "NB605")):
+        findings.extend(_production_rules(project, chosen))
+    if not paths and (config.enabled("NB901") or config.enabled("NB902")):
+        findings.extend(_data_rules(root, config))
+    return Result(keep(findings, chosen, config), len(chosen))
+
+
+def keep(findings: Sequence[Finding], chosen: Sequence[Summary], config: Config) -> list[Finding]:
+    """The findings that are enabled and not silenced, sorted by place, without repeats."""
+    by_path = {summary.path: summary for summary in chosen}
+    kept = []
+    for finding in dict.fromkeys(findings):
+        if not config.enabled(finding.code):
+            continue
+        summary = by_path.get(finding.path)
+        if summary is not None and summary.silenced(finding):
+            continue
+        kept.append(finding)
+    return sorted(kept, key=lambda f: (f.path, f.cell, f.line, f.code))

@@ -1,0 +1,401 @@
+"""One notebook, read as JSON and parsed cell by cell: the facts the rules need.
+
+``analyse`` depends only on the notebook's bytes and its place in the project, so its result
+(a ``Summary``) can be cached by file size and modification time.
+
+Magics and shell escapes are not Python. Instead of IPython's ``TransformerManager`` (slow to
+import) a small pre-pass, ``blank_magics``, turns them into ``pass`` (same indentation, same
+line numbers) before ``ast.parse``: ``%line`` magics, ``!shell`` lines, ``x = !cmd`` /
+``x = %magic`` assignments (``x = None``), ``obj?`` help, and cell magics. A ``%%time`` /
+``%%timeit`` / ``%%capture`` / ``%%prun`` cell keeps its Python body; any other ``%%`` cell
+(``%%bash``, ``%%writefile``, ``%%sql``...) is not Python and is skipped whole.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scaffold.check.duplicates import Definition, definitions
+from scaffold.check.model import Finding
+
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
+_ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
+_HELP = re.compile(r"^\s*(?:\?\??[\w.]+|[\w.]+\?\??)\s*$")
+PIP_INSTALL = re.compile(
+    r"^\s*[!%]\s*(?:(?:python3?|\S*python\S*|\{sys\.executable\})\s+-m\s+)?"
+    r"(?P<tool>pip3?|conda|mamba|micromamba|uv\s+pip)\s+install\b"
+)
+NOQA = re.compile(r"#\s*scaffold:\s*noqa\b(?::?[ \t]*(?P<codes>NB\d+(?:[ \t,]+NB\d+)*))?")
+# a string literal that starts like a path on someone's machine, or one that climbs with ../
+_PATHISH = re.compile(
+    r"""['"](?:/(?:home|Users|root|mnt|media|Volumes)/|~[/\\]|[A-Za-z]:[\\/]|\\\\\w|\.\.[/\\])"""
+)
+ABSOLUTE = re.compile(r"^(?:/(?:home|Users|root|mnt|media|Volumes)/|~[/\\]|[A-Za-z]:[\\/]|\\\\\w)")
+
+
+@dataclass
+class Summary:
+    """What one notebook holds, for the rules (JSON-serialisable for the cache)."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    cells: int = 0
+    functions: int = 0
+    definitions: list[Definition] = field(default_factory=list)
+    imports: list[tuple[str, int, int]] = field(default_factory=list)  # (module, cell, line)
+    parameters_cells: list[int] = field(default_factory=list)
+    # (name, annotation, python type of the default, cell, line) of the first parameters cell
+    parameters: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    noqa: dict[int, list[str]] = field(default_factory=dict)  # cell -> codes; [] = every code
+    readable: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON data."""
+        return {
+            "path": self.path,
+            "findings": [[f.cell, f.line, f.code, f.message] for f in self.findings],
+            "cells": self.cells,
+            "functions": self.functions,
+            "definitions": [d.to_json() for d in self.definitions],
+            "imports": self.imports,
+            "parameters_cells": self.parameters_cells,
+            "parameters": self.parameters,
+            "noqa": {str(k): v for k, v in self.noqa.items()},
+            "readable": self.readable,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        """The summary back from ``to_json``."""
+        path = data["path"]
+        return cls(
+            path=path,
+            findings=[Finding(path, c, ln, code, m) for c, ln, code, m in data["findings"]],
+            cells=data["cells"],
+            functions=data["functions"],
+            definitions=[Definition.from_json(d) for d in data["definitions"]],
+            imports=[(m, c, ln) for m, c, ln in data["imports"]],
+            parameters_cells=list(data["parameters_cells"]),
+            parameters=[(n, a, t, c, ln) for n, a, t, c, ln in data["parameters"]],
+            noqa={int(k): list(v) for k, v in data["noqa"].items()},
+            readable=data["readable"],
+        )
+
+    def silenced(self, finding: Finding) -> bool:
+        """True when a ``# scaffold: noqa`` comment (or the notebook's metadata) covers it."""
+        for cell in {finding.cell, 0}:
+            codes = self.noqa.get(cell)
+            if codes is not None and (not codes or finding.code in codes):
+                return True
+        return False
+
+
+def blank_magics(source: str) -> str:
+    """``source`` with IPython magics, shell escapes and help turned into ``pass``."""
+    lines = source.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        name = lines[first].lstrip()[2:].split(maxsplit=1)
+        if not name or name[0] not in PYTHON_CELL_MAGICS:
+            return "\n" * (len(lines) - 1)
+        lines[first] = ""
+    out = []
+    continued = False  # the previous magic line ended with a backslash
+    for line in lines:
+        stripped = line.lstrip()
+        magic = _ASSIGNED_MAGIC.match(line)
+        if continued:
+            out.append("")
+        elif stripped.startswith(("%", "!")) or _HELP.match(line):
+            out.append(f"{line[: len(line) - len(stripped)]}pass")
+        elif magic:
+            out.append(f"{magic.group(1)} None")
+        else:
+            out.append(line)
+            continue
+        continued = line.rstrip().endswith("\\")
+    return "\n".join(out)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "".join(str(part) for part in value)
+    return value if isinstance(value, str) else ""
+
+
+def _noqa(source: str) -> list[str] | None:
+    codes: list[str] | None = None
+    for match in NOQA.finditer(source):
+        if not match.group("codes"):
+            return []
+        codes = [*(codes or []), *re.split(r"[ \t,]+", match.group("codes"))]
+    return codes
+
+
+def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    """The notebook's JSON, or ``(code, message)`` saying why it is not a notebook."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, ("NB101", f"cannot be read ({error.strerror}); check its permissions")
+    if not raw.strip():
+        return None, ("NB102", "is empty; delete it or save a notebook from Jupyter over it")
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        return None, ("NB101", "is not UTF-8 text; restore it from git or re-save it in Jupyter")
+    except json.JSONDecodeError as error:
+        return None, (
+            "NB101",
+            f"is not valid JSON (line {error.lineno}, column {error.colno}); resolve merge "
+            "conflicts or restore it from git",
+        )
+    except ValueError:
+        return None, ("NB101", "is not valid JSON; resolve merge conflicts or restore it from git")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        if isinstance(data, dict) and data.get("nbformat") not in (None, 4):
+            return None, _version(data.get("nbformat"))
+        return None, ("NB103", "is not a Jupyter notebook (no list of cells); fix or remove it")
+    if data.get("nbformat") != 4:
+        return None, _version(data.get("nbformat"))
+    return data, None
+
+
+def _version(version: object) -> tuple[str, str]:
+    return (
+        "NB103",
+        f"uses nbformat {version}; only version 4 is supported: open it in Jupyter and save it",
+    )
+
+
+def analyse(root: Path, path: Path) -> Summary:
+    """Read and parse one notebook; collect every per-notebook fact and finding."""
+    rel = path.relative_to(root).as_posix()
+    summary = Summary(rel)
+    data, problem = read(path)
+    if data is None:
+        assert problem is not None
+        summary.findings.append(Finding(rel, 0, 0, problem[0], f"{rel} {problem[1]}"))
+        summary.readable = False
+        return summary
+    notebook_noqa = (data.get("metadata") or {}).get("scaffold", {})
+    if isinstance(notebook_noqa, dict) and isinstance(notebook_noqa.get("noqa"), list):
+        summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
+    cells = data["cells"]
+    summary.cells = len(cells)
+    folder = path.parent
+    outputs: list[int] = []
+    counted: list[int] = []
+    executed: list[tuple[int, int]] = []  # (cell, execution count)
+    unexecuted: list[int] = []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            summary.findings.append(
+                Finding(rel, number, 0, "NB103", f"cell {number} is not a JSON object; fix it")
+            )
+            continue
+        source = _text(cell.get("source", ""))
+        codes = _noqa(source)
+        if codes is not None:
+            summary.noqa[number] = codes
+        if cell.get("cell_type") != "code":
+            continue
+        if cell.get("outputs"):
+            outputs.append(number)
+        count = cell.get("execution_count")
+        if isinstance(count, int):
+            counted.append(number)
+            executed.append((number, count))
+        elif source.strip():
+            unexecuted.append(number)
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        _code_cell(summary, rel, folder, root, number, source, "parameters" in tags)
+    _stored_state(summary, rel, outputs, counted)
+    _hidden_state(summary, rel, executed, unexecuted)
+    return summary
+
+
+def _stored_state(summary: Summary, rel: str, outputs: list[int], counted: list[int]) -> None:
+    if outputs:
+        many = f"{len(outputs)} cells have" if len(outputs) > 1 else "it has"
+        summary.findings.append(
+            Finding(
+                rel,
+                outputs[0],
+                0,
+                "NB201",
+                f"stored outputs ({many} outputs); clear them before committing "
+                "(nbstripout, or Restart Kernel and Clear Outputs)",
+            )
+        )
+    if counted:
+        many = f"{len(counted)} cells have" if len(counted) > 1 else "it has"
+        summary.findings.append(
+            Finding(
+                rel,
+                counted[0],
+                0,
+                "NB202",
+                f"stored execution counts ({many} one); strip them before committing (nbstripout)",
+            )
+        )
+
+
+def _hidden_state(
+    summary: Summary, rel: str, executed: list[tuple[int, int]], unexecuted: list[int]
+) -> None:
+    for (before, count_before), (cell, count) in itertools.pairwise(executed):
+        if count <= count_before:
+            summary.findings.append(
+                Finding(
+                    rel,
+                    cell,
+                    0,
+                    "NB301",
+                    f"cell {cell} ran before cell {before} (execution count {count} after "
+                    f"{count_before}); restart the kernel and run all, top to bottom",
+                )
+            )
+            break
+    if len(executed) >= 2:
+        first, last = executed[0][0], executed[-1][0]
+        skipped = [cell for cell in unexecuted if first < cell < last]
+        if skipped:
+            others = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+            summary.findings.append(
+                Finding(
+                    rel,
+                    skipped[0],
+                    0,
+                    "NB302",
+                    f"cell {skipped[0]}{others} was skipped between executed cells; "
+                    "restart the kernel and run all, or delete the cell",
+                )
+            )
+
+
+def _code_cell(
+    summary: Summary,
+    rel: str,
+    folder: Path,
+    root: Path,
+    number: int,
+    source: str,
+    is_parameters: bool,
+) -> None:
+    if is_parameters:
+        summary.parameters_cells.append(number)
+    lines = source.split("\n")
+    for index, line in enumerate(lines, start=1):
+        match = PIP_INSTALL.match(line)
+        if match:
+            summary.findings.append(
+                Finding(
+                    rel,
+                    number,
+                    index,
+                    "NB403",
+                    f"`{line.strip()}` installs packages from the notebook; declare them in "
+                    "pyproject.toml and install the environment instead (make requirements)",
+                )
+            )
+    code = blank_magics(source)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as error:
+        summary.findings.append(
+            Finding(
+                rel,
+                number,
+                error.lineno or 0,
+                "NB104",
+                f"cell does not parse ({error.msg}); fix the Python, or mark a non-Python cell "
+                "with a cell magic such as %%bash",
+            )
+        )
+        return
+    except ValueError:  # null bytes
+        summary.findings.append(
+            Finding(rel, number, 0, "NB104", "cell holds a null byte; remove it")
+        )
+        return
+    summary.functions += sum(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in tree.body
+    )
+    summary.definitions.extend(definitions(tree, rel, number))
+    if "import" in code:
+        _imports(summary, tree, number)
+    if _PATHISH.search(code):
+        _paths(summary, tree, rel, folder, root, number)
+    if is_parameters and len(summary.parameters_cells) == 1:
+        _parameters(summary, tree, code, number)
+
+
+def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                summary.imports.append((alias.name.split(".")[0], number, node.lineno))
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            summary.imports.append((node.module.split(".")[0], number, node.lineno))
+
+
+def _paths(
+    summary: Summary, tree: ast.Module, rel: str, folder: Path, root: Path, number: int
+) -> None:
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        value = node.value
+        if ABSOLUTE.match(value):
+            shown = value if len(value) <= 50 else value[:47] + "..."
+            summary.findings.append(
+                Finding(
+                    rel,
+                    number,
+                    node.lineno,
+                    "NB401",
+                    f"absolute path {shown!r} works only on one machine; use a path relative "
+                    "to the project (e.g. the package's config: RAW_DATA_DIR / 'file.csv')",
+                )
+            )
+        elif value.startswith(("../", "..\\")):
+            target = os.path.normpath(folder / value.replace("\\", "/"))
+            inside = os.path.normpath(root)
+            if not (target == inside or target.startswith(inside + os.sep)):
+                summary.findings.append(
+                    Finding(
+                        rel,
+                        number,
+                        node.lineno,
+                        "NB402",
+                        f"path {value!r} leaves the project; put the file under data/ "
+                        "(tracked with DVC) and refer to it there",
+                    )
+                )
+
+
+def _parameters(summary: Summary, tree: ast.Module, code: str, number: int) -> None:
+    target: ast.expr
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value_node = node.target, node.value
+            annotation = ast.get_source_segment(code, node.annotation) or ""
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value_node, annotation = node.targets[0], node.value, ""
+        else:
+            continue
+        if not isinstance(target, ast.Name):
+            continue
+        try:
+            kind = type(ast.literal_eval(value_node)).__name__
+        except (ValueError, SyntaxError, TypeError):
+            kind = ""
+        summary.parameters.append((target.id, annotation, kind, number, node.lineno))

@@ -1,0 +1,139 @@
+"""`scaffold check --run` and the generated project's own checks, end to end (slow).
+
+One project made by ``scaffold new`` (git, DVC), with its own .venv, shared by the module;
+scaffold runs from the test interpreter, the kernels from the project's .venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.conftest import project_venv, run_scaffold, tree
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    base = tmp_path_factory.mktemp("check-lab")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        patch.delenv("VIRTUAL_ENV", raising=False)
+        run_scaffold("new", "Check Lab", "--no-input", "--no-pre-commit", cwd=base)
+        project = base / "check-lab"
+        project_venv(project)
+    yield project
+
+
+def notebook(project: Path, name: str, *cells: tuple[str, int | None]) -> Path:
+    nb = new_notebook(cells=[new_code_cell(src, execution_count=n) for src, n in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = project / "notebooks" / name
+    nbformat.write(nb, path)
+    return path
+
+
+def kernels_in(folder: Path) -> list[int]:
+    """Processes whose working folder is ``folder`` (papermill starts kernels there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cwd").resolve() == folder.resolve():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_fresh_project_passes_check_and_check_run(made: Path):
+    assert run_scaffold("check", cwd=made).stdout == "All checks passed: 1 notebook.\n"
+    ran = run_scaffold("check", "--run", cwd=made)
+    assert ran.stdout == "All checks passed: 1 notebook, 1 run top to bottom.\n"
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    make = subprocess.run(
+        ["make", "check"], cwd=made, capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert make.returncode == 0, make.stderr
+    assert "All checks passed: 1 notebook." in make.stdout
+
+
+@pytest.mark.slow
+def test_run_catches_hidden_state_and_timeouts_and_changes_nothing(made: Path):
+    hidden = notebook(
+        made,
+        "1.1-tu-hidden-state.ipynb",
+        ("import math", None),
+        ("print(total)", None),  # `total` only existed in the author's kernel
+        ("total = math.fsum([1.0, 2.0])", None),
+    )
+    slow = notebook(made, "1.2-tu-slow.ipynb", ("import time\n\ntime.sleep(120)", None))
+    before = tree(made / "notebooks")
+    reports = sorted(p.name for p in (made / "reports").iterdir())
+
+    static = run_scaffold("check", str(hidden), cwd=made, check=False)
+    assert static.returncode == 0  # nothing stored: only running it shows the problem
+
+    result = run_scaffold(
+        "check", "--run", "-j", "2", "--timeout", "20", "--format", "json", cwd=made, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["path"], f["cell"], f["code"]) for f in findings] == [
+        ("notebooks/1.1-tu-hidden-state.ipynb", 2, "NB001"),
+        ("notebooks/1.2-tu-slow.ipynb", 0, "NB002"),
+    ]
+    assert findings[0]["message"].startswith(
+        "fails on restart and run all: NameError: name 'total' is not defined;"
+    )
+    assert findings[1]["message"].startswith("did not finish within 20 s;")
+    assert json.loads(result.stdout)["ran"] == 3
+    assert tree(made / "notebooks") == before  # nothing in notebooks/ was written
+    assert sorted(p.name for p in (made / "reports").iterdir()) == reports
+    assert kernels_in(made / "notebooks") == []  # the timed-out kernel was stopped too
+    hidden.unlink()
+    slow.unlink()
+
+
+@pytest.mark.slow
+def test_the_offered_pre_commit_hook_runs_offline(made: Path, tmp_path: Path):
+    config = (made / ".pre-commit-config.yaml").read_text()
+    block = config[config.index("  # - repo: local") :]
+    local = "repos:\n" + re.sub(r"^  # ?", "  ", block, flags=re.MULTILINE)
+    (tmp_path / "hook.yaml").write_text(local)
+    notebook(made, "1.3-tu-abs.ipynb", ('data = "/home/ada/x.csv"', None))
+    subprocess.run(["git", "add", "-A"], cwd=made, check=True)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    hook = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--config", str(tmp_path / "hook.yaml"),
+         "--files", "notebooks/1.3-tu-abs.ipynb"],
+        cwd=made,
+        capture_output=True,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    assert hook.returncode == 1, hook.stdout + hook.stderr
+    assert "notebooks/1.3-tu-abs.ipynb:1:1: NB401 absolute path '/home/ada/x.csv'" in hook.stdout
+    (made / "notebooks" / "1.3-tu-abs.ipynb").unlink()
+    subprocess.run(["git", "add", "-A"], cwd=made, check=True)
