@@ -77,7 +77,7 @@ def test_derived_values_and_the_cookiecutter_mapping_are_hidden_questions():
         f"'__{name}': {name}" for name in DERIVED
     ]
     assert mapping["type"] == "yaml"
-    assert mapping["default"] == "{{ {" + ", ".join(entries) + "} | tojson }}"
+    assert mapping["default"] == "{{ {" + ", ".join(entries) + "} | answer_json }}"
 
 
 def defaults_with(option: str, value: str) -> dict[str, str]:

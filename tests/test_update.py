@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from scaffold import __version__
-from scaffold.sources import TEMPLATE_URL
 from tests.conftest import (
+    REPO_ROOT,
     copy_template_repo,
     fixture_git,
     git,
@@ -146,7 +146,7 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     commits = git("rev-list", "--count", "HEAD", cwd=project)
     had_dvc = (project / ".dvc").exists()
 
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 4, result.stderr
     lines = result.stdout.splitlines()
@@ -182,23 +182,23 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     assert (project / ".dvc").exists() == had_dvc
 
 
-def test_check_exits_1_while_a_newer_version_exists(upstream: Path, workdir: Path):
+def test_check_exits_2_while_a_newer_version_exists(upstream: Path, workdir: Path):
     project = make_with_scaffold(upstream, workdir)
     result = run_scaffold("update", "--check", cwd=project, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
-    updated = run_scaffold("update", cwd=project)  # no user edits: no conflicts, exit 0
+    updated = run_scaffold("update", "--trust", cwd=project)  # no user edits: no conflicts, exit 0
     assert "Updated to v2" in updated.stdout
     commit_all(project, "Update the template to v2")
     result = run_scaffold("update", "--check", cwd=project / "src", check=False)
     assert result.returncode == 0
     assert "up to date with its template (v2)" in result.stdout
 
-    again = run_scaffold("update", cwd=project)
+    again = run_scaffold("update", "--trust", cwd=project)
     assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
-    back = run_scaffold("update", "--to", "v1", cwd=project, check=False)
+    back = run_scaffold("update", "--trust", "--to", "v1", cwd=project, check=False)
     assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
     assert git("status", "--porcelain", cwd=project) == ""
 
@@ -208,7 +208,7 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Pat
     edit_like_a_user(project)
     before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
 
-    result = run_scaffold("update", "--pretend", cwd=project)
+    result = run_scaffold("update", "--trust", "--pretend", cwd=project)
 
     assert "+# Changes in My Project (data)" in result.stdout  # the diff of the new file
     assert "+PYTHON_INTERPRETER = python3" in result.stdout
@@ -230,7 +230,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
     (project / "scratch.py").write_text("print('wip')\n")
     before = tree(project)
 
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -240,18 +240,18 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
 
     git("checkout", "--", "Makefile", cwd=project)
     (project / "scratch.py").unlink()
-    run_scaffold("update", cwd=project)
+    run_scaffold("update", "--trust", cwd=project)
     assert answers(project)["_commit"] == "v2"
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
 
 def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path):
     project = make_with_scaffold(upstream, workdir)
-    result = run_scaffold("update", "--to", "v1", cwd=project)
+    result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
     assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
     assert git("status", "--porcelain", cwd=project) == ""
 
-    run_scaffold("update", "--template", str(fork), cwd=project)
+    run_scaffold("update", "--trust", "--template", str(fork), cwd=project)
     assert answers(project)["_src_path"] == str(fork)
     assert answers(project)["_commit"] == "v3"
     assert (project / "FORK.md").read_text() == "Our team's additions\n"
@@ -267,7 +267,7 @@ def test_a_source_without_the_recorded_version_is_refused(
     fixture_git("tag", "v5", cwd=stranger)
     project = make_with_scaffold(upstream, workdir)
     before = tree(project)
-    result = run_scaffold("update", "--template", str(stranger), cwd=project, check=False)
+    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project, check=False)
     assert result.returncode == 1
     assert f"{stranger} does not have v1, the template version the project records" in (
         result.stderr
@@ -280,8 +280,8 @@ def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
     assert answers(project)["_src_path"] == str(fork)
     assert not (project / "FORK.md").exists()
     result = run_scaffold("update", "--check", cwd=project, check=False)
-    assert result.returncode == 1 and "v2 -> v3" in result.stdout
-    run_scaffold("update", cwd=project)
+    assert result.returncode == 2 and "v2 -> v3" in result.stdout
+    run_scaffold("update", "--trust", cwd=project)
     assert (project / "FORK.md").is_file() and answers(project)["_commit"] == "v3"
 
 
@@ -292,15 +292,17 @@ def test_new_records_the_template_source_and_version(upstream: Path, workdir: Pa
     assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
     assert (workdir / "newest" / "CHANGELOG.md").is_file()
 
+    # An editable install renders the source checkout: its path at its exact commit.
     run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
     recorded = answers(workdir / "packaged")
-    assert (recorded["_src_path"], recorded["_commit"]) == (TEMPLATE_URL, f"v{__version__}")
+    assert recorded["_src_path"] == str(REPO_ROOT.resolve())
+    assert recorded["_commit"] == git("describe", "--tags", "--always", cwd=REPO_ROOT)
 
 
 BAD = [
     (["update"], "is not inside a project"),
     (["update", "--template", "/no/such/template"], "does not exist"),
-    (["update", "--to", "v9"], "'v9' is not a tag, branch or commit of"),
+    (["update", "--trust", "--to", "v9"], "'v9' is not a tag, branch or commit of"),
     (["update", "--check", "--template", "/no/such/template"], "does not exist"),
 ]
 
@@ -326,7 +328,7 @@ def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir
         "\n".join(line for line in text.splitlines() if not line.startswith("_commit")) + "\n"
     )
     commit_all(project, "lose the version")
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
     assert result.returncode == 1
     assert "does not record the template's _commit" in result.stderr
 
