@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scaffold import __version__
 from tests.conftest import (
     REPO_ROOT,
     copy_template_repo,
@@ -267,7 +266,8 @@ def test_a_source_without_the_recorded_version_is_refused(
     fixture_git("tag", "v5", cwd=stranger)
     project = make_with_scaffold(upstream, workdir)
     before = tree(project)
-    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project, check=False)
+    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project,
+                          check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"{stranger} does not have v1, the template version the project records" in (
         result.stderr

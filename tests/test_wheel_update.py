@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 BUILD_FILES = ("pyproject.toml", "README.md", "scaffold", *("cookiecutter.json", "copier.yml"),
                "template", "hooks")  # fmt: skip
+CONFLICT = "<<<<<<< before updating\n## Installation\n=======\n## Setup\n>>>>>>> after updating\n"
 PROJECT_FILES = Path("template/{{ cookiecutter.repo_name }}")
 # No network: pip may only read the local wheel folder, and any HTTP goes nowhere.
 OFFLINE = {"PIP_NO_INDEX": "1", "http_proxy": "http://127.0.0.1:9",
@@ -43,10 +44,9 @@ def build_wheel(version: str, into: Path, work: Path, change_template: bool) -> 
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
         else:
             shutil.copy2(REPO_ROOT / name, source / name)
-    (source / "scaffold" / "__init__.py").write_text(
-        re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"',
-               (source / "scaffold" / "__init__.py").read_text())  # fmt: skip
-    )
+    init = source / "scaffold" / "__init__.py"
+    versioned = re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text())
+    init.write_text(versioned)
     if change_template:
         files = source / PROJECT_FILES
         replace_once(files / "README.md", "\n## Set up\n", "\n## Setup\n")
@@ -141,7 +141,7 @@ def test_an_upgraded_wheel_updates_a_project_of_the_older_one_offline(
     assert ".DEFAULT_GOAL := test\n" in makefile  # yours
     assert "PYTHON_INTERPRETER = python3\n" in makefile  # the template's
     readme = (project / "README.md").read_text()
-    assert "<<<<<<< before updating\n## Installation\n=======\n## Setup\n>>>>>>> after updating\n" in readme
+    assert CONFLICT in readme
     assert (project / "notes.md").read_text() == "mine\n"
     after = answers(project)
     assert (after["_src_path"], after["_commit"]) == ("pypi:scaffold", "v0.2.0")
