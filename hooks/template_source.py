@@ -76,10 +76,15 @@ def from_context(context: dict[str, object], git: str | None) -> dict[str, str]:
     """``_commit`` and ``_src_path`` for a rendering context (may be empty).
 
     scaffold passes both; under cookiecutter they are found from the template repo, the parent
-    of ``_repo_dir`` (copier renders its own answers file, so it never gets here).
+    of ``_repo_dir`` or else of this file's folder (copier renders its own answers file, so it
+    never gets here).
     """
     if context.get("_src_path") and context.get("_commit"):
         return {"_commit": str(context["_commit"]), "_src_path": str(context["_src_path"])}
-    if git is None or not context.get("_repo_dir"):
+    if git is None:
         return {}
-    return describe(git, Path(str(context["_repo_dir"])).resolve().parent)
+    if context.get("_repo_dir"):
+        return describe(git, Path(str(context["_repo_dir"])).resolve().parent)
+    # cruft (and other callers of cookiecutter's generate_files) set no _repo_dir: the
+    # template repo is the one holding this program.
+    return describe(git, Path(__file__).resolve().parent.parent)
