@@ -209,3 +209,31 @@ def test_copier_cookiecutter_and_scaffold_make_the_same_project(
     recorded = yaml.safe_load(trees["scaffold"][".copier-answers.yml"])
     assert (recorded["_src_path"], recorded["_commit"]) == (str(tagged_template), "v1.0.0")
     assert {key: recorded[key] for key in answers} == answers
+
+
+@pytest.mark.slow
+def test_copier_recopy_keeps_the_repository_and_its_history(tagged_template: Path, workdir: Path):
+    project = workdir / "lab"
+    run_copier("copy", "--trust", "--defaults", "--quiet", str(tagged_template), str(project))
+    dvc_config = (project / ".dvc" / "config").read_text()
+    (project / "Makefile").write_text("# mine\n")
+    git("commit", "--quiet", "--no-verify", "-am", "my edit", cwd=project)
+    head = git("rev-parse", "HEAD", cwd=project)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "recopy", "--trust", "--defaults", "--overwrite"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "kept the existing repository" in result.stdout + result.stderr
+    assert git("rev-parse", "HEAD", cwd=project) == head  # history kept, nothing committed
+    assert (project / ".dvc" / "config").read_text() == dvc_config
+    assert git("status", "--porcelain", cwd=project) == "M Makefile"  # the template's again
+
+
+def test_copier_takes_any_unicode_in_data(tagged_template: Path, workdir: Path):
+    description = "Rocket 🚀 naïve \U0001d518\U0001d52b \u2028 end"  # emoji, Fraktur, LS
+    run_copier("copy", "--trust", "--defaults", "--quiet", "--data", f"description={description}",
+               str(tagged_template), str(workdir / "lab"))  # fmt: skip
+    recorded = yaml.safe_load((workdir / "lab" / ".copier-answers.yml").read_text("utf-8"))
+    assert recorded["description"] == description
