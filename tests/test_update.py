@@ -4,6 +4,7 @@ cookiecutter and copier, updated to v2 with copier's three-way merge."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -360,3 +361,149 @@ def test_update_help_stays_light():
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert out == "[]"
+
+
+# --- template sources: bare repositories, file:// URLs, empty repositories, no git ---------
+
+
+def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, workdir: Path):
+    bare = workdir.parent / "scaffold.git"
+    fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
+    project = make_with_scaffold(bare, workdir)
+    assert answers(project)["_src_path"] == str(bare)
+    result = run_scaffold("update", "--check", cwd=project, check=False)
+    assert result.returncode == 2 and "v1 -> v2" in result.stdout
+    run_scaffold("update", "--trust", "--template", f"file://{bare}", cwd=project)
+    assert (project / "CHANGELOG.md").is_file() and answers(project)["_src_path"] == str(bare)
+
+
+def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
+    empty = workdir.parent / "empty"
+    empty.mkdir()
+    fixture_git("init", "--quiet", cwd=empty)
+    result = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
+                          check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert f"template source {empty} is an empty repository (no commits)" in result.stderr
+    no_git = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
+                          env={"PATH": str(Path(sys.executable).parent)}, check=False)  # fmt: skip
+    assert no_git.returncode == 1 and no_git.stderr.count("\n") == 1
+    assert "git is not installed" in no_git.stderr
+    assert listing(workdir) == []
+
+
+# --- trust -------------------------------------------------------------------------------
+
+
+def test_update_asks_before_running_a_git_template(upstream: Path, fork: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    before = tree(project)
+    for args in (["update"], ["update", "--template", str(fork)], ["update", "--pretend"]):
+        result = run_scaffold(*args, cwd=project, check=False)  # stdin is not a terminal
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "pass --trust to allow it" in result.stderr
+    switched = run_scaffold("update", "--template", str(fork), cwd=project, check=False)
+    assert f"run the code of {fork}, a template other than the recorded one" in switched.stderr
+    assert tree(project) == before
+    assert run_scaffold("update", "--check", cwd=project, check=False).returncode == 2  # no code
+
+
+# --- signals -----------------------------------------------------------------------------
+
+
+def test_sigterm_during_update_leaves_no_scratch_clone(upstream: Path, workdir: Path, tmp_path):
+    import signal
+    import time
+
+    project = make_with_scaffold(upstream, workdir)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "update", "--trust"], cwd=project,
+        env={**os.environ, "TMPDIR": str(scratch_root)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(scratch_root.glob("scaffold-update-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(scratch_root.glob("scaffold-update-*")), "the update never started"
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert list(scratch_root.glob("scaffold-update-*")) == []
+    assert git("status", "--porcelain", cwd=project) == ""
+
+
+@pytest.mark.parametrize("program", ["pre_gen_project.py", "post_gen_project.py"])
+def test_a_hook_program_exits_130_quietly_on_ctrl_c(program: str):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "hooks" / program), "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(0.5)  # waiting for the answers on stdin
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err
+
+
+# --- answers: any Unicode, any length -----------------------------------------------------
+
+
+def random_text(rng, length: int) -> str:
+    """Printable characters from every plane: ASCII, Latin-1, BMP (CJK, line separators),
+    astral (emoji, math letters); no control characters (the rules refuse them)."""
+    import unicodedata
+
+    ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x2BFF), (0x4E00, 0x9FFF), (0xE000, 0xF8FF),
+              (0x1D400, 0x1D7FF), (0x1F300, 0x1FAFF), (0x20000, 0x2A6DF)]  # fmt: skip
+    chars = []
+    while len(chars) < length:
+        low, high = rng.choice(ranges)
+        char = chr(rng.randint(low, high))
+        if unicodedata.category(char) not in ("Cc", "Cs"):
+            chars.append(char)
+    return "".join(chars).strip() or "x"
+
+
+def test_any_unicode_round_trips_through_new_replay_and_update(upstream: Path, workdir: Path):
+    import random
+
+    rng = random.Random(20261201)
+    for attempt in range(3):
+        description, author = random_text(rng, 40), random_text(rng, 12)
+        folder = workdir / f"try{attempt}"
+        folder.mkdir()
+        run_scaffold("new", "Lab", "--no-input", "--no-git", "--set", f"description={description}",
+                     "--set", f"author_name={author}", cwd=folder)  # fmt: skip
+        recorded = answers(folder / "lab")
+        assert (recorded["description"], recorded["author_name"]) == (description, author)
+        replay = folder / "replay"
+        replay.mkdir()
+        run_scaffold("new", "--no-input", "--no-git", "--answers-file",
+                     str(folder / "lab" / ".copier-answers.yml"), cwd=replay)  # fmt: skip
+        assert (replay / "lab" / "README.md").read_text("utf-8") == (
+            (folder / "lab" / "README.md").read_text("utf-8")
+        )
+        assert answers(replay / "lab")["description"] == description
+
+    description = random_text(rng, 60) + " 🚀"
+    run_scaffold("new", "My Project", "--no-input", "--template", str(upstream), "--vcs-ref",
+                 "v1", "--no-dvc", "--no-pre-commit", "--set", f"description={description}",
+                 cwd=workdir)  # fmt: skip
+    project = workdir / "my-project"
+    run_scaffold("update", "--trust", cwd=project)
+    assert answers(project)["description"] == description
+    assert answers(project)["_commit"] == "v2"
+
+
+def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
+    description = "data " * 60_000  # 300,000 characters: more than one argument may hold
+    answers_file = workdir.parent / "answers.yml"
+    answers_file.write_text(f"description: {json.dumps(description.strip())}\n")
+    run_scaffold("new", "Big", "--no-input", "--no-git", "--answers-file", str(answers_file),
+                 cwd=workdir)  # fmt: skip
+    assert answers(workdir / "big")["description"] == description.strip()
