@@ -706,7 +706,8 @@ def _merge(
     out = _git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
                cwd=top, check=False)  # fmt: skip
     parts = out.split("\0")
-    tree, stages = parts[0], {}
+    tree = parts[0]
+    stages: dict[str, list[tuple[str, str, str]]] = {}
     for entry in parts[1:]:
         if "\t" in entry:
             meta, path = entry.split("\t", 1)
