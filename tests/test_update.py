@@ -507,3 +507,21 @@ def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
     run_scaffold("new", "Big", "--no-input", "--no-git", "--answers-file", str(answers_file),
                  cwd=workdir)  # fmt: skip
     assert answers(workdir / "big")["description"] == description.strip()
+
+
+def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, workdir: Path):
+    import pexpect
+
+    project = make_with_scaffold(upstream, workdir)
+    before = tree(project)
+    for answer, expected in (("n", "update cancelled; nothing was changed."), ("y", "Updated")):
+        child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
+                              encoding="utf-8", timeout=60)  # fmt: skip
+        child.expect_exact(f"The update renders {upstream} with copier")
+        child.expect_exact("Run it? [y/N]: ")
+        child.sendline(answer)
+        child.expect_exact(expected)
+        child.expect(pexpect.EOF)
+        if answer == "n":
+            assert tree(project) == before
+    assert answers(project)["_commit"] == "v2"
