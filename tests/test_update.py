@@ -525,3 +525,15 @@ def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, workdi
         if answer == "n":
             assert tree(project) == before
     assert answers(project)["_commit"] == "v2"
+
+
+def test_a_failing_pre_generation_program_is_named(tmp_path: Path, workdir: Path):
+    repo = copy_template_repo(tmp_path / "template")
+    hook = repo / "hooks" / "pre_gen_project.py"  # the rules pass; the program fails
+    hook.write_text(hook.read_text().replace("return 1 if found else 0", "return 1"))
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "broken", cwd=repo)
+    result = run_scaffold("new", "Lab", "--no-input", "--template", str(repo), cwd=workdir,
+                          check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "a pre-generation step failed (see above)" in result.stderr
+    assert listing(workdir) == []
