@@ -136,6 +136,29 @@ def test_a_relative_local_source_is_recorded_as_an_absolute_path(tmp_path: Path,
     assert recorded == str((tmp_path / "templates" / "ours").resolve())
 
 
+def test_a_checkout_with_unpushed_commits_records_itself(tmp_path: Path):
+    import shutil
+
+    describe = load_hook_module("template_source").describe
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    (origin / "README").write_text("v1\n")
+    fixture_git("init", "--quiet", cwd=origin)
+    fixture_git("add", "README", cwd=origin)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v1", cwd=origin)
+    fixture_git("tag", "v1", cwd=origin)
+    clone = tmp_path / "clone"
+    fixture_git("clone", "--quiet", str(origin), str(clone), cwd=tmp_path)
+    git_program = shutil.which("git")
+    assert describe(git_program, clone) == {"_commit": "v1", "_src_path": str(origin)}
+
+    (clone / "README").write_text("local\n")  # a commit origin does not have
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "local", cwd=clone)
+    recorded = describe(git_program, clone)
+    assert recorded["_src_path"] == str(clone.resolve())
+    assert recorded["_commit"].startswith("v1-1-g")
+
+
 @pytest.fixture(scope="module")
 def tagged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_template_repo(tmp_path_factory.mktemp("tagged") / "template")
