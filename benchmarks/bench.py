@@ -137,6 +137,7 @@ def main() -> None:
     results["scaffold add notebook"] = _time_add_notebook(args.runs)
     check_static(args.runs)
     check_run(args.runs, args.run_notebooks)
+    results["scaffold update --check (current project)"] = _time_update_check(args.runs)
     base = results.get("cookiecutter --help")
     print(f"| case (median of {args.runs}) | seconds | vs cookiecutter --help |")
     print("|---|---:|---:|")
@@ -362,6 +363,39 @@ def check_run(runs: int, notebooks: int = 8) -> None:
     print("|---|---:|---:|")
     for name, seconds in results.items():
         print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
+
+
+def _time_update_check(runs: int) -> float:
+    """``scaffold update --check`` in a project of the packaged template at the installed
+    version (made outside the timing): offline, the answer is "up to date" (exit 0)."""
+    from scaffold import __version__
+
+    samples = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as folder:
+            project = scaffold_project(Path(folder))
+            answers = project / ".copier-answers.yml"
+            lines = [
+                line
+                for line in answers.read_text(encoding="utf-8").splitlines()
+                if not line.startswith(("_src_path:", "_commit:"))
+            ]
+            # What a wheel install records (an editable install records its checkout).
+            lines[1:1] = [f'_commit: "v{__version__}"', '_src_path: "pypi:scaffold"']
+            answers.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            env = isolated_env(Path(folder))
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "scaffold", "update", "--check"],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            samples.append(time.perf_counter() - start)
+            if done.returncode != 0:  # command not available in this version
+                return float("nan")
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

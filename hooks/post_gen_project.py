@@ -1,15 +1,20 @@
 """Finish a freshly rendered project (standard library only).
 
-Run with the project folder as the working directory and the answers as a JSON argument, by
-cookiecutter (through template/hooks/post_gen_project.py), by scaffold (the same way) and by
-copier (as a task). Steps, each reported on one line as it happens:
+Run with the project folder as the working directory, by cookiecutter and cruft (through
+template/hooks/post_gen_project.py, the answers as JSON on stdin: ``-``), by scaffold (the same
+way) and by copier (as a task: ``--answers-file .copier-answers.yml``, the file copier rendered).
+The answers never travel as a command-line argument. Steps, each reported on one line:
 
 1. drop the files of options that were turned off, record the answers with the template's
    source and version (template_source.py; copier renders this file itself);
-2. ``git init`` on branch main;
+2. ``git init`` on branch main, and the pristine render kept as ``refs/scaffold/template``
+   (the base of later updates, see scaffold/update.py);
 3. ``dvc init`` (analytics off) and the default DVC remote;
 4. ``pre-commit install``;
 5. one initial commit.
+
+The steps are idempotent: an existing ``.git`` or ``.dvc`` (``copier recopy`` renders over a
+project and runs this again) is kept as it is, with its history: no init, no commit.
 
 A tool that is not installed is skipped with a note that names the command to run later.
 A step that fails exits non-zero, and the caller removes the half-made project.
@@ -29,6 +34,8 @@ import dvc_remote
 import template_source
 
 ANSWERS_FILE = ".copier-answers.yml"
+TEMPLATE_REF = "refs/scaffold/template"
+TEMPLATE_SUBJECT = "scaffold template {version}"
 COMMIT_MESSAGE = "Initial commit from the scaffold template"
 DVC_REMOTE_NAME = dvc_remote.DEFAULT_REMOTE
 
@@ -101,8 +108,33 @@ def write_answers(project: Path, context: dict[str, object]) -> None:
     source = template_source.from_context(context, find_tool("git"))
     recorded = {**source, **public_answers(context)}
     lines = ["# Answers that made this project; read by scaffold. Do not edit by hand."]
-    lines += [f"{key}: {json.dumps(value)}" for key, value in sorted(recorded.items())]
+    lines += [
+        f"{key}: {template_source.answer_json(value)}" for key, value in sorted(recorded.items())
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_answers_file(path: Path) -> dict[str, object]:
+    """The answers of an answers file in our format (``key: JSON scalar`` lines)."""
+    answers: dict[str, object] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and not line.startswith("#"):
+            answers[key] = json.loads(value)
+    return answers
+
+
+def record_template(git: str, context: dict[str, object]) -> None:
+    """Keep the pristine render (before DVC, hooks and the user touch it) as a commit on no
+    branch, ``refs/scaffold/template``: ``scaffold update`` merges from it offline."""
+    version = read_answers_file(Path.cwd() / ANSWERS_FILE).get("_commit")
+    if not version:
+        return  # a template without a version: nothing to update from later
+    run([git, "add", "--all"])
+    tree = run([git, "write-tree"])
+    message = TEMPLATE_SUBJECT.format(version=version)
+    commit = run([git, *git_identity_args(git, context), "commit-tree", tree, "-m", message])
+    run([git, "update-ref", TEMPLATE_REF, commit])
 
 
 def git_identity_args(git: str, context: dict[str, object]) -> list[str]:
@@ -200,33 +232,57 @@ def initial_commit(git: str, context: dict[str, object]) -> None:
     report("git commit", f"{COMMIT_MESSAGE} ({run([git, 'rev-parse', '--short', 'HEAD'])})")
 
 
+def read_context(argv: list[str]) -> dict[str, object]:
+    """The answers: JSON on stdin (``-``), an answers file (``--answers-file PATH``), or, as
+    before, one JSON argument."""
+    if argv[1:2] == ["-"]:
+        context: dict[str, object] = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        return context
+    if argv[1:2] == ["--answers-file"]:
+        return read_answers_file(Path(argv[2]))
+    context = json.loads(argv[1])
+    return context
+
+
 def main(argv: list[str]) -> int:
     """Run every post-generation step in the current folder."""
-    context = json.loads(argv[1])
-    skip = set(context.get("_scaffold_skip", []))
+    context = read_context(argv)
+    skip = set(context.get("_scaffold_skip", []))  # type: ignore[call-overload]
     project = Path.cwd()
+    existing_git, existing_dvc = (project / ".git").exists(), (project / ".dvc").exists()
     try:
         prune_optional_paths(project, context)
         write_answers(project, context)
         git = None if "git" in skip else find_tool("git")
         if "git" in skip:
             report("skip git", "--no-git given")
-        has_git = setup_git(git) if "git" not in skip else False
+        if existing_git:
+            report("git", "kept the existing repository and its history")
+        has_git = existing_git or (setup_git(git) if "git" not in skip else False)
+        if has_git and git is not None and not existing_git:
+            record_template(git, context)
         if "dvc" in skip:
             report("skip dvc", "--no-dvc given")
+        elif existing_dvc:
+            report("dvc", "kept the existing .dvc/")
         else:
             setup_dvc(context, has_git)
         if "pre-commit" in skip:
             report("skip hooks", "--no-pre-commit given")
         else:
             setup_pre_commit(has_git)
-        if has_git and git is not None:
+        if has_git and git is not None and not existing_git:
             initial_commit(git, context)
     except StepFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the caller reports the interruption and cleans up
+        return 130
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:  # Ctrl-C: the caller says so and cleans up; no traceback
+        sys.exit(130)

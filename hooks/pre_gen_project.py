@@ -1,7 +1,7 @@
 """Check a project's answers before anything is rendered (standard library only).
 
-Run by cookiecutter (through template/hooks/pre_gen_project.py) with the answers as a JSON
-argument; imported by scaffold, which calls ``problems()`` before it renders. One list of
+Run by cookiecutter (through template/hooks/pre_gen_project.py) with the answers as JSON on
+stdin; imported by scaffold, which calls ``problems()`` before it renders. One list of
 rules for every way in. Exit status 1 with one sentence per problem on stderr.
 """
 
@@ -214,12 +214,20 @@ def problems(answers: dict[str, object]) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    """Validate the JSON answers in argv[1]; print problems to stderr."""
-    found = problems(json.loads(argv[1]))
+    """Validate the JSON answers on stdin (argv[1] ``-``) or in argv[1]; print problems to
+    stderr."""
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8") if argv[1] == "-" else argv[1]
+        found = problems(json.loads(text))
+    except KeyboardInterrupt:  # the caller reports the interruption and cleans up
+        return 130
     for problem in found.values():
         print(f"error: {problem}", file=sys.stderr)
     return 1 if found else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:  # Ctrl-C: the caller says so and cleans up; no traceback
+        sys.exit(130)

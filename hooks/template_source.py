@@ -8,9 +8,27 @@ record a ``--template`` source the same way.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import urllib.parse
 from pathlib import Path
+
+# Characters YAML cannot hold raw in a double-quoted scalar (non-printable ones, and the line
+# breaks YAML 1.1 folds): written as \uXXXX escapes, which JSON and YAML both read.
+_YAML_UNSAFE = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def answer_json(value: object) -> str:
+    """``value`` as a JSON scalar that YAML reads back unchanged, for the answers file.
+
+    Any Unicode round-trips: astral-plane characters (emoji) are written as themselves, never
+    as a surrogate pair, which YAML would read as two lone surrogates.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 def recorded_source(source: str) -> str:
@@ -32,8 +50,10 @@ def recorded_source(source: str) -> str:
 def describe(git: str, repo: Path) -> dict[str, str]:
     """``_commit`` and ``_src_path`` of the git repo ``repo`` (empty if it is not one).
 
-    The source is the repo's ``origin`` remote (the URL cookiecutter cloned from) or else its
-    own path; the version is ``git describe --tags --always`` of its checkout.
+    The version is ``git describe --tags --always`` of its checkout: a tag, or a tag and the
+    exact commit. The source is the repo's ``origin`` remote (the URL cookiecutter cloned from)
+    when origin has that commit, else the repo's own path (a local checkout with unpushed
+    commits): the pair always names a version that can be fetched.
     """
 
     def ask(*args: str) -> str:
@@ -47,6 +67,8 @@ def describe(git: str, repo: Path) -> dict[str, str]:
     if not commit:
         return {}
     origin = ask("config", "--get", "remote.origin.url")
+    if origin and not ask("branch", "--remotes", "--contains", "HEAD", "--list", "origin/*"):
+        origin = ""  # HEAD is not on origin (as far as this checkout knows)
     return {"_commit": commit, "_src_path": recorded_source(origin or str(repo.resolve()))}
 
 
@@ -54,10 +76,15 @@ def from_context(context: dict[str, object], git: str | None) -> dict[str, str]:
     """``_commit`` and ``_src_path`` for a rendering context (may be empty).
 
     scaffold passes both; under cookiecutter they are found from the template repo, the parent
-    of ``_repo_dir`` (copier renders its own answers file, so it never gets here).
+    of ``_repo_dir`` or else of this file's folder (copier renders its own answers file, so it
+    never gets here).
     """
     if context.get("_src_path") and context.get("_commit"):
         return {"_commit": str(context["_commit"]), "_src_path": str(context["_src_path"])}
-    if git is None or not context.get("_repo_dir"):
+    if git is None:
         return {}
-    return describe(git, Path(str(context["_repo_dir"])).resolve().parent)
+    if context.get("_repo_dir"):
+        return describe(git, Path(str(context["_repo_dir"])).resolve().parent)
+    # cruft (and other callers of cookiecutter's generate_files) set no _repo_dir: the
+    # template repo is the one holding this program.
+    return describe(git, Path(__file__).resolve().parent.parent)

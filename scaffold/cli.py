@@ -420,6 +420,8 @@ def add_remote(
 
 UPDATED_WITH_CONFLICTS = 4
 """Exit status of an update that left conflicts to resolve."""
+UPDATE_AVAILABLE = 2
+"""Exit status of ``update --check`` when a newer version exists (copier's check-update)."""
 
 
 @app.command()
@@ -428,7 +430,7 @@ def update(
         bool,
         typer.Option(
             "--check",
-            help="Only check: exit 1 when a newer template version exists, 0 when up to date.",
+            help="Only check: exit 2 when a newer template version exists, 0 when up to date.",
         ),
     ] = False,
     pretend: Annotated[
@@ -448,11 +450,19 @@ def update(
             help="Follow another template source from now on, e.g. a fork (git URL or path).",
         ),
     ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust",
+            help="Run a git template's code (copier tasks, migrations, extensions) without "
+            "asking; for CI.",
+        ),
+    ] = False,
 ) -> None:
     """Bring the project you are in to the newest template version, keeping your edits.
 
-    Exit status: 0 updated (or up to date), 1 refused or failed (nothing changed) or, with
-    --check, a newer version exists, 4 updated with conflicts to resolve.
+    Exit status: 0 updated (or up to date), 1 refused or failed (nothing changed), 2 with
+    --check: a newer version exists, 4 updated with conflicts to resolve.
     """
     from scaffold import update as updating
     from scaffold.project import find_root
@@ -466,9 +476,18 @@ def update(
                     f"{root.name}: template {status.current} -> {status.latest} available "
                     f"({status.source}); run `scaffold update`."
                 )
-                raise typer.Exit(1)
+                raise typer.Exit(UPDATE_AVAILABLE)
             typer.echo(f"{root.name} is up to date with its template ({status.current}).")
             return
+        question = None if trust else updating.trust_question(root, template)
+        if question is not None:
+            if not sys.stdin.isatty():
+                raise ScaffoldError(
+                    f"{question}; pass --trust to allow it (in CI), or run the update in a "
+                    "terminal to be asked."
+                )
+            if not typer.confirm(f"{question[0].upper()}{question[1:]}. Run it?", default=False):
+                raise ScaffoldError("update cancelled; nothing was changed.")
         result = updating.update(root, to=to, template=template, pretend=pretend)
     _report_update(result)
     if result.conflicts and not result.pretend:

@@ -113,7 +113,7 @@ def new_project(
             )
         except FailedHookException as error:
             raise ScaffoldError(
-                "a post-generation step failed (see above); no project was created."
+                f"a {_failed_step(error)} step failed (see above); no project was created."
             ) from error
         except CookiecutterException as error:
             raise ScaffoldError(f"the template could not be rendered: {error}.") from error
@@ -128,3 +128,13 @@ def new_project(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _failed_step(error: BaseException) -> str:
+    """Which hook failed: cookiecutter's exception does not say, its frames do."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_locals.get("hook_name") == "pre_gen_project":
+            return "pre-generation"
+        trace = trace.tb_next
+    return "post-generation"

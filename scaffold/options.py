@@ -100,6 +100,8 @@ def load_answers_file(path: Path) -> dict[str, str]:
     """Read answers from a YAML mapping; private keys (``_x``) such as a project's are ignored."""
     import yaml
 
+    from scaffold.project import join_surrogates
+
     try:
         # BaseLoader keeps every scalar as written: `python_version: 3.10` stays "3.10".
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
@@ -119,7 +121,7 @@ def load_answers_file(path: Path) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise ScaffoldError(f"answers file {path}: {key!r} must be a single value.")
-        answers[str(key)] = value
+        answers[str(key)] = join_surrogates(value)
     return answers
 
 

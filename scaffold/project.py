@@ -55,7 +55,20 @@ def read_answers(root: Path) -> dict[str, str]:
         raise ScaffoldError(f"{path} is not valid YAML; fix or remove it.") from error
     if not isinstance(data, dict):
         raise ScaffoldError(f"{path} must be a mapping of option: value.")
-    return {str(key): "" if value is None else str(value) for key, value in data.items()}
+    return {
+        str(key): "" if value is None else join_surrogates(str(value))
+        for key, value in data.items()
+    }
+
+
+def join_surrogates(text: str) -> str:
+    """``text`` with surrogate pairs joined into the characters they stand for.
+
+    Answers files written before scaffold wrote emoji as themselves hold ``"\\ud83d\\ude80"``,
+    which YAML reads as two lone surrogates; a lone surrogate left over becomes U+FFFD."""
+    if not any("\ud800" <= char <= "\udfff" for char in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def open_project(start: Path | None = None) -> Project:

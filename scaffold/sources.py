@@ -7,7 +7,11 @@ as ``_src_path`` and ``_commit`` (copier's names), which is what ``scaffold upda
 needs to bring them to a newer version.
 
 scaffold's version is its template's version: ``scaffold new`` without ``--template`` renders
-the template packaged with it and records ``TEMPLATE_URL`` at ``v<scaffold version>``.
+the template packaged with it. From an installed wheel it records ``PACKAGED`` at
+``v<scaffold version>`` (the release; ``scaffold update`` finds the old render in the project's
+own history, see scaffold/update.py); from a source checkout (an editable install) it records
+the checkout's path at its exact commit (``git describe --tags --always``), as cookiecutter
+records a local checkout.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from scaffold.resources import hook_module, packaged_template_repo, using_templa
 if TYPE_CHECKING:
     from packaging.version import Version
 
-TEMPLATE_URL = "https://github.com/org/scaffold.git"
-"""Where scaffold's own template is published; releases are tagged ``v<version>``."""
+PACKAGED = "pypi:scaffold"
+"""``_src_path`` of a project made from the template packaged in the scaffold wheel: the
+template of release ``_commit`` of the scaffold distribution on the package index."""
 
 _SHORTCUTS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
 _DESCRIBED = re.compile(r"(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)")
@@ -46,8 +51,21 @@ class Source:
 
 
 def packaged_source() -> Source:
-    """The template packaged with this scaffold: its release, ``v<scaffold version>``."""
-    return Source(TEMPLATE_URL, f"v{__version__}")
+    """What a project made from the template packaged with this scaffold records: the
+    release ``v<scaffold version>`` for a wheel, the checkout at its exact commit for a source
+    checkout that is a git repository."""
+    repo = packaged_template_repo()
+    git_program = shutil.which("git")
+    if repo.name != "_data" and git_program is not None:
+        described = hook_module("template_source", repo / "hooks").describe(git_program, repo)
+        if described:
+            return Source(described["_src_path"], described["_commit"])
+    return Source(PACKAGED, f"v{__version__}")
+
+
+def is_packaged(src_path: str) -> bool:
+    """True when ``src_path`` names the template packaged with scaffold (no git source)."""
+    return src_path == PACKAGED
 
 
 def recorded_source(source: str) -> str:
@@ -135,7 +153,13 @@ def _is_url(location: str) -> bool:
 
 
 def clonable(source: str) -> str:
-    """``source`` as git clones it; a local source must be the top of a git repository."""
+    """``source`` as git clones it; a local source (a path or a ``file://`` URL) must be the
+    top of a git repository, with a work tree or bare (``repo.git``)."""
+    if is_packaged(source):
+        raise ScaffoldError(
+            f"{source} is the template packaged with scaffold, not a git repository; "
+            "update such a project with `scaffold update` (no --template needed)."
+        )
     location = git_url(source)
     if location.startswith("file://"):
         location = recorded_source(location)
@@ -144,16 +168,26 @@ def clonable(source: str) -> str:
     path = Path(location).expanduser()
     if not path.is_dir():
         raise ScaffoldError(f"template source {source} does not exist.")
-    try:
-        top = git("rev-parse", "--show-toplevel", cwd=path)
-    except ScaffoldError:
-        top = ""
-    if not top or Path(top).resolve() != path.resolve():
+    if shutil.which("git") is None:
+        raise ScaffoldError(
+            f"git is not installed; scaffold needs it to read template source {source}."
+        )
+    if not _is_repository_top(path):
         raise ScaffoldError(
             f"template source {source} is not a git repository; scaffold reads template "
             "versions from its git tags."
         )
     return str(path.resolve())
+
+
+def _is_repository_top(path: Path) -> bool:
+    """True when ``path`` is the top of a work tree, or a bare repository itself."""
+    try:
+        bare = git("rev-parse", "--is-bare-repository", cwd=path) == "true"
+        top = git("rev-parse", "--absolute-git-dir" if bare else "--show-toplevel", cwd=path)
+    except ScaffoldError:
+        return False
+    return Path(top).resolve() == path.resolve()
 
 
 @contextmanager
@@ -165,10 +199,15 @@ def checkout(source: str, ref: str | None = None) -> Iterator[tuple[Path, Source
     try:
         repo = folder / "template-repo"
         git("clone", "--quiet", "--no-checkout", "--", location, str(repo))
+        if not git("rev-parse", "--all", cwd=repo):
+            raise ScaffoldError(
+                f"template source {source} is an empty repository (no commits); "
+                "push the template to it first."
+            )
         wanted = ref or newest_tag(git("tag", "--list", cwd=repo).splitlines()) or "HEAD"
         commit = _resolve(repo, wanted)
         if commit is None:
-            raise ScaffoldError(f"{ref!r} is not a tag, branch or commit of {source}.")
+            raise ScaffoldError(f"{ref or wanted!r} is not a tag, branch or commit of {source}.")
         git("-c", "advice.detachedHead=false", "checkout", "--quiet", commit, cwd=repo)
         if not (repo / "template" / "cookiecutter.json").is_file():
             raise ScaffoldError(

@@ -14,6 +14,15 @@ clone of the project so that the project itself is touched once, by one patch, a
 4. the result is a patch against HEAD: shown with ``pretend``, else applied to the working tree
    (unstaged, for review), with conflicted files marked unmerged so git refuses to commit them
    until they are resolved and ``git add``-ed.
+
+A project of the template packaged with scaffold (``_src_path: pypi:scaffold``) has no git
+source to render the old version from. Its base is the project's own pristine render, kept by
+the post-generation step as ``refs/scaffold/template`` (one commit per template version, on no
+branch); when a clone lacks that ref, the old wheel from the package index. The new version is
+the installed template, rendered with the recorded answers; git's own three-way merge
+(``git merge-tree``) joins them, offline (``update_packaged``).
+
+SIGTERM and SIGHUP end an update as Ctrl-C does: the scratch folder is removed.
 """
 
 from __future__ import annotations
@@ -21,24 +30,37 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import warnings
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from scaffold.errors import ScaffoldError
 from scaffold.project import ANSWERS_FILE, read_answers
 from scaffold.sources import (
+    PACKAGED,
+    Source,
     clonable,
+    is_packaged,
     newest_tag,
+    packaged_source,
     parse_version,
     recorded_source,
     remote_tags,
 )
+
+TEMPLATE_REF = "refs/scaffold/template"
+"""Pristine renders of the template, one commit per version (hooks/post_gen_project.py)."""
+TEMPLATE_SUBJECT = "scaffold template {version}"
 
 DATA_FOLDER = "data"
 """Untracked files under this folder of the project never block an update."""
@@ -104,8 +126,23 @@ class Update:
         return [change.path for change in self.changes if change.status == "kept"]
 
 
-def _git(*args: str, cwd: Path, stdin: bytes | None = None, check: bool = True) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False)
+def _git(
+    *args: str,
+    cwd: Path,
+    stdin: bytes | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> str:
+    if shutil.which("git") is None:
+        raise ScaffoldError("git is not installed; scaffold update merges with git: install it.")
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        check=False,
+        env={**os.environ, **env} if env else None,
+    )
     if check and result.returncode != 0:
         lines = result.stderr.decode(errors="replace").strip().splitlines()
         message = lines[-1].removeprefix("error: ").removeprefix("fatal: ") if lines else "?"
@@ -134,6 +171,9 @@ def check(root: Path, template: str | None = None) -> Check:
     """Compare the project's recorded template version with the newest release of its source
     (or of ``template``); reads tags with ``git ls-remote``, clones nothing."""
     recorded = read_recorded(root)
+    if template is None and is_packaged(recorded.src_path):
+        # the available version is the installed one: nothing to ask the network
+        return Check(PACKAGED, recorded.commit, packaged_source().commit)
     source = recorded_source(template) if template else recorded.src_path
     latest = newest_tag(remote_tags(source))
     if latest is None:
@@ -329,6 +369,8 @@ def update(
     recorded = read_recorded(root)
     top = git_top(root)
     refuse_dirty(root)
+    if template is None and is_packaged(recorded.src_path):
+        return update_packaged(root, top, recorded, to=to, pretend=pretend)
     source = recorded.src_path
     if template is not None:
         clonable(template)  # a readable sentence for a missing or non-git local source
@@ -340,8 +382,7 @@ def update(
     sub = root.resolve().relative_to(top.resolve()).as_posix()
     sub = "" if sub == "." else sub
     base = _git("rev-parse", "HEAD", cwd=top).strip()
-    scratch = Path(tempfile.mkdtemp(prefix="scaffold-update-"))
-    try:
+    with _scratch() as scratch:
         clone = scratch / "project"
         _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=scratch)
         _git("-c", "advice.detachedHead=false", "checkout", "--quiet", base, cwd=clone)
@@ -412,8 +453,6 @@ def update(
         if unmerged:
             _mark_unmerged(top, clone, unmerged)
         return result
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _keep_changed_deletions(
@@ -440,3 +479,279 @@ def _keep_changed_deletions(
 
 def _relative(path: str, sub: str) -> str:
     return path[len(sub) + 1 :] if sub and path.startswith(f"{sub}/") else path
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A temporary folder, removed at the end also when the process gets SIGTERM or SIGHUP
+    (turned into KeyboardInterrupt inside this block, as Ctrl-C), so no clone is left behind."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = (
+        {signum: signal.signal(signum, interrupt) for signum in handled} if main_thread else {}
+    )
+    folder = Path(tempfile.mkdtemp(prefix="scaffold-update-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def trust_question(root: Path, template: str | None = None) -> str | None:
+    """Why an update of ``root`` (to ``template``) would run template code the user has not
+    vouched for, or None when it runs only scaffold's own installed template.
+
+    copier renders a git source with its tasks, migrations and Jinja extensions, which are
+    programs; a changed ``_src_path`` (a pull request can edit the answers file) or a new
+    ``--template`` names someone else's programs."""
+    recorded = read_recorded(root)
+    if template is None and is_packaged(recorded.src_path):
+        return None
+    if template is not None:
+        clonable(template)  # a missing or non-git source is refused before anyone is asked
+    source = recorded_source(template) if template else recorded.src_path
+    if source != recorded.src_path:
+        return (
+            f"the update would run the code of {source}, a template other than the recorded "
+            f"one ({recorded.src_path}): its tasks, migrations and Jinja extensions"
+        )
+    return (
+        f"the update renders {source} with copier, which runs that template's code (its "
+        "tasks, migrations and Jinja extensions); check that .copier-answers.yml names a "
+        "template you trust"
+    )
+
+
+def update_packaged(
+    root: Path, top: Path, recorded: Recorded, *, to: str | None = None, pretend: bool = False
+) -> Update:
+    """Update a project of the packaged template to the installed scaffold's template, offline.
+
+    Three-way merge by git: base = the pristine render of the recorded version (the project's
+    ``refs/scaffold/template``, else the old wheel), ours = HEAD, theirs = the installed
+    template rendered with the recorded answers. Conflicts are left inline and unmerged."""
+    target = packaged_source()
+    if to is not None:
+        raise ScaffoldError(
+            "--to picks a version of a git template source; a project of the packaged template "
+            f"moves to the installed scaffold's template ({target.commit}): install the scaffold "
+            "version you want, then run `scaffold update`."
+        )
+    old_version, new_version = parse_version(recorded.commit), parse_version(target.commit)
+    if target.commit == recorded.commit or (
+        old_version is not None and new_version is not None and new_version == old_version
+    ):
+        return Update(PACKAGED, recorded.commit, recorded.commit, pretend=pretend)
+    if old_version is not None and new_version is not None and new_version < old_version:
+        raise ScaffoldError(
+            f"the project records template {recorded.commit}, newer than this scaffold's "
+            f"{target.commit}; upgrade scaffold first (pip install -U scaffold)."
+        )
+    sub = root.resolve().relative_to(top.resolve()).as_posix()
+    sub = "" if sub == "." else sub
+    with _scratch() as scratch, _git_identity(top):
+        old = _pristine(top, recorded, scratch)
+        rendered = _render(recorded.answers, target, scratch / "new")
+        theirs_tree = _tree_of(top, rendered, scratch)
+        subject = TEMPLATE_SUBJECT.format(version=target.commit)
+        theirs = _git("commit-tree", theirs_tree, "-p", old, "-m", subject, cwd=top).strip()
+        ours_tree = _git("rev-parse", f"HEAD:{sub}" if sub else "HEAD^{tree}", cwd=top).strip()
+        ours = _git("commit-tree", ours_tree, "-p", old, "-m", "project", cwd=top).strip()
+        merged, stages, kept = _merge(top, old, ours, theirs, recorded.commit, scratch)
+        listing = _git(
+            "diff-tree", "-r", "-z", "--name-status", "--no-renames", ours_tree, merged, cwd=top
+        )
+        parts = [part for part in listing.split("\0") if part]
+        changes = [
+            Change("conflict" if path in stages else _STATUS.get(state[0], "changed"), path)
+            for state, path in zip(parts[::2], parts[1::2], strict=True)
+        ]
+        changes += [Change("kept", path) for path in kept]
+        after = read_recorded(rendered)
+        new_answers = {
+            key: value
+            for key, value in after.answers.items()
+            if not key.startswith("_") and key not in recorded.answers
+        }
+        patch = _git("diff", "--binary", "--full-index", ours_tree, merged, cwd=top)
+        result = Update(
+            source=PACKAGED if is_packaged(target.src_path) else target.src_path,
+            old=recorded.commit,
+            new=after.commit,
+            changes=changes,
+            diff=patch,
+            new_answers=new_answers,
+            pretend=pretend,
+        )
+        if pretend or not patch:
+            return result
+        directory = [f"--directory={sub}"] if sub else []
+        applied = subprocess.run(
+            ["git", "apply", "--binary", "--whitespace=nowarn", *directory, "-"],
+            cwd=top,
+            input=patch.encode(errors="surrogateescape"),
+            capture_output=True,
+            check=False,
+        )
+        if applied.returncode != 0:  # git apply is all or nothing
+            reason = applied.stderr.decode(errors="replace").strip().splitlines()
+            raise ScaffoldError(
+                "the update could not be applied, so nothing was changed: "
+                f"{reason[-1].removeprefix('error: ') if reason else 'git apply failed'}."
+            )
+        if stages:
+            prefixed = {f"{sub}/{path}" if sub else path: entry for path, entry in stages.items()}
+            _mark_unmerged(top, top, prefixed)
+        _git("update-ref", TEMPLATE_REF, theirs, cwd=top)
+        return result
+
+
+def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
+    """The commit holding the pristine render of the recorded version: from the project's
+    ``refs/scaffold/template``, else rendered from that release's wheel (package index)."""
+    subject = TEMPLATE_SUBJECT.format(version=recorded.commit)
+    log = _git("log", "--format=%H %s", TEMPLATE_REF, "--", cwd=top, check=False)
+    for line in log.splitlines():
+        commit, _, found = line.partition(" ")
+        if found == subject:
+            return commit
+    repo = _old_template_from_index(recorded.commit, scratch / "wheel")
+    from scaffold.resources import using_template_repo
+
+    with using_template_repo(repo):
+        rendered = _render(recorded.answers, Source(PACKAGED, recorded.commit), scratch / "old")
+    tree = _tree_of(top, rendered, scratch)
+    return _git("commit-tree", tree, "-m", subject, cwd=top).strip()
+
+
+def _old_template_from_index(version: str, into: Path) -> Path:
+    """The template repo of scaffold release ``version``, taken from its wheel, which
+    ``pip download`` fetches from the package index (as configured for pip)."""
+    release = version.removeprefix("v")
+    into.mkdir()
+    downloaded = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
+         ":all:", "--dest", str(into), f"scaffold=={release}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wheels = sorted(into.glob("scaffold-*.whl"))
+    if downloaded.returncode != 0 or not wheels:
+        raise ScaffoldError(
+            f"the project's pristine template render ({TEMPLATE_REF}, version {version}) is "
+            f"not in this clone and scaffold {release} could not be downloaded from the package "
+            f"index; fetch the ref (`git fetch origin {TEMPLATE_REF}:{TEMPLATE_REF}`) or make "
+            "pip reach the index, then run `scaffold update` again."
+        )
+    repo = into / "template-repo"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        for name in wheel.namelist():
+            if name.startswith("scaffold/_data/") and not name.endswith("/"):
+                target = repo / name.removeprefix("scaffold/_data/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(wheel.read(name))
+    return repo
+
+
+def _render(answers: dict[str, Any], source: Source, into: Path) -> Path:
+    """The active template rendered with the recorded ``answers`` (new options take their
+    defaults), pruned and with its answers file, without git, DVC or hooks; return it."""
+    from scaffold.generate import STEPS, new_project
+    from scaffold.options import load_options, resolve_answers
+
+    known = {option.name for option in load_options()}
+    given = {key: str(value) for key, value in answers.items() if key in known}
+    resolved = resolve_answers(given)
+    into.mkdir()
+    with _quiet_stdout():  # the post-generation step reports each skipped step
+        return new_project(resolved, into, skip=STEPS, source=source)
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _tree_of(top: Path, folder: Path, scratch: Path) -> str:
+    """Store ``folder`` in the project's repository as a tree, as `git add --all` would."""
+    env = {"GIT_INDEX_FILE": str(scratch / "render.index"), "GIT_WORK_TREE": str(folder)}
+    git_dir = _git("rev-parse", "--absolute-git-dir", cwd=top).strip()
+    _git("--git-dir", git_dir, "read-tree", "--empty", cwd=folder, env=env)
+    _git("--git-dir", git_dir, "add", "--all", cwd=folder, env=env)
+    tree = _git("--git-dir", git_dir, "write-tree", cwd=folder, env=env).strip()
+    (scratch / "render.index").unlink()
+    return tree
+
+
+def _merge(
+    top: Path, old: str, ours: str, theirs: str, old_version: str, scratch: Path
+) -> tuple[str, dict[str, list[tuple[str, str, str]]], list[str]]:
+    """Three-way merge of the commits ``ours`` and ``theirs`` (both children of ``old``).
+
+    Returns the merged tree, the conflicted paths with their index stages, and the paths the
+    template deleted that the user had changed (kept as the user's, not conflicts)."""
+    out = _git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
+               cwd=top, check=False)  # fmt: skip
+    parts = out.split("\0")
+    tree = parts[0]
+    stages: dict[str, list[tuple[str, str, str]]] = {}
+    for entry in parts[1:]:
+        if "\t" in entry:
+            meta, path = entry.split("\t", 1)
+            mode, sha, stage = meta.split()
+            stages.setdefault(path, []).append((mode, sha, stage))
+    if not re.fullmatch(r"[0-9a-f]{40,64}", tree):
+        raise ScaffoldError(f"`git merge-tree` failed in {top}: {out.strip() or 'no output'}.")
+    kept, edits = [], []
+    labels = ("before updating", f"template {old_version}", "after updating")
+    for path, entries in list(stages.items()):
+        by_stage = {stage: (mode, sha) for mode, sha, stage in entries}
+        if "3" not in by_stage and "2" in by_stage:  # the template deleted it; you changed it
+            kept.append(path)
+            edits.append((*by_stage["2"], path))
+            del stages[path]
+            continue
+        if "2" not in by_stage or "3" not in by_stage:
+            continue  # you deleted it, the template changed it: git lists it, deleted by us
+        files = []
+        for stage in ("2", "1", "3"):
+            file = scratch / f"merge.{stage}"
+            blob = by_stage[stage][1] if stage in by_stage else None
+            content = _git_bytes(top, "cat-file", "blob", blob) if blob else b""
+            file.write_bytes(content)
+            files.append(str(file))
+        merged = subprocess.run(
+            ["git", "merge-file", "-p", *(arg for label in labels for arg in ("-L", label)),
+             *files], cwd=top, capture_output=True, check=False,
+        )  # fmt: skip
+        if merged.returncode < 0 or merged.returncode > 127:  # binary or error: keep yours
+            edits.append((*by_stage["2"], path))
+            continue
+        sha = _git("hash-object", "-w", "--stdin", cwd=top, stdin=merged.stdout).strip()
+        edits.append((by_stage["2"][0], sha, path))
+        if merged.returncode == 0:
+            del stages[path]
+    if edits:
+        env = {"GIT_INDEX_FILE": str(scratch / "merge.index")}
+        _git("read-tree", tree, cwd=top, env=env)
+        info = "".join(f"{mode} {sha}\t{path}\n" for mode, sha, path in edits)
+        _git("update-index", "--index-info", cwd=top, stdin=info.encode(), env=env)
+        tree = _git("write-tree", cwd=top, env=env).strip()
+    return tree, stages, kept
+
+
+def _git_bytes(cwd: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout

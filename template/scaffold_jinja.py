@@ -10,28 +10,41 @@ from types import ModuleType
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-
-class RunningPythonExtension(Extension):
-    """Expose ``running_python_version``: the major.minor of the interpreter rendering."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.globals["running_python_version"] = "{}.{}".format(*sys.version_info[:2])
+TEMPLATE_DIR = str(Path(__file__).resolve().parent)
 
 
 @cache
-def _rules() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "hooks" / "pre_gen_project.py"
-    spec = importlib.util.spec_from_file_location("scaffold_template_rules", path)
+def _hook(name: str) -> ModuleType:
+    path = Path(TEMPLATE_DIR).parent / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"scaffold_template_{name}", path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def answer_json(value: object) -> str:
+    """``value`` as the answers file writes it (hooks/template_source.py): a JSON scalar that
+    YAML reads back unchanged, whatever Unicode it holds."""
+    return str(_hook("template_source").answer_json(value))
+
+
+class RunningPythonExtension(Extension):
+    """Expose ``running_python_version``: the major.minor of the interpreter rendering;
+    ``scaffold_template_dir``: this template folder (the hooks find the repo from it under
+    every cookiecutter-based tool, cruft included, which do not all set ``_repo_dir``);
+    and the ``answer_json`` filter."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["running_python_version"] = "{}.{}".format(*sys.version_info[:2])
+        environment.globals["scaffold_template_dir"] = TEMPLATE_DIR
+        environment.filters["answer_json"] = answer_json
+
+
 def scaffold_problem(answers: dict, name: str, value: object) -> str:
     """The rule sentence for answer ``name`` = ``value`` given the earlier answers, or ''."""
-    found = _rules().problems({**dict(answers), name: value})
+    found = _hook("pre_gen_project").problems({**dict(answers), name: value})
     return str(found.get(name, ""))
 
 

@@ -169,3 +169,62 @@ def test_without_git_everything_is_skipped_with_notes(
     assert "skip git     git not found; run later: git init -b main" in result.stdout
     project = workdir / "my-project"
     assert not (project / ".git").exists() and (project / "pyproject.toml").is_file()
+
+
+def run_cruft(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run cruft (its own CLI) as users do."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cruft"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"cruft {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.mark.slow
+def test_cruft_create_check_and_update(tmp_path: Path, workdir: Path):
+    from tests.conftest import copy_template_repo, fixture_git
+
+    repo = copy_template_repo(tmp_path / "template")
+    made = run_cruft("create", str(repo), "--directory", "template", "--no-input", cwd=workdir)
+    assert "git commit" in made.stdout  # our hooks ran
+    project = workdir / "my-project"
+    cookiecutter_made = tmp_path / "cookiecutter"
+    cookiecutter_made.mkdir()
+    run_cookiecutter(str(repo), "--no-input", "--directory", "template", cwd=cookiecutter_made)
+    # The same project as plain cookiecutter, plus cruft's own state file.
+    assert sorted(tree(project)) == sorted([*tree(cookiecutter_made / "my-project"), ".cruft.json"])
+    recorded = (project / ".copier-answers.yml").read_text()
+    assert f'_src_path: "{repo}"' in recorded
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--no-verify", "-m", "cruft state", cwd=project)
+    assert "up to date" in run_cruft("check", cwd=project).stdout
+
+    with (project / "Makefile").open("a") as makefile:
+        makefile.write("# mine\n")
+    git("commit", "--quiet", "--no-verify", "-am", "my edit", cwd=project)
+    files = repo / "template" / "{{ cookiecutter.repo_name }}"
+    (files / "CHANGELOG.md").write_text("# Changes\n")
+    fixture_git("add", "--all", cwd=repo)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v2", cwd=repo)
+    assert run_cruft("check", cwd=project, check=False).returncode == 1  # out of date
+
+    run_cruft("update", "--skip-apply-ask", cwd=project)
+    assert (project / "CHANGELOG.md").read_text() == "# Changes\n"
+    assert (project / "Makefile").read_text().endswith("# mine\n")
+    assert git("rev-list", "--count", "HEAD", cwd=project) == "3"  # history kept
+    assert "up to date" in run_cruft("check", cwd=project).stdout
+
+
+@pytest.mark.slow
+def test_cruft_refusing_an_answer_leaves_nothing(template_git_repo: Path, workdir: Path):
+    result = run_cruft("create", str(template_git_repo), "--directory", "template", "--no-input",
+                       "--extra-context", '{"module_name": "class"}', cwd=workdir,
+                       check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert "module_name 'class' is a Python keyword." in result.stdout + result.stderr
+    assert listing(workdir) == []

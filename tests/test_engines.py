@@ -77,7 +77,7 @@ def test_derived_values_and_the_cookiecutter_mapping_are_hidden_questions():
         f"'__{name}': {name}" for name in DERIVED
     ]
     assert mapping["type"] == "yaml"
-    assert mapping["default"] == "{{ {" + ", ".join(entries) + "} | tojson }}"
+    assert mapping["default"] == "{{ {" + ", ".join(entries) + "} | answer_json }}"
 
 
 def defaults_with(option: str, value: str) -> dict[str, str]:
@@ -134,6 +134,29 @@ def test_a_relative_local_source_is_recorded_as_an_absolute_path(tmp_path: Path,
     monkeypatch.chdir(tmp_path / "templates")
     recorded = load_hook_module("template_source").recorded_source("ours")
     assert recorded == str((tmp_path / "templates" / "ours").resolve())
+
+
+def test_a_checkout_with_unpushed_commits_records_itself(tmp_path: Path):
+    import shutil
+
+    describe = load_hook_module("template_source").describe
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    (origin / "README").write_text("v1\n")
+    fixture_git("init", "--quiet", cwd=origin)
+    fixture_git("add", "README", cwd=origin)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v1", cwd=origin)
+    fixture_git("tag", "v1", cwd=origin)
+    clone = tmp_path / "clone"
+    fixture_git("clone", "--quiet", str(origin), str(clone), cwd=tmp_path)
+    git_program = shutil.which("git")
+    assert describe(git_program, clone) == {"_commit": "v1", "_src_path": str(origin)}
+
+    (clone / "README").write_text("local\n")  # a commit origin does not have
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "local", cwd=clone)
+    recorded = describe(git_program, clone)
+    assert recorded["_src_path"] == str(clone.resolve())
+    assert recorded["_commit"].startswith("v1-1-g")
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +232,31 @@ def test_copier_cookiecutter_and_scaffold_make_the_same_project(
     recorded = yaml.safe_load(trees["scaffold"][".copier-answers.yml"])
     assert (recorded["_src_path"], recorded["_commit"]) == (str(tagged_template), "v1.0.0")
     assert {key: recorded[key] for key in answers} == answers
+
+
+@pytest.mark.slow
+def test_copier_recopy_keeps_the_repository_and_its_history(tagged_template: Path, workdir: Path):
+    project = workdir / "lab"
+    run_copier("copy", "--trust", "--defaults", "--quiet", str(tagged_template), str(project))
+    dvc_config = (project / ".dvc" / "config").read_text()
+    (project / "Makefile").write_text("# mine\n")
+    git("commit", "--quiet", "--no-verify", "-am", "my edit", cwd=project)
+    head = git("rev-parse", "HEAD", cwd=project)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "recopy", "--trust", "--defaults", "--overwrite"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "kept the existing repository" in result.stdout + result.stderr
+    assert git("rev-parse", "HEAD", cwd=project) == head  # history kept, nothing committed
+    assert (project / ".dvc" / "config").read_text() == dvc_config
+    assert git("status", "--porcelain", cwd=project) == "M Makefile"  # the template's again
+
+
+def test_copier_takes_any_unicode_in_data(tagged_template: Path, workdir: Path):
+    description = "Rocket 🚀 naïve \U0001d518\U0001d52b \u2028 end"  # emoji, Fraktur, LS
+    run_copier("copy", "--trust", "--defaults", "--quiet", "--data", f"description={description}",
+               str(tagged_template), str(workdir / "lab"))  # fmt: skip
+    recorded = yaml.safe_load((workdir / "lab" / ".copier-answers.yml").read_text("utf-8"))
+    assert recorded["description"] == description

@@ -4,6 +4,7 @@ cookiecutter and copier, updated to v2 with copier's three-way merge."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scaffold import __version__
-from scaffold.sources import TEMPLATE_URL
 from tests.conftest import (
+    REPO_ROOT,
     copy_template_repo,
     fixture_git,
     git,
@@ -146,7 +146,7 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     commits = git("rev-list", "--count", "HEAD", cwd=project)
     had_dvc = (project / ".dvc").exists()
 
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 4, result.stderr
     lines = result.stdout.splitlines()
@@ -182,23 +182,23 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     assert (project / ".dvc").exists() == had_dvc
 
 
-def test_check_exits_1_while_a_newer_version_exists(upstream: Path, workdir: Path):
+def test_check_exits_2_while_a_newer_version_exists(upstream: Path, workdir: Path):
     project = make_with_scaffold(upstream, workdir)
     result = run_scaffold("update", "--check", cwd=project, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
-    updated = run_scaffold("update", cwd=project)  # no user edits: no conflicts, exit 0
+    updated = run_scaffold("update", "--trust", cwd=project)  # no user edits: no conflicts, exit 0
     assert "Updated to v2" in updated.stdout
     commit_all(project, "Update the template to v2")
     result = run_scaffold("update", "--check", cwd=project / "src", check=False)
     assert result.returncode == 0
     assert "up to date with its template (v2)" in result.stdout
 
-    again = run_scaffold("update", cwd=project)
+    again = run_scaffold("update", "--trust", cwd=project)
     assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
-    back = run_scaffold("update", "--to", "v1", cwd=project, check=False)
+    back = run_scaffold("update", "--trust", "--to", "v1", cwd=project, check=False)
     assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
     assert git("status", "--porcelain", cwd=project) == ""
 
@@ -208,7 +208,7 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Pat
     edit_like_a_user(project)
     before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
 
-    result = run_scaffold("update", "--pretend", cwd=project)
+    result = run_scaffold("update", "--trust", "--pretend", cwd=project)
 
     assert "+# Changes in My Project (data)" in result.stdout  # the diff of the new file
     assert "+PYTHON_INTERPRETER = python3" in result.stdout
@@ -230,7 +230,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
     (project / "scratch.py").write_text("print('wip')\n")
     before = tree(project)
 
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -240,18 +240,18 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
 
     git("checkout", "--", "Makefile", cwd=project)
     (project / "scratch.py").unlink()
-    run_scaffold("update", cwd=project)
+    run_scaffold("update", "--trust", cwd=project)
     assert answers(project)["_commit"] == "v2"
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
 
 def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path):
     project = make_with_scaffold(upstream, workdir)
-    result = run_scaffold("update", "--to", "v1", cwd=project)
+    result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
     assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
     assert git("status", "--porcelain", cwd=project) == ""
 
-    run_scaffold("update", "--template", str(fork), cwd=project)
+    run_scaffold("update", "--trust", "--template", str(fork), cwd=project)
     assert answers(project)["_src_path"] == str(fork)
     assert answers(project)["_commit"] == "v3"
     assert (project / "FORK.md").read_text() == "Our team's additions\n"
@@ -267,7 +267,8 @@ def test_a_source_without_the_recorded_version_is_refused(
     fixture_git("tag", "v5", cwd=stranger)
     project = make_with_scaffold(upstream, workdir)
     before = tree(project)
-    result = run_scaffold("update", "--template", str(stranger), cwd=project, check=False)
+    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project,
+                          check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"{stranger} does not have v1, the template version the project records" in (
         result.stderr
@@ -280,8 +281,8 @@ def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
     assert answers(project)["_src_path"] == str(fork)
     assert not (project / "FORK.md").exists()
     result = run_scaffold("update", "--check", cwd=project, check=False)
-    assert result.returncode == 1 and "v2 -> v3" in result.stdout
-    run_scaffold("update", cwd=project)
+    assert result.returncode == 2 and "v2 -> v3" in result.stdout
+    run_scaffold("update", "--trust", cwd=project)
     assert (project / "FORK.md").is_file() and answers(project)["_commit"] == "v3"
 
 
@@ -292,15 +293,17 @@ def test_new_records_the_template_source_and_version(upstream: Path, workdir: Pa
     assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
     assert (workdir / "newest" / "CHANGELOG.md").is_file()
 
+    # An editable install renders the source checkout: its path at its exact commit.
     run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
     recorded = answers(workdir / "packaged")
-    assert (recorded["_src_path"], recorded["_commit"]) == (TEMPLATE_URL, f"v{__version__}")
+    assert recorded["_src_path"] == str(REPO_ROOT.resolve())
+    assert recorded["_commit"] == git("describe", "--tags", "--always", cwd=REPO_ROOT)
 
 
 BAD = [
     (["update"], "is not inside a project"),
     (["update", "--template", "/no/such/template"], "does not exist"),
-    (["update", "--to", "v9"], "'v9' is not a tag, branch or commit of"),
+    (["update", "--trust", "--to", "v9"], "'v9' is not a tag, branch or commit of"),
     (["update", "--check", "--template", "/no/such/template"], "does not exist"),
 ]
 
@@ -326,7 +329,7 @@ def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir
         "\n".join(line for line in text.splitlines() if not line.startswith("_commit")) + "\n"
     )
     commit_all(project, "lose the version")
-    result = run_scaffold("update", cwd=project, check=False)
+    result = run_scaffold("update", "--trust", cwd=project, check=False)
     assert result.returncode == 1
     assert "does not record the template's _commit" in result.stderr
 
@@ -358,3 +361,179 @@ def test_update_help_stays_light():
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert out == "[]"
+
+
+# --- template sources: bare repositories, file:// URLs, empty repositories, no git ---------
+
+
+def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, workdir: Path):
+    bare = workdir.parent / "scaffold.git"
+    fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
+    project = make_with_scaffold(bare, workdir)
+    assert answers(project)["_src_path"] == str(bare)
+    result = run_scaffold("update", "--check", cwd=project, check=False)
+    assert result.returncode == 2 and "v1 -> v2" in result.stdout
+    run_scaffold("update", "--trust", "--template", f"file://{bare}", cwd=project)
+    assert (project / "CHANGELOG.md").is_file() and answers(project)["_src_path"] == str(bare)
+
+
+def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
+    empty = workdir.parent / "empty"
+    empty.mkdir()
+    fixture_git("init", "--quiet", cwd=empty)
+    result = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
+                          check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert f"template source {empty} is an empty repository (no commits)" in result.stderr
+    no_git = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
+                          env={"PATH": str(Path(sys.executable).parent)}, check=False)  # fmt: skip
+    assert no_git.returncode == 1 and no_git.stderr.count("\n") == 1
+    assert "git is not installed" in no_git.stderr
+    assert listing(workdir) == []
+
+
+# --- trust -------------------------------------------------------------------------------
+
+
+def test_update_asks_before_running_a_git_template(upstream: Path, fork: Path, workdir: Path):
+    project = make_with_scaffold(upstream, workdir)
+    before = tree(project)
+    for args in (["update"], ["update", "--template", str(fork)], ["update", "--pretend"]):
+        result = run_scaffold(*args, cwd=project, check=False)  # stdin is not a terminal
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "pass --trust to allow it" in result.stderr
+    switched = run_scaffold("update", "--template", str(fork), cwd=project, check=False)
+    assert f"run the code of {fork}, a template other than the recorded one" in switched.stderr
+    assert tree(project) == before
+    assert run_scaffold("update", "--check", cwd=project, check=False).returncode == 2  # no code
+
+
+# --- signals -----------------------------------------------------------------------------
+
+
+def test_sigterm_during_update_leaves_no_scratch_clone(upstream: Path, workdir: Path, tmp_path):
+    import signal
+    import time
+
+    project = make_with_scaffold(upstream, workdir)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "update", "--trust"], cwd=project,
+        env={**os.environ, "TMPDIR": str(scratch_root)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(scratch_root.glob("scaffold-update-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(scratch_root.glob("scaffold-update-*")), "the update never started"
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert list(scratch_root.glob("scaffold-update-*")) == []
+    assert git("status", "--porcelain", cwd=project) == ""
+
+
+@pytest.mark.parametrize("program", ["pre_gen_project.py", "post_gen_project.py"])
+def test_a_hook_program_exits_130_quietly_on_ctrl_c(program: str):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "hooks" / program), "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(0.5)  # waiting for the answers on stdin
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err
+
+
+# --- answers: any Unicode, any length -----------------------------------------------------
+
+
+def random_text(rng, length: int) -> str:
+    """Printable characters from every plane: ASCII, Latin-1, BMP (CJK, line separators),
+    astral (emoji, math letters); no control characters (the rules refuse them)."""
+    import unicodedata
+
+    ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x2BFF), (0x4E00, 0x9FFF), (0xE000, 0xF8FF),
+              (0x1D400, 0x1D7FF), (0x1F300, 0x1FAFF), (0x20000, 0x2A6DF)]  # fmt: skip
+    chars = []
+    while len(chars) < length:
+        low, high = rng.choice(ranges)
+        char = chr(rng.randint(low, high))
+        if unicodedata.category(char) not in ("Cc", "Cs"):
+            chars.append(char)
+    return "".join(chars).strip() or "x"
+
+
+def test_any_unicode_round_trips_through_new_replay_and_update(upstream: Path, workdir: Path):
+    import random
+
+    rng = random.Random(20261201)
+    for attempt in range(3):
+        description, author = random_text(rng, 40), random_text(rng, 12)
+        folder = workdir / f"try{attempt}"
+        folder.mkdir()
+        run_scaffold("new", "Lab", "--no-input", "--no-git", "--set", f"description={description}",
+                     "--set", f"author_name={author}", cwd=folder)  # fmt: skip
+        recorded = answers(folder / "lab")
+        assert (recorded["description"], recorded["author_name"]) == (description, author)
+        replay = folder / "replay"
+        replay.mkdir()
+        run_scaffold("new", "--no-input", "--no-git", "--answers-file",
+                     str(folder / "lab" / ".copier-answers.yml"), cwd=replay)  # fmt: skip
+        assert (replay / "lab" / "README.md").read_text("utf-8") == (
+            (folder / "lab" / "README.md").read_text("utf-8")
+        )
+        assert answers(replay / "lab")["description"] == description
+
+    description = random_text(rng, 60) + " 🚀"
+    run_scaffold("new", "My Project", "--no-input", "--template", str(upstream), "--vcs-ref",
+                 "v1", "--no-dvc", "--no-pre-commit", "--set", f"description={description}",
+                 cwd=workdir)  # fmt: skip
+    project = workdir / "my-project"
+    run_scaffold("update", "--trust", cwd=project)
+    assert answers(project)["description"] == description
+    assert answers(project)["_commit"] == "v2"
+
+
+def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
+    description = "data " * 60_000  # 300,000 characters: more than one argument may hold
+    answers_file = workdir.parent / "answers.yml"
+    answers_file.write_text(f"description: {json.dumps(description.strip())}\n")
+    run_scaffold("new", "Big", "--no-input", "--no-git", "--answers-file", str(answers_file),
+                 cwd=workdir)  # fmt: skip
+    assert answers(workdir / "big")["description"] == description.strip()
+
+
+def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, workdir: Path):
+    import pexpect
+
+    project = make_with_scaffold(upstream, workdir)
+    before = tree(project)
+    for answer, expected in (("n", "update cancelled; nothing was changed."), ("y", "Updated")):
+        child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
+                              encoding="utf-8", timeout=60)  # fmt: skip
+        child.expect_exact(f"The update renders {upstream} with copier")
+        child.expect_exact("Run it? [y/N]: ")
+        child.sendline(answer)
+        child.expect_exact(expected)
+        child.expect(pexpect.EOF)
+        if answer == "n":
+            assert tree(project) == before
+    assert answers(project)["_commit"] == "v2"
+
+
+def test_a_failing_pre_generation_program_is_named(tmp_path: Path, workdir: Path):
+    repo = copy_template_repo(tmp_path / "template")
+    hook = repo / "hooks" / "pre_gen_project.py"  # the rules pass; the program fails
+    hook.write_text(hook.read_text().replace("return 1 if found else 0", "return 1"))
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "broken", cwd=repo)
+    result = run_scaffold("new", "Lab", "--no-input", "--template", str(repo), cwd=workdir,
+                          check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "a pre-generation step failed (see above)" in result.stderr
+    assert listing(workdir) == []

@@ -1,7 +1,9 @@
 """Cookiecutter entry point: hand the answers to hooks/post_gen_project.py of the template repo.
 
-The logic lives once, in the repo's top-level hooks/ folder, so that cookiecutter, copier and
-scaffold all run the same program. Cookiecutter renders this file with Jinja first.
+The logic lives once, in the repo's top-level hooks/ folder, so that cookiecutter, cruft, copier
+and scaffold all run the same program. Cookiecutter renders this file with Jinja first. The
+answers go to the program on its standard input, never as a command-line argument (a long
+answer would exceed the argument limit, and arguments are visible to other users).
 """
 
 import subprocess
@@ -9,8 +11,13 @@ import sys
 from pathlib import Path
 
 CONTEXT = {{cookiecutter | jsonify | tojson}}
-PROGRAM = (
-    Path({{cookiecutter._repo_dir | tojson}}).resolve().parent / "hooks" / "post_gen_project.py"
-)
+# cookiecutter sets _repo_dir; tools that call its generate_files (cruft) may not
+{% set folder = cookiecutter._repo_dir if cookiecutter._repo_dir is defined else scaffold_template_dir %}
+TEMPLATE_DIR = {{folder | tojson}}
+PROGRAM = Path(TEMPLATE_DIR).resolve().parent / "hooks" / "post_gen_project.py"
 
-sys.exit(subprocess.call([sys.executable, str(PROGRAM), CONTEXT]))
+try:
+    status = subprocess.run([sys.executable, str(PROGRAM), "-"], input=CONTEXT.encode())
+    sys.exit(status.returncode)
+except KeyboardInterrupt:  # the program got the same Ctrl-C and reports it
+    sys.exit(130)
