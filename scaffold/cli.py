@@ -508,8 +508,14 @@ def _report_update(result: Update) -> None:
 
 def main() -> None:
     """Console entry point."""
+    from scaffold.interrupts import Interrupted, install
+
+    install()
     try:
         app()
+    except Interrupted as interrupted:
+        typer.echo(interrupted.message, err=True)
+        sys.exit(interrupted.exit_code)
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)

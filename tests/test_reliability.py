@@ -238,3 +238,53 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-unty
             return True
         time.sleep(0.05)
     return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def start_and_signal(
+    command: list[str], cwd: Path, signum: int, when_running: str
+) -> tuple[subprocess.CompletedProcess[str], set[int]]:
+    """Start ``command``, send ``signum`` to it alone once a descendant whose command line
+    contains ``when_running`` is alive; return the result and the descendants it had."""
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    children: set[int] = set()
+
+    def running() -> bool:
+        nonlocal children
+        children = _descendants(process.pid)
+        return any(when_running in _cmdline(pid) for pid in children)
+
+    try:
+        assert _wait_for(running, 120), f"{when_running} never started"
+        children = _descendants(process.pid)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, out, err), children
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(workdir: Path, signum: int):
+    result, children = start_and_signal(
+        scaffold_command("new", "Sig", "--no-input", "--no-pre-commit"),
+        workdir,
+        signum,
+        "post_gen_project",
+    )
+    assert result.returncode == 128 + signum, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Interrupted")
+    assert "Traceback" not in result.stderr
+    assert children and _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
+    time.sleep(1.0)  # an orphaned hook would now be finishing the project
+    assert os.listdir(workdir) == []
