@@ -288,3 +288,36 @@ def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(workdir: Path, sig
     assert children and _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
     time.sleep(1.0)  # an orphaned hook would now be finishing the project
     assert os.listdir(workdir) == []
+
+
+# --- item 11: nothing left in TMPDIR, no bytecode in a new project ----------------------------
+
+
+def test_new_leaves_nothing_in_tmpdir(workdir: Path, tmp_path: Path):
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    result = run_scaffold(
+        "new", "Clean", "--no-input", "--no-pre-commit", cwd=workdir, env={"TMPDIR": str(scratch)}
+    )
+    assert result.returncode == 0
+    assert listing(scratch) == []
+    assert os.listdir(workdir) == ["clean"]
+
+
+def test_new_copies_no_bytecode_from_an_installed_template(workdir: Path, tmp_path: Path):
+    import compileall
+
+    from scaffold.generate import new_project
+    from scaffold.options import resolve_answers
+    from scaffold.resources import using_template_repo
+    from tests.conftest import copy_template_repo
+
+    repo = copy_template_repo(tmp_path / "installed")
+    # As pip leaves an installed template: every .py that compiles has bytecode beside it.
+    compileall.compile_dir(repo / "template", quiet=2)
+    assert list((repo / "template").rglob("*.pyc"))
+    with using_template_repo(repo):
+        answers = resolve_answers({"project_name": "Bytes"})
+        project = new_project(answers, workdir, skip=("git", "dvc", "pre-commit"))
+    assert [p for p in project.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"] == []
+    assert (project / "src" / "bytes" / "__init__.py").is_file()
