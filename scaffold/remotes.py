@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 from scaffold.errors import ScaffoldError
-from scaffold.files import project_lock
+from scaffold.files import project_lock, read_text
 from scaffold.project import find_root
 from scaffold.resources import hook_module
 
@@ -102,6 +102,11 @@ def credential_options(
             )
         path = Path(os.path.expanduser(credentials.credentials_file))
         path = (cwd or Path.cwd()) / path
+        if path.is_dir():
+            raise ScaffoldError(
+                f"credentials file {credentials.credentials_file} is a folder; give the file "
+                "itself (e.g. ~/.aws/credentials or a key file)."
+            )
         if not path.is_file():
             raise ScaffoldError(f"credentials file {credentials.credentials_file} does not exist.")
         options[key] = str(path.resolve())
@@ -181,6 +186,9 @@ def add_remote(
     section = module.remote_section(name)
     with project_lock(root):
         module.recover(dvc_dir)
+        for path in paths:
+            if path.is_file():
+                read_text(path, root)  # one sentence naming a file that is not text
         config, local_config = (module.ConfigFile(path) for path in paths)
         for edited in (config, local_config):
             if edited.has_section(section) and not force:

@@ -34,7 +34,7 @@ from typing import Any
 
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
-from scaffold.files import relative
+from scaffold.files import read_text, relative
 from scaffold.layout import find_package
 from scaffold.pipeline import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR, pipeline_notebooks
 from scaffold.project import Project
@@ -288,7 +288,7 @@ def plan_runs(
         params_file = root / PARAMS_DIR / f"{path.stem}.yaml"
         if params_file.is_file():
             try:
-                loaded = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+                loaded = yaml.safe_load(read_text(params_file, root))
             except yaml.YAMLError:
                 raise ScaffoldError(f"{relative(params_file, root)} is not valid YAML.") from None
             if loaded is not None and not isinstance(loaded, dict):
