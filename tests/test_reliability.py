@@ -321,3 +321,54 @@ def test_new_copies_no_bytecode_from_an_installed_template(workdir: Path, tmp_pa
         project = new_project(answers, workdir, skip=("git", "dvc", "pre-commit"))
     assert [p for p in project.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"] == []
     assert (project / "src" / "bytes" / "__init__.py").is_file()
+
+
+# --- item 7: plain cookiecutter evaluates key=value; the hook refuses what shows it ----------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "{{ cycler.__init__.__globals__.os.system('touch ran-code') }}",
+        "{% raw %}",
+        "{{ 7 * 6 }}",
+    ],
+)
+def test_plain_cookiecutter_refuses_an_answer_it_evaluated(
+    workdir: Path, template_git_repo: Path, typed: str
+):
+    from tests.conftest import run_cookiecutter
+
+    result = run_cookiecutter(
+        f"git+file://{template_git_repo}",
+        "--no-input",
+        f"description={typed}",
+        cwd=workdir,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "description was evaluated as a Jinja template by cookiecutter" in result.stderr
+    assert not (workdir / "my-project").exists()
+
+
+def test_scaffold_takes_jinja_markup_literally_and_the_rule_agrees(workdir: Path):
+    from scaffold.resources import hook_module
+
+    rules = hook_module("pre_gen_project")
+    typed = "{{ 7 * 6 }} and {% raw %}"
+    assert (
+        rules.evaluated_answers({"description": typed, "_unrendered": {"description": typed}}) == {}
+    )
+    assert "description" in rules.evaluated_answers(
+        {"description": "42 and ", "_unrendered": {"description": typed}}
+    )
+    # The template's own Jinja defaults are not answers someone typed.
+    default = rules._template_defaults()["dvc_remote_url"]
+    assert (
+        rules.evaluated_answers({"dvc_remote_url": "x", "_unrendered": {"dvc_remote_url": default}})
+        == {}
+    )
+    run_scaffold(
+        "new", "Lit", "--no-input", "--no-git", "--set", f"description={typed}", cwd=workdir
+    )
+    assert typed in (workdir / "lit" / "README.md").read_text(encoding="utf-8")

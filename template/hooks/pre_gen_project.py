@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONTEXT = {{cookiecutter | jsonify | tojson}}
+# _unrendered: the answers as typed, before cookiecutter rendered them (see problems()).
+CONTEXT = {{dict(cookiecutter, _unrendered=_cookiecutter | default({})) | jsonify | tojson}}
 PROGRAM = (
     Path({{cookiecutter._repo_dir | tojson}}).resolve().parent / "hooks" / "pre_gen_project.py"
 )
