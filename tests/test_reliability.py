@@ -372,3 +372,28 @@ def test_scaffold_takes_jinja_markup_literally_and_the_rule_agrees(workdir: Path
         "new", "Lit", "--no-input", "--no-git", "--set", f"description={typed}", cwd=workdir
     )
     assert typed in (workdir / "lit" / "README.md").read_text(encoding="utf-8")
+
+
+def test_ctrl_c_at_a_prompt_says_interrupted(workdir: Path):
+    process = subprocess.Popen(
+        scaffold_command("new"),
+        cwd=workdir,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    import select
+
+    try:
+        # The first question is on stdout: scaffold now waits at the prompt.
+        assert select.select([process.stdout], [], [], 30)[0]
+        process.send_signal(signal.SIGINT)
+        _, raw = process.communicate(timeout=30)
+        err = raw.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert err.strip() == "Interrupted."
+    assert os.listdir(workdir) == []
