@@ -171,11 +171,14 @@ def test_parallel_add_notebook_and_module_lose_nothing(workdir: Path):
     project = make_project(workdir)
     commands = [scaffold_command("add", "notebook", f"step {i}", "--phase", "2") for i in range(4)]
     commands += [scaffold_command("add", "module", f"part_{i}") for i in range(4)]
-    commands += [scaffold_command("add", "notebook", "--production", f"prod {i}") for i in range(2)]
+    commands += [
+        scaffold_command("add", "notebook", "--production", f"prod {i}", "--phase", "3")
+        for i in range(2)
+    ]
     results = run_parallel(commands, project)
     assert [r.returncode for r in results] == [0] * len(commands), [r.stderr for r in results]
-    notebooks = sorted(p.name for p in (project / "notebooks").glob("2.*.ipynb"))
-    assert [name.split("-")[0] for name in notebooks] == ["2.1", "2.2", "2.3", "2.4"]
+    numbers = sorted(p.name.split("-")[0] for p in (project / "notebooks").glob("[23].*.ipynb"))
+    assert numbers == ["2.0", "2.1", "2.2", "2.3", "3.0", "3.1"]
     package = next((project / "src").iterdir())
     assert all((package / f"part_{i}.py").is_file() for i in range(4))
     assert all((project / "tests" / f"test_part_{i}.py").is_file() for i in range(4))
