@@ -252,12 +252,18 @@ def _cmdline(pid: int) -> str:
 
 
 def start_and_signal(
-    command: list[str], cwd: Path, signum: int, when_running: str
+    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
 ) -> tuple[subprocess.CompletedProcess[str], set[int]]:
-    """Start ``command``, send ``signum`` to it alone once a descendant whose command line
-    contains ``when_running`` is alive; return the result and the descendants it had."""
+    """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
+    descendant whose command line contains ``when_running`` is alive; return the result and
+    the descendants it had."""
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=group,
     )
     children: set[int] = set()
 
@@ -269,7 +275,10 @@ def start_and_signal(
     try:
         assert _wait_for(running, 120), f"{when_running} never started"
         children = _descendants(process.pid)
-        process.send_signal(signum)
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -277,13 +286,25 @@ def start_and_signal(
     return subprocess.CompletedProcess(command, process.returncode, out, err), children
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(workdir: Path, signum: int):
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGHUP, False),
+        (signal.SIGINT, False),
+        (signal.SIGTERM, True),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT", "SIGTERM-to-the-group"],
+)
+def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(
+    workdir: Path, signum: int, group: bool
+):
     result, children = start_and_signal(
         scaffold_command("new", "Sig", "--no-input", "--no-pre-commit"),
         workdir,
         signum,
         "post_gen_project",
+        group,
     )
     assert result.returncode == 128 + signum, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Interrupted")
