@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import signal
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 CONFIG = "config"
@@ -119,19 +120,127 @@ class ConfigFile:
 
     def save(self, private: bool = False) -> None:
         """Write the file in one rename; ``private`` makes it readable by its owner only."""
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        mode = 0o600 if private else 0o644
-        if self.path.is_file() and not private:
-            mode = self.path.stat().st_mode & 0o777
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(self.text())
-            os.chmod(temporary, mode)
-            os.replace(temporary, self.path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        save_together([(self, private)])
+
+
+# Scratch files live in .dvc/tmp, which DVC's own .dvc/.gitignore ignores: a temporary copy
+# of config.local (keys) must never be committable, whenever the process dies.
+SCRATCH = "tmp"
+JOURNAL = "scaffold-config.commit"
+_STAGED = ".scaffold-new"
+
+
+def _fsync_write(path: Path, text: str, mode: int) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, mode)
+
+
+def scratch_dir(dvc_dir: Path) -> Path:
+    """DVC's git-ignored scratch folder (``.dvc/tmp``), created if missing."""
+    folder = dvc_dir / SCRATCH
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def recover(dvc_dir: Path) -> None:
+    """Finish or undo a save that a killed process left half done.
+
+    A journal in the scratch folder means every staged file was complete: move the rest into
+    place. Without one, the config files were never touched: drop the staged copies.
+    """
+    folder = dvc_dir / SCRATCH
+    if not folder.is_dir():
+        return
+    journal = folder / JOURNAL
+    if journal.is_file():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            staged, _, name = line.partition("\t")
+            if staged and name and (folder / staged).is_file():
+                os.replace(folder / staged, dvc_dir / name)
+        journal.unlink()
+    for leftover in folder.glob(f"*{_STAGED}"):
+        leftover.unlink(missing_ok=True)
+
+
+class _SignalsHeld:
+    """Hold SIGINT/SIGTERM/SIGHUP until the block ends (POSIX; nothing elsewhere)."""
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
+
+    def __enter__(self) -> None:
+        self.held = hasattr(signal, "pthread_sigmask")
+        if self.held:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+
+
+def save_together(files: Sequence[tuple[ConfigFile, bool]]) -> None:
+    """Save config files of one .dvc folder as one change: all as before or all as after.
+
+    Each ``(file, private)`` is staged complete in the git-ignored scratch folder (private ones
+    readable by their owner only), then a journal is written and the files are renamed into
+    place with interrupting signals held. A SIGKILL between the renames leaves the journal,
+    and the next save (``recover``) finishes the change.
+    """
+    if not files:
+        return
+    dvc_dir = files[0][0].path.parent
+    recover(dvc_dir)
+    folder = scratch_dir(dvc_dir)
+    staged: list[tuple[Path, Path]] = []
+    journal = folder / JOURNAL
+    try:
+        for config, private in files:
+            mode = 0o600 if private else 0o644
+            if config.path.is_file() and not private:
+                mode = config.path.stat().st_mode & 0o777
+            temporary = folder / f"{config.path.name}.{os.getpid()}{_STAGED}"
+            _fsync_write(temporary, config.text(), mode)
+            staged.append((temporary, config.path))
+        with _SignalsHeld():
+            if len(staged) > 1:
+                lines = "".join(f"{temp.name}\t{final.name}\n" for temp, final in staged)
+                _fsync_write(folder / f"{JOURNAL}{_STAGED}", lines, 0o600)
+                os.replace(folder / f"{JOURNAL}{_STAGED}", journal)
+            for temporary, final in staged:
+                os.replace(temporary, final)
+            journal.unlink(missing_ok=True)
+    except BaseException:
+        if not journal.is_file():
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
+        raise
+
+
+def set_remote(
+    config: ConfigFile,
+    local_config: ConfigFile,
+    name: str,
+    url: str,
+    *,
+    default: bool = False,
+    shared: Mapping[str, str] | None = None,
+    local: Mapping[str, str] | None = None,
+) -> None:
+    """Add remote ``name`` in memory: ``shared`` options to ``config``, ``local`` ones (per
+    user, secrets) to ``local_config``."""
+    section = remote_section(name)
+    if default:
+        config.set("core", "remote", name)
+    config.set(section, "url", url)
+    for key, value in (shared or {}).items():
+        config.set(section, key, value)
+    for key, value in (local or {}).items():
+        local_config.set(section, key, value)
 
 
 def write_remote(
@@ -144,17 +253,11 @@ def write_remote(
     local: Mapping[str, str] | None = None,
 ) -> None:
     """Add remote ``name`` (``url`` as DVC stores it): ``shared`` options to .dvc/config,
-    ``local`` ones (per user, secrets) to .dvc/config.local."""
-    section = remote_section(name)
+    ``local`` ones (per user, secrets) to .dvc/config.local, saved as one change."""
     config = ConfigFile(dvc_dir / CONFIG)
-    if default:
-        config.set("core", "remote", name)
-    config.set(section, "url", url)
-    for key, value in (shared or {}).items():
-        config.set(section, key, value)
-    config.save()
-    if local:
-        write_local(dvc_dir, name, local)
+    local_config = ConfigFile(dvc_dir / LOCAL_CONFIG)
+    set_remote(config, local_config, name, url, default=default, shared=shared, local=local)
+    save_together([(config, False), *([(local_config, True)] if local else [])])
 
 
 def write_local(dvc_dir: Path, name: str, options: Mapping[str, str]) -> None:

@@ -149,9 +149,52 @@ def applies(option: str, answers: dict[str, object]) -> bool:
     return True
 
 
+JINJA_MARKUP = ("{{", "{%", "{#")
+
+
+def _template_defaults() -> dict[str, object]:
+    """The template's own option defaults (some are Jinja, on purpose)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "template" / "cookiecutter.json"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def evaluated_answers(answers: dict[str, object]) -> dict[str, str]:
+    """Answers that plain cookiecutter evaluated as Jinja (its ``key=value`` extra context).
+
+    The hook gets the values as typed in ``_unrendered`` (cookiecutter's ``_cookiecutter``):
+    a typed value with Jinja markup that differs from the rendered one was run as template
+    code. scaffold and copier pass values literally, so for them nothing differs.
+    """
+    raw = answers.get("_unrendered")
+    if not isinstance(raw, dict):
+        return {}
+    defaults = _template_defaults()
+    found = {}
+    for key in FREE_TEXT:
+        typed, rendered = raw.get(key), answers.get(key)
+        if (
+            isinstance(typed, str)
+            and any(mark in typed for mark in JINJA_MARKUP)
+            and typed != rendered
+            and typed != defaults.get(key)
+        ):
+            found[key] = (
+                f"{key} was evaluated as a Jinja template by cookiecutter ({typed!r} became "
+                f"{str(rendered)!r}); plain cookiecutter runs code in key=value input, so pass "
+                "such values to scaffold new or copier, which take them literally."
+            )
+    return found
+
+
 def problems(answers: dict[str, object]) -> dict[str, str]:
     """Map each invalid answer's option name to one readable sentence (empty: all valid)."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = evaluated_answers(answers)
     text = {key: str(value) for key, value in answers.items() if isinstance(value, str)}
 
     for key in FREE_TEXT:

@@ -11,8 +11,24 @@ Standard library plus papermill (and its PyYAML) only; keep it compatible with P
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from typing import Any
+
+STOP_SIGNALS = [
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+]
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Stop the run quietly: papermill's cleanup shuts the kernel down as the interrupt unwinds,
+    and asyncio's tracebacks about the cancelled run go nowhere (scaffold reports it)."""
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    raise KeyboardInterrupt
 
 
 def main(spec: dict[str, Any]) -> int:
@@ -35,14 +51,21 @@ def main(spec: dict[str, Any]) -> int:
             progress_bar=spec.get("progress", False),
         )
         result["ok"] = True
+    except KeyboardInterrupt:
+        result["error"] = "Interrupted"
+        result["interrupted"] = True
     except Exception as error:
         result["error"] = getattr(error, "ename", None) or type(error).__name__
         result["message"] = str(getattr(error, "evalue", None) or error).strip()
         result["executed"] = hasattr(error, "ename")  # a cell failed (PapermillExecutionError)
     with open(spec["result"], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
+    if result.get("interrupted"):
+        return 130
     return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop)
     sys.exit(main(json.loads(sys.argv[1])))

@@ -36,11 +36,20 @@ app.add_typer(add_app, name="add")
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Print a ScaffoldError as one line on stderr and exit 1 (no traceback)."""
+    """Print a ScaffoldError, or an OS error (full disk, read-only folder, missing program, a
+    file that is not UTF-8), as one line on stderr and exit 1 (no traceback)."""
+    from scaffold.errors import describe_decode_error, describe_os_error
+
     try:
         yield
     except ScaffoldError as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        typer.echo(f"error: {describe_os_error(error)}", err=True)
+        raise typer.Exit(1) from None
+    except UnicodeDecodeError as error:
+        typer.echo(f"error: {describe_decode_error(error)}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -610,8 +619,14 @@ def check_command(
 
 def main() -> None:
     """Console entry point."""
+    from scaffold.interrupts import Interrupted, install
+
+    install()
     try:
         app()
+    except Interrupted as interrupted:
+        typer.echo(interrupted.message, err=True)
+        sys.exit(interrupted.exit_code)
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)

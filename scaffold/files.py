@@ -46,6 +46,17 @@ def relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def read_text(path: Path, root: Path | None = None) -> str:
+    """A UTF-8 text file's content; ScaffoldError naming the file when it is not text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        shown = relative(path, root) if root else str(path)
+        raise ScaffoldError(
+            f"{shown} is not UTF-8 text; save it as UTF-8 or restore it from git."
+        ) from None
+
+
 def changes(writes: Sequence[Write], root: Path) -> list[Change]:
     """The status lines for planned writes."""
     return [
@@ -54,8 +65,37 @@ def changes(writes: Sequence[Write], root: Path) -> list[Change]:
     ]
 
 
+_locked: list[Path] = []  # roots held by project_lock in this process, innermost last
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()),
+            path.parent,
+        )
+        raise ScaffoldError(f"{blocker} is a file, not a folder; move it away.") from None
+
+
+def _target(path: Path, root: Path) -> Path:
+    """Where a write to ``path`` lands: refuse one that a link takes outside ``root``.
+
+    A link inside the project to a file inside it is written through (the link stays a link).
+    """
+    top = root.resolve()
+    landing = path.resolve()
+    if not landing.is_relative_to(top):
+        raise ScaffoldError(
+            f"{relative(path, root)} leads to {landing}, outside the project (a symbolic "
+            "link); scaffold writes only inside the project."
+        )
+    return landing if path.is_symlink() else path
+
+
 def _create(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
@@ -65,7 +105,7 @@ def _create(path: Path, text: str) -> None:
 
 
 def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
@@ -81,8 +121,15 @@ def _replace(path: Path, text: str) -> None:
         raise
 
 
-def apply(writes: Sequence[Write]) -> None:
-    """Do the planned writes; on any failure undo those already done and re-raise."""
+def apply(writes: Sequence[Write], root: Path | None = None) -> None:
+    """Do the planned writes; on any failure undo those already done and re-raise.
+
+    Every path must land inside ``root`` (default: the project held by ``project_lock``),
+    symbolic links followed; nothing is written when one does not.
+    """
+    root = root or (_locked[-1] if _locked else None)
+    if root is not None:
+        writes = [Write(_target(w.path, root), w.text, w.create) for w in writes]
     done: list[tuple[Write, str | None]] = []
     try:
         for write in writes:
@@ -109,11 +156,19 @@ def project_lock(root: Path) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # Windows: exclusive creation still prevents overwrites
-        yield
+        _locked.append(root)
+        try:
+            yield
+        finally:
+            _locked.pop()
         return
     descriptor = os.open(root, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        _locked.append(root)
+        try:
+            yield
+        finally:
+            _locked.pop()
     finally:
         os.close(descriptor)  # closing releases the lock

@@ -11,7 +11,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
@@ -27,6 +28,30 @@ def _nearest_existing(path: Path) -> Path:
     while not path.exists():
         path = path.parent
     return path
+
+
+@contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    """Point ``tempfile`` at ``folder`` inside this block.
+
+    cookiecutter renders each hook into a ``NamedTemporaryFile(delete=False)`` holding the whole
+    answer context and never removes it; inside the staging folder it goes away with the rest.
+    """
+    folder.mkdir(mode=0o700)
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
+def _remove_bytecode(project: Path) -> None:
+    """Drop ``__pycache__`` folders: pip compiles the installed template, cookiecutter copies
+    the bytecode along with the sources."""
+    for folder in sorted(project.rglob("__pycache__"), reverse=True):
+        if ".git" not in folder.relative_to(project).parts and folder.is_dir():
+            shutil.rmtree(folder)
 
 
 def destination(answers: Mapping[str, str], output_dir: Path) -> Path:
@@ -103,20 +128,22 @@ def new_project(
     try:
         context = build_context(answers, target.parent, skip, source)
         try:
-            rendered = Path(
-                generate_files(
-                    repo_dir=str(template_dir()),
-                    context=context,
-                    output_dir=str(staging),
-                    accept_hooks=True,
+            with _temporary_files_in(staging / ".tmp"):
+                rendered = Path(
+                    generate_files(
+                        repo_dir=str(template_dir()),
+                        context=context,
+                        output_dir=str(staging),
+                        accept_hooks=True,
+                    )
                 )
-            )
         except FailedHookException as error:
             raise ScaffoldError(
                 f"a {_failed_step(error)} step failed (see above); no project was created."
             ) from error
         except CookiecutterException as error:
             raise ScaffoldError(f"the template could not be rendered: {error}.") from error
+        _remove_bytecode(rendered)
         if finish is not None:
             finish(rendered)
         target.parent.mkdir(parents=True, exist_ok=True)

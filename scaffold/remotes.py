@@ -7,14 +7,15 @@ to the git-ignored ``.dvc/config.local``. Credentials can also stay in the envir
 
 The files are edited with the template's stdlib helper (``hooks/dvc_remote.py``, the one the
 post-generation hook uses); ``add_remote`` then has DVC's own config loader check the result in
-a subprocess (``import dvc`` stays out of scaffold's process) and puts both files back as they
-were if anything fails.
+a subprocess (``import dvc`` stays out of scaffold's process) before either file changes; both
+are then saved as one change (``save_together``), under the project lock.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 from scaffold.errors import ScaffoldError
+from scaffold.files import project_lock, read_text
 from scaffold.project import find_root
 from scaffold.resources import hook_module
 
@@ -100,6 +102,11 @@ def credential_options(
             )
         path = Path(os.path.expanduser(credentials.credentials_file))
         path = (cwd or Path.cwd()) / path
+        if path.is_dir():
+            raise ScaffoldError(
+                f"credentials file {credentials.credentials_file} is a folder; give the file "
+                "itself (e.g. ~/.aws/credentials or a key file)."
+            )
         if not path.is_file():
             raise ScaffoldError(f"credentials file {credentials.credentials_file} does not exist.")
         options[key] = str(path.resolve())
@@ -177,31 +184,30 @@ def add_remote(
     if not paths[0].is_file():
         raise ScaffoldError(f"{root} has no DVC setup (no .dvc/config); run `dvc init` there.")
     section = module.remote_section(name)
-    files = [module.ConfigFile(path) for path in paths]
-    for config in files:
-        if config.has_section(section) and not force:
-            raise ScaffoldError(
-                f"remote {name!r} already exists in {config.path.relative_to(root)}; "
-                "choose another name or give --force to replace it."
-            )
-    snapshot = {path: path.read_bytes() if path.is_file() else None for path in paths}
-    try:
-        for config in files:
-            if config.has_section(section):
-                config.remove_section(section)
-                config.save(private=config.path.name == module.LOCAL_CONFIG)
+    with project_lock(root):
+        module.recover(dvc_dir)
+        for path in paths:
+            if path.is_file():
+                read_text(path, root)  # one sentence naming a file that is not text
+        config, local_config = (module.ConfigFile(path) for path in paths)
+        for edited in (config, local_config):
+            if edited.has_section(section) and not force:
+                raise ScaffoldError(
+                    f"remote {name!r} already exists in {edited.path.relative_to(root)}; "
+                    "choose another name or give --force to replace it."
+                )
+            edited.remove_section(section)
         stored = module.stored_url(url, here, dvc_dir)
-        module.write_remote(
-            dvc_dir, name, stored, default=default, shared=shared, local=local or None
+        module.set_remote(
+            config, local_config, name, stored, default=default, shared=shared, local=local
         )
-        _validate(root)
-    except BaseException:
-        for path, content in snapshot.items():
-            if content is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_bytes(content)
-        raise
+        _validate(dvc_dir, config.text(), local_config.text())
+        module.save_together(
+            [
+                (config, False),
+                *([(local_config, True)] if local_config.lines or paths[1].is_file() else []),
+            ]
+        )
     return AddedRemote(
         name=name,
         url=stored,
@@ -236,23 +242,40 @@ try:
 except ImportError:
     sys.exit(3)
 try:
-    Config(dvc_dir=".dvc")
+    Config(dvc_dir=sys.argv[1])
 except ConfigError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
 """
 
 
-def _validate(root: Path) -> None:
-    """Let DVC read every config file, in a subprocess; ScaffoldError with its message."""
-    result = subprocess.run(
-        [sys.executable, "-c", _CHECK],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
-        check=False,
+def _validate(dvc_dir: Path, shared: str, local: str) -> None:
+    """Let DVC read the new config files, in a subprocess; ScaffoldError with its message.
+
+    The files are checked as copies in DVC's git-ignored scratch folder, so the real ones
+    change only once DVC accepted them.
+    """
+    import tempfile
+
+    scratch = Path(
+        tempfile.mkdtemp(prefix="scaffold-check-", dir=_config_module().scratch_dir(dvc_dir))
     )
+    try:
+        (scratch / "config").write_text(shared, encoding="utf-8")
+        if local:
+            descriptor = os.open(scratch / "config.local", os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(local)
+        result = subprocess.run(
+            [sys.executable, "-c", _CHECK, str(scratch)],
+            cwd=dvc_dir.parent,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+            check=False,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode == 3:
         raise ScaffoldError("dvc is not installed beside scaffold; reinstall scaffold.")
     if result.returncode != 0:

@@ -34,7 +34,7 @@ from typing import Any
 
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
-from scaffold.files import relative
+from scaffold.files import read_text, relative
 from scaffold.layout import find_package
 from scaffold.pipeline import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR, pipeline_notebooks
 from scaffold.project import Project
@@ -288,7 +288,7 @@ def plan_runs(
         params_file = root / PARAMS_DIR / f"{path.stem}.yaml"
         if params_file.is_file():
             try:
-                loaded = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+                loaded = yaml.safe_load(read_text(params_file, root))
             except yaml.YAMLError:
                 raise ScaffoldError(f"{relative(params_file, root)} is not valid YAML.") from None
             if loaded is not None and not isinstance(loaded, dict):
@@ -360,6 +360,21 @@ def failed_cell(output: Path) -> dict[str, Any] | None:
     return None
 
 
+def last_started_cell(output: Path) -> dict[str, Any] | None:
+    """The last cell papermill started in an executed notebook (where a dead kernel stopped)."""
+    try:
+        cells = json.loads(output.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return None
+    started = [
+        cell
+        for cell in cells
+        if isinstance(cell, dict)
+        and (cell.get("metadata", {}).get("papermill") or {}).get("start_time")
+    ]
+    return started[-1] if started else None
+
+
 def failure_message(
     notebook: Path, output: Path, root: Path, outcome: Mapping[str, Any] | None = None
 ) -> str:
@@ -367,6 +382,11 @@ def failure_message(
     outcome = outcome or {}
     name = relative(notebook, root)
     cell = failed_cell(output) if output.is_file() else None
+    if cell is None and outcome.get("error") == "DeadKernelError":
+        started = last_started_cell(output) if output.is_file() else None
+        where = f" in {_source_position(notebook, started)}" if started else ""
+        partial = f" The partial output is in {relative(output, root)}." if output.is_file() else ""
+        return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{partial}"
     if cell is None:
         error = outcome.get("error", "")
         message = outcome.get("message", "")

@@ -341,3 +341,85 @@ def test_the_order_is_documented(envs: dict[str, Path]):
     docs = (Path(__file__).parents[1] / "docs" / "notebooks.md").read_text()
     for phrase in ("VIRTUAL_ENV", "CONDA_PREFIX", ".venv", "--python", "PATH"):
         assert phrase in docs
+
+
+# -- interrupted and killed runs (issue 9) ----------------------------------------------------
+
+
+def _run_and_signal(
+    lab: Path, stem: str, signum: int, group: bool
+) -> tuple[int, str, dict[int, str]]:
+    """Start ``scaffold run stem``; once its kernel runs the sleeping cell, send ``signum``
+    to scaffold alone, or (``group``) to its whole process group as Ctrl-C in a terminal does."""
+    import os
+    import sys
+    import time
+
+    from tests.test_reliability import _cmdline, _descendants, _wait_for
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "run", stem],
+        cwd=lab,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=group,
+    )
+    try:
+        assert _wait_for(
+            lambda: any("ipykernel" in _cmdline(p) for p in _descendants(process.pid)), 120
+        )
+        time.sleep(2.0)  # the kernel is now inside time.sleep(60)
+        children = {pid: _cmdline(pid) for pid in _descendants(process.pid)}
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, err, children
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [(15, False), (1, False), (2, True)],
+    ids=["SIGTERM", "SIGHUP", "ctrl-c-to-the-group"],
+)
+def test_a_signal_during_run_ends_driver_and_kernel_quietly(lab: Path, signum: int, group: bool):
+    import time
+
+    from tests.test_reliability import _alive, _wait_for
+
+    stem = add(lab, f"sleepy {signum}", ("nap", "import time\ntime.sleep(60)"))
+    code, err, children = _run_and_signal(lab, stem, signum, group)
+    assert code == 128 + signum, err
+    assert err.strip().splitlines()[-1].startswith("Interrupted")
+    assert "Traceback" not in err and "asyncio" not in err
+    assert any("ipykernel" in command for command in children.values())
+    assert _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
+    written = lab / "reports" / f"{stem}.ipynb"
+    before = written.stat().st_mtime_ns if written.exists() else None
+    time.sleep(2.0)
+    assert (written.stat().st_mtime_ns if written.exists() else None) == before
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_names_the_cell_and_the_partial_output(lab: Path):
+    stem = add(
+        lab,
+        "kernel killer",
+        ("fine", "print('before')"),
+        ("kill", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        ("never", "print('after')"),
+    )
+    result = run_scaffold("run", stem, cwd=lab, check=False)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: notebooks/{stem}.ipynb stopped in cell ")
+    assert "id 'kill'" in last and "the kernel died" in last
+    assert last.endswith(f"The partial output is in reports/{stem}.ipynb.")
+    assert "Traceback" not in result.stderr
+    assert "before" in printed(report(lab, stem)["fine"])

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONTEXT = {{cookiecutter | jsonify | tojson}}
+# _unrendered: the answers as typed, before cookiecutter rendered them (see problems()).
+CONTEXT = {{dict(cookiecutter, _unrendered=_cookiecutter | default({})) | jsonify | tojson}}
 # cookiecutter sets _repo_dir; tools that call its generate_files (cruft) may not
 {% set folder = cookiecutter._repo_dir if cookiecutter._repo_dir is defined else scaffold_template_dir %}
 TEMPLATE_DIR = {{folder | tojson}}

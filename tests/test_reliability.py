@@ -1,0 +1,423 @@
+"""Reliability: real signals on real processes, kills injected at a rename, parallel runs of
+every mutating command, and what scaffold leaves behind (nothing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, listing, run_scaffold
+
+STRACE = shutil.which("strace")
+KEY_ID = "AKIAFAKEKEYID4RELIABLE"
+SECRET = "fake/Secret+Key=reliability-never-in-git"
+
+
+def scaffold_command(*args: str) -> list[str]:
+    """The argv of the real ``scaffold`` command."""
+    return [sys.executable, "-m", "scaffold", *args]
+
+
+def quiet_env() -> dict[str, str]:
+    """The test's environment, without bytecode writes (they would add renames)."""
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def make_project(workdir: Path, name: str = "Lab", *args: str) -> Path:
+    """A real project with git and DVC (no pre-commit: its hooks cannot be fetched here)."""
+    run_scaffold("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
+    return workdir / name.lower().replace(" ", "-")
+
+
+def committable_text(project: Path) -> str:
+    """Everything `git add -A` would stage, as text: untracked-not-ignored and tracked files."""
+    listed = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=project)
+    return "\n".join(
+        (project / name).read_text(encoding="utf-8", errors="replace")
+        for name in listed.splitlines()
+        if (project / name).is_file()
+    )
+
+
+def remote_sections(project: Path) -> tuple[bool, bool]:
+    """Whether .dvc/config and .dvc/config.local have remote "team"."""
+    found = []
+    for name in ("config", "config.local"):
+        path = project / ".dvc" / name
+        found.append(path.is_file() and 'remote "team"' in path.read_text(encoding="utf-8"))
+    return found[0], found[1]
+
+
+ADD_TEAM = (
+    "add",
+    "remote",
+    "team",
+    "s3://team-data/dvc",
+    "--access-key-id",
+    KEY_ID,
+    "--secret-access-key",
+    SECRET,
+)
+
+
+# --- item 1: a secret never reaches a committable file, whatever moment the process dies ----
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(STRACE is None, reason="needs strace to inject a kill at a rename")
+@pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
+def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
+    workdir: Path, kill: str
+):
+    project = make_project(workdir)
+    assert STRACE is not None
+    original = (project / ".dvc" / "config").read_bytes()
+    assert not (project / ".dvc" / "config.local").exists()
+    seen_outcomes = set()
+    for when in range(1, 5):
+        (project / ".dvc" / "config").write_bytes(original)
+        (project / ".dvc" / "config.local").unlink(missing_ok=True)
+        result = subprocess.run(
+            [
+                STRACE,
+                *("-qq", "-e", "signal=none", "-e", "trace=rename,renameat,renameat2"),
+                *("-e", f"inject=rename,renameat,renameat2:signal={kill}:when={when}"),
+                *("-o", os.devnull),
+                *scaffold_command(*ADD_TEAM),
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=quiet_env(),
+            check=False,
+        )
+        seen_outcomes.add(result.returncode)
+        assert SECRET not in committable_text(project), f"secret committable (rename {when})"
+        shared, local = remote_sections(project)
+        journal = project / ".dvc" / "tmp" / "scaffold-config.commit"
+        if kill == "SIGTERM":
+            # Interrupting signals wait until both files are in place: before or after, never
+            # half, and nothing left to finish.
+            assert shared == local, f"half-written remote after SIGTERM at rename {when}"
+            assert not journal.exists()
+        elif shared != local:
+            # SIGKILL between the two renames: the journal says how to finish, and the next
+            # command that saves DVC settings does.
+            assert journal.is_file()
+        run_scaffold("add", "remote", "other", "s3://other-data/x", cwd=project)
+        assert remote_sections(project)[0] == remote_sections(project)[1]
+        assert not journal.exists()
+        assert not list((project / ".dvc" / "tmp").glob("*.scaffold-new"))
+        assert SECRET not in committable_text(project)
+        assert 'remote "other"' in (project / ".dvc" / "config").read_text(encoding="utf-8")
+    # The injected signal really hit scaffold (it did not just run to the end every time).
+    assert any(code != 0 for code in seen_outcomes)
+
+
+def test_secret_scratch_files_are_git_ignored_and_private(workdir: Path, tmp_path: Path):
+    project = make_project(workdir)
+    from scaffold.resources import hook_module
+
+    module = hook_module("dvc_remote")
+    scratch = module.scratch_dir(project / ".dvc")
+    staged = scratch / "config.local.123.scaffold-new"
+    staged.write_text(SECRET)
+    assert git("check-ignore", str(staged.relative_to(project)), cwd=project)
+    run_scaffold(*ADD_TEAM, cwd=project)
+    local = project / ".dvc" / "config.local"
+    assert local.stat().st_mode & 0o777 == 0o600
+    assert SECRET in local.read_text(encoding="utf-8")
+    assert not staged.exists()  # a stale copy is removed by the next save
+    assert SECRET not in committable_text(project)
+
+
+# --- item 2: parallel runs of every mutating command lose nothing ----------------------------
+
+
+def run_parallel(commands: list[list[str]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Start every command at once; wait for all."""
+    started = [
+        subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for command in commands
+    ]
+    results = []
+    for process in started:
+        out, err = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
+
+
+def test_parallel_add_remote_keeps_every_remote(workdir: Path):
+    project = make_project(workdir)
+    results = run_parallel(
+        [scaffold_command("add", "remote", f"r{i}", f"s3://bucket-{i}/x") for i in range(8)],
+        project,
+    )
+    assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results]
+    config = (project / ".dvc" / "config").read_text(encoding="utf-8")
+    assert [f'remote "r{i}"' in config for i in range(8)] == [True] * 8
+
+
+def test_parallel_add_notebook_and_module_lose_nothing(workdir: Path):
+    project = make_project(workdir)
+    commands = [scaffold_command("add", "notebook", f"step {i}", "--phase", "2") for i in range(4)]
+    commands += [scaffold_command("add", "module", f"part_{i}") for i in range(4)]
+    commands += [
+        scaffold_command("add", "notebook", "--production", f"prod {i}", "--phase", "3")
+        for i in range(2)
+    ]
+    results = run_parallel(commands, project)
+    assert [r.returncode for r in results] == [0] * len(commands), [r.stderr for r in results]
+    numbers = sorted(p.name.split("-")[0] for p in (project / "notebooks").glob("[23].*.ipynb"))
+    assert numbers == ["2.0", "2.1", "2.2", "2.3", "3.0", "3.1"]
+    package = next((project / "src").iterdir())
+    assert all((package / f"part_{i}.py").is_file() for i in range(4))
+    assert all((project / "tests" / f"test_part_{i}.py").is_file() for i in range(4))
+    pipeline = (project / "dvc.yaml").read_text(encoding="utf-8")
+    assert "prod-0" in pipeline.replace("_", "-") and "prod-1" in pipeline.replace("_", "-")
+
+
+def test_parallel_new_of_one_project_makes_it_once(workdir: Path):
+    results = run_parallel(
+        [scaffold_command("new", "Race", "--no-input", "--no-dvc", "--no-pre-commit")] * 3,
+        workdir,
+    )
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0, 1, 1], [r.stderr for r in results]
+    for result in results:
+        if result.returncode:
+            assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert listing(workdir)[0] == "race"
+    assert [p for p in os.listdir(workdir) if p != "race"] == []
+    assert git("log", "--format=%s", cwd=workdir / "race").count("\n") == 0  # one commit
+
+
+# --- items 3 and 9: SIGINT, SIGTERM and SIGHUP clean up and end the children -----------------
+
+
+def _descendants(pid: int) -> set[int]:
+    """Living descendants of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def start_and_signal(
+    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
+) -> tuple[subprocess.CompletedProcess[str], set[int]]:
+    """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
+    descendant whose command line contains ``when_running`` is alive; return the result and
+    the descendants it had."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=group,
+    )
+    children: set[int] = set()
+
+    def running() -> bool:
+        nonlocal children
+        children = _descendants(process.pid)
+        return any(when_running in _cmdline(pid) for pid in children)
+
+    try:
+        assert _wait_for(running, 120), f"{when_running} never started"
+        children = _descendants(process.pid)
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, out, err), children
+
+
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGHUP, False),
+        (signal.SIGINT, False),
+        (signal.SIGTERM, True),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT", "SIGTERM-to-the-group"],
+)
+def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(
+    workdir: Path, signum: int, group: bool
+):
+    result, children = start_and_signal(
+        scaffold_command("new", "Sig", "--no-input", "--no-pre-commit"),
+        workdir,
+        signum,
+        "post_gen_project",
+        group,
+    )
+    assert result.returncode == 128 + signum, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Interrupted")
+    assert "Traceback" not in result.stderr
+    assert children and _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
+    time.sleep(1.0)  # an orphaned hook would now be finishing the project
+    assert os.listdir(workdir) == []
+
+
+# --- item 11: nothing left in TMPDIR, no bytecode in a new project ----------------------------
+
+
+def test_new_leaves_nothing_in_tmpdir(workdir: Path, tmp_path: Path):
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    result = run_scaffold(
+        "new", "Clean", "--no-input", "--no-pre-commit", cwd=workdir, env={"TMPDIR": str(scratch)}
+    )
+    assert result.returncode == 0
+    assert listing(scratch) == []
+    assert os.listdir(workdir) == ["clean"]
+
+
+def test_new_copies_no_bytecode_from_an_installed_template(workdir: Path, tmp_path: Path):
+    import compileall
+
+    from scaffold.generate import new_project
+    from scaffold.options import resolve_answers
+    from scaffold.resources import using_template_repo
+    from tests.conftest import copy_template_repo
+
+    repo = copy_template_repo(tmp_path / "installed")
+    # As pip leaves an installed template: every .py that compiles has bytecode beside it.
+    compileall.compile_dir(repo / "template", quiet=2)
+    assert list((repo / "template").rglob("*.pyc"))
+    with using_template_repo(repo):
+        answers = resolve_answers({"project_name": "Bytes"})
+        project = new_project(answers, workdir, skip=("git", "dvc", "pre-commit"))
+    assert [p for p in project.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"] == []
+    assert (project / "src" / "bytes" / "__init__.py").is_file()
+
+
+# --- item 7: plain cookiecutter evaluates key=value; the hook refuses what shows it ----------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "{{ cycler.__init__.__globals__.os.system('touch ran-code') }}",
+        "{% raw %}",
+        "{{ 7 * 6 }}",
+    ],
+)
+def test_plain_cookiecutter_refuses_an_answer_it_evaluated(
+    workdir: Path, template_git_repo: Path, typed: str
+):
+    from tests.conftest import run_cookiecutter
+
+    result = run_cookiecutter(
+        f"git+file://{template_git_repo}",
+        "--no-input",
+        f"description={typed}",
+        cwd=workdir,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "description was evaluated as a Jinja template by cookiecutter" in result.stderr
+    assert not (workdir / "my-project").exists()
+
+
+def test_scaffold_takes_jinja_markup_literally_and_the_rule_agrees(workdir: Path):
+    from scaffold.resources import hook_module
+
+    rules = hook_module("pre_gen_project")
+    typed = "{{ 7 * 6 }} and {% raw %}"
+    assert (
+        rules.evaluated_answers({"description": typed, "_unrendered": {"description": typed}}) == {}
+    )
+    assert "description" in rules.evaluated_answers(
+        {"description": "42 and ", "_unrendered": {"description": typed}}
+    )
+    # The template's own Jinja defaults are not answers someone typed.
+    default = rules._template_defaults()["dvc_remote_url"]
+    assert (
+        rules.evaluated_answers({"dvc_remote_url": "x", "_unrendered": {"dvc_remote_url": default}})
+        == {}
+    )
+    run_scaffold(
+        "new", "Lit", "--no-input", "--no-git", "--set", f"description={typed}", cwd=workdir
+    )
+    assert typed in (workdir / "lit" / "README.md").read_text(encoding="utf-8")
+
+
+def test_ctrl_c_at_a_prompt_says_interrupted(workdir: Path):
+    process = subprocess.Popen(
+        scaffold_command("new"),
+        cwd=workdir,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    import select
+
+    try:
+        # The first question is on stdout: scaffold now waits at the prompt.
+        assert select.select([process.stdout], [], [], 30)[0]
+        process.send_signal(signal.SIGINT)
+        _, raw = process.communicate(timeout=30)
+        err = raw.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert err.strip() == "Interrupted."
+    assert os.listdir(workdir) == []
