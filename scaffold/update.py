@@ -22,7 +22,8 @@ branch); when a clone lacks that ref, the old wheel from the package index. The 
 the installed template, rendered with the recorded answers; git's own three-way merge
 (``git merge-tree``) joins them, offline (``update_packaged``).
 
-SIGTERM and SIGHUP end an update as Ctrl-C does: the scratch folder is removed.
+SIGTERM and SIGHUP end an update as Ctrl-C does (scaffold.interrupts): the scratch folder is
+removed once the children are gone.
 """
 
 from __future__ import annotations
@@ -30,18 +31,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from scaffold.errors import ScaffoldError
@@ -483,24 +481,14 @@ def _relative(path: str, sub: str) -> str:
 
 @contextmanager
 def _scratch() -> Iterator[Path]:
-    """A temporary folder, removed at the end also when the process gets SIGTERM or SIGHUP
-    (turned into KeyboardInterrupt inside this block, as Ctrl-C), so no clone is left behind."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    handled = (signal.SIGTERM, signal.SIGHUP)
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = (
-        {signum: signal.signal(signum, interrupt) for signum in handled} if main_thread else {}
-    )
+    """A temporary folder, removed at the end. Under the CLI, SIGTERM and SIGHUP end the
+    children (git, copier's tasks) first and then unwind like Ctrl-C (scaffold.interrupts),
+    so nothing is still writing into it when it is removed."""
     folder = Path(tempfile.mkdtemp(prefix="scaffold-update-"))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def trust_question(root: Path, template: str | None = None) -> str | None:
