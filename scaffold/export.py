@@ -13,6 +13,8 @@ replaces a file whose hash still matches, and refuses an edited one without ``fo
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import re
 import string
@@ -167,39 +169,56 @@ def airflow_source(
         stage, call = task.stage, task.stage.papermill
         if call is None:
             lines.append(
-                f"    tasks[{task.id!r}] = ShellStage(\n"
-                f"        task_id={task.id!r},\n"
-                f"        bash_command={stage.cmd!r},\n"
-                f"        cwd=str(PROJECT_ROOT / {stage.wdir!r}),\n"
+                f"    tasks[{literal(task.id)}] = ShellStage(\n"
+                f"        task_id={literal(task.id)},\n"
+                f"        bash_command={literal(stage.cmd)},\n"
+                f"        cwd=str(PROJECT_ROOT / {literal(stage.wdir)}),\n"
                 "    )"
             )
             continue
         lines.append(
-            f"    tasks[{task.id!r}] = NotebookStage(\n"
-            f"        task_id={task.id!r},\n"
-            f"        input_nb=str(PROJECT_ROOT / {call.notebook!r}),\n"
-            f"        output_nb=str(REPORTS / RUN_ID / {_report_name(call.report)!r}),\n"
-            f"        parameters=parameters({call.params!r}, {call.inline!r}),\n"
-            f"        kernel_name={call.kernel!r},\n"
-            f"        language_name={call.language!r},\n"
-            f"        cwd=str(PROJECT_ROOT / {call.cwd!r}),\n"
+            f"    tasks[{literal(task.id)}] = NotebookStage(\n"
+            f"        task_id={literal(task.id)},\n"
+            f"        input_nb=str(PROJECT_ROOT / {literal(call.notebook)}),\n"
+            f"        output_nb=str(REPORTS / RUN_ID / {literal(_report_name(call.report))}),\n"
+            f"        parameters=parameters({literal(call.params)}, {literal(call.inline)}),\n"
+            f"        kernel_name={literal(call.kernel)},\n"
+            f"        language_name={literal(call.language)},\n"
+            f"        cwd=str(PROJECT_ROOT / {literal(call.cwd)}),\n"
             "    )"
         )
     for task in tasks:
-        lines.extend(f"    tasks[{up!r}] >> tasks[{task.id!r}]" for up in task.upstream)
+        lines.extend(
+            f"    tasks[{literal(up)}] >> tasks[{literal(task.id)}]" for up in task.upstream
+        )
     return _fill(
         _AIRFLOW,
-        dag_id=repr(dag_id),
+        dag_id=literal(dag_id),
         dag_name=dag_id,
-        schedule=repr(schedule),
-        root_env=repr(f"{env}_PROJECT_ROOT"),
+        schedule=literal(schedule),
         root_env_name=f"{env}_PROJECT_ROOT",
-        root_variable=repr(f"{env.lower()}_project_root"),
         root_variable_name=f"{env.lower()}_project_root",
-        reports_env=repr(f"{env}_REPORTS_DIR"),
         reports_env_name=f"{env}_REPORTS_DIR",
-        reports_variable=repr(f"{env.lower()}_reports_dir"),
-        depth=str(depth),
+        settings="\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = setting",
+                    [
+                        literal(f"{env}_PROJECT_ROOT"),
+                        literal(f"{env.lower()}_project_root"),
+                        f"Path(__file__).resolve().parents[{depth}]",
+                    ],
+                ),
+                _call(
+                    "REPORTS = setting",
+                    [
+                        literal(f"{env}_REPORTS_DIR"),
+                        literal(f"{env.lower()}_reports_dir"),
+                        'PROJECT_ROOT / "reports"',
+                    ],
+                ),
+            ]
+        ),
         tasks="\n".join(lines),
     )
 
@@ -212,30 +231,81 @@ def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
         stage, call = task.stage, task.stage.papermill
         deps = list(task.upstream)
         if call is None:
-            lines.append(f"    shell_asset({task.id!r}, {deps!r}, {stage.cmd!r}, {stage.wdir!r}),")
+            lines.append(
+                "        shell_asset(\n"
+                f"            {literal(task.id)},\n"
+                f"            {literal(deps)},\n"
+                f"            {literal(stage.cmd)},\n"
+                f"            {literal(stage.wdir)},\n"
+                "        ),"
+            )
             continue
         lines.append(
-            f"    notebook_asset(\n"
-            f"        {task.id!r},\n"
-            f"        {deps!r},\n"
-            f"        notebook={call.notebook!r},\n"
-            f"        report={_report_name(call.report)!r},\n"
-            f"        params_file={call.params!r},\n"
-            f"        inline={call.inline!r},\n"
-            f"        cwd={call.cwd!r},\n"
-            f"        kernel={call.kernel!r},\n"
-            f"        language={call.language!r},\n"
-            "    ),"
+            "        notebook_asset(\n"
+            f"            {literal(task.id)},\n"
+            f"            {literal(deps)},\n"
+            f"            notebook={literal(call.notebook)},\n"
+            f"            report={literal(_report_name(call.report))},\n"
+            f"            params_file={literal(call.params)},\n"
+            f"            inline={literal(call.inline)},\n"
+            f"            cwd={literal(call.cwd)},\n"
+            f"            kernel={literal(call.kernel)},\n"
+            f"            language={literal(call.language)},\n"
+            "        ),"
         )
     return _fill(
         _DAGSTER,
-        root_env=repr(f"{env}_PROJECT_ROOT"),
         root_env_name=f"{env}_PROJECT_ROOT",
-        reports_env=repr(f"{env}_REPORTS_DIR"),
         reports_env_name=f"{env}_REPORTS_DIR",
-        depth=str(depth),
+        settings="\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
+                        f" or Path(__file__).resolve().parents[{depth}]"
+                    ],
+                ),
+                _call(
+                    "REPORTS = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
+                        ' or PROJECT_ROOT / "reports"'
+                    ],
+                ),
+            ]
+        ),
         assets="\n".join(lines),
     )
+
+
+def literal(value: object) -> str:
+    """``value`` as Python source, double-quoted the way ruff formats it."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f'float("{value}")'
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items())
+        return "{" + items + "}"
+    raise ScaffoldError(f"cannot write {value!r} as a parameter value; use plain literals.")
+
+
+def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
+    """A top-level call laid out the way ruff formats it."""
+    flat = f"{prefix}({', '.join(args)})"
+    if len(flat) <= limit:
+        return flat
+    inner = f"    {', '.join(args)}"
+    if len(inner) <= limit and len(args) > 0:
+        return f"{prefix}(\n{inner}\n)"
+    return f"{prefix}(\n" + "".join(f"    {arg},\n" for arg in args) + ")"
 
 
 def _fill(template: str, **values: str) -> str:
@@ -386,10 +456,10 @@ notebook runs in the same working directory as under `dvc repro`.
 
 from __future__ import annotations
 
-import datetime
 import os
 from pathlib import Path
 
+import pendulum
 import yaml
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 
@@ -414,13 +484,12 @@ def setting(env: str, variable: str, default: Path) -> Path:
     if not value:
         try:
             value = Variable.get(variable, default=None)
-        except Exception:  # no metadata database or API server to ask while parsing
+        except Exception:  # noqa: BLE001 (no metadata database or API server while parsing)
             value = None
     return Path(value) if value else default
 
 
-PROJECT_ROOT = setting(${root_env}, ${root_variable}, Path(__file__).resolve().parents[${depth}])
-REPORTS = setting(${reports_env}, ${reports_variable}, PROJECT_ROOT / "reports")
+${settings}
 
 
 def parameters(params_file: str | None, inline: dict) -> dict:
@@ -465,7 +534,7 @@ class ShellStage(BashOperator):
 with DAG(
     dag_id=DAG_ID,
     schedule=SCHEDULE,
-    start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["scaffold", "notebooks"],
 ) as dag:
@@ -493,8 +562,7 @@ import papermill
 import yaml
 from dagster import AssetExecutionContext, Definitions, MaterializeResult, MetadataValue, asset
 
-PROJECT_ROOT = Path(os.environ.get(${root_env}) or Path(__file__).resolve().parents[${depth}])
-REPORTS = Path(os.environ.get(${reports_env}) or PROJECT_ROOT / "reports")
+${settings}
 
 
 def parameters(params_file: str | None, inline: dict) -> dict:
