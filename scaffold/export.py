@@ -127,13 +127,15 @@ def _feeds(outs: Sequence[str], deps: Sequence[str]) -> bool:
 
 def _topological(names: list[str], upstream: Mapping[str, Sequence[str]]) -> list[str]:
     done: list[str] = []
+    finished: set[str] = set()
     waiting = list(names)
     while waiting:
-        ready = [name for name in waiting if all(up in done for up in upstream[name])]
+        ready = [name for name in waiting if finished.issuperset(upstream[name])]
         if not ready:
             raise ScaffoldError(f"dvc.yaml has a dependency cycle: {_cycle(waiting, upstream)}.")
         done.extend(ready)
-        waiting = [name for name in waiting if name not in ready]
+        finished.update(ready)
+        waiting = [name for name in waiting if name not in finished]
     return done
 
 
