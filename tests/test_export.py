@@ -485,9 +485,9 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         yield Flow(root, injected)
 
 
-def run_reports(root: Path, known: set[str]) -> Path:
-    """The one per-run folder of executed notebooks that is not in ``known``."""
-    runs = [p for p in (root / "reports").iterdir() if p.is_dir() and p.name not in known]
+def run_reports(reports: Path, known: set[str]) -> Path:
+    """The one per-run folder of executed notebooks in ``reports`` that is not in ``known``."""
+    runs = [p for p in reports.iterdir() if p.is_dir() and p.name not in known]
     assert len(runs) == 1, runs
     return runs[0]
 
@@ -544,7 +544,7 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
         "flow_lab"
     ]
     airflow("dags", "test", "flow_lab")
-    assert_same_as_dvc_repro(flow, run_reports(root, known))
+    assert_same_as_dvc_repro(flow, run_reports(root / "reports", known))
     clear_outputs(root)
 
 
@@ -552,13 +552,14 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
 def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path, tmp_path: Path):
     root = flow.root
     run_scaffold("export", "dagster", cwd=root)
-    known = {p.name for p in (root / "reports").iterdir()}
+    runs = tmp_path / "runs"  # the reports folder from the environment, not reports/
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     env = {
         **os.environ,
         "PATH": f"{dagster_bin}{os.pathsep}{os.environ['PATH']}",
         "DAGSTER_HOME": str(dagster_home),
+        "FLOW_LAB_REPORTS_DIR": str(runs),
     }
     env.pop("VIRTUAL_ENV", None)
     definitions = root / "pipelines" / "flow-lab.py"
@@ -571,7 +572,7 @@ def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    run = run_reports(root, known)
+    run = run_reports(runs, set())
     assert_same_as_dvc_repro(flow, run)
     # The executed notebook's path is each asset's metadata.
     probe = (
