@@ -547,6 +547,27 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
     assert_same_as_dvc_repro(flow, run_reports(root / "reports", known))
     clear_outputs(root)
 
+    # A copy outside the project finds it through the Airflow Variable (here from the
+    # environment, as Airflow's AIRFLOW_VAR_* convention allows), read while parsing.
+    elsewhere = tmp_path / "elsewhere" / "flow_lab_dag.py"
+    elsewhere.parent.mkdir()
+    shutil.copy(root / "dags" / "flow-lab.py", elsewhere)
+    probe = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('dag_copy', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.PROJECT_ROOT)\n"
+    )
+    shown = subprocess.run(
+        [str(airflow_bin / "python"), "-c", probe, str(elsewhere)],
+        env={**env, "AIRFLOW_VAR_FLOW_LAB_PROJECT_ROOT": str(root)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout.strip().splitlines()[-1:] == [str(root)], shown.stderr[-2000:]
+
 
 @pytest.mark.slow
 def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path, tmp_path: Path):
