@@ -617,6 +617,90 @@ def check_command(
         raise typer.Exit(1)
 
 
+# --- scaffold export --------------------------------------------------------------------
+
+export_app = typer.Typer(
+    help="Write the dvc.yaml notebook pipeline as an orchestrator's file (Airflow, Dagster).",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+_OUTPUT_HELP = "Folder inside the project for the file (default: {})."
+_FORCE_HELP = "Overwrite the file even if it was edited since it was exported."
+
+if TYPE_CHECKING:
+    from scaffold.export import Exported
+
+
+def _report_export(exported: Exported, what: str) -> None:
+    if exported.change is None:
+        typer.echo(f"unchanged {_relative(exported.path)}")
+    else:
+        typer.echo(f"{exported.change.action} {_relative(exported.path)}")
+    notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
+    shell = len(exported.tasks) - notebooks
+    extra = f", {shell} shell" if shell else ""
+    typer.echo(f"  {len(exported.tasks)} {what} ({notebooks} notebook{extra}) from dvc.yaml")
+    if exported.missing == ("?",):
+        typer.echo(f"Not checked whether the project's Python has them; needs: {exported.install}")
+    elif exported.missing:
+        typer.echo(
+            f"The project's Python lacks {', '.join(exported.missing)}; where the orchestrator "
+            f"runs it, install the project and: {exported.install}"
+        )
+
+
+@export_app.command("airflow")
+def export_airflow(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("dags/")),
+    ] = None,
+    dag_id: Annotated[
+        str | None,
+        typer.Option("--dag-id", metavar="ID", help="The DAG id (default: the repo name)."),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            metavar="CRON",
+            help="Cron expression or preset such as @daily (default: manual runs only).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """One Airflow DAG file: a PapermillOperator task per notebook stage of dvc.yaml."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(
+            open_project(), "airflow", output=output, dag_id=dag_id, schedule=schedule, force=force
+        )
+    _report_export(exported, "tasks")
+
+
+@export_app.command("dagster")
+def export_dagster(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("pipelines/")),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """One Dagster definitions module: an asset per notebook stage of dvc.yaml (papermill)."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "dagster", output=output, force=force)
+    _report_export(exported, "assets")
+
+
+# --- end scaffold export ----------------------------------------------------------------
+
+
 def main() -> None:
     """Console entry point."""
     from scaffold.interrupts import Interrupted, install

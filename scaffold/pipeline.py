@@ -256,3 +256,219 @@ def pipeline_notebooks(root: Path) -> list[PipelineNotebook]:
         if len(notebooks) >= 2:
             found.append(PipelineNotebook(str(name), notebooks[0], notebooks[1], params))
     return found
+
+
+# -- the whole pipeline, for exporters: every stage, its papermill call, its deps and outs ----
+
+
+@dataclass(frozen=True)
+class PapermillCall:
+    """What a ``papermill`` stage command asks for; paths relative to the project root."""
+
+    notebook: str
+    report: str
+    params: str | None  # -f
+    cwd: str  # --cwd (the stage's wdir when not given)
+    kernel: str | None  # -k (None: the notebook's own kernelspec)
+    language: str | None  # -l
+    inline: dict[str, Any]  # -y, -p, -r, merged in papermill's order
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``dvc.yaml`` stage; paths relative to the project root, with forward slashes."""
+
+    name: str
+    cmd: str
+    wdir: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    papermill: PapermillCall | None  # None: not a single papermill command
+
+
+# papermill options that take a value and change nothing a run depends on.
+_IGNORED_VALUE_OPTIONS = {"--log-level", "--autosave-cell-every", "--start-timeout"}
+_IGNORED_VALUE_OPTIONS |= {"--start_timeout", "--execution-timeout"}
+_IGNORED_FLAGS = {
+    "--progress-bar",
+    "--no-progress-bar",
+    "--log-output",
+    "--no-log-output",
+    "--report-mode",
+    "--no-report-mode",
+    "--request-save-on-cell-execute",
+    "--no-request-save-on-cell-execute",
+    "--prepare-execute",
+}
+_VALUE_COUNTS = {
+    **dict.fromkeys(_IGNORED_VALUE_OPTIONS, 1),
+    **dict.fromkeys(("-f", "--parameters_file", "--cwd", "-k", "--kernel", "-l", "--language"), 1),
+    **dict.fromkeys(("-y", "--parameters_yaml"), 1),
+    **dict.fromkeys(("-p", "--parameters", "-r", "--parameters_raw"), 2),
+}
+_SHELL_WORDS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "2>", "2>&1"}
+
+
+def pipeline_stages(root: Path) -> list[Stage]:
+    """Every stage of ``root/dvc.yaml`` in file order; raise ScaffoldError for what cannot be
+    read (no file, bad YAML, templated stages, paths outside the project)."""
+    import yaml
+
+    path = root / DVC_YAML
+    if not path.is_file():
+        raise ScaffoldError(
+            "no dvc.yaml in the project; register a notebook with "
+            "scaffold add notebook --production DESCRIPTION."
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ScaffoldError(f"dvc.yaml is not valid YAML ({_problem(error)}); fix it.") from None
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if not isinstance(stages, dict) or not stages:
+        raise ScaffoldError("dvc.yaml has no stages; nothing to export.")
+    return [_read_stage(str(name), stage) for name, stage in stages.items()]
+
+
+def _read_stage(name: str, stage: Any) -> Stage:
+    if not isinstance(stage, dict):
+        raise ScaffoldError(f"stage {name} in dvc.yaml is not a mapping; fix it.")
+    if "foreach" in stage or "matrix" in stage:
+        raise ScaffoldError(
+            f"stage {name} uses foreach/matrix, which scaffold cannot export; write it out as "
+            "plain stages."
+        )
+    command = stage.get("cmd")
+    if isinstance(command, list) and len(command) == 1:
+        command = command[0]
+    if isinstance(command, list):
+        command = " && ".join(str(part) for part in command)
+    if not isinstance(command, str) or not command.strip():
+        raise ScaffoldError(f"stage {name} in dvc.yaml has no cmd; fix it.")
+    if "${" in command:
+        raise ScaffoldError(
+            f"stage {name} uses ${{...}} templating in its cmd, which scaffold cannot export."
+        )
+    wdir = _inside(".", str(stage.get("wdir", ".")), name)
+    deps = tuple(_inside(wdir, dep, name) for dep in _paths(stage.get("deps"), name, "deps"))
+    outs = tuple(_inside(wdir, out, name) for out in _paths(stage.get("outs"), name, "outs"))
+    call = _papermill_call(name, command, wdir)
+    return Stage(name, command.strip(), wdir, deps, outs, call)
+
+
+def _paths(entries: Any, name: str, key: str) -> list[str]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ScaffoldError(f"`{key}:` of stage {name} in dvc.yaml must be a list; fix it.")
+    found = []
+    for entry in entries:
+        if isinstance(entry, dict) and len(entry) == 1:  # - path: {cache: false}
+            entry = next(iter(entry))
+        if not isinstance(entry, str):
+            raise ScaffoldError(f"`{key}:` of stage {name} in dvc.yaml lists {entry!r}; fix it.")
+        found.append(entry)
+    return found
+
+
+def _inside(wdir: str, path: str, stage: str) -> str:
+    import posixpath
+
+    joined = posixpath.normpath(posixpath.join(wdir, path.replace("\\", "/")))
+    if posixpath.isabs(path) or joined == ".." or joined.startswith("../"):
+        raise ScaffoldError(f"stage {stage} names {path!r}, which is outside the project.")
+    return joined
+
+
+def _papermill_call(name: str, command: str, wdir: str) -> PapermillCall | None:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if any(word in _SHELL_WORDS for word in words):
+        return None
+    start = next(
+        (
+            i + 1
+            for i, word in enumerate(words[:4])
+            if word.rsplit("/", 1)[-1] == "papermill"
+            and (i == 0 or words[i - 1] in ("-m", "run", "exec"))
+        ),
+        None,
+    )
+    if start is None:
+        return None
+    positional: list[str] = []
+    values: dict[str, str] = {}
+    inline: dict[str, Any] = {}
+    yaml_texts: list[str] = []
+    args = words[start:]
+    index = 0
+    while index < len(args):
+        word = args[index]
+        option, equals, attached = word.partition("=") if word.startswith("--") else (word, "", "")
+        given = [attached] if equals else []
+        count = _VALUE_COUNTS.get(option, 0)
+        taken = given + args[index + 1 : index + 1 + count - len(given)]
+        if len(taken) < count:
+            raise ScaffoldError(f"stage {name}: papermill {option} lacks its value.")
+        index += 1 + count - len(given)
+        if not word.startswith("-") or word == "-":
+            positional.append(word)
+        elif option in ("-f", "--parameters_file", "--cwd", "-k", "--kernel", "-l", "--language"):
+            key = {"--parameters_file": "-f", "--kernel": "-k", "--language": "-l"}.get(option)
+            values[key or option] = taken[0]
+        elif option in ("-y", "--parameters_yaml"):
+            yaml_texts.append(taken[0])
+        elif option in ("-p", "--parameters"):
+            inline[taken[0]] = _papermill_type(taken[1])
+        elif option in ("-r", "--parameters_raw"):
+            inline[taken[0]] = taken[1]
+        elif option not in _IGNORED_VALUE_OPTIONS and option not in _IGNORED_FLAGS:
+            raise ScaffoldError(
+                f"stage {name}: scaffold cannot export papermill's {option} option; run that "
+                "stage another way or drop the option."
+            )
+    if len(positional) != 2:
+        raise ScaffoldError(
+            f"stage {name}: expected `papermill INPUT.ipynb OUTPUT.ipynb ...`, got {command!r}."
+        )
+    merged: dict[str, Any] = {}
+    for text in yaml_texts:
+        merged.update(_yaml_mapping(text, name))
+    merged.update(inline)
+    params = values.get("-f")
+    return PapermillCall(
+        notebook=_inside(wdir, positional[0], name),
+        report=_inside(wdir, positional[1], name),
+        params=_inside(wdir, params, name) if params else None,
+        cwd=_inside(wdir, values.get("--cwd", "."), name),
+        kernel=values.get("-k"),
+        language=values.get("-l"),
+        inline=merged,
+    )
+
+
+def _papermill_type(raw: str) -> Any:
+    """A ``-p`` value the way papermill's command line reads it."""
+    constants: dict[str, Any] = {"True": True, "False": False, "None": None}
+    if raw in constants:
+        return constants[raw]
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def _yaml_mapping(text: str, name: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise ScaffoldError(f"stage {name}: papermill -y must be a YAML mapping.")
+    return {str(key): value for key, value in loaded.items()}

@@ -1,0 +1,619 @@
+"""``scaffold export airflow|dagster``: the ``dvc.yaml`` pipeline as an orchestrator's file.
+
+One task (Airflow) or asset (Dagster) per stage, ordered by the stages' ``deps``/``outs``.
+A papermill stage runs its notebook with papermill, its parameters file (read when the
+orchestrator loads the file, so editing ``params/*.yaml`` needs no re-export) and the same
+working directory as under ``dvc repro``; any other stage runs its ``cmd`` in a shell in the
+stage's ``wdir``, as DVC does. Executed notebooks go to ``<reports>/<run id>/``.
+
+The generated file starts with a header holding the hash of what follows: a re-export
+replaces a file whose hash still matches, and refuses an edited one without ``force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import string
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from scaffold.errors import ScaffoldError
+from scaffold.files import Change, Write, apply, project_lock, relative
+from scaffold.pipeline import REPORTS_DIR, Stage, pipeline_stages
+from scaffold.project import Project
+
+Target = Literal["airflow", "dagster"]
+
+# The versions the export is tested with (tests/test_export.py builds these).
+AIRFLOW_VERSION = "3.3.2"
+AIRFLOW_PAPERMILL_VERSION = "3.13.3"
+DAGSTER_VERSION = "1.13.28"
+DEFAULT_FOLDERS: dict[str, str] = {"airflow": "dags", "dagster": "pipelines"}
+NEEDS: dict[str, tuple[str, ...]] = {
+    "airflow": ("apache-airflow", "apache-airflow-providers-papermill", "pyyaml"),
+    "dagster": ("dagster", "papermill", "pyyaml", "ipykernel"),
+}
+MARKER = "# scaffold-export:"
+_DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A stage as the orchestrator sees it: its id and the stages it waits for."""
+
+    id: str
+    stage: Stage
+    upstream: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export did."""
+
+    path: Path
+    change: Change | None  # None: the file was already up to date
+    tasks: tuple[Task, ...]
+    missing: tuple[str, ...]  # distributions the project's Python lacks ("?" when unknown)
+    install: str  # how to install them
+
+
+def install_command(target: Target, python_version: str | None = None) -> str:
+    """How to install the orchestrator, pinned the way its project recommends."""
+    if target == "airflow":
+        version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (
+            f'pip install "apache-airflow=={AIRFLOW_VERSION}" '
+            f'"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" --constraint '
+            '"https://raw.githubusercontent.com/apache/airflow/'
+            f'constraints-{AIRFLOW_VERSION}/constraints-{version}.txt"'
+        )
+    return f'pip install "dagster=={DAGSTER_VERSION}" papermill ipykernel pyyaml'
+
+
+def plan_tasks(root: Path, target: Target) -> list[Task]:
+    """The stages of ``dvc.yaml`` as tasks in an order that respects their dependencies."""
+    stages = pipeline_stages(root)
+    for stage in stages:
+        call = stage.papermill
+        if call is None:
+            continue
+        if not (root / call.notebook).is_file():
+            raise ScaffoldError(f"stage {stage.name} runs {call.notebook}, which is missing.")
+        if call.params and not (root / call.params).is_file():
+            raise ScaffoldError(f"stage {stage.name} reads {call.params}, which is missing.")
+        if not (root / call.cwd).is_dir():
+            raise ScaffoldError(f"stage {stage.name} runs in {call.cwd}/, which is missing.")
+    ids = {stage.name: _task_id(stage.name, target) for stage in stages}
+    clashes = [name for name in ids if list(ids.values()).count(ids[name]) > 1]
+    if clashes:
+        raise ScaffoldError(
+            f"stages {', '.join(clashes)} would get the same {target} name; rename one."
+        )
+    upstream = {
+        stage.name: tuple(
+            other.name for other in stages if other is not stage and _feeds(other.outs, stage.deps)
+        )
+        for stage in stages
+    }
+    ordered = _topological(list(ids), upstream)
+    by_name = {stage.name: stage for stage in stages}
+    return [
+        Task(ids[name], by_name[name], tuple(ids[up] for up in upstream[name])) for name in ordered
+    ]
+
+
+def _task_id(name: str, target: Target) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) if target == "dagster" else name
+
+
+def _feeds(outs: Sequence[str], deps: Sequence[str]) -> bool:
+    return any(
+        dep == out or dep.startswith(f"{out}/") or out.startswith(f"{dep}/")
+        for out in outs
+        for dep in deps
+    )
+
+
+def _topological(names: list[str], upstream: Mapping[str, Sequence[str]]) -> list[str]:
+    done: list[str] = []
+    finished: set[str] = set()
+    waiting = list(names)
+    while waiting:
+        ready = [name for name in waiting if finished.issuperset(upstream[name])]
+        if not ready:
+            raise ScaffoldError(f"dvc.yaml has a dependency cycle: {_cycle(waiting, upstream)}.")
+        done.extend(ready)
+        finished.update(ready)
+        waiting = [name for name in waiting if name not in finished]
+    return done
+
+
+def _cycle(waiting: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> str:
+    path = [waiting[0]]
+    while True:
+        following = next(up for up in upstream[path[-1]] if up in waiting)
+        if following in path:
+            loop = [*path[path.index(following) :], following]
+            return " -> ".join(reversed(loop))
+        path.append(following)
+
+
+# -- the generated files ------------------------------------------------------------------
+
+
+def _env_name(repo: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", repo).strip("_").upper() or "PROJECT"
+
+
+def _report_name(report: str) -> str:
+    prefix = f"{REPORTS_DIR}/"
+    return report[len(prefix) :] if report.startswith(prefix) else report.rsplit("/", 1)[-1]
+
+
+def airflow_source(
+    tasks: Sequence[Task], repo: str, dag_id: str, schedule: str | None, depth: int
+) -> str:
+    """The DAG file's body (without the header)."""
+    env = _env_name(repo)
+    lines = []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        if call is None:
+            lines.append(
+                f"    tasks[{literal(task.id)}] = ShellStage(\n"
+                f"        task_id={literal(task.id)},\n"
+                f"        bash_command={literal(stage.cmd)},\n"
+                f"        cwd=str(PROJECT_ROOT / {literal(stage.wdir)}),\n"
+                "    )"
+            )
+            continue
+        lines.append(
+            f"    tasks[{literal(task.id)}] = NotebookStage(\n"
+            f"        task_id={literal(task.id)},\n"
+            f"        input_nb=str(PROJECT_ROOT / {literal(call.notebook)}),\n"
+            f"        output_nb=str(REPORTS / RUN_ID / {literal(_report_name(call.report))}),\n"
+            f"        parameters=parameters({literal(call.params)}, {literal(call.inline)}),\n"
+            f"        kernel_name={literal(call.kernel)},\n"
+            f"        language_name={literal(call.language)},\n"
+            f"        cwd=str(PROJECT_ROOT / {literal(call.cwd)}),\n"
+            "    )"
+        )
+    for task in tasks:
+        lines.extend(
+            f"    tasks[{literal(up)}] >> tasks[{literal(task.id)}]" for up in task.upstream
+        )
+    return _fill(
+        _AIRFLOW,
+        dag_id=literal(dag_id),
+        dag_name=dag_id,
+        schedule=literal(schedule),
+        root_env_name=f"{env}_PROJECT_ROOT",
+        root_variable_name=f"{env.lower()}_project_root",
+        reports_env_name=f"{env}_REPORTS_DIR",
+        settings="\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = setting",
+                    [
+                        literal(f"{env}_PROJECT_ROOT"),
+                        literal(f"{env.lower()}_project_root"),
+                        f"Path(__file__).resolve().parents[{depth}]",
+                    ],
+                ),
+                _call(
+                    "REPORTS = setting",
+                    [
+                        literal(f"{env}_REPORTS_DIR"),
+                        literal(f"{env.lower()}_reports_dir"),
+                        'PROJECT_ROOT / "reports"',
+                    ],
+                ),
+            ]
+        ),
+        tasks="\n".join(lines),
+    )
+
+
+def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
+    """The Dagster definitions module's body (without the header)."""
+    env = _env_name(repo)
+    lines = []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        deps = list(task.upstream)
+        if call is None:
+            lines.append(
+                "        shell_asset(\n"
+                f"            {literal(task.id)},\n"
+                f"            {literal(deps)},\n"
+                f"            {literal(stage.cmd)},\n"
+                f"            {literal(stage.wdir)},\n"
+                "        ),"
+            )
+            continue
+        lines.append(
+            "        notebook_asset(\n"
+            f"            {literal(task.id)},\n"
+            f"            {literal(deps)},\n"
+            f"            notebook={literal(call.notebook)},\n"
+            f"            report={literal(_report_name(call.report))},\n"
+            f"            params_file={literal(call.params)},\n"
+            f"            inline={literal(call.inline)},\n"
+            f"            cwd={literal(call.cwd)},\n"
+            f"            kernel={literal(call.kernel)},\n"
+            f"            language={literal(call.language)},\n"
+            "        ),"
+        )
+    return _fill(
+        _DAGSTER,
+        root_env_name=f"{env}_PROJECT_ROOT",
+        reports_env_name=f"{env}_REPORTS_DIR",
+        settings="\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
+                        f" or Path(__file__).resolve().parents[{depth}]"
+                    ],
+                ),
+                _call(
+                    "REPORTS = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
+                        ' or PROJECT_ROOT / "reports"'
+                    ],
+                ),
+            ]
+        ),
+        assets="\n".join(lines),
+    )
+
+
+def literal(value: object) -> str:
+    """``value`` as Python source, double-quoted the way ruff formats it."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f'float("{value}")'
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items())
+        return "{" + items + "}"
+    raise ScaffoldError(f"cannot write {value!r} as a parameter value; use plain literals.")
+
+
+def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
+    """A top-level call laid out the way ruff formats it."""
+    flat = f"{prefix}({', '.join(args)})"
+    if len(flat) <= limit:
+        return flat
+    inner = f"    {', '.join(args)}"
+    if len(inner) <= limit and len(args) > 0:
+        return f"{prefix}(\n{inner}\n)"
+    return f"{prefix}(\n" + "".join(f"    {arg},\n" for arg in args) + ")"
+
+
+def _fill(template: str, **values: str) -> str:
+    return string.Template(template).substitute(values)
+
+
+def header(target: Target, body: str) -> str:
+    """The first lines of a generated file: where it comes from and the hash of ``body``."""
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return (
+        f"# Generated by `scaffold export {target}` from dvc.yaml: re-export after changing the\n"
+        "# pipeline. Edits here make the next export stop (it overwrites them with --force).\n"
+        f"{MARKER} {target} sha256={digest}\n"
+    )
+
+
+def is_untouched(text: str) -> bool:
+    """True when ``text`` is a generated file whose body still matches its recorded hash."""
+    lines = text.split("\n", 3)
+    if len(lines) < 4 or not lines[2].startswith(MARKER):
+        return False
+    recorded = lines[2].rsplit("sha256=", 1)[-1].strip()
+    return hashlib.sha256(lines[3].encode("utf-8")).hexdigest() == recorded
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def check_schedule(schedule: str | None) -> str | None:
+    """A cron expression or an Airflow preset; None (or "none") for manual runs only."""
+    if schedule is None or schedule.strip().lower() in ("", "none"):
+        return None
+    cleaned = schedule.strip()
+    fields = cleaned.split()
+    if cleaned in _PRESETS or (
+        len(fields) == 5 and all(_CRON_FIELD.fullmatch(field) for field in fields)
+    ):
+        return " ".join(fields) if cleaned not in _PRESETS else cleaned
+    raise ScaffoldError(
+        f"--schedule expects a cron expression such as '0 3 * * *' or a preset "
+        f"({', '.join(sorted(_PRESETS))}), got {schedule!r}."
+    )
+
+
+def check_dag_id(dag_id: str) -> str:
+    """Refuse what Airflow refuses as a DAG id."""
+    if not _DAG_ID.fullmatch(dag_id):
+        raise ScaffoldError(
+            f"--dag-id {dag_id!r}: use letters, digits, '_', '-' and '.' (at most 250)."
+        )
+    return dag_id
+
+
+def export(
+    project: Project,
+    target: Target,
+    *,
+    output: Path | None = None,
+    dag_id: str | None = None,
+    schedule: str | None = None,
+    force: bool = False,
+    python: str | None = None,
+) -> Exported:
+    """Write the pipeline of ``project`` for ``target``; see the module docstring.
+
+    ``output`` is a folder inside the project (default ``dags/`` or ``pipelines/``);
+    ``python`` is the interpreter to check for the orchestrator (default: the project's).
+    """
+    root = project.root
+    repo = project.answers.get("repo_name") or root.name
+    folder = Path(os.path.normpath(output.absolute() if output else root / DEFAULT_FOLDERS[target]))
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise ScaffoldError(f"--output {output}: the folder must be inside the project {root}.")
+    if folder.exists() and not folder.is_dir():
+        raise ScaffoldError(f"--output {output} is a file; give a folder.")
+    path = folder / f"{repo}.py"
+    depth = len(path.relative_to(root).parts) - 1
+    schedule = check_schedule(schedule)
+    if target == "airflow":
+        dag_id = check_dag_id(dag_id or repo)
+    elif dag_id is not None or schedule is not None:
+        raise ScaffoldError("--dag-id and --schedule are for airflow; Dagster schedules are code.")
+    with project_lock(root):
+        tasks = plan_tasks(root, target)
+        if target == "airflow":
+            body = airflow_source(tasks, repo, dag_id or repo, schedule, depth)
+        else:
+            body = dagster_source(tasks, repo, depth)
+        text = header(target, body) + body
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        change: Change | None = None
+        if old != text:
+            if old is not None and not force and not is_untouched(old):
+                raise ScaffoldError(
+                    f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
+                    "did not write it); left it alone. Pass --force to overwrite it."
+                )
+            apply([Write(path, text, create=old is None)])
+            change = Change("create" if old is None else "update", relative(path, root))
+    missing = missing_packages(project, target, python)
+    return Exported(path, change, tuple(tasks), missing, install_command(target))
+
+
+def missing_packages(
+    project: Project, target: Target, python: str | None = None
+) -> tuple[str, ...]:
+    """The distributions ``target`` needs that the project's Python lacks (("?",) when there
+    is no Python to ask)."""
+    if python is None:
+        from scaffold.run import find_interpreter
+
+        try:
+            python = str(find_interpreter(project).python)
+        except ScaffoldError:
+            return ("?",)
+    probe = (
+        "import importlib.metadata as m\n"
+        f"for name in {list(NEEDS[target])!r}:\n"
+        "    try: m.version(name)\n"
+        "    except m.PackageNotFoundError: print(name)\n"
+    )
+    try:
+        result = subprocess.run(
+            [python, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tempfile.gettempdir(),
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ("?",)
+    if result.returncode != 0:
+        return ("?",)
+    return tuple(result.stdout.split())
+
+
+_AIRFLOW = '''\
+"""Airflow DAG ${dag_name}: the notebook pipeline of dvc.yaml, one task per stage.
+
+Project root: the environment variable ${root_env_name}, else the Airflow Variable
+${root_variable_name}, else the project this file is in. Executed notebooks go to
+<reports>/<run_id>/, where <reports> is ${reports_env_name} (environment variable or the
+Variable of that name in lower case), else the project's reports/. Parameters are read from
+params/*.yaml each time Airflow parses this file, so editing them needs no re-export. Each
+notebook runs in the same working directory as under `dvc repro`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pendulum
+import yaml
+from airflow.providers.papermill.operators.papermill import PapermillOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Variable
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.models import Variable
+try:
+    from airflow.providers.standard.operators.bash import BashOperator
+except ImportError:  # Airflow 2 without the standard provider
+    from airflow.operators.bash import BashOperator
+
+DAG_ID = ${dag_id}
+SCHEDULE = ${schedule}
+RUN_ID = "{{ run_id }}"  # rendered by Airflow for each run
+
+
+def setting(env: str, variable: str, default: Path) -> Path:
+    """An environment variable, else an Airflow Variable, else ``default``."""
+    value = os.environ.get(env)
+    if not value:
+        try:
+            value = Variable.get(variable, default=None)
+        except Exception:  # noqa: BLE001 (no metadata database or API server while parsing)
+            value = None
+    return Path(value) if value else default
+
+
+${settings}
+
+
+def parameters(params_file: str | None, inline: dict) -> dict:
+    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
+    values = {}
+    if params_file:
+        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    return {**values, **inline}
+
+
+class NotebookStage(PapermillOperator):
+    """PapermillOperator in the stage's working directory, into a per-run folder.
+
+    Parameters are data: they are not rendered as Jinja templates (dvc repro does not either).
+    """
+
+    template_fields = tuple(f for f in PapermillOperator.template_fields if f != "parameters")
+
+    def __init__(self, *, cwd: str, **kwargs) -> None:
+        super().__init__(log_output=True, **kwargs)
+        self.cwd = cwd
+
+    def execute(self, context):
+        Path(self.output_nb).parent.mkdir(parents=True, exist_ok=True)
+        previous = os.getcwd()
+        os.chdir(self.cwd)  # what papermill --cwd does; a task runs in its own process
+        try:
+            super().execute(context)
+        finally:
+            os.chdir(previous)
+        return str(self.output_nb.url)
+
+
+class ShellStage(BashOperator):
+    """A stage that is not a notebook: its cmd, as dvc repro runs it (not a Jinja template)."""
+
+    template_fields = ("env",)
+    template_ext = ()
+
+
+with DAG(
+    dag_id=DAG_ID,
+    schedule=SCHEDULE,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["scaffold", "notebooks"],
+) as dag:
+    tasks = {}
+${tasks}
+'''
+
+_DAGSTER = '''\
+"""Dagster definitions: the notebook pipeline of dvc.yaml, one asset per stage.
+
+Project root: the environment variable ${root_env_name}, else the project this file is in.
+Executed notebooks go to <reports>/<run_id>/, where <reports> is ${reports_env_name}, else the
+project's reports/; each asset records its notebook's path as metadata. Parameters are read
+from params/*.yaml when an asset runs. Each notebook runs with papermill (its parameters cell
+stays as it is) in the same working directory as under `dvc repro`.
+
+    dagster asset materialize -f THIS_FILE --select '*'
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import papermill
+import yaml
+from dagster import AssetExecutionContext, Definitions, MaterializeResult, MetadataValue, asset
+
+${settings}
+
+
+def parameters(params_file: str | None, inline: dict) -> dict:
+    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
+    values = {}
+    if params_file:
+        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    return {**values, **inline}
+
+
+def notebook_asset(name, deps, *, notebook, report, params_file, inline, cwd, kernel, language):
+    """An asset that executes ``notebook`` with papermill into the run's folder."""
+
+    @asset(name=name, deps=deps, group_name="notebooks", description=f"papermill {notebook}")
+    def run(context: AssetExecutionContext) -> MaterializeResult:
+        output = REPORTS / context.run_id / report
+        output.parent.mkdir(parents=True, exist_ok=True)
+        values = parameters(params_file, inline)
+        papermill.execute_notebook(
+            str(PROJECT_ROOT / notebook),
+            str(output),
+            parameters=values,
+            kernel_name=kernel,
+            language=language,
+            cwd=str(PROJECT_ROOT / cwd),
+            progress_bar=False,
+        )
+        return MaterializeResult(
+            metadata={"notebook": MetadataValue.path(str(output)), "parameters": values}
+        )
+
+    return run
+
+
+def shell_asset(name, deps, cmd, wdir):
+    """A stage that is not a notebook: its cmd in a shell, as dvc repro runs it."""
+
+    @asset(name=name, deps=deps, group_name="notebooks", description=cmd)
+    def run(context: AssetExecutionContext) -> MaterializeResult:
+        subprocess.run(cmd, shell=True, cwd=PROJECT_ROOT / wdir, check=True)
+        return MaterializeResult(metadata={"cmd": cmd})
+
+    return run
+
+
+defs = Definitions(
+    assets=[
+${assets}
+    ]
+)
+'''

@@ -1,0 +1,631 @@
+"""`scaffold export airflow|dagster`: the dvc.yaml pipeline as an orchestrator's file.
+
+Fast tests read and write small projects in-process. The slow tests run the exports for real:
+a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow dags test`)
+and a real Dagster (`dagster asset materialize --select '*'`), each in its own venv built
+once per session with uv and the shared cache, and compare what they executed with what
+`dvc repro` executed: the same notebooks with the same injected parameters.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scaffold.cli import app
+from scaffold.export import (
+    AIRFLOW_PAPERMILL_VERSION,
+    AIRFLOW_VERSION,
+    DAGSTER_VERSION,
+    export,
+    is_untouched,
+    plan_tasks,
+)
+from scaffold.pipeline import pipeline_notebooks, pipeline_stages
+from scaffold.project import Project
+from tests.conftest import UV_CACHE_DIR, fixture_git, listing, project_venv, run_scaffold
+
+MAKE = "1.1-t-make-numbers"
+SUM = "1.2-t-sum-numbers"
+
+# Three stages, listed out of order: sum_numbers reads make_numbers' output, copy_total (a
+# plain command) reads sum_numbers' output. cmd layouts: folded (>-), one line, plain multi-line.
+DVC_YAML = f"""\
+stages:
+  make_numbers:
+    cmd: >-
+      papermill --no-progress-bar --cwd notebooks
+      notebooks/{MAKE}.ipynb
+      reports/{MAKE}.ipynb
+      -f params/{MAKE}.yaml
+    deps:
+      - notebooks/{MAKE}.ipynb
+    params:
+      - params/{MAKE}.yaml:
+    outs:
+      - reports/{MAKE}.ipynb
+      - data/interim/numbers.txt
+  copy_total:
+    cmd: cp data/processed/total.txt data/processed/total-copy.txt
+    deps:
+      - data/processed/total.txt
+    outs:
+      - data/processed/total-copy.txt
+  sum_numbers:
+    cmd: papermill --cwd notebooks notebooks/{SUM}.ipynb reports/{SUM}.ipynb
+      -f params/{SUM}.yaml -p offset 1
+    deps:
+      - notebooks/{SUM}.ipynb
+      - data/interim/numbers.txt
+    params:
+      - params/{SUM}.yaml:
+    outs:
+      - reports/{SUM}.ipynb
+      - data/processed/total.txt
+"""
+
+
+def notebook(parameters: str, body: str) -> str:
+    """A two-cell notebook: a `parameters` cell and a body, with the python3 kernelspec."""
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "parameters",
+            "metadata": {"tags": ["parameters"]},
+            "outputs": [],
+            "source": parameters,
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "body",
+            "metadata": {},
+            "outputs": [],
+            "source": body,
+        },
+    ]
+    metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    return json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5})
+
+
+def make_pipeline(root: Path) -> None:
+    """Two notebooks (stage 2 reads what stage 1 writes, from notebooks/ as cwd), their
+    parameters files (one value looks like a Jinja template: it must arrive as written)."""
+    (root / "notebooks").mkdir(exist_ok=True)
+    (root / "params").mkdir(exist_ok=True)
+    (root / "notebooks" / f"{MAKE}.ipynb").write_text(
+        notebook(
+            'n = 1\nlabel = "x"\n',
+            "from pathlib import Path\n"
+            'Path("../data/interim").mkdir(parents=True, exist_ok=True)\n'
+            'Path("../data/interim/numbers.txt").write_text(" ".join(map(str, range(n))))\n'
+            "print(label)\n",
+        )
+    )
+    (root / "notebooks" / f"{SUM}.ipynb").write_text(
+        notebook(
+            "scale = 1\noffset = 0\n",
+            "from pathlib import Path\n"
+            'numbers = [int(x) for x in Path("../data/interim/numbers.txt").read_text().split()]\n'
+            'Path("../data/processed").mkdir(parents=True, exist_ok=True)\n'
+            'Path("../data/processed/total.txt").write_text(str(sum(numbers) * scale + offset))\n',
+        )
+    )
+    (root / "params" / f"{MAKE}.yaml").write_text('n: 4\nlabel: "{{ ds }} raw"\n')
+    (root / "params" / f"{SUM}.yaml").write_text("scale: 3\n")
+    (root / "dvc.yaml").write_text(DVC_YAML)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A minimal project (pyproject.toml beside notebooks/) with the pipeline; the cwd."""
+    root = tmp_path / "flow-lab"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "flow-lab"\n\n[tool.ruff]\nline-length = 99\n\n'
+        '[tool.ruff.lint]\nextend-select = ["I"]\n'
+    )
+    make_pipeline(root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), prog_name="scaffold")
+    return result.exit_code, result.stdout, result.stderr
+
+
+NO_ORCHESTRATOR = sys.executable  # scaffold's test interpreter has neither orchestrator
+
+
+# -- reading the pipeline ---------------------------------------------------------------------
+
+
+def test_stages_are_ordered_by_their_deps_and_outs(lab: Path):
+    tasks = plan_tasks(lab, "airflow")
+    assert [task.id for task in tasks] == ["make_numbers", "sum_numbers", "copy_total"]
+    assert {task.id: task.upstream for task in tasks} == {
+        "make_numbers": (),
+        "sum_numbers": ("make_numbers",),
+        "copy_total": ("sum_numbers",),
+    }
+    by_id = {task.id: task.stage for task in tasks}
+    call = by_id["sum_numbers"].papermill
+    assert call is not None
+    assert (call.notebook, call.report, call.params, call.cwd) == (
+        f"notebooks/{SUM}.ipynb",
+        f"reports/{SUM}.ipynb",
+        f"params/{SUM}.yaml",
+        "notebooks",
+    )
+    assert call.inline == {"offset": 1}  # papermill -p reads 1 as an int
+    assert by_id["copy_total"].papermill is None  # a plain command: a shell task
+
+
+def test_the_richer_reader_agrees_with_pipeline_notebooks(lab: Path):
+    stages = [s for s in pipeline_stages(lab) if s.papermill]
+    old = pipeline_notebooks(lab)
+    assert [
+        (s.name, s.papermill.notebook, s.papermill.report, s.papermill.params) for s in stages
+    ] == [  # type: ignore[union-attr]
+        (n.stage, n.notebook, n.report, n.params) for n in old
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expected"),
+    [
+        (
+            "python -m papermill nb/a.ipynb out/a.ipynb --cwd=nb -k py3 -y '{a: 1, b: x}' "
+            "-p a 2 -r b 007 -p c True --log-output",
+            ("nb/a.ipynb", "out/a.ipynb", None, "nb", "py3", {"a": 2, "b": "007", "c": True}),
+        ),
+        (
+            "uv run papermill a.ipynb b.ipynb --parameters_file p.yaml",
+            ("a.ipynb", "b.ipynb", "p.yaml", ".", None, {}),
+        ),
+    ],
+)
+def test_papermill_commands_are_read_with_shlex(lab: Path, cmd: str, expected: tuple):
+    (lab / "a.ipynb").write_text("{}")
+    (lab / "dvc.yaml").write_text(json.dumps({"stages": {"s": {"cmd": cmd}}}))
+    call = pipeline_stages(lab)[0].papermill
+    assert call is not None
+    assert (call.notebook, call.report, call.params, call.cwd, call.kernel, call.inline) == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("dvc_yaml", "message"),
+    [
+        (None, "no dvc.yaml in the project"),
+        ("stages:\n  a: [unclosed\n", "dvc.yaml is not valid YAML (line"),
+        (
+            "stages:\n  a:\n    cmd: papermill notebooks/gone.ipynb reports/gone.ipynb\n",
+            "stage a runs notebooks/gone.ipynb, which is missing.",
+        ),
+        (
+            f"stages:\n  a:\n    cmd: papermill notebooks/{MAKE}.ipynb r/a.ipynb\n"
+            "    deps: [data/b]\n    outs: [data/a]\n"
+            f"  b:\n    cmd: papermill notebooks/{SUM}.ipynb r/b.ipynb\n"
+            "    deps: [data/a/part]\n    outs: [data/b]\n",
+            "dvc.yaml has a dependency cycle: a -> b -> a.",
+        ),
+        (
+            "stages:\n  a:\n    foreach: [1, 2]\n    do:\n      cmd: echo ${item}\n",
+            "stage a uses foreach/matrix",
+        ),
+        (
+            "stages:\n  a:\n    cmd: papermill x.ipynb y.ipynb --engine odd\n",
+            "stage a: scaffold cannot export papermill's --engine option",
+        ),
+        (
+            "stages:\n  a:\n    cmd: echo hi\n    deps: [../../etc/passwd]\n",
+            "stage a names '../../etc/passwd', which is outside the project.",
+        ),
+    ],
+)
+def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
+    lab: Path, dvc_yaml: str | None, message: str
+):
+    if dvc_yaml is None:
+        (lab / "dvc.yaml").unlink()
+    else:
+        (lab / "dvc.yaml").write_text(dvc_yaml)
+    before = listing(lab)
+    for target in ("airflow", "dagster"):
+        code, out, err = cli("export", target)
+        assert code == 1, out
+        assert err.startswith("error: ") and message in err, err
+        assert "Traceback" not in err and err.count("\n") == 1
+    assert listing(lab) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--schedule", "every day"], "--schedule expects a cron expression"),
+        (["--dag-id", "my dag"], "--dag-id 'my dag': use letters"),
+        (["--output", "../elsewhere"], "must be inside the project"),
+    ],
+)
+def test_bad_options_are_refused(lab: Path, args: list[str], message: str):
+    code, _, err = cli("export", "airflow", *args)
+    assert code == 1 and message in err, err
+    assert not (lab / "dags").exists() and not (lab.parent / "elsewhere").exists()
+
+
+# -- the files --------------------------------------------------------------------------------
+
+
+def test_the_airflow_file_names_its_tasks_and_says_where_the_project_is(lab: Path):
+    result = export(
+        Project(lab), "airflow", dag_id="nightly", schedule="0 3 * * *", python=NO_ORCHESTRATOR
+    )
+    assert result.path == lab / "dags" / "flow-lab.py"
+    text = result.path.read_text()
+    tree = ast.parse(text)
+    assigned = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
+    assert assigned["DAG_ID"] == "nightly" and assigned["SCHEDULE"] == "0 3 * * *"
+    assert "FLOW_LAB_PROJECT_ROOT" in text and "flow_lab_project_root" in text
+    assert "Path(__file__).resolve().parents[1]" in text
+    assert text.count("NotebookStage(\n") == 2 and text.count("ShellStage(\n") == 1
+    assert 'tasks["make_numbers"] >> tasks["sum_numbers"]' in text
+    assert 'tasks["sum_numbers"] >> tasks["copy_total"]' in text
+    assert result.missing[:2] == ("apache-airflow", "apache-airflow-providers-papermill")
+    assert f"apache-airflow=={AIRFLOW_VERSION}" in result.install
+    assert f"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" in result.install
+    assert "constraints-" in result.install
+
+
+def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
+    venv = lab / ".venv"  # the project's own environment, without Dagster
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    code, out, _ = cli("export", "dagster")
+    assert code == 0
+    assert "create pipelines/flow-lab.py" in out
+    assert "3 assets (2 notebook, 1 shell) from dvc.yaml" in out
+    assert "The project's Python lacks dagster, papermill, pyyaml, ipykernel" in out
+    assert f'pip install "dagster=={DAGSTER_VERSION}"' in out
+
+
+def test_values_are_data_in_the_generated_source(lab: Path):
+    tricky = 'echo "it\'s {{ ds }}" """ \\n done'
+    (lab / "dvc.yaml").write_text(json.dumps({"stages": {"odd": {"cmd": tricky}}}))
+    for target in ("airflow", "dagster"):
+        path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
+        constants = {
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant)
+        }
+        assert tricky in constants
+
+
+def test_the_generated_files_are_ruff_clean(lab: Path):
+    for target in ("airflow", "dagster"):
+        export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["format", "--check", "--diff"], ["check"]):
+        done = subprocess.run(
+            [*ruff, *args, "dags", "pipelines"], cwd=lab, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_re_export_replaces_only_an_untouched_file(lab: Path):
+    code, out, _ = cli("export", "airflow")
+    assert code == 0 and out.startswith("create dags/flow-lab.py")
+    path = lab / "dags" / "flow-lab.py"
+    first = path.read_text()
+    assert is_untouched(first)
+
+    code, out, _ = cli("export", "airflow")
+    assert code == 0 and out.startswith("unchanged dags/flow-lab.py")
+
+    (lab / "params" / f"{SUM}.yaml").write_text("scale: 5\n")  # parameters: no re-export
+    assert cli("export", "airflow")[1].startswith("unchanged")
+
+    code, out, _ = cli("export", "airflow", "--schedule", "@daily")  # the pipeline changed
+    assert code == 0 and out.startswith("update dags/flow-lab.py")
+    assert is_untouched(path.read_text()) and path.read_text() != first
+
+    edited = path.read_text().replace("catchup=False", "catchup=True")
+    path.write_text(edited)
+    assert not is_untouched(edited)
+    code, _, err = cli("export", "airflow")
+    assert code == 1
+    assert err == (
+        "error: dags/flow-lab.py was changed since scaffold wrote it (or scaffold did not "
+        "write it); left it alone. Pass --force to overwrite it.\n"
+    )
+    assert path.read_text() == edited
+
+    code, out, _ = cli("export", "airflow", "--force")
+    assert code == 0 and out.startswith("update dags/flow-lab.py")
+    assert path.read_text() == first
+
+
+def test_a_file_scaffold_did_not_write_is_never_replaced(lab: Path):
+    mine = lab / "pipelines" / "flow-lab.py"
+    mine.parent.mkdir()
+    mine.write_text("# my own definitions\n")
+    code, _, err = cli("export", "dagster")
+    assert code == 1 and "left it alone" in err
+    assert mine.read_text() == "# my own definitions\n"
+
+
+def test_output_folder_sets_where_the_root_is_found(lab: Path):
+    code, out, _ = cli("export", "airflow", "--output", "deploy/airflow/dags")
+    assert code == 0 and out.startswith("create deploy/airflow/dags/flow-lab.py")
+    text = (lab / "deploy" / "airflow" / "dags" / "flow-lab.py").read_text()
+    assert "Path(__file__).resolve().parents[3]" in text
+
+
+# -- for real: dvc repro, Airflow, Dagster ----------------------------------------------------
+
+
+def build_venv(folder: Path, *requirements: str) -> Path:
+    """A venv with ``requirements`` (uv, shared cache); return its bin folder."""
+    uv = [sys.executable, "-m", "uv"]
+    env = {**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR}
+    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(folder)], check=True)
+    subprocess.run(
+        [
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(folder / "bin" / "python"),
+            *requirements,
+        ],
+        check=True,
+        env=env,
+    )
+    return folder / "bin"
+
+
+@pytest.fixture(scope="session")
+def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Airflow and its papermill provider at the versions the export pins."""
+    return build_venv(
+        tmp_path_factory.mktemp("airflow-venv") / "venv",
+        f"apache-airflow=={AIRFLOW_VERSION}",
+        f"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}",
+        "ipykernel",
+    )
+
+
+@pytest.fixture(scope="session")
+def dagster_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Dagster at the pinned version, with papermill and a kernel (no dagstermill)."""
+    return build_venv(
+        tmp_path_factory.mktemp("dagster-venv") / "venv",
+        f"dagster=={DAGSTER_VERSION}",
+        "papermill",
+        "ipykernel",
+        "pyyaml",
+    )
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A generated project whose pipeline ``dvc repro`` ran, with its injected cells."""
+
+    root: Path
+    injected: dict[str, str]  # notebook stem -> the injected-parameters cell's source
+
+
+def injected_cell(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    found = [
+        "".join(cell["source"])
+        for cell in cells
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
+    assert len(found) == 1, path
+    return found[0]
+
+
+def clear_outputs(root: Path) -> None:
+    for folder in ("data/interim", "data/processed"):
+        for path in (root / folder).glob("*.txt"):
+            path.unlink()
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
+    """``scaffold new`` (git + DVC), the pipeline committed, its .venv, ``dvc repro`` run."""
+    base = tmp_path_factory.mktemp("export-flow")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        patch.delenv("VIRTUAL_ENV", raising=False)
+        run_scaffold("new", "Flow Lab", "--no-input", "--no-pre-commit", cwd=base)
+        root = base / "flow-lab"
+        for stale in (root / "notebooks").glob("*.ipynb"):
+            stale.unlink()
+        make_pipeline(root)
+        fixture_git("add", "--all", cwd=root)
+        fixture_git("commit", "--quiet", "--no-verify", "-m", "pipeline", cwd=root)
+        project_venv(root)
+        run_scaffold("run", "--all", cwd=root)
+        assert (root / "data" / "processed" / "total.txt").read_text() == "19"
+        injected = {stem: injected_cell(root / "reports" / f"{stem}.ipynb") for stem in (MAKE, SUM)}
+        assert injected[MAKE] == '# Parameters\nn = 4\nlabel = "{{ ds }} raw"\n'
+        assert injected[SUM] == "# Parameters\nscale = 3\noffset = 1\n"
+        clear_outputs(root)
+        yield Flow(root, injected)
+
+
+def run_reports(reports: Path, known: set[str]) -> Path:
+    """The one per-run folder of executed notebooks in ``reports`` that is not in ``known``."""
+    runs = [p for p in reports.iterdir() if p.is_dir() and p.name not in known]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def assert_same_as_dvc_repro(flow: Flow, run: Path) -> None:
+    assert sorted(p.name for p in run.glob("*.ipynb")) == [f"{MAKE}.ipynb", f"{SUM}.ipynb"]
+    for stem, source in flow.injected.items():
+        assert injected_cell(run / f"{stem}.ipynb") == source
+    assert (flow.root / "data" / "processed" / "total.txt").read_text() == "19"
+    assert (flow.root / "data" / "processed" / "total-copy.txt").read_text() == "19"
+
+
+def last_json(output: str) -> list[dict[str, str]]:
+    """The JSON list an Airflow command prints after its log lines."""
+    line = output.strip().splitlines()[-1] if output.strip() else ""
+    return [] if line == "No data found" else list(json.loads(line))
+
+
+@pytest.mark.slow
+def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: Path):
+    root = flow.root
+    run_scaffold("export", "airflow", "--dag-id", "flow_lab", cwd=root)
+    known = {p.name for p in (root / "reports").iterdir()}
+    env = {
+        **os.environ,
+        "PATH": f"{airflow_bin}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": "http://127.0.0.1:8080",
+    }
+    env.pop("VIRTUAL_ENV", None)
+
+    def airflow(*args: str) -> str:
+        done = subprocess.run(
+            [str(airflow_bin / "airflow"), *args],
+            env=env,
+            cwd=tmp_path,  # not the project: the DAG must find it by itself
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, (
+            f"airflow {args}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
+        return done.stdout
+
+    airflow("db", "migrate")
+    airflow("dags", "reserialize")
+    errors = last_json(airflow("dags", "list-import-errors", "-o", "json"))
+    assert errors == [], errors
+    assert [dag["dag_id"] for dag in last_json(airflow("dags", "list", "-o", "json"))] == [
+        "flow_lab"
+    ]
+    airflow("dags", "test", "flow_lab")
+    assert_same_as_dvc_repro(flow, run_reports(root / "reports", known))
+    clear_outputs(root)
+
+    # A copy outside the project finds it through the Airflow Variable (here from the
+    # environment, as Airflow's AIRFLOW_VAR_* convention allows), read while parsing.
+    elsewhere = tmp_path / "elsewhere" / "flow_lab_dag.py"
+    elsewhere.parent.mkdir()
+    shutil.copy(root / "dags" / "flow-lab.py", elsewhere)
+    probe = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('dag_copy', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.PROJECT_ROOT)\n"
+    )
+    shown = subprocess.run(
+        [str(airflow_bin / "python"), "-c", probe, str(elsewhere)],
+        env={**env, "AIRFLOW_VAR_FLOW_LAB_PROJECT_ROOT": str(root)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout.strip().splitlines()[-1:] == [str(root)], shown.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path, tmp_path: Path):
+    root = flow.root
+    run_scaffold("export", "dagster", cwd=root)
+    runs = tmp_path / "runs"  # the reports folder from the environment, not reports/
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{dagster_bin}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(dagster_home),
+        "FLOW_LAB_REPORTS_DIR": str(runs),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    definitions = root / "pipelines" / "flow-lab.py"
+    done = subprocess.run(
+        [str(dagster_bin / "dagster"), "asset", "materialize", "--select", "*", "-f", definitions],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    run = run_reports(runs, set())
+    assert_same_as_dvc_repro(flow, run)
+    # The executed notebook's path is each asset's metadata.
+    probe = (
+        "from dagster import AssetKey, DagsterInstance\n"
+        "instance = DagsterInstance.get()\n"
+        "for name in ('make_numbers', 'sum_numbers'):\n"
+        "    event = instance.get_latest_materialization_event(AssetKey(name))\n"
+        "    print(event.asset_materialization.metadata['notebook'].value)\n"
+    )
+    shown = subprocess.run(
+        [str(dagster_bin / "python"), "-c", probe], env=env, capture_output=True, text=True
+    )
+    assert shown.stdout.split() == [str(run / f"{MAKE}.ipynb"), str(run / f"{SUM}.ipynb")], (
+        shown.stderr
+    )
+    clear_outputs(root)
+
+
+@pytest.mark.slow
+def test_the_generated_project_exports_with_make(flow: Flow):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target, path in (("airflow", "dags/flow-lab.py"), ("dagster", "pipelines/flow-lab.py")):
+        done = subprocess.run(
+            ["make", f"export-{target}"],
+            cwd=flow.root,
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            },
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert is_untouched((flow.root / path).read_text())
