@@ -97,21 +97,23 @@ def test_without_a_remote_data_targets_say_what_to_do(workdir: Path):
         assert "error: no default DVC remote yet" in result.stderr
         assert "scaffold add remote storage URL --default" in result.stderr
     readme = (project / "README.md").read_text()
-    assert "make data-pull" not in readme.split("## Notebooks")[0]  # the set-up steps
+    assert "# fetch the data from the DVC remote" not in readme  # no remote to fetch from
     assert "scaffold add remote storage URL --default" in readme
 
 
 def test_pip_create_environment_uses_the_projects_python(workdir: Path):
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     newer = f"{sys.version_info.major}.{sys.version_info.minor + 5}"
-    project = new_project(workdir, f"python_version={newer}", name="Future")
+    (workdir / "future").mkdir()
+    project = new_project(workdir / "future", f"python_version={newer}", name="Future")
     env = {"PATH": f"{Path(sys.base_prefix) / 'bin'}{os.pathsep}{SYSTEM_PATH}"}
     refused = run(["make", "create_environment"], cwd=project, env=env, expect_ok=False)
     assert refused.returncode != 0
     assert f"error: no Python {newer} or newer found" in refused.stderr
     assert not (project / ".venv").exists()
 
-    project = new_project(workdir, f"python_version={version}", name="Present")
+    (workdir / "present").mkdir()
+    project = new_project(workdir / "present", f"python_version={version}", name="Present")
     run(["make", "create_environment"], cwd=project, env=env)
     made = run([project / ".venv" / "bin" / "python", "--version"], cwd=project)
     assert made.stdout.startswith(f"Python {version}.")
