@@ -412,3 +412,13 @@ def test_day_one_to_day_thirty(
 def notebook_stem(project: Path) -> str:
     (notebook,) = sorted((project / "notebooks").glob("*.ipynb"))
     return notebook.stem
+
+
+def test_our_readme_test_command_is_the_one_ci_runs():
+    """pip alone backtracks for minutes through the dev extra; the documented command is CI's."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Run the tests", 1)[1].split("\n## ", 1)[0]
+    command = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert command.split()[0] == ".ci/run"
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert 'uv pip install --quiet --python .venv/bin/python -e ".[dev]"' in ci
