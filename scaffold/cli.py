@@ -203,7 +203,7 @@ def add_notebook(
         typer.Option(
             "--author",
             metavar="INITIALS",
-            help="Your initials (default: from the recorded author_name, else git user.name).",
+            help="Your initials (default: from git user.name, else the recorded author_name).",
         ),
     ] = None,
     production: Annotated[

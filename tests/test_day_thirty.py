@@ -254,7 +254,7 @@ def test_commits_after_dvc_repro_pass_the_hooks(
     result = run(["git", "commit", "-m", "Run the pipeline"], cwd=project, expect_ok=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert hook_status(output, "trim trailing whitespace") in {"Passed", "Skipped"}, output
+    assert "trim trailing whitespace" in output and "Failed" not in output, output
     # the lock is rewritten on every repro: the next commit passes as well
     params = project / "params" / f"{FIRST}.yaml"
     params.write_text(params.read_text().replace("preview_rows: 5", "preview_rows: 3"))
