@@ -333,17 +333,24 @@ def test_day_one_to_day_thirty(
 
     # Open the notebooks: `make lab` serves JupyterLab on 127.0.0.1.
     port = free_port()
+    lab_args = f"--no-browser --port={port} --IdentityProvider.token=day30"
+    if os.geteuid() == 0:  # CI containers: jupyter refuses root without it
+        lab_args += " --allow-root"
+    log = (tmp_path / "lab.log").open("w")
     lab = subprocess.Popen(
-        ["make", "lab", f"LAB_ARGS=--no-browser --port={port} --IdentityProvider.token=day30"],
+        ["make", "lab", f"LAB_ARGS={lab_args}"],
         cwd=project,
         env={**os.environ, **shell},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
     lab_server.append(lab)
-    status = json.loads(serves(f"http://127.0.0.1:{port}/api/status?token=day30", 120))
+    try:
+        status = json.loads(serves(f"http://127.0.0.1:{port}/api/status?token=day30", 120))
+    except OSError:
+        pytest.fail("make lab did not serve:\n" + (tmp_path / "lab.log").read_text()[-3000:])
     assert "started" in status
     kernels = json.loads(serves(f"http://127.0.0.1:{port}/api/kernelspecs?token=day30", 10))
     assert "python3" in kernels["kernelspecs"]
@@ -351,6 +358,7 @@ def test_day_one_to_day_thirty(
     assert [item["name"] for item in contents["content"]] == [f"{notebook_stem(project)}.ipynb"]
     os.killpg(lab.pid, 15)
     lab.wait(timeout=30)
+    log.close()
 
     # Day two: data, a run, a commit through the hooks.
     stem = notebook_stem(project)
