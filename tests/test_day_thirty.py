@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from tests.conftest import BIN, git, project_venv, run_scaffold
 from tests.test_generated_project import (  # noqa: F401 (fixtures)
@@ -430,3 +431,26 @@ def test_our_readme_test_command_is_the_one_ci_runs():
     assert command.split()[0] == ".ci/run"
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert 'uv pip install --quiet --python .venv/bin/python -e ".[dev]"' in ci
+
+
+def test_names_are_written_readably_and_validly(workdir: Path):
+    """Non-ASCII names stay as typed (no ``\\u00eb`` escapes); quotes and backslashes stay valid."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    description = 'Sales "per region" & <growth> C:\\data'
+    project = new_project(
+        workdir, "author_name=Zoë O'Brien", f"description={description}", name="Café Sales"
+    )
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert "Zoë O'Brien" in text and "\\u00eb" not in text
+    meta = tomllib.loads(text)["project"]
+    assert meta["authors"][0]["name"] == "Zoë O'Brien"
+    assert meta["description"] == description
+    mkdocs = (project / "docs" / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "Café Sales" in mkdocs and "\\u00e9" not in mkdocs
+    site = yaml.safe_load(mkdocs)
+    assert (site["site_name"], site["site_author"]) == ("Café Sales", "Zoë O'Brien")
+    assert site["site_description"] == description
