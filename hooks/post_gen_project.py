@@ -273,6 +273,8 @@ def main(argv: list[str]) -> int:
             setup_pre_commit(has_git)
         if has_git and git is not None and not existing_git:
             initial_commit(git, context)
+        if context.get("environment_manager") == "conda" and shutil.which("conda") is None:
+            report("no conda", "conda not found: install Miniforge before make create_environment")
     except StepFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

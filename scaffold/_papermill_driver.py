@@ -48,6 +48,7 @@ def main(spec: dict[str, Any]) -> int:
             spec["output"],
             parameters=parameters,
             cwd=spec["cwd"],
+            kernel_name=spec.get("kernel_name") or "python3",  # this env's, not the saved one
             progress_bar=spec.get("progress", False),
         )
         result["ok"] = True

@@ -212,7 +212,7 @@ def add_notebook(
         typer.Option(
             "--author",
             metavar="INITIALS",
-            help="Your initials (default: from the recorded author_name, else git user.name).",
+            help="Your initials (default: from git user.name, else the recorded author_name).",
         ),
     ] = None,
     production: Annotated[
@@ -287,7 +287,7 @@ def run(
         typer.Option(
             "--python",
             metavar="PATH",
-            help="The project's Python (default: activated env, then the project's .venv, ...).",
+            help="The project's Python (default: the project's .venv, then an activated env, ...).",
         ),
     ] = None,
     progress: Annotated[
@@ -324,7 +324,8 @@ def run(
             runner.repro(project, interpreter)
             return
         if run_all:
-            typer.echo(f"run {len(plans)} pipeline notebooks in dvc.yaml order (no DVC repo here)")
+            noun = "notebook" if len(plans) == 1 else "notebooks"
+            typer.echo(f"run {len(plans)} pipeline {noun} in dvc.yaml order (no DVC repo here)")
         show = sys.stderr.isatty() if progress is None else progress
         for plan in plans:
             typer.echo(f"run {plan.describe(project.root)}")

@@ -107,8 +107,9 @@ def git_user_name(root: Path) -> str:
 
 
 def default_initials(project: Project) -> str:
-    """The author's initials: from the recorded ``author_name``, else from git's user.name."""
-    for name in (project.answers.get("author_name", ""), git_user_name(project.root)):
+    """The initials of whoever runs scaffold: from git's ``user.name``, else from the project's
+    recorded ``author_name`` (a teammate's notebooks carry their own initials)."""
+    for name in (git_user_name(project.root), project.answers.get("author_name", "")):
         initials = initials_of(name) if name.strip() else ""
         if initials:
             return initials[:10]

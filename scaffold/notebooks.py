@@ -149,7 +149,9 @@ def build_notebook(
             code,
         ]
     )
-    setup = "\n".join(["%load_ext autoreload", "%autoreload 2", "", *imports])
+    # `%matplotlib inline` registers IPython's figure formatter, so a bare ``Figure`` (plots.py
+    # builds them without pyplot) renders as an image, not as its repr.
+    setup = "\n".join(["%load_ext autoreload", "%autoreload 2", "%matplotlib inline", "", *imports])
     parameter_source = "\n".join(
         [PARAMETERS_HEADER.format(stem=stem), *(parameter.line() for parameter in parameters)]
     )
@@ -272,10 +274,15 @@ def run_command(root: Path, stem: str) -> str:
 
 
 def code_deps(root: Path, package: Package | None) -> list[str]:
-    """The code a pipeline notebook depends on: the package folder (or ``src/``)."""
+    """What a pipeline notebook depends on besides itself: the package folder (or ``src/``)
+    and the raw data folder it reads (``data/raw``, when the project has one)."""
+    from scaffold.pipeline import RAW_DATA_DIR
+
     if package is not None:
-        return [relative(package.folder, root)]
-    return ["src"] if (root / "src").is_dir() else []
+        deps = [relative(package.folder, root)]
+    else:
+        deps = ["src"] if (root / "src").is_dir() else []
+    return deps + ([RAW_DATA_DIR] if (root / RAW_DATA_DIR).is_dir() else [])
 
 
 def add_notebook(

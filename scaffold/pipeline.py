@@ -30,11 +30,17 @@ DVC_YAML = "dvc.yaml"
 PARAMS_DIR = "params"
 REPORTS_DIR = "reports"
 NOTEBOOKS_DIR = "notebooks"
+RAW_DATA_DIR = "data/raw"
+# The kernel every run uses: the ipykernel of the environment running papermill, whatever
+# kernel the notebook was saved with (a `make kernel` name exists only where it was run).
+KERNEL = "python3"
 
 DVC_YAML_HEADER = """\
 # Pipeline: each notebook stage runs a notebook top to bottom with papermill and its parameters
 # file, writing the executed copy to reports/. `dvc repro` re-runs a stage only when its notebook,
-# the project code or its parameters changed.
+# the project code, the raw data or its parameters changed. `-k python3` runs the notebook in the
+# project's environment whatever kernel it was saved with; the executed copy is not cached or
+# pushed (`cache: false`, git ignores it): `dvc repro` makes it again, and `dvc pull` skips it.
 """
 _STAGES_LINE = re.compile(r"^stages:[ \t]*(?P<empty>\{[ \t]*\})?[ \t]*(?:#.*)?$", re.MULTILINE)
 _TOP_LEVEL = re.compile(r"^[^\s#]")
@@ -98,7 +104,7 @@ def stage_block(stem: str, code_deps: Sequence[str], indent: int = 2) -> str:
     lines = [
         f"{stage_name(stem)}:",
         "  cmd: >-",
-        f"    papermill --no-progress-bar --cwd {NOTEBOOKS_DIR}",
+        f"    papermill --no-progress-bar -k {KERNEL} --cwd {NOTEBOOKS_DIR}",
         f"    {notebook}",
         f"    {report}",
         f"    -f {params}",
@@ -108,7 +114,8 @@ def stage_block(stem: str, code_deps: Sequence[str], indent: int = 2) -> str:
         "  params:",
         f"    - {params}:",
         "  outs:",
-        f"    - {report}",
+        f"    - {report}:",
+        "        cache: false",
     ]
     return "".join(f"{pad}{line}\n" for line in lines)
 

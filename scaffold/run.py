@@ -7,12 +7,16 @@ project's dependencies even when scaffold itself is an isolated tool (pipx, uv t
 Where the interpreter comes from, first match wins:
 
 1. ``--python PATH``;
-2. the activated virtualenv (``$VIRTUAL_ENV``);
-3. the activated conda env (``$CONDA_PREFIX``), unless it is conda's ``base``;
-4. the project's own ``.venv`` (``make create_environment`` with pip or uv);
-5. a conda env named after the project (``make create_environment`` with conda);
+2. the project's own ``.venv`` (``make create_environment`` with pip or uv);
+3. a conda env named after the project (``make create_environment`` with conda);
+4. the activated virtualenv (``$VIRTUAL_ENV``);
+5. the activated conda env (``$CONDA_PREFIX``), unless it is conda's ``base``;
 6. the activated conda ``base`` env;
 7. ``python3`` (or ``python``) on ``PATH``.
+
+The project's own environment wins over an activated one: the activated env is often
+another tool's (scaffold's own venv, say), and a pipeline must run where the project is
+installed.
 
 The chosen interpreter must have papermill and ipykernel, and the project's package
 installed; otherwise ``scaffold run`` stops and says what to install where.
@@ -86,17 +90,12 @@ def _python_in(prefix: Path) -> Path | None:
 
 def candidate_environments(project: Project, environ: Mapping[str, str]) -> list[tuple[str, Path]]:
     """``(origin, prefix)`` of the environments to try, in order (see the module docstring)."""
-    found: list[tuple[str, Path]] = []
-    if environ.get("VIRTUAL_ENV"):
-        found.append(("the activated virtualenv ($VIRTUAL_ENV)", Path(environ["VIRTUAL_ENV"])))
+    found: list[tuple[str, Path]] = [("the project's .venv", project.root / ".venv")]
     conda_prefix = environ.get("CONDA_PREFIX", "")
     conda_name = environ.get("CONDA_DEFAULT_ENV", "") or Path(conda_prefix).name
     is_base = bool(conda_prefix) and (
         conda_name == "base" or (Path(conda_prefix) / "condabin").is_dir()
     )
-    if conda_prefix and not is_base:
-        found.append((f"the activated conda env {conda_name!r}", Path(conda_prefix)))
-    found.append(("the project's .venv", project.root / ".venv"))
     name = project.answers.get("repo_name") or project.root.name
     conda_roots = []
     if environ.get("CONDA_EXE"):
@@ -105,6 +104,10 @@ def candidate_environments(project: Project, environ: Mapping[str, str]) -> list
         conda_roots.append(Path(conda_prefix))
     for conda_root in conda_roots:
         found.append((f"the conda env {name!r}", conda_root / "envs" / name))
+    if environ.get("VIRTUAL_ENV"):
+        found.append(("the activated virtualenv ($VIRTUAL_ENV)", Path(environ["VIRTUAL_ENV"])))
+    if conda_prefix and not is_base:
+        found.append((f"the activated conda env {conda_name!r}", Path(conda_prefix)))
     if is_base:
         found.append(("the activated conda base env", Path(conda_prefix)))
     return found

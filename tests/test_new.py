@@ -101,7 +101,7 @@ def test_the_first_notebook_is_papermill_ready(workdir: Path):
     (only,) = stage.values()
     assert "papermill" in only["cmd"]
     assert "-f params/1.0-yn-initial-data-exploration.yaml" in only["cmd"]
-    assert only["outs"] == ["reports/1.0-yn-initial-data-exploration.ipynb"]
+    assert only["outs"] == [{"reports/1.0-yn-initial-data-exploration.ipynb": {"cache": False}}]
 
 
 def test_without_a_git_identity_the_author_signs_the_first_commit_only(workdir: Path, tmp_path):

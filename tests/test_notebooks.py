@@ -41,8 +41,12 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the rendered project ``lab`` (package ``lab``, author initials ``yn``)."""
+def lab(pristine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the rendered project ``lab`` (package ``lab``, author initials ``yn``),
+    used by someone without a git ``user.name``: notebooks get the author's initials."""
+    empty = tmp_path / "no-identity.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     project = tmp_path / "lab"
     shutil.copytree(pristine, project)
     return project
@@ -248,7 +252,10 @@ def test_the_template_notebook_is_the_builders_output(pristine: Path):
     assert notebook_text(built) == rendered
     params_file = (pristine / "params" / f"{FIRST}.yaml").read_text()
     assert parameters_file_text(FIRST, parameters) == params_file
-    assert new_dvc_yaml(stage_block(FIRST, ["src/lab"])) == (pristine / "dvc.yaml").read_text()
+    assert (
+        new_dvc_yaml(stage_block(FIRST, ["src/lab", "data/raw"]))
+        == (pristine / "dvc.yaml").read_text()
+    )
 
 
 def test_generic_and_template_notebooks_share_the_structure(lab: Path):
@@ -296,11 +303,11 @@ def test_production_adds_a_params_file_and_a_stage_and_keeps_the_first(lab: Path
     stages = yaml.safe_load(text)["stages"]
     assert list(stages) == ["1_0-yn-initial-data-exploration", "1_1-yn-train-model"]
     assert stages["1_1-yn-train-model"] == {
-        "cmd": f"papermill --no-progress-bar --cwd notebooks notebooks/{stem}.ipynb "
+        "cmd": f"papermill --no-progress-bar -k python3 --cwd notebooks notebooks/{stem}.ipynb "
         f"reports/{stem}.ipynb -f params/{stem}.yaml",
-        "deps": [f"notebooks/{stem}.ipynb", "src/lab"],
+        "deps": [f"notebooks/{stem}.ipynb", "src/lab", "data/raw"],
         "params": [{f"params/{stem}.yaml": None}],
-        "outs": [f"reports/{stem}.ipynb"],
+        "outs": [{f"reports/{stem}.ipynb": {"cache": False}}],
     }
     intro = read(lab, stem).cells[0].source
     assert f"`make notebook NB={stem}` or `dvc repro`" in intro
@@ -487,11 +494,15 @@ def test_a_bad_project_template_creates_nothing(lab: Path, cells, message: str):
 # -- other projects ---------------------------------------------------------------------------
 
 
-def test_a_project_made_by_plain_cookiecutter(template_git_repo: Path, workdir: Path):
+def test_a_project_made_by_plain_cookiecutter(
+    template_git_repo: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+):
     run_cookiecutter(
         f"git+file://{template_git_repo}", "--no-input", "author_name=Ada Lovelace", cwd=workdir
     )
     project = workdir / "my-project"
+    # No git identity: the initials come from the recorded author (the answers were found).
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(workdir / "no-identity.gitconfig"))
     result = run_scaffold(
         "add", "notebook", "clean data", "--production", cwd=project / "notebooks"
     )
@@ -532,7 +543,7 @@ def test_a_cookiecutter_data_science_project_without_answers(workdir: Path):
     assert "from mylab.config import PROCESSED_DATA_DIR, RAW_DATA_DIR" in nb.cells[1].source
     assert "`scaffold run 0.02-gbh-source-two` or `dvc repro`" in nb.cells[0].source  # no Makefile
     stage = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]["0_02-gbh-source-two"]
-    assert stage["deps"] == ["notebooks/0.02-gbh-source-two.ipynb", "mylab"]
+    assert stage["deps"] == ["notebooks/0.02-gbh-source-two.ipynb", "mylab", "data/raw"]
 
 
 def test_a_project_without_package_or_author(workdir: Path, tmp_path: Path):
@@ -561,3 +572,15 @@ def test_help_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_initials_come_from_whoever_adds_the_notebook(lab: Path, monkeypatch: pytest.MonkeyPatch):
+    """A teammate (git user.name "New User") gets their own initials, not the author's."""
+    subprocess.run(["git", "init", "--quiet", str(lab)], check=True)
+    subprocess.run(["git", "config", "user.name", "New User"], cwd=lab, check=True)
+    assert add(lab, "clean data") == "1.1-nu-clean-data"
+    result = run_scaffold("add", "notebook", "more cleaning", "--production", cwd=lab)
+    assert result.stdout.splitlines()[0] == "create notebooks/1.2-nu-more-cleaning.ipynb"
+    # without a git identity, the project's author (recorded answers) is the fallback
+    subprocess.run(["git", "config", "--unset", "user.name"], cwd=lab, check=True)
+    assert add(lab, "fallback") == "1.3-yn-fallback"

@@ -271,12 +271,19 @@ def found(envs: dict[str, Path], **environ: str) -> tuple[Path, str]:
     return interpreter.python.parent.parent, interpreter.origin
 
 
-def test_an_activated_virtualenv_comes_first(envs: dict[str, Path]):
+def test_the_projects_venv_wins_over_an_activated_one(envs: dict[str, Path]):
+    # e.g. scaffold's own venv activated: the project's .venv (where it is installed) runs it
+    prefix, origin = found(envs, VIRTUAL_ENV=str(envs["active"]), CONDA_PREFIX=str(envs["conda"]))
+    assert prefix == envs["venv"] and origin == "the project's .venv"
+    shutil.rmtree(envs["venv"])
     prefix, origin = found(envs, VIRTUAL_ENV=str(envs["active"]), CONDA_PREFIX=str(envs["conda"]))
     assert prefix == envs["active"] and "activated virtualenv" in origin
 
 
-def test_an_activated_conda_env_comes_before_the_projects_venv(envs: dict[str, Path]):
+def test_an_activated_conda_env_when_the_project_has_none(envs: dict[str, Path]):
+    prefix, _ = found(envs, CONDA_PREFIX=str(envs["conda"]), CONDA_DEFAULT_ENV="analysis")
+    assert prefix == envs["venv"]
+    shutil.rmtree(envs["venv"])
     prefix, origin = found(envs, CONDA_PREFIX=str(envs["conda"]), CONDA_DEFAULT_ENV="analysis")
     assert prefix == envs["conda"] and "conda env 'analysis'" in origin
 
@@ -333,10 +340,10 @@ def test_the_order_is_documented(envs: dict[str, Path]):
         )
     ]
     assert origins == [
-        "the activated virtualenv ($VIRTUAL_ENV)",
-        "the activated conda env 'x'",
         "the project's .venv",
         "the conda env 'proj'",
+        "the activated virtualenv ($VIRTUAL_ENV)",
+        "the activated conda env 'x'",
     ]
     docs = (Path(__file__).parents[1] / "docs" / "notebooks.md").read_text()
     for phrase in ("VIRTUAL_ENV", "CONDA_PREFIX", ".venv", "--python", "PATH"):
