@@ -415,7 +415,7 @@ def add_remote(
         f"  {'dvc remote':<12} {added.name} -> {added.location}"
         + (" (default)" if added.default else "")
     )
-    typer.echo(f"  {'committed':<12} .dvc/config: {', '.join(added.shared_keys)}")
+    typer.echo(f"  {'shared':<12} .dvc/config: {', '.join(added.shared_keys)} (commit it)")
     if added.local_keys:
         typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}")
     if added.missing_extra:

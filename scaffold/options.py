@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from scaffold.errors import ScaffoldError
+from scaffold.files import read_text
 from scaffold.resources import hook_module, template_dir
 
 
@@ -104,7 +105,7 @@ def load_answers_file(path: Path) -> dict[str, str]:
 
     try:
         # BaseLoader keeps every scalar as written: `python_version: 3.10` stays "3.10".
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+        data = yaml.load(read_text(path), Loader=yaml.BaseLoader)
     except OSError as error:
         raise ScaffoldError(f"cannot read answers file {path}: {error.strerror}.") from error
     except yaml.YAMLError as error:
@@ -166,7 +167,14 @@ def resolve_answers(given: Mapping[str, str], ask: Ask | None = None) -> dict[st
                 answers[name] = render(raw)
     found = problems(answers)
     if found:
-        raise ScaffoldError(next(iter(found.values())))
+        key, sentence = next(iter(found.items()))
+        if key not in given and key in {option.name for option in load_options()}:
+            # A derived default (module_name from project_name): say how to choose it.
+            sentence = (
+                f"{sentence.rstrip('.')} (derived from the earlier answers); "
+                f"choose one with --set {key}=VALUE."
+            )
+        raise ScaffoldError(sentence)
     return answers
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.errors import ScaffoldError
-from scaffold.files import Write
+from scaffold.files import Write, read_text
 from scaffold.parameters import Parameter
 
 DVC_YAML = "dvc.yaml"
@@ -217,7 +217,7 @@ def production_writes(
     if params_path.exists():
         raise ScaffoldError(f"{PARAMS_DIR}/{stem}.yaml already exists; left it alone.")
     dvc_yaml = root / DVC_YAML
-    old = dvc_yaml.read_text(encoding="utf-8") if dvc_yaml.is_file() else None
+    old = read_text(dvc_yaml, root) if dvc_yaml.is_file() else None
     return [
         Write(params_path, parameters_file_text(stem, parameters)),
         Write(dvc_yaml, add_stage(old, stem, code_deps), create=old is None),
@@ -242,7 +242,7 @@ def pipeline_notebooks(root: Path) -> list[PipelineNotebook]:
     if not path.is_file():
         return []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path, root)) or {}
     except yaml.YAMLError as error:
         raise ScaffoldError(f"dvc.yaml is not valid YAML ({_problem(error)}); fix it.") from None
     stages = data.get("stages") if isinstance(data, dict) else None
@@ -328,7 +328,7 @@ def pipeline_stages(root: Path) -> list[Stage]:
             "scaffold add notebook --production DESCRIPTION."
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path, root)) or {}
     except yaml.YAMLError as error:
         raise ScaffoldError(f"dvc.yaml is not valid YAML ({_problem(error)}); fix it.") from None
     stages = data.get("stages") if isinstance(data, dict) else None

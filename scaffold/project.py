@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
+from scaffold.files import read_text
 
 ANSWERS_FILE = ".copier-answers.yml"
 # Any of these at a folder's top level marks a project root (recorded answers first).
@@ -50,7 +51,7 @@ def read_answers(root: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, root))
     except yaml.YAMLError as error:
         raise ScaffoldError(f"{path} is not valid YAML; fix or remove it.") from error
     if not isinstance(data, dict):

@@ -197,9 +197,9 @@ NOT_TEXT = b"\xff\xfe\x00binary\x80"
     [
         (".dvc/config", ("add", "remote", "r", "s3://bucket-r/x"), ".dvc/config"),
         (".dvc/config.local", ("add", "remote", "r", "s3://bucket-r/x"), ".dvc/config.local"),
-        ("answers.yml", ("new", "--no-input", "--answers-file", "answers.yml"), "UTF-8"),
-        ("dvc.yaml", ("add", "notebook", "x", "--production"), "UTF-8"),
-        (".copier-answers.yml", ("add", "notebook", "x"), "UTF-8"),
+        ("answers.yml", ("new", "--no-input", "--answers-file", "answers.yml"), "answers.yml"),
+        ("dvc.yaml", ("add", "notebook", "x", "--production"), "dvc.yaml"),
+        (".copier-answers.yml", ("add", "notebook", "x"), ".copier-answers.yml"),
     ],
 )
 def test_files_that_are_not_text(project: Path, path: str, args: tuple[str, ...], named: str):
@@ -208,6 +208,13 @@ def test_files_that_are_not_text(project: Path, path: str, args: tuple[str, ...]
     code, err = invoke(*args)
     assert_one_sentence(code, err, named, "not UTF-8 text")
     assert tree(project) == before
+
+
+def test_a_derived_module_name_that_fails_says_how_to_choose_one(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = invoke("new", "123 Numbers", "--no-input", "--no-git")
+    assert_one_sentence(code, err, "'123_numbers'", "--set module_name=VALUE")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_params_file_that_is_not_text(project: Path):
