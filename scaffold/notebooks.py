@@ -165,8 +165,10 @@ def build_notebook(
         v4.new_code_cell(parameter_source, id="parameters", metadata={"tags": [params.TAG]}),
     ]
     for cell in body:
-        make = v4.new_markdown_cell if cell.kind == "markdown" else v4.new_code_cell
-        nb.cells.append(make(cell.source, id=cell.id))
+        if cell.kind == "markdown":
+            nb.cells.append(v4.new_markdown_cell(cell.source, id=cell.id))
+        else:
+            nb.cells.append(v4.new_code_cell(cell.source, id=cell.id))
     nbformat.validate(nb)
     return nb
 
