@@ -641,7 +641,10 @@ def _report_export(exported: Exported, what: str) -> None:
     notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
     shell = len(exported.tasks) - notebooks
     extra = f", {shell} shell" if shell else ""
-    typer.echo(f"  {len(exported.tasks)} {what} ({notebooks} notebook{extra}) from dvc.yaml")
+    plural = "" if notebooks == 1 else "s"
+    typer.echo(
+        f"  {len(exported.tasks)} {what} ({notebooks} notebook{plural}{extra}) from dvc.yaml"
+    )
     if exported.missing == ("?",):
         typer.echo(f"Not checked whether the project's Python has them; needs: {exported.install}")
     elif exported.missing:

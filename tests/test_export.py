@@ -305,7 +305,7 @@ def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
     code, out, _ = cli("export", "dagster")
     assert code == 0
     assert "create pipelines/flow-lab.py" in out
-    assert "3 assets (2 notebook, 1 shell) from dvc.yaml" in out
+    assert "3 assets (2 notebooks, 1 shell) from dvc.yaml" in out
     assert "The project's Python lacks dagster, papermill, pyyaml, ipykernel" in out
     assert f'pip install "dagster=={DAGSTER_VERSION}"' in out
 
