@@ -589,6 +589,62 @@ def check_command(
         raise typer.Exit(1)
 
 
+# -- scaffold extract: copied functions into a module ----------------------------------------
+
+
+@app.command("extract")
+def extract_command(
+    names: Annotated[
+        list[str],
+        typer.Argument(metavar="NAME...", help="Functions or classes defined in the notebooks."),
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="MODULE", help="Module of the package to move them into (new or not)."
+        ),
+    ] = "utils",
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from",
+            metavar="NOTEBOOK",
+            help="Keep this notebook's version when the copies differ (repeatable).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the changes as a diff; write nothing.")
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Run each changed notebook after; undo all if one fails."),
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python for --verify."),
+    ] = None,
+) -> None:
+    """Move functions copied between notebooks into a module, and import them there."""
+    from scaffold.extract import extract
+    from scaffold.project import open_project
+
+    with user_errors():
+        done = extract(
+            open_project(),
+            names,
+            to=to,
+            keep=keep or [],
+            dry_run=dry_run,
+            verify=verify,
+            python=python,
+        )
+    if dry_run:
+        typer.echo(done.diff, nl=False)
+    _report(list(done.changes), dry_run)
+    if verify and not dry_run:
+        typer.echo(f"verified {len(done.notebooks)} notebooks run top to bottom")
+
+
 def main() -> None:
     """Console entry point."""
     try:
