@@ -243,7 +243,7 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
         path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     def outputs() -> list[str]:
-        run_scaffold("run", "1.0", "1.1", "--python", str(python), cwd=lab)
+        run_scaffold("run", "1.0-ab-explore", "1.1-ab-model", "--python", str(python), cwd=lab)
         found = []
         for name in ("1.0-ab-explore", "1.1-ab-model"):
             for executed in cells_of(lab / "reports" / f"{name}.ipynb"):
