@@ -122,12 +122,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
     parser.add_argument(
-        "--only", choices=["check"], help="only the scaffold check cases (static and --run)"
+        "--only",
+        choices=["check", "extract"],
+        help="only the scaffold check cases (static and --run), or only scaffold extract",
     )
     args = parser.parse_args()
     if args.only == "check":
         check_static(args.runs)
         check_run(args.runs, args.run_notebooks)
+        return
+    if args.only == "extract":
+        extract_bench(args.runs)
         return
     results: dict[str, float] = {}
     for name, make_args in cases().items():
@@ -137,6 +142,7 @@ def main() -> None:
     results["scaffold add notebook"] = _time_add_notebook(args.runs)
     check_static(args.runs)
     check_run(args.runs, args.run_notebooks)
+    extract_bench(args.runs)
     base = results.get("cookiecutter --help")
     print(f"| case (median of {args.runs}) | seconds | vs cookiecutter --help |")
     print("|---|---:|---:|")
@@ -362,6 +368,51 @@ def check_run(runs: int, notebooks: int = 8) -> None:
     print("|---|---:|---:|")
     for name, seconds in results.items():
         print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
+
+
+# -- scaffold extract ---------------------------------------------------------------------------
+
+
+def extract_bench(runs: int, notebooks: int = 200) -> None:
+    """``scaffold extract`` of a helper copied in ``notebooks`` notebooks of 30 cells."""
+    import json
+    import shutil
+
+    helper = (
+        'def shared_total(frame, column="x"):\n'
+        "    values = np.asarray(frame[column])\n"
+        "    return values.sum()"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        pristine = work / "pristine"
+        write_bench_project(pristine, notebooks)
+        for path in (pristine / "notebooks").glob("*.ipynb"):
+            data = json.loads(path.read_text())
+            data["cells"][2]["source"] = helper.splitlines(keepends=True)
+            path.write_text(json.dumps(data, indent=1) + "\n")
+        env = isolated_env(work)
+        samples = {"--dry-run": [], "": []}
+        for _ in range(runs):
+            for flag, found in samples.items():
+                project = work / "bench"
+                shutil.rmtree(project, ignore_errors=True)
+                shutil.copytree(pristine, project)
+                args = [sys.executable, "-m", "scaffold", "extract", "shared_total", "--to", "core"]
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [*args, *([flag] if flag else [])], cwd=project, env=env,
+                    capture_output=True, check=False,
+                )  # fmt: skip
+                found.append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    print(f"scaffold extract failed:\n{done.stdout!r}{done.stderr!r}")
+                    return
+    print(f"\n| scaffold extract (median of {runs}) | seconds |")
+    print("|---|---:|")
+    for flag, found in samples.items():
+        label = f"scaffold extract {flag} ({notebooks} notebooks x 30 cells)".replace("  ", " ")
+        print(f"| {label} | {statistics.median(found):.3f} |")
 
 
 if __name__ == "__main__":
