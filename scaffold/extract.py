@@ -459,21 +459,21 @@ def _undo(writes: Sequence[Write], before: dict[Path, str]) -> None:
 
 def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) -> None:
     from scaffold import run as runner
+    from scaffold.pipeline import PARAMS_DIR
 
     interpreter = runner.find_interpreter(project, python)
     runner.check_interpreter(interpreter, project)
     with tempfile.TemporaryDirectory(prefix="scaffold-extract-") as folder:
         for path in notebooks:
-            params = project.root / runner.PARAMS_DIR / f"{path.stem}.yaml"
+            params = project.root / PARAMS_DIR / f"{path.stem}.yaml"
             plan = runner.RunPlan(
                 path, Path(folder) / path.name, params if params.is_file() else None
             )
             try:
                 runner.execute(plan, interpreter, project.root)
             except ScaffoldError as error:
-                raise ScaffoldError(
-                    f"{error} Nothing was changed: the extract is undone."
-                ) from None
+                failure = str(error).split(" The partial output is in ")[0]
+                raise ScaffoldError(f"{failure} The extract is undone.") from None
 
 
 __all__ = ["DEFAULT_MODULE", "Extraction", "Package", "extract", "plan_extract"]
