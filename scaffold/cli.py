@@ -645,6 +645,42 @@ def extract_command(
         typer.echo(f"verified {len(done.notebooks)} notebooks run top to bottom")
 
 
+# -- scaffold promote: an exploratory notebook becomes a production one -----------------------
+
+
+@app.command("promote")
+def promote_command(
+    notebook: Annotated[
+        str, typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number.")
+    ],
+    names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", metavar="NAME", help="Only these top-level assignments (repeatable)."
+        ),
+    ] = None,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Do not run it once with papermill after.")
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python for the run."),
+    ] = None,
+) -> None:
+    """Make a notebook production: parameters cell, params/<stem>.yaml, dvc.yaml stage, a run."""
+    from scaffold.project import open_project
+    from scaffold.promote import promote
+
+    with user_errors():
+        done = promote(open_project(), notebook, names or [], run=not no_run, python=python)
+    _report(list(done.changes), False)
+    typer.echo("parameters: " + ", ".join(p.line() for p in done.parameters))
+    if not no_run:
+        typer.echo("ran it top to bottom with papermill")
+    if done.proposed_name:
+        typer.echo(f"note: the naming convention would call it {done.proposed_name}.ipynb")
+
+
 def main() -> None:
     """Console entry point."""
     try:

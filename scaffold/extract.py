@@ -227,15 +227,15 @@ def _module_imports(existing: str, needed: list[str], package: str) -> str:
     return existing
 
 
-def _dumped(notebook: _Notebook) -> str:
-    """The notebook's JSON as it was written (Jupyter's indent and key order)."""
-    second = notebook.text.split("\n", 2)[1] if "\n" in notebook.text else ""
+def dumped(original: str, data: Any) -> str:
+    """``data`` as JSON laid out like ``original`` (Jupyter's indent and key order)."""
+    second = original.split("\n", 2)[1] if "\n" in original else ""
     indent = len(second) - len(second.lstrip(" ")) or 1
     for sort_keys in (True, False):
-        text = json.dumps(notebook.data, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
-        if text.rstrip("\n") == notebook.text.rstrip("\n"):
+        text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+        if text.rstrip("\n") == original.rstrip("\n"):
             break
-    return text + ("\n" if notebook.text.endswith("\n") else "")
+    return text + ("\n" if original.endswith("\n") else "")
 
 
 def _set_source(cell: dict[str, Any], text: str) -> None:
@@ -343,7 +343,10 @@ def plan_extract(
         )
     )
     changed = _rewrite(notebooks, found, f"{package.name}.{to}", diff)
-    writes.extend(Write(notebook.path, _dumped(notebook), create=False) for notebook in changed)
+    writes.extend(
+        Write(notebook.path, dumped(notebook.text, notebook.data), create=False)
+        for notebook in changed
+    )
     extraction = Extraction(
         changes(writes, root), "".join(diff), [n.path for n in changed], f"{package.name}.{to}"
     )
@@ -476,4 +479,4 @@ def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) ->
                 raise ScaffoldError(f"{failure} The extract is undone.") from None
 
 
-__all__ = ["DEFAULT_MODULE", "Extraction", "Package", "extract", "plan_extract"]
+__all__ = ["DEFAULT_MODULE", "Extraction", "Package", "dumped", "extract", "plan_extract"]
