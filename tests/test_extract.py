@@ -47,7 +47,9 @@ def cell(source: str, cell_id: str, **metadata: Any) -> dict[str, Any]:
 def write_notebook(path: Path, cells: list[dict[str, Any]]) -> None:
     data = {
         "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
