@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=["check", "extract"],
-        help="only the scaffold check cases (static and --run), or only scaffold extract",
+        help="only the scaffold check cases (static and --run), or extract and promote",
     )
     args = parser.parse_args()
     if args.only == "check":
@@ -374,7 +374,8 @@ def check_run(runs: int, notebooks: int = 8) -> None:
 
 
 def extract_bench(runs: int, notebooks: int = 200) -> None:
-    """``scaffold extract`` of a helper copied in ``notebooks`` notebooks of 30 cells."""
+    """``scaffold extract`` of a helper copied in ``notebooks`` notebooks of 30 cells, and
+    ``scaffold promote --no-run`` of one notebook in that project."""
     import json
     import shutil
 
@@ -390,6 +391,7 @@ def extract_bench(runs: int, notebooks: int = 200) -> None:
         for path in (pristine / "notebooks").glob("*.ipynb"):
             data = json.loads(path.read_text())
             data["cells"][2]["source"] = helper.splitlines(keepends=True)
+            data["cells"][4]["source"] = ["SEED = 42\n", 'LABEL = "train"']  # for promote
             path.write_text(json.dumps(data, indent=1) + "\n")
         env = isolated_env(work)
         samples = {"--dry-run": [], "": []}
@@ -408,10 +410,26 @@ def extract_bench(runs: int, notebooks: int = 200) -> None:
                 if done.returncode != 0:
                     print(f"scaffold extract failed:\n{done.stdout!r}{done.stderr!r}")
                     return
+        promote = []
+        for _ in range(runs):
+            project = work / "bench"
+            shutil.rmtree(project, ignore_errors=True)
+            shutil.copytree(pristine, project)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "scaffold", "promote", "0.5", "--no-run"],
+                cwd=project, env=env, capture_output=True, check=False,
+            )  # fmt: skip
+            promote.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                print(f"scaffold promote failed:\n{done.stdout!r}{done.stderr!r}")
+                return
+        samples["promote --no-run"] = promote
     print(f"\n| scaffold extract (median of {runs}) | seconds |")
     print("|---|---:|")
     for flag, found in samples.items():
-        label = f"scaffold extract {flag} ({notebooks} notebooks x 30 cells)".replace("  ", " ")
+        command = flag if flag.startswith("promote") else f"extract {flag}"
+        label = f"scaffold {command} ({notebooks} notebooks x 30 cells)".replace("  ", " ")
         print(f"| {label} | {statistics.median(found):.3f} |")
 
 
