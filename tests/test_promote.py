@@ -130,3 +130,36 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
     report = cells_of(lab / "reports" / "explore_churn.ipynb")
     printed = "".join("".join(o.get("text", "")) for c in report for o in c.get("outputs", []))
     assert "1.3228756555322954 test" in printed
+
+
+@pytest.mark.slow
+def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Path):
+    import subprocess
+
+    from tests.conftest import project_venv
+
+    run_scaffold("new", "Pipe", "--no-input", "--no-pre-commit", cwd=tmp_path)
+    project = tmp_path / "pipe"
+    python = project_venv(project)
+    notebook = project / "notebooks" / "1.1-ab-churn.ipynb"
+    write_notebook(
+        notebook,
+        [cell("import math", "setup"), cell("seed = 3\nprint(f'root={math.sqrt(seed):.2f}')", "a")],
+    )
+    run_scaffold("promote", "1.1-ab-churn", "--python", str(python), cwd=project)
+    git = ["git", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-qm", "promote"], cwd=project, check=True)
+    first = run_scaffold("run", "--all", cwd=project)
+    assert "Running stage '1_1-ab-churn'" in first.stdout
+    printed = str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
+    assert "root=1.73" in printed
+    run_scaffold("run", "1.1-ab-churn", "-p", "seed=16", cwd=project)
+    assert "root=4.00" in str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
+    params = project / "params" / "1.1-ab-churn.yaml"
+    params.write_text(params.read_text().replace("seed: 3", "seed: 9"))
+    diff = subprocess.run(
+        [str(python), "-m", "dvc", "params", "diff"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "seed" in diff.stdout and "3" in diff.stdout and "9" in diff.stdout
