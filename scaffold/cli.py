@@ -662,6 +662,10 @@ def promote_command(
     no_run: Annotated[
         bool, typer.Option("--no-run", help="Do not run it once with papermill after.")
     ] = False,
+    rename: Annotated[
+        bool,
+        typer.Option("--rename", help="Give it the conventional name; update references."),
+    ] = False,
     python: Annotated[
         Path | None,
         typer.Option("--python", metavar="PATH", help="The project's Python for the run."),
@@ -672,7 +676,9 @@ def promote_command(
     from scaffold.promote import promote
 
     with user_errors():
-        done = promote(open_project(), notebook, names or [], run=not no_run, python=python)
+        done = promote(
+            open_project(), notebook, names or [], run=not no_run, rename=rename, python=python
+        )
     _report(list(done.changes), False)
     typer.echo("parameters: " + ", ".join(p.line() for p in done.parameters))
     if not no_run:

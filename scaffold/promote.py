@@ -104,7 +104,11 @@ def _assignments(cells: list[Any]) -> tuple[list[_Assignment], set[str], int]:
 
 
 def plan_promote(
-    project: Project, notebook: str, names: Sequence[str] = (), cwd: Path | None = None
+    project: Project,
+    notebook: str,
+    names: Sequence[str] = (),
+    cwd: Path | None = None,
+    rename: bool = False,
 ) -> tuple[list[Write], Promotion, Path]:
     """The writes that make ``notebook`` a production notebook; nothing written."""
     from scaffold import pipeline
@@ -120,6 +124,15 @@ def plan_promote(
             f"{rel} is already a production notebook (it has a dvc.yaml stage or "
             f"params/{stem}.yaml); nothing to promote."
         )
+    proposed = None if NOTEBOOK_NAME.match(stem) else _proposal(project, stem)
+    target = path
+    if rename and proposed:
+        target = path.with_name(f"{proposed}.ipynb")
+        if target.exists():
+            raise ScaffoldError(f"{relative(target, root)} already exists; rename it by hand.")
+    elif rename and not NOTEBOOK_NAME.match(stem):
+        raise ScaffoldError("cannot propose a name (no initials known); set git user.name.")
+    new_stem = target.stem
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
@@ -129,11 +142,13 @@ def plan_promote(
     existing = parameters_cell(cells)
     if existing is not None:  # keep its parameters cell; only register it
         found = parse(existing, f"the parameters cell of {rel}")
-        writes = pipeline.production_writes(
-            root, stem, found, code_deps(root, find_package(project))
+        writes = [Write(target, text)] if target != path else []
+        writes += pipeline.production_writes(
+            root, new_stem, found, code_deps(root, find_package(project))
         )
-        proposed = None if NOTEBOOK_NAME.match(stem) else _proposal(project, stem)
-        return writes, Promotion(changes(writes, root), found, proposed), path
+        writes += _references(root, path, target)
+        shown = None if target != path else proposed
+        return writes, Promotion(changes(writes, root), found, shown), path
     assignments, every, after_imports = _assignments(cells)
     if names:
         by_name = {a.parameter.name: a for a in assignments}
@@ -172,7 +187,7 @@ def plan_promote(
     cell_id = next(
         i for i in ("parameters", *(f"parameters-{n}" for n in range(1, 99))) if i not in ids
     )
-    source = "\n".join([PARAMETERS_HEADER.format(stem=stem), *(p.line() for p in parameters)])
+    source = "\n".join([PARAMETERS_HEADER.format(stem=new_stem), *(p.line() for p in parameters)])
     new_cell = {
         "cell_type": "code",
         "execution_count": None,
@@ -184,12 +199,39 @@ def plan_promote(
     cells.insert(position, new_cell)
     for index in sorted(emptied, reverse=True):
         del cells[index + (1 if index >= position else 0)]
-    writes = [Write(path, dumped(text, data), create=False)]
+    writes = [Write(target, dumped(text, data), create=target != path)]
     writes += pipeline.production_writes(
-        root, stem, parameters, code_deps(root, find_package(project))
+        root, new_stem, parameters, code_deps(root, find_package(project))
     )
-    proposed = None if NOTEBOOK_NAME.match(stem) else _proposal(project, stem)
-    return writes, Promotion(changes(writes, root), parameters, proposed), path
+    writes += _references(root, path, target)
+    shown = None if target != path else proposed
+    return writes, Promotion(changes(writes, root), parameters, shown), path
+
+
+_SKIPPED = {".git", ".dvc", ".venv", "venv", "data", "reports", "node_modules"}
+_TEXT = {".md", ".ipynb", ".py", ".yaml", ".yml", ".toml", ".txt", ".cfg"}
+
+
+def _references(root: Path, old: Path, new: Path) -> list[Write]:
+    """Updates of the project's text files that name ``old``'s file name (after a rename)."""
+    if old == new:
+        return []
+    import os
+
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED and not d.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if path == old or (path.suffix not in _TEXT and name != "Makefile"):
+                continue
+            try:
+                content = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if old.name in content:
+                found.append(Write(path, content.replace(old.name, new.name), create=False))
+    return found
 
 
 def _proposal(project: Project, stem: str) -> str | None:
@@ -213,24 +255,32 @@ def promote(
     names: Sequence[str] = (),
     *,
     run: bool = True,
+    rename: bool = False,
     python: Path | None = None,
     cwd: Path | None = None,
 ) -> Promotion:
-    """Make ``notebook`` a production notebook; run it once unless ``run`` is False."""
+    """Make ``notebook`` a production notebook; run it once unless ``run`` is False.
+
+    With ``rename`` the notebook takes its conventional name and references are updated.
+    """
     root = project.root
     with project_lock(root):
-        writes, promotion, path = plan_promote(project, notebook, names, cwd)
+        writes, promotion, path = plan_promote(project, notebook, names, cwd, rename)
         before = {w.path: w.path.read_text(encoding="utf-8") for w in writes if not w.create}
+        original = path.read_text(encoding="utf-8")
+        target = writes[0].path if writes and writes[0].path.suffix == ".ipynb" else path
         apply(writes)
-        if run:
-            try:
-                _run(project, path, python)
-            except BaseException:
-                for write in writes:
-                    if write.create:
-                        write.path.unlink(missing_ok=True)
-                apply([Write(p, t, create=False) for p, t in before.items()])
-                raise
+        try:
+            if target != path:
+                path.unlink()
+            if run:
+                _run(project, target, python)
+        except BaseException:
+            for write in writes:
+                if write.create:
+                    write.path.unlink(missing_ok=True)
+            apply([Write(p, t, create=False) for p, t in {**before, path: original}.items()])
+            raise
     return promotion
 
 
