@@ -51,6 +51,7 @@ class _Notebook:
     imports: dict[str, str] = field(default_factory=dict)  # bound name -> import statement
     assigned: set[str] = field(default_factory=set)  # top-level names the notebook binds
     star: bool = False
+    defined: set[str] = field(default_factory=set)  # top-level functions and classes
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def _read(path: Path, root: Path) -> _Notebook:
                         notebook.imports.setdefault(bound, _import_text(node, alias))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 notebook.assigned.add(node.name)
+                notebook.defined.add(node.name)
             else:
                 notebook.assigned.update(
                     child.id
@@ -300,6 +302,11 @@ def plan_extract(
         for free in sorted(_free_names(body) - _BUILTINS - set(names) - defined):
             if free in notebook.imports:
                 needed.append(notebook.imports[free])
+            elif free in notebook.defined:
+                raise ScaffoldError(
+                    f"{name!r} in {notebook.rel} calls {free!r}, defined in the notebook; "
+                    f"extract both at once (scaffold extract {name} {free})."
+                )
             elif free in notebook.assigned:
                 raise ScaffoldError(
                     f"{name!r} in {notebook.rel} reads the notebook global {free!r}; pass it "

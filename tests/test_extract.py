@@ -222,6 +222,18 @@ def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one
     assert "from lab.utils import scale" in source(lab / "notebooks" / "1.0-ab-explore.ipynb", 1)
 
 
+def test_a_function_calling_another_notebook_function_says_to_extract_both(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-pair.ipynb",
+        [cell("def inner(x):\n    return x + 1\n\n\ndef outer(x):\n    return inner(x) * 2", "a")],
+    )
+    assert "calls 'inner', defined in the notebook; extract both at once" in refused(lab, "outer")
+    run_scaffold("extract", "outer", "inner", cwd=lab)
+    assert (
+        source(lab / "notebooks" / "2.0-ab-pair.ipynb", 0) == "from lab.utils import inner, outer"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
