@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,11 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-pno:cacheprovider", "tests/test_helpers.py"],
+        cwd=lab, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path},
+    )  # fmt: skip
+    assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout
     # scaffold check no longer reports the copies
     report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
     assert report.returncode == 0, report.stdout + report.stderr
