@@ -122,12 +122,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
     parser.add_argument(
-        "--only", choices=["check"], help="only the scaffold check cases (static and --run)"
+        "--only",
+        choices=["check", "extract"],
+        help="only the scaffold check cases (static and --run), or extract and promote",
     )
     args = parser.parse_args()
     if args.only == "check":
         check_static(args.runs)
         check_run(args.runs, args.run_notebooks)
+        return
+    if args.only == "extract":
+        extract_bench(args.runs)
         return
     results: dict[str, float] = {}
     for name, make_args in cases().items():
@@ -139,6 +144,7 @@ def main() -> None:
     check_run(args.runs, args.run_notebooks)
     results["scaffold update --check (current project)"] = _time_update_check(args.runs)
     results["scaffold export airflow (100 stages)"] = _time_export_airflow(args.runs)
+    extract_bench(args.runs)
     base = results.get("cookiecutter --help")
     print(f"| case (median of {args.runs}) | seconds | vs cookiecutter --help |")
     print("|---|---:|---:|")
@@ -444,6 +450,66 @@ def _time_export_airflow(runs: int) -> float:
             if done.returncode != 0:  # command not available in this version
                 return float("nan")
     return statistics.median(samples)
+
+
+def extract_bench(runs: int, notebooks: int = 200) -> None:
+    """``scaffold extract`` of a helper copied in ``notebooks`` notebooks of 30 cells, and
+    ``scaffold promote --no-run`` of one notebook in that project."""
+    import json
+    import shutil
+
+    helper = (
+        'def shared_total(frame, column="x"):\n'
+        "    values = np.asarray(frame[column])\n"
+        "    return values.sum()"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        pristine = work / "pristine"
+        write_bench_project(pristine, notebooks)
+        for path in (pristine / "notebooks").glob("*.ipynb"):
+            data = json.loads(path.read_text())
+            data["cells"][2]["source"] = helper.splitlines(keepends=True)
+            data["cells"][4]["source"] = ["SEED = 42\n", 'LABEL = "train"']  # for promote
+            path.write_text(json.dumps(data, indent=1) + "\n")
+        env = isolated_env(work)
+        samples = {"--dry-run": [], "": []}
+        for _ in range(runs):
+            for flag, found in samples.items():
+                project = work / "bench"
+                shutil.rmtree(project, ignore_errors=True)
+                shutil.copytree(pristine, project)
+                args = [sys.executable, "-m", "scaffold", "extract", "shared_total", "--to", "core"]
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [*args, *([flag] if flag else [])], cwd=project, env=env,
+                    capture_output=True, check=False,
+                )  # fmt: skip
+                found.append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    print(f"scaffold extract failed:\n{done.stdout!r}{done.stderr!r}")
+                    return
+        promote = []
+        for _ in range(runs):
+            project = work / "bench"
+            shutil.rmtree(project, ignore_errors=True)
+            shutil.copytree(pristine, project)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "scaffold", "promote", "0.5", "--no-run"],
+                cwd=project, env=env, capture_output=True, check=False,
+            )  # fmt: skip
+            promote.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                print(f"scaffold promote failed:\n{done.stdout!r}{done.stderr!r}")
+                return
+        samples["promote --no-run"] = promote
+    print(f"\n| scaffold extract (median of {runs}) | seconds |")
+    print("|---|---:|")
+    for flag, found in samples.items():
+        command = flag if flag.startswith("promote") else f"extract {flag}"
+        label = f"scaffold {command} ({notebooks} notebooks x 30 cells)".replace("  ", " ")
+        print(f"| {label} | {statistics.median(found):.3f} |")
 
 
 if __name__ == "__main__":

@@ -705,6 +705,104 @@ def export_dagster(
 # --- end scaffold export ----------------------------------------------------------------
 
 
+# -- scaffold extract: copied functions into a module ----------------------------------------
+
+
+@app.command("extract")
+def extract_command(
+    names: Annotated[
+        list[str],
+        typer.Argument(metavar="NAME...", help="Functions or classes defined in the notebooks."),
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="MODULE", help="Module of the package to move them into (new or not)."
+        ),
+    ] = "utils",
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from",
+            metavar="NOTEBOOK",
+            help="Keep this notebook's version when the copies differ (repeatable).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the changes as a diff; write nothing.")
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Run each changed notebook after; undo all if one fails."),
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python for --verify."),
+    ] = None,
+) -> None:
+    """Move functions copied between notebooks into a module, and import them there."""
+    from scaffold.extract import extract
+    from scaffold.project import open_project
+
+    with user_errors():
+        done = extract(
+            open_project(),
+            names,
+            to=to,
+            keep=keep or [],
+            dry_run=dry_run,
+            verify=verify,
+            python=python,
+        )
+    if dry_run:
+        typer.echo(done.diff, nl=False)
+    _report(list(done.changes), dry_run)
+    if verify and not dry_run:
+        typer.echo(f"verified {len(done.notebooks)} notebooks run top to bottom")
+
+
+# -- scaffold promote: an exploratory notebook becomes a production one -----------------------
+
+
+@app.command("promote")
+def promote_command(
+    notebook: Annotated[
+        str, typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number.")
+    ],
+    names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", metavar="NAME", help="Only these top-level assignments (repeatable)."
+        ),
+    ] = None,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Do not run it once with papermill after.")
+    ] = False,
+    rename: Annotated[
+        bool,
+        typer.Option("--rename", help="Give it the conventional name; update references."),
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python for the run."),
+    ] = None,
+) -> None:
+    """Make a notebook production: parameters cell, params/<stem>.yaml, dvc.yaml stage, a run."""
+    from scaffold.project import open_project
+    from scaffold.promote import promote
+
+    with user_errors():
+        done = promote(
+            open_project(), notebook, names or [], run=not no_run, rename=rename, python=python
+        )
+    _report(list(done.changes), False)
+    typer.echo("parameters: " + ", ".join(p.line() for p in done.parameters))
+    if not no_run:
+        typer.echo("ran it top to bottom with papermill")
+    if done.proposed_name:
+        typer.echo(f"note: the naming convention would call it {done.proposed_name}.ipynb")
+
+
 def main() -> None:
     """Console entry point."""
     from scaffold.interrupts import Interrupted, install

@@ -1,0 +1,296 @@
+"""`scaffold extract NAME...`: copied functions move into a module; the notebooks import them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import listing, run_scaffold
+
+SETUP = (
+    "%load_ext autoreload\n%autoreload 2\nimport math\n"
+    "import pandas as pd\nfrom pathlib import Path"
+)
+HELPERS = '''def clean(frame):
+    """Drop empty rows."""
+    return frame.dropna()
+
+
+def scale(value, factor=2):
+    return math.sqrt(value) * factor
+'''
+# the same helpers with other local names and formatting: a copy for scaffold check
+HELPERS_RENAMED = """def clean(df):
+    return df.dropna()
+
+def scale(x, factor=2):
+    return math.sqrt(x) * factor"""
+
+
+def cell(source: str, cell_id: str, **metadata: Any) -> dict[str, Any]:
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": metadata,
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def write_notebook(path: Path, cells: list[dict[str, Any]]) -> None:
+    data = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def cells_of(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["cells"]
+
+
+def source(path: Path, index: int) -> str:
+    return "".join(cells_of(path)[index]["source"])
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pristine")
+    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    return folder / "lab"
+
+
+@pytest.fixture
+def lab(pristine: Path, tmp_path: Path) -> Path:
+    project = tmp_path / "lab"
+    shutil.copytree(pristine, project)
+    notebooks = project / "notebooks"
+    write_notebook(
+        notebooks / "1.0-ab-explore.ipynb",
+        [
+            cell(SETUP, "setup"),
+            cell("!echo hello\n" + HELPERS + "\nvalues = [scale(v) for v in (1, 4, 9)]", "helpers"),
+            cell("%%bash\necho not python", "shell"),
+            cell("print(values, scale(16, factor=3))", "use", tags=["keep"]),
+        ],
+    )
+    write_notebook(
+        notebooks / "1.1-ab-model.ipynb",
+        [
+            cell(SETUP, "setup"),
+            cell(HELPERS_RENAMED, "only-helpers"),
+            cell("%time total = scale(25)\nprint(scale(25))", "use"),
+        ],
+    )
+    return project
+
+
+def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
+    first, second = (
+        lab / "notebooks" / "1.0-ab-explore.ipynb",
+        lab / "notebooks" / "1.1-ab-model.ipynb",
+    )
+    before_first, before_second = cells_of(first), cells_of(second)
+    result = run_scaffold("extract", "clean", "scale", "--to", "helpers", cwd=lab / "notebooks")
+    assert result.stdout.splitlines() == [
+        "create src/lab/helpers.py",
+        "create tests/test_helpers.py",
+        "update notebooks/1.0-ab-explore.ipynb",
+        "update notebooks/1.1-ab-model.ipynb",
+    ]
+    module = (lab / "src" / "lab" / "helpers.py").read_text()
+    assert "import math\n" in module and "def clean(frame):" in module  # the first version
+    assert "pandas" not in module and "Path" not in module  # only the imports it needs
+    # a cell with other code keeps it; the import takes the first definition's place
+    assert source(first, 1) == (
+        "!echo hello\nfrom lab.helpers import clean, scale\n\n"
+        "values = [scale(v) for v in (1, 4, 9)]"
+    )
+    # a cell that held only the definitions becomes the import
+    assert source(second, 1) == "from lab.helpers import clean, scale"
+    # every other cell (ids, metadata, magics, shell escapes) is unchanged
+    after_first, after_second = cells_of(first), cells_of(second)
+    for index in (0, 2, 3):
+        assert after_first[index] == before_first[index]
+    for index in (0, 2):
+        assert after_second[index] == before_second[index]
+    assert [c["id"] for c in after_first] == [c["id"] for c in before_first]
+    # the notebook file is rewritten as Jupyter writes it: only the changed lines differ
+    diff = [
+        line for line in first.read_text().splitlines() if '"!echo' in line or "lab.helpers" in line
+    ]
+    assert len(diff) == 2
+    # the module imports, passes ruff, and its test passes
+    env_path = str(lab / "src")
+    imported = subprocess.run(
+        [sys.executable, "-c", "from lab.helpers import scale; print(scale(16))"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": ""},
+    )
+    assert imported.stdout.strip() == "8.0", imported.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests"],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-pno:cacheprovider", "tests/test_helpers.py"],
+        cwd=lab, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path},
+    )  # fmt: skip
+    assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout
+    # scaffold check no longer reports the copies
+    report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
+    assert report.returncode == 0, report.stdout + report.stderr
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(lab: Path):
+    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    files = listing(lab)
+    result = run_scaffold("extract", "scale", "--dry-run", cwd=lab)
+    assert "+def scale(value, factor=2):" in result.stdout
+    assert "-def scale(x, factor=2):" in result.stdout
+    assert "+from lab.utils import scale" in result.stdout
+    assert "create src/lab/utils.py" in result.stdout and "dry run" in result.stdout
+    assert listing(lab) == files
+    assert all(path.read_bytes() == data for path, data in before.items())
+
+
+def test_appends_to_an_existing_module_after_its_imports(lab: Path):
+    run_scaffold("extract", "clean", "--to", "plots", cwd=lab)
+    run_scaffold("extract", "scale", "--to", "plots", cwd=lab)
+    module = (lab / "src" / "lab" / "plots.py").read_text()
+    assert module.count("import math") == 1 and "def clean(" in module and "def scale(" in module
+    assert not (lab / "tests" / "test_plots.py").exists()  # an existing module: no new test
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src/lab/plots.py"],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "from lab.plots import scale" in source(lab / "notebooks" / "1.1-ab-model.ipynb", 1)
+
+
+def refused(lab: Path, *args: str) -> str:
+    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    files = listing(lab)
+    result = run_scaffold("extract", *args, cwd=lab, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert listing(lab) == files
+    assert all(path.read_bytes() == data for path, data in before.items())
+    return result.stderr
+
+
+def test_a_function_reading_a_notebook_global_is_refused(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-global.ipynb",
+        [
+            cell(
+                "THRESHOLD = 3\n\ndef above(values):\n"
+                "    return [v for v in values if v > THRESHOLD]",
+                "a",
+            )
+        ],
+    )
+    message = refused(lab, "above")
+    assert "reads the notebook global 'THRESHOLD'; pass it as a parameter" in message
+
+
+def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-other.ipynb",
+        [cell(SETUP, "s"), cell("def scale(value, factor=2):\n    return value * factor", "a")],
+    )
+    message = refused(lab, "scale")
+    assert "differ in more than renaming" in message
+    assert (
+        "notebooks/1.0-ab-explore.ipynb, notebooks/1.1-ab-model.ipynb, notebooks/2.0-ab-other.ipynb"
+        in message
+    )
+    run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=lab)
+    module = (lab / "src" / "lab" / "utils.py").read_text()
+    assert "return value * factor" in module and "import math" not in module
+    assert "from lab.utils import scale" in source(lab / "notebooks" / "1.0-ab-explore.ipynb", 1)
+
+
+def test_a_function_calling_another_notebook_function_says_to_extract_both(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-pair.ipynb",
+        [cell("def inner(x):\n    return x + 1\n\n\ndef outer(x):\n    return inner(x) * 2", "a")],
+    )
+    assert "calls 'inner', defined in the notebook; extract both at once" in refused(lab, "outer")
+    run_scaffold("extract", "outer", "inner", cwd=lab)
+    assert (
+        source(lab / "notebooks" / "2.0-ab-pair.ipynb", 0) == "from lab.utils import inner, outer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing"], "no notebook defines 'missing'"),
+        (["scale", "--to", "Bad-Name"], "not a valid module name"),
+        (["clean", "--to", "lab"], "tests/test_lab.py already exists"),
+    ],
+)
+def test_bad_input_is_one_sentence(lab: Path, args: list[str], message: str):
+    assert message in refused(lab, *args)
+
+
+@pytest.mark.slow
+def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
+    from tests.conftest import project_venv
+
+    python = project_venv(lab)
+    for path in (lab / "notebooks").glob("*.ipynb"):  # papermill needs only Python cells
+        data = json.loads(path.read_text())
+        data["cells"] = [c for c in data["cells"] if not "".join(c["source"]).startswith("%%bash")]
+        path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    def outputs() -> list[str]:
+        run_scaffold("run", "1.0-ab-explore", "1.1-ab-model", "--python", str(python), cwd=lab)
+        found = []
+        for name in ("1.0-ab-explore", "1.1-ab-model"):
+            for executed in cells_of(lab / "reports" / f"{name}.ipynb"):
+                found += [
+                    o.get("text", "") for o in executed["outputs"] if o.get("name") == "stdout"
+                ]
+        lines = "".join("".join(text) for text in found).splitlines()
+        return [line for line in lines if "time" not in line]  # %time's timings vary
+
+    before = outputs()
+    result = run_scaffold("extract", "clean", "scale", "--verify", "--python", str(python), cwd=lab)
+    assert "verified 2 notebooks" in result.stdout
+    assert outputs() == before and before == ["hello", "[2.0, 4.0, 6.0] 12.0", "10.0"]
+    report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
+    assert report.returncode == 0, report.stdout
+    # a failing notebook undoes everything
+    files = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-fails.ipynb",
+        [cell("def twice(x):\n    return 2 * x", "a"), cell("raise ValueError('boom')", "b")],
+    )
+    write_notebook(
+        lab / "notebooks" / "2.1-ab-twice.ipynb", [cell("def twice(y):\n    return 2 * y", "a")]
+    )
+    failed = run_scaffold(
+        "extract", "twice", "--verify", "--python", str(python), cwd=lab, check=False
+    )
+    assert failed.returncode == 1 and "boom" in failed.stderr and "undone" in failed.stderr
+    assert "def twice" not in (lab / "src" / "lab" / "utils.py").read_text()
+    assert all(path.read_bytes() == data for path, data in files.items())

@@ -1,0 +1,179 @@
+"""`scaffold promote NOTEBOOK`: an exploratory notebook becomes a production one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import listing, run_scaffold
+from tests.test_extract import cell, cells_of, source, write_notebook
+
+SETUP = "%load_ext autoreload\n%autoreload 2\nimport math"
+CONSTANTS = 'SEED = 7\nrate: float = 0.5\nlabel = "train"\nsizes = [1, 2, 3]\nframe = make(SEED)'
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pristine")
+    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    return folder / "lab"
+
+
+@pytest.fixture
+def lab(pristine: Path, tmp_path: Path) -> Path:
+    project = tmp_path / "lab"
+    shutil.copytree(pristine, project)
+    write_notebook(
+        project / "notebooks" / "explore_churn.ipynb",
+        [
+            cell(SETUP, "setup"),
+            cell("!echo start\n" + CONSTANTS, "constants"),
+            cell("counter = 0\ncounter = counter + 1\nprint(math.sqrt(SEED) * rate, label)", "use"),
+            cell("%%bash\necho shell", "shell", tags=["keep"]),
+        ],
+    )
+    return project
+
+
+def test_promote_builds_the_parameters_cell_params_file_and_stage(lab: Path):
+    notebook = lab / "notebooks" / "explore_churn.ipynb"
+    before = cells_of(notebook)
+    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab)
+    assert result.stdout.splitlines()[:3] == [
+        "update notebooks/explore_churn.ipynb",
+        "create params/explore_churn.yaml",
+        "update dvc.yaml",
+    ]
+    cells = cells_of(notebook)
+    # the parameters cell comes right after the imports, typed as add notebook writes it
+    assert cells[1]["metadata"] == {"tags": ["parameters"]} and cells[1]["id"] == "parameters"
+    assert source(notebook, 1).splitlines()[2:] == [
+        "SEED: int = 7",
+        "rate: float = 0.5",
+        'label: str = "train"',
+        "sizes: list = [1, 2, 3]",
+    ]
+    # the assignments left their cell; the rest (a shell escape, a non-literal) stayed
+    assert source(notebook, 2) == "!echo start\nframe = make(SEED)"
+    assert cells[0] == before[0] and cells[3] == before[2] and cells[4] == before[3]
+    assert yaml.safe_load((lab / "params" / "explore_churn.yaml").read_text()) == {
+        "SEED": 7,
+        "rate": 0.5,
+        "label": "train",
+        "sizes": [1, 2, 3],
+    }
+    assert "papermill" in (lab / "dvc.yaml").read_text()
+    # the name does not follow the convention: a conventional one is proposed
+    assert "the naming convention would call it 1.1-" in result.stdout
+    # promoting it again is refused
+    again = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab, check=False)
+    assert again.returncode == 1 and "already a production notebook" in again.stderr
+
+
+def test_only_the_named_params(lab: Path):
+    run_scaffold("promote", "explore_churn", "--no-run", "--param", "rate", cwd=lab)
+    params = yaml.safe_load((lab / "params" / "explore_churn.yaml").read_text())
+    assert params == {"rate": 0.5}
+    assert "SEED = 7" in source(lab / "notebooks" / "explore_churn.ipynb", 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing", "'missing' is not a top-level assignment"),
+        ("counter", "'counter' is assigned more than once or not to a literal value"),
+        ("frame", "'frame' is assigned more than once or not to a literal value"),
+    ],
+)
+def test_a_param_that_is_not_a_literal_top_level_assignment_is_refused(
+    lab: Path, name: str, message: str
+):
+    files = listing(lab)
+    before = (lab / "notebooks" / "explore_churn.ipynb").read_bytes()
+    result = run_scaffold(
+        "promote", "explore_churn", "--no-run", "--param", name, cwd=lab, check=False
+    )
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert listing(lab) == files
+    assert (lab / "notebooks" / "explore_churn.ipynb").read_bytes() == before
+
+
+def test_an_already_production_notebook_is_refused(lab: Path):
+    run_scaffold("add", "notebook", "train model", "--production", "--author", "ab", cwd=lab)
+    stem = next(p.stem for p in (lab / "notebooks").glob("*train-model.ipynb"))
+    result = run_scaffold("promote", stem, "--no-run", cwd=lab, check=False)
+    assert result.returncode == 1 and "already a production notebook" in result.stderr
+
+
+@pytest.mark.slow
+def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
+    from tests.conftest import project_venv
+
+    python = project_venv(lab)
+    notebook = lab / "notebooks" / "explore_churn.ipynb"
+    data = cells_of(notebook)
+    write_notebook(notebook, [c for c in data if c["id"] != "shell"])
+    files, before = listing(lab), notebook.read_bytes()
+    failed = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab, check=False)
+    assert failed.returncode == 1 and "NameError" in failed.stderr and "undone" in failed.stderr
+    assert "id 'constants'" in failed.stderr  # the failing cell is named
+    assert listing(lab) == files and notebook.read_bytes() == before
+    # fixed, it runs, and scaffold run -p feeds the new parameter
+    text = notebook.read_text().replace("frame = make(SEED)", "frame = [SEED]")
+    notebook.write_text(text)
+    done = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab)
+    assert "ran it top to bottom" in done.stdout
+    run_scaffold("run", "explore_churn", "-p", "label=test", "--python", str(python), cwd=lab)
+    report = cells_of(lab / "reports" / "explore_churn.ipynb")
+    printed = "".join("".join(o.get("text", "")) for c in report for o in c.get("outputs", []))
+    assert "1.3228756555322954 test" in printed
+
+
+@pytest.mark.slow
+def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Path):
+    import subprocess
+
+    from tests.conftest import project_venv
+
+    run_scaffold("new", "Pipe", "--no-input", "--no-pre-commit", cwd=tmp_path)
+    project = tmp_path / "pipe"
+    python = project_venv(project)
+    notebook = project / "notebooks" / "1.1-ab-churn.ipynb"
+    write_notebook(
+        notebook,
+        [cell("import math", "setup"), cell("seed = 3\nprint(f'root={math.sqrt(seed):.2f}')", "a")],
+    )
+    run_scaffold("promote", "1.1-ab-churn", "--python", str(python), cwd=project)
+    git = ["git", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-qm", "promote"], cwd=project, check=True)
+    first = run_scaffold("run", "--all", cwd=project)
+    assert "Running stage '1_1-ab-churn'" in first.stdout
+    printed = str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
+    assert "root=1.73" in printed
+    run_scaffold("run", "1.1-ab-churn", "-p", "seed=16", cwd=project)
+    assert "root=4.00" in str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
+    params = project / "params" / "1.1-ab-churn.yaml"
+    params.write_text(params.read_text().replace("seed: 3", "seed: 9"))
+    diff = subprocess.run(
+        [str(python), "-m", "dvc", "params", "diff"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "seed" in diff.stdout and "3" in diff.stdout and "9" in diff.stdout
+
+
+def test_rename_gives_the_conventional_name_and_updates_references(lab: Path):
+    readme = lab / "README.md"
+    readme.write_text(readme.read_text() + "\nSee notebooks/explore_churn.ipynb.\n")
+    result = run_scaffold("promote", "explore_churn", "--no-run", "--rename", cwd=lab)
+    assert not (lab / "notebooks" / "explore_churn.ipynb").exists()
+    renamed = lab / "notebooks" / "1.1-yn-explore-churn.ipynb"
+    assert "create notebooks/1.1-yn-explore-churn.ipynb" in result.stdout
+    assert source(renamed, 1).startswith("# Parameters") and "SEED: int = 7" in source(renamed, 1)
+    assert (lab / "params" / "1.1-yn-explore-churn.yaml").is_file()
+    assert "notebooks/1.1-yn-explore-churn.ipynb" in (lab / "dvc.yaml").read_text()
+    assert "See notebooks/1.1-yn-explore-churn.ipynb." in readme.read_text()
+    assert "naming convention" not in result.stdout
