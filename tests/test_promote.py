@@ -170,10 +170,11 @@ def test_rename_gives_the_conventional_name_and_updates_references(lab: Path):
     readme.write_text(readme.read_text() + "\nSee notebooks/explore_churn.ipynb.\n")
     result = run_scaffold("promote", "explore_churn", "--no-run", "--rename", cwd=lab)
     assert not (lab / "notebooks" / "explore_churn.ipynb").exists()
-    renamed = lab / "notebooks" / "1.1-yn-explore-churn.ipynb"
-    assert "create notebooks/1.1-yn-explore-churn.ipynb" in result.stdout
+    # The initials are those of whoever renames it (git user.name "Test User"), as for add notebook.
+    renamed = lab / "notebooks" / "1.1-tu-explore-churn.ipynb"
+    assert "create notebooks/1.1-tu-explore-churn.ipynb" in result.stdout
     assert source(renamed, 1).startswith("# Parameters") and "SEED: int = 7" in source(renamed, 1)
-    assert (lab / "params" / "1.1-yn-explore-churn.yaml").is_file()
-    assert "notebooks/1.1-yn-explore-churn.ipynb" in (lab / "dvc.yaml").read_text()
-    assert "See notebooks/1.1-yn-explore-churn.ipynb." in readme.read_text()
+    assert (lab / "params" / "1.1-tu-explore-churn.yaml").is_file()
+    assert "notebooks/1.1-tu-explore-churn.ipynb" in (lab / "dvc.yaml").read_text()
+    assert "See notebooks/1.1-tu-explore-churn.ipynb." in readme.read_text()
     assert "naming convention" not in result.stdout
