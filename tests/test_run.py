@@ -373,8 +373,10 @@ def _run_and_signal(
         start_new_session=group,
     )
     try:
+        # The kernel itself (the interpreter probe before it also names ipykernel).
         assert _wait_for(
-            lambda: any("ipykernel" in _cmdline(p) for p in _descendants(process.pid)), 120
+            lambda: any("ipykernel_launcher" in _cmdline(p) for p in _descendants(process.pid)),
+            120,
         )
         time.sleep(2.0)  # the kernel is now inside time.sleep(60)
         children = {pid: _cmdline(pid) for pid in _descendants(process.pid)}
