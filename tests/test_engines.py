@@ -98,7 +98,7 @@ def test_copier_excludes_what_the_hook_prunes(option: str, value: str):
     hook = load_hook_module("post_gen_project")
     answers = defaults_with(option, value)
     expected = {
-        f"/{path}"
+        f"/{path.format_map(answers)}"
         for name, keep_when, paths in hook.OPTIONAL_PATHS
         if answers[name] not in keep_when
         for path in paths
