@@ -47,6 +47,8 @@ OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
     ("ci", {"github"}, [".github"]),
     ("open_source_license", {"MIT", "BSD-3-Clause", "Apache-2.0"}, ["LICENSE"]),
     ("environment_manager", {"conda"}, ["environment.yml"]),
+    ("environment_manager", {"poetry"}, ["poetry.toml"]),
+    ("environment_manager", {"pipenv"}, ["Pipfile"]),
     (
         "example_code",
         {"yes"},

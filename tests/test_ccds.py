@@ -62,6 +62,7 @@ MODULE = "my_project"
 def make_project(tmp_path: Path, assignments: list[str], git_too: bool = False) -> Path:
     sets = [arg for assignment in assignments for arg in ("--set", assignment)]
     skip = ["--no-dvc", "--no-pre-commit"] + ([] if git_too else ["--no-git"])
+    tmp_path.mkdir(parents=True, exist_ok=True)
     run_scaffold("new", "My Project", "--no-input", *skip, *sets, cwd=tmp_path)
     return tmp_path / "my-project"
 
@@ -199,3 +200,56 @@ def test_minimal_project_end_to_end(tmp_path: Path):
     notebook = next((project / "reports").glob("*.ipynb"))
     assert "does not exist yet" in notebook.read_text()
     run_scaffold("check", "--run", cwd=project, env=env)
+
+
+def test_each_environment_manager_has_its_dependency_file_and_targets(tmp_path: Path):
+    files = {"poetry": "poetry.toml", "pipenv": "Pipfile", "conda": "environment.yml"}
+    for manager in ("poetry", "pipenv", "virtualenv"):
+        project = make_project(tmp_path / manager, [f"environment_manager={manager}"])
+        present = {name for name in files.values() if (project / name).exists()}
+        assert present == ({files[manager]} if manager in files else set()), manager
+        for target in [*CCDS_TARGETS, "notebook"]:
+            run(["make", "--dry-run", target], cwd=project)
+        created = run(["make", "--dry-run", "create_environment"], cwd=project)
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        assert version in created, created  # python_version
+    pipfile = (tmp_path / "pipenv" / "my-project" / "Pipfile").read_text()
+    assert '"my-project" = { path = ".", editable = true, extras = ["dev"] }' in pipfile
+    pyproject = (tmp_path / "poetry" / "my-project" / "pyproject.toml").read_text()
+    assert 'build-backend = "poetry.core.masonry.api"' in pyproject
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("manager", ["virtualenv", "poetry", "pipenv"])
+def test_environment_manager_end_to_end(tmp_path: Path, manager: str):
+    """make create_environment, requirements, test, lint, notebook; scaffold run finds it."""
+    project = make_project(tmp_path, [f"environment_manager={manager}", *OPTION_SETS["minimal"]],
+                           git_too=True)  # fmt: skip
+    tools = Path(sys.executable).parent  # poetry, pipenv, virtualenv are installed beside us
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    base = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    if manager == "virtualenv":  # its users activate .venv
+        activated = f"{project / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+        later = {"PATH": activated, "VIRTUAL_ENV": str(project / ".venv")}
+    else:
+        later = {}
+
+    def make(target: str) -> str:
+        result = subprocess.run(["make", target], cwd=project, capture_output=True, text=True,
+                                env={**base, **env, **later}, check=False)  # fmt: skip
+        assert result.returncode == 0, f"make {target}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout + result.stderr
+
+    make("create_environment")
+    python = project / ".venv" / "bin" / "python"
+    assert python.exists(), f"{manager} made no .venv"
+    version = run([python, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+                  cwd=project).strip()  # fmt: skip
+    assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+    make("requirements")
+    assert re.search(r"\b\d+ passed\b", make("test"))
+    assert "All checks passed" in make("lint")
+    make("notebook")
+    assert next((project / "reports").glob("*.ipynb")).is_file()
+    found = run_scaffold("run", "1.0", cwd=project, env=env)
+    assert ".venv" in found.stdout + found.stderr

@@ -198,9 +198,19 @@ OTHER_ANSWERS = {
 }
 
 
+# cookiecutter-data-science's options: no example code, no pydata packages, docs README.
+MINIMAL_ANSWERS = {
+    "project_name": "Sales Forecast",
+    "example_code": "no",
+    "pydata_packages": "none",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "answers", [{"project_name": "My Project"}, OTHER_ANSWERS], ids=["defaults", "other"]
+    "answers",
+    [{"project_name": "My Project"}, OTHER_ANSWERS, MINIMAL_ANSWERS],
+    ids=["defaults", "other", "minimal"],
 )
 def test_copier_cookiecutter_and_scaffold_make_the_same_project(
     tagged_template: Path, tmp_path: Path, answers: dict[str, str]
