@@ -253,3 +253,26 @@ def test_environment_manager_end_to_end(tmp_path: Path, manager: str):
     assert next((project / "reports").glob("*.ipynb")).is_file()
     found = run_scaffold("run", "1.0", cwd=project, env=env)
     assert ".venv" in found.stdout + found.stderr
+
+
+@pytest.mark.slow
+def test_scaffold_run_finds_the_environment_pipenv_keeps_outside_the_project(tmp_path: Path):
+    from scaffold.project import Project
+    from scaffold.run import find_interpreter
+
+    project = make_project(tmp_path, ["environment_manager=pipenv", *OPTION_SETS["minimal"]])
+    workon = tmp_path / "virtualenvs"
+    tools = Path(sys.executable).parent
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIPENV_")}
+    env.pop("VIRTUAL_ENV", None)
+    env.update({"WORKON_HOME": str(workon), "PATH": f"{tools}{os.pathsep}{env['PATH']}"})
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for args in (["--python", version], ["--venv"]):
+        result = subprocess.run([tools / "pipenv", *args], cwd=project, capture_output=True,
+                                text=True, env=env, check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    prefix = Path(result.stdout.strip())
+    assert prefix.parent == workon and not (project / ".venv").exists()
+    found = find_interpreter(Project(project.resolve()), environ=env)
+    assert found.python.parent.parent == prefix
+    assert found.origin == "pipenv's environment for the Pipfile"
