@@ -6,7 +6,8 @@ way) and by copier (as a task: ``--answers-file .copier-answers.yml``, the file 
 The answers never travel as a command-line argument. Steps, each reported on one line:
 
 1. drop the files of options that were turned off, record the answers with the template's
-   source and version (template_source.py; copier renders this file itself);
+   source and version (template_source.py; copier renders this file itself), start the
+   git-ignored ``.env``;
 2. ``git init`` on branch main, and the pristine render kept as ``refs/scaffold/template``
    (the base of later updates, see scaffold/update.py);
 3. ``dvc init`` (analytics off) and the default DVC remote;
@@ -39,12 +40,25 @@ TEMPLATE_SUBJECT = "scaffold template {version}"
 COMMIT_MESSAGE = "Initial commit from the scaffold template"
 DVC_REMOTE_NAME = dvc_remote.DEFAULT_REMOTE
 
-# Paths that exist only when an option has a given value: (option, keep-when, paths).
+# Paths that exist only when an option has a given value: (option, keep-when, paths); a path
+# may name an answer as ``{module_name}``.
 OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
     ("docs", {"mkdocs"}, ["docs"]),
     ("ci", {"github"}, [".github"]),
     ("open_source_license", {"MIT", "BSD-3-Clause", "Apache-2.0"}, ["LICENSE"]),
     ("environment_manager", {"conda"}, ["environment.yml"]),
+    ("environment_manager", {"poetry"}, ["poetry.toml"]),
+    ("environment_manager", {"pipenv"}, ["Pipfile"]),
+    (
+        "example_code",
+        {"yes"},
+        [
+            "src/{module_name}/dataset.py",
+            "src/{module_name}/features.py",
+            "src/{module_name}/plots.py",
+            "src/{module_name}/modeling",
+        ],
+    ),
 ]
 
 
@@ -91,11 +105,27 @@ def prune_optional_paths(project: Path, context: dict[str, object]) -> None:
         if context.get(option) in keep_when:
             continue
         for relative in paths:
-            path = project / relative
+            path = project / relative.format_map(context)
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+
+
+ENV_FILE = ".env"
+ENV_TEXT = """\
+# This machine's credentials and endpoints, loaded into os.environ by the package's config.py.
+# Git-ignored: never commit it (.env.example, committed, lists the variables). Parameters of an
+# analysis go to params/, not here.
+"""
+
+
+def write_env_file(project: Path) -> None:
+    """Start the git-ignored ``.env`` (made here, not by the template: the template repository
+    ignores it too). An existing file is the user's and is kept."""
+    path = project / ENV_FILE
+    if not path.exists():
+        path.write_text(ENV_TEXT, encoding="utf-8")
 
 
 def write_answers(project: Path, context: dict[str, object]) -> None:
@@ -253,6 +283,7 @@ def main(argv: list[str]) -> int:
     try:
         prune_optional_paths(project, context)
         write_answers(project, context)
+        write_env_file(project)
         git = None if "git" in skip else find_tool("git")
         if "git" in skip:
             report("skip git", "--no-git given")

@@ -253,6 +253,14 @@ def problems(answers: dict[str, object]) -> dict[str, str]:
     for key, problem in remote_checks.items():
         if problem:
             found.setdefault(key, problem)
+
+    # The example code and its tests use pandas, numpy and matplotlib.
+    if text.get("example_code") == "yes" and text.get("pydata_packages") == "none":
+        found.setdefault(
+            "pydata_packages",
+            "pydata_packages=none needs example_code=no: the example code uses pandas, numpy "
+            "and matplotlib.",
+        )
     return found
 
 

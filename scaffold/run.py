@@ -7,7 +7,9 @@ project's dependencies even when scaffold itself is an isolated tool (pipx, uv t
 Where the interpreter comes from, first match wins:
 
 1. ``--python PATH``;
-2. the project's own ``.venv`` (``make create_environment`` with pip or uv);
+2. the project's own ``.venv`` (``make create_environment`` with pip, uv, virtualenv, poetry
+   or pipenv); then, for a project with a ``Pipfile``, the environment pipenv keeps for it
+   outside the project (``$WORKON_HOME``, else ``~/.local/share/virtualenvs/<name>-<hash>``);
 3. a conda env named after the project (``make create_environment`` with conda);
 4. the activated virtualenv (``$VIRTUAL_ENV``);
 5. the activated conda env (``$CONDA_PREFIX``), unless it is conda's ``base``;
@@ -88,9 +90,27 @@ def _python_in(prefix: Path) -> Path | None:
     return None
 
 
+def _pipenv_prefix(pipfile: Path, environ: Mapping[str, str]) -> Path:
+    """Where pipenv keeps the environment of ``pipfile`` when it is not in the project: its
+    folder name sanitized, then 8 characters of the Pipfile path's hash (pipenv's own rule)."""
+    import base64
+    import hashlib
+
+    if environ.get("WORKON_HOME"):
+        home = Path(environ["WORKON_HOME"]).expanduser()
+    else:
+        home = Path(environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser() / "virtualenvs"
+    name = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", pipfile.parent.name)[:42]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(str(pipfile).encode()).digest()[:6])
+    return home / f"{name}-{digest.decode()[:8]}"
+
+
 def candidate_environments(project: Project, environ: Mapping[str, str]) -> list[tuple[str, Path]]:
     """``(origin, prefix)`` of the environments to try, in order (see the module docstring)."""
     found: list[tuple[str, Path]] = [("the project's .venv", project.root / ".venv")]
+    pipfile = project.root / "Pipfile"
+    if pipfile.is_file():
+        found.append(("pipenv's environment for the Pipfile", _pipenv_prefix(pipfile, environ)))
     conda_prefix = environ.get("CONDA_PREFIX", "")
     conda_name = environ.get("CONDA_DEFAULT_ENV", "") or Path(conda_prefix).name
     is_base = bool(conda_prefix) and (

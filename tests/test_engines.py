@@ -98,7 +98,7 @@ def test_copier_excludes_what_the_hook_prunes(option: str, value: str):
     hook = load_hook_module("post_gen_project")
     answers = defaults_with(option, value)
     expected = {
-        f"/{path}"
+        f"/{path.format_map(answers)}"
         for name, keep_when, paths in hook.OPTIONAL_PATHS
         if answers[name] not in keep_when
         for path in paths
@@ -198,9 +198,19 @@ OTHER_ANSWERS = {
 }
 
 
+# cookiecutter-data-science's options: no example code, no pydata packages, docs README.
+MINIMAL_ANSWERS = {
+    "project_name": "Sales Forecast",
+    "example_code": "no",
+    "pydata_packages": "none",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "answers", [{"project_name": "My Project"}, OTHER_ANSWERS], ids=["defaults", "other"]
+    "answers",
+    [{"project_name": "My Project"}, OTHER_ANSWERS, MINIMAL_ANSWERS],
+    ids=["defaults", "other", "minimal"],
 )
 def test_copier_cookiecutter_and_scaffold_make_the_same_project(
     tagged_template: Path, tmp_path: Path, answers: dict[str, str]

@@ -30,12 +30,12 @@ def test_prompts_derive_defaults_and_reask_invalid_answers(workdir: Path):
     child.sendline("Ada Lovelace")
     child.expect_exact("[you@example.com]: ")
     child.sendline("ada@example.com")
-    env_prompt = "Environment manager (pip/uv/conda/none) [pip]: "
+    env_prompt = "Environment manager (pip/uv/conda/poetry/pipenv/virtualenv/none) [pip]: "
     while child.expect_exact([env_prompt, "]: "]) == 1:  # description, python version
         child.sendline("")
-    child.sendline("poetry")
-    child.expect_exact("choose one of: pip, uv, conda, none.")
-    child.expect_exact("Environment manager (pip/uv/conda/none) [pip]: ")
+    child.sendline("pixi")
+    child.expect_exact("choose one of: pip, uv, conda, poetry, pipenv, virtualenv, none.")
+    child.expect_exact(env_prompt)
     child.sendline("uv")
     # every remaining question: accept the default
     while child.expect([r"\]: ", pexpect.EOF]) == 0:

@@ -36,7 +36,15 @@ ISSUE_OPTIONS = {
 def test_the_template_offers_every_option_of_the_issue():
     options = {option.name: option for option in load_options()}
     assert set(options) >= ISSUE_OPTIONS
-    assert options["environment_manager"].choices == ("pip", "uv", "conda", "none")
+    assert options["environment_manager"].choices == (
+        "pip",
+        "uv",
+        "conda",
+        "poetry",
+        "pipenv",
+        "virtualenv",
+        "none",
+    )
     assert set(options["open_source_license"].choices) == {
         "MIT",
         "BSD-3-Clause",

@@ -1,5 +1,5 @@
 """Tests of the project code in src/{{ cookiecutter.module_name }}."""
-
+{% if cookiecutter.example_code == 'yes' %}
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +12,21 @@ from {{ cookiecutter.module_name }}.modeling import predict, train
 def frame() -> pd.DataFrame:
     x = np.arange(20, dtype=float)
     return pd.DataFrame({"X Value": x, "Label": ["a", "b"] * 10, "y": 3.0 * x - 2.0})
+{%- else %}
+from {{ cookiecutter.module_name }} import config
+{%- endif %}
 
 
 def test_paths_point_into_the_project():
     assert (config.PROJ_ROOT / "pyproject.toml").is_file()
     assert config.RAW_DATA_DIR == config.PROJ_ROOT / "data" / "raw"
+
+
+def test_the_env_file_is_loaded_and_never_committed():
+    assert config.ENV_FILE == config.PROJ_ROOT / ".env"
+    assert ".env" in (config.PROJ_ROOT / ".gitignore").read_text().split()
+    assert (config.PROJ_ROOT / ".env.example").is_file()
+{%- if cookiecutter.example_code == 'yes' %}
 
 
 def test_clean_drops_duplicates_and_empty_rows(frame):
@@ -50,3 +60,4 @@ def test_histograms_are_saved(tmp_path, frame):
     figure = plots.histograms(frame)
     assert len(figure.axes) == 2
     assert plots.save(figure, tmp_path / "figures" / "hist.png").stat().st_size > 0
+{%- endif %}

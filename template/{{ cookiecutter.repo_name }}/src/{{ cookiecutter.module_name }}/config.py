@@ -3,7 +3,14 @@ from Jupyter, papermill, DVC stages and tests, whatever the working directory.""
 
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 PROJ_ROOT = Path(__file__).resolve().parents[2]
+
+# Credentials and endpoints of this machine, from the git-ignored .env (see .env.example);
+# variables already set in the environment win.
+ENV_FILE = PROJ_ROOT / ".env"
+load_dotenv(ENV_FILE)
 
 DATA_DIR = PROJ_ROOT / "data"
 RAW_DATA_DIR = DATA_DIR / "raw"
