@@ -50,6 +50,9 @@ def main(spec: dict[str, Any]) -> int:
             cwd=spec["cwd"],
             kernel_name=spec.get("kernel_name") or "python3",  # this env's, not the saved one
             progress_bar=spec.get("progress", False),
+            # ipykernel 7 warns at every start that its (127.0.0.1) TCP sockets are not
+            # encrypted; that line is noise on every run. Kernel errors still show.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
         result["ok"] = True
     except KeyboardInterrupt:

@@ -96,6 +96,7 @@ def test_parameters_come_from_the_file_and_p_overrides_win(lab: Path):
     assert f"done reports/{stem}.ipynb" in result.stdout
     assert "Executing" in result.stderr  # papermill's progress bar
     assert "unknown parameter" not in result.stderr.lower()
+    assert "without encryption" not in result.stderr  # ipykernel's warning at every start
     cells = report(lab, stem)
     assert 'input_file = "other.csv"' in "".join(cells["injected"]["source"])
     assert "seed = 7" in "".join(cells["injected"]["source"])
