@@ -293,11 +293,22 @@ def test_new_records_the_template_source_and_version(upstream: Path, workdir: Pa
     assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
     assert (workdir / "newest" / "CHANGELOG.md").is_file()
 
-    # An editable install renders the source checkout: its path at its exact commit.
+    # An editable install renders the source checkout at its exact commit, recorded as the
+    # checkout's origin when that has the commit (a clone, as in CI), else as its own path.
     run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
     recorded = answers(workdir / "packaged")
-    assert recorded["_src_path"] == str(REPO_ROOT.resolve())
     assert recorded["_commit"] == git("describe", "--tags", "--always", cwd=REPO_ROOT)
+    origin = subprocess.run(
+        ["git", "config", "--get", "remote.origin.url"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    sources = {str(REPO_ROOT.resolve())} | (
+        {str(Path(origin).resolve()), origin} if origin else set()
+    )
+    assert recorded["_src_path"] in sources
+    if Path(recorded["_src_path"]).is_dir():  # the recorded version exists where it points
+        git("rev-parse", "--verify", f"{recorded['_commit'].rsplit('-g', 1)[-1]}^{{commit}}",
+            cwd=Path(recorded["_src_path"]))  # fmt: skip
 
 
 BAD = [
