@@ -5,6 +5,14 @@ is JSON: ``input``, ``output``, ``cwd``, ``parameters_file`` (YAML, read like pa
 ``-f``), ``parameters`` (overrides, applied after the file), ``progress`` and ``result`` (a
 file to write the outcome to, as JSON). Failures are reported there, not as a traceback.
 
+Optional, for many kernels at once (``scaffold run --grid``): ``transport`` (``"ipc"``: the
+kernel talks over Unix sockets in a private folder, so concurrent kernels never race for
+TCP ports), ``start_timeout`` (seconds for the kernel to answer, longer under load) and
+``start_attempts`` (a kernel that dies before it answers is started again, up to this many
+times in all; nothing of the notebook ran yet, so a retry is safe). ``watch_parent``: stop
+(and shut the kernel down) when the process that started this one dies, as a Dask worker
+killed mid-run does.
+
 Standard library plus papermill (and its PyYAML) only; keep it compatible with Python 3.8.
 """
 
@@ -12,8 +20,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
+import time
 from typing import Any
 
 STOP_SIGNALS = [
@@ -31,30 +42,101 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+# What a kernel that never came up looks like (jupyter_client / nbclient / ZMQ messages).
+START_FAILURES = (
+    "Kernel died before replying to kernel_info",
+    "Kernel didn't respond",
+    "Address already in use",
+)
+
+
+def _execute(spec: dict[str, Any], parameters: dict[str, Any], ipc_folder: str | None) -> None:
+    import papermill
+
+    options: dict[str, Any] = {}
+    if ipc_folder is not None:
+        from traitlets.config import Config
+
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        # the socket files: <folder>/kernel-<n>; a private folder per kernel, short (AF_UNIX
+        # paths are limited to about 100 bytes)
+        config.KernelManager.ip = os.path.join(ipc_folder, "kernel")
+        options["config"] = config
+    # ipykernel 7 warns at every start that its (127.0.0.1) TCP sockets are not encrypted;
+    # that line is noise on every run. Kernel errors still show. History off: kernels
+    # started together would all write IPython's one history database.
+    arguments = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+    papermill.execute_notebook(
+        spec["input"],
+        spec["output"],
+        parameters=parameters,
+        cwd=spec["cwd"],
+        kernel_name=spec.get("kernel_name") or "python3",  # this env's, not the saved one
+        progress_bar=spec.get("progress", False),
+        start_timeout=spec.get("start_timeout", 60),
+        extra_arguments=arguments,
+        **options,
+    )
+
+
+def _never_started(error: Exception) -> bool:
+    """True when the kernel failed before the first cell ran (so a retry is safe)."""
+    text = str(error)
+    return not hasattr(error, "ename") and any(failure in text for failure in START_FAILURES)
+
+
+def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    import yaml
+
+    parameters: dict[str, Any] = {}
+    if spec.get("parameters_file"):
+        with open(spec["parameters_file"], encoding="utf-8") as handle:
+            parameters.update(yaml.safe_load(handle) or {})
+    parameters.update(spec.get("parameters") or {})
+    return parameters
+
+
+def _attempts(spec: dict[str, Any], parameters: dict[str, Any], result: dict[str, Any]) -> None:
+    attempts = max(1, int(spec.get("start_attempts", 1)))
+    for attempt in range(1, attempts + 1):
+        ipc_folder = tempfile.mkdtemp(prefix="sk-") if spec.get("transport") == "ipc" else None
+        try:
+            _execute(spec, parameters, ipc_folder)
+            result["ok"] = True
+            return
+        except Exception as error:
+            if attempt < attempts and _never_started(error):
+                result["restarts"] = attempt
+                time.sleep(0.5 * attempt)
+                continue
+            raise
+        finally:
+            if ipc_folder is not None:
+                shutil.rmtree(ipc_folder, ignore_errors=True)
+
+
+def _watch_parent() -> None:
+    """SIGTERM this process (``_stop`` then ends the run) once its parent is gone."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(spec: dict[str, Any]) -> int:
     """Execute the notebook; write ``{"ok": ...}`` to ``spec["result"]``; return the exit code."""
     result: dict[str, Any] = {"ok": False}
+    if spec.get("watch_parent"):
+        _watch_parent()
     try:
-        import papermill
-        import yaml
-
-        parameters: dict[str, Any] = {}
-        if spec.get("parameters_file"):
-            with open(spec["parameters_file"], encoding="utf-8") as handle:
-                parameters.update(yaml.safe_load(handle) or {})
-        parameters.update(spec.get("parameters") or {})
-        papermill.execute_notebook(
-            spec["input"],
-            spec["output"],
-            parameters=parameters,
-            cwd=spec["cwd"],
-            kernel_name=spec.get("kernel_name") or "python3",  # this env's, not the saved one
-            progress_bar=spec.get("progress", False),
-            # ipykernel 7 warns at every start that its (127.0.0.1) TCP sockets are not
-            # encrypted; that line is noise on every run. Kernel errors still show.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
-        result["ok"] = True
+        _attempts(spec, _parameters(spec), result)
     except KeyboardInterrupt:
         result["error"] = "Interrupted"
         result["interrupted"] = True

@@ -294,43 +294,60 @@ def run(
         bool | None,
         typer.Option(
             "--progress/--no-progress",
-            help="Show papermill's progress bar (default: when stderr is a terminal).",
+            help="Show papermill's progress bar, or a sweep's status line (default: when "
+            "stderr is a terminal).",
         ),
     ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2,...",
+            help="Sweep: run the notebook once per value (repeat for a cross product), into "
+            "reports/sweeps/<notebook>/<sweep-id>/.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", metavar="N", help="Sweep: runs at once (default: the number of cores)."
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Sweep: submit the runs to this Dask scheduler (tcp://HOST:PORT).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would run, and stop.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Sweep: allow a grid of more than 10,000 runs.")
+    ] = False,
 ) -> None:
     """Execute notebooks with papermill in the project's environment, into reports/."""
     from scaffold import run as runner
     from scaffold.project import open_project
 
     with user_errors():
-        project = open_project()
-        if run_all and (notebooks or assignments):
-            raise ScaffoldError(
-                "--all runs the pipeline with its parameters files; give no notebooks or -p "
-                "with it (edit params/<notebook>.yaml instead)."
-            )
-        if not run_all and not notebooks:
-            raise ScaffoldError("name the notebooks to run (e.g. scaffold run 1.0), or use --all.")
-        plans = [] if run_all else runner.plan_runs(project, notebooks or [], assignments or [])
-        use_dvc = run_all and runner.uses_dvc(project)
-        if run_all and not use_dvc:
-            plans = runner.pipeline_plans(project)
-        interpreter = runner.find_interpreter(project, python)
-        needs = (*runner.RUNTIME, "dvc") if use_dvc else runner.RUNTIME
-        runner.check_interpreter(interpreter, project, needs)
-        typer.echo(f"python {_relative(interpreter.python)} ({interpreter.origin})")
-        if use_dvc:
-            typer.echo("run dvc repro")
-            runner.repro(project, interpreter)
-            return
-        if run_all:
-            noun = "notebook" if len(plans) == 1 else "notebooks"
-            typer.echo(f"run {len(plans)} pipeline {noun} in dvc.yaml order (no DVC repo here)")
-        show = sys.stderr.isatty() if progress is None else progress
-        for plan in plans:
-            typer.echo(f"run {plan.describe(project.root)}")
-            seconds = runner.execute(plan, interpreter, project.root, progress=show)
-            typer.echo(f"done {_relative(plan.output)} ({seconds:.1f} s)")
+        request = runner.Request(
+            notebooks=notebooks or [],
+            assignments=assignments or [],
+            run_all=run_all,
+            python=python,
+            progress=sys.stderr.isatty() if progress is None else progress,
+            grid=grid or [],
+            jobs=jobs,
+            cluster=cluster,
+            dry_run=dry_run,
+            yes=yes,
+        )
+        code = runner.run(open_project(), request, typer.echo)
+    if code:
+        raise typer.Exit(code)
 
 
 def _relative(path: Path) -> str:

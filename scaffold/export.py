@@ -417,7 +417,7 @@ def missing_packages(
     """The distributions ``target`` needs that the project's Python lacks (("?",) when there
     is no Python to ask)."""
     if python is None:
-        from scaffold.run import find_interpreter
+        from scaffold.interpreters import find_interpreter
 
         try:
             python = str(find_interpreter(project).python)

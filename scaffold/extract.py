@@ -468,11 +468,12 @@ def _undo(writes: Sequence[Write], before: dict[Path, str]) -> None:
 
 
 def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) -> None:
+    from scaffold import interpreters
     from scaffold import run as runner
     from scaffold.pipeline import PARAMS_DIR
 
-    interpreter = runner.find_interpreter(project, python)
-    runner.check_interpreter(interpreter, project)
+    interpreter = interpreters.find_interpreter(project, python)
+    interpreters.check_interpreter(interpreter, project)
     with tempfile.TemporaryDirectory(prefix="scaffold-extract-") as folder:
         for path in notebooks:
             params = project.root / PARAMS_DIR / f"{path.stem}.yaml"

@@ -285,11 +285,12 @@ def promote(
 
 
 def _run(project: Project, path: Path, python: Path | None) -> None:
+    from scaffold import interpreters
     from scaffold import run as runner
     from scaffold.pipeline import PARAMS_DIR
 
-    interpreter = runner.find_interpreter(project, python)
-    runner.check_interpreter(interpreter, project)
+    interpreter = interpreters.find_interpreter(project, python)
+    interpreters.check_interpreter(interpreter, project)
     with tempfile.TemporaryDirectory(prefix="scaffold-promote-") as folder:
         params = project.root / PARAMS_DIR / f"{path.stem}.yaml"
         plan = runner.RunPlan(path, Path(folder) / path.name, params)

@@ -1,27 +1,9 @@
 """``scaffold run``: execute notebooks with papermill in the PROJECT's environment.
 
-scaffold never imports papermill or the project's code: it finds the project's interpreter
-(``find_interpreter``) and runs papermill there as a subprocess, so the kernel has the
-project's dependencies even when scaffold itself is an isolated tool (pipx, uv tool).
-
-Where the interpreter comes from, first match wins:
-
-1. ``--python PATH``;
-2. the project's own ``.venv`` (``make create_environment`` with pip, uv, virtualenv, poetry
-   or pipenv); then, for a project with a ``Pipfile``, the environment pipenv keeps for it
-   outside the project (``$WORKON_HOME``, else ``~/.local/share/virtualenvs/<name>-<hash>``);
-3. a conda env named after the project (``make create_environment`` with conda);
-4. the activated virtualenv (``$VIRTUAL_ENV``);
-5. the activated conda env (``$CONDA_PREFIX``), unless it is conda's ``base``;
-6. the activated conda ``base`` env;
-7. ``python3`` (or ``python``) on ``PATH``.
-
-The project's own environment wins over an activated one: the activated env is often
-another tool's (scaffold's own venv, say), and a pipeline must run where the project is
-installed.
-
-The chosen interpreter must have papermill and ipykernel, and the project's package
-installed; otherwise ``scaffold run`` stops and says what to install where.
+The interpreter comes from ``scaffold.interpreters``; papermill runs there as a subprocess
+(``_papermill_driver.py``), never in scaffold's own process. ``plan_runs`` checks a request
+before anything runs; ``execute`` runs one plan; ``repro`` hands ``--all`` to ``dvc repro``.
+Sweeps (``--grid``) are in ``scaffold.sweep``.
 """
 
 from __future__ import annotations
@@ -29,11 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +22,14 @@ from typing import Any
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
 from scaffold.files import read_text, relative
-from scaffold.layout import find_package
+from scaffold.interpreters import RUNTIME, Interpreter, check_interpreter, find_interpreter
 from scaffold.pipeline import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR, pipeline_notebooks
 from scaffold.project import Project
 
-RUNTIME = ("papermill", "ipykernel")
 INJECTED_TAG = "injected-parameters"
+
+
+Echo = Callable[[str], None]
 
 
 class NotebookFailed(ScaffoldError):
@@ -54,152 +37,91 @@ class NotebookFailed(ScaffoldError):
 
 
 @dataclass(frozen=True)
-class Interpreter:
-    """The Python that runs papermill and the kernel."""
+class Request:
+    """What ``scaffold run`` was asked, as typed on the command line (``run`` checks it)."""
 
-    python: Path  # as found (not resolved: a venv's python is a symlink that must stay one)
-    origin: str  # where it came from, for the user
-
-    @property
-    def bin_dir(self) -> Path:
-        """The folder of its scripts (papermill, dvc)."""
-        return self.python.parent
-
-    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Environment variables that activate this interpreter's environment."""
-        env = dict(os.environ if base is None else base)
-        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "")])
-        prefix = self.bin_dir.parent
-        if (prefix / "pyvenv.cfg").is_file():
-            env["VIRTUAL_ENV"] = str(prefix)
-        # The kernel: the environment's own `python3` kernelspec before any user-level one.
-        env["JUPYTER_PREFER_ENV_PATH"] = "1"
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        return env
+    notebooks: Sequence[str] = ()
+    assignments: Sequence[str] = ()
+    run_all: bool = False
+    python: Path | None = None
+    progress: bool = False
+    grid: Sequence[str] = ()
+    jobs: int | None = None
+    cluster: str | None = None
+    dry_run: bool = False
+    yes: bool = False
 
 
-def _python_in(prefix: Path) -> Path | None:
-    for candidate in (
-        prefix / "bin" / "python",
-        prefix / "bin" / "python3",
-        prefix / "Scripts" / "python.exe",
-        prefix / "python.exe",
-    ):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _pipenv_prefix(pipfile: Path, environ: Mapping[str, str]) -> Path:
-    """Where pipenv keeps the environment of ``pipfile`` when it is not in the project: its
-    folder name sanitized, then 8 characters of the Pipfile path's hash (pipenv's own rule)."""
-    import base64
-    import hashlib
-
-    if environ.get("WORKON_HOME"):
-        home = Path(environ["WORKON_HOME"]).expanduser()
-    else:
-        home = Path(environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser() / "virtualenvs"
-    name = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", pipfile.parent.name)[:42]
-    digest = base64.urlsafe_b64encode(hashlib.sha256(str(pipfile).encode()).digest()[:6])
-    return home / f"{name}-{digest.decode()[:8]}"
-
-
-def candidate_environments(project: Project, environ: Mapping[str, str]) -> list[tuple[str, Path]]:
-    """``(origin, prefix)`` of the environments to try, in order (see the module docstring)."""
-    found: list[tuple[str, Path]] = [("the project's .venv", project.root / ".venv")]
-    pipfile = project.root / "Pipfile"
-    if pipfile.is_file():
-        found.append(("pipenv's environment for the Pipfile", _pipenv_prefix(pipfile, environ)))
-    conda_prefix = environ.get("CONDA_PREFIX", "")
-    conda_name = environ.get("CONDA_DEFAULT_ENV", "") or Path(conda_prefix).name
-    is_base = bool(conda_prefix) and (
-        conda_name == "base" or (Path(conda_prefix) / "condabin").is_dir()
-    )
-    name = project.answers.get("repo_name") or project.root.name
-    conda_roots = []
-    if environ.get("CONDA_EXE"):
-        conda_roots.append(Path(environ["CONDA_EXE"]).parent.parent)
-    if is_base:
-        conda_roots.append(Path(conda_prefix))
-    for conda_root in conda_roots:
-        found.append((f"the conda env {name!r}", conda_root / "envs" / name))
-    if environ.get("VIRTUAL_ENV"):
-        found.append(("the activated virtualenv ($VIRTUAL_ENV)", Path(environ["VIRTUAL_ENV"])))
-    if conda_prefix and not is_base:
-        found.append((f"the activated conda env {conda_name!r}", Path(conda_prefix)))
-    if is_base:
-        found.append(("the activated conda base env", Path(conda_prefix)))
-    return found
-
-
-def find_interpreter(
-    project: Project, explicit: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Interpreter:
-    """The project's interpreter (first match of the order in the module docstring)."""
-    environ = os.environ if environ is None else environ
-    if explicit is not None:
-        if explicit.is_dir():
-            python = _python_in(explicit)
-            if python is None:
-                raise ScaffoldError(f"--python {explicit}: no Python interpreter in that folder.")
-            return Interpreter(python.absolute(), "--python")
-        if not (explicit.is_file() and os.access(explicit, os.X_OK)):
-            raise ScaffoldError(f"--python {explicit}: no such executable.")
-        return Interpreter(explicit.absolute(), "--python")
-    for origin, prefix in candidate_environments(project, environ):
-        python = _python_in(prefix)
-        if python is not None:
-            return Interpreter(python.absolute(), origin)
-    for name in ("python3", "python"):
-        on_path = shutil.which(name, path=environ.get("PATH"))
-        if on_path:
-            return Interpreter(Path(on_path), f"{name} on PATH (no project environment found)")
-    raise ScaffoldError(
-        "no Python environment found for this project (no activated virtualenv or conda env, "
-        "no .venv in the project, no python3 on PATH); create one (make create_environment "
-        "&& make requirements) or pass --python PATH."
-    )
-
-
-def check_interpreter(
-    interpreter: Interpreter, project: Project, needs: Sequence[str] = RUNTIME
-) -> None:
-    """Refuse an interpreter that lacks ``needs`` or the project's package."""
-    package = find_package(project)
-    wanted = [*needs, *([package.name] if package else [])]
-    probe = (
-        "import importlib.util, sys; "
-        f"print(' '.join(m for m in {wanted!r} if importlib.util.find_spec(m) is None))"
-    )
-    try:
-        result = subprocess.run(
-            [str(interpreter.python), "-c", probe],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=tempfile.gettempdir(),  # not the project: only what is installed counts
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ScaffoldError(f"cannot start {interpreter.python}: {error}.") from None
-    if result.returncode != 0:
-        raise ScaffoldError(f"{interpreter.python} does not run: {result.stderr.strip()}.")
-    missing = result.stdout.split()
-    if not missing:
-        return
-    what = ", ".join(missing)
-    if interpreter.origin.startswith(("python3 on PATH", "python on PATH")):
+def _check_request(request: Request) -> None:
+    if request.run_all and (request.notebooks or request.assignments or request.grid):
         raise ScaffoldError(
-            f"no project environment found (no activated virtualenv or conda env, no .venv "
-            f"in the project), and {interpreter.python} lacks {what}; create one (make "
-            "create_environment && make requirements) or pass --python PATH."
+            "--all runs the pipeline with its parameters files; give no notebooks, -p or "
+            "--grid with it (edit params/<notebook>.yaml instead)."
         )
-    other = "" if interpreter.origin == "--python" else ", or pass --python PATH"
-    raise ScaffoldError(
-        f"{interpreter.python} ({interpreter.origin}) lacks {what}; install the project "
-        f"with its dev extras there (make requirements, or pip install -e '.[dev]'){other}."
-    )
+    if not request.run_all and not request.notebooks:
+        raise ScaffoldError("name the notebooks to run (e.g. scaffold run 1.0), or use --all.")
+    if request.grid and len(request.notebooks) > 1:
+        raise ScaffoldError("--grid sweeps one notebook; name only one.")
+    if not request.grid and (request.jobs is not None or request.cluster or request.yes):
+        raise ScaffoldError("-j, --cluster and --yes go with --grid KEY=V1,V2,...")
+    if request.jobs is not None and request.jobs < 1:
+        raise ScaffoldError(f"-j must be 1 or more, got {request.jobs}.")
+
+
+def run(project: Project, request: Request, echo: Echo) -> int:
+    """Do what ``scaffold run`` was asked, printing each step with ``echo``; the exit code."""
+    _check_request(request)
+    if request.grid:
+        from scaffold.sweep import run_sweep
+
+        return run_sweep(project, request, echo)
+    if request.run_all:
+        return _run_all(project, request, echo)
+    plans = plan_runs(project, request.notebooks, request.assignments)
+    if request.dry_run:
+        for plan in plans:
+            echo(f"would run {plan.describe(project.root)}")
+        return 0
+    interpreter = find_interpreter(project, request.python)
+    check_interpreter(interpreter, project)
+    echo(f"python {shown(interpreter.python)} ({interpreter.origin})")
+    _execute_all(plans, interpreter, project.root, request.progress, echo)
+    return 0
+
+
+def _run_all(project: Project, request: Request, echo: Echo) -> int:
+    use_dvc = uses_dvc(project)
+    plans = [] if use_dvc else pipeline_plans(project)
+    interpreter = find_interpreter(project, request.python)
+    check_interpreter(interpreter, project, (*RUNTIME, "dvc") if use_dvc else RUNTIME)
+    echo(f"python {shown(interpreter.python)} ({interpreter.origin})")
+    if use_dvc:
+        echo("run dvc repro")
+        if not request.dry_run:
+            repro(project, interpreter)
+        return 0
+    noun = "notebook" if len(plans) == 1 else "notebooks"
+    echo(f"run {len(plans)} pipeline {noun} in dvc.yaml order (no DVC repo here)")
+    if not request.dry_run:
+        _execute_all(plans, interpreter, project.root, request.progress, echo)
+    return 0
+
+
+def _execute_all(
+    plans: Sequence[RunPlan], interpreter: Interpreter, root: Path, progress: bool, echo: Echo
+) -> None:
+    for plan in plans:
+        echo(f"run {plan.describe(root)}")
+        seconds = execute(plan, interpreter, root, progress=progress)
+        echo(f"done {shown(plan.output)} ({seconds:.1f} s)")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder when it can be, as the user typed it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -282,6 +204,45 @@ def resolve_notebook(root: Path, name: str, cwd: Path) -> Path:
     return path
 
 
+def unknown_key(key: str, notebooks: Sequence[Path], declared: Sequence[params.Parameter]) -> str:
+    """The sentence for ``-p KEY`` (or ``--grid KEY``) that no notebook declares."""
+    known = sorted({parameter.name for parameter in declared})
+    if len(notebooks) == 1:
+        which, whose = f"{notebooks[0].name} has no", "its"
+    else:
+        which, whose = "none of these notebooks has a", "their"
+    listed = f"; {whose} parameters: {', '.join(known)}" if known else ""
+    return f"{key}: {which} parameter {key!r}{listed}."
+
+
+def read_params_file(path: Path, root: Path) -> dict[str, Any] | None:
+    """The values of a parameters file (None when there is none); refuse a broken one."""
+    import yaml
+
+    if not path.is_file():
+        return None
+    try:
+        loaded = yaml.safe_load(read_text(path, root))
+    except yaml.YAMLError:
+        raise ScaffoldError(f"{relative(path, root)} is not valid YAML.") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ScaffoldError(f"{relative(path, root)} must map names to values.")
+    return loaded or {}
+
+
+def _plan_one(
+    root: Path, path: Path, declared: Sequence[params.Parameter], raw: Mapping[str, str]
+) -> RunPlan:
+    by_name = {p.name: p for p in declared}
+    overrides = {k: convert(v, by_name[k], k) for k, v in raw.items() if k in by_name}
+    params_file = root / PARAMS_DIR / f"{path.stem}.yaml"
+    found = read_params_file(params_file, root) is not None
+    output = root / REPORTS_DIR / f"{path.stem}.ipynb"
+    if output.resolve() == path:
+        raise ScaffoldError(f"{relative(path, root)} would be overwritten by its own run.")
+    return RunPlan(path, output, params_file if found else None, overrides)
+
+
 def plan_runs(
     project: Project,
     names: Sequence[str],
@@ -289,40 +250,15 @@ def plan_runs(
     cwd: Path | None = None,
 ) -> list[RunPlan]:
     """What ``scaffold run NOTEBOOK... -p KEY=VALUE`` executes, checked before anything runs."""
-    import yaml
-
     root = project.root
     raw = parse_assignments(assignments)
     notebooks = list(dict.fromkeys(resolve_notebook(root, n, cwd or Path.cwd()) for n in names))
     declared = {path: params.of_notebook(path) or [] for path in notebooks}
+    every = [parameter for found in declared.values() for parameter in found]
     for key in raw:
-        if not any(p.name == key for found in declared.values() for p in found):
-            names_known = sorted({p.name for found in declared.values() for p in found})
-            if len(notebooks) == 1:
-                which, whose = f"{notebooks[0].name} has no", "its"
-            else:
-                which, whose = "none of these notebooks has a", "their"
-            known = f"; {whose} parameters: {', '.join(names_known)}" if names_known else ""
-            raise ScaffoldError(f"-p {key}: {which} parameter {key!r}{known}.")
-    plans = []
-    for path in notebooks:
-        by_name = {p.name: p for p in declared[path]}
-        overrides = {k: convert(v, by_name[k], k) for k, v in raw.items() if k in by_name}
-        params_file = root / PARAMS_DIR / f"{path.stem}.yaml"
-        if params_file.is_file():
-            try:
-                loaded = yaml.safe_load(read_text(params_file, root))
-            except yaml.YAMLError:
-                raise ScaffoldError(f"{relative(params_file, root)} is not valid YAML.") from None
-            if loaded is not None and not isinstance(loaded, dict):
-                raise ScaffoldError(f"{relative(params_file, root)} must map names to values.")
-        output = root / REPORTS_DIR / f"{path.stem}.ipynb"
-        if output.resolve() == path:
-            raise ScaffoldError(f"{relative(path, root)} would be overwritten by its own run.")
-        plans.append(
-            RunPlan(path, output, params_file if params_file.is_file() else None, overrides)
-        )
-    return plans
+        if not any(parameter.name == key for parameter in every):
+            raise ScaffoldError("-p " + unknown_key(key, notebooks, every))
+    return [_plan_one(root, path, declared[path], raw) for path in notebooks]
 
 
 # -- executing ------------------------------------------------------------------------------
@@ -398,6 +334,20 @@ def last_started_cell(output: Path) -> dict[str, Any] | None:
     return started[-1] if started else None
 
 
+def _dead_kernel_message(name: str, notebook: Path, output: Path, root: Path) -> str:
+    started = last_started_cell(output) if output.is_file() else None
+    where = f" in {_source_position(notebook, started)}" if started else ""
+    partial = f" The partial output is in {relative(output, root)}." if output.is_file() else ""
+    return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{partial}"
+
+
+def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
+    error = outcome.get("error", "")
+    message = outcome.get("message", "")
+    detail = f"{error}: {message}" if error and message else error or message
+    return f"{name} did not run: {detail or 'papermill failed (see the output above)'}."
+
+
 def failure_message(
     notebook: Path, output: Path, root: Path, outcome: Mapping[str, Any] | None = None
 ) -> str:
@@ -406,16 +356,19 @@ def failure_message(
     name = relative(notebook, root)
     cell = failed_cell(output) if output.is_file() else None
     if cell is None and outcome.get("error") == "DeadKernelError":
-        started = last_started_cell(output) if output.is_file() else None
-        where = f" in {_source_position(notebook, started)}" if started else ""
-        partial = f" The partial output is in {relative(output, root)}." if output.is_file() else ""
-        return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{partial}"
+        return _dead_kernel_message(name, notebook, output, root)
     if cell is None:
-        error = outcome.get("error", "")
-        message = outcome.get("message", "")
-        detail = f"{error}: {message}" if error and message else error or message
-        return f"{name} did not run: {detail or 'papermill failed (see the output above)'}."
-    error = cell["error"]
+        return _not_run_message(name, outcome)
+    place = failure_place(notebook, cell, outcome)
+    return f"{name} failed in {place}. The partial output is in {relative(output, root)}."
+
+
+def failure_place(
+    notebook: Path, cell: Mapping[str, Any], outcome: Mapping[str, Any] | None = None
+) -> str:
+    """``cell 7 (id 'explode', `x = 1 / 0`): ZeroDivisionError: division by zero``."""
+    outcome = outcome or {}
+    error = cell.get("error") or {}
     ename = error.get("ename") or outcome.get("error") or "error"
     evalue = error.get("evalue") or outcome.get("message") or ""
     what = f"{ename}: {evalue}" if evalue else ename
@@ -423,7 +376,7 @@ def failure_message(
         where = "the injected parameters cell"
     else:
         where = _source_position(notebook, cell)
-    return f"{name} failed in {where}: {what}. The partial output is in {relative(output, root)}."
+    return f"{where}: {what}"
 
 
 def _source_position(notebook: Path, cell: Mapping[str, Any]) -> str:

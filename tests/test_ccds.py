@@ -257,8 +257,8 @@ def test_environment_manager_end_to_end(tmp_path: Path, manager: str):
 
 @pytest.mark.slow
 def test_scaffold_run_finds_the_environment_pipenv_keeps_outside_the_project(tmp_path: Path):
+    from scaffold.interpreters import find_interpreter
     from scaffold.project import Project
-    from scaffold.run import find_interpreter
 
     project = make_project(tmp_path, ["environment_manager=pipenv", *OPTION_SETS["minimal"]])
     workon = tmp_path / "virtualenvs"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from scaffold.errors import ScaffoldError
+from scaffold.interpreters import candidate_environments, check_interpreter, find_interpreter
 from scaffold.project import Project
-from scaffold.run import candidate_environments, check_interpreter, find_interpreter
 from tests.conftest import listing, project_venv, run_scaffold
 
 # -- the shared project ----------------------------------------------------------------------

@@ -325,7 +325,7 @@ def _import_rules(
 
 
 def _installed(project: Project, python: Path | None) -> dict[str, set[str]]:
-    from scaffold.run import find_interpreter
+    from scaffold.interpreters import find_interpreter
 
     try:
         interpreter = find_interpreter(project, python)

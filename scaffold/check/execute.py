@@ -232,13 +232,14 @@ def run_notebooks(
     python: Path | None = None,
 ) -> list[Finding]:
     """Run each notebook in a fresh kernel; a finding for each that fails or times out."""
+    from scaffold import interpreters
     from scaffold import run as runner
     from scaffold.pipeline import PARAMS_DIR
 
     if not notebooks:
         return []
-    interpreter = runner.find_interpreter(project, python)
-    runner.check_interpreter(interpreter, project)
+    interpreter = interpreters.find_interpreter(project, python)
+    interpreters.check_interpreter(interpreter, project)
     root = project.root
     with tempfile.TemporaryDirectory(prefix="scaffold-check-") as scratch:
         plans = []

@@ -1,0 +1,203 @@
+"""A sweep of a DVC-stage notebook through DVC's experiment queue.
+
+Each run is queued as ``dvc exp run --queue -S params/<stem>.yaml:KEY=VALUE ...`` and the
+queue runs ``-j`` at a time (``dvc queue start -j N``), so every run is a DVC experiment:
+``dvc exp show`` lists it with its params (and the stage's metrics files), and ``dvc exp
+apply`` brings one back into the workspace.
+
+DVC runs each experiment from the last commit (plus the changes to tracked files) in a copy
+of the repository under ``.dvc/tmp/exps``; the stage's executed notebook is git-ignored and
+not cached, so DVC keeps no copy. scaffold collects it: the queue's workers are started with
+a ``papermill`` of scaffold's first on ``PATH`` (``_papermill_shim.py``), which runs the
+project's papermill and copies the executed notebook to the sweep's folder under the run's
+name (found from the parameters file the experiment ran with).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from scaffold.errors import ScaffoldError
+from scaffold.interpreters import Interpreter
+from scaffold.pipeline import PipelineNotebook, pipeline_notebooks
+from scaffold.project import Project
+from scaffold.sweep import Outcome, Progress, Sweep, SweepRun, failure_of, metrics_of
+
+POLL_SECONDS = 2.0
+QUEUED = re.compile(r"Queued experiment '([^']+)'")
+FINAL = {"Success": "done", "Failed": "failed"}
+
+
+def stage_of(project: Project, notebook: Path) -> PipelineNotebook | None:
+    """The ``dvc.yaml`` stage that runs ``notebook`` with a parameters file, in a DVC repo."""
+    root = project.root
+    if not (root / ".dvc").is_dir():
+        return None
+    for stage in pipeline_notebooks(root):
+        if stage.params and (root / stage.notebook).resolve() == notebook.resolve():
+            return stage
+    return None
+
+
+def hydra_value(value: Any) -> str:
+    """A value as ``dvc exp run -S`` reads it (Hydra's override grammar): JSON for numbers,
+    booleans and lists, a quoted string for text."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if value is None:
+        return "null"
+    return json.dumps(value)
+
+
+def _dvc(
+    interpreter: Interpreter, root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(interpreter.python), "-m", "dvc", *args],
+        cwd=root,
+        env=env or interpreter.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _check_committed(root: Path, stage: PipelineNotebook) -> None:
+    paths = [stage.notebook, stage.params or "", "dvc.yaml"]
+    listed = subprocess.run(
+        ["git", "ls-files", "--", *paths], cwd=root, capture_output=True, text=True, check=False
+    )
+    missing = [path for path in paths if path and path not in listed.stdout.splitlines()]
+    if listed.returncode != 0 or missing:
+        raise ScaffoldError(
+            f"DVC's experiment queue runs from git, and {', '.join(missing) or 'the project'} "
+            "is not committed; git add and commit it first."
+        )
+
+
+def _queue(sweep: Sweep, interpreter: Interpreter, stage: PipelineNotebook) -> dict[str, SweepRun]:
+    """Queue one experiment per run; DVC's experiment name -> run."""
+    queued: dict[str, SweepRun] = {}
+    for run in sweep.runs:
+        sets = [
+            f"{stage.params}:{key}={hydra_value(value)}"
+            for key, value in run.plan.overrides.items()
+        ]
+        args = [arg for setting in sets for arg in ("-S", setting)]
+        result = _dvc(interpreter, sweep.root, "exp", "run", "--queue", *args)
+        found = QUEUED.search(result.stdout + result.stderr)
+        if result.returncode != 0 or not found:
+            _forget(interpreter, sweep.root, list(queued))
+            detail = _last_error(result.stdout + result.stderr)
+            raise ScaffoldError(f"dvc exp run --queue failed for {run.name}: {detail}")
+        queued[found.group(1)] = run
+    return queued
+
+
+def _last_error(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR")]
+    return (errors[-1] if errors else lines[-1] if lines else "no output").rstrip(".") + "."
+
+
+def _statuses(interpreter: Interpreter, root: Path) -> dict[str, str]:
+    """``dvc queue status``: experiment name -> Queued / Running / Success / Failed."""
+    result = _dvc(interpreter, root, "queue", "status")
+    found = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[-1] in ("Queued", "Running", "Success", "Failed"):
+            found[parts[1]] = parts[-1]
+    return found
+
+
+def _forget(interpreter: Interpreter, root: Path, names: Sequence[str]) -> None:
+    """Stop and drop queued or running experiments (an interrupted sweep)."""
+    if names:
+        _dvc(interpreter, root, "queue", "kill", *names)
+        _dvc(interpreter, root, "queue", "remove", *names)
+
+
+def _shim_env(
+    sweep: Sweep, interpreter: Interpreter, stage: PipelineNotebook, shim: Path
+) -> dict[str, str]:
+    env = interpreter.environment()
+    env["PATH"] = os.pathsep.join([str(shim.parent), env.get("PATH", "")])
+    env["SCAFFOLD_SWEEP"] = json.dumps(
+        {
+            "python": str(interpreter.python),
+            "folder": str(sweep.folder),
+            "params": stage.params,
+            "runs": [[run.plan.overrides, run.name] for run in sweep.runs],
+        }
+    )
+    return env
+
+
+def _write_shim(folder: Path, interpreter: Interpreter) -> Path:
+    source = Path(__file__).with_name("_papermill_shim.py").read_text(encoding="utf-8")
+    shim = folder / "papermill"
+    shim.write_text(f"#!{interpreter.python}\n{source}", encoding="utf-8")
+    shim.chmod(0o755)
+    return shim
+
+
+def _outcome(sweep: Sweep, run: SweepRun, status: str, seconds: float, log: str) -> Outcome:
+    output = run.plan.output
+    metrics = metrics_of(output) if output.is_file() else {}
+    if status == "done":
+        return Outcome(run, "done", seconds, metrics=metrics)
+    error = failure_of(sweep, run, {}) if output.is_file() else _last_error(log).rstrip(".")
+    return Outcome(run, "failed", seconds, error, metrics)
+
+
+def run_queue(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Iterator[Outcome]:
+    """Queue the sweep's runs as DVC experiments, start the queue, yield each outcome."""
+    stage = stage_of(Project(sweep.root), sweep.notebook)
+    assert stage is not None
+    _check_committed(sweep.root, stage)
+    with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as scratch:
+        shim = _write_shim(Path(scratch), interpreter)
+        env = _shim_env(sweep, interpreter, stage, shim)
+        queued = _queue(sweep, interpreter, stage)
+        pending = dict(queued)
+        started = {name: time.monotonic() for name in queued}
+        try:
+            result = _dvc(interpreter, sweep.root, "queue", "start", "-j", str(sweep.jobs), env=env)
+            if result.returncode != 0:
+                raise ScaffoldError(f"dvc queue start failed: {_last_error(result.stderr)}")
+            while pending:
+                statuses = _statuses(interpreter, sweep.root)
+                running = 0
+                for name in list(pending):
+                    status = statuses.get(name, "Queued")
+                    if status == "Queued":
+                        started[name] = time.monotonic()
+                    elif status == "Running":
+                        running += 1
+                    else:
+                        run = pending.pop(name)
+                        log = (
+                            ""
+                            if status == "Success"
+                            else _dvc(interpreter, sweep.root, "queue", "logs", name).stdout
+                        )
+                        yield _outcome(
+                            sweep, run, FINAL[status], time.monotonic() - started[name], log
+                        )
+                progress.update(running)
+                if pending:
+                    time.sleep(POLL_SECONDS)
+        finally:
+            if pending:
+                with contextlib.suppress(Exception):
+                    _forget(interpreter, sweep.root, list(pending))
