@@ -33,6 +33,14 @@ PARAMETERS_HEADER = (
     "# Parameters: defaults for interactive runs. papermill overrides them from\n"
     "# params/{stem}.yaml (if present) and `-p` options."
 )
+# The last cell of every notebook: scaffold run --grid reads the dict it shows (scaffold.sweep).
+METRICS_TAG = "metrics"
+METRICS_SOURCE = (
+    "# Metrics: what this run measured, as name: number. `scaffold run --grid` collects them\n"
+    '# into summary.csv, one row per parameter set. E.g. metrics = {"accuracy": accuracy}\n'
+    "metrics = {}\n"
+    "metrics"
+)
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 
 
@@ -123,7 +131,7 @@ def build_notebook(
     run_command: str,
     production: bool,
 ) -> Any:
-    """The notebook (nbformat v4.5 node): title, setup, parameters, then ``body``.
+    """The notebook (nbformat v4.5 node): title, setup, parameters, ``body``, then metrics.
 
     This is the one notebook shape: the template's first notebook is this function's output
     for its own title, imports, parameters and body (a test checks it).
@@ -169,6 +177,8 @@ def build_notebook(
             nb.cells.append(v4.new_markdown_cell(cell.source, id=cell.id))
         else:
             nb.cells.append(v4.new_code_cell(cell.source, id=cell.id))
+    metrics = {"tags": [METRICS_TAG]}
+    nb.cells.append(v4.new_code_cell(METRICS_SOURCE, id=METRICS_TAG, metadata=metrics))
     nbformat.validate(nb)
     return nb
 

@@ -8,6 +8,7 @@ Sweeps (``--grid``) are in ``scaffold.sweep``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -167,6 +168,9 @@ def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
         value = yaml.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         value = raw
+    if annotation == "float" and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)  # 1e-3: YAML 1.1 reads a float only with a dot
     kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
     expected = kinds.get(annotation)
     if expected and (not isinstance(value, expected) or (annotation != "bool" and value is True)):

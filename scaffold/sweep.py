@@ -251,6 +251,13 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
     read_params_file(params_file, root)  # refuse a broken one now
     folder = _new_folder(root, notebook.stem)
     jobs = request.jobs or os.cpu_count() or 1
+    backend = _backend(project, notebook, request.cluster)
+    if backend == "dvc":
+        from scaffold.sweep_dvc import check_committed, stage_of
+
+        stage = stage_of(project, notebook)
+        assert stage is not None
+        check_committed(root, stage)
     return Sweep(
         root=root,
         notebook=notebook,
@@ -260,7 +267,7 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
         parameters_file=params_file if params_file.is_file() else None,
         folder=folder,
         runs=_runs(root, notebook, grid, fixed, folder),
-        backend=_backend(project, notebook, request.cluster),
+        backend=backend,
         jobs=jobs,
         cluster=request.cluster,
     )

@@ -71,16 +71,44 @@ def _dvc(
     )
 
 
-def _check_committed(root: Path, stage: PipelineNotebook) -> None:
-    paths = [stage.notebook, stage.params or "", "dvc.yaml"]
+def _tracked(root: Path, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` (files or folders) hold something committed to git."""
     listed = subprocess.run(
         ["git", "ls-files", "--", *paths], cwd=root, capture_output=True, text=True, check=False
     )
-    missing = [path for path in paths if path and path not in listed.stdout.splitlines()]
-    if listed.returncode != 0 or missing:
+    if listed.returncode != 0:
         raise ScaffoldError(
-            f"DVC's experiment queue runs from git, and {', '.join(missing) or 'the project'} "
-            "is not committed; git add and commit it first."
+            "DVC's experiment queue runs from git, and this project is not a git repository "
+            "with a commit; commit it first."
+        )
+    files = listed.stdout.splitlines()
+    return {path for path in paths if any(f == path or f.startswith(f"{path}/") for f in files)}
+
+
+def check_committed(root: Path, stage: PipelineNotebook) -> None:
+    """Refuse a sweep that DVC's queue cannot run: it copies only what git has (plus the
+    changes to tracked files), so the notebook, its params file, dvc.yaml and every input
+    of the stage must be committed (data as DVC's ``.dvc`` pointer files)."""
+    from scaffold.pipeline import pipeline_stages
+
+    needed = [stage.notebook, stage.params or "", "dvc.yaml"]
+    missing = [path for path in needed if path and path not in _tracked(root, needed)]
+    if missing:
+        raise ScaffoldError(
+            f"DVC's experiment queue runs from git, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not committed; git add and commit first."
+        )
+    deps = next((s.deps for s in pipeline_stages(root) if s.name == stage.stage), ())
+    outs = {out for s in pipeline_stages(root) for out in s.outs}
+    candidates = [dep for dep in deps if dep not in outs]
+    pointers = _tracked(root, [f"{dep}.dvc" for dep in candidates])
+    tracked = _tracked(root, candidates) if candidates else set()
+    empty = [dep for dep in candidates if dep not in tracked and f"{dep}.dvc" not in pointers]
+    if empty:
+        raise ScaffoldError(
+            f"stage {stage.stage} depends on {', '.join(empty)}, which has nothing in git or "
+            "DVC, and DVC's experiment queue runs from the last commit; dvc add the data "
+            "there and commit the .dvc file (or drop the dependency from dvc.yaml)."
         )
 
 
@@ -164,7 +192,6 @@ def run_queue(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Ite
     """Queue the sweep's runs as DVC experiments, start the queue, yield each outcome."""
     stage = stage_of(Project(sweep.root), sweep.notebook)
     assert stage is not None
-    _check_committed(sweep.root, stage)
     with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as scratch:
         shim = _write_shim(Path(scratch), interpreter)
         env = _shim_env(sweep, interpreter, stage, shim)

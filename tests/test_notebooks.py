@@ -188,7 +188,14 @@ def test_the_notebook_is_valid_typed_and_deterministic(lab: Path, tmp_path: Path
         "name": "python3",
     }
     assert nb.metadata.language_info.name == "python"
-    assert [cell.id for cell in nb.cells] == ["title", "setup", "parameters", "inputs", "analysis"]
+    assert [cell.id for cell in nb.cells] == [
+        "title",
+        "setup",
+        "parameters",
+        "inputs",
+        "analysis",
+        "metrics",
+    ]
     title, setup, parameters = nb.cells[:3]
     assert title.source.startswith("# Clean data\n\n**Purpose:** ")
     assert setup.source.startswith("%load_ext autoreload\n%autoreload 2\n")
@@ -226,7 +233,7 @@ def test_the_template_notebook_is_the_builders_output(pristine: Path):
     rendered = (pristine / "notebooks" / f"{FIRST}.ipynb").read_text()
     body = [
         Cell(cell["id"], cell["cell_type"], "".join(cell["source"]))
-        for cell in json.loads(rendered)["cells"][3:]
+        for cell in json.loads(rendered)["cells"][3:-1]  # the builder adds the metrics cell
     ]
     assert [cell.id for cell in body] == ["load-data", "describe", "histograms"]
     parameters = [
