@@ -123,10 +123,14 @@ def main() -> None:
     parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
     parser.add_argument(
         "--only",
-        choices=["check", "extract"],
-        help="only the scaffold check cases (static and --run), or extract and promote",
+        choices=["check", "extract", "sweep"],
+        help="only the scaffold check cases (static and --run), extract and promote, or the "
+        "sweep cases (scaffold run --grid)",
     )
     args = parser.parse_args()
+    if args.only == "sweep":
+        sweep_bench(args.runs)
+        return
     if args.only == "check":
         check_static(args.runs)
         check_run(args.runs, args.run_notebooks)
@@ -145,6 +149,7 @@ def main() -> None:
     results["scaffold update --check (current project)"] = _time_update_check(args.runs)
     results["scaffold export airflow (100 stages)"] = _time_export_airflow(args.runs)
     extract_bench(args.runs)
+    sweep_bench(args.runs)
     base = results.get("cookiecutter --help")
     print(f"| case (median of {args.runs}) | seconds | vs cookiecutter --help |")
     print("|---|---:|---:|")
@@ -514,3 +519,108 @@ def extract_bench(runs: int, notebooks: int = 200) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SERIAL_LOOP = """
+import sys, papermill
+for k in range(int(sys.argv[1])):
+    papermill.execute_notebook(sys.argv[2], f"{sys.argv[3]}/{k}.ipynb", parameters={"x": k},
+                               kernel_name="python3", progress_bar=False, cwd=sys.argv[4])
+"""
+
+PAIRS = """
+import subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+papermill, notebook, out, cwd, runs = sys.argv[1:6]
+def one(k):
+    subprocess.run([papermill, "--no-progress-bar", "-k", "python3", "--cwd", cwd, notebook,
+                    f"{out}/{k}.ipynb", "-p", "x", str(k)], check=True, capture_output=True)
+with ThreadPoolExecutor(2) as pool:
+    list(pool.map(one, range(int(runs))))
+"""
+
+
+def sweep_bench(runs: int, count: int = 8) -> None:
+    """``scaffold run NB --grid x=0..7 -j 2`` vs a serial loop of papermill calls (one
+    process) and vs 8 ``papermill`` processes run 2 at a time, on a short notebook in a
+    generated project's .venv; the floor is 8 kernel start-ups / 2."""
+    import json
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        project = scaffold_project(work)
+        env = isolated_env(work)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("VIRTUAL_ENV", None)
+        uv = [sys.executable, "-m", "uv"]
+        python = project / ".venv" / "bin" / "python"
+        subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(project / ".venv")],
+                       env=env, check=True)  # fmt: skip
+        subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "-e",
+                        f"{project}[dev]"], env=env, check=True, cwd=project)  # fmt: skip
+        sources = ["x: int = 0", "import math", "value = math.sqrt(x)", "print(value)"]
+        nb = {
+            "cells": [
+                {"cell_type": "code", "execution_count": None, "id": f"c{i}",
+                 "metadata": {"tags": ["parameters"]} if i == 0 else {}, "outputs": [],
+                 "source": source}
+                for i, source in enumerate(sources)
+            ],
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                        "name": "python3"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }  # fmt: skip
+        notebook = project / "notebooks" / "2.0-ab-short.ipynb"
+        notebook.write_text(json.dumps(nb, indent=1) + "\n")
+        out = work / "out"
+        out.mkdir()
+        grid = ",".join(str(k) for k in range(count))
+        scaffold = [
+            sys.executable,
+            "-m",
+            "scaffold",
+            "run",
+            "2.0",
+            "--grid",
+            f"x={grid}",
+            "-j",
+            "2",
+        ]
+        done = subprocess.run(scaffold, cwd=project, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"scaffold run --grid failed:\n{done.stdout}{done.stderr}")
+            return
+        kernel = (
+            "from jupyter_client.manager import start_new_kernel; "
+            "km, kc = start_new_kernel(kernel_name='python3'); "
+            "kc.execute_interactive('pass', timeout=60); kc.stop_channels(); "
+            "km.shutdown_kernel(now=True)"
+        )
+        cwd = str(project / "notebooks")
+        one_kernel = _median_run([str(python), "-c", kernel], project / "notebooks", env, runs)
+        papermill = str(project / ".venv" / "bin" / "papermill")
+        cases = {
+            f"floor: {count} kernel start-ups / 2": one_kernel * count / 2,
+            f"scaffold run --grid ({count} runs) -j 2": _median_run(scaffold, project, env, runs),
+            f"{count} papermill processes, 2 at a time": _median_run(
+                [str(python), "-c", PAIRS, papermill, str(notebook), str(out), cwd, str(count)],
+                project, env, runs,
+            ),
+            f"serial loop of {count} papermill calls (one process)": _median_run(
+                [str(python), "-c", SERIAL_LOOP, str(count), str(notebook), str(out), cwd],
+                project, env, runs,
+            ),
+            "scaffold run --grid --dry-run (planning only)": _median_run(
+                [*scaffold, "--dry-run"], project, env, runs
+            ),
+        }  # fmt: skip
+    base = cases[f"{count} papermill processes, 2 at a time"]
+    print(f"\n| sweeps (median of {runs}) | seconds | vs papermill x{count}, 2 at a time |")
+    print("|---|---:|---:|")
+    for name, seconds in cases.items():
+        print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
+    sweep = cases[f"scaffold run --grid ({count} runs) -j 2"]
+    overhead = (sweep - cases[f"floor: {count} kernel start-ups / 2"]) * 2 / count
+    print(f"one kernel start-up: {one_kernel:.3f} s; scaffold's overhead per run beyond it: "
+          f"{overhead:.3f} s")  # fmt: skip

@@ -112,7 +112,7 @@ def _connect(address: str) -> Any:
     from distributed import Client
 
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as error:
         emit("unreachable", message=str(error).strip() or type(error).__name__)
         sys.exit(2)
@@ -159,15 +159,16 @@ def main(spec: dict[str, Any]) -> int:
     cancel = Event(f"{sweep}-cancel", client=client)
     futures = {}
     started = time.monotonic()
+    # Each task carries the notebook (not scattered data: that is lost with the workers that
+    # hold it, and a task retried after its worker died must still find it).
     common = {key: spec[key] for key in ("driver", "notebook", "file_name", "cwd")}
-    [common_future] = client.scatter([common], broadcast=True)
     for job in spec["jobs"]:
         starts_key = f"{sweep}-starts-{job['index']}"
         Variable(starts_key, client=client).set(0)
         future = client.submit(
             run_on_worker,
             job,
-            common_future,
+            common,
             starts_key,
             f"{sweep}-cancel",
             key=f"{sweep}-run-{job['index']}",

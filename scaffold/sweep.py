@@ -189,14 +189,26 @@ def _new_folder(root: Path, stem: str) -> Path:
     return candidate
 
 
+def _as_typed(raw: str) -> str:
+    """A value as the user typed it, for a run's name (without the quotes that kept a comma)."""
+    quoted = len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\""
+    return raw[1:-1] if quoted else raw
+
+
 def _runs(
-    root: Path, notebook: Path, grid: dict[str, list[Any]], fixed: dict[str, Any], folder: Path
+    root: Path,
+    notebook: Path,
+    grid: dict[str, list[Any]],
+    raw: Mapping[str, list[str]],
+    fixed: dict[str, Any],
+    folder: Path,
 ) -> list[SweepRun]:
     params_file = root / "params" / f"{notebook.stem}.yaml"
     runs, used = [], set()
-    for index, combination in enumerate(product(*grid.values()), start=1):
-        values = dict(zip(grid, combination, strict=True))
-        name = run_label(values)
+    positions = product(*(range(len(values)) for values in grid.values()))
+    for index, picked in enumerate(positions, start=1):
+        values = {key: grid[key][i] for key, i in zip(grid, picked, strict=True)}
+        name = run_label({key: _as_typed(raw[key][i]) for key, i in zip(grid, picked, strict=True)})
         if name in used:
             name = f"{name}-{index}"
         used.add(name)
@@ -266,7 +278,7 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
         fixed=fixed,
         parameters_file=params_file if params_file.is_file() else None,
         folder=folder,
-        runs=_runs(root, notebook, grid, fixed, folder),
+        runs=_runs(root, notebook, grid, raw_grid, fixed, folder),
         backend=backend,
         jobs=jobs,
         cluster=request.cluster,
@@ -397,6 +409,7 @@ def summary_lines(sweep: Sweep, outcomes: Sequence[Outcome]) -> list[str]:
         for row in [header, *rows]
     ]
     failed = [o for o in ordered if o.status != "done"]
+    lines += [f"{o.run.name}: {o.note}" for o in ordered if o.note and o.status == "done"]
     for outcome in failed:
         note = f" ({outcome.note})" if outcome.note else ""
         lines.append(f"{outcome.status} {outcome.run.name}{note}: {outcome.error}")

@@ -85,8 +85,8 @@ def test_dry_run_prints_the_typed_cross_product_and_writes_nothing(
     assert [line.split()[-1] for line in lines[2:6]] == [
         "lr=0.1,name=x,y",
         "lr=0.1,name=z",
-        "lr=0.001,name=x,y",
-        "lr=0.001,name=z",
+        "lr=1e-3,name=x,y",
+        "lr=1e-3,name=z",
     ]
     assert lines[-1].startswith("  -> reports/sweeps/2.0-yn-train/")
     assert listing(made) == before

@@ -1,0 +1,232 @@
+"""``scaffold run --grid`` on this machine, for real: the process pool (a failing parameter
+set, 16 runs at -j 4, Ctrl-C) and DVC's experiment queue (``dvc exp show`` lists every run).
+
+One generated project (git + DVC) with its own .venv for the whole module; scaffold runs
+from the test interpreter, the kernels from the project's .venv.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, project_venv, run_scaffold
+from tests.test_reliability import _cmdline, _descendants, _wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    base = tmp_path_factory.mktemp("sweep-lab")
+    home = base / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        patch.delenv("VIRTUAL_ENV", raising=False)
+        run_scaffold("new", "Sweep Lab", "--no-input", "--no-pre-commit", cwd=base)
+        project = base / "sweep-lab"
+        project_venv(project)
+    yield project
+
+
+def add(
+    project: Path,
+    description: str,
+    *cells: tuple[str, str],
+    production: bool = False,
+    parameters: str = "",
+) -> str:
+    """``scaffold add notebook``, with code cells ``(id, source)`` before its metrics cell
+    and ``parameters`` (lines) added to its parameters cell."""
+    flags = ["--production"] if production else []
+    out = run_scaffold("add", "notebook", description, *flags, cwd=project).stdout
+    stem = out.splitlines()[0].removeprefix("create notebooks/").removesuffix(".ipynb")
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    metrics = nb["cells"].pop()
+    assert metrics["id"] == "metrics"
+    assert nb["cells"][2]["id"] == "parameters"
+    if parameters:
+        source = "".join(nb["cells"][2]["source"])
+        nb["cells"][2]["source"] = source + "\n" + parameters
+    for cell_id, source in cells:
+        nb["cells"].append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": cell_id,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        )
+    nb["cells"].append(metrics)
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    return stem
+
+
+def set_metrics(project: Path, stem: str, source: str) -> None:
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][-1]["source"] = source
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+
+
+def sweep_folder(project: Path, stem: str) -> Path:
+    [folder] = sorted((project / "reports" / "sweeps" / stem).iterdir())[-1:]
+    return folder
+
+
+def summary(folder: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((folder / "summary.csv").read_text().splitlines()))
+
+
+def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
+    work = ("work", "score = seed * scale\nassert seed != 2, 'bad seed'")
+    stem = add(lab, "pool grid", work, parameters="scale: float = 1.0")
+    set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
+    source = (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+
+    result = run_scaffold(
+        "run", stem, "--grid", "seed=1,2", "--grid", "scale=10,0.5", "-j", "2", cwd=lab, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "4 runs (2 seed x 2 scale) on a local pool, 2 at a time" in out
+    failed = "cell 6 (id 'work', `score = seed * scale`): AssertionError: bad seed"
+    assert f"failed seed=2,scale=10: {failed}" in out
+    assert "2 of 4 runs done, 2 failed" in out
+    assert "Traceback" not in result.stderr
+    folder = sweep_folder(lab, stem)
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "seed=1,scale=0.5.ipynb",
+        "seed=1,scale=10.ipynb",
+        "seed=2,scale=0.5.ipynb",
+        "seed=2,scale=10.ipynb",
+        "summary.csv",
+    ]
+    rows = {row["run"]: row for row in summary(folder)}
+    assert rows["seed=1,scale=10"]["status"] == "done"
+    assert rows["seed=1,scale=10"]["score"] == "10"
+    assert rows["seed=1,scale=0.5"]["score"] == "0.5"
+    assert rows["seed=2,scale=0.5"]["status"] == "failed"
+    assert "AssertionError: bad seed" in rows["seed=2,scale=0.5"]["error"]
+    assert float(rows["seed=1,scale=10"]["seconds"]) > 0
+    # each executed notebook ran with its own values, typed as the parameters cell says
+    executed = json.loads((folder / "seed=1,scale=0.5.ipynb").read_text())
+    injected = next(
+        c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
+    )
+    assert "seed = 1\n" in "".join(injected["source"]) and "scale = 0.5\n" in "".join(
+        injected["source"]
+    )
+    assert (lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source
+
+
+def test_sixteen_runs_at_j4_none_collide(lab: Path):
+    stem = add(lab, "collisions", ("work", "import os\nvalue = seed * 3\nprint(os.getpid())"))
+    set_metrics(lab, stem, 'metrics = {"value": value}\nmetrics')
+    seeds = ",".join(str(n) for n in range(16))
+    result = run_scaffold("run", stem, "--grid", f"seed={seeds}", "-j", "4", cwd=lab, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "16 of 16 runs done, 0 failed" in result.stdout
+    rows = summary(sweep_folder(lab, stem))
+    assert sorted(int(row["value"]) for row in rows) == [3 * n for n in range(16)]
+    # 16 kernels, 16 different processes
+    pids = set()
+    for row in rows:
+        nb = json.loads((sweep_folder(lab, stem) / f"{row['run']}.ipynb").read_text())
+        work = next(c for c in nb["cells"] if c["id"] == "work")
+        pids.add(work["outputs"][0]["text"][0].strip())
+    assert len(pids) == 16
+
+
+def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path):
+    stem = add(lab, "sleepy pool", ("nap", "import time\ntime.sleep(120)"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "run", stem, "--grid", "seed=1,2,3", "-j", "2"],
+        cwd=lab,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        kernels = lambda: [  # noqa: E731
+            pid for pid in _descendants(process.pid) if "ipykernel_launcher" in _cmdline(pid)
+        ]
+        assert _wait_for(lambda: len(kernels()) == 2, 180)
+        time.sleep(3)  # inside time.sleep(120)
+        children = set(_descendants(process.pid))
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "Interrupted."
+    assert "Traceback" not in err
+    assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 20)
+    assert not (lab / "reports" / "sweeps" / stem).exists()
+
+
+def test_a_dvc_stage_sweeps_through_the_experiment_queue(lab: Path):
+    stem = add(lab, "queued", ("work", "score = seed + 100"), production=True)
+    set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
+    # the queue runs from git: uncommitted work is refused up front, nothing queued
+    refused = run_scaffold("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    assert refused.returncode == 1
+    assert "DVC's experiment queue runs from git" in refused.stderr
+    assert "is not committed" in refused.stderr or "are not committed" in refused.stderr
+    git("add", "-A", cwd=lab)
+    git("commit", "-q", "-m", "a stage", cwd=lab)
+    refused = run_scaffold("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    assert "depends on data/raw, which has nothing in git or DVC" in refused.stderr
+    (lab / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
+    python = lab / ".venv" / "bin" / "python"
+    subprocess.run([python, "-m", "dvc", "add", "-q", "data/raw/sample.csv"], cwd=lab, check=True)
+    git("add", "-A", cwd=lab)
+    git("commit", "-q", "-m", "data", cwd=lab)
+
+    result = run_scaffold("run", stem, "--grid", "seed=1,2", "-j", "2", cwd=lab, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 runs (2 seed) on DVC's experiment queue, 2 at a time" in result.stdout
+    folder = sweep_folder(lab, stem)
+    rows = {row["run"]: row for row in summary(folder)}
+    assert {run: row["score"] for run, row in rows.items()} == {"seed=1": "101", "seed=2": "102"}
+    assert (folder / "seed=1.ipynb").is_file() and (folder / "seed=2.ipynb").is_file()
+
+    shown = subprocess.run(
+        [python, "-m", "dvc", "exp", "show", "--json"],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    experiments = [
+        exp
+        for baseline in json.loads(shown.stdout)
+        for group in baseline.get("experiments") or []
+        for exp in group["revs"]
+    ]
+    params_file = f"params/{stem}.yaml"
+    seeds = sorted(
+        exp["data"]["params"][params_file]["data"]["seed"]
+        for exp in experiments
+        if params_file in exp["data"]["params"]
+    )
+    assert seeds == [1, 2]
