@@ -29,12 +29,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.layout import find_package
 from scaffold.project import Project
@@ -165,20 +165,15 @@ def check_interpreter(
         "import importlib.util, sys; "
         f"print(' '.join(m for m in {wanted!r} if importlib.util.find_spec(m) is None))"
     )
-    try:
-        result = subprocess.run(
-            [str(interpreter.python), "-c", probe],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=tempfile.gettempdir(),  # not the project: only what is installed counts
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ScaffoldError(f"cannot start {interpreter.python}: {error}.") from None
-    if result.returncode != 0:
-        raise ScaffoldError(f"{interpreter.python} does not run: {result.stderr.strip()}.")
-    missing = result.stdout.split()
+    result = processes.run(
+        [str(interpreter.python), "-c", probe],
+        cwd=Path(tempfile.gettempdir()),  # not the project: only what is installed counts
+        check=False,
+        timeout=60,
+    )
+    if not result.ok:
+        raise ScaffoldError(f"{interpreter.python} does not run: {result.message}.")
+    missing = result.text.split()
     if not missing:
         return
     what = ", ".join(missing)

@@ -179,6 +179,24 @@ def _typed_grid(
     return grid
 
 
+def _fixed(
+    assignments: Sequence[str],
+    grid: Mapping[str, list[str]],
+    declared: Sequence[params.Parameter],
+    notebook: Path,
+) -> dict[str, Any]:
+    """The ``-p`` values every run shares, typed and checked against the grid."""
+    by_name = {parameter.name: parameter for parameter in declared}
+    fixed = {}
+    for key, value in parse_assignments(assignments).items():
+        if key in grid:
+            raise ScaffoldError(f"{key} is in both -p and --grid; give it in one of them.")
+        if key not in by_name:
+            raise ScaffoldError("-p " + unknown_key(key, [notebook], declared))
+        fixed[key] = convert(value, by_name[key], key)
+    return fixed
+
+
 def _new_folder(root: Path, stem: str) -> Path:
     base = root / REPORTS_DIR / SWEEPS_DIR / stem
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -245,20 +263,13 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
 
         check_address(request.cluster)
     raw_grid = parse_grid(request.grid)
-    fixed_raw = parse_assignments(request.assignments)
-    for key in fixed_raw:
-        if key in raw_grid:
-            raise ScaffoldError(f"{key} is in both -p and --grid; give it in one of them.")
-        if not any(parameter.name == key for parameter in declared):
-            raise ScaffoldError("-p " + unknown_key(key, [notebook], declared))
     count = math.prod(len(values) for values in raw_grid.values())
     if count > MAX_RUNS and not request.yes:
         raise ScaffoldError(
             f"--grid makes {count:,} runs, over {MAX_RUNS:,}; pass --yes to run them all."
         )
     grid = _typed_grid(raw_grid, declared, notebook)
-    by_name = {parameter.name: parameter for parameter in declared}
-    fixed = {key: convert(value, by_name[key], key) for key, value in fixed_raw.items()}
+    fixed = _fixed(request.assignments, raw_grid, declared, notebook)
     params_file = root / "params" / f"{notebook.stem}.yaml"
     read_params_file(params_file, root)  # refuse a broken one now
     folder = _new_folder(root, notebook.stem)
@@ -389,10 +400,7 @@ def _csv_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def summary_lines(sweep: Sweep, outcomes: Sequence[Outcome]) -> list[str]:
-    """The terminal summary: a table of the runs, then the failed runs with their cells."""
-    ordered = sorted(outcomes, key=lambda o: o.run.index)
-    metric_names = list(dict.fromkeys(name for o in ordered for name in o.metrics))
+def _table(ordered: Sequence[Outcome], metric_names: Sequence[str]) -> list[str]:
     header = ["run", "status", "seconds", *metric_names]
     rows = [
         [
@@ -403,11 +411,18 @@ def summary_lines(sweep: Sweep, outcomes: Sequence[Outcome]) -> list[str]:
         ]
         for o in ordered
     ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+
+
+def summary_lines(sweep: Sweep, outcomes: Sequence[Outcome]) -> list[str]:
+    """The terminal summary: a table of the runs, then the failed runs with their cells."""
+    ordered = sorted(outcomes, key=lambda o: o.run.index)
+    metric_names = list(dict.fromkeys(name for o in ordered for name in o.metrics))
+    lines = _table(ordered, metric_names)
     failed = [o for o in ordered if o.status != "done"]
     lines += [f"{o.run.name}: {o.note}" for o in ordered if o.note and o.status == "done"]
     for outcome in failed:

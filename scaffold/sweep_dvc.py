@@ -19,13 +19,13 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.interpreters import Interpreter
 from scaffold.pipeline import PipelineNotebook, pipeline_notebooks
@@ -60,50 +60,60 @@ def hydra_value(value: Any) -> str:
 
 def _dvc(
     interpreter: Interpreter, root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+) -> str:
+    """DVC's output (stdout and stderr) in the project's environment; ScaffoldError if it fails."""
+    result = processes.run(
         [str(interpreter.python), "-m", "dvc", *args],
         cwd=root,
         env=env or interpreter.environment(),
-        capture_output=True,
-        text=True,
         check=False,
     )
+    output = result.text + result.stderr.decode("utf-8", "replace")
+    if not result.ok:
+        raise ScaffoldError(f"dvc {args[0]} {args[1]} failed: {_last_error(output)}")
+    return output
 
 
 def _tracked(root: Path, paths: Sequence[str]) -> set[str]:
     """Which of ``paths`` (files or folders) hold something committed to git."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--", *paths], cwd=root, capture_output=True, text=True, check=False
-    )
-    if listed.returncode != 0:
+    listed = processes.git("ls-files", "--", *paths, cwd=root, check=False)
+    if not listed.ok:
         raise ScaffoldError(
             "DVC's experiment queue runs from git, and this project is not a git repository "
             "with a commit; commit it first."
         )
-    files = listed.stdout.splitlines()
+    files = listed.text.splitlines()
     return {path for path in paths if any(f == path or f.startswith(f"{path}/") for f in files)}
+
+
+def _untracked_inputs(root: Path, stage: PipelineNotebook) -> list[str]:
+    """The stage's inputs (not made by another stage) with nothing in git or DVC."""
+    from scaffold.pipeline import pipeline_stages
+
+    stages = pipeline_stages(root)
+    deps = next((s.deps for s in stages if s.name == stage.stage), ())
+    outs = {out for s in stages for out in s.outs}
+    candidates = [dep for dep in deps if dep not in outs]
+    if not candidates:
+        return []
+    found = _tracked(root, candidates) | _tracked(root, [f"{dep}.dvc" for dep in candidates])
+    return [dep for dep in candidates if dep not in found and f"{dep}.dvc" not in found]
 
 
 def check_committed(root: Path, stage: PipelineNotebook) -> None:
     """Refuse a sweep that DVC's queue cannot run: it copies only what git has (plus the
     changes to tracked files), so the notebook, its params file, dvc.yaml and every input
     of the stage must be committed (data as DVC's ``.dvc`` pointer files)."""
-    from scaffold.pipeline import pipeline_stages
-
-    needed = [stage.notebook, stage.params or "", "dvc.yaml"]
-    missing = [path for path in needed if path and path not in _tracked(root, needed)]
+    needed = [path for path in (stage.notebook, stage.params, "dvc.yaml") if path]
+    tracked = _tracked(root, needed)
+    missing = [path for path in needed if path not in tracked]
     if missing:
+        verb = "is" if len(missing) == 1 else "are"
         raise ScaffoldError(
-            f"DVC's experiment queue runs from git, and {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not committed; git add and commit first."
+            f"DVC's experiment queue runs from git, and {', '.join(missing)} {verb} not "
+            "committed; git add and commit first."
         )
-    deps = next((s.deps for s in pipeline_stages(root) if s.name == stage.stage), ())
-    outs = {out for s in pipeline_stages(root) for out in s.outs}
-    candidates = [dep for dep in deps if dep not in outs]
-    pointers = _tracked(root, [f"{dep}.dvc" for dep in candidates])
-    tracked = _tracked(root, candidates) if candidates else set()
-    empty = [dep for dep in candidates if dep not in tracked and f"{dep}.dvc" not in pointers]
+    empty = _untracked_inputs(root, stage)
     if empty:
         raise ScaffoldError(
             f"stage {stage.stage} depends on {', '.join(empty)}, which has nothing in git or "
@@ -121,12 +131,17 @@ def _queue(sweep: Sweep, interpreter: Interpreter, stage: PipelineNotebook) -> d
             for key, value in run.plan.overrides.items()
         ]
         args = [arg for setting in sets for arg in ("-S", setting)]
-        result = _dvc(interpreter, sweep.root, "exp", "run", "--queue", *args)
-        found = QUEUED.search(result.stdout + result.stderr)
-        if result.returncode != 0 or not found:
+        try:
+            output = _dvc(interpreter, sweep.root, "exp", "run", "--queue", *args)
+        except ScaffoldError:
             _forget(interpreter, sweep.root, list(queued))
-            detail = _last_error(result.stdout + result.stderr)
-            raise ScaffoldError(f"dvc exp run --queue failed for {run.name}: {detail}")
+            raise
+        found = QUEUED.search(output)
+        if not found:
+            _forget(interpreter, sweep.root, list(queued))
+            raise ScaffoldError(
+                f"dvc exp run --queue did not queue {run.name}: {_last_error(output)}"
+            )
         queued[found.group(1)] = run
     return queued
 
@@ -139,9 +154,8 @@ def _last_error(text: str) -> str:
 
 def _statuses(interpreter: Interpreter, root: Path) -> dict[str, str]:
     """``dvc queue status``: experiment name -> Queued / Running / Success / Failed."""
-    result = _dvc(interpreter, root, "queue", "status")
     found = {}
-    for line in result.stdout.splitlines():
+    for line in _dvc(interpreter, root, "queue", "status").splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[-1] in ("Queued", "Running", "Success", "Failed"):
             found[parts[1]] = parts[-1]
@@ -150,9 +164,10 @@ def _statuses(interpreter: Interpreter, root: Path) -> dict[str, str]:
 
 def _forget(interpreter: Interpreter, root: Path, names: Sequence[str]) -> None:
     """Stop and drop queued or running experiments (an interrupted sweep)."""
-    if names:
-        _dvc(interpreter, root, "queue", "kill", *names)
-        _dvc(interpreter, root, "queue", "remove", *names)
+    for command in ("kill", "remove"):
+        with contextlib.suppress(ScaffoldError):
+            if names:
+                _dvc(interpreter, root, "queue", command, *names)
 
 
 def _shim_env(
@@ -188,43 +203,44 @@ def _outcome(sweep: Sweep, run: SweepRun, status: str, seconds: float, log: str)
     return Outcome(run, "failed", seconds, error, metrics)
 
 
+def _poll(
+    sweep: Sweep, interpreter: Interpreter, pending: dict[str, SweepRun], started: dict[str, float]
+) -> tuple[list[Outcome], int]:
+    """One look at the queue: the runs that ended since, and how many run now."""
+    ended, running = [], 0
+    statuses = _statuses(interpreter, sweep.root)
+    for name in list(pending):
+        status = statuses.get(name, "Queued")
+        if status == "Queued":
+            started[name] = time.monotonic()
+        elif status == "Running":
+            running += 1
+        else:
+            run = pending.pop(name)
+            log = ""
+            if status != "Success":
+                with contextlib.suppress(ScaffoldError):
+                    log = _dvc(interpreter, sweep.root, "queue", "logs", name)
+            seconds = time.monotonic() - started[name]
+            ended.append(_outcome(sweep, run, FINAL[status], seconds, log))
+    return ended, running
+
+
 def run_queue(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Iterator[Outcome]:
     """Queue the sweep's runs as DVC experiments, start the queue, yield each outcome."""
     stage = stage_of(Project(sweep.root), sweep.notebook)
     assert stage is not None
     with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as scratch:
-        shim = _write_shim(Path(scratch), interpreter)
-        env = _shim_env(sweep, interpreter, stage, shim)
-        queued = _queue(sweep, interpreter, stage)
-        pending = dict(queued)
-        started = {name: time.monotonic() for name in queued}
+        env = _shim_env(sweep, interpreter, stage, _write_shim(Path(scratch), interpreter))
+        pending = _queue(sweep, interpreter, stage)
+        started = {name: time.monotonic() for name in pending}
         try:
-            result = _dvc(interpreter, sweep.root, "queue", "start", "-j", str(sweep.jobs), env=env)
-            if result.returncode != 0:
-                raise ScaffoldError(f"dvc queue start failed: {_last_error(result.stderr)}")
+            _dvc(interpreter, sweep.root, "queue", "start", "-j", str(sweep.jobs), env=env)
             while pending:
-                statuses = _statuses(interpreter, sweep.root)
-                running = 0
-                for name in list(pending):
-                    status = statuses.get(name, "Queued")
-                    if status == "Queued":
-                        started[name] = time.monotonic()
-                    elif status == "Running":
-                        running += 1
-                    else:
-                        run = pending.pop(name)
-                        log = (
-                            ""
-                            if status == "Success"
-                            else _dvc(interpreter, sweep.root, "queue", "logs", name).stdout
-                        )
-                        yield _outcome(
-                            sweep, run, FINAL[status], time.monotonic() - started[name], log
-                        )
+                ended, running = _poll(sweep, interpreter, pending, started)
+                yield from ended
                 progress.update(running)
                 if pending:
                     time.sleep(POLL_SECONDS)
         finally:
-            if pending:
-                with contextlib.suppress(Exception):
-                    _forget(interpreter, sweep.root, list(pending))
+            _forget(interpreter, sweep.root, list(pending))
