@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -72,6 +73,29 @@ def _dvc(
     if not result.ok:
         raise ScaffoldError(f"dvc {args[0]} {args[1]} failed: {_last_error(output)}")
     return output
+
+
+def _start_queue(
+    sweep: Sweep, interpreter: Interpreter, env: dict[str, str], scratch: Path
+) -> None:
+    """``dvc queue start -j N``. Not through a pipe: the workers it leaves running inherit
+    its output, and a pipe would stay open (and the call unfinished) until they exit."""
+    log = scratch / "queue-start.log"
+    with log.open("wb") as output:
+        try:
+            code = subprocess.call(
+                [str(interpreter.python), "-m", "dvc", "queue", "start", "-j", str(sweep.jobs)],
+                cwd=sweep.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError as error:
+            raise ScaffoldError(f"cannot start dvc queue start: {error}.") from None
+    if code != 0:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        raise ScaffoldError(f"dvc queue start failed: {_last_error(text)}")
 
 
 def _tracked(root: Path, paths: Sequence[str]) -> set[str]:
@@ -235,7 +259,7 @@ def run_queue(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Ite
         pending = _queue(sweep, interpreter, stage)
         started = {name: time.monotonic() for name in pending}
         try:
-            _dvc(interpreter, sweep.root, "queue", "start", "-j", str(sweep.jobs), env=env)
+            _start_queue(sweep, interpreter, env, Path(scratch))
             while pending:
                 ended, running = _poll(sweep, interpreter, pending, started)
                 yield from ended
@@ -244,3 +268,6 @@ def run_queue(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Ite
                     time.sleep(POLL_SECONDS)
         finally:
             _forget(interpreter, sweep.root, list(pending))
+            # the workers carry this sweep's PATH and settings: let none outlive it
+            with contextlib.suppress(ScaffoldError):
+                _dvc(interpreter, sweep.root, "queue", "stop")

@@ -121,7 +121,7 @@ def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
     ]
     rows = {row["run"]: row for row in summary(folder)}
     assert rows["seed=1,scale=10"]["status"] == "done"
-    assert rows["seed=1,scale=10"]["score"] == "10"
+    assert rows["seed=1,scale=10"]["score"] == "10.0"  # scale is declared float
     assert rows["seed=1,scale=0.5"]["score"] == "0.5"
     assert rows["seed=2,scale=0.5"]["status"] == "failed"
     assert "AssertionError: bad seed" in rows["seed=2,scale=0.5"]["error"]
