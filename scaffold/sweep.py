@@ -449,11 +449,13 @@ class Progress:
     """Runs done / running / failed and the time so far: one status line redrawn on a
     terminal, plain lines (one per finished run) otherwise."""
 
-    def __init__(self, total: int, echo: Echo, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, echo: Echo, live: bool | None = None, stream: TextIO | None = None
+    ) -> None:
         self.total = total
         self.echo = echo
         self.stream = stream if stream is not None else sys.stderr
-        self.live = self.stream.isatty()
+        self.live = self.stream.isatty() if live is None else live
         self.started = time.monotonic()
         self.done = self.failed = self.running = 0
         self.drawn = False
@@ -520,7 +522,7 @@ def run_sweep(project: Project, request: Request, echo: Echo) -> int:
     needs, extras = _needs(sweep.backend)
     check_interpreter(interpreter, project, needs, extras)
     echo(f"python {relative(interpreter.python, project.root)} ({interpreter.origin})")
-    progress = Progress(len(sweep.runs), echo)
+    progress = Progress(len(sweep.runs), echo, live=request.progress)
     outcomes: list[Outcome] = []
     sweep.folder.mkdir(parents=True)
     try:

@@ -199,3 +199,29 @@ def test_the_summary_has_parameters_status_seconds_metrics_and_errors(made: Path
 def test_a_parameter_error_is_a_scaffold_error(made: Path):
     with pytest.raises(ScaffoldError):
         parse_grid(["=1"])
+
+
+def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_otherwise(made: Path):
+    import io
+
+    from scaffold.project import open_project
+    from scaffold.run import Request
+    from scaffold.sweep import Progress, plan_sweep
+
+    sweep = plan_sweep(open_project(made), Request(notebooks=["2.0"], grid=["seed=1,2"]), made)
+    lines: list[str] = []
+    plain = Progress(2, lines.append, live=False, stream=io.StringIO())
+    plain.update(2)
+    plain.finished(Outcome(sweep.runs[0], "done", 1.0))
+    plain.finished(Outcome(sweep.runs[1], "failed", 2.0, "boom"))
+    assert lines[0].startswith("done seed=1 (1.0 s) [1/2 done, 1 running, 0 failed, ")
+    assert lines[1].startswith("failed seed=2 (2.0 s) [2/2 done, 0 running, 1 failed, ")
+    assert plain.stream.getvalue() == ""  # type: ignore[attr-defined]
+
+    screen = io.StringIO()
+    live = Progress(2, lines.append, live=True, stream=screen)
+    live.update(2)
+    assert screen.getvalue().endswith("0/2 done, 2 running, 0 failed, 0 s")
+    live.finished(Outcome(sweep.runs[0], "done", 1.0))
+    live.close()
+    assert screen.getvalue().endswith("\r\x1b[K")  # the status line is gone at the end

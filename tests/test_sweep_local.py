@@ -138,7 +138,11 @@ def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
 
 
 def test_sixteen_runs_at_j4_none_collide(lab: Path):
-    stem = add(lab, "collisions", ("work", "import os\nvalue = seed * 3\nprint(os.getpid())"))
+    work = (
+        "import os\nfrom ipykernel.connect import get_connection_info\n"
+        "value = seed * 3\nprint(os.getpid(), get_connection_info(unpack=True)['transport'])"
+    )
+    stem = add(lab, "collisions", ("work", work))
     set_metrics(lab, stem, 'metrics = {"value": value}\nmetrics')
     seeds = ",".join(str(n) for n in range(16))
     result = run_scaffold("run", stem, "--grid", f"seed={seeds}", "-j", "4", cwd=lab, check=False)
@@ -146,13 +150,14 @@ def test_sixteen_runs_at_j4_none_collide(lab: Path):
     assert "16 of 16 runs done, 0 failed" in result.stdout
     rows = summary(sweep_folder(lab, stem))
     assert sorted(int(row["value"]) for row in rows) == [3 * n for n in range(16)]
-    # 16 kernels, 16 different processes
-    pids = set()
+    # 16 kernels, 16 different processes, none of them on a TCP port (Unix sockets instead)
+    printed = set()
     for row in rows:
         nb = json.loads((sweep_folder(lab, stem) / f"{row['run']}.ipynb").read_text())
-        work = next(c for c in nb["cells"] if c["id"] == "work")
-        pids.add(work["outputs"][0]["text"][0].strip())
-    assert len(pids) == 16
+        cell = next(c for c in nb["cells"] if c["id"] == "work")
+        printed.add("".join(cell["outputs"][0]["text"]).strip())
+    assert len(printed) == 16
+    assert {line.split()[1] for line in printed} == {"ipc"}
 
 
 def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path):
