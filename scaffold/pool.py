@@ -157,9 +157,11 @@ def _run_one(slot: Slot, sweep: Sweep, run: SweepRun, scratch: Path) -> Outcome:
     seconds = time.monotonic() - started
     output = run.plan.output
     metrics = metrics_of(output) if output.is_file() else {}
+    restarts = int(outcome.get("restarts") or 0)
+    note = f"its kernel died at start {restarts}x and was started again" if restarts else ""
     if outcome.get("ok"):
-        return Outcome(run, "done", seconds, metrics=metrics)
-    return Outcome(run, "failed", seconds, failure_of(sweep, run, outcome), metrics)
+        return Outcome(run, "done", seconds, metrics=metrics, note=note)
+    return Outcome(run, "failed", seconds, failure_of(sweep, run, outcome), metrics, note)
 
 
 def run_pool(sweep: Sweep, interpreter: Interpreter, progress: Progress) -> Iterator[Outcome]:
