@@ -517,10 +517,6 @@ def extract_bench(runs: int, notebooks: int = 200) -> None:
         print(f"| {label} | {statistics.median(found):.3f} |")
 
 
-if __name__ == "__main__":
-    main()
-
-
 SERIAL_LOOP = """
 import sys, papermill
 for k in range(int(sys.argv[1])):
@@ -611,6 +607,9 @@ def sweep_bench(runs: int, count: int = 8) -> None:
                 [str(python), "-c", SERIAL_LOOP, str(count), str(notebook), str(out), cwd],
                 project, env, runs,
             ),
+            f"scaffold run --grid ({count} runs) -j 1": _median_run(
+                [*scaffold[:-1], "1"], project, env, runs
+            ),
             "scaffold run --grid --dry-run (planning only)": _median_run(
                 [*scaffold, "--dry-run"], project, env, runs
             ),
@@ -620,7 +619,15 @@ def sweep_bench(runs: int, count: int = 8) -> None:
     print("|---|---:|---:|")
     for name, seconds in cases.items():
         print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
-    sweep = cases[f"scaffold run --grid ({count} runs) -j 2"]
-    overhead = (sweep - cases[f"floor: {count} kernel start-ups / 2"]) * 2 / count
-    print(f"one kernel start-up: {one_kernel:.3f} s; scaffold's overhead per run beyond it: "
-          f"{overhead:.3f} s")  # fmt: skip
+    # scaffold -j 1 against the same runs in one papermill process (each a kernel start and
+    # its cells): what scaffold adds per run, beyond its fixed start (the dry run)
+    serial = cases[f"serial loop of {count} papermill calls (one process)"]
+    single = cases[f"scaffold run --grid ({count} runs) -j 1"]
+    fixed = cases["scaffold run --grid --dry-run (planning only)"]
+    print(f"one kernel start-up (new process): {one_kernel:.3f} s; one run in the serial "
+          f"papermill loop: {serial / count:.3f} s; scaffold -j 1 per run beyond that: "
+          f"{(single - fixed - serial) / count:.3f} s; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
