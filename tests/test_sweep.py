@@ -225,3 +225,15 @@ def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_otherwise(made:
     live.finished(Outcome(sweep.runs[0], "done", 1.0))
     live.close()
     assert screen.getvalue().endswith("\r\x1b[K")  # the status line is gone at the end
+
+
+def test_distributed_is_an_optional_cluster_extra_of_the_project(made: Path):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    project = tomllib.loads((made / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["cluster"] == ["distributed"]
+    everywhere = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    assert not any(requirement.startswith(("distributed", "dask")) for requirement in everywhere)
