@@ -381,6 +381,7 @@ def run_steps(project: Path, context: dict[str, object]) -> None:
 def finish(project: Path, context: dict[str, object]) -> int:
     """Run every post-generation step in ``project``, which must be the current folder;
     0, or 1 with the failure on stderr, or 130 on Ctrl-C. scaffold calls this directly."""
+    git_knows_identity.cache_clear()  # asked again for each project a process makes
     try:
         run_steps(project, context)
     except StepFailed as error:
