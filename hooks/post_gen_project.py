@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # dvc_remote, template_source, ...
 import dvc_remote
+import processes
 import template_source
 import tool_files
 
@@ -221,11 +222,7 @@ def init_dvc(dvc: str, git: str | None) -> None:
     real command (also when git ignores .dvc/, which dvc refuses)."""
 
     def ignored(paths: list[str]) -> set[str]:
-        assert git is not None
-        done = subprocess.run([git, "check-ignore", "--", *paths], capture_output=True, text=True)
-        if done.returncode not in (0, 1):
-            raise StepFailed(f"`git check-ignore` failed: {done.stderr.strip()}")
-        return set(done.stdout.splitlines())
+        return set(processes.output([str(git), "check-ignore", "--", *paths]).splitlines())
 
     if (
         git is None
@@ -288,7 +285,7 @@ def install_pre_commit(pre_commit: str, git: str | None) -> None:
         or git is None
         or os.path.lexists(hooks_dir / "pre-commit")
         or (config.is_file() and "default_install_hook_types" in config.read_text("utf-8"))
-        or subprocess.run([git, "config", "core.hooksPath"], capture_output=True).returncode == 0
+        or processes.output([git, "config", "core.hooksPath"])
     ):
         run([pre_commit, "install"])
     else:
