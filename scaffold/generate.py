@@ -185,6 +185,8 @@ def _post_generation(project: Path, answers: dict[str, object]) -> None:
     program = hook_module("post_gen_project")
     with work_in(project):
         status = program.finish(project, json.loads(json.dumps(answers)))
+    if status == 130:  # finish swallowed a KeyboardInterrupt (without scaffold's handler)
+        raise KeyboardInterrupt
     if status != 0:
         raise ScaffoldError("a post-generation step failed (see above); no project was created.")
 
