@@ -14,6 +14,10 @@ The answers never travel as a command-line argument. Steps, each reported on one
 4. ``pre-commit install``;
 5. one initial commit.
 
+``dvc init`` and ``pre-commit install`` are not started when their files can be written
+exactly as they write them (tool_files.py); scaffold runs ``finish`` in its own process
+rather than this file as a program. Either way the project is the same.
+
 The steps are idempotent: an existing ``.git`` or ``.dvc`` (``copier recopy`` renders over a
 project and runs this again) is kept as it is, with its history: no init, no commit.
 
@@ -23,6 +27,7 @@ A step that fails exits non-zero, and the caller removes the half-made project.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -30,9 +35,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # dvc_remote, template_source
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # dvc_remote, template_source, ...
 import dvc_remote
+import processes
 import template_source
+import tool_files
 
 ANSWERS_FILE = ".copier-answers.yml"
 TEMPLATE_REF = "refs/scaffold/template"
@@ -167,10 +174,16 @@ def record_template(git: str, context: dict[str, object]) -> None:
     run([git, "update-ref", TEMPLATE_REF, commit])
 
 
+@functools.cache
+def git_knows_identity(git: str) -> bool:
+    """Whether git has a committer identity (asked once per program)."""
+    known = subprocess.run([git, "var", "GIT_COMMITTER_IDENT"], capture_output=True, check=False)
+    return known.returncode == 0
+
+
 def git_identity_args(git: str, context: dict[str, object]) -> list[str]:
     """``-c user.name/-c user.email`` for the first commit when git knows no identity."""
-    known = subprocess.run([git, "var", "GIT_COMMITTER_IDENT"], capture_output=True, check=False)
-    if known.returncode == 0:
+    if git_knows_identity(git):
         return []
     return [
         "-c",
@@ -189,32 +202,60 @@ def setup_git(git: str | None) -> bool:
     return True
 
 
-def setup_dvc(context: dict[str, object], has_git: bool) -> None:
+def dvc_later(context: dict[str, object]) -> str:
+    """The commands that set DVC up later, as the skip notes name them."""
     remote, url = str(context.get("dvc_remote", "none")), str(context.get("dvc_remote_url", ""))
+    if remote == "none":
+        return "dvc init"
+    later = f"dvc init && dvc remote add -d {DVC_REMOTE_NAME} {url}"
     endpoint = str(context.get("dvc_remote_endpoint_url", ""))
-    profile = str(context.get("dvc_remote_profile", ""))
-    later = "dvc init" + (
-        f" && dvc remote add -d {DVC_REMOTE_NAME} {url}" if remote != "none" else ""
-    )
-    if remote != "none" and endpoint:
+    if endpoint:
         later += f" && dvc remote modify {DVC_REMOTE_NAME} endpointurl {endpoint}"
-    if remote != "none" and profile:
+    profile = str(context.get("dvc_remote_profile", ""))
+    if profile:
         later += f" && dvc remote modify --local {DVC_REMOTE_NAME} profile {profile}"
+    return later
+
+
+def init_dvc(dvc: str, git: str | None) -> None:
+    """``dvc init``: its files written directly when they are known (tool_files.py), else the
+    real command (also when git ignores .dvc/, which dvc refuses)."""
+
+    def ignored(paths: list[str]) -> set[str]:
+        return set(processes.output([str(git), "check-ignore", "--", *paths]).splitlines())
+
+    if (
+        git is None
+        or not tool_files.knows_dvc_init(dvc)
+        or not tool_files.write_dvc_init(Path.cwd(), ignored)
+    ):
+        run([dvc, "init", "--quiet"], env={"DVC_NO_ANALYTICS": "1"})
+
+
+def setup_dvc(context: dict[str, object], has_git: bool) -> None:
     if not has_git:
-        report("skip dvc", f"DVC needs a git repository; run later: {later}")
+        report("skip dvc", f"DVC needs a git repository; run later: {dvc_later(context)}")
         return
     dvc = find_tool("dvc")
     if dvc is None:
-        report("skip dvc", f"dvc not found; run later: {later}")
+        report("skip dvc", f"dvc not found; run later: {dvc_later(context)}")
         return
-    run([dvc, "init", "--quiet"], env={"DVC_NO_ANALYTICS": "1"})
-    # One dvc process: the settings are written as `dvc config` / `dvc remote add -d` /
+    init_dvc(dvc, find_tool("git"))
+    # The settings are written as `dvc config` / `dvc remote add -d` /
     # `dvc remote modify [--local]` would write them (tests compare the bytes).
     dvc_dir = Path.cwd() / ".dvc"
     config = dvc_remote.ConfigFile(dvc_dir / dvc_remote.CONFIG)
     config.set("core", "analytics", "false")
     config.save()
     report("dvc init", "analytics off")
+    write_default_remote(context, dvc_dir)
+
+
+def write_default_remote(context: dict[str, object], dvc_dir: Path) -> None:
+    """The default remote ``storage`` of the answers (none for ``dvc_remote=none``)."""
+    remote, url = str(context.get("dvc_remote", "none")), str(context.get("dvc_remote_url", ""))
+    endpoint = str(context.get("dvc_remote_endpoint_url", ""))
+    profile = str(context.get("dvc_remote_profile", ""))
     if remote == "none":
         report("dvc remote", "none (add one later: dvc remote add -d NAME URL)")
         return
@@ -232,7 +273,27 @@ def setup_dvc(context: dict[str, object], has_git: bool) -> None:
     report("dvc remote", f"{DVC_REMOTE_NAME} -> {url}{extras} (default)")
 
 
-def setup_pre_commit(has_git: bool) -> None:
+def install_pre_commit(pre_commit: str, git: str | None) -> None:
+    """``pre-commit install``: the hook written directly when pre-commit would write exactly
+    that (a repository this program made, no hook there yet, no ``core.hooksPath``, the default
+    hook type); the real command otherwise."""
+    hook = tool_files.pre_commit_hook(pre_commit)
+    hooks_dir = Path.cwd() / ".git" / "hooks"
+    config = Path.cwd() / tool_files.PRE_COMMIT_CONFIG
+    if (
+        hook is None
+        or git is None
+        or os.path.lexists(hooks_dir / "pre-commit")
+        or (config.is_file() and "default_install_hook_types" in config.read_text("utf-8"))
+        or processes.output([git, "config", "core.hooksPath"])
+    ):
+        run([pre_commit, "install"])
+    else:
+        tool_files.write_pre_commit_hook(hooks_dir, hook)
+
+
+def setup_pre_commit(has_git: bool, made_by: str | None) -> None:
+    """``pre-commit install``; ``made_by`` is git when this program made the repository."""
     if not has_git:
         report("skip hooks", "pre-commit needs a git repository; run later: pre-commit install")
         return
@@ -240,7 +301,7 @@ def setup_pre_commit(has_git: bool) -> None:
     if pre_commit is None:
         report("skip hooks", "pre-commit not found; run later: pre-commit install")
         return
-    run([pre_commit, "install"])
+    install_pre_commit(pre_commit, made_by)
     report("pre-commit", "hooks installed (nbstripout, ruff, file checks)")
 
 
@@ -274,44 +335,63 @@ def read_context(argv: list[str]) -> dict[str, object]:
     return context
 
 
-def main(argv: list[str]) -> int:
-    """Run every post-generation step in the current folder."""
-    context = read_context(argv)
+def setup_repository(context: dict[str, object], skip: set[str], existing: bool) -> str | None:
+    """Step 2: ``git init`` and the pristine render's ref; git when this made the repository."""
+    if "git" in skip:
+        report("skip git", "--no-git given")
+    if existing:
+        report("git", "kept the existing repository and its history")
+        return None
+    git = None if "git" in skip else find_tool("git")
+    if "git" in skip or not setup_git(git):
+        return None
+    assert git is not None
+    record_template(git, context)
+    return git
+
+
+def run_steps(project: Path, context: dict[str, object]) -> None:
+    """Every step, in ``project`` (the current folder); StepFailed when one fails."""
     skip = set(context.get("_scaffold_skip", []))  # type: ignore[call-overload]
-    project = Path.cwd()
     existing_git, existing_dvc = (project / ".git").exists(), (project / ".dvc").exists()
+    prune_optional_paths(project, context)
+    write_answers(project, context)
+    write_env_file(project)
+    made_by = setup_repository(context, skip, existing_git)
+    has_git = existing_git or made_by is not None
+    if "dvc" in skip:
+        report("skip dvc", "--no-dvc given")
+    elif existing_dvc:
+        report("dvc", "kept the existing .dvc/")
+    else:
+        setup_dvc(context, has_git)
+    if "pre-commit" in skip:
+        report("skip hooks", "--no-pre-commit given")
+    else:
+        setup_pre_commit(has_git, made_by)
+    if made_by is not None:
+        initial_commit(made_by, context)
+    if context.get("environment_manager") == "conda" and shutil.which("conda") is None:
+        report("no conda", "conda not found: install Miniforge before make create_environment")
+
+
+def finish(project: Path, context: dict[str, object]) -> int:
+    """Run every post-generation step in ``project``, which must be the current folder;
+    0, or 1 with the failure on stderr, or 130 on Ctrl-C. scaffold calls this directly."""
+    git_knows_identity.cache_clear()  # asked again for each project a process makes
     try:
-        prune_optional_paths(project, context)
-        write_answers(project, context)
-        write_env_file(project)
-        git = None if "git" in skip else find_tool("git")
-        if "git" in skip:
-            report("skip git", "--no-git given")
-        if existing_git:
-            report("git", "kept the existing repository and its history")
-        has_git = existing_git or (setup_git(git) if "git" not in skip else False)
-        if has_git and git is not None and not existing_git:
-            record_template(git, context)
-        if "dvc" in skip:
-            report("skip dvc", "--no-dvc given")
-        elif existing_dvc:
-            report("dvc", "kept the existing .dvc/")
-        else:
-            setup_dvc(context, has_git)
-        if "pre-commit" in skip:
-            report("skip hooks", "--no-pre-commit given")
-        else:
-            setup_pre_commit(has_git)
-        if has_git and git is not None and not existing_git:
-            initial_commit(git, context)
-        if context.get("environment_manager") == "conda" and shutil.which("conda") is None:
-            report("no conda", "conda not found: install Miniforge before make create_environment")
+        run_steps(project, context)
     except StepFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the caller reports the interruption and cleans up
         return 130
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run every post-generation step in the current folder."""
+    return finish(Path.cwd(), read_context(argv))
 
 
 if __name__ == "__main__":

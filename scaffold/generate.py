@@ -3,10 +3,16 @@
 The project is rendered (and git/DVC/pre-commit set up by the post-generation hook) inside a
 hidden staging folder next to its destination, then moved into place in one rename. If any
 step fails, or the user interrupts, the staging folder is removed and nothing else changed.
+
+For the packaged template, the hooks' programs run in this process (the rules of
+hooks/pre_gen_project.py, ``finish`` of hooks/post_gen_project.py) rather than as the two
+Python processes each that cookiecutter starts; another template (``--template``) keeps
+cookiecutter's hooks, whatever its programs are.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,7 +23,7 @@ from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 from scaffold.options import template_config
-from scaffold.resources import template_dir
+from scaffold.resources import hook_module, packaged_template_repo, template_dir, template_repo
 from scaffold.sources import Source, packaged_source
 
 STEPS = ("git", "dvc", "pre-commit")
@@ -127,6 +133,9 @@ def new_project(
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=_nearest_existing(target.parent)))
     try:
         context = build_context(answers, target.parent, skip, source)
+        own_hooks = template_repo() == packaged_template_repo()
+        if own_hooks:
+            _check_rules(context)
         try:
             with _temporary_files_in(staging / ".tmp"):
                 rendered = Path(
@@ -134,9 +143,11 @@ def new_project(
                         repo_dir=str(template_dir()),
                         context=context,
                         output_dir=str(staging),
-                        accept_hooks=True,
+                        accept_hooks=not own_hooks,
                     )
                 )
+                if own_hooks:
+                    _post_generation(rendered, context["cookiecutter"])
         except FailedHookException as error:
             raise ScaffoldError(
                 f"a {_failed_step(error)} step failed (see above); no project was created."
@@ -155,6 +166,29 @@ def new_project(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _check_rules(context: dict[str, dict[str, object]]) -> None:
+    """What the template's pre-generation hook checks, as it gets it from cookiecutter."""
+    from scaffold.options import problems
+
+    found = problems({**context["cookiecutter"], "_unrendered": context["_cookiecutter"]})
+    if found:
+        raise ScaffoldError(next(iter(found.values())))
+
+
+def _post_generation(project: Path, answers: dict[str, object]) -> None:
+    """The post-generation program's steps, in the project folder as cookiecutter runs its
+    hook, with the answers as the hook gets them (JSON)."""
+    from cookiecutter.utils import work_in
+
+    program = hook_module("post_gen_project")
+    with work_in(project):
+        status = program.finish(project, json.loads(json.dumps(answers)))
+    if status == 130:  # finish swallowed a KeyboardInterrupt (without scaffold's handler)
+        raise KeyboardInterrupt
+    if status != 0:
+        raise ScaffoldError("a post-generation step failed (see above); no project was created.")
 
 
 def _failed_step(error: BaseException) -> str:

@@ -1,12 +1,16 @@
 """``scaffold add notebook``: name, number, build and (optionally) register a notebook.
 
 Names follow cookiecutter-data-science: ``<phase>.<seq>-<initials>-<kebab-description>.ipynb``.
-The notebook is built with nbformat by ``build_notebook`` (the template's first notebook has
-the same shape), or from the project's own template at ``.scaffold/templates/notebook.ipynb``.
+The notebook is built as nbformat v4.5 JSON by ``build_notebook`` (the template's first notebook
+has the same shape), or from the project's own template at ``.scaffold/templates/notebook.ipynb``
+(read and checked with nbformat). The built notebook is plain JSON, written as Jupyter writes it,
+without importing nbformat (its import, with jsonschema, would cost most of the command's time);
+tests check that nbformat validates it and writes the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -131,13 +135,12 @@ def build_notebook(
     run_command: str,
     production: bool,
 ) -> Any:
-    """The notebook (nbformat v4.5 node): title, setup, parameters, ``body``, then metrics.
+    """The notebook (nbformat v4.5 JSON as a dict): title, setup, parameters, ``body``, then
+    metrics.
 
     This is the one notebook shape: the template's first notebook is this function's output
     for its own title, imports, parameters and body (a test checks it).
     """
-    import nbformat
-
     runs = f"`{run_command}` or `dvc repro` runs" if production else f"`{run_command}` runs"
     with_params = f" and `params/{stem}.yaml`" if production else ""
     code = (
@@ -163,24 +166,41 @@ def build_notebook(
     parameter_source = "\n".join(
         [PARAMETERS_HEADER.format(stem=stem), *(parameter.line() for parameter in parameters)]
     )
-    v4 = nbformat.v4
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
-    nb.cells = [
-        v4.new_markdown_cell(intro, id="title"),
-        v4.new_code_cell(setup, id="setup"),
-        v4.new_code_cell(parameter_source, id="parameters", metadata={"tags": [params.TAG]}),
+    cells = [
+        markdown_cell("title", intro),
+        code_cell("setup", setup),
+        code_cell("parameters", parameter_source, {"tags": [params.TAG]}),
     ]
-    for cell in body:
-        if cell.kind == "markdown":
-            nb.cells.append(v4.new_markdown_cell(cell.source, id=cell.id))
-        else:
-            nb.cells.append(v4.new_code_cell(cell.source, id=cell.id))
-    metrics = {"tags": [METRICS_TAG]}
-    nb.cells.append(v4.new_code_cell(METRICS_SOURCE, id=METRICS_TAG, metadata=metrics))
-    nbformat.validate(nb)
-    return nb
+    cells += [
+        markdown_cell(cell.id, cell.source)
+        if cell.kind == "markdown"
+        else code_cell(cell.id, cell.source)
+        for cell in body
+    ]
+    cells.append(code_cell(METRICS_TAG, METRICS_SOURCE, {"tags": [METRICS_TAG]}))
+    return {
+        "cells": cells,
+        "metadata": {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def markdown_cell(cell_id: str, source: str) -> dict[str, Any]:
+    """A markdown cell as ``nbformat.v4.new_markdown_cell`` makes it."""
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": source}
+
+
+def code_cell(cell_id: str, source: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A code cell as ``nbformat.v4.new_code_cell`` makes it: no outputs, never run."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": metadata or {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 GENERIC_PARAMETERS = (
@@ -221,10 +241,26 @@ def generic_imports(package: Package | None) -> list[str]:
 
 
 def notebook_text(nb: Any) -> str:
-    """The notebook as Jupyter writes it (sorted keys, one-space indent, final newline)."""
-    import nbformat
+    """The notebook as Jupyter writes it (nbformat's JSON writer: sources split into lines,
+    sorted keys, one-space indent, Unicode as itself), with a final newline."""
+    if any(cell.get("attachments") or cell.get("outputs") for cell in nb["cells"]):
+        import nbformat  # mimebundles have more rules; only a project's own template has them
 
-    return str(nbformat.writes(nb)) + "\n"
+        return str(nbformat.writes(nbformat.from_dict(nb))) + "\n"
+    cells = [
+        {**cell, "source": cell["source"].splitlines(True)}
+        if isinstance(cell["source"], str)
+        else cell
+        for cell in nb["cells"]
+    ]
+    text = json.dumps(
+        {**nb, "cells": cells},
+        sort_keys=True,
+        indent=1,
+        separators=(",", ": "),
+        ensure_ascii=False,
+    )
+    return text + "\n"
 
 
 # -- project template override --------------------------------------------------------------
@@ -350,7 +386,7 @@ def add_notebook(
             )
         writes = [Write(root / NOTEBOOKS_DIR / f"{stem}.ipynb", notebook_text(nb))]
         if production:
-            source = params.cell_source(nb.cells)
+            source = params.cell_source(nb["cells"])
             if source is None:
                 raise ScaffoldError(
                     f"{OVERRIDE.as_posix()} has no cell tagged 'parameters'; a production "

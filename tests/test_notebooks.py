@@ -227,6 +227,63 @@ def test_new_notebooks_pass_the_projects_ruff_checks(lab: Path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("production", [True, False])
+@pytest.mark.parametrize("code_folder", ["src/lab/", None])
+def test_built_notebooks_are_what_nbformat_makes_validates_and_writes(
+    production: bool, code_folder: str | None
+):
+    """build_notebook writes JSON without nbformat (its import is most of the command's
+    time): nbformat's constructors make the same cells, its schema accepts the notebook, and
+    its writer writes the same bytes."""
+    body = [
+        Cell("load", "code", "frame = pd.read_csv(input_path)\nframe.head()"),
+        Cell("notes", "markdown", '## Notes\n\nÉtude — 数据 🚀, "quotes" and \\ back'),
+        Cell("empty", "code", ""),
+    ]
+    built = build_notebook(
+        "2.3-ab-étude",
+        title="Étude 🚀",
+        purpose="a <b>first</b> look\r\nacross lines",
+        imports=["import pandas as pd"],
+        parameters=[Parameter("seed", "int", 42, "random seed"), Parameter("x", "str", "é", "")],
+        body=body,
+        code_folder=code_folder,
+        run_command="scaffold run 2.3-ab-étude",
+        production=production,
+    )
+    v4 = nbformat.v4
+    for cell in built["cells"]:
+        make = v4.new_code_cell if cell["cell_type"] == "code" else v4.new_markdown_cell
+        fields = {k: v for k, v in cell.items() if k in ("id", "source", "metadata")}
+        assert cell == make(**fields)
+    text = notebook_text(built)
+    nbformat.validate(json.loads(text), version=4, version_minor=5)
+    node = nbformat.reads(text, as_version=4)
+    nbformat.validate(node)
+    assert nbformat.writes(node) + "\n" == text
+    assert nbformat.writes(nbformat.from_dict(built)) + "\n" == text
+
+
+def test_add_notebook_does_not_import_nbformat(lab: Path):
+    """nbformat (and jsonschema under it) is only for a project's own notebook template;
+    pydantic comes with typer 0.29 on every command (pyproject.toml keeps typer below)."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from scaffold.cli import app;"
+        "r = CliRunner().invoke(app, ['add', 'notebook', 'clean data']);"
+        "assert r.exit_code == 0, r.output;"
+        "print(sorted(m for m in ('nbformat', 'jsonschema', 'pydantic', 'cookiecutter', 'dvc')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=lab, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+    assert (
+        nbformat.validate(nbformat.read(next((lab / "notebooks").glob("*clean-data.ipynb")), 4))
+        is None
+    )
+
+
 def test_the_template_notebook_is_the_builders_output(pristine: Path):
     """The notebook shape exists once: the template's first notebook is build_notebook's
     output for its own title, imports, parameters and analysis cells."""

@@ -297,13 +297,23 @@ def start_and_signal(
     ids=["SIGTERM", "SIGHUP", "SIGINT", "SIGTERM-to-the-group"],
 )
 def test_a_signal_during_new_ends_the_hook_and_leaves_nothing(
-    workdir: Path, signum: int, group: bool
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, group: bool
 ):
+    # The post-generation steps run in scaffold's own process and take milliseconds: a git
+    # whose `init` hangs holds them at their first command long enough to be signalled.
+    slow = tmp_path / "slow-git"
+    slow.mkdir()
+    (slow / "git").write_text(
+        f'#!/bin/sh\ncase "$*" in *--initial-branch=main*) sleep 120;; esac\n'
+        f'exec {shutil.which("git")} "$@"\n'
+    )
+    (slow / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}{os.pathsep}{os.environ['PATH']}")
     result, children = start_and_signal(
         scaffold_command("new", "Sig", "--no-input", "--no-pre-commit"),
         workdir,
         signum,
-        "post_gen_project",
+        "--initial-branch=main",
         group,
     )
     assert result.returncode == 128 + signum, result.stderr
