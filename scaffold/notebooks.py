@@ -111,6 +111,70 @@ def next_number(root: Path, phase: int | None = None) -> tuple[int, str]:
 # -- building -------------------------------------------------------------------------------
 
 
+COLAB_BADGE = (
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "(https://colab.research.google.com/github/{repo}/blob/{branch}/{path})"
+)
+COLAB_SETUP = """\
+# In Google Colab only (elsewhere this does nothing): Colab opens a notebook without its
+# repository, so clone it and install the project; then the imports and paths below work.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    from pathlib import Path
+
+    clone = Path("{name}")
+    if not clone.is_dir():
+        url = "https://github.com/{repo}.git"
+        subprocess.run(["git", "clone", "--depth", "1", url, str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(clone)], check=True)
+    # the editable install is seen from the next start of the kernel; until then:
+    sys.path.insert(0, str(clone.resolve() / "src"))"""
+
+
+@dataclass(frozen=True)
+class Colab:
+    """The "Open in Colab" badge and setup cell that start a project's notebooks
+    (template option ``colab``), for the GitHub repository ``OWNER/NAME``."""
+
+    repo: str
+    branch: str = "main"
+
+    def badge(self, path: str) -> str:
+        """The badge (Markdown) that opens the notebook at ``path`` of the repository."""
+        from urllib.parse import quote
+
+        return COLAB_BADGE.format(repo=self.repo, branch=self.branch, path=quote(path))
+
+    def setup(self) -> str:
+        """The setup cell: in Colab only, clone the repository and install the project."""
+        return COLAB_SETUP.format(repo=self.repo, name=self.repo.split("/", 1)[1])
+
+
+def project_colab(project: Project) -> Colab | None:
+    """The project's Colab cells, if it chose them (``colab: yes`` in its answers)."""
+    if project.answers.get("colab") != "yes":
+        return None
+    from scaffold.resources import hook_module
+
+    repo = project.answers.get("github_repo", "")
+    problem = hook_module("pre_gen_project").sharing_problems({"github_repo": repo})
+    if "github_repo" in problem:
+        raise ScaffoldError(f"{problem['github_repo'][:-1]}; fix it in .copier-answers.yml.")
+    return Colab(repo)
+
+
+def colab_cells(colab: Colab, path: str) -> list[Any]:
+    """The two cells that start a notebook at ``path`` (relative to the project) for Colab."""
+    import nbformat
+
+    return [
+        nbformat.v4.new_markdown_cell(colab.badge(path), id="colab-badge"),
+        nbformat.v4.new_code_cell(colab.setup(), id="colab-setup"),
+    ]
+
+
 def build_notebook(
     stem: str,
     *,
@@ -122,8 +186,10 @@ def build_notebook(
     code_folder: str | None,
     run_command: str,
     production: bool,
+    colab: Colab | None = None,
 ) -> Any:
-    """The notebook (nbformat v4.5 node): title, setup, parameters, then ``body``.
+    """The notebook (nbformat v4.5 node): title, setup, parameters, then ``body``; first
+    the Colab badge and setup cell with ``colab``.
 
     This is the one notebook shape: the template's first notebook is this function's output
     for its own title, imports, parameters and body (a test checks it).
@@ -160,6 +226,7 @@ def build_notebook(
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = dict(LANGUAGE_INFO)
     nb.cells = [
+        *(colab_cells(colab, f"{NOTEBOOKS_DIR}/{stem}.ipynb") if colab else []),
         v4.new_markdown_cell(intro, id="title"),
         v4.new_code_cell(setup, id="setup"),
         v4.new_code_cell(parameter_source, id="parameters", metadata={"tags": [params.TAG]}),
@@ -306,6 +373,7 @@ def add_notebook(
     title, slug = check_description(description)
     initials = check_initials(author) if author is not None else default_initials(project)
     package = find_package(project)
+    colab = project_colab(project)
     root = project.root
     with nullcontext() if dry_run else project_lock(root):
         number_phase, seq = next_number(root, phase)
@@ -326,6 +394,8 @@ def add_notebook(
                 "run_command": run_command(root, stem),
             }
             nb = from_override(override, values)
+            if colab and not {"colab-badge", "colab-setup"} & {cell.get("id") for cell in nb.cells}:
+                nb.cells[:0] = colab_cells(colab, f"{NOTEBOOKS_DIR}/{stem}.ipynb")
         else:
             nb = build_notebook(
                 stem,
@@ -337,6 +407,7 @@ def add_notebook(
                 code_folder=relative(package.folder, root) + "/" if package else None,
                 run_command=run_command(root, stem),
                 production=production,
+                colab=colab,
             )
         writes = [Write(root / NOTEBOOKS_DIR / f"{stem}.ipynb", notebook_text(nb))]
         if production:
