@@ -11,8 +11,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +25,11 @@ import yaml
 
 from scaffold.errors import ScaffoldError
 from scaffold.generate import new_project
-from scaffold.notebooks import Cell, Colab, build_notebook, notebook_text
+from scaffold.notebooks import Cell, Colab, add_notebook, build_notebook, notebook_text
 from scaffold.options import resolve_answers
 from scaffold.parameters import Parameter
 from scaffold.project import open_project
+from scaffold.promote import promote
 from scaffold.report import plan_report
 from tests.conftest import BIN, UV_CACHE_DIR, git, listing, run_scaffold
 from tests.test_day_thirty import free_port, serves
@@ -152,26 +156,35 @@ def test_github_repos_default_follows_the_author_and_the_repository():
 
 
 @pytest.mark.parametrize(
-    ("assignment", "message"),
+    ("given", "message"),
     [
-        ("github_repo=acme", "github_repo 'acme' must be OWNER/NAME as on GitHub"),
-        ("github_repo=acme/lab/x", "github_repo 'acme/lab/x' must be OWNER/NAME"),
-        ("github_repo=-acme/lab", "github_repo '-acme/lab' must be OWNER/NAME"),
-        ("github_repo=ac--me/lab", "github_repo 'ac--me/lab' must be OWNER/NAME"),
-        ("github_repo=acme/..", "github_repo 'acme/..' must be OWNER/NAME"),
-        ('github_repo=acme/la"b', "must be OWNER/NAME"),
-        ("github_repo=acme/lab)](javascript:x", "must be OWNER/NAME"),
-        ("app=flask", "'flask' is not a choice for app; choose one of: none, streamlit, voila."),
-        ("colab=maybe", "'maybe' is not a choice for colab"),
+        ({"github_repo": "acme"}, "github_repo 'acme' must be OWNER/NAME as on GitHub, e.g. "),
+        ({"github_repo": "acme/lab/x"}, "github_repo 'acme/lab/x' must be OWNER/NAME"),
+        ({"github_repo": "-acme/lab"}, "github_repo '-acme/lab' must be OWNER/NAME"),
+        ({"github_repo": "ac--me/lab"}, "github_repo 'ac--me/lab' must be OWNER/NAME"),
+        ({"github_repo": "acme/.."}, "github_repo 'acme/..' must be OWNER/NAME"),
+        ({"github_repo": 'acme/la"b'}, "must be OWNER/NAME"),
+        ({"github_repo": "acme/lab)](javascript:x"}, "must be OWNER/NAME"),
+        ({"github_repo": "{{ 7*7 }}/lab"}, "github_repo '{{ 7*7 }}/lab' must be OWNER/NAME"),
+        ({"app": "flask"}, "'flask' is not a choice for app; choose one of: none, streamlit,"),
+        ({"colab": "maybe"}, "'maybe' is not a choice for colab"),
     ],
 )
-def test_bad_sharing_answers_are_one_sentence_and_create_nothing(
-    workdir: Path, assignment: str, message: str
-):
-    result = run_scaffold("new", "Lab", "--no-input", "--set", assignment, cwd=workdir, check=False)
+def test_bad_sharing_answers_are_refused_with_one_sentence(given: dict[str, str], message: str):
+    with pytest.raises(ScaffoldError) as refused:
+        resolve_answers(given)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_bad_github_repo_creates_nothing(workdir: Path):
+    result = run_scaffold(
+        "new", "Lab", "--no-input", "--set", "github_repo=acme", cwd=workdir, check=False
+    )
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        "error: github_repo 'acme' must be OWNER/NAME as on GitHub, e.g. acme/churn-model (the "
+        "owner: letters, digits and single '-'; the name: letters, digits, '.', '_' and '-').\n"
+    )
     assert listing(workdir) == []
 
 
@@ -326,7 +339,7 @@ def test_added_notebooks_get_the_colab_cells_for_their_own_path(everything: Path
 def test_notebooks_of_a_project_without_colab_have_no_colab_cells(defaults: Path, tmp_path: Path):
     project = tmp_path / "lab"
     shutil.copytree(defaults, project)
-    run_scaffold("add", "notebook", "clean data", "--author", "yn", cwd=project)
+    add_notebook(open_project(project), "clean data", author="yn")
     nb = nbformat.read(project / "notebooks" / "1.1-yn-clean-data.ipynb", as_version=4)
     assert nb.cells[0].id == "title" and "colab" not in notebook_text(nb)
 
@@ -350,7 +363,7 @@ def test_promote_rename_moves_the_colab_badge(
 ):
     project = tmp_path / "lab"
     shutil.copytree(everything, project)
-    run_scaffold("add", "notebook", "churn", "--author", "yn", cwd=project)
+    add_notebook(open_project(project), "churn", author="yn")
     made = project / "notebooks" / "1.1-yn-churn.ipynb"
     old = project / "notebooks" / "churn-explore.ipynb"  # renamed by hand, badge and all
     text = made.read_text().replace("1.1-yn-churn.ipynb", "churn-explore.ipynb")
@@ -360,7 +373,7 @@ def test_promote_rename_moves_the_colab_badge(
         nb.cells = [cell for cell in nb.cells if cell.id != "parameters"]
         nb.cells.append(nbformat.v4.new_code_cell("alpha = 0.5", id="alpha"))
     nbformat.write(nb, old)
-    run_scaffold("promote", "churn-explore", "--rename", "--no-run", cwd=project)
+    promote(open_project(project), "churn-explore", run=False, rename=True, cwd=project)
     (renamed,) = [p for p in (project / "notebooks").glob("1.*-churn-explore.ipynb")]
     cells = nbformat.read(renamed, as_version=4).cells
     assert cells[0].source == COLAB.format(repo="acme/lab-notes", stem=renamed.stem)
@@ -468,6 +481,19 @@ def servers() -> Iterator[list[subprocess.Popen[str]]]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def listening(port: int, seconds: float) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def start(project: Path, *args: str) -> subprocess.Popen[str]:
@@ -656,7 +682,12 @@ def test_a_notebook_is_served_as_a_voila_app(tmp_path: Path, servers: list[subpr
     uv("pip", "install", "--quiet", "--python", ".venv/bin/python", "-e", ".[app]", cwd=project)
     port = free_port()
     servers.append(start(project, "app", f"APP_ARGS=--port={port}"))
-    page = serves(f"http://127.0.0.1:{port}/", 240)
+    listening(port, 120)
+    # the page streams while Voila runs the notebook: read it with a patient timeout
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=300) as response:
+        page = response.read().decode()
     assert "Initial data exploration" in page  # the notebook, run and rendered
-    assert 'class="dataframe"' in page and "image/png" in page  # its table and figure
+    # its outputs (rendered in the browser from the notebook's output data): table, figure
+    assert 'table border=\\"1\\" class=\\"dataframe\\"' in page
+    assert '"image/png": "iVBOR' in page  # a PNG
     assert "dataset.clean(" not in page  # without the code
