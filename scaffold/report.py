@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, relative
 from scaffold.pipeline import REPORTS_DIR
@@ -126,19 +126,10 @@ def _convert(plan: ReportPlan, interpreter: Interpreter, staging: Path, root: Pa
     command = [str(interpreter.python), "-m", "nbconvert", "--to", exporter]
     command += ["--no-input"] if plan.no_input else []
     command += ["--output-dir", str(staging), str(plan.executed)]
-    result = subprocess.run(
-        command,
-        cwd=root,
-        env=interpreter.environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        detail = lines[-1].strip() if lines else f"exit status {result.returncode}"
+    result = processes.run(command, cwd=root, env=interpreter.environment(), check=False)
+    if not result.ok:
         shown = relative(plan.executed, root)
-        raise ScaffoldError(f"nbconvert could not convert {shown}: {detail.rstrip('.')}.")
+        raise ScaffoldError(f"nbconvert could not convert {shown}: {result.message}.")
 
 
 def _move_into_place(staging: Path, reports: Path, root: Path) -> list[Change]:

@@ -619,6 +619,14 @@ def test_a_report_shows_the_outputs_without_the_code(lab: Path):
     make(lab, "report", "TO=slides", "NO_INPUT=1")
     slides = (lab / "reports" / f"{FIRST}.slides.html").read_text()
     assert "reveal" in slides and "data:image/png;base64," in slides
+    # nbconvert failing (an executed copy that is not a notebook) changes nothing
+    (lab / "reports" / f"{FIRST}.ipynb").write_text("{not json")
+    before = {path: path.read_bytes() for path in (lab / "reports").rglob("*") if path.is_file()}
+    broken = run_scaffold("report", "1.0", cwd=lab, check=False)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert broken.stderr.startswith(f"error: nbconvert could not convert reports/{FIRST}.ipynb: ")
+    after = {path: path.read_bytes() for path in (lab / "reports").rglob("*") if path.is_file()}
+    assert after == before
 
 
 @pytest.mark.slow
