@@ -533,12 +533,28 @@ def test_the_generated_projects_own_tests_run_the_app(lab: Path):
 
 
 @pytest.mark.slow
-def test_the_streamlit_app_is_served(lab: Path, servers: list[subprocess.Popen[str]]):
+def test_the_streamlit_app_is_served(
+    lab: Path, servers: list[subprocess.Popen[str]], tmp_path: Path
+):
     port = free_port()
     servers.append(start(lab, "app", f"APP_ARGS=--server.port {port}"))
     assert serves(f"http://127.0.0.1:{port}/_stcore/health", 180) == "ok"
     page = serves(f"http://127.0.0.1:{port}/", 30)
     assert "<title>Streamlit</title>" in page and '<div id="root">' in page
+    if shutil.which("chromium") is None:
+        return  # Debian's chromium (apt-get install chromium) adds a look in a real browser
+    # The app runs in the browser's session: its title, its table and the histograms show.
+    screenshot = tmp_path / "app.png"
+    seen = subprocess.run(
+        [str(lab / ".venv" / "bin" / "python"), str(Path(__file__).with_name("browser.py")),
+         f"http://127.0.0.1:{port}/", "Distributions", "1", str(screenshot)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    shown = json.loads(seen.stdout)
+    assert shown["text"].split("\n")[:3] == ["Skip to main content", "Deploy", "Lab"]
+    assert "Showing a demo table." in shown["text"] and "Data\nDistributions" in shown["text"]
+    assert shown["images"] >= 1  # plots.histograms
+    assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 20_000
 
 
 @pytest.mark.slow
