@@ -29,9 +29,10 @@ BUCKET = {
 }
 PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+@-]*")
 # GitHub's own rules: an owner (user or organisation) is 1-39 letters, digits and single
-# hyphens, not at either end; a repository name is letters, digits, '.', '_' and '-'.
+# hyphens, not at either end; a repository name is letters, digits, '.', '_' and '-' (its
+# length is left to the file system: the name is usually repo_name, a folder too).
 GITHUB_REPO = re.compile(
-    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]{1,100})"
+    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]+)"
 )
 FREE_TEXT = (
     "project_name",
