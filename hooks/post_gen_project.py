@@ -9,7 +9,8 @@ The answers never travel as a command-line argument. Steps, each reported on one
    source and version (template_source.py; copier renders this file itself), start the
    git-ignored ``.env``;
 2. ``git init`` on branch main, and the pristine render kept as ``refs/scaffold/template``
-   (the base of later updates, see scaffold/update.py);
+   (the base of later updates, see scaffold/update.py); nbdime's notebook diff and merge
+   drivers in ``.git/config`` when nbdime is installed;
 3. ``dvc init`` (analytics off) and the default DVC remote;
 4. ``pre-commit install``;
 5. one initial commit.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,6 +68,9 @@ OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
             "src/{module_name}/modeling",
         ],
     ),
+    ("binder", {"yes"}, ["binder"]),
+    ("devcontainer", {"yes"}, [".devcontainer"]),
+    ("app", {"streamlit"}, ["app", "tests/test_app.py"]),
 ]
 
 
@@ -305,6 +310,28 @@ def setup_pre_commit(has_git: bool, made_by: str | None) -> None:
     report("pre-commit", "hooks installed (nbstripout, ruff, file checks)")
 
 
+# What `nbdime config-git --enable` writes for the notebook drivers .gitattributes names, with
+# the drivers' full paths: git runs them by name, and one missing from PATH (another
+# environment active) makes `git diff` fail instead of falling back to a text diff.
+NBDIME_DRIVERS = {
+    "diff.jupyternotebook.command": ("git-nbdiffdriver", "diff"),
+    "merge.jupyternotebook.driver": ("git-nbmergedriver", "merge %O %A %B %L %P"),
+}
+
+
+def setup_nbdime(git: str) -> None:
+    """Point git's notebook diff and merge at nbdime when it is installed here (one
+    `git config` per driver; running nbdime itself costs seconds of imports). Otherwise
+    `make hooks` does it once the project's environment has nbdime."""
+    if find_tool("git-nbdiffdriver") is None or find_tool("git-nbmergedriver") is None:
+        return
+    for key, (driver, arguments) in NBDIME_DRIVERS.items():
+        program = find_tool(driver)
+        run([git, "config", key, f"{shlex.quote(str(program))} {arguments}"])
+    run([git, "config", "merge.jupyternotebook.name", "jupyter notebook merge driver"])
+    report("nbdime", "git diff and merge of notebooks (nbdime)")
+
+
 def initial_commit(git: str, context: dict[str, object]) -> None:
     run([git, "add", "--all"])
     # --no-verify: the hooks' environments are built on first use (network, minutes); the
@@ -347,6 +374,7 @@ def setup_repository(context: dict[str, object], skip: set[str], existing: bool)
         return None
     assert git is not None
     record_template(git, context)
+    setup_nbdime(git)
     return git
 
 

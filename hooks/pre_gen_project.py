@@ -28,6 +28,12 @@ BUCKET = {
     "azure": (r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "3 to 63 lowercase letters, digits and '-'"),
 }
 PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+@-]*")
+# GitHub's own rules: an owner (user or organisation) is 1-39 letters, digits and single
+# hyphens, not at either end; a repository name is letters, digits, '.', '_' and '-' (its
+# length is left to the file system: the name is usually repo_name, a folder too).
+GITHUB_REPO = re.compile(
+    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]+)"
+)
 FREE_TEXT = (
     "project_name",
     "author_name",
@@ -36,6 +42,7 @@ FREE_TEXT = (
     "dvc_remote_url",
     "dvc_remote_endpoint_url",
     "dvc_remote_profile",
+    "github_repo",
 )
 
 
@@ -139,8 +146,32 @@ def profile_problem(remote: str, profile: str, subject: str = "dvc_remote_profil
     return None
 
 
+def sharing_problems(text: dict[str, str]) -> dict[str, str]:
+    """The rules of the sharing options: github_repo (badge links, Colab's clone) and app."""
+    found: dict[str, str] = {}
+    github_repo = text.get("github_repo", "")
+    match = GITHUB_REPO.fullmatch(github_repo)
+    if match is None or match["name"] in (".", ".."):
+        found["github_repo"] = (
+            f"github_repo {github_repo!r} must be OWNER/NAME as on GitHub, e.g. "
+            "acme/churn-model (the owner: letters, digits and single '-'; the name: letters, "
+            "digits, '.', '_' and '-')."
+        )
+    if text.get("app") == "streamlit" and text.get("example_code") == "no":
+        found["app"] = (
+            "app=streamlit needs example_code=yes: the app shows data through the package's "
+            "dataset and plots modules (app=voila serves a notebook instead)."
+        )
+    return found
+
+
+SHARING = ("binder", "colab", "devcontainer")
+
+
 def applies(option: str, answers: dict[str, object]) -> bool:
     """Whether a question means anything given the earlier answers (else: keep its default)."""
+    if option == "github_repo":  # only the badges and Colab's clone use it
+        return any(answers.get(name) == "yes" for name in SHARING)
     remote = str(answers.get("dvc_remote", "none"))
     if option in ("dvc_remote_endpoint_url", "dvc_remote_profile"):
         return remote == "s3"
@@ -261,6 +292,8 @@ def problems(answers: dict[str, object]) -> dict[str, str]:
             "pydata_packages=none needs example_code=no: the example code uses pandas, numpy "
             "and matplotlib.",
         )
+    for key, problem in sharing_problems(text).items():
+        found.setdefault(key, problem)
     return found
 
 

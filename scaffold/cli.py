@@ -820,6 +820,48 @@ def promote_command(
         typer.echo(f"note: the naming convention would call it {done.proposed_name}.ipynb")
 
 
+# -- scaffold report: an executed notebook for readers ---------------------------------------
+
+
+@app.command("report")
+def report_command(
+    notebook: Annotated[
+        str, typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number.")
+    ],
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="FORMAT", help="html (default), markdown or slides."),
+    ] = "html",
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Hide the code: outputs and text only.")
+    ] = False,
+    execute: Annotated[
+        bool,
+        typer.Option("--execute", help="Run the notebook first (as scaffold run), then convert."),
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python (as scaffold run)."),
+    ] = None,
+) -> None:
+    """Convert a notebook's executed copy in reports/ with nbconvert: reports/<stem>.<ext>."""
+    from scaffold.project import open_project
+    from scaffold.report import make_report, plan_report
+
+    with user_errors():
+        project = open_project()
+        plan = plan_report(project, notebook, to=to, no_input=no_input, execute=execute)
+        if plan.run is not None:
+            typer.echo(f"run {plan.run.describe(project.root)}")
+        elif plan.stale:
+            typer.echo(
+                f"note: {_relative(plan.notebook)} changed after {_relative(plan.executed)} "
+                "was made; --execute runs it again."
+            )
+        written = make_report(project, plan, python=python, progress=sys.stderr.isatty())
+    _report(list(written), False)
+
+
 def main() -> None:
     """Console entry point."""
     from scaffold.interrupts import Interrupted, install

@@ -123,6 +123,68 @@ def next_number(root: Path, phase: int | None = None) -> tuple[int, str]:
 # -- building -------------------------------------------------------------------------------
 
 
+COLAB_BADGE = (
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "(https://colab.research.google.com/github/{repo}/blob/{branch}/{path})"
+)
+COLAB_SETUP = """\
+# In Google Colab only (elsewhere this does nothing): Colab opens a notebook without its
+# repository, so clone it and install the project; then the imports and paths below work.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    from pathlib import Path
+
+    clone = Path("{name}")
+    if not clone.is_dir():
+        url = "https://github.com/{repo}.git"
+        subprocess.run(["git", "clone", "--depth", "1", url, str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(clone)], check=True)
+    # the editable install is seen from the next start of the kernel; until then:
+    sys.path.insert(0, str(clone.resolve() / "src"))"""
+
+
+@dataclass(frozen=True)
+class Colab:
+    """The "Open in Colab" badge and setup cell that start a project's notebooks
+    (template option ``colab``), for the GitHub repository ``OWNER/NAME``."""
+
+    repo: str
+    branch: str = "main"
+
+    def badge(self, path: str) -> str:
+        """The badge (Markdown) that opens the notebook at ``path`` of the repository."""
+        from urllib.parse import quote
+
+        return COLAB_BADGE.format(repo=self.repo, branch=self.branch, path=quote(path))
+
+    def setup(self) -> str:
+        """The setup cell: in Colab only, clone the repository and install the project."""
+        return COLAB_SETUP.format(repo=self.repo, name=self.repo.split("/", 1)[1])
+
+
+def project_colab(project: Project) -> Colab | None:
+    """The project's Colab cells, if it chose them (``colab: yes`` in its answers)."""
+    if project.answers.get("colab") != "yes":
+        return None
+    from scaffold.resources import hook_module
+
+    repo = project.answers.get("github_repo", "")
+    problem = hook_module("pre_gen_project").sharing_problems({"github_repo": repo})
+    if "github_repo" in problem:
+        raise ScaffoldError(f"{problem['github_repo'][:-1]}; fix it in .copier-answers.yml.")
+    return Colab(repo)
+
+
+def colab_cells(colab: Colab, path: str) -> list[dict[str, Any]]:
+    """The two cells that start a notebook at ``path`` (relative to the project) for Colab."""
+    return [
+        markdown_cell("colab-badge", colab.badge(path)),
+        code_cell("colab-setup", colab.setup()),
+    ]
+
+
 def build_notebook(
     stem: str,
     *,
@@ -134,9 +196,10 @@ def build_notebook(
     code_folder: str | None,
     run_command: str,
     production: bool,
+    colab: Colab | None = None,
 ) -> Any:
     """The notebook (nbformat v4.5 JSON as a dict): title, setup, parameters, ``body``, then
-    metrics.
+    metrics; first the Colab badge and setup cell with ``colab``.
 
     This is the one notebook shape: the template's first notebook is this function's output
     for its own title, imports, parameters and body (a test checks it).
@@ -167,6 +230,7 @@ def build_notebook(
         [PARAMETERS_HEADER.format(stem=stem), *(parameter.line() for parameter in parameters)]
     )
     cells = [
+        *(colab_cells(colab, f"{NOTEBOOKS_DIR}/{stem}.ipynb") if colab else []),
         markdown_cell("title", intro),
         code_cell("setup", setup),
         code_cell("parameters", parameter_source, {"tags": [params.TAG]}),
@@ -352,6 +416,7 @@ def add_notebook(
     title, slug = check_description(description)
     initials = check_initials(author) if author is not None else default_initials(project)
     package = find_package(project)
+    colab = project_colab(project)
     root = project.root
     with nullcontext() if dry_run else project_lock(root):
         number_phase, seq = next_number(root, phase)
@@ -372,6 +437,8 @@ def add_notebook(
                 "run_command": run_command(root, stem),
             }
             nb = from_override(override, values)
+            if colab and not {"colab-badge", "colab-setup"} & {cell.get("id") for cell in nb.cells}:
+                nb.cells[:0] = colab_cells(colab, f"{NOTEBOOKS_DIR}/{stem}.ipynb")
         else:
             nb = build_notebook(
                 stem,
@@ -383,6 +450,7 @@ def add_notebook(
                 code_folder=relative(package.folder, root) + "/" if package else None,
                 run_command=run_command(root, stem),
                 production=production,
+                colab=colab,
             )
         writes = [Write(root / NOTEBOOKS_DIR / f"{stem}.ipynb", notebook_text(nb))]
         if production:

@@ -142,7 +142,7 @@ def plan_promote(
     existing = parameters_cell(cells)
     if existing is not None:  # keep its parameters cell; only register it
         found = parse(existing, f"the parameters cell of {rel}")
-        writes = [Write(target, text)] if target != path else []
+        writes = [Write(target, _renamed(text, root, path, target))] if target != path else []
         writes += pipeline.production_writes(
             root, new_stem, found, code_deps(root, find_package(project))
         )
@@ -199,7 +199,8 @@ def plan_promote(
     cells.insert(position, new_cell)
     for index in sorted(emptied, reverse=True):
         del cells[index + (1 if index >= position else 0)]
-    writes = [Write(target, dumped(text, data), create=target != path)]
+    own = _renamed(dumped(text, data), root, path, target)
+    writes = [Write(target, own, create=target != path)]
     writes += pipeline.production_writes(
         root, new_stem, parameters, code_deps(root, find_package(project))
     )
@@ -232,6 +233,18 @@ def _references(root: Path, old: Path, new: Path) -> list[Write]:
             if old.name in content:
                 found.append(Write(path, content.replace(old.name, new.name), create=False))
     return found
+
+
+def _renamed(text: str, root: Path, old: Path, new: Path) -> str:
+    """A renamed notebook's own text, its links to itself (the Colab badge) following it."""
+    from urllib.parse import quote
+
+    if old == new:
+        return text
+    before, after = relative(old, root), relative(new, root)
+    for shown in dict.fromkeys([quote(before), before]):
+        text = text.replace(shown, quote(after))
+    return text
 
 
 def _proposal(project: Project, stem: str) -> str | None:

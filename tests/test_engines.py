@@ -195,6 +195,12 @@ OTHER_ANSWERS = {
     "dvc_remote_url": "s3://sales-bucket/dvc",
     "ci": "none",
     "docs": "none",
+    # every sharing option the other way round from its default
+    "binder": "no",
+    "colab": "yes",
+    "devcontainer": "no",
+    "github_repo": "acme/sales-forecast",
+    "app": "streamlit",
 }
 
 
@@ -203,6 +209,7 @@ MINIMAL_ANSWERS = {
     "project_name": "Sales Forecast",
     "example_code": "no",
     "pydata_packages": "none",
+    "app": "voila",  # the one app that needs no example code
 }
 
 

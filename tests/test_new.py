@@ -175,13 +175,14 @@ def test_options_turned_off_leave_no_files(workdir: Path):
 # Every choice of every option appears in at least one project (rows cycle through choices).
 MATRIX = [
     {"environment_manager": e, "open_source_license": lic, "dvc_remote": r, "ci": c, "docs": d}
-    for e, lic, r, c, d in [
-        ("pip", "none", "local", "github", "mkdocs"),
-        ("uv", "MIT", "s3", "none", "none"),
-        ("conda", "BSD-3-Clause", "gcs", "github", "none"),
-        ("none", "Apache-2.0", "azure", "none", "mkdocs"),
-        ("uv", "MIT", "ssh", "github", "mkdocs"),
-        ("pip", "BSD-3-Clause", "none", "none", "none"),
+    | dict(zip(("binder", "colab", "devcontainer", "app"), sharing.split(), strict=True))
+    for e, lic, r, c, d, sharing in [
+        ("pip", "none", "local", "github", "mkdocs", "yes no yes none"),
+        ("uv", "MIT", "s3", "none", "none", "no yes no streamlit"),
+        ("conda", "BSD-3-Clause", "gcs", "github", "none", "yes yes yes voila"),
+        ("none", "Apache-2.0", "azure", "none", "mkdocs", "no no no none"),
+        ("uv", "MIT", "ssh", "github", "mkdocs", "yes no yes streamlit"),
+        ("pip", "BSD-3-Clause", "none", "none", "none", "no yes no voila"),
     ]
 ]
 EXTRA = {
@@ -229,6 +230,11 @@ def test_option_matrix(workdir: Path, choices: dict[str, str]):
     assert (project / ".github").exists() == (choices["ci"] == "github")
     assert (project / "docs" / "mkdocs.yml").exists() == (choices["docs"] == "mkdocs")
     assert (project / "environment.yml").exists() == (choices["environment_manager"] == "conda")
+    assert (project / "binder").exists() == (choices["binder"] == "yes")
+    assert (project / ".devcontainer").exists() == (choices["devcontainer"] == "yes")
+    assert (project / "app" / "app.py").exists() == (choices["app"] == "streamlit")
+    first = next((project / "notebooks").glob("*.ipynb")).read_text()
+    assert ("colab-setup" in first) == (choices["colab"] == "yes")
 
     makefile = (project / "Makefile").read_text()
     assert {

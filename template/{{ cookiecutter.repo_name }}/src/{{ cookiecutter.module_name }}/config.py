@@ -5,7 +5,24 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-PROJ_ROOT = Path(__file__).resolve().parents[2]
+
+def project_root() -> Path:
+    """The project's folder, however the package was installed: where its source is (an
+    editable install, the usual case), else the nearest folder at or above the working
+    directory that holds this project's source (a plain `pip install .`, as in a Docker
+    image), else the working directory."""
+    source = Path(__file__).resolve().parents[2]
+    if (source / "pyproject.toml").is_file():
+        return source
+    here = Path.cwd().resolve()
+    package = Path(__file__).resolve().parent.name
+    for folder in (here, *here.parents):
+        if (folder / "src" / package / "config.py").is_file():
+            return folder
+    return here
+
+
+PROJ_ROOT = project_root()
 
 # Credentials and endpoints of this machine, from the git-ignored .env (see .env.example);
 # variables already set in the environment win.
