@@ -145,7 +145,7 @@ def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(lab: Path):
     result = run_scaffold("run", stem, cwd=lab, check=False)
     assert result.returncode == 1
     assert (
-        f"error: notebooks/{stem}.ipynb failed in cell 7 (id 'explode', "
+        f"error: notebooks/{stem}.ipynb failed in cell 8 (id 'explode', "
         "`ratio = 1 / (seed - seed)`): ZeroDivisionError: division by zero. "
         f"The partial output is in reports/{stem}.ipynb." in result.stderr
     )
@@ -183,7 +183,7 @@ def test_run_all_is_dvc_repro_which_skips_unchanged_stages(lab: Path):
     try:
         failed = run_scaffold("run", "--all", cwd=lab, check=False)
         assert failed.returncode == 1
-        assert f"notebooks/{broken}.ipynb failed in cell 6 (id 'explode'" in failed.stderr
+        assert f"notebooks/{broken}.ipynb failed in cell 7 (id 'explode'" in failed.stderr
         assert "ValueError: bad data" in failed.stderr
     finally:
         (lab / "dvc.yaml").write_text(dvc_yaml)
