@@ -411,8 +411,6 @@ def add_notebook(
     Never overwrites: the number is chosen under a project lock and the file created
     exclusively. With ``dry_run`` nothing is written; the changes say what would be.
     """
-    from scaffold import pipeline
-
     title, slug = check_description(description)
     initials = check_initials(author) if author is not None else default_initials(project)
     package = find_package(project)
@@ -454,6 +452,8 @@ def add_notebook(
             )
         writes = [Write(root / NOTEBOOKS_DIR / f"{stem}.ipynb", notebook_text(nb))]
         if production:
+            from scaffold import pipeline
+
             source = params.cell_source(nb["cells"])
             if source is None:
                 raise ScaffoldError(

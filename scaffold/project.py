@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,21 +46,44 @@ def find_root(start: Path | None = None) -> Path:
 
 def read_answers(root: Path) -> dict[str, str]:
     """The answers recorded in ``root`` (empty when the project has none)."""
-    import yaml
-
     path = root / ANSWERS_FILE
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(read_text(path, root))
-    except yaml.YAMLError as error:
-        raise ScaffoldError(f"{path} is not valid YAML; fix or remove it.") from error
+    text = read_text(path, root)
+    data = _scalar_lines(text)
+    if data is None:
+        import yaml  # a file copier or a person wrote; 70 ms of import, so only then
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ScaffoldError(f"{path} is not valid YAML; fix or remove it.") from error
     if not isinstance(data, dict):
         raise ScaffoldError(f"{path} must be a mapping of option: value.")
     return {
         str(key): "" if value is None else join_surrogates(str(value))
         for key, value in data.items()
     }
+
+
+def _scalar_lines(text: str) -> dict[str, object] | None:
+    """The answers of a file in the format scaffold's hook writes (``key: "JSON string"``
+    lines, which YAML reads as the same strings), or None for any other YAML."""
+    data: dict[str, object] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep or not key.isidentifier():
+            return None
+        try:
+            scalar = json.loads(value)
+        except ValueError:
+            return None
+        if not isinstance(scalar, str):
+            return None  # YAML 1.1 reads some numbers differently: leave them to it
+        data[key] = scalar
+    return data or None
 
 
 def join_surrogates(text: str) -> str:
