@@ -1,9 +1,11 @@
-"""scaffold's own code is typed and lint-clean: mypy --strict and ruff, as CI sees them."""
+"""scaffold's own code is typed and lint-clean: mypy --strict and ruff, as CI sees them, and
+no function is more complex than radon's cyclomatic complexity 15."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
@@ -30,3 +32,21 @@ def test_the_repository_is_ruff_clean():
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+MAX_COMPLEXITY = 15
+MEASURED = ["scaffold", "hooks", "template/scaffold_jinja.py", "benchmarks/bench.py"]
+
+
+def test_no_function_is_above_complexity_15():
+    from radon.complexity import cc_visit
+
+    too_complex = []
+    for measured in MEASURED:
+        path = REPO_ROOT / measured
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            for block in cc_visit(source.read_text(encoding="utf-8")):
+                if block.complexity > MAX_COMPLEXITY:
+                    where = Path(source).relative_to(REPO_ROOT)
+                    too_complex.append(f"{where}:{block.lineno} {block.name} {block.complexity}")
+    assert not too_complex, "\n".join(too_complex)
