@@ -33,7 +33,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -74,36 +73,13 @@ OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
 ]
 
 
-class StepFailed(Exception):
-    """A post-generation command exited non-zero."""
-
-
 def report(step: str, detail: str) -> None:
     """Print one status line, the way generators do."""
     print(f"  {step:<12} {detail}", flush=True)
 
 
-def find_tool(name: str) -> str | None:
-    """Find an executable beside this interpreter first (isolated installs), then on PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which(name)
-
-
-def run(args: list[str], env: dict[str, str] | None = None) -> str:
-    """Run a command in the project folder; raise StepFailed with its output if it fails."""
-    result = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip()
-        raise StepFailed(f"`{' '.join(args)}` failed: {output}")
-    return result.stdout.strip()
+find_tool = processes.find_tool
+run = processes.run  # in the project folder (the current one); processes.Failed if it fails
 
 
 def public_answers(context: dict[str, object]) -> dict[str, object]:
@@ -180,22 +156,17 @@ def record_template(git: str, context: dict[str, object]) -> None:
 
 
 @functools.cache
-def git_knows_identity(git: str) -> bool:
-    """Whether git has a committer identity (asked once per program)."""
-    known = subprocess.run([git, "var", "GIT_COMMITTER_IDENT"], capture_output=True, check=False)
-    return known.returncode == 0
+def git_identity(git: str, name: str, email: str) -> tuple[str, ...]:
+    """``-c user.name=... -c user.email=...`` when git knows no identity (asked once per
+    project)."""
+    return tuple(processes.config_args(processes.git_identity(git, name, email)))
 
 
-def git_identity_args(git: str, context: dict[str, object]) -> list[str]:
-    """``-c user.name/-c user.email`` for the first commit when git knows no identity."""
-    if git_knows_identity(git):
-        return []
-    return [
-        "-c",
-        f"user.name={context.get('author_name', 'scaffold')}",
-        "-c",
-        f"user.email={context.get('author_email', 'scaffold@localhost')}",
-    ]
+def git_identity_args(git: str, context: dict[str, object]) -> tuple[str, ...]:
+    """The identity for the project's commits: the author's, when git knows none."""
+    return git_identity(
+        git, str(context.get("author_name") or ""), str(context.get("author_email") or "")
+    )
 
 
 def setup_git(git: str | None) -> bool:
@@ -379,7 +350,7 @@ def setup_repository(context: dict[str, object], skip: set[str], existing: bool)
 
 
 def run_steps(project: Path, context: dict[str, object]) -> None:
-    """Every step, in ``project`` (the current folder); StepFailed when one fails."""
+    """Every step, in ``project`` (the current folder); processes.Failed when one fails."""
     skip = set(context.get("_scaffold_skip", []))  # type: ignore[call-overload]
     existing_git, existing_dvc = (project / ".git").exists(), (project / ".dvc").exists()
     prune_optional_paths(project, context)
@@ -406,10 +377,10 @@ def run_steps(project: Path, context: dict[str, object]) -> None:
 def finish(project: Path, context: dict[str, object]) -> int:
     """Run every post-generation step in ``project``, which must be the current folder;
     0, or 1 with the failure on stderr, or 130 on Ctrl-C. scaffold calls this directly."""
-    git_knows_identity.cache_clear()  # asked again for each project a process makes
+    git_identity.cache_clear()  # asked again for each project a process makes
     try:
         run_steps(project, context)
-    except StepFailed as error:
+    except processes.Failed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the caller reports the interruption and cleans up

@@ -13,6 +13,7 @@ import re
 import sys
 import unicodedata
 import urllib.parse
+from collections.abc import Callable, Mapping
 
 REPO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PYTHON_VERSION = re.compile(r"3\.(\d{1,2})")
@@ -67,30 +68,49 @@ def remote_url_problem(remote: str, url: str, subject: str = "dvc_remote_url") -
     if _has_control_characters(url) or url != url.strip():
         return f"{subject} {url!r} must be one line without leading or trailing spaces."
     if remote == "local":
-        if "://" in url:
-            return f"{subject} {url!r} is a URL; a 'local' remote takes a folder path."
-        if "'" in url and '"' in url:
-            return f"{subject} {url!r} must not contain both kinds of quotes."
-        return None
+        return _folder_problem(url, subject)
     scheme = REMOTE_SCHEMES.get(remote)
     if scheme is None:
         return None  # an unknown remote type is reported by the choice check
-    rest = url[len(scheme) :] if url.startswith(scheme) else None
-    if rest is None:
+    return _store_url_problem(remote, scheme, url, subject)
+
+
+def _folder_problem(url: str, subject: str) -> str | None:
+    """A 'local' remote's folder path."""
+    if "://" in url:
+        return f"{subject} {url!r} is a URL; a 'local' remote takes a folder path."
+    if "'" in url and '"' in url:
+        return f"{subject} {url!r} must not contain both kinds of quotes."
+    return None
+
+
+def _store_url_problem(remote: str, scheme: str, url: str, subject: str) -> str | None:
+    """An s3, gcs, azure or ssh remote's URL, which must start with ``scheme``."""
+    if not url.startswith(scheme):
         return f"{subject} {url!r} must start with {scheme} for a '{remote}' remote."
+    rest = url[len(scheme) :]
     if not rest or rest.startswith("/") or any(char.isspace() for char in url):
         return f"{subject} {url!r} must name a bucket or host after {scheme}, without spaces."
     if any(char in url for char in "'\",#?"):
         return f"{subject} {url!r} must not contain quotes, ',', '#' or '?'."
-    host = rest.split("/", 1)[0]
     if remote == "ssh":
-        try:
-            port = urllib.parse.urlsplit(url).port
-        except ValueError:
-            port = -1
-        if not urllib.parse.urlsplit(url).hostname or port == -1:
-            return f"{subject} {url!r} must be ssh://[user@]host[:port]/path."
-        return None
+        return _ssh_url_problem(url, subject)
+    return _bucket_problem(remote, url, rest.split("/", 1)[0], subject)
+
+
+def _ssh_url_problem(url: str, subject: str) -> str | None:
+    """An ssh remote's URL names a host (and a valid port, if any)."""
+    try:
+        port = urllib.parse.urlsplit(url).port
+    except ValueError:
+        port = -1
+    if not urllib.parse.urlsplit(url).hostname or port == -1:
+        return f"{subject} {url!r} must be ssh://[user@]host[:port]/path."
+    return None
+
+
+def _bucket_problem(remote: str, url: str, host: str, subject: str) -> str | None:
+    """The bucket (s3, gs) or container (azure) name is one the store accepts."""
     pattern, rule = BUCKET[remote]
     if not re.fullmatch(pattern, host):
         kind = "container" if remote == "azure" else "bucket"
@@ -146,29 +166,39 @@ def profile_problem(remote: str, profile: str, subject: str = "dvc_remote_profil
     return None
 
 
-def sharing_problems(text: dict[str, str]) -> dict[str, str]:
-    """The rules of the sharing options: github_repo (badge links, Colab's clone) and app."""
-    found: dict[str, str] = {}
+def github_repo_problem(text: dict[str, str]) -> str | None:
+    """github_repo is OWNER/NAME as on GitHub (badge links, Colab's clone)."""
     github_repo = text.get("github_repo", "")
     match = GITHUB_REPO.fullmatch(github_repo)
     if match is None or match["name"] in (".", ".."):
-        found["github_repo"] = (
+        return (
             f"github_repo {github_repo!r} must be OWNER/NAME as on GitHub, e.g. "
             "acme/churn-model (the owner: letters, digits and single '-'; the name: letters, "
             "digits, '.', '_' and '-')."
         )
+    return None
+
+
+def app_problem(text: dict[str, str]) -> str | None:
+    """The Streamlit app shows data through the example code."""
     if text.get("app") == "streamlit" and text.get("example_code") == "no":
-        found["app"] = (
+        return (
             "app=streamlit needs example_code=yes: the app shows data through the package's "
             "dataset and plots modules (app=voila serves a notebook instead)."
         )
-    return found
+    return None
+
+
+def sharing_problems(text: dict[str, str]) -> dict[str, str]:
+    """The rules of the sharing options: github_repo (badge links, Colab's clone) and app."""
+    found = {"github_repo": github_repo_problem(text), "app": app_problem(text)}
+    return {key: problem for key, problem in found.items() if problem}
 
 
 SHARING = ("binder", "colab", "devcontainer")
 
 
-def applies(option: str, answers: dict[str, object]) -> bool:
+def applies(option: str, answers: Mapping[str, object]) -> bool:
     """Whether a question means anything given the earlier answers (else: keep its default)."""
     if option == "github_repo":  # only the badges and Colab's clone use it
         return any(answers.get(name) == "yes" for name in SHARING)
@@ -195,7 +225,7 @@ def _template_defaults() -> dict[str, object]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def evaluated_answers(answers: dict[str, object]) -> dict[str, str]:
+def evaluated_answers(answers: Mapping[str, object]) -> dict[str, str]:
     """Answers that plain cookiecutter evaluated as Jinja (its ``key=value`` extra context).
 
     The hook gets the values as typed in ``_unrendered`` (cookiecutter's ``_cookiecutter``):
@@ -223,77 +253,121 @@ def evaluated_answers(answers: dict[str, object]) -> dict[str, str]:
     return found
 
 
-def problems(answers: dict[str, object]) -> dict[str, str]:
-    """Map each invalid answer's option name to one readable sentence (empty: all valid)."""
-    found: dict[str, str] = evaluated_answers(answers)
-    text = {key: str(value) for key, value in answers.items() if isinstance(value, str)}
+def control_character_problems(text: dict[str, str]) -> dict[str, str]:
+    """Free-text answers are single lines without control characters."""
+    return {
+        key: f"{key} must be a single line without control characters."
+        for key in FREE_TEXT
+        if _has_control_characters(text.get(key, ""))
+    }
 
-    for key in FREE_TEXT:
-        if _has_control_characters(text.get(key, "")):
-            found[key] = f"{key} must be a single line without control characters."
 
-    if not text.get("project_name", "").strip():
-        found.setdefault("project_name", "project_name must not be empty.")
+def project_name_problem(text: dict[str, str]) -> str | None:
+    """project_name is not blank."""
+    return None if text.get("project_name", "").strip() else "project_name must not be empty."
 
+
+def repo_name_problem(text: dict[str, str]) -> str | None:
+    """repo_name is one folder name of safe characters."""
     repo_name = text.get("repo_name", "")
     if not repo_name:
-        found["repo_name"] = "repo_name must not be empty."
-    elif "/" in repo_name or "\\" in repo_name or ".." in repo_name:
-        found["repo_name"] = (
-            f"repo_name {repo_name!r} must be a single folder name (no '/', '\\' or '..')."
-        )
-    elif not REPO_NAME.fullmatch(repo_name):
-        found["repo_name"] = (
+        return "repo_name must not be empty."
+    if "/" in repo_name or "\\" in repo_name or ".." in repo_name:
+        return f"repo_name {repo_name!r} must be a single folder name (no '/', '\\' or '..')."
+    if not REPO_NAME.fullmatch(repo_name):
+        return (
             f"repo_name {repo_name!r} may only contain letters, digits, '.', '_' and '-', "
             "and must start with a letter or digit."
         )
+    return None
 
+
+def module_name_problem(text: dict[str, str]) -> str | None:
+    """module_name is an importable name that shadows nothing."""
     module_name = text.get("module_name", "")
     if not module_name.isidentifier() or not module_name.isascii():
-        found["module_name"] = f"module_name {module_name!r} is not a valid Python identifier."
-    elif keyword.iskeyword(module_name) or keyword.issoftkeyword(module_name):
-        found["module_name"] = f"module_name {module_name!r} is a Python keyword."
-    elif module_name in sys.stdlib_module_names:
-        found["module_name"] = (
-            f"module_name {module_name!r} would shadow the standard-library module."
-        )
+        return f"module_name {module_name!r} is not a valid Python identifier."
+    if keyword.iskeyword(module_name) or keyword.issoftkeyword(module_name):
+        return f"module_name {module_name!r} is a Python keyword."
+    if module_name in sys.stdlib_module_names:
+        return f"module_name {module_name!r} would shadow the standard-library module."
+    return None
 
+
+def author_name_problem(text: dict[str, str]) -> str | None:
+    """author_name has a letter or digit."""
     if not any(char.isalnum() for char in text.get("author_name", "")):
-        found.setdefault("author_name", "author_name must contain at least one letter or digit.")
-    if not EMAIL.fullmatch(text.get("author_email", "")):
-        found.setdefault(
-            "author_email",
-            f"author_email {text.get('author_email', '')!r} is not an email address.",
-        )
+        return "author_name must contain at least one letter or digit."
+    return None
 
+
+def author_email_problem(text: dict[str, str]) -> str | None:
+    """author_email looks like an email address."""
+    if not EMAIL.fullmatch(text.get("author_email", "")):
+        return f"author_email {text.get('author_email', '')!r} is not an email address."
+    return None
+
+
+def python_version_problem(text: dict[str, str]) -> str | None:
+    """python_version is major.minor, 3.9 or newer."""
     version = PYTHON_VERSION.fullmatch(text.get("python_version", ""))
     if version is None or int(version.group(1)) < 9:
-        found["python_version"] = (
+        return (
             f"python_version {text.get('python_version', '')!r} must be 3.9 or newer, "
             "written as major.minor."
         )
+    return None
 
-    remote = text.get("dvc_remote", "none")
-    remote_checks = {
-        "dvc_remote_url": remote_url_problem(remote, text.get("dvc_remote_url", "")),
-        "dvc_remote_endpoint_url": endpoint_url_problem(
-            remote, text.get("dvc_remote_endpoint_url", "")
-        ),
-        "dvc_remote_profile": profile_problem(remote, text.get("dvc_remote_profile", "")),
-    }
-    for key, problem in remote_checks.items():
-        if problem:
-            found.setdefault(key, problem)
 
-    # The example code and its tests use pandas, numpy and matplotlib.
+def pydata_packages_problem(text: dict[str, str]) -> str | None:
+    """The example code and its tests use pandas, numpy and matplotlib."""
     if text.get("example_code") == "yes" and text.get("pydata_packages") == "none":
-        found.setdefault(
-            "pydata_packages",
+        return (
             "pydata_packages=none needs example_code=no: the example code uses pandas, numpy "
-            "and matplotlib.",
+            "and matplotlib."
         )
-    for key, problem in sharing_problems(text).items():
-        found.setdefault(key, problem)
+    return None
+
+
+def _remote(text: dict[str, str]) -> str:
+    return text.get("dvc_remote", "none")
+
+
+# One rule per option, in the order problems are reported (the first one is the error).
+RULES: dict[str, Callable[[dict[str, str]], str | None]] = {
+    "project_name": project_name_problem,
+    "repo_name": repo_name_problem,
+    "module_name": module_name_problem,
+    "author_name": author_name_problem,
+    "author_email": author_email_problem,
+    "python_version": python_version_problem,
+    "dvc_remote_url": lambda text: remote_url_problem(
+        _remote(text), text.get("dvc_remote_url", "")
+    ),
+    "dvc_remote_endpoint_url": lambda text: endpoint_url_problem(
+        _remote(text), text.get("dvc_remote_endpoint_url", "")
+    ),
+    "dvc_remote_profile": lambda text: profile_problem(
+        _remote(text), text.get("dvc_remote_profile", "")
+    ),
+    "pydata_packages": pydata_packages_problem,
+    "github_repo": github_repo_problem,
+    "app": app_problem,
+}
+
+
+def problems(answers: Mapping[str, object]) -> dict[str, str]:
+    """Map each invalid answer's option name to one readable sentence (empty: all valid).
+
+    An option keeps its first problem: an evaluated answer, then control characters, then
+    its rule in ``RULES``."""
+    found: dict[str, str] = evaluated_answers(answers)
+    text = {key: str(value) for key, value in answers.items() if isinstance(value, str)}
+    found.update(control_character_problems(text))
+    for option, rule in RULES.items():
+        problem = rule(text)
+        if problem:
+            found.setdefault(option, problem)
     return found
 
 

@@ -31,19 +31,30 @@ def answer_json(value: object) -> str:
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
+def git_location(source: str) -> str:
+    """``source`` without the ``git+`` prefix that pip and cookiecutter accept (git does not)."""
+    return source.removeprefix("git+")
+
+
+def is_url(location: str) -> bool:
+    """True when ``location`` names a remote repository (``ssh://host/x``, ``git@host:x``,
+    ``gh:owner/name``) rather than a folder: it has a scheme, or a colon and no such path."""
+    return "://" in location or (":" in location and not Path(location).expanduser().exists())
+
+
 def recorded_source(source: str) -> str:
     """``source`` as copier reads it: a git URL or an absolute path.
 
     ``git+`` prefixes and credentials in https URLs are dropped, ``file://`` URLs become paths.
     """
-    source = source.removeprefix("git+")
+    source = git_location(source)
     if source.startswith("file://"):
         return str(Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path)).resolve())
     parts = urllib.parse.urlsplit(source)
     if parts.scheme in ("http", "https") and "@" in parts.netloc:
         return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    if "://" in source or (":" in source and not Path(source).expanduser().exists()):
-        return source  # ssh://host/x, git@host:x, gh:owner/name
+    if is_url(source):
+        return source
     return str(Path(source).expanduser().resolve())
 
 

@@ -148,14 +148,14 @@ def new(
     from scaffold.remotes import Credentials, credential_options, store_credentials
     from scaffold.sources import chosen_template
 
-    with user_errors(), chosen_template(template, vcs_ref) as source:
+    with user_errors(), chosen_template(template, vcs_ref) as (chosen, source):
         if template is not None:
             typer.echo(f"Template {source.src_path} at {source.commit}")
         given = load_answers_file(answers_file) if answers_file else {}
         if project_name is not None:
             given["project_name"] = project_name
         given.update(parse_assignments(assignments or []))
-        answers = resolve_answers(given, ask=None if no_input else _ask)
+        answers = resolve_answers(given, ask=None if no_input else _ask, template=chosen)
         skip = [
             step
             for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
@@ -174,8 +174,9 @@ def new(
             answers,
             output_dir,
             skip=skip,
-            finish=(lambda folder: store_credentials(folder, secrets)) if secrets else None,
+            finish=(lambda folder: store_credentials(folder, secrets, chosen)) if secrets else None,
             source=source,
+            template=chosen,
         )
     if secrets:
         typer.echo(f"  {'dvc secrets':<12} {', '.join(secrets)} in .dvc/config.local (git-ignored)")

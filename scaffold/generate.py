@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 from scaffold.options import template_config
-from scaffold.resources import hook_module, packaged_template_repo, template_dir, template_repo
+from scaffold.resources import PACKAGED_TEMPLATE, Template
 from scaffold.sources import Source, packaged_source
 
 STEPS = ("git", "dvc", "pre-commit")
@@ -79,17 +79,19 @@ def build_context(
     output_dir: Path,
     skip: Collection[str] = (),
     source: Source | None = None,
+    template: Template = PACKAGED_TEMPLATE,
 ) -> dict[str, dict[str, object]]:
-    """The cookiecutter context, as ``cookiecutter`` itself would build it for these answers,
-    plus what the project records about its template (``source``, default: the packaged one).
+    """The cookiecutter context, as ``cookiecutter`` itself would build it for these answers
+    of ``template``, plus what the project records about its template (``source``, default:
+    the packaged one).
     """
     recorded = source or packaged_source()
     private = {
         key: value
-        for key, value in template_config().items()
+        for key, value in template_config(template).items()
         if key.startswith("_") and not key.startswith("__")
     }
-    template_path = str(template_dir())
+    template_path = str(template.template_dir)
     return {
         "cookiecutter": {
             **answers,
@@ -112,8 +114,10 @@ def new_project(
     skip: Collection[str] = (),
     finish: Callable[[Path], object] | None = None,
     source: Source | None = None,
+    template: Template = PACKAGED_TEMPLATE,
 ) -> Path:
-    """Create the project for checked answers in ``output_dir``; return its folder.
+    """Create the project for checked answers of ``template`` in ``output_dir``; return its
+    folder.
 
     ``skip`` names post-generation steps not to run (see ``STEPS``). ``finish`` is called
     with the finished project while it is still in the staging folder (e.g. to write
@@ -132,22 +136,22 @@ def new_project(
     target = destination(answers, output_dir)
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=_nearest_existing(target.parent)))
     try:
-        context = build_context(answers, target.parent, skip, source)
-        own_hooks = template_repo() == packaged_template_repo()
+        context = build_context(answers, target.parent, skip, source, template)
+        own_hooks = template.is_packaged
         if own_hooks:
-            _check_rules(context)
+            _check_rules(context, template)
         try:
             with _temporary_files_in(staging / ".tmp"):
                 rendered = Path(
                     generate_files(
-                        repo_dir=str(template_dir()),
+                        repo_dir=str(template.template_dir),
                         context=context,
                         output_dir=str(staging),
                         accept_hooks=not own_hooks,
                     )
                 )
                 if own_hooks:
-                    _post_generation(rendered, context["cookiecutter"])
+                    _post_generation(rendered, context["cookiecutter"], template)
         except FailedHookException as error:
             raise ScaffoldError(
                 f"a {_failed_step(error)} step failed (see above); no project was created."
@@ -168,21 +172,21 @@ def new_project(
     return target
 
 
-def _check_rules(context: dict[str, dict[str, object]]) -> None:
+def _check_rules(context: dict[str, dict[str, object]], template: Template) -> None:
     """What the template's pre-generation hook checks, as it gets it from cookiecutter."""
     from scaffold.options import problems
 
-    found = problems({**context["cookiecutter"], "_unrendered": context["_cookiecutter"]})
+    found = problems({**context["cookiecutter"], "_unrendered": context["_cookiecutter"]}, template)
     if found:
         raise ScaffoldError(next(iter(found.values())))
 
 
-def _post_generation(project: Path, answers: dict[str, object]) -> None:
+def _post_generation(project: Path, answers: dict[str, object], template: Template) -> None:
     """The post-generation program's steps, in the project folder as cookiecutter runs its
     hook, with the answers as the hook gets them (JSON)."""
     from cookiecutter.utils import work_in
 
-    program = hook_module("post_gen_project")
+    program = template.post_generation
     with work_in(project):
         status = program.finish(project, json.loads(json.dumps(answers)))
     if status == 130:  # finish swallowed a KeyboardInterrupt (without scaffold's handler)

@@ -168,10 +168,10 @@ def project_colab(project: Project) -> Colab | None:
     """The project's Colab cells, if it chose them (``colab: yes`` in its answers)."""
     if project.answers.get("colab") != "yes":
         return None
-    from scaffold.resources import hook_module
+    from scaffold.resources import PACKAGED_TEMPLATE
 
     repo = project.answers.get("github_repo", "")
-    problem = hook_module("pre_gen_project").sharing_problems({"github_repo": repo})
+    problem = PACKAGED_TEMPLATE.rules.sharing_problems({"github_repo": repo})
     if "github_repo" in problem:
         raise ScaffoldError(f"{problem['github_repo'][:-1]}; fix it in .copier-answers.yml.")
     return Colab(repo)

@@ -14,12 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from scaffold.errors import ScaffoldError
 from scaffold.files import read_text
-from scaffold.resources import hook_module, template_dir
+from scaffold.resources import PACKAGED_TEMPLATE, Template
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,9 @@ Ask = Callable[[Option, str], str]
 """Ask the user for one option, given the rendered default; return the answer."""
 
 
-def template_config() -> dict[str, Any]:
+def template_config(template: Template = PACKAGED_TEMPLATE) -> dict[str, Any]:
     """The parsed ``template/cookiecutter.json``."""
-    return _config_in(template_dir())
+    return _config_in(template.template_dir)
 
 
 @cache
@@ -47,9 +46,9 @@ def _config_in(folder: Path) -> dict[str, Any]:
     return config
 
 
-def load_options() -> list[Option]:
+def load_options(template: Template = PACKAGED_TEMPLATE) -> list[Option]:
     """The user-facing options, in prompt order."""
-    config = template_config()
+    config = template_config(template)
     prompts = config.get("__prompts__", {})
     options = []
     for name, raw in config.items():
@@ -63,27 +62,26 @@ def load_options() -> list[Option]:
     return options
 
 
-def _rules() -> ModuleType:
-    return hook_module("pre_gen_project")
-
-
-def problems(answers: Mapping[str, object]) -> dict[str, str]:
+def problems(
+    answers: Mapping[str, object], template: Template = PACKAGED_TEMPLATE
+) -> dict[str, str]:
     """Map each invalid option to one sentence saying what is wrong."""
-    found: dict[str, str] = _rules().problems(dict(answers))
-    return found
+    return template.rules.problems(dict(answers))
 
 
 @contextmanager
-def _jinja_environment() -> Any:
+def _jinja_environment(template: Template) -> Any:
     """Cookiecutter's environment with the template's extensions importable."""
     from cookiecutter.utils import create_env_with_context
 
-    private = {key: value for key, value in template_config().items() if key.startswith("_")}
-    sys.path.insert(0, str(template_dir()))
+    config = template_config(template)
+    private = {key: value for key, value in config.items() if key.startswith("_")}
+    folder = str(template.template_dir)
+    sys.path.insert(0, folder)
     try:
         yield create_env_with_context({"cookiecutter": private})
     finally:
-        sys.path.remove(str(template_dir()))
+        sys.path.remove(folder)
 
 
 def parse_assignments(assignments: Iterable[str]) -> dict[str, str]:
@@ -126,9 +124,9 @@ def load_answers_file(path: Path) -> dict[str, str]:
     return answers
 
 
-def check_known(given: Mapping[str, str]) -> None:
+def check_known(given: Mapping[str, str], template: Template = PACKAGED_TEMPLATE) -> None:
     """Refuse option names and choices the template does not have."""
-    options = {option.name: option for option in load_options()}
+    options = {option.name: option for option in load_options(template)}
     for key, value in given.items():
         option = options.get(key)
         if option is None:
@@ -140,51 +138,61 @@ def check_known(given: Mapping[str, str]) -> None:
             )
 
 
-def resolve_answers(given: Mapping[str, str], ask: Ask | None = None) -> dict[str, str]:
+def resolve_answers(
+    given: Mapping[str, str], ask: Ask | None = None, template: Template = PACKAGED_TEMPLATE
+) -> dict[str, str]:
     """Complete the given answers with defaults (or by asking), derive and check them.
 
     Returns every option plus the derived ``__`` values, in template order. Raises
     ScaffoldError naming the first invalid answer.
     """
-    check_known(given)
+    check_known(given, template)
     answers: dict[str, str] = {}
-    with _jinja_environment() as env:
+    with _jinja_environment(template) as env:
 
         def render(raw: str) -> str:
             return str(env.from_string(raw).render(cookiecutter=answers))
 
-        for option in load_options():
+        for option in load_options(template):
             if option.name in given:
                 answers[option.name] = given[option.name]
                 continue
             default = render(option.default)
-            if ask is None or not _rules().applies(option.name, answers):
+            if ask is None or not template.rules.applies(option.name, answers):
                 answers[option.name] = default
             else:
-                answers[option.name] = _ask_until_valid(ask, option, default, answers)
-        for name, raw in template_config().items():
+                answers[option.name] = _ask_until_valid(ask, option, default, answers, template)
+        for name, raw in template_config(template).items():
             if name.startswith("__") and isinstance(raw, str):
                 answers[name] = render(raw)
-    found = problems(answers)
-    if found:
-        key, sentence = next(iter(found.items()))
-        if key not in given and key in {option.name for option in load_options()}:
-            # A derived default (module_name from project_name): say how to choose it.
-            sentence = (
-                f"{sentence.rstrip('.')} (derived from the earlier answers); "
-                f"choose one with --set {key}=VALUE."
-            )
-        raise ScaffoldError(sentence)
+    _refuse_problems(answers, given, template)
     return answers
 
 
-def _ask_until_valid(ask: Ask, option: Option, default: str, answers: dict[str, str]) -> str:
+def _refuse_problems(answers: dict[str, str], given: Mapping[str, str], template: Template) -> None:
+    """ScaffoldError with the first problem of the resolved answers, if any."""
+    found = problems(answers, template)
+    if not found:
+        return
+    key, sentence = next(iter(found.items()))
+    if key not in given and key in {option.name for option in load_options(template)}:
+        # A derived default (module_name from project_name): say how to choose it.
+        sentence = (
+            f"{sentence.rstrip('.')} (derived from the earlier answers); "
+            f"choose one with --set {key}=VALUE."
+        )
+    raise ScaffoldError(sentence)
+
+
+def _ask_until_valid(
+    ask: Ask, option: Option, default: str, answers: dict[str, str], template: Template
+) -> str:
     while True:
         value = ask(option, default)
         if option.choices and value not in option.choices:
             print(f"error: choose one of: {', '.join(option.choices)}.", file=sys.stderr)
             continue
-        problem = problems({**answers, option.name: value}).get(option.name)
+        problem = problems({**answers, option.name: value}, template).get(option.name)
         if problem is None:
             return value
         print(f"error: {problem}", file=sys.stderr)

@@ -20,12 +20,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from scaffold.errors import ScaffoldError
 from scaffold.files import project_lock, read_text
+from scaffold.hooks_api import DvcConfigFile, DvcRemote
 from scaffold.project import find_root
-from scaffold.resources import hook_module
+from scaffold.resources import PACKAGED_TEMPLATE, Template
 
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # The DVC extra each remote type needs (``dvc[s3]`` ...); local remotes need none.
@@ -64,35 +64,17 @@ class AddedRemote:
     missing_extra: str  # a DVC extra (e.g. "s3") the project's pyproject.toml lacks, or ""
 
 
-def _config_module() -> ModuleType:
-    return hook_module("dvc_remote")
-
-
 def credential_options(
     remote_type: str, credentials: Credentials, cwd: Path | None = None
 ) -> dict[str, str]:
     """The .dvc/config.local options for ``credentials`` on a ``remote_type`` remote."""
-    options: dict[str, str] = {}
     if not credentials.given:
-        return options
+        return {}
     if remote_type == "none":
         raise ScaffoldError("there is no remote for the credentials (dvc_remote is 'none').")
     if remote_type == "local":
         raise ScaffoldError("a local remote takes no credentials; drop the credential options.")
-    if credentials.access_key_id or credentials.secret_access_key:
-        if remote_type != "s3":
-            raise ScaffoldError(
-                f"an access key id and secret access key are for s3 remotes, not '{remote_type}'."
-            )
-        if not (credentials.access_key_id and credentials.secret_access_key):
-            raise ScaffoldError("give both the access key id and the secret access key.")
-        for value in (credentials.access_key_id, credentials.secret_access_key):
-            if value != value.strip() or any(not char.isprintable() for char in value):
-                raise ScaffoldError("access keys must be one line without spaces around them.")
-            if "'" in value and '"' in value:
-                raise ScaffoldError("access keys must not contain both kinds of quotes.")
-        options["access_key_id"] = credentials.access_key_id
-        options["secret_access_key"] = credentials.secret_access_key
+    options = _access_key_options(remote_type, credentials)
     if credentials.credentials_file is not None:
         key = CREDENTIALS_FILE_KEY.get(remote_type)
         if key is None:
@@ -100,22 +82,49 @@ def credential_options(
                 "azure remotes take credentials from the environment "
                 "(AZURE_STORAGE_CONNECTION_STRING, ...) or `az login`, not from a file."
             )
-        path = Path(os.path.expanduser(credentials.credentials_file))
-        path = (cwd or Path.cwd()) / path
-        if path.is_dir():
-            raise ScaffoldError(
-                f"credentials file {credentials.credentials_file} is a folder; give the file "
-                "itself (e.g. ~/.aws/credentials or a key file)."
-            )
-        if not path.is_file():
-            raise ScaffoldError(f"credentials file {credentials.credentials_file} does not exist.")
-        options[key] = str(path.resolve())
+        options[key] = _credentials_file(credentials.credentials_file, cwd or Path.cwd())
     return options
 
 
-def store_credentials(project: Path, options: dict[str, str]) -> tuple[str, ...]:
-    """Write ``options`` for a new project's default remote to its .dvc/config.local."""
-    module = _config_module()
+def _access_key_options(remote_type: str, credentials: Credentials) -> dict[str, str]:
+    """``access_key_id`` and ``secret_access_key`` (s3 only, both or neither)."""
+    keys = (credentials.access_key_id, credentials.secret_access_key)
+    if not any(keys):
+        return {}
+    if remote_type != "s3":
+        raise ScaffoldError(
+            f"an access key id and secret access key are for s3 remotes, not '{remote_type}'."
+        )
+    if not all(keys):
+        raise ScaffoldError("give both the access key id and the secret access key.")
+    for value in keys:
+        if value != value.strip() or any(not char.isprintable() for char in value):
+            raise ScaffoldError("access keys must be one line without spaces around them.")
+        if "'" in value and '"' in value:
+            raise ScaffoldError("access keys must not contain both kinds of quotes.")
+    return dict(zip(("access_key_id", "secret_access_key"), keys, strict=True))
+
+
+def _credentials_file(given: Path, cwd: Path) -> str:
+    """The absolute path of an existing credentials file (``~`` expanded, relative to
+    ``cwd``)."""
+    path = cwd / Path(os.path.expanduser(given))
+    if path.is_dir():
+        raise ScaffoldError(
+            f"credentials file {given} is a folder; give the file "
+            "itself (e.g. ~/.aws/credentials or a key file)."
+        )
+    if not path.is_file():
+        raise ScaffoldError(f"credentials file {given} does not exist.")
+    return str(path.resolve())
+
+
+def store_credentials(
+    project: Path, options: dict[str, str], template: Template = PACKAGED_TEMPLATE
+) -> tuple[str, ...]:
+    """Write ``options`` for a new project's default remote (made by ``template``) to its
+    .dvc/config.local."""
+    module = template.dvc_remote
     dvc_dir = project / ".dvc"
     if not (dvc_dir / module.CONFIG).is_file():
         raise ScaffoldError(
@@ -127,7 +136,7 @@ def store_credentials(project: Path, options: dict[str, str]) -> tuple[str, ...]
 
 def _check(name: str, url: str, endpoint_url: str, profile: str) -> tuple[str, list[str]]:
     """The remote type ``url`` names and the problems found (one sentence each)."""
-    rules = hook_module("pre_gen_project")
+    rules = PACKAGED_TEMPLATE.rules
     if not REMOTE_NAME.fullmatch(name):
         raise ScaffoldError(
             f"remote name {name!r} may only contain letters, digits, '.', '_' and '-', "
@@ -179,35 +188,18 @@ def add_remote(
 
     root = find_root(here)
     dvc_dir = root / ".dvc"
-    module = _config_module()
-    paths = (dvc_dir / module.CONFIG, dvc_dir / module.LOCAL_CONFIG)
-    if not paths[0].is_file():
+    module = PACKAGED_TEMPLATE.dvc_remote
+    if not (dvc_dir / module.CONFIG).is_file():
         raise ScaffoldError(f"{root} has no DVC setup (no .dvc/config); run `dvc init` there.")
-    section = module.remote_section(name)
     with project_lock(root):
-        module.recover(dvc_dir)
-        for path in paths:
-            if path.is_file():
-                read_text(path, root)  # one sentence naming a file that is not text
-        config, local_config = (module.ConfigFile(path) for path in paths)
-        for edited in (config, local_config):
-            if edited.has_section(section) and not force:
-                raise ScaffoldError(
-                    f"remote {name!r} already exists in {edited.path.relative_to(root)}; "
-                    "choose another name or give --force to replace it."
-                )
-            edited.remove_section(section)
+        config, local_config = _without_remote(module, root, name, force)
         stored = module.stored_url(url, here, dvc_dir)
         module.set_remote(
             config, local_config, name, stored, default=default, shared=shared, local=local
         )
         _validate(dvc_dir, config.text(), local_config.text())
-        module.save_together(
-            [
-                (config, False),
-                *([(local_config, True)] if local_config.lines or paths[1].is_file() else []),
-            ]
-        )
+        keep_local = bool(local_config.lines) or local_config.path.is_file()
+        module.save_together([(config, False), *([(local_config, True)] if keep_local else [])])
     return AddedRemote(
         name=name,
         url=stored,
@@ -220,6 +212,29 @@ def add_remote(
         local_keys=tuple(local),
         missing_extra=_missing_extra(root, remote_type),
     )
+
+
+def _without_remote(
+    module: DvcRemote[DvcConfigFile], root: Path, name: str, force: bool
+) -> tuple[DvcConfigFile, DvcConfigFile]:
+    """The project's .dvc/config and .dvc/config.local (read under its lock), without remote
+    ``name``; ScaffoldError if either has it and not ``force``."""
+    dvc_dir = root / ".dvc"
+    module.recover(dvc_dir)
+    paths = (dvc_dir / module.CONFIG, dvc_dir / module.LOCAL_CONFIG)
+    for path in paths:
+        if path.is_file():
+            read_text(path, root)  # one sentence naming a file that is not text
+    config, local_config = (module.ConfigFile(path) for path in paths)
+    section = module.remote_section(name)
+    for edited in (config, local_config):
+        if edited.has_section(section) and not force:
+            raise ScaffoldError(
+                f"remote {name!r} already exists in {edited.path.relative_to(root)}; "
+                "choose another name or give --force to replace it."
+            )
+        edited.remove_section(section)
+    return config, local_config
 
 
 def _missing_extra(root: Path, remote_type: str) -> str:
@@ -258,7 +273,9 @@ def _validate(dvc_dir: Path, shared: str, local: str) -> None:
     import tempfile
 
     scratch = Path(
-        tempfile.mkdtemp(prefix="scaffold-check-", dir=_config_module().scratch_dir(dvc_dir))
+        tempfile.mkdtemp(
+            prefix="scaffold-check-", dir=PACKAGED_TEMPLATE.dvc_remote.scratch_dir(dvc_dir)
+        )
     )
     try:
         (scratch / "config").write_text(shared, encoding="utf-8")

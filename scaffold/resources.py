@@ -1,34 +1,24 @@
-"""Where the template repo (root cookiecutter.json, template/, hooks/) lives."""
+"""Template repos (root cookiecutter.json, template/, hooks/) and their hooks' modules.
+
+A ``Template`` is passed explicitly to what renders or checks answers, as copier passes its
+Template object: ``PACKAGED_TEMPLATE`` (scaffold's own, the default) or one that
+``--template`` checked out (scaffold.sources). Its hooks/ modules are loaded by path, once per
+file (``load_hook``), and typed by the Protocols of scaffold.hooks_api.
+"""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 from scaffold.errors import ScaffoldError
+from scaffold.hooks_api import DvcConfigFile, DvcRemote, PostGeneration, Rules, TemplateSource
 
 _PACKAGE = Path(__file__).resolve().parent
-_chosen: list[Path] = []  # template repos chosen with ``using_template_repo``, innermost last
-
-
-def template_repo() -> Path:
-    """The folder holding ``template/`` and ``hooks/``: a chosen one (``--template``), else
-    the one packaged with scaffold."""
-    return _chosen[-1] if _chosen else packaged_template_repo()
-
-
-@contextmanager
-def using_template_repo(root: Path) -> Iterator[Path]:
-    """Take the template (options, rules, files, hooks) from ``root`` inside this block."""
-    _chosen.append(root)
-    try:
-        yield root
-    finally:
-        _chosen.pop()
 
 
 @cache
@@ -42,26 +32,68 @@ def packaged_template_repo() -> Path:
     )
 
 
-def template_dir() -> Path:
-    """The cookiecutter template folder (the one with the option list)."""
-    return template_repo() / "template"
-
-
-def hooks_dir() -> Path:
-    """The shared pre/post-generation programs."""
-    return template_repo() / "hooks"
-
-
-def hook_module(name: str, folder: Path | None = None) -> ModuleType:
-    """A stdlib module of a template's hooks/ folder (default: the active template's)."""
-    return _load_hook((folder or hooks_dir()) / f"{name}.py")
-
-
 @cache
-def _load_hook(path: Path) -> ModuleType:
+def load_hook(path: Path) -> ModuleType:
+    """The module of a hooks/ file, loaded by path once (the one loader of hooks/ modules)."""
     spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template repo: ``template/`` (the option list and the files) and ``hooks/`` (the
+    stdlib programs). ``Template()`` is the one packaged with scaffold, found on first use."""
+
+    repo: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The folder holding ``template/`` and ``hooks/``."""
+        return self.repo if self.repo is not None else packaged_template_repo()
+
+    @property
+    def is_packaged(self) -> bool:
+        """True for the template packaged with scaffold (its hooks run in this process)."""
+        return self.root == packaged_template_repo()
+
+    @property
+    def template_dir(self) -> Path:
+        """The cookiecutter template folder (the one with the option list)."""
+        return self.root / "template"
+
+    @property
+    def hooks_dir(self) -> Path:
+        """The shared pre/post-generation programs."""
+        return self.root / "hooks"
+
+    def hook(self, name: str) -> ModuleType:
+        """The hooks/ module ``name``, untyped (the typed ones are the properties below)."""
+        return load_hook(self.hooks_dir / f"{name}.py")
+
+    @property
+    def rules(self) -> Rules:
+        """hooks/pre_gen_project.py: the answer rules."""
+        return cast("Rules", self.hook("pre_gen_project"))
+
+    @property
+    def dvc_remote(self) -> DvcRemote[DvcConfigFile]:
+        """hooks/dvc_remote.py: DVC's config files."""
+        return cast("DvcRemote[DvcConfigFile]", self.hook("dvc_remote"))
+
+    @property
+    def template_source(self) -> TemplateSource:
+        """hooks/template_source.py: template sources as copier records them."""
+        return cast("TemplateSource", self.hook("template_source"))
+
+    @property
+    def post_generation(self) -> PostGeneration:
+        """hooks/post_gen_project.py: the steps after rendering."""
+        return cast("PostGeneration", self.hook("post_gen_project"))
+
+
+PACKAGED_TEMPLATE = Template()
+"""The template packaged with scaffold: the default wherever a template is taken."""

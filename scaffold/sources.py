@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
-from scaffold.resources import hook_module, packaged_template_repo, using_template_repo
+from scaffold.resources import PACKAGED_TEMPLATE, Template
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -54,10 +54,10 @@ def packaged_source() -> Source:
     """What a project made from the template packaged with this scaffold records: the
     release ``v<scaffold version>`` for a wheel, the checkout at its exact commit for a source
     checkout that is a git repository."""
-    repo = packaged_template_repo()
+    repo = PACKAGED_TEMPLATE.root
     git_program = shutil.which("git")
     if repo.name != "_data" and git_program is not None:
-        described = hook_module("template_source", repo / "hooks").describe(git_program, repo)
+        described = PACKAGED_TEMPLATE.template_source.describe(git_program, repo)
         if described:
             return Source(described["_src_path"], described["_commit"])
     return Source(PACKAGED, f"v{__version__}")
@@ -70,15 +70,12 @@ def is_packaged(src_path: str) -> bool:
 
 def recorded_source(source: str) -> str:
     """``source`` as projects record it (hooks/template_source.py): a URL or absolute path."""
-    recorded: str = hook_module(
-        "template_source", packaged_template_repo() / "hooks"
-    ).recorded_source(source)
-    return recorded
+    return PACKAGED_TEMPLATE.template_source.recorded_source(source)
 
 
 def git_url(source: str) -> str:
     """A location git can clone: ``gh:owner/name`` and ``gl:owner/name`` expanded."""
-    source = source.removeprefix("git+")
+    source = PACKAGED_TEMPLATE.template_source.git_location(source)
     for shortcut, prefix in _SHORTCUTS.items():
         if source.startswith(shortcut):
             url = prefix + source[len(shortcut) :]
@@ -148,10 +145,6 @@ def remote_tags(source: str) -> list[str]:
     return [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in out.splitlines()]
 
 
-def _is_url(location: str) -> bool:
-    return "://" in location or (":" in location and not Path(location).expanduser().exists())
-
-
 def clonable(source: str) -> str:
     """``source`` as git clones it; a local source (a path or a ``file://`` URL) must be the
     top of a git repository, with a work tree or bare (``repo.git``)."""
@@ -163,7 +156,7 @@ def clonable(source: str) -> str:
     location = git_url(source)
     if location.startswith("file://"):
         location = recorded_source(location)
-    if _is_url(location):
+    if PACKAGED_TEMPLATE.template_source.is_url(location):
         return location
     path = Path(location).expanduser()
     if not path.is_dir():
@@ -231,12 +224,15 @@ def _resolve(repo: Path, ref: str) -> str | None:
 
 
 @contextmanager
-def chosen_template(source: str | None, ref: str | None = None) -> Iterator[Source]:
-    """Render from ``source`` at ``ref`` inside this block (None: the packaged template)."""
+def chosen_template(
+    source: str | None, ref: str | None = None
+) -> Iterator[tuple[Template, Source]]:
+    """The template to render, ``source`` at ``ref`` (None: the packaged template), and
+    what a project made from it records; a checkout lasts as long as this block."""
     if source is None:
         if ref is not None:
             raise ScaffoldError("--vcs-ref needs --template (it picks a version of that source).")
-        yield packaged_source()
+        yield PACKAGED_TEMPLATE, packaged_source()
         return
-    with checkout(source, ref) as (repo, recorded), using_template_repo(repo):
-        yield recorded
+    with checkout(source, ref) as (repo, recorded):
+        yield Template(repo), recorded

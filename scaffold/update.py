@@ -44,6 +44,7 @@ from typing import Any
 
 from scaffold.errors import ScaffoldError
 from scaffold.project import ANSWERS_FILE, read_answers
+from scaffold.resources import PACKAGED_TEMPLATE, Template
 from scaffold.sources import (
     PACKAGED,
     Source,
@@ -610,10 +611,8 @@ def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
         if found == subject:
             return commit
     repo = _old_template_from_index(recorded.commit, scratch / "wheel")
-    from scaffold.resources import using_template_repo
-
-    with using_template_repo(repo):
-        rendered = _render(recorded.answers, Source(PACKAGED, recorded.commit), scratch / "old")
+    source = Source(PACKAGED, recorded.commit)
+    rendered = _render(recorded.answers, source, scratch / "old", Template(repo))
     tree = _tree_of(top, rendered, scratch)
     return _git("commit-tree", tree, "-m", subject, cwd=top).strip()
 
@@ -646,18 +645,20 @@ def _old_template_from_index(version: str, into: Path) -> Path:
     return repo
 
 
-def _render(answers: dict[str, Any], source: Source, into: Path) -> Path:
-    """The active template rendered with the recorded ``answers`` (new options take their
+def _render(
+    answers: dict[str, Any], source: Source, into: Path, template: Template = PACKAGED_TEMPLATE
+) -> Path:
+    """``template`` rendered with the recorded ``answers`` (new options take their
     defaults), pruned and with its answers file, without git, DVC or hooks; return it."""
     from scaffold.generate import STEPS, new_project
     from scaffold.options import load_options, resolve_answers
 
-    known = {option.name for option in load_options()}
+    known = {option.name for option in load_options(template)}
     given = {key: str(value) for key, value in answers.items() if key in known}
-    resolved = resolve_answers(given)
+    resolved = resolve_answers(given, template=template)
     into.mkdir()
     with _quiet_stdout():  # the post-generation step reports each skipped step
-        return new_project(resolved, into, skip=STEPS, source=source)
+        return new_project(resolved, into, skip=STEPS, source=source, template=template)
 
 
 @contextmanager

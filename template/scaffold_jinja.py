@@ -15,6 +15,8 @@ TEMPLATE_DIR = str(Path(__file__).resolve().parent)
 
 @cache
 def _hook(name: str) -> ModuleType:
+    # scaffold.resources.load_hook's twin: copier and plain cookiecutter import this file in
+    # environments without scaffold, so it cannot import scaffold.
     path = Path(TEMPLATE_DIR).parent / "hooks" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"scaffold_template_{name}", path)
     assert spec is not None and spec.loader is not None, path

@@ -3,7 +3,6 @@ copier, plain cookiecutter and scaffold make the same project for the same answe
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import jinja2
 import pytest
 import yaml
 
+from scaffold.resources import load_hook
 from tests.conftest import (
     REPO_ROOT,
     copy_template_repo,
@@ -37,13 +37,7 @@ DERIVED = {
 
 
 def load_hook_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"hook_{name}", REPO_ROOT / "hooks" / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_hook(REPO_ROOT / "hooks" / f"{name}.py")
 
 
 def in_copier_terms(default: str) -> str:

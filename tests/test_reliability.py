@@ -123,9 +123,9 @@ def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
 
 def test_secret_scratch_files_are_git_ignored_and_private(workdir: Path, tmp_path: Path):
     project = make_project(workdir)
-    from scaffold.resources import hook_module
+    from scaffold.resources import PACKAGED_TEMPLATE
 
-    module = hook_module("dvc_remote")
+    module = PACKAGED_TEMPLATE.dvc_remote
     scratch = module.scratch_dir(project / ".dvc")
     staged = scratch / "config.local.123.scaffold-new"
     staged.write_text(SECRET)
@@ -343,16 +343,16 @@ def test_new_copies_no_bytecode_from_an_installed_template(workdir: Path, tmp_pa
 
     from scaffold.generate import new_project
     from scaffold.options import resolve_answers
-    from scaffold.resources import using_template_repo
+    from scaffold.resources import Template
     from tests.conftest import copy_template_repo
 
     repo = copy_template_repo(tmp_path / "installed")
     # As pip leaves an installed template: every .py that compiles has bytecode beside it.
     compileall.compile_dir(repo / "template", quiet=2)
     assert list((repo / "template").rglob("*.pyc"))
-    with using_template_repo(repo):
-        answers = resolve_answers({"project_name": "Bytes"})
-        project = new_project(answers, workdir, skip=("git", "dvc", "pre-commit"))
+    template = Template(repo)
+    answers = resolve_answers({"project_name": "Bytes"}, template=template)
+    project = new_project(answers, workdir, skip=("git", "dvc", "pre-commit"), template=template)
     assert [p for p in project.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"] == []
     assert (project / "src" / "bytes" / "__init__.py").is_file()
 
@@ -386,9 +386,9 @@ def test_plain_cookiecutter_refuses_an_answer_it_evaluated(
 
 
 def test_scaffold_takes_jinja_markup_literally_and_the_rule_agrees(workdir: Path):
-    from scaffold.resources import hook_module
+    from scaffold.resources import PACKAGED_TEMPLATE
 
-    rules = hook_module("pre_gen_project")
+    rules = PACKAGED_TEMPLATE.hook("pre_gen_project")
     typed = "{{ 7 * 6 }} and {% raw %}"
     assert (
         rules.evaluated_answers({"description": typed, "_unrendered": {"description": typed}}) == {}

@@ -3,7 +3,6 @@ git, and real round trips (dvc add / push / pull) to a local folder and to S3 se
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -16,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from scaffold.resources import load_hook
 from tests.conftest import BIN, REPO_ROOT, git, listing, run_scaffold
 
 DVC = str(BIN / "dvc")
@@ -29,13 +29,7 @@ OTHER_SECRET = "second-fake-secret-0123456789"
 
 def hook_module(name: str) -> ModuleType:
     """A stdlib module of the template's hooks/ folder."""
-    spec = importlib.util.spec_from_file_location(
-        f"hooks_{name}", REPO_ROOT / "hooks" / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_hook(REPO_ROOT / "hooks" / f"{name}.py")
 
 
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from scaffold.resources import hook_module
+from scaffold.resources import PACKAGED_TEMPLATE
 from tests.conftest import BIN, git, run_cookiecutter, run_scaffold
 
-tool_files = hook_module("tool_files")
+tool_files = PACKAGED_TEMPLATE.hook("tool_files")
 DVC, PRE_COMMIT = str(BIN / "dvc"), str(BIN / "pre-commit")
 
 
