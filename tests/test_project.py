@@ -10,7 +10,7 @@ import yaml
 
 from scaffold.errors import ScaffoldError
 from scaffold.project import ANSWERS_FILE, _scalar_lines, read_answers
-from scaffold.resources import hook_module
+from scaffold.resources import PACKAGED_TEMPLATE
 
 TRICKY = ["", "yes", "no", "null", "~", "1e3", "0o17", "3.10", "a: b", "# x", '"', "\\", "\t",
           "\u2028", "\x85", "\ufeff", "🚀", "\ud83d", "line\nbreak", "{{ 7*7 }}",
@@ -18,7 +18,7 @@ TRICKY = ["", "yes", "no", "null", "~", "1e3", "0o17", "3.10", "a: b", "# x", '"
 
 
 def _answers_text(answers: dict[str, str]) -> str:
-    answer_json = hook_module("template_source").answer_json
+    answer_json = PACKAGED_TEMPLATE.template_source.answer_json
     lines = ["# Answers that made this project; read by scaffold. Do not edit by hand."]
     lines += [f"{key}: {answer_json(value)}" for key, value in sorted(answers.items())]
     return "\n".join(lines) + "\n"
