@@ -15,6 +15,7 @@ import builtins
 import difflib
 import itertools
 import json
+import re
 import symtable
 import sys
 import tempfile
@@ -339,12 +340,17 @@ def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     return [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
+def _from_import(node: ast.ImportFrom, aliases: Sequence[ast.alias]) -> str:
+    """``from <node's module> import <aliases>``, the names in isort's order."""
+    members = sorted(aliases, key=_member_key)
+    spelled = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in members)
+    return f"from {'.' * node.level}{node.module or ''} import {spelled}"
+
+
 def _merged(node: ast.ImportFrom, statement: ast.ImportFrom) -> str:
     """One ``from`` import holding the names of both (isort merges them)."""
     names = {_import_text(node, a): a for a in (*node.names, *statement.names)}
-    members = sorted(names.values(), key=_member_key)
-    spelled = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in members)
-    return f"from {'.' * node.level}{node.module or ''} import {spelled}"
+    return _from_import(node, list(names.values()))
 
 
 def _splice(lines: list[str], start: int, end: int, new: str) -> str:
@@ -627,19 +633,104 @@ def _rewrite_notebook(
     by_cell: dict[int, list[_Found]] = {}
     for one in copies:
         by_cell.setdefault(one.cell.index, []).append(one)
+    texts = {cell.index: cell.source for cell in notebook.cells}
     for cell in notebook.cells:
         here = by_cell.get(cell.index)
-        if not here:
+        if here:
+            names = ", ".join(
+                sorted(
+                    {one.definition.name for one in here}, key=lambda n: _member_key(ast.alias(n))
+                )
+            )
+            statement = f"from {module} import {names}"
+            texts[cell.index] = _replace_definitions(
+                cell, [o.span for o in here], statement, package
+            )
+    orphaned = _orphaned_imports(notebook, copies, texts)
+    emptied = []
+    for cell in notebook.cells:
+        text = _drop_imports(texts[cell.index], orphaned) if orphaned else texts[cell.index]
+        if text == cell.source:
             continue
-        names = ", ".join(
-            sorted({one.definition.name for one in here}, key=lambda n: _member_key(ast.alias(n)))
-        )
-        text = _replace_definitions(
-            cell, [one.span for one in here], f"from {module} import {names}", package
-        )
         _set_source(notebook.data["cells"][cell.index], text)
         where = f"{notebook.rel} (cell {cell.index + 1})"
         diff.extend(_unified(cell.source, text, f"a/{where}", f"b/{where}"))
+        if not text.strip():
+            emptied.append(cell.index)
+            diff.append(f"(cell {cell.index + 1} of {notebook.rel} is left empty: removed)\n")
+    for index in reversed(emptied):
+        del notebook.data["cells"][index]
+
+
+# -- imports only the moved code used ---------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _orphaned_imports(notebook: _Notebook, copies: list[_Found], texts: dict[int, str]) -> set[str]:
+    """The names the notebook imports for the moved definitions alone (ruff's F401 once they
+    are gone): used by a moved copy, by nothing left in the notebook, magics included."""
+    wanted: set[str] = set()
+    for one in copies:
+        try:
+            wanted |= _free_names(blank_magics(one.body)) & set(notebook.imports)
+        except SyntaxError:
+            continue
+    if not wanted:
+        return set()
+    used: set[str] = set()
+    for index, cell in enumerate(notebook.data["cells"]):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            used |= _used_names(texts.get(index, _source(cell)))
+    return wanted - used
+
+
+def _used_names(source: str) -> set[str]:
+    """Every name the code reads or binds, and every word of its magics and shell escapes."""
+    blanked = blank_magics(source)
+    try:
+        tree = ast.parse(blanked)
+    except (SyntaxError, ValueError):
+        return set(_WORD.findall(source))  # unreadable: every word counts as a use
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for line, python in zip(source.split("\n"), blanked.split("\n"), strict=False):
+        if line != python:
+            names.update(_WORD.findall(line))
+    return names
+
+
+def _alone(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether ``node`` has its lines to itself (no ``;``, not inside a block)."""
+    end = node.end_lineno or node.lineno
+    rest = lines[end - 1][node.end_col_offset or 0 :].strip()
+    return node.col_offset == 0 and (not rest or rest.startswith("#"))
+
+
+def _statements(node: ast.Import | ast.ImportFrom, kept: list[ast.alias]) -> list[str]:
+    """The import ``node`` reduced to the ``kept`` names, one ``import`` per line (isort)."""
+    if isinstance(node, ast.ImportFrom):
+        return [_from_import(node, kept)]
+    return [_import_text(node, alias) for alias in kept]
+
+
+def _drop_imports(source: str, names: set[str]) -> str:
+    """``source`` without the top-level imports of ``names`` (the rest of each statement stays)."""
+    try:
+        tree = ast.parse(blank_magics(source))
+    except (SyntaxError, ValueError):
+        return source
+    lines = source.removesuffix("\n").split("\n")
+    for node in reversed(_imports(tree)):
+        kept = [a for a in node.names if a.name == "*" or _bound(a) not in names]
+        if len(kept) == len(node.names) or not _alone(node, lines):
+            continue
+        start, end = node.lineno - 1, node.end_lineno or node.lineno
+        if kept:
+            lines[start:end] = _statements(node, kept)
+        else:
+            _cut(lines, start, end)
+    text = "\n".join(lines)
+    return text + "\n" if source.endswith("\n") and text.strip() else text
 
 
 def extract(
