@@ -427,3 +427,27 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
     assert failed.returncode == 1 and "boom" in failed.stderr and "undone" in failed.stderr
     assert "def twice" not in (lab / "src" / "lab" / "utils.py").read_text()
     assert all(path.read_bytes() == data for path, data in files.items())
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_verify_undoes_everything(lab: Path):
+    import signal
+
+    from tests.conftest import project_venv
+    from tests.test_reliability import scaffold_command, start_and_signal
+
+    def files() -> list[str]:  # what the kernels compile is no change of the project's
+        return [f for f in listing(lab) if ".venv" not in f and "__pycache__" not in f]
+
+    python = project_venv(lab)
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-slow.ipynb",
+        [cell(HELPERS_RENAMED, "defs"), cell("import time\n\ntime.sleep(120)", "sleep")],
+    )
+    listed = files()
+    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    command = scaffold_command("extract", "clean", "--verify", "--python", str(python))
+    result, _ = start_and_signal(command, lab, signal.SIGINT, "ipykernel")
+    assert result.returncode == 130 and "Interrupted" in result.stderr, result.stderr
+    assert files() == listed  # the module and its test are gone again
+    assert all(path.read_bytes() == data for path, data in before.items())
