@@ -570,6 +570,12 @@ def _blank_lines_after(lines: list[str], end: int) -> None:
     _blanks(lines, end, 2)
 
 
+def _cell_magic(lines: list[str]) -> int:
+    """The line after a cell magic (``%%time``), which must stay first; else 0."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    return first + 1 if first is not None and lines[first].lstrip().startswith("%%") else 0
+
+
 def _with_import(lines: list[str], statement: str, package: str) -> None:
     """Put ``statement`` in the cell's top import block, as isort does, or make one there."""
     tree = ast.parse(blank_magics("\n".join(lines)))
@@ -589,7 +595,7 @@ def _with_import(lines: list[str], statement: str, package: str) -> None:
     if len(leading) == len(tree.body):  # nothing left but comments and magics: the import last
         lines.append(statement)
         return
-    at = (leading[-1].end_lineno or leading[-1].lineno) if leading else 0  # after the magics
+    at = (leading[-1].end_lineno or leading[-1].lineno) if leading else _cell_magic(lines)
     lines.insert(at, statement)
     _blank_lines_after(lines, at + 1)
 

@@ -238,7 +238,7 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
         fit,
         [
             cell("import math\n\nimport numpy as np\n\nfrom lab.config import PROJ_ROOT", "setup"),
-            cell(f"{norm}\n\n\ndef twice(y):\n    return 2 * y", "defs"),
+            cell(f"%%time\n{norm}\n\n\ndef twice(y):\n    return 2 * y", "defs"),
             cell("print(np.round(norm([1, 3]), 2), math.e, twice(2), PROJ_ROOT.name)", "use"),
         ],
     )
@@ -255,7 +255,7 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
         "def half(values):\n    arr = np.asarray(values, dtype=float)\n"
         "    return arr / math.fsum(values)\n"
     )
-    assert source(fit, 1) == "from lab.utils import norm, twice"
+    assert source(fit, 1) == "%%time\nfrom lab.utils import norm, twice"  # the magic stays first
     after = ruff(lab, "notebooks", "src", "tests")
     assert after.returncode == 0, after.stdout
 
