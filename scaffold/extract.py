@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import itertools
 import json
+import re
 import symtable
 import sys
 import tempfile
@@ -55,6 +57,31 @@ class _Notebook:
 
 
 @dataclass(frozen=True)
+class _Found:
+    """One definition of a NAME: where it is, and its text."""
+
+    notebook: _Notebook
+    cell: _Cell
+    definition: Definition
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """0-based [start, end) line range of the definition in its cell."""
+        for node in self.cell.tree.body:
+            if isinstance(node, _DEFINITIONS):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if node.name == self.definition.name and first == self.definition.line:
+                    return first - 1, node.end_lineno or node.lineno
+        raise AssertionError(self.definition)  # the definition came from this very tree
+
+    @property
+    def body(self) -> str:
+        """The definition's source, decorators included."""
+        start, end = self.span
+        return "\n".join(self.cell.source.split("\n")[start:end]).rstrip() + "\n"
+
+
+@dataclass(frozen=True)
 class Extraction:
     """What ``extract`` did (or would do): the status lines, a diff, the changed notebooks."""
 
@@ -62,6 +89,12 @@ class Extraction:
     diff: str
     notebooks: list[Path]
     module: str  # dotted import path, e.g. ``lab.utils``
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+# -- reading the notebooks --------------------------------------------------------------------
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -76,8 +109,12 @@ def _import_text(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
     return f"from {'.' * node.level}{node.module or ''} import {spelled}"
 
 
-def _read(path: Path, root: Path) -> _Notebook:
-    rel = relative(path, root)
+def _bound(alias: ast.alias) -> str:
+    """The name an import binds: ``np`` for ``import numpy as np``, ``os`` for ``import os.x``."""
+    return alias.asname or alias.name.split(".")[0]
+
+
+def _load(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
@@ -85,37 +122,121 @@ def _read(path: Path, root: Path) -> _Notebook:
         raise ScaffoldError(f"{rel} cannot be read as a notebook ({error}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ScaffoldError(f"{rel} is not a Jupyter notebook (no list of cells).")
+    return text, data
+
+
+def _code_tree(cell: Any) -> ast.Module | None:
+    """A code cell's syntax tree (magics blanked), None for other cells and broken code."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return None
+    try:
+        return ast.parse(blank_magics(_source(cell)))
+    except (SyntaxError, ValueError):
+        return None  # check reports it (NB104); nothing here can be moved from it
+
+
+def _read(path: Path, root: Path) -> _Notebook:
+    rel = relative(path, root)
+    text, data = _load(path, rel)
     notebook = _Notebook(path, rel, text, data)
     for index, cell in enumerate(data["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        tree = _code_tree(cell)
+        if tree is None:
             continue
-        source = _source(cell)
-        try:
-            tree = ast.parse(blank_magics(source))
-        except (SyntaxError, ValueError):
-            continue  # check reports it (NB104); nothing here can be moved from it
-        notebook.cells.append(_Cell(index, source, tree))
+        notebook.cells.append(_Cell(index, _source(cell), tree))
         for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    if alias.name == "*":
-                        notebook.star = True
-                        continue
-                    bound = alias.asname or alias.name.split(".")[0]
-                    if isinstance(node, ast.Import) and not alias.asname:
-                        alias = ast.alias(alias.name.split(".")[0])
-                    if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                        notebook.imports.setdefault(bound, _import_text(node, alias))
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                notebook.assigned.add(node.name)
-                notebook.defined.add(node.name)
-            else:
-                notebook.assigned.update(
-                    child.id
-                    for child in ast.walk(node)
-                    if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)
-                )
+            _record(notebook, node)
     return notebook
+
+
+def _record(notebook: _Notebook, node: ast.stmt) -> None:
+    """Note what a top-level statement of the notebook imports, defines or assigns."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        _record_import(notebook, node)
+    elif isinstance(node, _DEFINITIONS):
+        notebook.assigned.add(node.name)
+        notebook.defined.add(node.name)
+    else:
+        notebook.assigned.update(
+            child.id
+            for child in ast.walk(node)
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)
+        )
+
+
+def _record_import(notebook: _Notebook, node: ast.Import | ast.ImportFrom) -> None:
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        return
+    for alias in node.names:
+        if alias.name == "*":
+            notebook.star = True
+            continue
+        shown = alias
+        if isinstance(node, ast.Import) and not alias.asname:
+            shown = ast.alias(alias.name.split(".")[0])  # `import os.path` binds `os`
+        notebook.imports.setdefault(_bound(alias), _import_text(node, shown))
+
+
+# -- finding and checking the definitions -----------------------------------------------------
+
+
+def _check_names(names: Sequence[str]) -> None:
+    for name in names:
+        if not name.isidentifier():
+            raise ScaffoldError(f"{name!r} is not a function or class name.")
+
+
+def _refuse_defined(names: Sequence[str], defined: set[str], module: str) -> None:
+    """Refuse a name the module already defines (or imports)."""
+    for name in names:
+        if name in defined:
+            raise ScaffoldError(f"{module} already defines {name!r}; choose another --to.")
+
+
+def _find(notebooks: list[_Notebook], names: Sequence[str]) -> dict[str, list[_Found]]:
+    """Every top-level definition of each name; refuse a name that no notebook defines."""
+    found: dict[str, list[_Found]] = {name: [] for name in names}
+    for notebook in notebooks:
+        for cell in notebook.cells:
+            for definition in definitions(cell.tree, notebook.rel, cell.index + 1):
+                if definition.name in found:
+                    found[definition.name].append(_Found(notebook, cell, definition))
+    missing = [name for name, where in found.items() if not where]
+    if missing:
+        raise ScaffoldError(
+            f"no notebook defines {', '.join(repr(n) for n in missing)} at the top level of a cell."
+        )
+    return found
+
+
+def _kept(name: str, found: list[_Found], keep: list[str]) -> _Found:
+    """Which of ``found`` is the version to move; refuse differing copies without --from."""
+    for wanted in keep:
+        for one in found:
+            if one.notebook.rel == wanted:
+                return one
+    versions: dict[str, list[str]] = {}
+    for one in found:
+        where = versions.setdefault(one.definition.fingerprint, [])
+        if one.notebook.rel not in where:
+            where.append(one.notebook.rel)
+    if len(versions) > 1:
+        _refuse_differing(name, list(versions.values()), bool(keep))
+    return found[0]
+
+
+def _refuse_differing(name: str, versions: list[list[str]], picked: bool) -> None:
+    """The copies differ: say which notebooks hold which version."""
+    shown = "; ".join(
+        f"version {number} in {', '.join(where)}"
+        for number, where in enumerate(sorted(versions, key=lambda w: sorted(w)), start=1)
+    )
+    unless = (
+        "none of the --from notebooks defines it; pick one that does"
+        if picked
+        else "make them the same, or pick the one to keep with --from NOTEBOOK"
+    )
+    raise ScaffoldError(f"the copies of {name!r} differ in more than renaming ({shown}); {unless}.")
 
 
 def _free_names(source: str) -> set[str]:
@@ -136,30 +257,55 @@ def _free_names(source: str) -> set[str]:
     return names
 
 
-def _span(cell: _Cell, definition: Definition) -> tuple[int, int]:
-    """0-based [start, end) line range of ``definition`` in its cell."""
-    for node in cell.tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            if node.name == definition.name and first == definition.line:
-                return first - 1, node.end_lineno or node.lineno
-    raise AssertionError(definition)  # the definition came from this very tree
-
-
-def _kept(name: str, found: list[tuple[_Notebook, _Cell, Definition]], keep: list[str]) -> int:
-    """Which of ``found`` is the version to move; refuse differing copies without --from."""
-    for wanted in keep:
-        for number, (notebook, _, _) in enumerate(found):
-            if notebook.rel == wanted:
-                return number
-    versions = {definition.fingerprint for _, _, definition in found}
-    if len(versions) > 1:
-        where = ", ".join(sorted({notebook.rel for notebook, _, _ in found}))
+def _needed_imports(kept: _Found, known: set[str]) -> list[str]:
+    """The notebook's import lines ``kept`` needs; refuse a name the module cannot have."""
+    name, notebook, body = kept.definition.name, kept.notebook, kept.body
+    if blank_magics(body) != body:
         raise ScaffoldError(
-            f"the copies of {name!r} in {where} differ in more than renaming; make them the "
-            "same, or pick the one to keep with --from NOTEBOOK."
+            f"{name!r} in {notebook.rel} (cell {kept.cell.index + 1}) uses IPython magics or "
+            "shell escapes; a module cannot, so rewrite them in Python first."
         )
-    return 0
+    needed = []
+    for free in sorted(_free_names(body) - _BUILTINS - known):
+        if free not in notebook.imports:
+            _refuse_free(name, notebook, free)
+        needed.append(notebook.imports[free])
+    return needed
+
+
+def _refuse_free(name: str, notebook: _Notebook, free: str) -> None:
+    """``name`` reads ``free``, which the module would not have: say what to do."""
+    if free in notebook.defined:
+        raise ScaffoldError(
+            f"{name!r} in {notebook.rel} calls {free!r}, defined in the notebook; "
+            f"extract both at once (scaffold extract {name} {free})."
+        )
+    if free in notebook.assigned:
+        raise ScaffoldError(
+            f"{name!r} in {notebook.rel} reads the notebook global {free!r}; pass it "
+            f"as a parameter of {name!r}, then extract again."
+        )
+    star = " (it may come from a `import *`)" if notebook.star else ""
+    raise ScaffoldError(
+        f"{name!r} in {notebook.rel} uses {free!r}, which the notebook neither "
+        f"imports nor defines{star}; import it explicitly, then extract again."
+    )
+
+
+def _top_level(text: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, _DEFINITIONS):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+# -- placing imports as ruff's isort rules (I001) want them ----------------------------------
 
 
 def _section(module: str, package: str) -> int:
@@ -170,15 +316,45 @@ def _section(module: str, package: str) -> int:
     return 1 if top in sys.stdlib_module_names else 2
 
 
+def _module_of(node: ast.Import | ast.ImportFrom) -> str:
+    if isinstance(node, ast.Import):
+        return node.names[0].name
+    return "." * node.level + (node.module or "")
+
+
 def _key(node: ast.Import | ast.ImportFrom, package: str) -> tuple[int, int, str]:
-    module = (
-        node.names[0].name
-        if isinstance(node, ast.Import)
-        else "." * node.level + (node.module or "")
-    )
     if isinstance(node, ast.ImportFrom) and node.module == "__future__":
         return (0, 1, "")
+    module = _module_of(node)
     return (_section(module, package), isinstance(node, ast.ImportFrom), module.lower())
+
+
+def _member_key(alias: ast.alias) -> tuple[int, str, str]:
+    """isort's order of imported names (``order-by-type``): CONSTANTS, Classes, functions."""
+    name = alias.name
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return (kind, name.lower(), name)
+
+
+def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    return [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _from_import(node: ast.ImportFrom, aliases: Sequence[ast.alias]) -> str:
+    """``from <node's module> import <aliases>``, the names in isort's order."""
+    members = sorted(aliases, key=_member_key)
+    spelled = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in members)
+    return f"from {'.' * node.level}{node.module or ''} import {spelled}"
+
+
+def _merged(node: ast.ImportFrom, statement: ast.ImportFrom) -> str:
+    """One ``from`` import holding the names of both (isort merges them)."""
+    names = {_import_text(node, a): a for a in (*node.names, *statement.names)}
+    return _from_import(node, list(names.values()))
+
+
+def _splice(lines: list[str], start: int, end: int, new: str) -> str:
+    return "".join(lines[:start]) + new + "".join(lines[end:])
 
 
 def _add_import(text: str, line: str, package: str) -> str:
@@ -186,47 +362,54 @@ def _add_import(text: str, line: str, package: str) -> str:
     statement = ast.parse(line).body[0]
     assert isinstance(statement, (ast.Import, ast.ImportFrom))
     key = _key(statement, package)
-    tree = ast.parse(text)
-    found = [
-        (_key(node, package), node)
-        for node in tree.body
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-    ]
+    tree = ast.parse(blank_magics(text))
     lines = text.splitlines(keepends=True)
+    found = [(_key(node, package), node) for node in _imports(tree)]
+    for _, node in found:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and isinstance(statement, ast.ImportFrom)
+            and (node.module, node.level) == (statement.module, statement.level)
+        ):
+            end = node.end_lineno or node.lineno
+            return _splice(lines, node.lineno - 1, end, _merged(node, statement) + "\n")
     if not found:
         after = 0
-        if tree.body and isinstance(tree.body[0], ast.Expr):
+        if tree.body and isinstance(tree.body[0], ast.Expr):  # the module's docstring
             after = tree.body[0].end_lineno or 0
-        return "".join(lines[:after]) + f"\n{line}\n" + "".join(lines[after:])
+        return _splice(lines, after, after, f"\n{line}\n")
+    at, new = _import_position(found, key)
+    return _splice(lines, at, at, new.format(line=line))
+
+
+def _import_position(
+    found: list[tuple[tuple[int, int, str], ast.Import | ast.ImportFrom]], key: tuple[int, int, str]
+) -> tuple[int, str]:
+    """The 0-based line to insert a new import at, and its text (blank lines around it)."""
     later = [node for k, node in found if k > key]
     same = [node for k, node in found if k[0] == key[0]]
     if later and later[0] in same:
-        at = later[0].lineno - 1
-        return "".join(lines[:at]) + f"{line}\n" + "".join(lines[at:])
+        return later[0].lineno - 1, "{line}\n"
     if same:
-        at = same[-1].end_lineno or same[-1].lineno
-        return "".join(lines[:at]) + f"{line}\n" + "".join(lines[at:])
+        return same[-1].end_lineno or same[-1].lineno, "{line}\n"
     if later:  # a new section before a later one
-        at = later[0].lineno - 1
-        return "".join(lines[:at]) + f"{line}\n\n" + "".join(lines[at:])
+        return later[0].lineno - 1, "{line}\n\n"
     last = found[-1][1]
-    at = last.end_lineno or last.lineno
-    return "".join(lines[:at]) + f"\n{line}\n" + "".join(lines[at:])
+    return last.end_lineno or last.lineno, "\n{line}\n"
 
 
 def _module_imports(existing: str, needed: list[str], package: str) -> str:
     """``existing`` module text with the ``needed`` import lines added among its imports."""
-    tree = ast.parse(existing)
     present = {
-        _import_text(node, alias)
-        for node in tree.body
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for alias in node.names
+        _import_text(node, alias) for node in _imports(ast.parse(existing)) for alias in node.names
     }
     for line in dict.fromkeys(needed):
         if line not in present:
             existing = _add_import(existing, line, package)
     return existing
+
+
+# -- writing the module -----------------------------------------------------------------------
 
 
 def dumped(original: str, data: Any) -> str:
@@ -244,6 +427,57 @@ def _set_source(cell: dict[str, Any], text: str) -> None:
     cell["source"] = text.splitlines(keepends=True) if isinstance(cell["source"], list) else text
 
 
+def _unified(before: str, after: str, old: str, new: str) -> list[str]:
+    """A unified diff whose every line ends with a newline (as ``git diff`` shows it)."""
+    lines = []
+    for line in difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), old, new
+    ):
+        lines.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return lines
+
+
+def _package(project: Project) -> Package:
+    package = find_package(project)
+    if package is None:
+        raise ScaffoldError(
+            f"cannot find the project's Python package under {project.root} (looked for "
+            "src/<name>/__init__.py and <name>/__init__.py)."
+        )
+    return package
+
+
+def _module_writes(
+    root: Path,
+    package: Package,
+    to: str,
+    existing: str | None,
+    bodies: list[str],
+    needed: list[str],
+) -> list[Write]:
+    """The module with the definitions appended (and its test, for a new one), compiled."""
+    module_path = package.folder / f"{to}.py"
+    values = {"title": to.replace("_", " ").capitalize(), "package": package.name, "name": to}
+    test = root / "tests" / f"test_{to}.py"
+    if existing is None:
+        for taken in (package.folder / to, test):
+            if taken.exists():
+                raise ScaffoldError(f"{relative(taken, root)} already exists; choose another --to.")
+    base = MODULE.format(**values) if existing is None else existing
+    text = _module_imports(base, needed, package.name).rstrip("\n") + "\n"
+    for body in bodies:
+        text += "\n\n" + body
+    try:
+        compile(text, str(module_path), "exec")
+    except SyntaxError as error:
+        raise ScaffoldError(
+            f"the module would not compile ({error.msg}, line {error.lineno}); nothing written."
+        ) from None
+    if existing is not None:
+        return [Write(module_path, text, create=False)]
+    return [Write(module_path, text), Write(test, TEST.format(**values))]
+
+
 def plan_extract(
     project: Project,
     names: Sequence[str],
@@ -258,174 +492,251 @@ def plan_extract(
     from scaffold.run import resolve_notebook
 
     check_module_name(to)
-    for name in names:
-        if not name.isidentifier():
-            raise ScaffoldError(f"{name!r} is not a function or class name.")
-    package = find_package(project)
-    if package is None:
-        raise ScaffoldError(
-            f"cannot find the project's Python package under {project.root} (looked for "
-            "src/<name>/__init__.py and <name>/__init__.py)."
-        )
+    _check_names(names)
+    package = _package(project)
     root = project.root
     kept = [relative(resolve_notebook(root, given, cwd or Path.cwd()), root) for given in keep]
     notebooks = [_read(path, root) for path in notebook_paths(root, [], load_config(root))]
-    found: dict[str, list[tuple[_Notebook, _Cell, Definition]]] = {name: [] for name in names}
-    for notebook in notebooks:
-        for cell in notebook.cells:
-            for definition in definitions(cell.tree, notebook.rel, cell.index + 1):
-                if definition.name in found:
-                    found[definition.name].append((notebook, cell, definition))
-    missing = [name for name, where in found.items() if not where]
-    if missing:
-        raise ScaffoldError(
-            f"no notebook defines {', '.join(repr(n) for n in missing)} at the top level of a cell."
-        )
+    found = _find(notebooks, names)
     module_path = package.folder / f"{to}.py"
     existing = module_path.read_text(encoding="utf-8") if module_path.is_file() else None
     defined = _top_level(existing) if existing is not None else set()
-    bodies: list[str] = []
-    needed: list[str] = []
-    for name, where in found.items():
-        if name in defined:
-            raise ScaffoldError(
-                f"{relative(module_path, root)} already defines {name!r}; choose another --to."
-            )
-        notebook, cell, definition = where[_kept(name, where, kept)]
-        start, end = _span(cell, definition)
-        body = "\n".join(cell.source.split("\n")[start:end]).rstrip() + "\n"
-        if blank_magics(body) != body:
-            raise ScaffoldError(
-                f"{name!r} in {notebook.rel} (cell {cell.index + 1}) uses IPython magics or "
-                "shell escapes; a module cannot, so rewrite them in Python first."
-            )
-        for free in sorted(_free_names(body) - _BUILTINS - set(names) - defined):
-            if free in notebook.imports:
-                needed.append(notebook.imports[free])
-            elif free in notebook.defined:
-                raise ScaffoldError(
-                    f"{name!r} in {notebook.rel} calls {free!r}, defined in the notebook; "
-                    f"extract both at once (scaffold extract {name} {free})."
-                )
-            elif free in notebook.assigned:
-                raise ScaffoldError(
-                    f"{name!r} in {notebook.rel} reads the notebook global {free!r}; pass it "
-                    f"as a parameter of {name!r}, then extract again."
-                )
-            else:
-                star = " (it may come from a `import *`)" if notebook.star else ""
-                raise ScaffoldError(
-                    f"{name!r} in {notebook.rel} uses {free!r}, which the notebook neither "
-                    f"imports nor defines{star}; import it explicitly, then extract again."
-                )
-        bodies.append(body)
-    writes: list[Write] = []
-    values = {"title": to.replace("_", " ").capitalize(), "package": package.name, "name": to}
-    if existing is None:
-        test = root / "tests" / f"test_{to}.py"
-        for taken in (package.folder / to, test):
-            if taken.exists():
-                raise ScaffoldError(f"{relative(taken, root)} already exists; choose another --to.")
-        base = MODULE.format(**values)
-    else:
-        base = existing
-    text = _module_imports(base, needed, package.name).rstrip("\n") + "\n"
-    for body in bodies:
-        text += "\n\n" + body
-    try:
-        compile(text, str(module_path), "exec")
-    except SyntaxError as error:
-        raise ScaffoldError(
-            f"the module would not compile ({error.msg}, line {error.lineno}); nothing written."
-        ) from None
-    writes.append(Write(module_path, text, create=existing is None))
-    if existing is None:
-        writes.append(Write(root / "tests" / f"test_{to}.py", TEST.format(**values)))
-    diff = list(
-        difflib.unified_diff(
-            (existing or "").splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            "/dev/null" if existing is None else f"a/{relative(module_path, root)}",
-            f"b/{relative(module_path, root)}",
-        )
+    moved = [_kept(name, where, kept) for name, where in found.items()]
+    shown = relative(module_path, root)
+    _refuse_defined(names, defined, shown)
+    needed = [line for one in moved for line in _needed_imports(one, set(names) | defined)]
+    writes = _module_writes(root, package, to, existing, [one.body for one in moved], needed)
+    diff = _unified(
+        existing or "",
+        writes[0].text,
+        "/dev/null" if existing is None else f"a/{shown}",
+        f"b/{shown}",
     )
-    changed = _rewrite(notebooks, found, f"{package.name}.{to}", diff)
+    module = f"{package.name}.{to}"
+    changed = _rewrite(notebooks, found, module, package.name, diff)
     writes.extend(
         Write(notebook.path, dumped(notebook.text, notebook.data), create=False)
         for notebook in changed
     )
-    extraction = Extraction(
-        changes(writes, root), "".join(diff), [n.path for n in changed], f"{package.name}.{to}"
-    )
+    extraction = Extraction(changes(writes, root), "".join(diff), [n.path for n in changed], module)
     return writes, extraction
 
 
-def _top_level(text: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    return names
+# -- rewriting the notebooks ------------------------------------------------------------------
+
+
+def _blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _definition_follows(lines: list[str], at: int) -> bool:
+    """Whether the code from ``at`` on starts with a function or class (comments skipped)."""
+    following = (line.strip() for line in lines[at:])
+    code = next((line for line in following if line and not line.startswith("#")), "")
+    return code.startswith(("def ", "async def ", "class ", "@"))
+
+
+def _blanks(lines: list[str], at: int, most: int) -> None:
+    """The blank lines around ``at`` made as many as isort and ruff format want there (two
+    before a function or class, one before other code, none at the cell's ends), at most
+    ``most``."""
+    start = at
+    while start > 0 and _blank(lines[start - 1]):
+        start -= 1
+    end = at
+    while end < len(lines) and _blank(lines[end]):
+        end += 1
+    wanted = 0
+    if start > 0 and end < len(lines):
+        wanted = 2 if _definition_follows(lines, end) else 1
+    lines[start:end] = [""] * min(wanted, most)
+
+
+def _cut(lines: list[str], start: int, end: int) -> None:
+    """Remove ``lines[start:end]`` and the blank lines the removal leaves doubled."""
+    del lines[start:end]
+    around = start
+    while around > 0 and _blank(lines[around - 1]):
+        around -= 1
+    after = start
+    while after < len(lines) and _blank(lines[after]):
+        after += 1
+    _blanks(lines, start, max(start - around, after - start))
+
+
+def _blank_lines_after(lines: list[str], end: int) -> None:
+    """The blank lines isort wants between the import block ending at ``end`` and the code
+    after it: two before a function or class (comments above it included), else one."""
+    _blanks(lines, end, 2)
+
+
+def _cell_magic(lines: list[str]) -> int:
+    """The line after a cell magic (``%%time``), which must stay first; else 0."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    return first + 1 if first is not None and lines[first].lstrip().startswith("%%") else 0
+
+
+def _with_import(lines: list[str], statement: str, package: str) -> None:
+    """Put ``statement`` in the cell's top import block, as isort does, or make one there."""
+    tree = ast.parse(blank_magics("\n".join(lines)))
+    leading = list(itertools.takewhile(lambda node: isinstance(node, ast.Pass), tree.body))
+    block = list(
+        itertools.takewhile(
+            lambda node: isinstance(node, (ast.Import, ast.ImportFrom)), tree.body[len(leading) :]
+        )
+    )
+    if block:
+        start, end = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
+        head = "".join(line + "\n" for line in lines[start:end])
+        merged = _add_import(head, statement, package).rstrip("\n").split("\n")
+        lines[start:end] = merged
+        _blank_lines_after(lines, start + len(merged))
+        return
+    if len(leading) == len(tree.body):  # nothing left but comments and magics: the import last
+        lines.append(statement)
+        return
+    at = (leading[-1].end_lineno or leading[-1].lineno) if leading else _cell_magic(lines)
+    lines.insert(at, statement)
+    _blank_lines_after(lines, at + 1)
+
+
+def _replace_definitions(
+    cell: _Cell, spans: list[tuple[int, int]], statement: str, package: str
+) -> str:
+    """The cell's text with its definitions cut and the import in the cell's import block."""
+    ends_with_newline = cell.source.endswith("\n")
+    lines = cell.source.removesuffix("\n").split("\n")
+    for start, end in sorted(spans, reverse=True):
+        _cut(lines, start, end)
+    _with_import(lines, statement, package)
+    return "\n".join(lines) + ("\n" if ends_with_newline else "")
 
 
 def _rewrite(
     notebooks: list[_Notebook],
-    found: dict[str, list[tuple[_Notebook, _Cell, Definition]]],
+    found: dict[str, list[_Found]],
     module: str,
+    package: str,
     diff: list[str],
 ) -> list[_Notebook]:
     """Replace the definitions in their cells by an import; return the changed notebooks."""
-    spans: dict[tuple[str, int], list[tuple[int, int, str]]] = {}
+    copies: dict[str, list[_Found]] = {}
     for where in found.values():
-        for notebook, cell, definition in where:
-            start, end = _span(cell, definition)
-            spans.setdefault((notebook.rel, cell.index), []).append((start, end, definition.name))
+        for one in where:
+            copies.setdefault(one.notebook.rel, []).append(one)
     changed = []
     for notebook in notebooks:
-        touched = False
-        for cell in notebook.cells:
-            cut = sorted(spans.get((notebook.rel, cell.index), []))
-            if not cut:
-                continue
-            touched = True
-            lines = cell.source.split("\n")
-            names = ", ".join(sorted({name for _, _, name in cut}))
-            statement = f"from {module} import {names}"
-            kept: list[str] = []
-            position = 0
-            for number, (start, end, _) in enumerate(cut):
-                between = lines[position:start]
-                if number == 0 or any(line.strip() for line in between):
-                    kept.extend(between)
-                if number == 0:
-                    kept.append(statement)
-                position = end
-            kept.extend(lines[position:])
-            rest = [line for line in kept if line.strip() and line != statement]
-            if not any(not line.lstrip().startswith("#") for line in rest):
-                kept = [line for line in kept if line.strip().startswith("#")] + [statement]
-            text = "\n".join(kept)
-            if cell.source.endswith("\n") and not text.endswith("\n"):
-                text += "\n"
-            _set_source(notebook.data["cells"][cell.index], text)
-            diff.extend(
-                difflib.unified_diff(
-                    cell.source.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    f"a/{notebook.rel} (cell {cell.index + 1})",
-                    f"b/{notebook.rel} (cell {cell.index + 1})",
-                )
-            )
-            if diff and not diff[-1].endswith("\n"):
-                diff[-1] += "\n"
-        if touched:
+        if notebook.rel in copies:
+            _rewrite_notebook(notebook, copies[notebook.rel], module, package, diff)
             changed.append(notebook)
     return changed
+
+
+def _rewrite_notebook(
+    notebook: _Notebook, copies: list[_Found], module: str, package: str, diff: list[str]
+) -> None:
+    """Rewrite one notebook's cells (its ``data``), adding their diffs to ``diff``."""
+    by_cell: dict[int, list[_Found]] = {}
+    for one in copies:
+        by_cell.setdefault(one.cell.index, []).append(one)
+    texts = {cell.index: cell.source for cell in notebook.cells}
+    for cell in notebook.cells:
+        here = by_cell.get(cell.index)
+        if here:
+            names = ", ".join(
+                sorted(
+                    {one.definition.name for one in here}, key=lambda n: _member_key(ast.alias(n))
+                )
+            )
+            statement = f"from {module} import {names}"
+            texts[cell.index] = _replace_definitions(
+                cell, [o.span for o in here], statement, package
+            )
+    orphaned = _orphaned_imports(notebook, copies, texts)
+    emptied = []
+    for cell in notebook.cells:
+        text = _drop_imports(texts[cell.index], orphaned) if orphaned else texts[cell.index]
+        if text == cell.source:
+            continue
+        _set_source(notebook.data["cells"][cell.index], text)
+        where = f"{notebook.rel} (cell {cell.index + 1})"
+        diff.extend(_unified(cell.source, text, f"a/{where}", f"b/{where}"))
+        if not text.strip():
+            emptied.append(cell.index)
+            diff.append(f"(cell {cell.index + 1} of {notebook.rel} is left empty: removed)\n")
+    for index in reversed(emptied):
+        del notebook.data["cells"][index]
+
+
+# -- imports only the moved code used ---------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _orphaned_imports(notebook: _Notebook, copies: list[_Found], texts: dict[int, str]) -> set[str]:
+    """The names the notebook imports for the moved definitions alone (ruff's F401 once they
+    are gone): used by a moved copy, by nothing left in the notebook, magics included."""
+    wanted: set[str] = set()
+    for one in copies:
+        try:
+            wanted |= _free_names(blank_magics(one.body)) & set(notebook.imports)
+        except SyntaxError:
+            continue
+    if not wanted:
+        return set()
+    used: set[str] = set()
+    for index, cell in enumerate(notebook.data["cells"]):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            used |= _used_names(texts.get(index, _source(cell)))
+    return wanted - used
+
+
+def _used_names(source: str) -> set[str]:
+    """Every name the code reads or binds, and every word of its magics and shell escapes."""
+    blanked = blank_magics(source)
+    try:
+        tree = ast.parse(blanked)
+    except (SyntaxError, ValueError):
+        return set(_WORD.findall(source))  # unreadable: every word counts as a use
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for line, python in zip(source.split("\n"), blanked.split("\n"), strict=False):
+        if line != python:
+            names.update(_WORD.findall(line))
+    return names
+
+
+def _alone(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether ``node`` has its lines to itself (no ``;``, not inside a block)."""
+    end = node.end_lineno or node.lineno
+    rest = lines[end - 1][node.end_col_offset or 0 :].strip()
+    return node.col_offset == 0 and (not rest or rest.startswith("#"))
+
+
+def _statements(node: ast.Import | ast.ImportFrom, kept: list[ast.alias]) -> list[str]:
+    """The import ``node`` reduced to the ``kept`` names, one ``import`` per line (isort)."""
+    if isinstance(node, ast.ImportFrom):
+        return [_from_import(node, kept)]
+    return [_import_text(node, alias) for alias in kept]
+
+
+def _drop_imports(source: str, names: set[str]) -> str:
+    """``source`` without the top-level imports of ``names`` (the rest of each statement stays)."""
+    try:
+        tree = ast.parse(blank_magics(source))
+    except (SyntaxError, ValueError):
+        return source
+    lines = source.removesuffix("\n").split("\n")
+    for node in reversed(_imports(tree)):
+        kept = [a for a in node.names if a.name == "*" or _bound(a) not in names]
+        if len(kept) == len(node.names) or not _alone(node, lines):
+            continue
+        start, end = node.lineno - 1, node.end_lineno or node.lineno
+        if kept:
+            lines[start:end] = _statements(node, kept)
+        else:
+            _cut(lines, start, end)
+    text = "\n".join(lines)
+    return text + "\n" if source.endswith("\n") and text.strip() else text
 
 
 def extract(
@@ -450,13 +761,13 @@ def extract(
     with project_lock(root):
         writes, extraction = plan_extract(project, names, to=to, keep=keep, cwd=cwd)
         before = {w.path: w.path.read_text(encoding="utf-8") for w in writes if not w.create}
-        apply(writes)
-        if verify:
-            try:
+        try:  # a Ctrl-C at any point from here on leaves the project as it was
+            apply(writes)
+            if verify:
                 _verify(project, extraction.notebooks, python)
-            except BaseException:
-                _undo(writes, before)
-                raise
+        except BaseException:
+            _undo(writes, before)
+            raise
     return extraction
 
 

@@ -13,9 +13,9 @@ import ast
 import json
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scaffold.check.notebook import blank_magics
@@ -46,6 +46,10 @@ class _Assignment:
     start: int  # 0-based line range in the cell
     end: int
     parameter: Parameter
+    replacement: str | None = None  # what stays in the cell (a path built from the parameter)
+
+
+_PATHS = {"Path", "PurePath", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"}
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -61,46 +65,232 @@ def _literal(node: ast.expr) -> Any:
     return value if type(value) in _TYPES else None
 
 
+def _path(node: ast.expr) -> tuple[str, str] | None:
+    """A path built from string literals (``Path("data") / "raw.csv"``): the path as a string
+    and the class that built it, as written (``Path``, ``pathlib.Path``)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left = _path(node.left)
+        right = node.right
+        if left is None or not (isinstance(right, ast.Constant) and isinstance(right.value, str)):
+            return None
+        return str(PurePosixPath(left[0], right.value)), left[1]
+    if not isinstance(node, ast.Call) or node.keywords:
+        return None
+    callee = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+    parts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if callee not in _PATHS or len(parts) != len(node.args):
+        return None
+    return str(PurePosixPath(*parts)), ast.unparse(node.func)
+
+
+def _annotation(node: ast.stmt, value: Any) -> str:
+    """The parameter's type: the one written, if it is a plain one that fits, else the value's."""
+    written = node.annotation if isinstance(node, ast.AnnAssign) else None
+    fits = {_TYPES[type(value)], *(["float"] if type(value) is int else [])}
+    if isinstance(written, ast.Name) and written.id in fits:
+        return written.id
+    return _TYPES[type(value)]
+
+
+def _targets(node: ast.stmt) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return node.targets
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        return [node.target]
+    return []
+
+
+def _candidate(node: ast.stmt, targets: list[ast.expr]) -> tuple[Parameter, str | None] | None:
+    """The parameter a top-level ``name = literal`` (or a path of literals) makes, and what
+    stays in its cell (``name = Path(name)`` for a path)."""
+    value = getattr(node, "value", None)
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or value is None:
+        return None
+    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+        return None
+    name = targets[0].id
+    literal = _literal(value)
+    if literal is not None:
+        return Parameter(name, _annotation(node, literal), literal), None
+    path = _path(value)
+    if path is None:
+        return None
+    return Parameter(name, "str", path[0]), f"{name} = {path[1]}({name})"
+
+
+def _code_trees(cells: list[Any]) -> Iterator[tuple[int, ast.Module]]:
+    """Each code cell's index and syntax tree (magics blanked); broken cells are skipped."""
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        try:
+            yield index, ast.parse(blank_magics(_source(cell)))
+        except (SyntaxError, ValueError):
+            continue
+
+
 def _assignments(cells: list[Any]) -> tuple[list[_Assignment], set[str], int]:
     """Literal top-level assignments, every top-level name, and the cell after the imports."""
     found: list[_Assignment] = []
     every: dict[str, int] = {}
     after_imports = 0
-    for index, cell in enumerate(cells):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        try:
-            tree = ast.parse(blank_magics(_source(cell)))
-        except (SyntaxError, ValueError):
-            continue
+    for index, tree in _code_trees(cells):
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 after_imports = index + 1
-            targets = (
-                node.targets
-                if isinstance(node, ast.Assign)
-                else [node.target]
-                if isinstance(node, (ast.AnnAssign, ast.AugAssign))
-                else []
-            )
+            targets = _targets(node)
             for target in targets:
                 for name in ast.walk(target):
                     if isinstance(name, ast.Name):
                         every[name.id] = every.get(name.id, 0) + 1
-            value = getattr(node, "value", None)
-            if (
-                isinstance(node, (ast.Assign, ast.AnnAssign))
-                and len(targets) == 1
-                and isinstance(targets[0], ast.Name)
-                and value is not None
-                and _literal(value) is not None
-            ):
-                literal = _literal(value)
-                parameter = Parameter(targets[0].id, _TYPES[type(literal)], literal)
+            made = _candidate(node, targets)
+            if made is not None:
                 end = node.end_lineno or node.lineno
-                found.append(_Assignment(index, node.lineno - 1, end, parameter))
+                found.append(_Assignment(index, node.lineno - 1, end, *made))
     single = [a for a in found if every[a.parameter.name] == 1]  # never reassigned
     return single, set(every), after_imports
+
+
+# -- checking --------------------------------------------------------------------------------
+
+
+def _refuse_production(root: Path, path: Path) -> None:
+    from scaffold import pipeline
+
+    rel, stem = relative(path, root), path.stem
+    registered = {stage.notebook for stage in pipeline.pipeline_notebooks(root)}
+    if rel in registered or (root / pipeline.PARAMS_DIR / f"{stem}.yaml").exists():
+        raise ScaffoldError(
+            f"{rel} is already a production notebook (it has a dvc.yaml stage or "
+            f"params/{stem}.yaml); nothing to promote."
+        )
+
+
+def _target(root: Path, path: Path, proposed: str | None, rename: bool) -> Path:
+    """Where the notebook goes: its own path, or its conventional name with ``rename``."""
+    if rename and proposed:
+        target = path.with_name(f"{proposed}.ipynb")
+        if target.exists():
+            raise ScaffoldError(f"{relative(target, root)} already exists; rename it by hand.")
+        return target
+    if rename and not NOTEBOOK_NAME.match(path.stem):
+        raise ScaffoldError("cannot propose a name (no initials known); set git user.name.")
+    return path
+
+
+def _load(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ScaffoldError(f"{rel} is not valid JSON; restore it from git.") from None
+    if not isinstance(data, dict):
+        data = {}
+    metadata = data.get("metadata")
+    kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    language = kernelspec.get("language", "python") if isinstance(kernelspec, dict) else "python"
+    if str(language).lower() != "python":
+        raise ScaffoldError(
+            f"{rel} is a {language} notebook; scaffold promote writes Python parameters."
+        )
+    return text, data
+
+
+def _chosen(
+    assignments: list[_Assignment], names: Sequence[str], every: set[str], rel: str
+) -> list[_Assignment]:
+    """The assignments to turn into parameters: all of them, or exactly ``names``."""
+    if names:
+        by_name = {a.parameter.name: a for a in assignments}
+        for name in names:
+            if name not in by_name:
+                _refuse_param(name, name in every, rel)
+        assignments = [by_name[name] for name in dict.fromkeys(names)]
+    if not assignments:
+        raise ScaffoldError(
+            f"{rel} has no top-level assignments of literal values to turn into parameters; "
+            "name them with --param NAME."
+        )
+    return assignments
+
+
+def _refuse_param(name: str, assigned: bool, rel: str) -> None:
+    why = (
+        "is assigned more than once or not to a literal value"
+        if assigned
+        else "is not a top-level assignment"
+    )
+    raise ScaffoldError(f"--param {name}: {name!r} {why} in {rel}.")
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _cut(cells: list[Any], assignments: list[_Assignment]) -> list[int]:
+    """Take the assignments out of their cells; return the cells left empty."""
+    cut: dict[int, list[_Assignment]] = {}
+    for assignment in assignments:
+        cut.setdefault(assignment.cell, []).append(assignment)
+    emptied = []
+    for index, here in cut.items():
+        lines = _source(cells[index]).split("\n")
+        for one in sorted(here, key=lambda a: a.start, reverse=True):
+            lines[one.start : one.end] = [one.replacement] if one.replacement else []
+        remaining = "\n".join(lines)
+        if not remaining.strip():
+            emptied.append(index)
+        source = cells[index]["source"]
+        cells[index]["source"] = (
+            remaining.splitlines(keepends=True) if isinstance(source, list) else remaining
+        )
+    return emptied
+
+
+def _parameters_cell(cells: list[Any], parameters: list[Parameter], stem: str) -> dict[str, Any]:
+    """A code cell tagged ``parameters``, typed as ``scaffold add notebook`` writes it."""
+    from scaffold.notebooks import PARAMETERS_HEADER
+
+    ids = {c.get("id") for c in cells if isinstance(c, dict)}
+    cell_id = next(
+        i for i in ("parameters", *(f"parameters-{n}" for n in range(1, 99))) if i not in ids
+    )
+    source = "\n".join([PARAMETERS_HEADER.format(stem=stem), *(p.line() for p in parameters)])
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": {"tags": [TAG]},
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def _parametrise(
+    data: dict[str, Any], names: Sequence[str], rel: str, stem: str
+) -> list[Parameter]:
+    """Move the chosen assignments of ``data``'s cells into a new parameters cell."""
+    cells: list[Any] = data.get("cells", [])
+    assignments, every, after_imports = _assignments(cells)
+    assignments = _chosen(assignments, names, every, rel)
+    parameters = [a.parameter for a in assignments]
+    emptied = _cut(cells, assignments)
+    position = min([after_imports, *(a.cell for a in assignments)])  # before their cells
+    cells.insert(position, _parameters_cell(cells, parameters, stem))
+    for index in sorted(emptied, reverse=True):
+        del cells[index + (1 if index >= position else 0)]
+    return parameters
+
+
+def _with_kernel(data: dict[str, Any]) -> bool:
+    """Give the notebook Python kernel metadata if it has none (papermill needs a language);
+    say whether it had to."""
+    from scaffold.notebooks import KERNELSPEC, LANGUAGE_INFO
+
+    metadata = data.setdefault("metadata", {})
+    missing = "kernelspec" not in metadata or "language_info" not in metadata
+    metadata.setdefault("kernelspec", dict(KERNELSPEC))
+    metadata.setdefault("language_info", dict(LANGUAGE_INFO))
+    return missing
 
 
 def plan_promote(
@@ -112,97 +302,28 @@ def plan_promote(
 ) -> tuple[list[Write], Promotion, Path]:
     """The writes that make ``notebook`` a production notebook; nothing written."""
     from scaffold import pipeline
-    from scaffold.notebooks import PARAMETERS_HEADER, code_deps
+    from scaffold.notebooks import code_deps
     from scaffold.run import resolve_notebook
 
     root = project.root
     path = resolve_notebook(root, notebook, cwd or Path.cwd())
-    rel, stem = relative(path, root), path.stem
-    registered = {stage.notebook for stage in pipeline.pipeline_notebooks(root)}
-    if rel in registered or (root / pipeline.PARAMS_DIR / f"{stem}.yaml").exists():
-        raise ScaffoldError(
-            f"{rel} is already a production notebook (it has a dvc.yaml stage or "
-            f"params/{stem}.yaml); nothing to promote."
-        )
-    proposed = None if NOTEBOOK_NAME.match(stem) else _proposal(project, stem)
-    target = path
-    if rename and proposed:
-        target = path.with_name(f"{proposed}.ipynb")
-        if target.exists():
-            raise ScaffoldError(f"{relative(target, root)} already exists; rename it by hand.")
-    elif rename and not NOTEBOOK_NAME.match(stem):
-        raise ScaffoldError("cannot propose a name (no initials known); set git user.name.")
-    new_stem = target.stem
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ScaffoldError(f"{rel} is not valid JSON; restore it from git.") from None
-    cells: list[Any] = data.get("cells", []) if isinstance(data, dict) else []
-    existing = parameters_cell(cells)
+    rel = relative(path, root)
+    _refuse_production(root, path)
+    proposed = None if NOTEBOOK_NAME.match(path.stem) else _proposal(project, path.stem)
+    target = _target(root, path, proposed, rename)
+    text, data = _load(path, rel)
+    existing = parameters_cell(data.get("cells", []))
     if existing is not None:  # keep its parameters cell; only register it
-        found = parse(existing, f"the parameters cell of {rel}")
-        writes = [Write(target, _renamed(text, root, path, target))] if target != path else []
-        writes += pipeline.production_writes(
-            root, new_stem, found, code_deps(root, find_package(project))
-        )
-        writes += _references(root, path, target)
-        shown = None if target != path else proposed
-        return writes, Promotion(changes(writes, root), found, shown), path
-    assignments, every, after_imports = _assignments(cells)
-    if names:
-        by_name = {a.parameter.name: a for a in assignments}
-        for name in names:
-            if name not in by_name:
-                why = (
-                    "is assigned more than once or not to a literal value"
-                    if name in every
-                    else "is not a top-level assignment"
-                )
-                raise ScaffoldError(f"--param {name}: {name!r} {why} in {rel}.")
-        assignments = [by_name[name] for name in dict.fromkeys(names)]
-    if not assignments:
-        raise ScaffoldError(
-            f"{rel} has no top-level assignments of literal values to turn into parameters; "
-            "name them with --param NAME."
-        )
-    parameters = [a.parameter for a in assignments]
-    cut: dict[int, list[tuple[int, int]]] = {}
-    for assignment in assignments:
-        cut.setdefault(assignment.cell, []).append((assignment.start, assignment.end))
-    emptied = []
-    for index, spans in cut.items():
-        lines = _source(cells[index]).split("\n")
-        for start, end in sorted(spans, reverse=True):
-            del lines[start:end]
-        remaining = "\n".join(lines)
-        if not remaining.strip():
-            emptied.append(index)
-        source = cells[index]["source"]
-        cells[index]["source"] = (
-            remaining.splitlines(keepends=True) if isinstance(source, list) else remaining
-        )
-    position = min([after_imports, *cut])  # before any cell that used to assign them
-    ids = {c.get("id") for c in cells if isinstance(c, dict)}
-    cell_id = next(
-        i for i in ("parameters", *(f"parameters-{n}" for n in range(1, 99))) if i not in ids
-    )
-    source = "\n".join([PARAMETERS_HEADER.format(stem=new_stem), *(p.line() for p in parameters)])
-    new_cell = {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": cell_id,
-        "metadata": {"tags": [TAG]},
-        "outputs": [],
-        "source": source.splitlines(keepends=True),
-    }
-    cells.insert(position, new_cell)
-    for index in sorted(emptied, reverse=True):
-        del cells[index + (1 if index >= position else 0)]
-    own = _renamed(dumped(text, data), root, path, target)
-    writes = [Write(target, own, create=target != path)]
+        parameters = parse(existing, f"the parameters cell of {rel}")
+        changed = _with_kernel(data)
+    else:
+        parameters = _parametrise(data, names, rel, target.stem)
+        _with_kernel(data)
+        changed = True
+    own = _renamed(dumped(text, data) if changed else text, root, path, target)
+    writes = [Write(target, own, create=target != path)] if changed or target != path else []
     writes += pipeline.production_writes(
-        root, new_stem, parameters, code_deps(root, find_package(project))
+        root, target.stem, parameters, code_deps(root, find_package(project))
     )
     writes += _references(root, path, target)
     shown = None if target != path else proposed
@@ -282,8 +403,8 @@ def promote(
         before = {w.path: w.path.read_text(encoding="utf-8") for w in writes if not w.create}
         original = path.read_text(encoding="utf-8")
         target = writes[0].path if writes and writes[0].path.suffix == ".ipynb" else path
-        apply(writes)
-        try:
+        try:  # a Ctrl-C at any point from here on leaves the project as it was
+            apply(writes)
             if target != path:
                 path.unlink()
             if run:

@@ -122,10 +122,16 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
     assert source(second, 1) == "from lab.helpers import clean, scale"
     # every other cell (ids, metadata, magics, shell escapes) is unchanged
     after_first, after_second = cells_of(first), cells_of(second)
-    for index in (0, 2, 3):
+    for index in (2, 3):
         assert after_first[index] == before_first[index]
-    for index in (0, 2):
-        assert after_second[index] == before_second[index]
+    assert after_second[2] == before_second[2]
+    # but for the import only the moved code used (ruff's F401 once it is gone)
+    for path, after, before in (
+        (first, after_first, before_first),
+        (second, after_second, before_second),
+    ):
+        assert source(path, 0) == SETUP.replace("import math\n", "")
+        assert {**after[0], "source": None} == {**before[0], "source": None}
     assert [c["id"] for c in after_first] == [c["id"] for c in before_first]
     # the notebook file is rewritten as Jupyter writes it: only the changed lines differ
     diff = [
@@ -166,6 +172,10 @@ def test_dry_run_prints_a_diff_and_writes_nothing(lab: Path):
     assert "-def scale(x, factor=2):" in result.stdout
     assert "+from lab.utils import scale" in result.stdout
     assert "create src/lab/utils.py" in result.stdout and "dry run" in result.stdout
+    # a cell without a final newline: its last line, then git's marker, then the new line
+    assert "-    return math.sqrt(x) * factor\n\\ No newline at end of file\n+" in result.stdout
+    diff = result.stdout.split("\ncreate src/lab/utils.py")[0].splitlines()
+    assert all(line[:1] in " +-@\\" for line in diff)  # no line run into the next one
     assert listing(lab) == files
     assert all(path.read_bytes() == data for path, data in before.items())
 
@@ -183,7 +193,125 @@ def test_appends_to_an_existing_module_after_its_imports(lab: Path):
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "from lab.plots import scale" in source(lab / "notebooks" / "1.1-ab-model.ipynb", 1)
+    # the second import joins the first one (isort merges them; two would be I001)
+    assert (
+        source(lab / "notebooks" / "1.1-ab-model.ipynb", 1) == "from lab.plots import clean, scale"
+    )
+    assert source(lab / "notebooks" / "1.0-ab-explore.ipynb", 1) == (
+        "!echo hello\nfrom lab.plots import clean, scale\n\nvalues = [scale(v) for v in (1, 4, 9)]"
+    )
+
+
+def ruff(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
+    """ruff check with the project's configuration, E402 and isort (I) selected everywhere."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--extend-select", "E402,I", *paths],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
+    notebooks = lab / "notebooks"
+    for path in notebooks.glob("*.ipynb"):
+        path.unlink()
+    prep, fit = notebooks / "3.0-ab-prep.ipynb", notebooks / "3.1-ab-fit.ipynb"
+    norm = (
+        "def norm(values):\n    arr = np.asarray(values, dtype=float)\n"
+        "    return arr / math.fsum(values)"
+    )
+    write_notebook(
+        prep,
+        [
+            cell("%load_ext autoreload\n%autoreload 2\nimport math\n\nimport numpy as np", "setup"),
+            # an import block, a constant, then the definition: the import joins the block
+            cell(f"import json\n\nLIMIT = 2\n\n\n{norm}\n\n\nprint(json.dumps(LIMIT))", "mixed"),
+            # code before the definition: the import goes to the top of the cell
+            cell("total = 3\n\n\ndef twice(x):\n    return 2 * x\n\n\nprint(twice(total))", "pre"),
+            # a definition after another one: two blank lines before the one left
+            cell(f"{norm.replace('norm', 'half')}\n\n\ndef twice(x):\n    return 2 * x\n", "two"),
+            cell("print(np.round(norm([1, 3]), 2), math.e, half([2]))", "use"),
+        ],
+    )
+    write_notebook(
+        fit,
+        [
+            cell("import math\n\nimport numpy as np\n\nfrom lab.config import PROJ_ROOT", "setup"),
+            cell(f"%%time\n{norm}\n\n\ndef twice(y):\n    return 2 * y", "defs"),
+            cell("print(np.round(norm([1, 3]), 2), math.e, twice(2), PROJ_ROOT.name)", "use"),
+        ],
+    )
+    before = ruff(lab, "notebooks")
+    assert before.returncode == 0, before.stdout  # the notebooks are clean to begin with
+    run_scaffold("extract", "norm", cwd=lab)
+    run_scaffold("extract", "twice", cwd=lab)  # into the same module: the imports merge
+    assert source(prep, 1) == (
+        "import json\n\nfrom lab.utils import norm\n\nLIMIT = 2\n\nprint(json.dumps(LIMIT))"
+    )
+    assert source(prep, 2) == "from lab.utils import twice\n\ntotal = 3\n\nprint(twice(total))"
+    assert source(prep, 3) == (
+        "from lab.utils import twice\n\n\n"
+        "def half(values):\n    arr = np.asarray(values, dtype=float)\n"
+        "    return arr / math.fsum(values)\n"
+    )
+    assert source(fit, 1) == "%%time\nfrom lab.utils import norm, twice"  # the magic stays first
+    after = ruff(lab, "notebooks", "src", "tests")
+    assert after.returncode == 0, after.stdout
+
+
+def test_imports_only_the_moved_code_used_leave_the_notebook(lab: Path):
+    notebooks = lab / "notebooks"
+    for path in notebooks.glob("*.ipynb"):
+        path.unlink()
+    first, second = notebooks / "3.0-ab-one.ipynb", notebooks / "3.1-ab-two.ipynb"
+    body = "def spread(values):\n    return np.ptp(values) / sqrt(len(values)) + pi"
+    write_notebook(
+        first,
+        [
+            cell("import numpy as np", "numpy"),  # np: only spread used it
+            cell("from math import pi, sqrt, tau\n\nprint(tau)", "math"),  # tau is still used
+            cell(body, "spread"),
+            cell("print(spread([1, 2, 3]))", "use"),
+        ],
+    )
+    write_notebook(
+        second,
+        [
+            cell("%load_ext autoreload\nfrom math import pi, sqrt\n\nimport numpy as np", "setup"),
+            cell(f"{body}\n\n\nprint(spread([4]))", "spread"),
+            cell("%timeit np.zeros(3)", "magic"),  # np still used, by a magic
+        ],
+    )
+    assert ruff(lab, "notebooks/3.0-ab-one.ipynb").returncode == 0
+    result = run_scaffold("extract", "spread", "--dry-run", cwd=lab)
+    assert "(cell 1 of notebooks/3.0-ab-one.ipynb is left empty: removed)" in result.stdout
+    run_scaffold("extract", "spread", cwd=lab)
+    # the emptied import cell is gone; the other import keeps the name still used
+    assert [c["id"] for c in cells_of(first)] == ["math", "spread", "use"]
+    assert source(first, 0) == "from math import tau\n\nprint(tau)"
+    assert source(first, 1) == "from lab.utils import spread"
+    assert source(second, 0) == "%load_ext autoreload\n\nimport numpy as np"
+    assert source(second, 1) == "from lab.utils import spread\n\nprint(spread([4]))"
+    assert source(second, 2) == "%timeit np.zeros(3)"
+    # (ruff does not see the magic's use of np: it would remove the import; extract does not)
+    checked = ruff(lab, "notebooks/3.0-ab-one.ipynb", "src")
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_an_import_from_a_module_the_module_imports_from_joins_that_import(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-paths.ipynb",
+        [
+            cell("from pathlib import PurePath", "setup"),
+            cell("def stem(name):\n    return PurePath(name).stem", "a"),
+        ],
+    )
+    run_scaffold("extract", "stem", "--to", "config", cwd=lab)
+    module = (lab / "src" / "lab" / "config.py").read_text()
+    assert "from pathlib import Path, PurePath\n" in module and module.count("from pathlib") == 1
+    checked = ruff(lab, "src")
+    assert checked.returncode == 0, checked.stdout
 
 
 def refused(lab: Path, *args: str) -> str:
@@ -218,10 +346,15 @@ def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one
     )
     message = refused(lab, "scale")
     assert "differ in more than renaming" in message
+    # which notebooks hold which version (the first two are copies of each other)
     assert (
-        "notebooks/1.0-ab-explore.ipynb, notebooks/1.1-ab-model.ipynb, notebooks/2.0-ab-other.ipynb"
-        in message
+        "(version 1 in notebooks/1.0-ab-explore.ipynb, notebooks/1.1-ab-model.ipynb; "
+        "version 2 in notebooks/2.0-ab-other.ipynb)" in message
     )
+    # a --from notebook that does not define it picks nothing: said so
+    write_notebook(lab / "notebooks" / "2.1-ab-none.ipynb", [cell("x = 1", "a")])
+    message = refused(lab, "scale", "--from", "2.1-ab-none")
+    assert "none of the --from notebooks defines it; pick one that does" in message
     run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=lab)
     module = (lab / "src" / "lab" / "utils.py").read_text()
     assert "return value * factor" in module and "import math" not in module
@@ -294,3 +427,27 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
     assert failed.returncode == 1 and "boom" in failed.stderr and "undone" in failed.stderr
     assert "def twice" not in (lab / "src" / "lab" / "utils.py").read_text()
     assert all(path.read_bytes() == data for path, data in files.items())
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_verify_undoes_everything(lab: Path):
+    import signal
+
+    from tests.conftest import project_venv
+    from tests.test_reliability import scaffold_command, start_and_signal
+
+    def files() -> list[str]:  # what the kernels compile is no change of the project's
+        return [f for f in listing(lab) if ".venv" not in f and "__pycache__" not in f]
+
+    python = project_venv(lab)
+    write_notebook(
+        lab / "notebooks" / "2.0-ab-slow.ipynb",
+        [cell(HELPERS_RENAMED, "defs"), cell("import time\n\ntime.sleep(120)", "sleep")],
+    )
+    listed = files()
+    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    command = scaffold_command("extract", "clean", "--verify", "--python", str(python))
+    result, _ = start_and_signal(command, lab, signal.SIGINT, "ipykernel")
+    assert result.returncode == 130 and "Interrupted" in result.stderr, result.stderr
+    assert files() == listed  # the module and its test are gone again
+    assert all(path.read_bytes() == data for path, data in before.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -108,6 +109,64 @@ def test_an_already_production_notebook_is_refused(lab: Path):
     assert result.returncode == 1 and "already a production notebook" in result.stderr
 
 
+def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_paths(lab: Path):
+    notebook = lab / "notebooks" / "explore_paths.ipynb"
+    write_notebook(
+        notebook,
+        [
+            cell("import pathlib\nfrom pathlib import Path", "setup"),
+            cell(
+                'RAW = Path("data", "raw") / "x.csv"\nOUT = pathlib.Path("reports/out.txt")\n'
+                "rate: float = 1\ncount: int | None = 4\nhome = Path.home()\n"
+                'mixed = Path("data") / RAW.name',
+                "paths",
+            ),
+        ],
+    )
+    result = run_scaffold("promote", "explore_paths", "--no-run", cwd=lab)
+    assert source(notebook, 1).splitlines()[2:] == [
+        'RAW: str = "data/raw/x.csv"',
+        'OUT: str = "reports/out.txt"',
+        "rate: float = 1",  # the type written, when it is a plain one that fits the value
+        "count: int = 4",  # never a union: the parameters cell runs on the project's Python
+    ]
+    # a path is a string parameter (papermill and the params file hold strings); its cell
+    # makes it a path again, with the class it was built with
+    assert source(notebook, 2) == (
+        "RAW = Path(RAW)\nOUT = pathlib.Path(OUT)\nhome = Path.home()\n"
+        'mixed = Path("data") / RAW.name'
+    )
+    assert yaml.safe_load((lab / "params" / "explore_paths.yaml").read_text()) == {
+        "RAW": "data/raw/x.csv",
+        "OUT": "reports/out.txt",
+        "rate": 1,
+        "count": 4,
+    }
+    assert "|" not in result.stdout
+
+
+def test_a_notebook_without_kernel_metadata_gets_pythons(lab: Path):
+    notebook = lab / "notebooks" / "explore_churn.ipynb"
+    data = json.loads(notebook.read_text())
+    data["metadata"] = {}  # as some editors and generators save it: papermill cannot run it
+    notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    run_scaffold("promote", "explore_churn", "--no-run", cwd=lab)
+    metadata = json.loads(notebook.read_text())["metadata"]
+    assert metadata["kernelspec"]["name"] == "python3"
+    assert metadata["kernelspec"]["language"] == metadata["language_info"]["name"] == "python"
+
+
+def test_a_notebook_with_another_language_is_refused(lab: Path):
+    notebook = lab / "notebooks" / "explore_churn.ipynb"
+    data = json.loads(notebook.read_text())
+    data["metadata"] = {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
+    notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    files, before = listing(lab), notebook.read_bytes()
+    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab, check=False)
+    assert result.returncode == 1 and "is a R notebook" in result.stderr
+    assert listing(lab) == files and notebook.read_bytes() == before
+
+
 @pytest.mark.slow
 def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
     from tests.conftest import project_venv
@@ -116,6 +175,9 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
     notebook = lab / "notebooks" / "explore_churn.ipynb"
     data = cells_of(notebook)
     write_notebook(notebook, [c for c in data if c["id"] != "shell"])
+    saved = json.loads(notebook.read_text())
+    saved["metadata"] = {}  # no kernel metadata: promote gives it Python's, papermill runs it
+    notebook.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
     files, before = listing(lab), notebook.read_bytes()
     failed = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab, check=False)
     assert failed.returncode == 1 and "NameError" in failed.stderr and "undone" in failed.stderr
