@@ -506,39 +506,28 @@ def update(
                 raise typer.Exit(UPDATE_AVAILABLE)
             typer.echo(f"{root.name} is up to date with its template ({status.current}).")
             return
-        question = None if trust else updating.trust_question(root, template)
-        if question is not None:
-            if not sys.stdin.isatty():
-                raise ScaffoldError(
-                    f"{question}; pass --trust to allow it (in CI), or run the update in a "
-                    "terminal to be asked."
-                )
-            if not typer.confirm(f"{question[0].upper()}{question[1:]}. Run it?", default=False):
-                raise ScaffoldError("update cancelled; nothing was changed.")
+        if not trust:
+            updating.confirm_trust(root, template, _confirm if sys.stdin.isatty() else None)
         result = updating.update(root, to=to, template=template, pretend=pretend)
     _report_update(result)
     if result.conflicts and not result.pretend:
         raise typer.Exit(UPDATED_WITH_CONFLICTS)
 
 
+def _confirm(question: str) -> bool:
+    answer: bool = typer.confirm(question, default=False)
+    return answer
+
+
 def _report_update(result: Update) -> None:
-    if result.old == result.new and not result.changes:
+    if result.up_to_date:
         typer.echo(f"Up to date: template {result.new} ({result.source}).")
         return
     verb = "Would update" if result.pretend else "Updating"
     typer.echo(f"{verb} from template {result.old} to {result.new} ({result.source})")
     if result.pretend and result.diff:
         typer.echo(result.diff, nl=not result.diff.endswith("\n"))
-    for change in result.changes:
-        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
-        typer.echo(f"  {change.status:<10} {change.path}{note}")
-    for key, value in result.new_answers.items():
-        typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
-    for key, (old, value) in result.changed_answers.items():
-        typer.echo(
-            f"  {'answer':<10} {key}: {old!r} -> {value!r} (the new version's rules reject "
-            "the old answer)"
-        )
+    _report_changes(result)
     if result.pretend:
         typer.echo("Pretend: nothing was changed.")
         return
@@ -550,6 +539,20 @@ def _report_update(result: Update) -> None:
         )
         for path in result.conflicts:
             typer.echo(f"  {path}")
+
+
+def _report_changes(result: Update) -> None:
+    """One line per file, new option and changed answer."""
+    for change in result.changes:
+        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
+        typer.echo(f"  {change.status:<10} {change.path}{note}")
+    for key, value in result.new_answers.items():
+        typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
+    for key, (old, value) in result.changed_answers.items():
+        typer.echo(
+            f"  {'answer':<10} {key}: {old!r} -> {value!r} (the new version's rules reject "
+            "the old answer)"
+        )
 
 
 CHECK_USAGE_ERROR = 2
