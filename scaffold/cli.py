@@ -143,42 +143,34 @@ def new(
     ] = None,
 ) -> None:
     """Create a new project from the scaffold template."""
-    from scaffold.generate import destination, new_project
-    from scaffold.options import load_answers_file, parse_assignments, resolve_answers
-    from scaffold.remotes import Credentials, credential_options, store_credentials
+    from scaffold.generate import create, plan_new
+    from scaffold.remotes import Credentials
     from scaffold.sources import chosen_template
 
     with user_errors(), chosen_template(template, vcs_ref) as source:
         if template is not None:
             typer.echo(f"Template {source.src_path} at {source.commit}")
-        given = load_answers_file(answers_file) if answers_file else {}
-        if project_name is not None:
-            given["project_name"] = project_name
-        given.update(parse_assignments(assignments or []))
-        answers = resolve_answers(given, ask=None if no_input else _ask)
-        skip = [
-            step
-            for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
-            if off
-        ]
-        credentials = Credentials(
-            remote_access_key_id, remote_secret_access_key, remote_credentials_file
-        )
-        secrets = credential_options(answers["dvc_remote"], credentials)
-        if secrets and (no_git or no_dvc):
-            raise ScaffoldError(
-                "remote credentials need DVC set up; drop --no-git/--no-dvc or the credentials."
-            )
-        typer.echo(f"Creating {_relative(destination(answers, output_dir))}")
-        project = new_project(
-            answers,
+        plan = plan_new(
             output_dir,
-            skip=skip,
-            finish=(lambda folder: store_credentials(folder, secrets)) if secrets else None,
-            source=source,
+            project_name=project_name,
+            answers_file=answers_file,
+            assignments=assignments or [],
+            ask=None if no_input else _ask,
+            skip=[
+                step
+                for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
+                if off
+            ],
+            credentials=Credentials(
+                remote_access_key_id, remote_secret_access_key, remote_credentials_file
+            ),
         )
-    if secrets:
-        typer.echo(f"  {'dvc secrets':<12} {', '.join(secrets)} in .dvc/config.local (git-ignored)")
+        typer.echo(f"Creating {_relative(plan.target)}")
+        project = create(plan, source)
+    if plan.secrets:
+        typer.echo(
+            f"  {'dvc secrets':<12} {', '.join(plan.secrets)} in .dvc/config.local (git-ignored)"
+        )
     typer.echo(f"Done: {_relative(project)}")
     typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
 
