@@ -6,21 +6,24 @@ clone of the project so that the project itself is touched once, by one patch, a
 
 1. refuse uncommitted changes, naming the files; untracked files under data/ (data and the
    DVC pointer files being added) are ignored and left alone;
-2. clone the project's HEAD into a temporary folder and let copier update the clone: it renders
-   the recorded version with the recorded answers, takes the difference to the project as the
-   user's edits, renders the new version and re-applies those edits; where both changed the
-   same lines it leaves inline conflict markers. Tasks (git init, dvc init) run on copy only;
+2. clone the project's HEAD into a temporary folder (``_clone``) and let copier update the
+   clone (``_copier_update``): it renders the recorded version with the recorded answers, takes
+   the difference to the project as the user's edits, renders the new version and re-applies
+   those edits; where both changed the same lines it leaves inline conflict markers. Tasks
+   (git init, dvc init) run on copy only;
 3. put back files that the new version deletes but that the user had changed;
-4. the result is a patch against HEAD: shown with ``pretend``, else applied to the working tree
-   (unstaged, for review), with conflicted files marked unmerged so git refuses to commit them
-   until they are resolved and ``git add``-ed.
+4. collect the result as a patch against HEAD (``_collect``): shown with ``pretend``, else
+   applied to the working tree (``_apply``: unstaged, for review, all or nothing), with
+   conflicted files marked unmerged so git refuses to commit them until they are resolved and
+   ``git add``-ed.
 
 A project of the template packaged with scaffold (``_src_path: pypi:scaffold``) has no git
 source to render the old version from. Its base is the project's own pristine render, kept by
 the post-generation step as ``refs/scaffold/template`` (one commit per template version, on no
 branch); when a clone lacks that ref, the old wheel from the package index. The new version is
 the installed template, rendered with the recorded answers; git's own three-way merge
-(``git merge-tree``) joins them, offline (``update_packaged``).
+(``git merge-tree``) joins them, offline (``update_packaged``: ``_packaged_merge``, then
+``_collect_packaged`` and the same ``_apply``).
 
 SIGTERM and SIGHUP end an update as Ctrl-C does (scaffold.interrupts): the scratch folder is
 removed once the children are gone.
