@@ -143,43 +143,35 @@ def new(
     ] = None,
 ) -> None:
     """Create a new project from the scaffold template."""
-    from scaffold.generate import destination, new_project
-    from scaffold.options import load_answers_file, parse_assignments, resolve_answers
-    from scaffold.remotes import Credentials, credential_options, store_credentials
+    from scaffold.generate import create, plan_new
+    from scaffold.remotes import Credentials
     from scaffold.sources import chosen_template
 
     with user_errors(), chosen_template(template, vcs_ref) as (chosen, source):
         if template is not None:
             typer.echo(f"Template {source.src_path} at {source.commit}")
-        given = load_answers_file(answers_file) if answers_file else {}
-        if project_name is not None:
-            given["project_name"] = project_name
-        given.update(parse_assignments(assignments or []))
-        answers = resolve_answers(given, ask=None if no_input else _ask, template=chosen)
-        skip = [
-            step
-            for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
-            if off
-        ]
-        credentials = Credentials(
-            remote_access_key_id, remote_secret_access_key, remote_credentials_file
-        )
-        secrets = credential_options(answers["dvc_remote"], credentials)
-        if secrets and (no_git or no_dvc):
-            raise ScaffoldError(
-                "remote credentials need DVC set up; drop --no-git/--no-dvc or the credentials."
-            )
-        typer.echo(f"Creating {_relative(destination(answers, output_dir))}")
-        project = new_project(
-            answers,
+        plan = plan_new(
             output_dir,
-            skip=skip,
-            finish=(lambda folder: store_credentials(folder, secrets, chosen)) if secrets else None,
-            source=source,
+            project_name=project_name,
+            answers_file=answers_file,
+            assignments=assignments or [],
+            ask=None if no_input else _ask,
+            skip=[
+                step
+                for step, off in (("git", no_git), ("dvc", no_dvc), ("pre-commit", no_pre_commit))
+                if off
+            ],
+            credentials=Credentials(
+                remote_access_key_id, remote_secret_access_key, remote_credentials_file
+            ),
             template=chosen,
         )
-    if secrets:
-        typer.echo(f"  {'dvc secrets':<12} {', '.join(secrets)} in .dvc/config.local (git-ignored)")
+        typer.echo(f"Creating {_relative(plan.target)}")
+        project = create(plan, source)
+    if plan.secrets:
+        typer.echo(
+            f"  {'dvc secrets':<12} {', '.join(plan.secrets)} in .dvc/config.local (git-ignored)"
+        )
     typer.echo(f"Done: {_relative(project)}")
     typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
 
@@ -507,39 +499,28 @@ def update(
                 raise typer.Exit(UPDATE_AVAILABLE)
             typer.echo(f"{root.name} is up to date with its template ({status.current}).")
             return
-        question = None if trust else updating.trust_question(root, template)
-        if question is not None:
-            if not sys.stdin.isatty():
-                raise ScaffoldError(
-                    f"{question}; pass --trust to allow it (in CI), or run the update in a "
-                    "terminal to be asked."
-                )
-            if not typer.confirm(f"{question[0].upper()}{question[1:]}. Run it?", default=False):
-                raise ScaffoldError("update cancelled; nothing was changed.")
+        if not trust:
+            updating.confirm_trust(root, template, _confirm if sys.stdin.isatty() else None)
         result = updating.update(root, to=to, template=template, pretend=pretend)
     _report_update(result)
     if result.conflicts and not result.pretend:
         raise typer.Exit(UPDATED_WITH_CONFLICTS)
 
 
+def _confirm(question: str) -> bool:
+    answer: bool = typer.confirm(question, default=False)
+    return answer
+
+
 def _report_update(result: Update) -> None:
-    if result.old == result.new and not result.changes:
+    if result.up_to_date:
         typer.echo(f"Up to date: template {result.new} ({result.source}).")
         return
     verb = "Would update" if result.pretend else "Updating"
     typer.echo(f"{verb} from template {result.old} to {result.new} ({result.source})")
     if result.pretend and result.diff:
         typer.echo(result.diff, nl=not result.diff.endswith("\n"))
-    for change in result.changes:
-        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
-        typer.echo(f"  {change.status:<10} {change.path}{note}")
-    for key, value in result.new_answers.items():
-        typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
-    for key, (old, value) in result.changed_answers.items():
-        typer.echo(
-            f"  {'answer':<10} {key}: {old!r} -> {value!r} (the new version's rules reject "
-            "the old answer)"
-        )
+    _report_changes(result)
     if result.pretend:
         typer.echo("Pretend: nothing was changed.")
         return
@@ -551,6 +532,20 @@ def _report_update(result: Update) -> None:
         )
         for path in result.conflicts:
             typer.echo(f"  {path}")
+
+
+def _report_changes(result: Update) -> None:
+    """One line per file, new option and changed answer."""
+    for change in result.changes:
+        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
+        typer.echo(f"  {change.status:<10} {change.path}{note}")
+    for key, value in result.new_answers.items():
+        typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
+    for key, (old, value) in result.changed_answers.items():
+        typer.echo(
+            f"  {'answer':<10} {key}: {old!r} -> {value!r} (the new version's rules reject "
+            "the old answer)"
+        )
 
 
 CHECK_USAGE_ERROR = 2

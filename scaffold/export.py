@@ -85,21 +85,8 @@ def plan_tasks(root: Path, target: Target) -> list[Task]:
     """The stages of ``dvc.yaml`` as tasks in an order that respects their dependencies."""
     stages = pipeline_stages(root)
     for stage in stages:
-        call = stage.papermill
-        if call is None:
-            continue
-        if not (root / call.notebook).is_file():
-            raise ScaffoldError(f"stage {stage.name} runs {call.notebook}, which is missing.")
-        if call.params and not (root / call.params).is_file():
-            raise ScaffoldError(f"stage {stage.name} reads {call.params}, which is missing.")
-        if not (root / call.cwd).is_dir():
-            raise ScaffoldError(f"stage {stage.name} runs in {call.cwd}/, which is missing.")
-    ids = {stage.name: _task_id(stage.name, target) for stage in stages}
-    clashes = [name for name in ids if list(ids.values()).count(ids[name]) > 1]
-    if clashes:
-        raise ScaffoldError(
-            f"stages {', '.join(clashes)} would get the same {target} name; rename one."
-        )
+        _check_inputs(root, stage)
+    ids = _task_ids(stages, target)
     upstream = {
         stage.name: tuple(
             other.name for other in stages if other is not stage and _feeds(other.outs, stage.deps)
@@ -111,6 +98,30 @@ def plan_tasks(root: Path, target: Target) -> list[Task]:
     return [
         Task(ids[name], by_name[name], tuple(ids[up] for up in upstream[name])) for name in ordered
     ]
+
+
+def _check_inputs(root: Path, stage: Stage) -> None:
+    """Refuse a papermill stage whose notebook, parameters file or folder is missing."""
+    call = stage.papermill
+    if call is None:
+        return
+    if not (root / call.notebook).is_file():
+        raise ScaffoldError(f"stage {stage.name} runs {call.notebook}, which is missing.")
+    if call.params and not (root / call.params).is_file():
+        raise ScaffoldError(f"stage {stage.name} reads {call.params}, which is missing.")
+    if not (root / call.cwd).is_dir():
+        raise ScaffoldError(f"stage {stage.name} runs in {call.cwd}/, which is missing.")
+
+
+def _task_ids(stages: Sequence[Stage], target: Target) -> dict[str, str]:
+    """Each stage's task id for ``target``; refuse stages whose ids would be the same."""
+    ids = {stage.name: _task_id(stage.name, target) for stage in stages}
+    clashes = [name for name in ids if list(ids.values()).count(ids[name]) > 1]
+    if clashes:
+        raise ScaffoldError(
+            f"stages {', '.join(clashes)} would get the same {target} name; rename one."
+        )
+    return ids
 
 
 def _task_id(name: str, target: Target) -> str:
@@ -378,12 +389,7 @@ def export(
     """
     root = project.root
     repo = project.answers.get("repo_name") or root.name
-    folder = Path(os.path.normpath(output.absolute() if output else root / DEFAULT_FOLDERS[target]))
-    if not folder.resolve().is_relative_to(root.resolve()):
-        raise ScaffoldError(f"--output {output}: the folder must be inside the project {root}.")
-    if folder.exists() and not folder.is_dir():
-        raise ScaffoldError(f"--output {output} is a file; give a folder.")
-    path = folder / f"{repo}.py"
+    path = _output_folder(root, target, output) / f"{repo}.py"
     depth = len(path.relative_to(root).parts) - 1
     schedule = check_schedule(schedule)
     if target == "airflow":
@@ -396,19 +402,35 @@ def export(
             body = airflow_source(tasks, repo, dag_id or repo, schedule, depth)
         else:
             body = dagster_source(tasks, repo, depth)
-        text = header(target, body) + body
-        old = path.read_text(encoding="utf-8") if path.is_file() else None
-        change: Change | None = None
-        if old != text:
-            if old is not None and not force and not is_untouched(old):
-                raise ScaffoldError(
-                    f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
-                    "did not write it); left it alone. Pass --force to overwrite it."
-                )
-            apply([Write(path, text, create=old is None)])
-            change = Change("create" if old is None else "update", relative(path, root))
+        change = _write(root, path, header(target, body) + body, force)
     missing = missing_packages(project, target, python)
     return Exported(path, change, tuple(tasks), missing, install_command(target))
+
+
+def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
+    """The folder to write into: ``output``, which must be a folder inside the project, else
+    the target's default folder."""
+    folder = Path(os.path.normpath(output.absolute() if output else root / DEFAULT_FOLDERS[target]))
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise ScaffoldError(f"--output {output}: the folder must be inside the project {root}.")
+    if folder.exists() and not folder.is_dir():
+        raise ScaffoldError(f"--output {output} is a file; give a folder.")
+    return folder
+
+
+def _write(root: Path, path: Path, text: str, force: bool) -> Change | None:
+    """Write ``text`` to ``path`` unless it holds it already (None); an existing file only
+    when it is untouched since scaffold wrote it, or with ``force``."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    if old == text:
+        return None
+    if old is not None and not force and not is_untouched(old):
+        raise ScaffoldError(
+            f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
+            "did not write it); left it alone. Pass --force to overwrite it."
+        )
+    apply([Write(path, text, create=old is None)])
+    return Change("create" if old is None else "update", relative(path, root))
 
 
 def missing_packages(

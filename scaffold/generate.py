@@ -19,12 +19,18 @@ import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scaffold.errors import ScaffoldError
 from scaffold.options import template_config
 from scaffold.resources import PACKAGED_TEMPLATE, Template
 from scaffold.sources import Source, packaged_source
+
+if TYPE_CHECKING:
+    from scaffold.options import Ask
+    from scaffold.remotes import Credentials
 
 STEPS = ("git", "dvc", "pre-commit")
 """Post-generation steps that ``skip`` may name."""
@@ -203,3 +209,66 @@ def _failed_step(error: BaseException) -> str:
             return "pre-generation"
         trace = trace.tb_next
     return "post-generation"
+
+
+# -- scaffold new: the command's decisions, before anything is written ----------------------
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """A checked ``scaffold new``: the answers, where the project goes, what is skipped."""
+
+    answers: dict[str, str]
+    output_dir: Path
+    target: Path  # the project's folder (it does not exist yet)
+    skip: tuple[str, ...]  # post-generation steps not to run (see STEPS)
+    secrets: dict[str, str]  # the remote's .dvc/config.local options; never in the template
+    template: Template = PACKAGED_TEMPLATE
+
+
+def plan_new(
+    output_dir: Path,
+    *,
+    project_name: str | None = None,
+    answers_file: Path | None = None,
+    assignments: Collection[str] = (),
+    ask: Ask | None = None,
+    skip: Collection[str] = (),
+    credentials: Credentials | None = None,
+    template: Template = PACKAGED_TEMPLATE,
+) -> NewPlan:
+    """Gather the answers (``answers_file``, then ``project_name``, then the KEY=VALUE
+    ``assignments``; ``ask`` for the rest, else their defaults) and check them, the remote's
+    ``credentials`` and the destination, by ``template``'s rules (``sources.chosen_template``
+    gives a chosen one)."""
+    from scaffold.options import load_answers_file, parse_assignments, resolve_answers
+    from scaffold.remotes import credential_options
+
+    given = load_answers_file(answers_file) if answers_file else {}
+    if project_name is not None:
+        given["project_name"] = project_name
+    given.update(parse_assignments(assignments))
+    answers = resolve_answers(given, ask=ask, template=template)
+    secrets = credential_options(answers["dvc_remote"], credentials) if credentials else {}
+    if secrets and ("git" in skip or "dvc" in skip):
+        raise ScaffoldError(
+            "remote credentials need DVC set up; drop --no-git/--no-dvc or the credentials."
+        )
+    target = destination(answers, output_dir)
+    return NewPlan(answers, output_dir, target, tuple(skip), secrets, template)
+
+
+def create(plan: NewPlan, source: Source | None = None) -> Path:
+    """Create the planned project (see ``new_project``), its remote's credentials written
+    before it is moved into place; return its folder."""
+    from scaffold.remotes import store_credentials
+
+    secrets, template = plan.secrets, plan.template
+    return new_project(
+        plan.answers,
+        plan.output_dir,
+        skip=plan.skip,
+        finish=(lambda folder: store_credentials(folder, secrets, template)) if secrets else None,
+        source=source,
+        template=template,
+    )

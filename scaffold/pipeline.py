@@ -18,7 +18,7 @@ import json
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -236,33 +236,42 @@ class PipelineNotebook:
 
 def pipeline_notebooks(root: Path) -> list[PipelineNotebook]:
     """The papermill stages of ``dvc.yaml``, in file order (empty when there is none)."""
-    import yaml
-
     path = root / DVC_YAML
     if not path.is_file():
         return []
+    stages = _dvc_stages(path, root)
+    found = (_pipeline_notebook(str(name), stage) for name, stage in (stages or {}).items())
+    return [notebook for notebook in found if notebook is not None]
+
+
+def _dvc_stages(path: Path, root: Path) -> Any:
+    """What ``stages:`` of the ``dvc.yaml`` at ``path`` holds (None when it has no such key)."""
+    import yaml
+
     try:
         data = yaml.safe_load(read_text(path, root)) or {}
     except yaml.YAMLError as error:
         raise ScaffoldError(f"dvc.yaml is not valid YAML ({_problem(error)}); fix it.") from None
-    stages = data.get("stages") if isinstance(data, dict) else None
-    found = []
-    for name, stage in (stages or {}).items():
-        command = stage.get("cmd") if isinstance(stage, dict) else None
-        if isinstance(command, list):
-            command = " && ".join(str(part) for part in command)
-        if not isinstance(command, str) or "papermill" not in command:
-            continue
-        try:
-            words = shlex.split(command.split("papermill", 1)[1])
-        except ValueError:
-            continue
-        notebooks = [word for word in words if word.endswith(".ipynb")]
-        flags = ("-f", "--parameters_file")
-        params = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in flags), None)
-        if len(notebooks) >= 2:
-            found.append(PipelineNotebook(str(name), notebooks[0], notebooks[1], params))
-    return found
+    return data.get("stages") if isinstance(data, dict) else None
+
+
+def _pipeline_notebook(name: str, stage: Any) -> PipelineNotebook | None:
+    """The notebook that a stage runs with papermill, or None for any other stage."""
+    command = stage.get("cmd") if isinstance(stage, dict) else None
+    if isinstance(command, list):
+        command = " && ".join(str(part) for part in command)
+    if not isinstance(command, str) or "papermill" not in command:
+        return None
+    try:
+        words = shlex.split(command.split("papermill", 1)[1])
+    except ValueError:
+        return None
+    notebooks = [word for word in words if word.endswith(".ipynb")]
+    if len(notebooks) < 2:
+        return None
+    flags = ("-f", "--parameters_file")
+    params = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in flags), None)
+    return PipelineNotebook(name, notebooks[0], notebooks[1], params)
 
 
 # -- the whole pipeline, for exporters: every stage, its papermill call, its deps and outs ----
@@ -307,9 +316,12 @@ _IGNORED_FLAGS = {
     "--no-request-save-on-cell-execute",
     "--prepare-execute",
 }
+# papermill options with one value that a run keeps (-f, --cwd, -k, -l), and their short forms
+_VALUE_OPTIONS = ("-f", "--parameters_file", "--cwd", "-k", "--kernel", "-l", "--language")
+_SHORT = {"--parameters_file": "-f", "--kernel": "-k", "--language": "-l"}
 _VALUE_COUNTS = {
     **dict.fromkeys(_IGNORED_VALUE_OPTIONS, 1),
-    **dict.fromkeys(("-f", "--parameters_file", "--cwd", "-k", "--kernel", "-l", "--language"), 1),
+    **dict.fromkeys(_VALUE_OPTIONS, 1),
     **dict.fromkeys(("-y", "--parameters_yaml"), 1),
     **dict.fromkeys(("-p", "--parameters", "-r", "--parameters_raw"), 2),
 }
@@ -319,19 +331,13 @@ _SHELL_WORDS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "2>", "2>&1"}
 def pipeline_stages(root: Path) -> list[Stage]:
     """Every stage of ``root/dvc.yaml`` in file order; raise ScaffoldError for what cannot be
     read (no file, bad YAML, templated stages, paths outside the project)."""
-    import yaml
-
     path = root / DVC_YAML
     if not path.is_file():
         raise ScaffoldError(
             "no dvc.yaml in the project; register a notebook with "
             "scaffold add notebook --production DESCRIPTION."
         )
-    try:
-        data = yaml.safe_load(read_text(path, root)) or {}
-    except yaml.YAMLError as error:
-        raise ScaffoldError(f"dvc.yaml is not valid YAML ({_problem(error)}); fix it.") from None
-    stages = data.get("stages") if isinstance(data, dict) else None
+    stages = _dvc_stages(path, root)
     if not isinstance(stages, dict) or not stages:
         raise ScaffoldError("dvc.yaml has no stages; nothing to export.")
     return [_read_stage(str(name), stage) for name, stage in stages.items()]
@@ -388,13 +394,41 @@ def _inside(wdir: str, path: str, stage: str) -> str:
 
 
 def _papermill_call(name: str, command: str, wdir: str) -> PapermillCall | None:
+    """What a stage's ``cmd`` asks papermill for; None when it is not one papermill command."""
     try:
         words = shlex.split(command)
     except ValueError:
         return None
     if any(word in _SHELL_WORDS for word in words):
         return None
-    start = next(
+    start = _papermill_start(words)
+    if start is None:
+        return None
+    args = _read_papermill_args(name, words[start:])
+    if len(args.positional) != 2:
+        raise ScaffoldError(
+            f"stage {name}: expected `papermill INPUT.ipynb OUTPUT.ipynb ...`, got {command!r}."
+        )
+    merged: dict[str, Any] = {}
+    for text in args.yaml_texts:
+        merged.update(_yaml_mapping(text, name))
+    merged.update(args.inline)
+    params = args.values.get("-f")
+    return PapermillCall(
+        notebook=_inside(wdir, args.positional[0], name),
+        report=_inside(wdir, args.positional[1], name),
+        params=_inside(wdir, params, name) if params else None,
+        cwd=_inside(wdir, args.values.get("--cwd", "."), name),
+        kernel=args.values.get("-k"),
+        language=args.values.get("-l"),
+        inline=merged,
+    )
+
+
+def _papermill_start(words: Sequence[str]) -> int | None:
+    """Where papermill's arguments start: after ``papermill`` (or a path to it) as the command,
+    or after ``-m``, ``run`` or ``exec`` (``python -m papermill``, ``uv run papermill``)."""
+    return next(
         (
             i + 1
             for i, word in enumerate(words[:4])
@@ -403,57 +437,51 @@ def _papermill_call(name: str, command: str, wdir: str) -> PapermillCall | None:
         ),
         None,
     )
-    if start is None:
-        return None
-    positional: list[str] = []
-    values: dict[str, str] = {}
-    inline: dict[str, Any] = {}
-    yaml_texts: list[str] = []
-    args = words[start:]
+
+
+@dataclass
+class _PapermillArgs:
+    """papermill's command line, read: the paths, the one-value options, the parameters."""
+
+    positional: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # -f, --cwd, -k, -l
+    inline: dict[str, Any] = field(default_factory=dict)  # -p and -r, in order
+    yaml_texts: list[str] = field(default_factory=list)  # -y
+
+    def add(self, name: str, word: str, option: str, taken: list[str]) -> None:
+        """Take one word of the command line, with the values its option ``taken``."""
+        if not word.startswith("-") or word == "-":
+            self.positional.append(word)
+        elif option in _VALUE_OPTIONS:
+            self.values[_SHORT.get(option, option)] = taken[0]
+        elif option in ("-y", "--parameters_yaml"):
+            self.yaml_texts.append(taken[0])
+        elif option in ("-p", "--parameters"):
+            self.inline[taken[0]] = _papermill_type(taken[1])
+        elif option in ("-r", "--parameters_raw"):
+            self.inline[taken[0]] = taken[1]
+        elif option not in _IGNORED_VALUE_OPTIONS and option not in _IGNORED_FLAGS:
+            raise ScaffoldError(
+                f"stage {name}: scaffold cannot export papermill's {option} option; run that "
+                "stage another way or drop the option."
+            )
+
+
+def _read_papermill_args(name: str, args: Sequence[str]) -> _PapermillArgs:
+    """Read papermill's arguments as its command line does (``--option=value`` too)."""
+    read = _PapermillArgs()
     index = 0
     while index < len(args):
         word = args[index]
         option, equals, attached = word.partition("=") if word.startswith("--") else (word, "", "")
         given = [attached] if equals else []
         count = _VALUE_COUNTS.get(option, 0)
-        taken = given + args[index + 1 : index + 1 + count - len(given)]
+        taken = given + list(args[index + 1 : index + 1 + count - len(given)])
         if len(taken) < count:
             raise ScaffoldError(f"stage {name}: papermill {option} lacks its value.")
         index += 1 + count - len(given)
-        if not word.startswith("-") or word == "-":
-            positional.append(word)
-        elif option in ("-f", "--parameters_file", "--cwd", "-k", "--kernel", "-l", "--language"):
-            key = {"--parameters_file": "-f", "--kernel": "-k", "--language": "-l"}.get(option)
-            values[key or option] = taken[0]
-        elif option in ("-y", "--parameters_yaml"):
-            yaml_texts.append(taken[0])
-        elif option in ("-p", "--parameters"):
-            inline[taken[0]] = _papermill_type(taken[1])
-        elif option in ("-r", "--parameters_raw"):
-            inline[taken[0]] = taken[1]
-        elif option not in _IGNORED_VALUE_OPTIONS and option not in _IGNORED_FLAGS:
-            raise ScaffoldError(
-                f"stage {name}: scaffold cannot export papermill's {option} option; run that "
-                "stage another way or drop the option."
-            )
-    if len(positional) != 2:
-        raise ScaffoldError(
-            f"stage {name}: expected `papermill INPUT.ipynb OUTPUT.ipynb ...`, got {command!r}."
-        )
-    merged: dict[str, Any] = {}
-    for text in yaml_texts:
-        merged.update(_yaml_mapping(text, name))
-    merged.update(inline)
-    params = values.get("-f")
-    return PapermillCall(
-        notebook=_inside(wdir, positional[0], name),
-        report=_inside(wdir, positional[1], name),
-        params=_inside(wdir, params, name) if params else None,
-        cwd=_inside(wdir, values.get("--cwd", "."), name),
-        kernel=values.get("-k"),
-        language=values.get("-l"),
-        inline=merged,
-    )
+        read.add(name, word, option, taken)
+    return read
 
 
 def _papermill_type(raw: str) -> Any:

@@ -6,21 +6,24 @@ clone of the project so that the project itself is touched once, by one patch, a
 
 1. refuse uncommitted changes, naming the files; untracked files under data/ (data and the
    DVC pointer files being added) are ignored and left alone;
-2. clone the project's HEAD into a temporary folder and let copier update the clone: it renders
-   the recorded version with the recorded answers, takes the difference to the project as the
-   user's edits, renders the new version and re-applies those edits; where both changed the
-   same lines it leaves inline conflict markers. Tasks (git init, dvc init) run on copy only;
+2. clone the project's HEAD into a temporary folder (``_clone``) and let copier update the
+   clone (``_copier_update``): it renders the recorded version with the recorded answers, takes
+   the difference to the project as the user's edits, renders the new version and re-applies
+   those edits; where both changed the same lines it leaves inline conflict markers. Tasks
+   (git init, dvc init) run on copy only;
 3. put back files that the new version deletes but that the user had changed;
-4. the result is a patch against HEAD: shown with ``pretend``, else applied to the working tree
-   (unstaged, for review), with conflicted files marked unmerged so git refuses to commit them
-   until they are resolved and ``git add``-ed.
+4. collect the result as a patch against HEAD (``_collect``): shown with ``pretend``, else
+   applied to the working tree (``_apply``: unstaged, for review, all or nothing), with
+   conflicted files marked unmerged so git refuses to commit them until they are resolved and
+   ``git add``-ed.
 
 A project of the template packaged with scaffold (``_src_path: pypi:scaffold``) has no git
 source to render the old version from. Its base is the project's own pristine render, kept by
 the post-generation step as ``refs/scaffold/template`` (one commit per template version, on no
 branch); when a clone lacks that ref, the old wheel from the package index. The new version is
 the installed template, rendered with the recorded answers; git's own three-way merge
-(``git merge-tree``) joins them, offline (``update_packaged``).
+(``git merge-tree``) joins them, offline (``update_packaged``: ``_packaged_merge``, then
+``_collect_packaged`` and the same ``_apply``).
 
 SIGTERM and SIGHUP end an update as Ctrl-C does (scaffold.interrupts): the scratch folder is
 removed once the children are gone.
@@ -36,7 +39,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +70,9 @@ DATA_FOLDER = "data"
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 SHOWN_DIRTY = 10
 _STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
+
+_Stages = dict[str, list[tuple[str, str, str]]]
+"""Conflicted paths with their index entries: (mode, blob sha, stage) each."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,11 @@ class Update:
     new_answers: dict[str, Any] = field(default_factory=dict)
     pretend: bool = False
     changed_answers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when the project already had the target version: nothing was to change."""
+        return self.old == self.new and not self.changes
 
     @property
     def conflicts(self) -> list[str]:
@@ -323,29 +334,72 @@ def _render_old(recorded: Recorded, into: Path) -> Path:
     return into
 
 
-def _name_status(clone: Path, base: str, sub: str, staged: bool) -> list[tuple[str, str]]:
-    """(status letter, path) of the clone's changes against ``base``: of its index when
-    ``staged``, else of its working tree."""
-    cached = ["--cached"] if staged else []
-    out = _git(
-        "diff", *cached, "--name-status", "-z", "--no-renames", base, "--", sub or ".", cwd=clone
-    )
+# -- steps shared by both update paths ------------------------------------------------------
+
+
+def _subfolder(root: Path, top: Path) -> str:
+    """The project's folder in its git repository, "" when it is the repository's top."""
+    sub = root.resolve().relative_to(top.resolve()).as_posix()
+    return "" if sub == "." else sub
+
+
+def _status_pairs(out: str) -> list[tuple[str, str]]:
+    """(status letter, path) pairs of git's ``--name-status -z`` output."""
     parts = [part for part in out.split("\0") if part]
     return list(zip(parts[::2], parts[1::2], strict=True))
 
 
-def _unmerged(clone: Path) -> dict[str, list[tuple[str, str, str]]]:
-    """Conflicted paths with their index stages: (mode, blob sha, stage)."""
-    stages: dict[str, list[tuple[str, str, str]]] = {}
-    for entry in _git("ls-files", "--unmerged", "-z", cwd=clone).split("\0"):
-        if entry:
-            meta, path = entry.split("\t", 1)
-            mode, sha, stage = meta.split()
-            stages.setdefault(path, []).append((mode, sha, stage))
-    return stages
+def _add_stage(stages: _Stages, entry: str) -> None:
+    """Add one index entry, ``<mode> <sha> <stage>\\t<path>``, to ``stages``."""
+    meta, path = entry.split("\t", 1)
+    mode, sha, stage = meta.split()
+    stages.setdefault(path, []).append((mode, sha, stage))
 
 
-def _mark_unmerged(top: Path, clone: Path, stages: dict[str, list[tuple[str, str, str]]]) -> None:
+def _changes(
+    pairs: list[tuple[str, str]], conflicted: Collection[str], kept: list[str], sub: str = ""
+) -> list[Change]:
+    """The files of the update: each changed path (a conflict when ``conflicted`` has it), then
+    the kept ones; paths relative to the project's folder ``sub``."""
+    changes = [
+        Change(
+            "conflict" if path in conflicted else _STATUS.get(state[0], "changed"),
+            _relative(path, sub),
+        )
+        for state, path in pairs
+    ]
+    return changes + [Change("kept", _relative(path, sub)) for path in kept]
+
+
+def _new_answers(recorded: Recorded, after: Recorded) -> dict[str, Any]:
+    """The options of the new version that the project had no answer for (their defaults)."""
+    return {
+        key: value
+        for key, value in after.answers.items()
+        if not key.startswith("_") and key not in recorded.answers
+    }
+
+
+def _apply(top: Path, patch: str, directory: str = "") -> None:
+    """Apply ``patch`` to the working tree of ``top`` (its paths taken under ``directory``),
+    all or nothing."""
+    into = [f"--directory={directory}"] if directory else []
+    applied = subprocess.run(
+        ["git", "apply", "--binary", "--whitespace=nowarn", *into, "-"],
+        cwd=top,
+        input=patch.encode(errors="surrogateescape"),
+        capture_output=True,
+        check=False,
+    )
+    if applied.returncode != 0:  # git apply is all or nothing
+        reason = applied.stderr.decode(errors="replace").strip().splitlines()
+        raise ScaffoldError(
+            "the update could not be applied, so nothing was changed: "
+            f"{reason[-1].removeprefix('error: ') if reason else 'git apply failed'}."
+        )
+
+
+def _mark_unmerged(top: Path, clone: Path, stages: _Stages) -> None:
     """Record conflicted files in the project's index as unmerged (as copier does), so that
     `git status` lists them and `git commit` refuses them until they are resolved."""
     lines = []
@@ -360,6 +414,28 @@ def _mark_unmerged(top: Path, clone: Path, stages: dict[str, list[tuple[str, str
     _git("update-index", "--index-info", cwd=top, stdin=("\n".join(lines) + "\n").encode())
 
 
+# -- a git template source: copier updates a scratch clone ----------------------------------
+
+
+@dataclass(frozen=True)
+class _Clone:
+    """The scratch clone of the project's repository in which copier updates the project."""
+
+    path: Path
+    base: str  # the commit cloned: the project's HEAD
+    sub: str  # the project's folder in the repository ("" at its top)
+
+    @property
+    def project(self) -> Path:
+        """The project's folder in the clone."""
+        return self.path / self.sub if self.sub else self.path
+
+    @property
+    def pathspec(self) -> str:
+        """The project's files, for git commands run at the top of the clone."""
+        return self.sub or "."
+
+
 def update(
     root: Path, *, to: str | None = None, template: str | None = None, pretend: bool = False
 ) -> Update:
@@ -370,92 +446,114 @@ def update(
     refuse_dirty(root)
     if template is None and is_packaged(recorded.src_path):
         return update_packaged(root, top, recorded, to=to, pretend=pretend)
-    source = recorded.src_path
-    if template is not None:
-        clonable(template)  # a readable sentence for a missing or non-git local source
-        source = recorded_source(template)
-    elif to is None:
-        status = check(root)
-        if not status.newer:
-            return Update(source, recorded.commit, recorded.commit, pretend=pretend)
-    sub = root.resolve().relative_to(top.resolve()).as_posix()
-    sub = "" if sub == "." else sub
-    base = _git("rev-parse", "HEAD", cwd=top).strip()
+    source = _chosen_source(recorded, template)
+    if template is None and to is None and not check(root).newer:
+        return Update(source, recorded.commit, recorded.commit, pretend=pretend)
+    sub = _subfolder(root, top)
     with _scratch() as scratch:
-        clone = scratch / "project"
-        _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=scratch)
-        _git("-c", "advice.detachedHead=false", "checkout", "--quiet", base, cwd=clone)
-        project = clone / sub if sub else clone
+        clone = _clone(top, sub, scratch)
         with _git_identity(top):
-            if source != recorded.src_path:
-                _set_source(project / ANSWERS_FILE, source)
-                message = f"Point the template at {source}"
-                _git("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
-                     message, "--", ANSWERS_FILE, cwd=project)  # fmt: skip
-            _run_copier_update(project, to, source, recorded.commit)
-            unmerged = _unmerged(clone)
-            removed = [
-                path for state, path in _name_status(clone, base, sub, staged=False) if state == "D"
-            ]
-            kept = _keep_changed_deletions(clone, base, sub, recorded, removed, scratch)
-        _git("add", "--all", "--", sub or ".", cwd=clone)
-        changes = [
-            Change(
-                "conflict" if path in unmerged else _STATUS.get(state[0], "changed"),
-                _relative(path, sub),
-            )
-            for state, path in _name_status(clone, base, sub, staged=True)
-        ]
-        changes += [Change("kept", _relative(path, sub)) for path in kept]
-        after = read_recorded(project)
-        new_answers = {
-            key: value
-            for key, value in after.answers.items()
-            if not key.startswith("_") and key not in recorded.answers
-        }
-        # copier replaces a recorded answer that breaks a rule of the new version by the default
-        changed_answers = {
-            key: (recorded.answers[key], value)
-            for key, value in after.answers.items()
-            if not key.startswith("_")
-            and key in recorded.answers
-            and recorded.answers[key] != value
-        }
-        patch = _git(
-            "diff", "--cached", "--binary", "--full-index", base, "--", sub or ".", cwd=clone
-        )
-        result = Update(
-            source=source,
-            old=recorded.commit,
-            new=after.commit,
-            changes=changes,
-            diff=patch,
-            new_answers=new_answers,
-            pretend=pretend,
-            changed_answers=changed_answers,
-        )
-        if pretend or not patch:
+            unmerged, kept = _copier_update(clone, recorded, source, to, scratch)
+        result = _collect(clone, recorded, source, unmerged, kept, pretend)
+        if pretend or not result.diff:
             return result
-        applied = subprocess.run(
-            ["git", "apply", "--binary", "--whitespace=nowarn", "-"],
-            cwd=top,
-            input=patch.encode(errors="surrogateescape"),
-            capture_output=True,
-            check=False,
-        )
-        if applied.returncode != 0:  # git apply is all or nothing
-            reason = applied.stderr.decode(errors="replace").strip().splitlines()
-            raise ScaffoldError(
-                "the update could not be applied, so nothing was changed: "
-                f"{reason[-1].removeprefix('error: ') if reason else 'git apply failed'}."
-            )
+        _apply(top, result.diff)
         if unmerged:
-            _mark_unmerged(top, clone, unmerged)
+            _mark_unmerged(top, clone.path, unmerged)
         return result
 
 
+def _chosen_source(recorded: Recorded, template: str | None) -> str:
+    """The source to update from: ``template`` (which the project then records), else the
+    recorded one."""
+    if template is None:
+        return recorded.src_path
+    clonable(template)  # a readable sentence for a missing or non-git local source
+    return recorded_source(template)
+
+
+def _clone(top: Path, sub: str, scratch: Path) -> _Clone:
+    """Clone the project's repository at HEAD into ``scratch``."""
+    base = _git("rev-parse", "HEAD", cwd=top).strip()
+    clone = scratch / "project"
+    _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=scratch)
+    _git("-c", "advice.detachedHead=false", "checkout", "--quiet", base, cwd=clone)
+    return _Clone(clone, base, sub)
+
+
+def _copier_update(
+    clone: _Clone, recorded: Recorded, source: str, to: str | None, scratch: Path
+) -> tuple[_Stages, list[str]]:
+    """Let copier update the clone, pointed at ``source`` first when that is a new source;
+    return the conflicted paths with their index stages, and the deleted files kept."""
+    if source != recorded.src_path:
+        _set_source(clone.project / ANSWERS_FILE, source)
+        message = f"Point the template at {source}"
+        _git("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
+             message, "--", ANSWERS_FILE, cwd=clone.project)  # fmt: skip
+    _run_copier_update(clone.project, to, source, recorded.commit)
+    unmerged = _unmerged(clone.path)
+    removed = [path for state, path in _name_status(clone, staged=False) if state == "D"]
+    return unmerged, _keep_changed_deletions(clone, recorded, removed, scratch)
+
+
+def _collect(
+    clone: _Clone,
+    recorded: Recorded,
+    source: str,
+    unmerged: _Stages,
+    kept: list[str],
+    pretend: bool,
+) -> Update:
+    """What copier's update of the clone changes: the clone's files staged and compared with
+    the project's HEAD, as a list and as a patch."""
+    _git("add", "--all", "--", clone.pathspec, cwd=clone.path)
+    changes = _changes(_name_status(clone, staged=True), unmerged, kept, clone.sub)
+    after = read_recorded(clone.project)
+    # copier replaces a recorded answer that breaks a rule of the new version by the default
+    changed_answers = {
+        key: (recorded.answers[key], value)
+        for key, value in after.answers.items()
+        if not key.startswith("_") and key in recorded.answers and recorded.answers[key] != value
+    }
+    patch = _git(
+        "diff", "--cached", "--binary", "--full-index", clone.base, "--", clone.pathspec,
+        cwd=clone.path,
+    )  # fmt: skip
+    return Update(
+        source=source,
+        old=recorded.commit,
+        new=after.commit,
+        changes=changes,
+        diff=patch,
+        new_answers=_new_answers(recorded, after),
+        pretend=pretend,
+        changed_answers=changed_answers,
+    )
+
+
+def _name_status(clone: _Clone, staged: bool) -> list[tuple[str, str]]:
+    """(status letter, path) of the clone's changes against its base: of its index when
+    ``staged``, else of its working tree."""
+    cached = ["--cached"] if staged else []
+    out = _git(
+        "diff", *cached, "--name-status", "-z", "--no-renames", clone.base, "--", clone.pathspec,
+        cwd=clone.path,
+    )  # fmt: skip
+    return _status_pairs(out)
+
+
+def _unmerged(clone: Path) -> _Stages:
+    """Conflicted paths with their index stages: (mode, blob sha, stage)."""
+    stages: _Stages = {}
+    for entry in _git("ls-files", "--unmerged", "-z", cwd=clone).split("\0"):
+        if entry:
+            _add_stage(stages, entry)
+    return stages
+
+
 def _keep_changed_deletions(
-    clone: Path, base: str, sub: str, recorded: Recorded, removed: list[str], scratch: Path
+    clone: _Clone, recorded: Recorded, removed: list[str], scratch: Path
 ) -> list[str]:
     """Put back the files the new version deletes that the user had changed; return them.
 
@@ -466,12 +564,13 @@ def _keep_changed_deletions(
     old = _render_old(recorded, scratch / "old")
     kept = []
     for path in removed:
-        pristine = old / _relative(path, sub)
+        pristine = old / _relative(path, clone.sub)
         ours = subprocess.run(
-            ["git", "show", f"{base}:{path}"], cwd=clone, capture_output=True, check=True
-        ).stdout
+            ["git", "show", f"{clone.base}:{path}"], cwd=clone.path, capture_output=True,
+            check=True,
+        ).stdout  # fmt: skip
         if not pristine.is_file() or pristine.read_bytes() != ours:
-            _git("checkout", base, "--", path, cwd=clone)
+            _git("checkout", clone.base, "--", path, cwd=clone.path)
             kept.append(path)
     return kept
 
@@ -517,6 +616,38 @@ def trust_question(root: Path, template: str | None = None) -> str | None:
     )
 
 
+def confirm_trust(
+    root: Path, template: str | None, ask: Callable[[str], bool] | None = None
+) -> None:
+    """Refuse an update that would run template code nobody vouched for (``trust_question``)
+    unless ``ask``, given the question, says yes; None: there is no one to ask (as in CI)."""
+    question = trust_question(root, template)
+    if question is None:
+        return
+    if ask is None:
+        raise ScaffoldError(
+            f"{question}; pass --trust to allow it (in CI), or run the update in a "
+            "terminal to be asked."
+        )
+    if not ask(f"{question[0].upper()}{question[1:]}. Run it?"):
+        raise ScaffoldError("update cancelled; nothing was changed.")
+
+
+# -- the packaged template: git merges the pristine renders of two versions ----------------
+
+
+@dataclass(frozen=True)
+class _PackagedMerge:
+    """The three-way merge of a project of the packaged template, in its repository."""
+
+    rendered: Path  # the installed template rendered with the recorded answers
+    ours_tree: str  # the project's folder at HEAD
+    merged: str  # the merged tree
+    theirs: str  # the commit of the new pristine render (refs/scaffold/template after)
+    stages: _Stages  # conflicted paths (relative to the project's folder), their index stages
+    kept: list[str]  # deleted by the template but changed by the user: kept
+
+
 def update_packaged(
     root: Path, top: Path, recorded: Recorded, *, to: str | None = None, pretend: bool = False
 ) -> Update:
@@ -526,79 +657,81 @@ def update_packaged(
     ``refs/scaffold/template``, else the old wheel), ours = HEAD, theirs = the installed
     template rendered with the recorded answers. Conflicts are left inline and unmerged."""
     target = packaged_source()
+    if _packaged_is_current(recorded, target, to):
+        return Update(PACKAGED, recorded.commit, recorded.commit, pretend=pretend)
+    sub = _subfolder(root, top)
+    with _scratch() as scratch, _git_identity(top):
+        merge = _packaged_merge(top, sub, recorded, target, scratch)
+        result = _collect_packaged(top, merge, recorded, target, pretend)
+        if pretend or not result.diff:
+            return result
+        _apply(top, result.diff, directory=sub)
+        if merge.stages:
+            prefixed = {
+                f"{sub}/{path}" if sub else path: entry for path, entry in merge.stages.items()
+            }
+            _mark_unmerged(top, top, prefixed)
+        _git("update-ref", TEMPLATE_REF, merge.theirs, cwd=top)
+        return result
+
+
+def _packaged_is_current(recorded: Recorded, target: Source, to: str | None) -> bool:
+    """Whether the project has the installed template's version already; refuse ``--to``
+    and a project newer than this scaffold."""
     if to is not None:
         raise ScaffoldError(
             "--to picks a version of a git template source; a project of the packaged template "
             f"moves to the installed scaffold's template ({target.commit}): install the scaffold "
             "version you want, then run `scaffold update`."
         )
+    if target.commit == recorded.commit:
+        return True
     old_version, new_version = parse_version(recorded.commit), parse_version(target.commit)
-    if target.commit == recorded.commit or (
-        old_version is not None and new_version is not None and new_version == old_version
-    ):
-        return Update(PACKAGED, recorded.commit, recorded.commit, pretend=pretend)
-    if old_version is not None and new_version is not None and new_version < old_version:
+    if old_version is None or new_version is None:
+        return False
+    if new_version < old_version:
         raise ScaffoldError(
             f"the project records template {recorded.commit}, newer than this scaffold's "
             f"{target.commit}; upgrade scaffold first (pip install -U scaffold)."
         )
-    sub = root.resolve().relative_to(top.resolve()).as_posix()
-    sub = "" if sub == "." else sub
-    with _scratch() as scratch, _git_identity(top):
-        old = _pristine(top, recorded, scratch)
-        rendered = _render(recorded.answers, target, scratch / "new")
-        theirs_tree = _tree_of(top, rendered, scratch)
-        subject = TEMPLATE_SUBJECT.format(version=target.commit)
-        theirs = _git("commit-tree", theirs_tree, "-p", old, "-m", subject, cwd=top).strip()
-        ours_tree = _git("rev-parse", f"HEAD:{sub}" if sub else "HEAD^{tree}", cwd=top).strip()
-        ours = _git("commit-tree", ours_tree, "-p", old, "-m", "project", cwd=top).strip()
-        merged, stages, kept = _merge(top, old, ours, theirs, recorded.commit, scratch)
-        listing = _git(
-            "diff-tree", "-r", "-z", "--name-status", "--no-renames", ours_tree, merged, cwd=top
-        )
-        parts = [part for part in listing.split("\0") if part]
-        changes = [
-            Change("conflict" if path in stages else _STATUS.get(state[0], "changed"), path)
-            for state, path in zip(parts[::2], parts[1::2], strict=True)
-        ]
-        changes += [Change("kept", path) for path in kept]
-        after = read_recorded(rendered)
-        new_answers = {
-            key: value
-            for key, value in after.answers.items()
-            if not key.startswith("_") and key not in recorded.answers
-        }
-        patch = _git("diff", "--binary", "--full-index", ours_tree, merged, cwd=top)
-        result = Update(
-            source=PACKAGED if is_packaged(target.src_path) else target.src_path,
-            old=recorded.commit,
-            new=after.commit,
-            changes=changes,
-            diff=patch,
-            new_answers=new_answers,
-            pretend=pretend,
-        )
-        if pretend or not patch:
-            return result
-        directory = [f"--directory={sub}"] if sub else []
-        applied = subprocess.run(
-            ["git", "apply", "--binary", "--whitespace=nowarn", *directory, "-"],
-            cwd=top,
-            input=patch.encode(errors="surrogateescape"),
-            capture_output=True,
-            check=False,
-        )
-        if applied.returncode != 0:  # git apply is all or nothing
-            reason = applied.stderr.decode(errors="replace").strip().splitlines()
-            raise ScaffoldError(
-                "the update could not be applied, so nothing was changed: "
-                f"{reason[-1].removeprefix('error: ') if reason else 'git apply failed'}."
-            )
-        if stages:
-            prefixed = {f"{sub}/{path}" if sub else path: entry for path, entry in stages.items()}
-            _mark_unmerged(top, top, prefixed)
-        _git("update-ref", TEMPLATE_REF, theirs, cwd=top)
-        return result
+    return new_version == old_version
+
+
+def _packaged_merge(
+    top: Path, sub: str, recorded: Recorded, target: Source, scratch: Path
+) -> _PackagedMerge:
+    """Merge the project's folder at HEAD (ours) with ``target`` rendered with the recorded
+    answers (theirs), both as children of the recorded version's pristine render (base)."""
+    old = _pristine(top, recorded, scratch)
+    rendered = _render(recorded.answers, target, scratch / "new")
+    theirs_tree = _tree_of(top, rendered, scratch)
+    subject = TEMPLATE_SUBJECT.format(version=target.commit)
+    theirs = _git("commit-tree", theirs_tree, "-p", old, "-m", subject, cwd=top).strip()
+    ours_tree = _git("rev-parse", f"HEAD:{sub}" if sub else "HEAD^{tree}", cwd=top).strip()
+    ours = _git("commit-tree", ours_tree, "-p", old, "-m", "project", cwd=top).strip()
+    merged, stages, kept = _merge(top, old, ours, theirs, recorded.commit, scratch)
+    return _PackagedMerge(rendered, ours_tree, merged, theirs, stages, kept)
+
+
+def _collect_packaged(
+    top: Path, merge: _PackagedMerge, recorded: Recorded, target: Source, pretend: bool
+) -> Update:
+    """What the merge changes in the project's folder, as a list and as a patch."""
+    listing = _git(
+        "diff-tree", "-r", "-z", "--name-status", "--no-renames", merge.ours_tree, merge.merged,
+        cwd=top,
+    )  # fmt: skip
+    after = read_recorded(merge.rendered)
+    patch = _git("diff", "--binary", "--full-index", merge.ours_tree, merge.merged, cwd=top)
+    return Update(
+        source=PACKAGED if is_packaged(target.src_path) else target.src_path,
+        old=recorded.commit,
+        new=after.commit,
+        changes=_changes(_status_pairs(listing), merge.stages, merge.kept),
+        diff=patch,
+        new_answers=_new_answers(recorded, after),
+        pretend=pretend,
+    )
 
 
 def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
@@ -687,59 +820,75 @@ def _tree_of(top: Path, folder: Path, scratch: Path) -> str:
 
 def _merge(
     top: Path, old: str, ours: str, theirs: str, old_version: str, scratch: Path
-) -> tuple[str, dict[str, list[tuple[str, str, str]]], list[str]]:
+) -> tuple[str, _Stages, list[str]]:
     """Three-way merge of the commits ``ours`` and ``theirs`` (both children of ``old``).
 
     Returns the merged tree, the conflicted paths with their index stages, and the paths the
     template deleted that the user had changed (kept as the user's, not conflicts)."""
-    out = _git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
-               cwd=top, check=False)  # fmt: skip
-    parts = out.split("\0")
-    tree = parts[0]
-    stages: dict[str, list[tuple[str, str, str]]] = {}
-    for entry in parts[1:]:
-        if "\t" in entry:
-            meta, path = entry.split("\t", 1)
-            mode, sha, stage = meta.split()
-            stages.setdefault(path, []).append((mode, sha, stage))
-    if not re.fullmatch(r"[0-9a-f]{40,64}", tree):
-        raise ScaffoldError(f"`git merge-tree` failed in {top}: {out.strip() or 'no output'}.")
-    kept, edits = [], []
+    tree, stages = _merge_tree(top, ours, theirs)
     labels = ("before updating", f"template {old_version}", "after updating")
+    kept: list[str] = []
+    edits: list[tuple[str, str, str]] = []
     for path, entries in list(stages.items()):
         by_stage = {stage: (mode, sha) for mode, sha, stage in entries}
         if "3" not in by_stage and "2" in by_stage:  # the template deleted it; you changed it
             kept.append(path)
             edits.append((*by_stage["2"], path))
             del stages[path]
-            continue
-        if "2" not in by_stage or "3" not in by_stage:
-            continue  # you deleted it, the template changed it: git lists it, deleted by us
-        files = []
-        for stage in ("2", "1", "3"):
-            file = scratch / f"merge.{stage}"
-            blob = by_stage[stage][1] if stage in by_stage else None
-            content = _git_bytes(top, "cat-file", "blob", blob) if blob else b""
-            file.write_bytes(content)
-            files.append(str(file))
-        merged = subprocess.run(
-            ["git", "merge-file", "-p", *(arg for label in labels for arg in ("-L", label)),
-             *files], cwd=top, capture_output=True, check=False,
-        )  # fmt: skip
-        if merged.returncode < 0 or merged.returncode > 127:  # binary or error: keep yours
-            edits.append((*by_stage["2"], path))
-            continue
-        sha = _git("hash-object", "-w", "--stdin", cwd=top, stdin=merged.stdout).strip()
-        edits.append((by_stage["2"][0], sha, path))
-        if merged.returncode == 0:
-            del stages[path]
-    if edits:
-        env = {"GIT_INDEX_FILE": str(scratch / "merge.index")}
-        _git("read-tree", tree, cwd=top, env=env)
-        info = "".join(f"{mode} {sha}\t{path}\n" for mode, sha, path in edits)
-        _git("update-index", "--index-info", cwd=top, stdin=info.encode(), env=env)
-        tree = _git("write-tree", cwd=top, env=env).strip()
-    return tree, stages, kept
+        elif "2" in by_stage and "3" in by_stage:
+            (mode, sha), clean = _merge_file(top, by_stage, labels, scratch)
+            edits.append((mode, sha, path))
+            if clean:
+                del stages[path]
+        # else you deleted it and the template changed it: git lists it, deleted by us
+    return _with_edits(top, tree, edits, scratch), stages, kept
+
+
+def _merge_tree(top: Path, ours: str, theirs: str) -> tuple[str, _Stages]:
+    """`git merge-tree` of the two commits: the merged tree, the conflicted paths' stages."""
+    out = _git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
+               cwd=top, check=False)  # fmt: skip
+    parts = out.split("\0")
+    stages: _Stages = {}
+    for entry in parts[1:]:
+        if "\t" in entry:
+            _add_stage(stages, entry)
+    if not re.fullmatch(r"[0-9a-f]{40,64}", parts[0]):
+        raise ScaffoldError(f"`git merge-tree` failed in {top}: {out.strip() or 'no output'}.")
+    return parts[0], stages
+
+
+def _merge_file(
+    top: Path, by_stage: dict[str, tuple[str, str]], labels: tuple[str, ...], scratch: Path
+) -> tuple[tuple[str, str], bool]:
+    """Merge one file's versions (yours, the old template's, the new one's) line by line, with
+    labelled conflict markers: its (mode, blob) and whether it merged without conflicts. A
+    binary file (or an error) keeps yours, as a conflict."""
+    files = []
+    for stage in ("2", "1", "3"):
+        file = scratch / f"merge.{stage}"
+        blob = by_stage[stage][1] if stage in by_stage else None
+        file.write_bytes(_git_bytes(top, "cat-file", "blob", blob) if blob else b"")
+        files.append(str(file))
+    merged = subprocess.run(
+        ["git", "merge-file", "-p", *(arg for label in labels for arg in ("-L", label)),
+         *files], cwd=top, capture_output=True, check=False,
+    )  # fmt: skip
+    if merged.returncode < 0 or merged.returncode > 127:  # binary or error: keep yours
+        return by_stage["2"], False
+    sha = _git("hash-object", "-w", "--stdin", cwd=top, stdin=merged.stdout).strip()
+    return (by_stage["2"][0], sha), merged.returncode == 0
+
+
+def _with_edits(top: Path, tree: str, edits: list[tuple[str, str, str]], scratch: Path) -> str:
+    """``tree`` with the files of ``edits`` (mode, blob, path) replaced."""
+    if not edits:
+        return tree
+    env = {"GIT_INDEX_FILE": str(scratch / "merge.index")}
+    _git("read-tree", tree, cwd=top, env=env)
+    info = "".join(f"{mode} {sha}\t{path}\n" for mode, sha, path in edits)
+    _git("update-index", "--index-info", cwd=top, stdin=info.encode(), env=env)
+    return _git("write-tree", cwd=top, env=env).strip()
 
 
 def _git_bytes(cwd: Path, *args: str) -> bytes:
