@@ -18,7 +18,6 @@ import math
 import os
 import re
 import string
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, project_lock, relative
 from scaffold.pipeline import REPORTS_DIR, Stage, pipeline_stages
@@ -452,19 +452,14 @@ def missing_packages(
         "    except m.PackageNotFoundError: print(name)\n"
     )
     try:
-        result = subprocess.run(
-            [python, "-c", probe],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=tempfile.gettempdir(),
-            timeout=60,
+        result = processes.run(
+            [python, "-c", probe], check=False, cwd=Path(tempfile.gettempdir()), timeout=60
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except ScaffoldError:  # the Python is missing, cannot start or hangs
         return ("?",)
-    if result.returncode != 0:
+    if not result.ok:
         return ("?",)
-    return tuple(result.stdout.split())
+    return tuple(result.text.split())
 
 
 _AIRFLOW = '''\

@@ -133,6 +133,16 @@ class TemplateSource(Protocol):
         """``_commit`` and ``_src_path`` of the git repo ``repo`` (empty if it is not one)."""
 
 
+class Processes(Protocol):
+    """hooks/processes.py: running programs from the hooks (scaffold.processes' twin)."""
+
+    def git_identity(
+        self, git: str, name: str, email: str, cwd: Path | None = ...
+    ) -> dict[str, str]:
+        """``user.name`` and ``user.email`` to commit with when git knows no identity (empty
+        when it does); empty ``name`` or ``email`` fall back to scaffold's own."""
+
+
 class PostGeneration(Protocol):
     """hooks/post_gen_project.py: the steps after rendering (git, DVC, pre-commit)."""
 
@@ -145,9 +155,11 @@ if TYPE_CHECKING:
     import dvc_remote
     import post_gen_project
     import pre_gen_project
+    import processes
     import template_source
 
     _rules: Rules = pre_gen_project
     _dvc_remote: DvcRemote[dvc_remote.ConfigFile] = dvc_remote
     _template_source: TemplateSource = template_source
+    _processes: Processes = processes
     _post_generation: PostGeneration = post_gen_project

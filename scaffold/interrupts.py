@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from types import FrameType
+
+from scaffold import processes
+from scaffold.errors import ScaffoldError
 
 GRACE_SECONDS = 5.0
 SIGNALS = tuple(
@@ -63,14 +65,10 @@ def _parents() -> dict[int, int]:
                 found[int(entry)] = int(fields[1])
         return found
     try:
-        listed = subprocess.run(
-            ["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=5,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+        listed = processes.run(
+            ["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="], check=False, timeout=5
+        ).text
+    except ScaffoldError:  # no ps, or it hangs
         return found
     for line in listed.splitlines():
         parts = line.split()

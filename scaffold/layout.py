@@ -10,10 +10,10 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
 
@@ -94,16 +94,10 @@ def check_initials(initials: str) -> str:
 def git_user_name(root: Path) -> str:
     """``git config user.name`` as seen from ``root`` (empty when unset or git is missing)."""
     try:
-        result = subprocess.run(
-            ["git", "config", "user.name"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
+        result = processes.git("config", "user.name", cwd=root, check=False)
+    except ScaffoldError:  # git is missing or cannot start
         return ""
-    return result.stdout.strip() if result.returncode == 0 else ""
+    return result.text.strip() if result.ok else ""
 
 
 def default_initials(project: Project) -> str:

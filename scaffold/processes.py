@@ -128,6 +128,14 @@ def command_name(args: Sequence[str]) -> str:
     return name
 
 
+def git_program() -> str:
+    """The git executable, found as ``run`` finds programs; ScaffoldError when it is missing."""
+    found = find_tool("git")
+    if found is None:
+        raise ScaffoldError(f"git is not installed; {GIT_MISSING}.")
+    return found
+
+
 def git(
     *args: str,
     cwd: Path | None = None,

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.files import project_lock, read_text
 from scaffold.hooks_api import DvcConfigFile, DvcRemote
@@ -283,19 +283,17 @@ def _validate(dvc_dir: Path, shared: str, local: str) -> None:
             descriptor = os.open(scratch / "config.local", os.O_WRONLY | os.O_CREAT, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(local)
-        result = subprocess.run(
+        result = processes.run(
             [sys.executable, "-c", _CHECK, str(scratch)],
             cwd=dvc_dir.parent,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+            env={"DVC_NO_ANALYTICS": "1"},
             check=False,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode == 3:
         raise ScaffoldError("dvc is not installed beside scaffold; reinstall scaffold.")
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["no output"]
+    if not result.ok:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         message = lines[-1].strip().rstrip(".")
         raise ScaffoldError(f"dvc rejected the remote settings ({message}); nothing was changed.")

@@ -16,7 +16,14 @@ from types import ModuleType
 from typing import cast
 
 from scaffold.errors import ScaffoldError
-from scaffold.hooks_api import DvcConfigFile, DvcRemote, PostGeneration, Rules, TemplateSource
+from scaffold.hooks_api import (
+    DvcConfigFile,
+    DvcRemote,
+    PostGeneration,
+    Processes,
+    Rules,
+    TemplateSource,
+)
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -88,6 +95,11 @@ class Template:
     def template_source(self) -> TemplateSource:
         """hooks/template_source.py: template sources as copier records them."""
         return cast("TemplateSource", self.hook("template_source"))
+
+    @property
+    def processes(self) -> Processes:
+        """hooks/processes.py: running programs from the hooks (the git-identity fallback)."""
+        return cast("Processes", self.hook("processes"))
 
     @property
     def post_generation(self) -> PostGeneration:

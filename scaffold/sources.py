@@ -16,10 +16,8 @@ records a local checkout.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
+from scaffold.processes import find_tool, git_out
 from scaffold.resources import PACKAGED_TEMPLATE, Template
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ def packaged_source() -> Source:
     release ``v<scaffold version>`` for a wheel, the checkout at its exact commit for a source
     checkout that is a git repository."""
     repo = PACKAGED_TEMPLATE.root
-    git_program = shutil.which("git")
+    git_program = find_tool("git")
     if repo.name != "_data" and git_program is not None:
         described = PACKAGED_TEMPLATE.template_source.describe(git_program, repo)
         if described:
@@ -81,32 +80,6 @@ def git_url(source: str) -> str:
             url = prefix + source[len(shortcut) :]
             return url if url.endswith(".git") else url + ".git"
     return source
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    """Run git; return its stripped stdout; raise ScaffoldError with its message on failure."""
-    executable = shutil.which("git")
-    if executable is None:
-        raise ScaffoldError("git is not installed; scaffold needs it to read template versions.")
-    result = subprocess.run(
-        [executable, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=_quiet_git_env(),
-    )
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        message = lines[-1].removeprefix("fatal: ").rstrip(".") if lines else "failed"
-        command = next(arg for arg in args if not arg.startswith("-") and "=" not in arg)
-        raise ScaffoldError(f"`git {command}` failed: {message}.")
-    return result.stdout.strip()
-
-
-def _quiet_git_env() -> dict[str, str]:
-    # Never stop to ask for a password: fail with git's message instead.
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
 
 
 def parse_version(commit: str) -> Version | None:
@@ -141,7 +114,7 @@ def newest_tag(tags: list[str]) -> str | None:
 
 def remote_tags(source: str) -> list[str]:
     """The tag names of a template source (``git ls-remote``: nothing is cloned)."""
-    out = git("ls-remote", "--tags", "--refs", "--", clonable(source))
+    out = git_out("ls-remote", "--tags", "--refs", "--", clonable(source))
     return [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in out.splitlines()]
 
 
@@ -161,7 +134,7 @@ def clonable(source: str) -> str:
     path = Path(location).expanduser()
     if not path.is_dir():
         raise ScaffoldError(f"template source {source} does not exist.")
-    if shutil.which("git") is None:
+    if find_tool("git") is None:
         raise ScaffoldError(
             f"git is not installed; scaffold needs it to read template source {source}."
         )
@@ -176,8 +149,8 @@ def clonable(source: str) -> str:
 def _is_repository_top(path: Path) -> bool:
     """True when ``path`` is the top of a work tree, or a bare repository itself."""
     try:
-        bare = git("rev-parse", "--is-bare-repository", cwd=path) == "true"
-        top = git("rev-parse", "--absolute-git-dir" if bare else "--show-toplevel", cwd=path)
+        bare = git_out("rev-parse", "--is-bare-repository", cwd=path) == "true"
+        top = git_out("rev-parse", "--absolute-git-dir" if bare else "--show-toplevel", cwd=path)
     except ScaffoldError:
         return False
     return Path(top).resolve() == path.resolve()
@@ -191,22 +164,22 @@ def checkout(source: str, ref: str | None = None) -> Iterator[tuple[Path, Source
     folder = Path(tempfile.mkdtemp(prefix="scaffold-template-"))
     try:
         repo = folder / "template-repo"
-        git("clone", "--quiet", "--no-checkout", "--", location, str(repo))
-        if not git("rev-parse", "--all", cwd=repo):
+        git_out("clone", "--quiet", "--no-checkout", "--", location, str(repo))
+        if not git_out("rev-parse", "--all", cwd=repo):
             raise ScaffoldError(
                 f"template source {source} is an empty repository (no commits); "
                 "push the template to it first."
             )
-        wanted = ref or newest_tag(git("tag", "--list", cwd=repo).splitlines()) or "HEAD"
+        wanted = ref or newest_tag(git_out("tag", "--list", cwd=repo).splitlines()) or "HEAD"
         commit = _resolve(repo, wanted)
         if commit is None:
             raise ScaffoldError(f"{ref or wanted!r} is not a tag, branch or commit of {source}.")
-        git("-c", "advice.detachedHead=false", "checkout", "--quiet", commit, cwd=repo)
+        git_out("-c", "advice.detachedHead=false", "checkout", "--quiet", commit, cwd=repo)
         if not (repo / "template" / "cookiecutter.json").is_file():
             raise ScaffoldError(
                 f"{source} at {wanted} is not a scaffold template (no template/cookiecutter.json)."
             )
-        described = git("describe", "--tags", "--always", cwd=repo)
+        described = git_out("describe", "--tags", "--always", cwd=repo)
         yield repo, Source(recorded_source(source), described)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -217,7 +190,7 @@ def _resolve(repo: Path, ref: str) -> str | None:
         return None
     for candidate in (ref, f"origin/{ref}"):
         try:
-            return git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=repo)
+            return git_out("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=repo)
         except ScaffoldError:
             continue
     return None

@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -45,7 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
+from scaffold.processes import git, git_out
 from scaffold.project import ANSWERS_FILE, read_answers
 from scaffold.resources import PACKAGED_TEMPLATE, Template
 from scaffold.sources import (
@@ -63,7 +64,6 @@ from scaffold.sources import (
 TEMPLATE_REF = "refs/scaffold/template"
 """Pristine renders of the template, one commit per version (hooks/post_gen_project.py)."""
 TEMPLATE_SUBJECT = "scaffold template {version}"
-
 DATA_FOLDER = "data"
 """Untracked files under this folder of the project never block an update."""
 
@@ -136,31 +136,6 @@ class Update:
         return [change.path for change in self.changes if change.status == "kept"]
 
 
-def _git(
-    *args: str,
-    cwd: Path,
-    stdin: bytes | None = None,
-    check: bool = True,
-    env: dict[str, str] | None = None,
-) -> str:
-    if shutil.which("git") is None:
-        raise ScaffoldError("git is not installed; scaffold update merges with git: install it.")
-    result = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        check=False,
-        env={**os.environ, **env} if env else None,
-    )
-    if check and result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        message = lines[-1].removeprefix("error: ").removeprefix("fatal: ") if lines else "?"
-        command = next(arg for arg in args if not arg.startswith("-") and "=" not in arg)
-        raise ScaffoldError(f"`git {command}` failed in {cwd}: {message.rstrip('.')}.")
-    return result.stdout.decode(errors="surrogateescape")
-
-
 def read_recorded(root: Path) -> Recorded:
     """The template source, version and answers recorded in ``root``'s answers file."""
     if not (root / ANSWERS_FILE).is_file():
@@ -199,13 +174,13 @@ def check(root: Path, template: str | None = None) -> Check:
 def git_top(root: Path) -> Path:
     """The top of the git repository holding the project."""
     try:
-        top = _git("rev-parse", "--show-toplevel", cwd=root).strip()
+        top = git_out("rev-parse", "--show-toplevel", cwd=root)
     except ScaffoldError:
         raise ScaffoldError(
             f"{root} is not in a git repository; an update merges with git: "
             "run `git init && git add -A && git commit -m init` first."
         ) from None
-    if not _git("rev-parse", "--verify", "--quiet", "HEAD", cwd=root, check=False).strip():
+    if not git("rev-parse", "--verify", "--quiet", "HEAD", cwd=root, check=False).text.strip():
         raise ScaffoldError("the project's repository has no commit yet; commit the project first.")
     return Path(top)
 
@@ -213,9 +188,9 @@ def git_top(root: Path) -> Path:
 def dirty_files(root: Path) -> list[str]:
     """Uncommitted changes under ``root`` (paths relative to it), except untracked files
     under data/."""
-    out = _git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", cwd=root)
+    out = git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", cwd=root).text
     entries = iter(out.split("\0"))
-    prefix = _git("rev-parse", "--show-prefix", cwd=root).strip()
+    prefix = git_out("rev-parse", "--show-prefix", cwd=root)
     dirty = []
     for entry in entries:
         if not entry:
@@ -246,14 +221,21 @@ def refuse_dirty(root: Path) -> None:
 
 @contextmanager
 def _git_identity(cwd: Path) -> Iterator[None]:
-    """copier commits in its scratch repos: give git an identity when it has none."""
-    known = subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=cwd, capture_output=True)
-    names = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
-    if known.returncode == 0:
+    """copier commits in its scratch repos: give git an identity when it has none (the
+    post-generation step's fallback, hooks/processes.py)."""
+    identity = PACKAGED_TEMPLATE.processes.git_identity(processes.git_program(), "", "", cwd)
+    if not identity:
         yield
         return
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict(zip(names, ("scaffold", "scaffold@localhost") * 2, strict=True)))
+    name, email = identity["user.name"], identity["user.email"]
+    given = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+    saved = {variable: os.environ.get(variable) for variable in given}
+    os.environ.update(given)
     try:
         yield
     finally:
@@ -384,14 +366,10 @@ def _apply(top: Path, patch: str, directory: str = "") -> None:
     """Apply ``patch`` to the working tree of ``top`` (its paths taken under ``directory``),
     all or nothing."""
     into = [f"--directory={directory}"] if directory else []
-    applied = subprocess.run(
-        ["git", "apply", "--binary", "--whitespace=nowarn", *into, "-"],
-        cwd=top,
-        input=patch.encode(errors="surrogateescape"),
-        capture_output=True,
-        check=False,
+    applied = git(
+        "apply", "--binary", "--whitespace=nowarn", *into, "-", cwd=top, input=patch, check=False
     )
-    if applied.returncode != 0:  # git apply is all or nothing
+    if not applied.ok:  # git apply is all or nothing
         reason = applied.stderr.decode(errors="replace").strip().splitlines()
         raise ScaffoldError(
             "the update could not be applied, so nothing was changed: "
@@ -406,12 +384,10 @@ def _mark_unmerged(top: Path, clone: Path, stages: _Stages) -> None:
     for path, entries in stages.items():
         lines.append(f"0 {'0' * 40}\t{path}")
         for mode, sha, stage in entries:
-            blob = subprocess.run(
-                ["git", "cat-file", "blob", sha], cwd=clone, capture_output=True, check=True
-            ).stdout
-            copied = _git("hash-object", "-w", "--stdin", cwd=top, stdin=blob).strip()
+            blob = git("cat-file", "blob", sha, cwd=clone).stdout
+            copied = git("hash-object", "-w", "--stdin", cwd=top, input=blob).text.strip()
             lines.append(f"{mode} {copied} {stage}\t{path}")
-    _git("update-index", "--index-info", cwd=top, stdin=("\n".join(lines) + "\n").encode())
+    git("update-index", "--index-info", cwd=top, input=("\n".join(lines) + "\n").encode())
 
 
 # -- a git template source: copier updates a scratch clone ----------------------------------
@@ -474,10 +450,10 @@ def _chosen_source(recorded: Recorded, template: str | None) -> str:
 
 def _clone(top: Path, sub: str, scratch: Path) -> _Clone:
     """Clone the project's repository at HEAD into ``scratch``."""
-    base = _git("rev-parse", "HEAD", cwd=top).strip()
+    base = git_out("rev-parse", "HEAD", cwd=top)
     clone = scratch / "project"
-    _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=scratch)
-    _git("-c", "advice.detachedHead=false", "checkout", "--quiet", base, cwd=clone)
+    git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=scratch)
+    git("-c", "advice.detachedHead=false", "checkout", "--quiet", base, cwd=clone)
     return _Clone(clone, base, sub)
 
 
@@ -489,7 +465,7 @@ def _copier_update(
     if source != recorded.src_path:
         _set_source(clone.project / ANSWERS_FILE, source)
         message = f"Point the template at {source}"
-        _git("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
+        git("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
              message, "--", ANSWERS_FILE, cwd=clone.project)  # fmt: skip
     _run_copier_update(clone.project, to, source, recorded.commit)
     unmerged = _unmerged(clone.path)
@@ -507,7 +483,7 @@ def _collect(
 ) -> Update:
     """What copier's update of the clone changes: the clone's files staged and compared with
     the project's HEAD, as a list and as a patch."""
-    _git("add", "--all", "--", clone.pathspec, cwd=clone.path)
+    git("add", "--all", "--", clone.pathspec, cwd=clone.path)
     changes = _changes(_name_status(clone, staged=True), unmerged, kept, clone.sub)
     after = read_recorded(clone.project)
     # copier replaces a recorded answer that breaks a rule of the new version by the default
@@ -516,10 +492,10 @@ def _collect(
         for key, value in after.answers.items()
         if not key.startswith("_") and key in recorded.answers and recorded.answers[key] != value
     }
-    patch = _git(
+    patch = git(
         "diff", "--cached", "--binary", "--full-index", clone.base, "--", clone.pathspec,
         cwd=clone.path,
-    )  # fmt: skip
+    ).text  # fmt: skip
     return Update(
         source=source,
         old=recorded.commit,
@@ -536,17 +512,17 @@ def _name_status(clone: _Clone, staged: bool) -> list[tuple[str, str]]:
     """(status letter, path) of the clone's changes against its base: of its index when
     ``staged``, else of its working tree."""
     cached = ["--cached"] if staged else []
-    out = _git(
+    out = git(
         "diff", *cached, "--name-status", "-z", "--no-renames", clone.base, "--", clone.pathspec,
         cwd=clone.path,
-    )  # fmt: skip
+    ).text  # fmt: skip
     return _status_pairs(out)
 
 
 def _unmerged(clone: Path) -> _Stages:
     """Conflicted paths with their index stages: (mode, blob sha, stage)."""
     stages: _Stages = {}
-    for entry in _git("ls-files", "--unmerged", "-z", cwd=clone).split("\0"):
+    for entry in git("ls-files", "--unmerged", "-z", cwd=clone).text.split("\0"):
         if entry:
             _add_stage(stages, entry)
     return stages
@@ -565,12 +541,9 @@ def _keep_changed_deletions(
     kept = []
     for path in removed:
         pristine = old / _relative(path, clone.sub)
-        ours = subprocess.run(
-            ["git", "show", f"{clone.base}:{path}"], cwd=clone.path, capture_output=True,
-            check=True,
-        ).stdout  # fmt: skip
+        ours = git("show", f"{clone.base}:{path}", cwd=clone.path).stdout
         if not pristine.is_file() or pristine.read_bytes() != ours:
-            _git("checkout", clone.base, "--", path, cwd=clone.path)
+            git("checkout", clone.base, "--", path, cwd=clone.path)
             kept.append(path)
     return kept
 
@@ -671,7 +644,7 @@ def update_packaged(
                 f"{sub}/{path}" if sub else path: entry for path, entry in merge.stages.items()
             }
             _mark_unmerged(top, top, prefixed)
-        _git("update-ref", TEMPLATE_REF, merge.theirs, cwd=top)
+        git("update-ref", TEMPLATE_REF, merge.theirs, cwd=top)
         return result
 
 
@@ -706,9 +679,9 @@ def _packaged_merge(
     rendered = _render(recorded.answers, target, scratch / "new")
     theirs_tree = _tree_of(top, rendered, scratch)
     subject = TEMPLATE_SUBJECT.format(version=target.commit)
-    theirs = _git("commit-tree", theirs_tree, "-p", old, "-m", subject, cwd=top).strip()
-    ours_tree = _git("rev-parse", f"HEAD:{sub}" if sub else "HEAD^{tree}", cwd=top).strip()
-    ours = _git("commit-tree", ours_tree, "-p", old, "-m", "project", cwd=top).strip()
+    theirs = git_out("commit-tree", theirs_tree, "-p", old, "-m", subject, cwd=top)
+    ours_tree = git_out("rev-parse", f"HEAD:{sub}" if sub else "HEAD^{tree}", cwd=top)
+    ours = git_out("commit-tree", ours_tree, "-p", old, "-m", "project", cwd=top)
     merged, stages, kept = _merge(top, old, ours, theirs, recorded.commit, scratch)
     return _PackagedMerge(rendered, ours_tree, merged, theirs, stages, kept)
 
@@ -717,12 +690,12 @@ def _collect_packaged(
     top: Path, merge: _PackagedMerge, recorded: Recorded, target: Source, pretend: bool
 ) -> Update:
     """What the merge changes in the project's folder, as a list and as a patch."""
-    listing = _git(
+    listing = git(
         "diff-tree", "-r", "-z", "--name-status", "--no-renames", merge.ours_tree, merge.merged,
         cwd=top,
-    )  # fmt: skip
+    ).text  # fmt: skip
     after = read_recorded(merge.rendered)
-    patch = _git("diff", "--binary", "--full-index", merge.ours_tree, merge.merged, cwd=top)
+    patch = git("diff", "--binary", "--full-index", merge.ours_tree, merge.merged, cwd=top).text
     return Update(
         source=PACKAGED if is_packaged(target.src_path) else target.src_path,
         old=recorded.commit,
@@ -738,7 +711,7 @@ def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
     """The commit holding the pristine render of the recorded version: from the project's
     ``refs/scaffold/template``, else rendered from that release's wheel (package index)."""
     subject = TEMPLATE_SUBJECT.format(version=recorded.commit)
-    log = _git("log", "--format=%H %s", TEMPLATE_REF, "--", cwd=top, check=False)
+    log = git("log", "--format=%H %s", TEMPLATE_REF, "--", cwd=top, check=False).text
     for line in log.splitlines():
         commit, _, found = line.partition(" ")
         if found == subject:
@@ -747,7 +720,7 @@ def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
     source = Source(PACKAGED, recorded.commit)
     rendered = _render(recorded.answers, source, scratch / "old", Template(repo))
     tree = _tree_of(top, rendered, scratch)
-    return _git("commit-tree", tree, "-m", subject, cwd=top).strip()
+    return git_out("commit-tree", tree, "-m", subject, cwd=top)
 
 
 def _old_template_from_index(version: str, into: Path) -> Path:
@@ -755,13 +728,13 @@ def _old_template_from_index(version: str, into: Path) -> Path:
     ``pip download`` fetches from the package index (as configured for pip)."""
     release = version.removeprefix("v")
     into.mkdir()
-    downloaded = subprocess.run(
+    downloaded = processes.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
          ":all:", "--dest", str(into), f"scaffold=={release}"],
-        capture_output=True, text=True, check=False,
+        check=False,
     )  # fmt: skip
     wheels = sorted(into.glob("scaffold-*.whl"))
-    if downloaded.returncode != 0 or not wheels:
+    if not downloaded.ok or not wheels:
         raise ScaffoldError(
             f"the project's pristine template render ({TEMPLATE_REF}, version {version}) is "
             f"not in this clone and scaffold {release} could not be downloaded from the package "
@@ -810,10 +783,10 @@ def _quiet_stdout() -> Iterator[None]:
 def _tree_of(top: Path, folder: Path, scratch: Path) -> str:
     """Store ``folder`` in the project's repository as a tree, as `git add --all` would."""
     env = {"GIT_INDEX_FILE": str(scratch / "render.index"), "GIT_WORK_TREE": str(folder)}
-    git_dir = _git("rev-parse", "--absolute-git-dir", cwd=top).strip()
-    _git("--git-dir", git_dir, "read-tree", "--empty", cwd=folder, env=env)
-    _git("--git-dir", git_dir, "add", "--all", cwd=folder, env=env)
-    tree = _git("--git-dir", git_dir, "write-tree", cwd=folder, env=env).strip()
+    git_dir = git_out("rev-parse", "--absolute-git-dir", cwd=top)
+    git("--git-dir", git_dir, "read-tree", "--empty", cwd=folder, env=env)
+    git("--git-dir", git_dir, "add", "--all", cwd=folder, env=env)
+    tree = git("--git-dir", git_dir, "write-tree", cwd=folder, env=env).text.strip()
     (scratch / "render.index").unlink()
     return tree
 
@@ -846,8 +819,8 @@ def _merge(
 
 def _merge_tree(top: Path, ours: str, theirs: str) -> tuple[str, _Stages]:
     """`git merge-tree` of the two commits: the merged tree, the conflicted paths' stages."""
-    out = _git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
-               cwd=top, check=False)  # fmt: skip
+    out = git("merge-tree", "--write-tree", "-z", "--no-messages", ours, theirs,
+              cwd=top, check=False).text  # fmt: skip
     parts = out.split("\0")
     stages: _Stages = {}
     for entry in parts[1:]:
@@ -868,15 +841,15 @@ def _merge_file(
     for stage in ("2", "1", "3"):
         file = scratch / f"merge.{stage}"
         blob = by_stage[stage][1] if stage in by_stage else None
-        file.write_bytes(_git_bytes(top, "cat-file", "blob", blob) if blob else b"")
+        file.write_bytes(git("cat-file", "blob", blob, cwd=top).stdout if blob else b"")
         files.append(str(file))
-    merged = subprocess.run(
-        ["git", "merge-file", "-p", *(arg for label in labels for arg in ("-L", label)),
-         *files], cwd=top, capture_output=True, check=False,
+    merged = git(
+        "merge-file", "-p", *(arg for label in labels for arg in ("-L", label)), *files,
+        cwd=top, check=False,
     )  # fmt: skip
     if merged.returncode < 0 or merged.returncode > 127:  # binary or error: keep yours
         return by_stage["2"], False
-    sha = _git("hash-object", "-w", "--stdin", cwd=top, stdin=merged.stdout).strip()
+    sha = git("hash-object", "-w", "--stdin", cwd=top, input=merged.stdout).text.strip()
     return (by_stage["2"][0], sha), merged.returncode == 0
 
 
@@ -885,11 +858,7 @@ def _with_edits(top: Path, tree: str, edits: list[tuple[str, str, str]], scratch
     if not edits:
         return tree
     env = {"GIT_INDEX_FILE": str(scratch / "merge.index")}
-    _git("read-tree", tree, cwd=top, env=env)
+    git("read-tree", tree, cwd=top, env=env)
     info = "".join(f"{mode} {sha}\t{path}\n" for mode, sha, path in edits)
-    _git("update-index", "--index-info", cwd=top, stdin=info.encode(), env=env)
-    return _git("write-tree", cwd=top, env=env).strip()
-
-
-def _git_bytes(cwd: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout
+    git("update-index", "--index-info", cwd=top, input=info.encode(), env=env)
+    return git("write-tree", cwd=top, env=env).text.strip()
