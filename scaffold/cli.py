@@ -537,8 +537,8 @@ def _report_update(result: Update) -> None:
 def _report_changes(result: Update) -> None:
     """One line per file, new option and changed answer."""
     for change in result.changes:
-        note = " (removed by the template; you had changed it)" if change.status == "kept" else ""
-        typer.echo(f"  {change.status:<10} {change.path}{note}")
+        note = " (removed by the template; you had changed it)" if change.action == "kept" else ""
+        typer.echo(f"  {change.action:<10} {change.path}{note}")
     for key, value in result.new_answers.items():
         typer.echo(f"  {'new option':<10} {key} = {value!r} (the default; edit it in the files)")
     for key, (old, value) in result.changed_answers.items():

@@ -28,7 +28,8 @@ from typing import Literal
 from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, project_lock, relative
-from scaffold.pipeline import REPORTS_DIR, Stage, pipeline_stages
+from scaffold.layout import REPORTS_DIR
+from scaffold.pipeline import Stage, pipeline_stages
 from scaffold.project import Project
 
 Target = Literal["airflow", "dagster"]

@@ -781,7 +781,7 @@ def _undo(writes: Sequence[Write], before: dict[Path, str]) -> None:
 def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) -> None:
     from scaffold import interpreters
     from scaffold import run as runner
-    from scaffold.pipeline import PARAMS_DIR
+    from scaffold.layout import PARAMS_DIR
 
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)

@@ -22,7 +22,8 @@ from scaffold.errors import ScaffoldError
 class Change:
     """One status line: ``create notebooks/1.1-ab-clean-data.ipynb``."""
 
-    action: str  # create | update
+    # create | update; for `scaffold update`: added, changed, removed, kept or conflict
+    action: str
     path: str  # relative to the project root, with forward slashes
 
     def __str__(self) -> str:

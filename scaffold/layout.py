@@ -1,4 +1,5 @@
-"""What is where in a project: its Python package, the paths its config defines, the author.
+"""What is where in a project: its folders, its Python package, the paths its config defines,
+the author.
 
 Projects made from our template record their answers; projects laid out like
 cookiecutter-data-science without them are read from their files (``src/<pkg>/`` or
@@ -12,13 +13,32 @@ import keyword
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
-from scaffold.project import Project
+
+if TYPE_CHECKING:
+    from scaffold.project import Project  # project.py imports the folder names below
+
+# The folders of a project (cookiecutter-data-science's), relative to its root.
+NOTEBOOKS_DIR = "notebooks"
+PARAMS_DIR = "params"  # one parameters file per production notebook (papermill -f)
+REPORTS_DIR = "reports"  # executed copies of the notebooks
+DATA_DIR = "data"
+RAW_DATA_DIR = f"{DATA_DIR}/raw"
 
 # Folders at a project's top level that are never its package.
-NOT_PACKAGES = {"tests", "test", "docs", "notebooks", "data", "models", "reports", "references"}
+NOT_PACKAGES = {
+    "tests",
+    "test",
+    "docs",
+    NOTEBOOKS_DIR,
+    DATA_DIR,
+    "models",
+    REPORTS_DIR,
+    "references",
+}
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

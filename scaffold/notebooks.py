@@ -21,11 +21,19 @@ from typing import Any
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
-from scaffold.layout import Package, check_initials, default_initials, find_package
+from scaffold.layout import (
+    NOTEBOOKS_DIR,
+    PARAMS_DIR,
+    RAW_DATA_DIR,
+    REPORTS_DIR,
+    Package,
+    check_initials,
+    default_initials,
+    find_package,
+)
 from scaffold.parameters import Parameter
 from scaffold.project import Project
 
-NOTEBOOKS_DIR = "notebooks"
 OVERRIDE = Path(".scaffold", "templates", "notebook.ipynb")
 """A project's own notebook template, relative to its root."""
 
@@ -112,7 +120,9 @@ def next_number(root: Path, phase: int | None = None) -> tuple[int, str]:
         phase = notebooks[-1][0] if notebooks else 1
     if phase < 0:
         raise ScaffoldError(f"--phase must be 0 or more, got {phase}.")
-    used = [entry for entry in notebooks + numbered(root / "params", ".yaml") if entry[0] == phase]
+    used = [
+        entry for entry in notebooks + numbered(root / PARAMS_DIR, ".yaml") if entry[0] == phase
+    ]
     if not used:
         return phase, "0"
     _, seq, written = max(used)
@@ -388,8 +398,6 @@ def run_command(root: Path, stem: str) -> str:
 def code_deps(root: Path, package: Package | None) -> list[str]:
     """What a pipeline notebook depends on besides itself: the package folder (or ``src/``)
     and the raw data folder it reads (``data/raw``, when the project has one)."""
-    from scaffold.pipeline import RAW_DATA_DIR
-
     if package is not None:
         deps = [relative(package.folder, root)]
     else:
@@ -430,8 +438,8 @@ def add_notebook(
                 "phase": str(number_phase),
                 "seq": seq,
                 "module": package.name if package else "",
-                "params_file": f"params/{stem}.yaml",
-                "report": f"reports/{stem}.ipynb",
+                "params_file": f"{PARAMS_DIR}/{stem}.yaml",
+                "report": f"{REPORTS_DIR}/{stem}.ipynb",
                 "run_command": run_command(root, stem),
             }
             nb = from_override(override, values)

@@ -84,14 +84,18 @@ def _jinja_environment(template: Template) -> Any:
         sys.path.remove(folder)
 
 
-def parse_assignments(assignments: Iterable[str]) -> dict[str, str]:
-    """Turn ``KEY=VALUE`` strings (``--set``) into a mapping."""
+def parse_assignments(assignments: Iterable[str], *, names: bool = False) -> dict[str, str]:
+    """Turn ``KEY=VALUE`` strings into a mapping of raw values: ``new --set`` options, or
+    with ``names`` ``run -p`` parameters, whose keys must be Python names."""
     values: dict[str, str] = {}
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if names and not (sep and key.isidentifier()):
+            raise ScaffoldError(f"-p expects KEY=VALUE with a parameter name, got {assignment!r}.")
+        if not sep or not key:
             raise ScaffoldError(f"--set expects KEY=VALUE, got {assignment!r}.")
-        values[key.strip()] = value
+        values[key] = value
     return values
 
 

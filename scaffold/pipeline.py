@@ -24,13 +24,11 @@ from typing import Any
 
 from scaffold.errors import ScaffoldError
 from scaffold.files import Write, read_text
+from scaffold.layout import NOTEBOOKS_DIR, REPORTS_DIR
+from scaffold.layout import PARAMS_DIR as PARAMS_DIR  # re-exported: scaffold/check imports it here
 from scaffold.parameters import Parameter
 
 DVC_YAML = "dvc.yaml"
-PARAMS_DIR = "params"
-REPORTS_DIR = "reports"
-NOTEBOOKS_DIR = "notebooks"
-RAW_DATA_DIR = "data/raw"
 # The kernel every run uses: the ipykernel of the environment running papermill, whatever
 # kernel the notebook was saved with (a `make kernel` name exists only where it was run).
 KERNEL = "python3"

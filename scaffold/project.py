@@ -8,11 +8,12 @@ from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 from scaffold.files import read_text
+from scaffold.layout import DATA_DIR, NOTEBOOKS_DIR
 
 ANSWERS_FILE = ".copier-answers.yml"
 # Any of these at a folder's top level marks a project root (recorded answers first).
 ROOT_MARKERS = (ANSWERS_FILE, "pyproject.toml", "setup.py", "setup.cfg")
-CCDS_FOLDERS = ("notebooks", "data")
+CCDS_FOLDERS = (NOTEBOOKS_DIR, DATA_DIR)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
 from scaffold.extract import dumped
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
-from scaffold.layout import find_package
+from scaffold.layout import DATA_DIR, PARAMS_DIR, REPORTS_DIR, find_package
 from scaffold.parameters import TAG, Parameter, parse
 from scaffold.parameters import cell_source as parameters_cell
 from scaffold.project import Project
@@ -159,7 +159,7 @@ def _refuse_production(root: Path, path: Path) -> None:
 
     rel, stem = relative(path, root), path.stem
     registered = {stage.notebook for stage in pipeline.pipeline_notebooks(root)}
-    if rel in registered or (root / pipeline.PARAMS_DIR / f"{stem}.yaml").exists():
+    if rel in registered or (root / PARAMS_DIR / f"{stem}.yaml").exists():
         raise ScaffoldError(
             f"{rel} is already a production notebook (it has a dvc.yaml stage or "
             f"params/{stem}.yaml); nothing to promote."
@@ -330,7 +330,7 @@ def plan_promote(
     return writes, Promotion(changes(writes, root), parameters, shown), path
 
 
-_SKIPPED = {".git", ".dvc", ".venv", "venv", "data", "reports", "node_modules"}
+_SKIPPED = {".git", ".dvc", ".venv", "venv", DATA_DIR, REPORTS_DIR, "node_modules"}
 _TEXT = {".md", ".ipynb", ".py", ".yaml", ".yml", ".toml", ".txt", ".cfg"}
 
 
@@ -421,7 +421,6 @@ def promote(
 def _run(project: Project, path: Path, python: Path | None) -> None:
     from scaffold import interpreters
     from scaffold import run as runner
-    from scaffold.pipeline import PARAMS_DIR
 
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)

@@ -22,7 +22,7 @@ from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, relative
 from scaffold.interpreters import Interpreter
-from scaffold.pipeline import REPORTS_DIR
+from scaffold.layout import REPORTS_DIR
 from scaffold.project import Project
 from scaffold.run import RunPlan
 

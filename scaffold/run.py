@@ -24,7 +24,9 @@ from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
 from scaffold.files import read_text, relative
 from scaffold.interpreters import RUNTIME, Interpreter, check_interpreter, find_interpreter
-from scaffold.pipeline import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR, pipeline_notebooks
+from scaffold.layout import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR
+from scaffold.options import parse_assignments
+from scaffold.pipeline import pipeline_notebooks
 from scaffold.project import Project
 
 INJECTED_TAG = "injected-parameters"
@@ -145,18 +147,6 @@ class RunPlan:
         return f"{relative(self.notebook, root)} -> {relative(self.output, root)}{note}"
 
 
-def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """``-p KEY=VALUE`` strings as a mapping of raw values."""
-    parsed: dict[str, str] = {}
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ScaffoldError(f"-p expects KEY=VALUE with a parameter name, got {assignment!r}.")
-        parsed[key] = value
-    return parsed
-
-
 def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
     """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML."""
     import yaml
@@ -255,7 +245,7 @@ def plan_runs(
 ) -> list[RunPlan]:
     """What ``scaffold run NOTEBOOK... -p KEY=VALUE`` executes, checked before anything runs."""
     root = project.root
-    raw = parse_assignments(assignments)
+    raw = parse_assignments(assignments, names=True)
     notebooks = list(dict.fromkeys(resolve_notebook(root, n, cwd or Path.cwd()) for n in names))
     declared = {path: params.of_notebook(path) or [] for path in notebooks}
     every = [parameter for found in declared.values() for parameter in found]

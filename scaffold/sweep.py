@@ -36,7 +36,8 @@ from typing import Any, TextIO
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
-from scaffold.pipeline import REPORTS_DIR
+from scaffold.layout import PARAMS_DIR, REPORTS_DIR
+from scaffold.options import parse_assignments
 from scaffold.project import Project
 from scaffold.run import (
     Echo,
@@ -45,7 +46,6 @@ from scaffold.run import (
     convert,
     failed_cell,
     failure_place,
-    parse_assignments,
     read_params_file,
     resolve_notebook,
     unknown_key,
@@ -188,7 +188,7 @@ def _fixed(
     """The ``-p`` values every run shares, typed and checked against the grid."""
     by_name = {parameter.name: parameter for parameter in declared}
     fixed = {}
-    for key, value in parse_assignments(assignments).items():
+    for key, value in parse_assignments(assignments, names=True).items():
         if key in grid:
             raise ScaffoldError(f"{key} is in both -p and --grid; give it in one of them.")
         if key not in by_name:
@@ -221,7 +221,7 @@ def _runs(
     fixed: dict[str, Any],
     folder: Path,
 ) -> list[SweepRun]:
-    params_file = root / "params" / f"{notebook.stem}.yaml"
+    params_file = root / PARAMS_DIR / f"{notebook.stem}.yaml"
     runs, used = [], set()
     positions = product(*(range(len(values)) for values in grid.values()))
     for index, picked in enumerate(positions, start=1):
@@ -270,7 +270,7 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
         )
     grid = _typed_grid(raw_grid, declared, notebook)
     fixed = _fixed(request.assignments, raw_grid, declared, notebook)
-    params_file = root / "params" / f"{notebook.stem}.yaml"
+    params_file = root / PARAMS_DIR / f"{notebook.stem}.yaml"
     read_params_file(params_file, root)  # refuse a broken one now
     folder = _new_folder(root, notebook.stem)
     jobs = request.jobs or os.cpu_count() or 1

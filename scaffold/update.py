@@ -46,6 +46,8 @@ from typing import Any
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
+from scaffold.files import Change
+from scaffold.layout import DATA_DIR
 from scaffold.processes import git, git_out
 from scaffold.project import ANSWERS_FILE, read_answers
 from scaffold.resources import PACKAGED_TEMPLATE, Template
@@ -64,8 +66,6 @@ from scaffold.sources import (
 TEMPLATE_REF = "refs/scaffold/template"
 """Pristine renders of the template, one commit per version (hooks/post_gen_project.py)."""
 TEMPLATE_SUBJECT = "scaffold template {version}"
-DATA_FOLDER = "data"
-"""Untracked files under this folder of the project never block an update."""
 
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 SHOWN_DIRTY = 10
@@ -99,14 +99,6 @@ class Check:
         return current is not None and latest is not None and latest > current
 
 
-@dataclass(frozen=True)
-class Change:
-    """One file of the update: added, changed, removed, kept (see ``kept``) or conflict."""
-
-    status: str
-    path: str
-
-
 @dataclass
 class Update:
     """What ``update`` did (or, with ``pretend``, would do)."""
@@ -128,12 +120,12 @@ class Update:
     @property
     def conflicts(self) -> list[str]:
         """Files with inline conflict markers to resolve."""
-        return [change.path for change in self.changes if change.status == "conflict"]
+        return [change.path for change in self.changes if change.action == "conflict"]
 
     @property
     def kept(self) -> list[str]:
         """Files the new version deleted but the user had changed, so they stay."""
-        return [change.path for change in self.changes if change.status == "kept"]
+        return [change.path for change in self.changes if change.action == "kept"]
 
 
 def read_recorded(root: Path) -> Recorded:
@@ -199,7 +191,7 @@ def dirty_files(root: Path) -> list[str]:
         if state[0] in "RC":
             next(entries, None)  # the rename's source path
         relative = path.removeprefix(prefix)
-        if state == "??" and relative.startswith(f"{DATA_FOLDER}/"):
+        if state == "??" and relative.startswith(f"{DATA_DIR}/"):
             continue
         dirty.append(relative)
     return dirty
@@ -215,7 +207,7 @@ def refuse_dirty(root: Path) -> None:
     raise ScaffoldError(
         f"the project has uncommitted changes ({shown}{more}); commit or stash them first, "
         f"so that the update can be reviewed and undone (untracked files under "
-        f"{DATA_FOLDER}/ are fine)."
+        f"{DATA_DIR}/ are fine)."
     )
 
 
