@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,8 @@ class Summary:
 
 def blank_magics(source: str) -> str:
     """``source`` with IPython magics, shell escapes and help turned into ``pass``."""
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source  # each form below needs one of these characters
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -126,7 +129,10 @@ def blank_magics(source: str) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, list):
-        return "".join(str(part) for part in value)
+        try:
+            return "".join(value)
+        except TypeError:  # not all text
+            return "".join(str(part) for part in value)
     return value if isinstance(value, str) else ""
 
 
@@ -175,6 +181,25 @@ def _version(version: object) -> tuple[str, str]:
     )
 
 
+@dataclass
+class _Cells:
+    """Where the code cells stand: with outputs, with execution counts, run or not."""
+
+    outputs: list[int] = field(default_factory=list)
+    counted: list[int] = field(default_factory=list)
+    executed: list[tuple[int, int]] = field(default_factory=list)  # (cell, execution count)
+    unexecuted: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A notebook's place in the project (for findings and relative paths)."""
+
+    rel: str
+    folder: Path
+    root: Path
+
+
 def analyse(root: Path, path: Path) -> Summary:
     """Read and parse one notebook; collect every per-notebook fact and finding."""
     rel = path.relative_to(root).as_posix()
@@ -190,36 +215,42 @@ def analyse(root: Path, path: Path) -> Summary:
         summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
     cells = data["cells"]
     summary.cells = len(cells)
-    folder = path.parent
-    outputs: list[int] = []
-    counted: list[int] = []
-    executed: list[tuple[int, int]] = []  # (cell, execution count)
-    unexecuted: list[int] = []
-    for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict):
-            summary.findings.append(
-                Finding(rel, number, 0, "NB103", f"cell {number} is not a JSON object; fix it")
-            )
-            continue
-        source = _text(cell.get("source", ""))
+    place = _Place(rel, path.parent, root)
+    state = _Cells()
+    # Parsing may warn (invalid escapes, ``is`` with a literal): the notebook's business, and
+    # not something to print in the middle of the report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for number, cell in enumerate(cells, start=1):
+            _cell(summary, state, place, number, cell)
+    _stored_state(summary, rel, state.outputs, state.counted)
+    _hidden_state(summary, rel, state.executed, state.unexecuted)
+    return summary
+
+
+def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any) -> None:
+    if not isinstance(cell, dict):
+        summary.findings.append(
+            Finding(place.rel, number, 0, "NB103", f"cell {number} is not a JSON object; fix it")
+        )
+        return
+    source = _text(cell.get("source", ""))
+    if "noqa" in source:
         codes = _noqa(source)
         if codes is not None:
             summary.noqa[number] = codes
-        if cell.get("cell_type") != "code":
-            continue
-        if cell.get("outputs"):
-            outputs.append(number)
-        count = cell.get("execution_count")
-        if isinstance(count, int):
-            counted.append(number)
-            executed.append((number, count))
-        elif source.strip():
-            unexecuted.append(number)
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        _code_cell(summary, rel, folder, root, number, source, "parameters" in tags)
-    _stored_state(summary, rel, outputs, counted)
-    _hidden_state(summary, rel, executed, unexecuted)
-    return summary
+    if cell.get("cell_type") != "code":
+        return
+    if cell.get("outputs"):
+        state.outputs.append(number)
+    count = cell.get("execution_count")
+    if isinstance(count, int):
+        state.counted.append(number)
+        state.executed.append((number, count))
+    elif source.strip():
+        state.unexecuted.append(number)
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    _code_cell(summary, place, number, source, "parameters" in tags)
 
 
 def _stored_state(summary: Summary, rel: str, outputs: list[int], counted: list[int]) -> None:
@@ -282,20 +313,32 @@ def _hidden_state(
 
 
 def _code_cell(
-    summary: Summary,
-    rel: str,
-    folder: Path,
-    root: Path,
-    number: int,
-    source: str,
-    is_parameters: bool,
+    summary: Summary, place: _Place, number: int, source: str, is_parameters: bool
 ) -> None:
     if is_parameters:
         summary.parameters_cells.append(number)
-    lines = source.split("\n")
-    for index, line in enumerate(lines, start=1):
-        match = PIP_INSTALL.match(line)
-        if match:
+    if "install" in source:
+        _pip_installs(summary, place.rel, number, source)
+    code = blank_magics(source)
+    tree = _parse(summary, place.rel, number, code)
+    if tree is None:
+        return
+    # Each rule looks at the tree only when the text can hold what it looks for.
+    if "def" in code or "class" in code:
+        found = definitions(tree, place.rel, number)
+        summary.functions += sum(definition.kind == "function" for definition in found)
+        summary.definitions.extend(found)
+    if "import" in code:
+        _imports(summary, tree, number)
+    if _PATHISH.search(code):
+        _paths(summary, tree, place, number)
+    if is_parameters and len(summary.parameters_cells) == 1:
+        _parameters(summary, tree, code, number)
+
+
+def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
+    for index, line in enumerate(source.split("\n"), start=1):
+        if PIP_INSTALL.match(line):
             summary.findings.append(
                 Finding(
                     rel,
@@ -306,9 +349,12 @@ def _code_cell(
                     "pyproject.toml and install the environment instead (make requirements)",
                 )
             )
-    code = blank_magics(source)
+
+
+def _parse(summary: Summary, rel: str, number: int, code: str) -> ast.Module | None:
+    """The cell's syntax tree; None (and an NB104 finding) when it does not parse."""
     try:
-        tree = ast.parse(code)
+        return ast.parse(code)
     except SyntaxError as error:
         summary.findings.append(
             Finding(
@@ -320,22 +366,11 @@ def _code_cell(
                 "with a cell magic such as %%bash",
             )
         )
-        return
     except ValueError:  # null bytes
         summary.findings.append(
             Finding(rel, number, 0, "NB104", "cell holds a null byte; remove it")
         )
-        return
-    summary.functions += sum(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in tree.body
-    )
-    summary.definitions.extend(definitions(tree, rel, number))
-    if "import" in code:
-        _imports(summary, tree, number)
-    if _PATHISH.search(code):
-        _paths(summary, tree, rel, folder, root, number)
-    if is_parameters and len(summary.parameters_cells) == 1:
-        _parameters(summary, tree, code, number)
+    return None
 
 
 def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
@@ -347,9 +382,8 @@ def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
             summary.imports.append((node.module.split(".")[0], number, node.lineno))
 
 
-def _paths(
-    summary: Summary, tree: ast.Module, rel: str, folder: Path, root: Path, number: int
-) -> None:
+def _paths(summary: Summary, tree: ast.Module, place: _Place, number: int) -> None:
+    rel = place.rel
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
@@ -367,8 +401,8 @@ def _paths(
                 )
             )
         elif value.startswith(("../", "..\\")):
-            target = os.path.normpath(folder / value.replace("\\", "/"))
-            inside = os.path.normpath(root)
+            target = os.path.normpath(place.folder / value.replace("\\", "/"))
+            inside = os.path.normpath(place.root)
             if not (target == inside or target.startswith(inside + os.sep)):
                 summary.findings.append(
                     Finding(
