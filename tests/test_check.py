@@ -254,18 +254,78 @@ def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
     write(lab, "1.2-ab-three.ipynb", code("x = 1"), code("y = 2"), code(CLEAN_DRIFTED))
     assert found(lab) == [
         "notebooks/1.0-ab-one.ipynb:2:1: NB501 function 'clean' is copied in "
-        "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it",
+        "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it "
+        "(scaffold extract clean)",
         "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/",
+        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 function 'tidy' is copied in "
-        "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it",
+        "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it "
+        "(scaffold extract tidy)",
         "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/",
+        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
     ]
     # given one notebook, it is still compared with the others, and only it is reported
     assert [line[:40] for line in found(lab, lab / "notebooks" / "1.1-ab-two.ipynb")] == [
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 fu"
     ]
+
+
+def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
+    for k in range(6):
+        write(lab, f"1.{k}-ab-n{k}.ipynb", code(CLEAN))
+    write(lab, "1.6-ab-n6.ipynb", code(CLEAN_DRIFTED))
+    assert found(lab, lab / "notebooks" / "1.0-ab-n0.ipynb") == [
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB501 function 'clean' is copied in "
+        "notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1, notebooks/1.3-ab-n3.ipynb:1 "
+        "and 2 more; move it into src/lab/ and import it (scaffold extract clean)",
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean' differs from the one in "
+        "notebooks/1.6-ab-n6.ipynb:1; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
+    ]
+    assert found(lab, lab / "notebooks" / "1.6-ab-n6.ipynb") == [
+        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean' differs from the one in "
+        "notebooks/1.0-ab-n0.ipynb:1, notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1 "
+        "and 3 more; keep one version in src/lab/ (scaffold extract clean --from NOTEBOOK)",
+    ]
+
+
+class CountedPath(str):
+    """A notebook path that counts how often it is compared."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedPath.comparisons += 1
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        CountedPath.comparisons += 1
+        return str.__ne__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_reporting_copies_is_linear_in_their_number():
+    from scaffold.check.checker import _duplicate_rules
+    from scaffold.check.notebook import Summary
+
+    count = 3000
+    every = []
+    for i in range(count):
+        path = CountedPath(f"nb{i}.ipynb")
+        code = "one" if i % 2 else "two"  # two groups of copies, one name drifted apart
+        definition = duplicates.Definition("f", "function", path, 1, 1, 5, code)
+        every.append(Summary(path, definitions=[definition]))
+    CountedPath.comparisons = 0
+    found = _duplicate_rules(every, {s.path for s in every}, Config(), "src/lab/")
+    assert sorted({f.code for f in found}) == ["NB501", "NB502"] and len(found) == 2 * count
+    assert found[0].message.startswith(
+        "function 'f' is copied in nb2.ipynb:1, nb4.ipynb:1, nb6.ipynb:1 and 1496 more;"
+    )
+    # Naming the others of each copy by scanning its group compared paths 1.3e7 times.
+    assert CountedPath.comparisons <= 20 * count
 
 
 def test_fingerprints_ignore_local_names_but_not_globals():
