@@ -16,7 +16,7 @@ from scaffold.check import duplicates
 from scaffold.check.checker import check
 from scaffold.check.imports import environment_map
 from scaffold.check.model import Config, load_config
-from scaffold.check.notebook import blank_magics
+from scaffold.check.notebook import blank_magics, file_lines
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
 from tests.conftest import listing, run_scaffold
@@ -555,7 +555,7 @@ def test_the_cache_is_used_and_refreshed(lab: Path, tmp_path: Path):
 
 
 def test_the_command_output_formats_and_exit_codes(lab: Path):
-    write(lab, GOOD, code('p = "/home/a/x"\nq = 1'))
+    path = write(lab, GOOD, code('p = "/home/a/x"\nq = 1'))
     human = run_scaffold("check", cwd=lab / "notebooks", check=False)
     assert human.returncode == 1
     assert human.stdout.splitlines()[0].startswith(f"notebooks/{GOOD}:1:1: NB401 absolute path")
@@ -571,12 +571,34 @@ def test_the_command_output_formats_and_exit_codes(lab: Path):
         "severity": "error",
         "message": as_json["findings"][0]["message"],
     }
-    github = run_scaffold("check", "--format", "github", cwd=lab, check=False).stdout
-    assert github.splitlines()[0].startswith(
-        f"::error file=notebooks/{GOOD},title=NB401::cell 1, line 1: absolute path"
+    github = run_scaffold("check", "--format", "github", cwd=lab / "notebooks", check=False)
+    # line=: the line of the .ipynb file that holds the cell's line, where GitHub shows it
+    row = path.read_text().splitlines().index('    "p = \\"/home/a/x\\"\\n",') + 1
+    assert github.stdout.splitlines()[0].startswith(
+        f"::error file=notebooks/{GOOD},line={row},title=NB401::cell 1, line 1: absolute path"
     )
     clean = run_scaffold("check", "--ignore", "NB401", cwd=lab)
     assert clean.stdout == "All checks passed: 1 notebook.\n"
+
+
+def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
+    path = write(
+        lab,
+        GOOD,
+        new_markdown_cell("# Title\ntext"),
+        new_code_cell('import os\n\np = "/home/a/x"', metadata={"source": "a key named source"}),
+        code(""),
+    )
+    text = path.read_text()
+    rows = text.splitlines()
+    found = file_lines(text, [(2, 3), (2, 0), (1, 2), (3, 1), (9, 1)])
+    assert {place: rows[row - 1].strip() for place, row in found.items()} == {
+        (2, 3): '"p = \\"/home/a/x\\""',
+        (2, 0): '"import os\\n",',  # line 0: the cell's first line
+        (1, 2): '"text"',
+        (3, 1): '"source": []',
+    }  # cell 9 does not exist
+    assert file_lines(json.dumps(json.loads(text)), [(2, 3)]) == {(2, 3): 1}  # one line
 
 
 @pytest.mark.parametrize(

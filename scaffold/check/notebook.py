@@ -19,6 +19,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -433,3 +434,76 @@ def _parameters(summary: Summary, tree: ast.Module, code: str, number: int) -> N
         except (ValueError, SyntaxError, TypeError):
             kind = ""
         summary.parameters.append((target.id, annotation, kind, number, node.lineno))
+
+
+# -- where a cell's lines are in the file (GitHub annotations point at file lines) ------------
+
+_CELLS = re.compile(r'"cells"\s*:\s*\[')
+_SOURCE = re.compile(r'"source"\s*:\s*')  # a key: inside JSON strings quotes are escaped
+_GAP = re.compile(r"[\s,]*")
+
+
+def file_lines(text: str, places: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The 1-based line of the notebook's JSON ``text`` that holds each ``(cell, line)``.
+
+    Line 0 of a cell is its first line. A place that cannot be found (the JSON is not as
+    Jupyter writes it, the cell or line does not exist) is left out.
+    """
+    wanted = {place for place in places if place[0] > 0}
+    if not wanted:
+        return {}
+    rows = _source_rows(text, max(cell for cell, _ in wanted))
+    found = {}
+    for cell, line in wanted:
+        if cell <= len(rows) and rows[cell - 1]:
+            cell_rows = rows[cell - 1]
+            found[(cell, line)] = cell_rows[min(max(line, 1), len(cell_rows)) - 1]
+    return found
+
+
+def _source_rows(text: str, cells: int) -> list[list[int]]:
+    """For each of the first ``cells`` cells, the file line of each line of its source."""
+    decoder = json.JSONDecoder()
+    match = _CELLS.search(text)
+    found: list[list[int]] = []
+    position = match.end() if match else len(text)
+    while len(found) < cells:
+        position = _skip(text, position)
+        try:
+            cell, end = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        found.append(_rows(text, position, end, cell, decoder))
+        position = end
+    return found
+
+
+def _skip(text: str, position: int) -> int:
+    """The position after the blanks and commas from ``position``."""
+    match = _GAP.match(text, position)
+    return match.end() if match else position
+
+
+def _rows(text: str, start: int, end: int, cell: Any, decoder: json.JSONDecoder) -> list[int]:
+    source = cell.get("source") if isinstance(cell, dict) else None
+    for key in _SOURCE.finditer(text, start, end):  # the cell's own, not one in its metadata
+        try:
+            value, _ = decoder.raw_decode(text, key.end())
+        except ValueError:
+            continue
+        if value == source:
+            break
+    else:
+        return []
+    position = key.end()
+    row = text.count("\n", 0, position) + 1
+    if not isinstance(source, list):  # one JSON string: every line on the key's line
+        return [row] * (_text(source).count("\n") + 1)
+    rows: list[int] = []
+    position += 1  # past "["
+    for part in source:
+        at = _skip(text, position)
+        row += text.count("\n", position, at)
+        _, position = decoder.raw_decode(text, at)
+        rows.extend([row] * max(1, str(part).count("\n")))
+    return rows or [row]
