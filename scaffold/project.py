@@ -45,11 +45,11 @@ def find_root(start: Path | None = None) -> Path:
 
 def read_answers(root: Path) -> dict[str, str]:
     """The answers recorded in ``root`` (empty when the project has none)."""
-    import yaml
-
     path = root / ANSWERS_FILE
     if not path.is_file():
         return {}
+    import yaml  # only when there are answers: a plain cookiecutter project has none
+
     try:
         data = yaml.safe_load(read_text(path, root))
     except yaml.YAMLError as error:

@@ -13,7 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from scaffold.check import duplicates
-from scaffold.check.checker import check
+from scaffold.check.checker import check, summaries
 from scaffold.check.imports import environment_map
 from scaffold.check.model import Config, load_config
 from scaffold.check.notebook import blank_magics, file_lines
@@ -537,6 +537,19 @@ def test_bad_configuration_is_one_sentence(lab: Path, table: str, message: str):
     (lab / "pyproject.toml").write_text(PYPROJECT + f"\n[tool.scaffold.check]\n{table}\n")
     with pytest.raises(ScaffoldError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(lab)
+
+
+def test_rules_that_need_no_parsing_do_not_parse(lab: Path):
+    path = write(lab, GOOD, code("x = (", 2), code('p = "/home/a/x"', 1))
+    everything = ["NB202", "NB104", "NB301", "NB401"]
+    codes = lambda config: [f.code for f in check(Project(lab), [], config).findings]  # noqa: E731
+    stored = Config(select=("NB2", "NB3"))  # what nbstripout --verify and counts show
+    assert codes(stored) == ["NB202", "NB301"]
+    unparsed = summaries(lab, [path], parse=False)[0]  # as cached by that check
+    assert not unparsed.parsed
+    assert [f.code for f in unparsed.findings] == ["NB202", "NB301"]  # no NB104: not parsed
+    assert codes(Config()) == everything  # the unparsed summary in the cache is not used
+    assert codes(stored) == ["NB202", "NB301"]
 
 
 def test_the_cache_is_used_and_refreshed(lab: Path, tmp_path: Path):

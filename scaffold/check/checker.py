@@ -8,8 +8,8 @@ against pyproject.toml, the production contract, data in git) run on every call.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
+import functools
 import hashlib
 import itertools
 import json
@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.project import Project
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Folders never searched for notebooks: executed copies, environments, data, tool caches.
 PRUNED = {"reports", "data", "models", "node_modules", "__pycache__", "site", "venv", "env"}
@@ -138,8 +138,11 @@ def _save_cache(path: Path, entries: dict[str, Any]) -> None:
 PARALLEL_FROM = 200  # notebooks to (re)read before a second process pays off
 
 
-def _analyse_many(root: Path, paths: Sequence[Path]) -> list[Summary]:
-    """``analyse`` each path; shared with forked children (one per extra core) when many.
+Analyse = Callable[[Path], Summary]  # notebook.analyse of one project, parsing or not
+
+
+def _analyse_many(analyse_one: Analyse, paths: Sequence[Path]) -> list[Summary]:
+    """``analyse_one`` each path; shared with forked children (one per extra core) when many.
 
     Every ``shares``-th notebook goes to each process, and this one analyses its own share
     meanwhile. Cheaper than a process pool, whose workers all start, import and are fed
@@ -149,16 +152,16 @@ def _analyse_many(root: Path, paths: Sequence[Path]) -> list[Summary]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     shares = min(cores, 8)
     if len(paths) < PARALLEL_FROM or shares < 2 or sys.platform != "linux":
-        return [analyse(root, path) for path in paths]
-    children = [(index, _fork(root, paths[index::shares])) for index in range(1, shares)]
+        return [analyse_one(path) for path in paths]
+    children = [(index, _fork(analyse_one, paths[index::shares])) for index in range(1, shares)]
     found: list[Summary | None] = [None] * len(paths)
-    found[0::shares] = [analyse(root, path) for path in paths[0::shares]]
+    found[0::shares] = [analyse_one(path) for path in paths[0::shares]]
     for index, child in children:
-        found[index::shares] = _collect(root, child, paths[index::shares])
+        found[index::shares] = _collect(analyse_one, child, paths[index::shares])
     return [summary for summary in found if summary is not None]
 
 
-def _fork(root: Path, share: Sequence[Path]) -> tuple[int, int] | None:
+def _fork(analyse_one: Analyse, share: Sequence[Path]) -> tuple[int, int] | None:
     """Analyse ``share`` in a forked child: (its pid, the pipe it answers on), None if no fork."""
     import pickle
 
@@ -173,7 +176,7 @@ def _fork(root: Path, share: Sequence[Path]) -> tuple[int, int] | None:
         status = 1
         try:
             os.close(read_end)
-            found = [analyse(root, path) for path in share]
+            found = [analyse_one(path) for path in share]
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
             status = 0
@@ -183,7 +186,9 @@ def _fork(root: Path, share: Sequence[Path]) -> tuple[int, int] | None:
     return pid, read_end
 
 
-def _collect(root: Path, child: tuple[int, int] | None, share: Sequence[Path]) -> list[Summary]:
+def _collect(
+    analyse_one: Analyse, child: tuple[int, int] | None, share: Sequence[Path]
+) -> list[Summary]:
     """A child's summaries of ``share``; analysed here instead when the child failed."""
     import pickle
 
@@ -198,7 +203,7 @@ def _collect(root: Path, child: tuple[int, int] | None, share: Sequence[Path]) -
             found = None
         if isinstance(found, list) and len(found) == len(share):
             return found
-    return [analyse(root, path) for path in share]
+    return [analyse_one(path) for path in share]
 
 
 Key = list[int] | None  # a notebook's [size, mtime_ns] in the cache; None: cannot stat it
@@ -212,30 +217,38 @@ def _key(path: Path) -> Key:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _cached(entry: Any, key: Key) -> Summary | None:
-    """The cached summary when the cache entry is for this very file (same size and mtime)."""
+def _cached(entry: Any, key: Key, parse: bool) -> Summary | None:
+    """The cached summary when the cache entry is for this very file (same size and mtime),
+    and was parsed if ``parse``."""
     if key is None or not (isinstance(entry, list) and len(entry) == 2 and entry[0] == key):
         return None
     try:
-        return Summary.from_json(entry[1])
+        summary = Summary.from_json(entry[1])
     except (KeyError, TypeError, ValueError):
         return None
+    return summary if summary.parsed or not parse else None
 
 
-def summaries(root: Path, paths: Sequence[Path], use_cache: bool = True) -> list[Summary]:
-    """``analyse`` of each notebook, from the cache when its size and mtime are unchanged."""
+def summaries(
+    root: Path, paths: Sequence[Path], use_cache: bool = True, parse: bool = True
+) -> list[Summary]:
+    """``analyse`` of each notebook, from the cache when its size and mtime are unchanged.
+
+    ``parse=False`` when no enabled rule needs the code parsed (see ``PARSED``).
+    """
+    analyse_one = functools.partial(analyse, root, parse=parse)
     if not use_cache:
-        return _analyse_many(root, paths)
+        return _analyse_many(analyse_one, paths)
     cache_path = _cache_file(root)
     old = _load_cache(cache_path)
     keys = {path: _key(path) for path in paths}
     found: dict[Path, Summary] = {}
     for path in paths if old else ():
-        summary = _cached(old.get(relative(path, root)), keys[path])
+        summary = _cached(old.get(relative(path, root)), keys[path], parse)
         if summary is not None:
             found[path] = summary
     missing = [path for path in paths if path not in found]
-    found.update(zip(missing, _analyse_many(root, missing), strict=True))
+    found.update(zip(missing, _analyse_many(analyse_one, missing), strict=True))
     if missing or len(old) != len(paths):
         # other notebooks stay cached when only some are checked
         entries = {k: v for k, v in old.items() if (root / k).exists()}
@@ -533,6 +546,8 @@ def _parameter_rule(
 ) -> tuple[int, str, str] | None:
     """(line, code, message) when the params file's ``key: value`` does not fit the cell."""
     if key not in declared:
+        import difflib
+
         close = difflib.get_close_matches(key, list(declared), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return (
@@ -650,7 +665,8 @@ def check(
     config = config or load_config(root)
     chosen_paths = notebook_paths(root, paths, config, cwd)
     every_paths = notebook_paths(root, (), config) if paths else chosen_paths
-    every = summaries(root, list(dict.fromkeys([*every_paths, *chosen_paths])), use_cache)
+    parse = any(config.enabled(code) for code in PARSED)
+    every = summaries(root, list(dict.fromkeys([*every_paths, *chosen_paths])), use_cache, parse)
     selected = {relative(path, root) for path in chosen_paths}
     chosen = [summary for summary in every if summary.path in selected]
     where = _module_hint(project)
@@ -667,6 +683,8 @@ def check(
 
 
 PRODUCTION_CODES = ("NB601", "NB602", "NB603", "NB604", "NB605")
+# The rules that need the code cells parsed; without them, notebooks are only read.
+PARSED = ("NB104", "NB401", "NB402", "NB404", "NB501", "NB502", "NB602", "NB603", "NB802")
 
 
 def _notebook_rules(chosen: Sequence[Summary], config: Config, where: str) -> list[Finding]:

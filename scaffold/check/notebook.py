@@ -57,6 +57,7 @@ class Summary:
     parameters: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     noqa: dict[int, list[str]] = field(default_factory=dict)  # cell -> codes; [] = every code
     readable: bool = True
+    parsed: bool = True  # False: the code was not parsed (no rule that needs it was enabled)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON data."""
@@ -71,6 +72,7 @@ class Summary:
             "parameters": self.parameters,
             "noqa": {str(k): v for k, v in self.noqa.items()},
             "readable": self.readable,
+            "parsed": self.parsed,
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class Summary:
             parameters=[(n, a, t, c, ln) for n, a, t, c, ln in data["parameters"]],
             noqa={int(k): list(v) for k, v in data["noqa"].items()},
             readable=data["readable"],
+            parsed=data["parsed"],
         )
 
     def silenced(self, finding: Finding) -> bool:
@@ -199,12 +202,17 @@ class _Place:
     rel: str
     folder: Path
     root: Path
+    parse: bool  # parse the code cells (False: only what their text shows)
 
 
-def analyse(root: Path, path: Path) -> Summary:
-    """Read and parse one notebook; collect every per-notebook fact and finding."""
+def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
+    """Read and parse one notebook; collect every per-notebook fact and finding.
+
+    ``parse=False`` leaves the code unparsed (no syntax errors, paths, imports, definitions
+    or parameters), for checks that need none of them; the summary says so (``parsed``).
+    """
     rel = path.relative_to(root).as_posix()
-    summary = Summary(rel)
+    summary = Summary(rel, parsed=parse)
     data, problem = read(path)
     if data is None:
         assert problem is not None
@@ -216,7 +224,7 @@ def analyse(root: Path, path: Path) -> Summary:
         summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
     cells = data["cells"]
     summary.cells = len(cells)
-    place = _Place(rel, path.parent, root)
+    place = _Place(rel, path.parent, root, parse)
     state = _Cells()
     # Parsing may warn (invalid escapes, ``is`` with a literal): the notebook's business, and
     # not something to print in the middle of the report.
@@ -320,6 +328,8 @@ def _code_cell(
         summary.parameters_cells.append(number)
     if "install" in source:
         _pip_installs(summary, place.rel, number, source)
+    if not place.parse:
+        return
     code = blank_magics(source)
     tree = _parse(summary, place.rel, number, code)
     if tree is None:
