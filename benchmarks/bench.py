@@ -373,38 +373,83 @@ def _median_run(args: list[str], cwd: Path, env: dict[str, str], runs: int) -> f
     return statistics.median(samples)
 
 
+def _timed_median(args: list[str], cwd: Path, env: dict[str, str], runs: int) -> Timing:
+    """Medians of ``runs`` runs of a command that may exit non-zero (check finds things)."""
+    samples = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        samples.append((wall, cpu))
+    return Timing(
+        statistics.median(w for w, _ in samples),
+        statistics.median(c for _, c in samples),
+        min(w for w, _ in samples),
+    )
+
+
+def _print_check_table(title: str, results: dict[str, Timing], base: str | None) -> None:
+    """Wall and CPU seconds (user + system, every process), each as a ratio to ``base``."""
+    against = "vs -" if base is None else f"vs {base.split(' (')[0]}"
+    print(f"\n| {title} | wall s | fastest s | cpu s | wall {against} | cpu {against} |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, found in results.items():
+        if base is None:
+            wall = cpu = "-"
+        else:
+            wall = f"{found.wall / results[base].wall:.2f}x"
+            cpu = f"{found.cpu / results[base].cpu:.2f}x"
+        seconds = f"{found.wall:.3f} | {found.fastest:.3f} | {found.cpu:.3f}"
+        print(f"| {name} | {seconds} | {wall} | {cpu} |")
+
+
 def check_static(runs: int, notebooks: int = 1000) -> None:
-    """``scaffold check`` (cold: --no-cache; warm: cache) vs ``nbstripout --verify``."""
+    """``scaffold check`` (cold: --no-cache; warm: cache) vs ``nbstripout --verify``.
+
+    Interleaved as the other tables are: each round runs every case once. Wall and CPU
+    seconds both: the cold check uses both cores, nbstripout one.
+    """
     nbstripout = tool("nbstripout")
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         project = work / "bench"
         write_bench_project(project, notebooks)
         env = isolated_env(work)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: imports from .pyc files
         scaffold = [sys.executable, "-m", "scaffold", "check"]
-        subprocess.run([*scaffold], cwd=project, env=env, capture_output=True, check=False)
-        results = {
-            f"scaffold check --no-cache ({notebooks} x 30 cells, cold)": _median_run(
-                [*scaffold, "--no-cache"], project, env, runs
-            ),
-            f"scaffold check ({notebooks} x 30 cells, warm cache)": _median_run(
-                scaffold, project, env, runs
-            ),
+        cases = {
+            f"scaffold check --no-cache ({notebooks} x 30 cells, cold)": [*scaffold, "--no-cache"],
+            f"scaffold check ({notebooks} x 30 cells, warm cache)": scaffold,
         }
+        base = None
         if nbstripout:
             files = sorted(str(p) for p in (project / "notebooks").glob("*.ipynb"))
-            verify = [nbstripout, "--verify", "--keep-id", *files]
-            subprocess.run(verify, cwd=project, env=env, capture_output=True, check=False)
-            results["nbstripout --verify --keep-id (same files)"] = _median_run(
-                verify, project, env, runs
-            )
-    base = results.get("nbstripout --verify --keep-id (same files)")
-    print(f"\n| static checks (median of {runs}) | seconds | vs nbstripout --verify |")
-    print("|---|---:|---:|")
-    for name, seconds in results.items():
-        ratio = f"{seconds / base:.2f}x" if base else "- (nbstripout not installed)"
-        print(f"| {name} | {seconds:.3f} | {ratio} |")
+            base = "nbstripout --verify --keep-id (same files)"
+            cases[base] = [nbstripout, "--verify", "--keep-id", *files]
+        for args in cases.values():  # untimed: .pyc files, the cache
+            subprocess.run(args, cwd=project, env=env, capture_output=True, check=False)
+        samples: dict[str, list[Timing]] = {name: [] for name in cases}
+        for _ in range(runs):
+            for name, args in cases.items():
+                samples[name].append(_timed_median(args, project, env, 1))
+    results = {
+        name: Timing(
+            statistics.median(t.wall for t in found),
+            statistics.median(t.cpu for t in found),
+            min(t.fastest for t in found),
+        )
+        for name, found in samples.items()
+    }
+    print(
+        f"\nMachine: {os.cpu_count()} cores; load average (1 min) {load:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    if base is None:
+        print("(nbstripout is not installed: no ratios)")
+    _print_check_table(f"static checks (median of {runs})", results, base)
 
 
 def check_run(runs: int, notebooks: int = 8) -> None:
@@ -470,13 +515,16 @@ def check_run(runs: int, notebooks: int = 8) -> None:
             "kc.execute_interactive('pass', timeout=60); kc.stop_channels(); "
             "km.shutdown_kernel(now=True)"
         )
-        one_kernel = _median_run([str(python), "-c", kernel], project / "notebooks", env, runs)
+        one = _timed_median([str(python), "-c", kernel], project / "notebooks", env, runs)
+        slots = notebooks / 2
         results = {
-            f"floor: {notebooks} kernel start-ups / 2": one_kernel * notebooks / 2,
-            f"scaffold check --run -j 2 ({notebooks} notebooks)": _median_run(
+            f"floor: {notebooks} kernel start-ups / 2": Timing(
+                one.wall * slots, one.cpu * notebooks, one.fastest * slots
+            ),
+            f"scaffold check --run -j 2 ({notebooks} notebooks)": _timed_median(
                 scaffold, project, env, runs
             ),
-            f"pytest --nbmake -n 2 ({notebooks} notebooks)": _median_run(
+            f"pytest --nbmake -n 2 ({notebooks} notebooks)": _timed_median(
                 [
                     str(python),
                     "-m",
@@ -494,11 +542,8 @@ def check_run(runs: int, notebooks: int = 8) -> None:
                 runs,
             ),
         }
-    base = results[f"pytest --nbmake -n 2 ({notebooks} notebooks)"]
-    print(f"\n| --run (median of {runs}) | seconds | vs pytest --nbmake -n 2 |")
-    print("|---|---:|---:|")
-    for name, seconds in results.items():
-        print(f"| {name} | {seconds:.3f} | {seconds / base:.2f}x |")
+    base = f"pytest --nbmake -n 2 ({notebooks} notebooks)"
+    _print_check_table(f"--run (median of {runs})", results, base)
 
 
 def _time_update_check(runs: int) -> Timing:

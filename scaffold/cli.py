@@ -626,7 +626,7 @@ def check_command(
     except ScaffoldError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(CHECK_USAGE_ERROR) from None
-    typer.echo(report.render(output_format, findings, result.notebooks, ran))
+    typer.echo(report.render(output_format, findings, result.notebooks, ran, project.root))
     if findings:
         raise typer.Exit(1)
 

@@ -13,10 +13,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from scaffold.check import duplicates
-from scaffold.check.checker import check
+from scaffold.check.checker import check, summaries
 from scaffold.check.imports import environment_map
 from scaffold.check.model import Config, load_config
-from scaffold.check.notebook import blank_magics
+from scaffold.check.notebook import blank_magics, file_lines
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
 from tests.conftest import listing, run_scaffold
@@ -254,18 +254,78 @@ def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
     write(lab, "1.2-ab-three.ipynb", code("x = 1"), code("y = 2"), code(CLEAN_DRIFTED))
     assert found(lab) == [
         "notebooks/1.0-ab-one.ipynb:2:1: NB501 function 'clean' is copied in "
-        "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it",
+        "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it "
+        "(scaffold extract clean)",
         "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/",
+        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 function 'tidy' is copied in "
-        "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it",
+        "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it "
+        "(scaffold extract tidy)",
         "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/",
+        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
     ]
     # given one notebook, it is still compared with the others, and only it is reported
     assert [line[:40] for line in found(lab, lab / "notebooks" / "1.1-ab-two.ipynb")] == [
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 fu"
     ]
+
+
+def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
+    for k in range(6):
+        write(lab, f"1.{k}-ab-n{k}.ipynb", code(CLEAN))
+    write(lab, "1.6-ab-n6.ipynb", code(CLEAN_DRIFTED))
+    assert found(lab, lab / "notebooks" / "1.0-ab-n0.ipynb") == [
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB501 function 'clean' is copied in "
+        "notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1, notebooks/1.3-ab-n3.ipynb:1 "
+        "and 2 more; move it into src/lab/ and import it (scaffold extract clean)",
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean' differs from the one in "
+        "notebooks/1.6-ab-n6.ipynb:1; keep one version in src/lab/ "
+        "(scaffold extract clean --from NOTEBOOK)",
+    ]
+    assert found(lab, lab / "notebooks" / "1.6-ab-n6.ipynb") == [
+        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean' differs from the one in "
+        "notebooks/1.0-ab-n0.ipynb:1, notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1 "
+        "and 3 more; keep one version in src/lab/ (scaffold extract clean --from NOTEBOOK)",
+    ]
+
+
+class CountedPath(str):
+    """A notebook path that counts how often it is compared."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedPath.comparisons += 1
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        CountedPath.comparisons += 1
+        return str.__ne__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_reporting_copies_is_linear_in_their_number():
+    from scaffold.check.checker import _duplicate_rules
+    from scaffold.check.notebook import Summary
+
+    count = 3000
+    every = []
+    for i in range(count):
+        path = CountedPath(f"nb{i}.ipynb")
+        code = "one" if i % 2 else "two"  # two groups of copies, one name drifted apart
+        definition = duplicates.Definition("f", "function", path, 1, 1, 5, code)
+        every.append(Summary(path, definitions=[definition]))
+    CountedPath.comparisons = 0
+    found = _duplicate_rules(every, {s.path for s in every}, Config(), "src/lab/")
+    assert sorted({f.code for f in found}) == ["NB501", "NB502"] and len(found) == 2 * count
+    assert found[0].message.startswith(
+        "function 'f' is copied in nb2.ipynb:1, nb4.ipynb:1, nb6.ipynb:1 and 1496 more;"
+    )
+    # Naming the others of each copy by scanning its group compared paths 1.3e7 times.
+    assert CountedPath.comparisons <= 20 * count
 
 
 def test_fingerprints_ignore_local_names_but_not_globals():
@@ -479,6 +539,19 @@ def test_bad_configuration_is_one_sentence(lab: Path, table: str, message: str):
         load_config(lab)
 
 
+def test_rules_that_need_no_parsing_do_not_parse(lab: Path):
+    path = write(lab, GOOD, code("x = (", 2), code('p = "/home/a/x"', 1))
+    everything = ["NB202", "NB104", "NB301", "NB401"]
+    codes = lambda config: [f.code for f in check(Project(lab), [], config).findings]  # noqa: E731
+    stored = Config(select=("NB2", "NB3"))  # what nbstripout --verify and counts show
+    assert codes(stored) == ["NB202", "NB301"]
+    unparsed = summaries(lab, [path], parse=False)[0]  # as cached by that check
+    assert not unparsed.parsed
+    assert [f.code for f in unparsed.findings] == ["NB202", "NB301"]  # no NB104: not parsed
+    assert codes(Config()) == everything  # the unparsed summary in the cache is not used
+    assert codes(stored) == ["NB202", "NB301"]
+
+
 def test_the_cache_is_used_and_refreshed(lab: Path, tmp_path: Path):
     path = write(lab, GOOD, code('p = "/home/a/x"'))
     project = Project(lab)
@@ -495,7 +568,7 @@ def test_the_cache_is_used_and_refreshed(lab: Path, tmp_path: Path):
 
 
 def test_the_command_output_formats_and_exit_codes(lab: Path):
-    write(lab, GOOD, code('p = "/home/a/x"\nq = 1'))
+    path = write(lab, GOOD, code('p = "/home/a/x"\nq = 1'))
     human = run_scaffold("check", cwd=lab / "notebooks", check=False)
     assert human.returncode == 1
     assert human.stdout.splitlines()[0].startswith(f"notebooks/{GOOD}:1:1: NB401 absolute path")
@@ -511,12 +584,34 @@ def test_the_command_output_formats_and_exit_codes(lab: Path):
         "severity": "error",
         "message": as_json["findings"][0]["message"],
     }
-    github = run_scaffold("check", "--format", "github", cwd=lab, check=False).stdout
-    assert github.splitlines()[0].startswith(
-        f"::error file=notebooks/{GOOD},title=NB401::cell 1, line 1: absolute path"
+    github = run_scaffold("check", "--format", "github", cwd=lab / "notebooks", check=False)
+    # line=: the line of the .ipynb file that holds the cell's line, where GitHub shows it
+    row = path.read_text().splitlines().index('    "p = \\"/home/a/x\\"\\n",') + 1
+    assert github.stdout.splitlines()[0].startswith(
+        f"::error file=notebooks/{GOOD},line={row},title=NB401::cell 1, line 1: absolute path"
     )
     clean = run_scaffold("check", "--ignore", "NB401", cwd=lab)
     assert clean.stdout == "All checks passed: 1 notebook.\n"
+
+
+def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
+    path = write(
+        lab,
+        GOOD,
+        new_markdown_cell("# Title\ntext"),
+        new_code_cell('import os\n\np = "/home/a/x"', metadata={"source": "a key named source"}),
+        code(""),
+    )
+    text = path.read_text()
+    rows = text.splitlines()
+    found = file_lines(text, [(2, 3), (2, 0), (1, 2), (3, 1), (9, 1)])
+    assert {place: rows[row - 1].strip() for place, row in found.items()} == {
+        (2, 3): '"p = \\"/home/a/x\\""',
+        (2, 0): '"import os\\n",',  # line 0: the cell's first line
+        (1, 2): '"text"',
+        (3, 1): '"source": []',
+    }  # cell 9 does not exist
+    assert file_lines(json.dumps(json.loads(text)), [(2, 3)]) == {(2, 3): 1}  # one line
 
 
 @pytest.mark.parametrize(

@@ -47,34 +47,70 @@ class Definition:
         return cls(name, kind, path, cell, line, lines, fingerprint)
 
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_SCOPES = frozenset(_FUNCTIONS)
+_DUMP, _RENAME, _BODY = 0, 1, 2  # how a field is written
+_DUMPED: dict[type, tuple[tuple[str, int], ...]] = {}
+_CHILDREN: dict[type, tuple[str, ...]] = {}
+
+
+def _dumped_fields(kind: type) -> tuple[tuple[str, int], ...]:
+    """The fields of a node type that the canonical text holds, and how (cached per type).
+
+    Left out: ``ctx`` (load / store), and a definition's own name and type parameters.
+    Renamed: a ``Name``'s id and an ``arg``'s name. A definition's body loses its docstring.
+    """
+    found = _DUMPED.get(kind)
+    if found is None:
+        definition = kind in _DEFINITIONS
+        renamed = {ast.Name: "id", ast.arg: "arg"}.get(kind)
+        body = "body" if definition else None
+        found = _DUMPED[kind] = tuple(
+            (name, _RENAME if name == renamed else _BODY if name == body else _DUMP)
+            for name in getattr(kind, "_fields", ())
+            if name != "ctx" and not (definition and name in ("name", "type_params"))
+        )
+    return found
+
+
+def _push_children(node: Any, stack: list[Any]) -> None:
+    """Push the child nodes of ``node`` (as ``ast.iter_child_nodes``, without its overhead)."""
+    kind = type(node)
+    fields = _CHILDREN.get(kind)
+    if fields is None:
+        fields = _CHILDREN[kind] = tuple(
+            name for name in getattr(kind, "_fields", ()) if name != "ctx"
+        )
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            stack.extend(value)  # may hold names (Global.names): skipped when popped
+        elif isinstance(value, ast.AST):
+            stack.append(value)
+
+
 def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
     arguments = function.args
     names = {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
     names.update(arg.arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None)
     declared: set[str] = set()
-    body: list[ast.AST] = (
-        [function.body] if isinstance(function, ast.Lambda) else list(function.body)
-    )
-    stack = list(body)
+    stack: list[Any] = [function.body] if isinstance(function, ast.Lambda) else [*function.body]
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
+        kind = type(node)
+        if kind is ast.Name:
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.add(node.id)
+        elif kind is ast.Global or kind is ast.Nonlocal:
             declared.update(node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.ExceptHandler)) and node.name:
-            names.add(node.name)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif kind in _DEFINITIONS:
             names.add(node.name)  # a nested definition's name is local; its body is its own
             stack.extend(node.decorator_list)
-            continue
-        elif isinstance(node, ast.Lambda):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
+        elif kind is not ast.Lambda:
+            if kind is ast.ExceptHandler and node.name:
+                names.add(node.name)
+            _push_children(node, stack)
     return names - declared
-
-
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _docstring(body: list[ast.stmt]) -> bool:
@@ -86,40 +122,44 @@ def _docstring(body: list[ast.stmt]) -> bool:
     )
 
 
-def _dump(node: Any, scopes: list[tuple[set[str], dict[str, str]]], out: list[str]) -> None:
+Scopes = list[tuple[set[str], dict[str, str]]]
+
+
+def _dump(node: Any, scopes: Scopes, out: list[str]) -> None:
     """Append a canonical text of ``node`` to ``out`` (one pass; the tree is not changed).
 
     Locals are numbered on first sight in this walk's (field) order, per function scope.
     """
-    if isinstance(node, list):
+    if isinstance(node, ast.AST):
+        _dump_node(node, scopes, out)
+    elif isinstance(node, list):
         out.append("[")
         for item in node:
             _dump(item, scopes, out)
         out.append("]")
-        return
-    if not isinstance(node, ast.AST):
+    else:
         out.append(repr(node))
-        return
+
+
+def _dump_node(node: ast.AST, scopes: Scopes, out: list[str]) -> None:
     kind = type(node)
     out.append(kind.__name__)
-    opened = isinstance(node, _FUNCTIONS)
-    if isinstance(node, _FUNCTIONS):
-        scopes.append((_locals(node), {}))
-    for name in node._fields:
+    opened = kind in _SCOPES
+    if opened:
+        scopes.append((_locals(node), {}))  # type: ignore[arg-type]
+    for name, how in _dumped_fields(kind):
         value: Any = getattr(node, name, None)
-        if name == "ctx" or (name in ("name", "type_params") and kind in _DEFINITIONS):
-            continue
-        if name == "body" and kind in _DEFINITIONS and _docstring(value):
-            value = value[1:]
-        if (kind is ast.Name and name == "id") or (kind is ast.arg and name == "arg"):
+        if how == _RENAME:
             out.append(_renamed(value, scopes))
-            continue
-        _dump(value, scopes, out)
+        elif how == _BODY and _docstring(value):
+            _dump(value[1:], scopes, out)
+        else:
+            _dump(value, scopes, out)
     if opened:
         scopes.pop()
 
 
-def _renamed(name: str, scopes: list[tuple[set[str], dict[str, str]]]) -> str:
+def _renamed(name: str, scopes: Scopes) -> str:
     for names, numbers in reversed(scopes):
         if name in names:
             if name not in numbers:

@@ -5,7 +5,13 @@ use (``find_interpreter``, ``check_interpreter``), through ``scaffold run``'s ow
 driver, with its failure reports (``failed_cell``, ``failure_message``); production notebooks
 get their ``params/<stem>.yaml``. The executed copies go to a scratch folder that is deleted
 afterwards: nothing in ``notebooks/`` or ``reports/`` is written. ``jobs`` notebooks run at
-once, each stopped after ``timeout`` seconds.
+once, each stopped ``timeout`` seconds after its first cell began.
+
+Kernels on a loaded machine start slowly, and kernels started together can race: so the
+kernel's start has a budget of its own (``START_TIMEOUT``, not counted in ``timeout``), each
+kernel talks over Unix sockets in a private folder rather than TCP ports (``transport: ipc``,
+where there are Unix sockets), and a kernel that dies before its first cell is started once
+more (nothing of the notebook ran yet). The driver does all three, as for ``run --grid``.
 
 Why not ``scaffold.run.execute`` per notebook: it starts a new interpreter and imports
 papermill for every notebook (about 0.5 s each here), which made ``--run -j 2`` 1.3x slower
@@ -22,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,19 +63,48 @@ def _cell_number(notebook: Path, failed: dict[str, Any], output: Path) -> int:
 
 # Runs inside the project's interpreter: scaffold run's own driver (argv[1]), loaded once, then
 # one notebook per line of stdin; papermill is imported once per worker, not per notebook.
+# "\0started" says the kernel answered and the first cell begins (papermill's cell_start, the
+# first time for a notebook), so the timeout counts the notebook's run, not the kernel's start.
 _WORKER = """
 import json, sys
 driver = {"__name__": "scaffold_papermill_driver"}
 exec(compile(sys.argv[1], "_papermill_driver.py", "exec"), driver)
+def started():
+    sys.stdout.write("\\0started\\n")
+    sys.stdout.flush()
+at_once = False
+try:
+    from papermill.engines import NotebookExecutionManager as manager
+    cell_start = manager.cell_start
+    def announced(self, *args, **kwargs):
+        if not getattr(self, "_scaffold_started", False):
+            self._scaffold_started = True
+            started()
+        return cell_start(self, *args, **kwargs)
+    manager.cell_start = announced
+except Exception:  # another papermill: the timeout counts the kernel's start too
+    at_once = True
 for line in sys.stdin:
+    if at_once:
+        started()
     status = driver["main"](json.loads(line))
     sys.stdout.write("\\0done %d\\n" % status)
     sys.stdout.flush()
 """
+START_TIMEOUT = 180  # seconds for a kernel to answer: kernels start slowly on a busy machine
+START_ATTEMPTS = 2  # a kernel that dies before its first cell is started once more
+# How long a worker may take to start a notebook's kernel before it is stopped (the driver
+# gives up first, after START_ATTEMPTS tries of START_TIMEOUT; this is the safety net).
+START_BUDGET = START_TIMEOUT * START_ATTEMPTS + 60
 
 
 class TimedOut(Exception):
-    """A notebook ran longer than its timeout (its worker and kernel were stopped)."""
+    """A notebook ran longer than its timeout, or its kernel never started (its worker and
+    kernel were stopped)."""
+
+    def __init__(self, started: bool) -> None:
+        super().__init__("timed out" if started else "no kernel")
+        self.started = started
 
 
 class Worker:
@@ -107,7 +143,7 @@ class Worker:
     def _read(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            if line.startswith("\0done"):
+            if line.startswith(("\0done", "\0started")):
                 lines.put(line)
         lines.put("")  # the worker ended
 
@@ -127,15 +163,16 @@ class Worker:
             "parameters": plan.overrides,
             "progress": False,
             "result": str(result_file),
+            "start_timeout": START_TIMEOUT,
+            "start_attempts": START_ATTEMPTS,
         }
+        if os.name == "posix":  # Unix sockets: no TCP port for two kernels to race for
+            spec["transport"] = "ipc"
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps(spec, default=str) + "\n")
             self.process.stdin.flush()
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            self.stop()
-            raise TimedOut(f"did not finish within {timeout:g} s.") from None
+            line = self._done(timeout)
         except OSError:
             line = ""
         try:
@@ -147,6 +184,23 @@ class Worker:
         raise runner.NotebookFailed(
             runner.failure_message(plan.notebook, plan.output, self.root, outcome)
         )
+
+    def _done(self, timeout: float) -> str:
+        """The worker's ``\\0done`` line ("" if it died): START_BUDGET for the kernel to
+        start, then ``timeout`` for the notebook; TimedOut (worker stopped) past either."""
+        started = False
+        deadline = time.monotonic() + START_BUDGET
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise TimedOut(started) from None
+            if not line.startswith("\0started"):
+                return line
+            if not started:
+                started = True
+                deadline = time.monotonic() + timeout
 
     def stop(self) -> None:
         """End the worker, its kernel included (the kernel has a session of its own)."""
@@ -191,7 +245,16 @@ def _run_one(plan: Any, worker: Worker, project: Project, timeout: float) -> Fin
     rel = relative(plan.notebook, root)
     try:
         worker.execute(plan, timeout)
-    except TimedOut:
+    except TimedOut as late:
+        if not late.started:
+            return Finding(
+                rel,
+                0,
+                0,
+                "NB001",
+                f"its kernel did not start within {START_BUDGET} s; check that the project's "
+                "environment has ipykernel (make requirements), then run all again",
+            )
         return Finding(
             rel,
             0,
@@ -234,7 +297,7 @@ def run_notebooks(
     """Run each notebook in a fresh kernel; a finding for each that fails or times out."""
     from scaffold import interpreters
     from scaffold import run as runner
-    from scaffold.pipeline import PARAMS_DIR
+    from scaffold.layout import PARAMS_DIR
 
     if not notebooks:
         return []

@@ -83,37 +83,43 @@ def _names(requirements: Iterable[Any]) -> set[str]:
     return found
 
 
+def _groups(table: Any) -> list[Any]:
+    """The requirement lists of a table of groups (extras, dependency groups)."""
+    if not isinstance(table, dict):
+        return []
+    return [group if isinstance(group, list) else [] for group in table.values()]
+
+
+def _pyproject_lists(data: dict[str, Any]) -> tuple[list[Any], set[str]]:
+    """pyproject.toml's requirement lists (one per declaration), and the project's own name."""
+    project = data.get("project", {})
+    lists: list[Any] = []
+    own: set[str] = set()
+    if isinstance(project, dict):
+        if "dependencies" in project:
+            lists.append(project.get("dependencies") or [])
+        lists.extend(_groups(project.get("optional-dependencies") or {}))
+        if project.get("name"):
+            own.add(normalise(str(project["name"])))
+    lists.extend(_groups(data.get("dependency-groups") or {}))
+    return lists, own
+
+
 def declared(root: Path) -> set[str] | None:
     """The normalised distribution names the project declares (None: it declares nothing)."""
+    lists: list[Any] = []
     names: set[str] = set()
-    seen = False
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        data = read_toml(pyproject)
-        project = data.get("project", {})
-        if isinstance(project, dict):
-            if "dependencies" in project:
-                seen = True
-                names |= _names(project.get("dependencies") or [])
-            extras = project.get("optional-dependencies") or {}
-            if isinstance(extras, dict):
-                for group in extras.values():
-                    seen = True
-                    names |= _names(group if isinstance(group, list) else [])
-            if project.get("name"):
-                names.add(normalise(str(project["name"])))
-        groups = data.get("dependency-groups") or {}
-        if isinstance(groups, dict):
-            for group in groups.values():
-                seen = True
-                names |= _names(group if isinstance(group, list) else [])
+        lists, names = _pyproject_lists(read_toml(pyproject))
     for requirements in sorted(root.glob("requirements*.txt")):
-        seen = True
         try:
-            names |= _names(requirements.read_text(encoding="utf-8").splitlines())
+            lists.append(requirements.read_text(encoding="utf-8").splitlines())
         except (OSError, UnicodeDecodeError):
-            continue
-    return names if seen else None
+            lists.append([])  # declared, if unreadable
+    for requirement_list in lists:
+        names |= _names(requirement_list)
+    return names if lists else None
 
 
 def site_packages(python: Path) -> list[Path]:

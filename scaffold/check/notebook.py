@@ -18,6 +18,8 @@ import itertools
 import json
 import os
 import re
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ class Summary:
     parameters: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     noqa: dict[int, list[str]] = field(default_factory=dict)  # cell -> codes; [] = every code
     readable: bool = True
+    parsed: bool = True  # False: the code was not parsed (no rule that needs it was enabled)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON data."""
@@ -69,6 +72,7 @@ class Summary:
             "parameters": self.parameters,
             "noqa": {str(k): v for k, v in self.noqa.items()},
             "readable": self.readable,
+            "parsed": self.parsed,
         }
 
     @classmethod
@@ -86,6 +90,7 @@ class Summary:
             parameters=[(n, a, t, c, ln) for n, a, t, c, ln in data["parameters"]],
             noqa={int(k): list(v) for k, v in data["noqa"].items()},
             readable=data["readable"],
+            parsed=data["parsed"],
         )
 
     def silenced(self, finding: Finding) -> bool:
@@ -99,6 +104,8 @@ class Summary:
 
 def blank_magics(source: str) -> str:
     """``source`` with IPython magics, shell escapes and help turned into ``pass``."""
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source  # each form below needs one of these characters
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -126,7 +133,10 @@ def blank_magics(source: str) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, list):
-        return "".join(str(part) for part in value)
+        try:
+            return "".join(value)
+        except TypeError:  # not all text
+            return "".join(str(part) for part in value)
     return value if isinstance(value, str) else ""
 
 
@@ -175,10 +185,34 @@ def _version(version: object) -> tuple[str, str]:
     )
 
 
-def analyse(root: Path, path: Path) -> Summary:
-    """Read and parse one notebook; collect every per-notebook fact and finding."""
+@dataclass
+class _Cells:
+    """Where the code cells stand: with outputs, with execution counts, run or not."""
+
+    outputs: list[int] = field(default_factory=list)
+    counted: list[int] = field(default_factory=list)
+    executed: list[tuple[int, int]] = field(default_factory=list)  # (cell, execution count)
+    unexecuted: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A notebook's place in the project (for findings and relative paths)."""
+
+    rel: str
+    folder: Path
+    root: Path
+    parse: bool  # parse the code cells (False: only what their text shows)
+
+
+def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
+    """Read and parse one notebook; collect every per-notebook fact and finding.
+
+    ``parse=False`` leaves the code unparsed (no syntax errors, paths, imports, definitions
+    or parameters), for checks that need none of them; the summary says so (``parsed``).
+    """
     rel = path.relative_to(root).as_posix()
-    summary = Summary(rel)
+    summary = Summary(rel, parsed=parse)
     data, problem = read(path)
     if data is None:
         assert problem is not None
@@ -190,36 +224,42 @@ def analyse(root: Path, path: Path) -> Summary:
         summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
     cells = data["cells"]
     summary.cells = len(cells)
-    folder = path.parent
-    outputs: list[int] = []
-    counted: list[int] = []
-    executed: list[tuple[int, int]] = []  # (cell, execution count)
-    unexecuted: list[int] = []
-    for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict):
-            summary.findings.append(
-                Finding(rel, number, 0, "NB103", f"cell {number} is not a JSON object; fix it")
-            )
-            continue
-        source = _text(cell.get("source", ""))
+    place = _Place(rel, path.parent, root, parse)
+    state = _Cells()
+    # Parsing may warn (invalid escapes, ``is`` with a literal): the notebook's business, and
+    # not something to print in the middle of the report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for number, cell in enumerate(cells, start=1):
+            _cell(summary, state, place, number, cell)
+    _stored_state(summary, rel, state.outputs, state.counted)
+    _hidden_state(summary, rel, state.executed, state.unexecuted)
+    return summary
+
+
+def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any) -> None:
+    if not isinstance(cell, dict):
+        summary.findings.append(
+            Finding(place.rel, number, 0, "NB103", f"cell {number} is not a JSON object; fix it")
+        )
+        return
+    source = _text(cell.get("source", ""))
+    if "noqa" in source:
         codes = _noqa(source)
         if codes is not None:
             summary.noqa[number] = codes
-        if cell.get("cell_type") != "code":
-            continue
-        if cell.get("outputs"):
-            outputs.append(number)
-        count = cell.get("execution_count")
-        if isinstance(count, int):
-            counted.append(number)
-            executed.append((number, count))
-        elif source.strip():
-            unexecuted.append(number)
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        _code_cell(summary, rel, folder, root, number, source, "parameters" in tags)
-    _stored_state(summary, rel, outputs, counted)
-    _hidden_state(summary, rel, executed, unexecuted)
-    return summary
+    if cell.get("cell_type") != "code":
+        return
+    if cell.get("outputs"):
+        state.outputs.append(number)
+    count = cell.get("execution_count")
+    if isinstance(count, int):
+        state.counted.append(number)
+        state.executed.append((number, count))
+    elif source.strip():
+        state.unexecuted.append(number)
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    _code_cell(summary, place, number, source, "parameters" in tags)
 
 
 def _stored_state(summary: Summary, rel: str, outputs: list[int], counted: list[int]) -> None:
@@ -282,20 +322,34 @@ def _hidden_state(
 
 
 def _code_cell(
-    summary: Summary,
-    rel: str,
-    folder: Path,
-    root: Path,
-    number: int,
-    source: str,
-    is_parameters: bool,
+    summary: Summary, place: _Place, number: int, source: str, is_parameters: bool
 ) -> None:
     if is_parameters:
         summary.parameters_cells.append(number)
-    lines = source.split("\n")
-    for index, line in enumerate(lines, start=1):
-        match = PIP_INSTALL.match(line)
-        if match:
+    if "install" in source:
+        _pip_installs(summary, place.rel, number, source)
+    if not place.parse:
+        return
+    code = blank_magics(source)
+    tree = _parse(summary, place.rel, number, code)
+    if tree is None:
+        return
+    # Each rule looks at the tree only when the text can hold what it looks for.
+    if "def" in code or "class" in code:
+        found = definitions(tree, place.rel, number)
+        summary.functions += sum(definition.kind == "function" for definition in found)
+        summary.definitions.extend(found)
+    if "import" in code:
+        _imports(summary, tree, number)
+    if _PATHISH.search(code):
+        _paths(summary, tree, place, number)
+    if is_parameters and len(summary.parameters_cells) == 1:
+        _parameters(summary, tree, code, number)
+
+
+def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
+    for index, line in enumerate(source.split("\n"), start=1):
+        if PIP_INSTALL.match(line):
             summary.findings.append(
                 Finding(
                     rel,
@@ -306,9 +360,12 @@ def _code_cell(
                     "pyproject.toml and install the environment instead (make requirements)",
                 )
             )
-    code = blank_magics(source)
+
+
+def _parse(summary: Summary, rel: str, number: int, code: str) -> ast.Module | None:
+    """The cell's syntax tree; None (and an NB104 finding) when it does not parse."""
     try:
-        tree = ast.parse(code)
+        return ast.parse(code)
     except SyntaxError as error:
         summary.findings.append(
             Finding(
@@ -320,22 +377,11 @@ def _code_cell(
                 "with a cell magic such as %%bash",
             )
         )
-        return
     except ValueError:  # null bytes
         summary.findings.append(
             Finding(rel, number, 0, "NB104", "cell holds a null byte; remove it")
         )
-        return
-    summary.functions += sum(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in tree.body
-    )
-    summary.definitions.extend(definitions(tree, rel, number))
-    if "import" in code:
-        _imports(summary, tree, number)
-    if _PATHISH.search(code):
-        _paths(summary, tree, rel, folder, root, number)
-    if is_parameters and len(summary.parameters_cells) == 1:
-        _parameters(summary, tree, code, number)
+    return None
 
 
 def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
@@ -347,9 +393,8 @@ def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
             summary.imports.append((node.module.split(".")[0], number, node.lineno))
 
 
-def _paths(
-    summary: Summary, tree: ast.Module, rel: str, folder: Path, root: Path, number: int
-) -> None:
+def _paths(summary: Summary, tree: ast.Module, place: _Place, number: int) -> None:
+    rel = place.rel
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
@@ -367,8 +412,8 @@ def _paths(
                 )
             )
         elif value.startswith(("../", "..\\")):
-            target = os.path.normpath(folder / value.replace("\\", "/"))
-            inside = os.path.normpath(root)
+            target = os.path.normpath(place.folder / value.replace("\\", "/"))
+            inside = os.path.normpath(place.root)
             if not (target == inside or target.startswith(inside + os.sep)):
                 summary.findings.append(
                     Finding(
@@ -399,3 +444,76 @@ def _parameters(summary: Summary, tree: ast.Module, code: str, number: int) -> N
         except (ValueError, SyntaxError, TypeError):
             kind = ""
         summary.parameters.append((target.id, annotation, kind, number, node.lineno))
+
+
+# -- where a cell's lines are in the file (GitHub annotations point at file lines) ------------
+
+_CELLS = re.compile(r'"cells"\s*:\s*\[')
+_SOURCE = re.compile(r'"source"\s*:\s*')  # a key: inside JSON strings quotes are escaped
+_GAP = re.compile(r"[\s,]*")
+
+
+def file_lines(text: str, places: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The 1-based line of the notebook's JSON ``text`` that holds each ``(cell, line)``.
+
+    Line 0 of a cell is its first line. A place that cannot be found (the JSON is not as
+    Jupyter writes it, the cell or line does not exist) is left out.
+    """
+    wanted = {place for place in places if place[0] > 0}
+    if not wanted:
+        return {}
+    rows = _source_rows(text, max(cell for cell, _ in wanted))
+    found = {}
+    for cell, line in wanted:
+        if cell <= len(rows) and rows[cell - 1]:
+            cell_rows = rows[cell - 1]
+            found[(cell, line)] = cell_rows[min(max(line, 1), len(cell_rows)) - 1]
+    return found
+
+
+def _source_rows(text: str, cells: int) -> list[list[int]]:
+    """For each of the first ``cells`` cells, the file line of each line of its source."""
+    decoder = json.JSONDecoder()
+    match = _CELLS.search(text)
+    found: list[list[int]] = []
+    position = match.end() if match else len(text)
+    while len(found) < cells:
+        position = _skip(text, position)
+        try:
+            cell, end = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        found.append(_rows(text, position, end, cell, decoder))
+        position = end
+    return found
+
+
+def _skip(text: str, position: int) -> int:
+    """The position after the blanks and commas from ``position``."""
+    match = _GAP.match(text, position)
+    return match.end() if match else position
+
+
+def _rows(text: str, start: int, end: int, cell: Any, decoder: json.JSONDecoder) -> list[int]:
+    source = cell.get("source") if isinstance(cell, dict) else None
+    for key in _SOURCE.finditer(text, start, end):  # the cell's own, not one in its metadata
+        try:
+            value, _ = decoder.raw_decode(text, key.end())
+        except ValueError:
+            continue
+        if value == source:
+            break
+    else:
+        return []
+    position = key.end()
+    row = text.count("\n", 0, position) + 1
+    if not isinstance(source, list):  # one JSON string: every line on the key's line
+        return [row] * (_text(source).count("\n") + 1)
+    rows: list[int] = []
+    position += 1  # past "["
+    for part in source:
+        at = _skip(text, position)
+        row += text.count("\n", position, at)
+        _, position = decoder.raw_decode(text, at)
+        rows.extend([row] * max(1, str(part).count("\n")))
+    return rows or [row]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from scaffold.check.model import Finding
 
@@ -64,19 +65,51 @@ def _escape(text: str, property_value: bool = False) -> str:
     return text
 
 
-def github(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
-    """One ``::error``/``::warning`` workflow command per finding, then the summary line."""
+def github(
+    findings: Sequence[Finding], notebooks: int, ran: int = 0, root: Path | None = None
+) -> str:
+    """One ``::error``/``::warning`` workflow command per finding, then the summary line.
+
+    With the project's ``root``, a finding in a notebook's cell also gets ``line=``: the line
+    of the notebook's file that holds it, where GitHub shows the annotation.
+    """
     lines = []
+    located = _file_lines(findings, root) if root is not None else {}
     for finding in findings:
         where = f"cell {finding.cell}, line {finding.line}: " if finding.cell else ""
+        line = located.get((finding.path, finding.cell, finding.line))
+        at = f",line={line}" if line else ""
         lines.append(
-            f"::{finding.severity} file={_escape(finding.path, True)},"
+            f"::{finding.severity} file={_escape(finding.path, True)}{at},"
             f"title={_escape(finding.code, True)}::{_escape(where + finding.message)}"
         )
     lines.append(summary_line(findings, notebooks, ran))
     return "\n".join(lines)
 
 
-def render(fmt: str, findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
-    """The findings in format ``fmt`` (one of FORMATS)."""
-    return {"human": human, "json": as_json, "github": github}[fmt](findings, notebooks, ran)
+def _file_lines(findings: Sequence[Finding], root: Path) -> dict[tuple[str, int, int], int]:
+    """(path, cell, line) -> the line of the notebook's file, for findings in cells."""
+    from scaffold.check.notebook import file_lines
+
+    places: dict[str, set[tuple[int, int]]] = {}
+    for finding in findings:
+        if finding.cell and finding.path.endswith(".ipynb"):
+            places.setdefault(finding.path, set()).add((finding.cell, finding.line))
+    found = {}
+    for path, wanted in places.items():
+        try:
+            text = (root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for (cell, line), row in file_lines(text, wanted).items():
+            found[(path, cell, line)] = row
+    return found
+
+
+def render(
+    fmt: str, findings: Sequence[Finding], notebooks: int, ran: int = 0, root: Path | None = None
+) -> str:
+    """The findings in format ``fmt`` (one of FORMATS); ``root``: the project's, for github."""
+    if fmt == "github":
+        return github(findings, notebooks, ran, root)
+    return {"human": human, "json": as_json}[fmt](findings, notebooks, ran)
