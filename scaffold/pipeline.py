@@ -24,8 +24,7 @@ from typing import Any
 
 from scaffold.errors import ScaffoldError
 from scaffold.files import Write, read_text
-from scaffold.layout import NOTEBOOKS_DIR, REPORTS_DIR
-from scaffold.layout import PARAMS_DIR
+from scaffold.layout import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR
 from scaffold.parameters import Parameter
 
 DVC_YAML = "dvc.yaml"
