@@ -15,7 +15,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from tests.conftest import git, listing, run_scaffold
+from tests.conftest import git, listing, run_scaffold, scaffold_in_process
 
 QUIET = ("--no-input",)
 
@@ -300,7 +300,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
 def test_bad_input_is_one_sentence_and_changes_nothing(workdir: Path, args, message):
     before = listing(workdir)
-    result = run_scaffold(*args, cwd=workdir, check=False)
+    result = scaffold_in_process(*args, cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -320,7 +320,9 @@ def test_bad_input_is_one_sentence_and_changes_nothing(workdir: Path, args, mess
 def test_bad_answers_files(workdir: Path, content, message):
     (workdir / "answers.yml").write_text(content)
     before = listing(workdir)
-    result = run_scaffold("new", *QUIET, "--answers-file", "answers.yml", cwd=workdir, check=False)
+    result = scaffold_in_process(
+        "new", *QUIET, "--answers-file", "answers.yml", cwd=workdir, check=False
+    )
     assert result.returncode == 1 and message in result.stderr
     assert result.stderr.count("\n") == 1
     assert listing(workdir) == before
@@ -346,7 +348,7 @@ def test_existing_destination_is_never_touched(workdir: Path):
     mine = workdir / "lab"
     mine.mkdir()
     (mine / "precious.txt").write_text("keep me")
-    result = run_scaffold("new", "Lab", *QUIET, cwd=workdir, check=False)
+    result = scaffold_in_process("new", "Lab", *QUIET, cwd=workdir, check=False)
     assert result.returncode == 1 and "already exists" in result.stderr
     assert listing(mine) == ["precious.txt"]
     assert (mine / "precious.txt").read_text() == "keep me"

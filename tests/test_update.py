@@ -14,12 +14,15 @@ import yaml
 
 from tests.conftest import (
     REPO_ROOT,
+    copy_project,
     copy_template_repo,
     fixture_git,
     git,
+    isolated_environment,
     listing,
     run_cookiecutter,
     run_scaffold,
+    scaffold_in_process,
     tree,
 )
 
@@ -90,6 +93,19 @@ def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
     run_scaffold("new", "My Project", "--no-input", "--template", str(source), "--vcs-ref", ref,
                  "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
     return workdir / "my-project"
+
+
+@pytest.fixture(scope="module")
+def made_v1(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project made by ``make_with_scaffold`` from upstream's v1, for tests to copy."""
+    with isolated_environment(tmp_path_factory):
+        return make_with_scaffold(upstream, tmp_path_factory.mktemp("made-v1"))
+
+
+@pytest.fixture
+def v1_project(made_v1: Path, workdir: Path) -> Path:
+    """A copy of ``made_v1`` at ``workdir/my-project``, as ``make_with_scaffold`` makes it."""
+    return copy_project(made_v1, workdir / "my-project")
 
 
 def make_with_cookiecutter(source: Path, workdir: Path) -> Path:
@@ -182,8 +198,8 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     assert (project / ".dvc").exists() == had_dvc
 
 
-def test_check_exits_2_while_a_newer_version_exists(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_check_exits_2_while_a_newer_version_exists(upstream: Path, v1_project: Path):
+    project = v1_project
     result = run_scaffold("update", "--check", cwd=project, check=False)
     assert result.returncode == 2
     assert "template v1 -> v2 available" in result.stdout
@@ -198,13 +214,13 @@ def test_check_exits_2_while_a_newer_version_exists(upstream: Path, workdir: Pat
 
     again = run_scaffold("update", "--trust", cwd=project)
     assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
-    back = run_scaffold("update", "--trust", "--to", "v1", cwd=project, check=False)
+    back = scaffold_in_process("update", "--trust", "--to", "v1", cwd=project, check=False)
     assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
     assert git("status", "--porcelain", cwd=project) == ""
 
 
-def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, v1_project: Path):
+    project = v1_project
     edit_like_a_user(project)
     before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
 
@@ -221,8 +237,8 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Pat
     assert status == "?? data/raw/sales.csv.dvc"
 
 
-def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_project: Path):
+    project = v1_project
     (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
     (project / "data" / "raw" / "sales.csv.dvc").write_text("outs:\n- path: sales.csv\n")
     with (project / "Makefile").open("a") as makefile:
@@ -230,7 +246,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
     (project / "scratch.py").write_text("print('wip')\n")
     before = tree(project)
 
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -245,8 +261,9 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
 
-def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+@pytest.mark.slow  # the fork: test_a_project_made_from_a_fork_follows_it; --to: above
+def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, v1_project: Path):
+    project = v1_project
     result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
     assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
     assert git("status", "--porcelain", cwd=project) == ""
@@ -261,13 +278,13 @@ def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path
 
 
 def test_a_source_without_the_recorded_version_is_refused(
-    upstream: Path, workdir: Path, tmp_path: Path
+    upstream: Path, v1_project: Path, tmp_path: Path
 ):
     stranger = copy_template_repo(tmp_path / "stranger")  # unrelated history, tagged v5 only
     fixture_git("tag", "v5", cwd=stranger)
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     before = tree(project)
-    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project,
+    result = scaffold_in_process("update", "--trust", "--template", str(stranger), cwd=project,
                           check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"{stranger} does not have v1, the template version the project records" in (
@@ -321,26 +338,26 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(args) for args, _ in BAD])
 def test_bad_update_input_is_one_sentence_and_changes_nothing(
-    upstream: Path, workdir: Path, args: list[str], message: str
+    v1_project: Path, workdir: Path, args: list[str], message: str
 ):
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     cwd = workdir if message == "is not inside a project" else project
     before = listing(workdir), tree(project)
-    result = run_scaffold(*args, cwd=cwd, check=False)
+    result = scaffold_in_process(*args, cwd=cwd, check=False)
     assert result.returncode == 1, result.stdout
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert (listing(workdir), tree(project)) == before
 
 
-def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_a_project_without_a_recorded_version_is_refused(v1_project: Path):
+    project = v1_project
     text = (project / ".copier-answers.yml").read_text()
     (project / ".copier-answers.yml").write_text(
         "\n".join(line for line in text.splitlines() if not line.startswith("_commit")) + "\n"
     )
     commit_all(project, "lose the version")
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
     assert result.returncode == 1
     assert "does not record the template's _commit" in result.stderr
 
@@ -355,7 +372,7 @@ def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir
 )
 def test_bad_template_sources_for_new(upstream: Path, workdir: Path, args, message):
     args = [str(upstream) if arg == "UPSTREAM" else arg for arg in args]
-    result = run_scaffold("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
+    result = scaffold_in_process("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert listing(workdir) == []
@@ -377,6 +394,7 @@ def test_update_help_stays_light():
 # --- template sources: bare repositories, file:// URLs, empty repositories, no git ---------
 
 
+@pytest.mark.slow  # a source given as a path: the tests above; as a URL: test_cookiecutter.py
 def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, workdir: Path):
     bare = workdir.parent / "scaffold.git"
     fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
@@ -392,12 +410,13 @@ def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
     empty = workdir.parent / "empty"
     empty.mkdir()
     fixture_git("init", "--quiet", cwd=empty)
-    result = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
-                          check=False)  # fmt: skip
+    result = scaffold_in_process("new", "Lab", "--no-input", "--template", str(empty),
+                                 cwd=workdir, check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"template source {empty} is an empty repository (no commits)" in result.stderr
-    no_git = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
-                          env={"PATH": str(Path(sys.executable).parent)}, check=False)  # fmt: skip
+    no_git = scaffold_in_process("new", "Lab", "--no-input", "--template", str(empty),
+                                 cwd=workdir, env={"PATH": str(Path(sys.executable).parent)},
+                                 check=False)  # fmt: skip
     assert no_git.returncode == 1 and no_git.stderr.count("\n") == 1
     assert "git is not installed" in no_git.stderr
     assert listing(workdir) == []
@@ -406,14 +425,14 @@ def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
 # --- trust -------------------------------------------------------------------------------
 
 
-def test_update_asks_before_running_a_git_template(upstream: Path, fork: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_update_asks_before_running_a_git_template(fork: Path, v1_project: Path):
+    project = v1_project
     before = tree(project)
     for args in (["update"], ["update", "--template", str(fork)], ["update", "--pretend"]):
-        result = run_scaffold(*args, cwd=project, check=False)  # stdin is not a terminal
+        result = scaffold_in_process(*args, cwd=project, check=False)  # stdin is no terminal
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
         assert "pass --trust to allow it" in result.stderr
-    switched = run_scaffold("update", "--template", str(fork), cwd=project, check=False)
+    switched = scaffold_in_process("update", "--template", str(fork), cwd=project, check=False)
     assert f"run the code of {fork}, a template other than the recorded one" in switched.stderr
     assert tree(project) == before
     assert run_scaffold("update", "--check", cwd=project, check=False).returncode == 2  # no code
@@ -422,11 +441,11 @@ def test_update_asks_before_running_a_git_template(upstream: Path, fork: Path, w
 # --- signals -----------------------------------------------------------------------------
 
 
-def test_sigterm_during_update_leaves_no_scratch_clone(upstream: Path, workdir: Path, tmp_path):
+def test_sigterm_during_update_leaves_no_scratch_clone(v1_project: Path, tmp_path):
     import signal
     import time
 
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
     process = subprocess.Popen(
@@ -480,6 +499,7 @@ def random_text(rng, length: int) -> str:
     return "".join(chars).strip() or "x"
 
 
+@pytest.mark.slow  # quotes and non-ASCII answers: test_new.py, test_day_thirty.py
 def test_any_unicode_round_trips_through_new_replay_and_update(upstream: Path, workdir: Path):
     import random
 
@@ -520,10 +540,10 @@ def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
     assert answers(workdir / "big")["description"] == description.strip()
 
 
-def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, workdir: Path):
+def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, v1_project: Path):
     import pexpect
 
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     before = tree(project)
     for answer, expected in (("n", "update cancelled; nothing was changed."), ("y", "Updated")):
         child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
@@ -543,8 +563,8 @@ def test_a_failing_pre_generation_program_is_named(tmp_path: Path, workdir: Path
     hook = repo / "hooks" / "pre_gen_project.py"  # the rules pass; the program fails
     hook.write_text(hook.read_text().replace("return 1 if found else 0", "return 1"))
     fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "broken", cwd=repo)
-    result = run_scaffold("new", "Lab", "--no-input", "--template", str(repo), cwd=workdir,
-                          check=False)  # fmt: skip
+    result = scaffold_in_process("new", "Lab", "--no-input", "--template", str(repo),
+                                 cwd=workdir, check=False)  # fmt: skip
     assert result.returncode == 1
     assert "a pre-generation step failed (see above)" in result.stderr
     assert listing(workdir) == []
