@@ -293,6 +293,7 @@ def test_add_remote_s3_credentials_by_profile_and_by_file_are_used(
     assert (project / "data" / "raw" / "measurements.csv").read_bytes() == content
 
 
+@pytest.mark.slow  # quick: no data in git (test_new.py), make data-add/push/pull (test_day_thirty)
 def test_dvc_add_tracks_pointer_files_and_never_the_data(lab: Path):
     project = lab
     (project / "data" / "raw" / "a.csv").write_text("a\n1\n")
@@ -318,6 +319,7 @@ def test_dvc_add_tracks_pointer_files_and_never_the_data(lab: Path):
 # --- configuration written by the template's hook --------------------------------------------
 
 
+@pytest.mark.slow  # quick: DVC reads the hook's files back (the two tests below)
 def test_hook_writes_the_config_dvc_itself_would_write(workdir: Path, tmp_path: Path):
     endpoint = "https://minio.example.com:9000"
     project = new_project(

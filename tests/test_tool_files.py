@@ -109,7 +109,11 @@ def test_only_a_plain_interpreter_line_beside_the_script_is_taken(tmp_path: Path
     assert tool_files.pre_commit_hook(str(launcher)) is None  # not beside this interpreter
 
 
-@pytest.mark.parametrize("engine", ["scaffold", "cookiecutter"])
+@pytest.mark.parametrize(
+    "engine",
+    # cookiecutter and scaffold make the same tree: tests/test_cookiecutter.py
+    ["scaffold", pytest.param("cookiecutter", marks=pytest.mark.slow)],
+)
 def test_projects_get_the_real_tools_files(
     engine: str, workdir: Path, tmp_path: Path, template_git_repo: Path
 ):

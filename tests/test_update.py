@@ -261,7 +261,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_proj
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
 
-@pytest.mark.slow  # the fork: test_a_project_made_from_a_fork_follows_it; --to: above
+@pytest.mark.slow  # --to: test_check_exits_2_while_a_newer_version_exists
 def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, v1_project: Path):
     project = v1_project
     result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
@@ -293,6 +293,7 @@ def test_a_source_without_the_recorded_version_is_refused(
     assert tree(project) == before and answers(project)["_src_path"] == str(upstream)
 
 
+@pytest.mark.slow  # the fork's refusal: test_update_asks_before_running_a_git_template
 def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
     project = make_with_scaffold(fork, workdir, ref="v2")
     assert answers(project)["_src_path"] == str(fork)
