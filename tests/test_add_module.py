@@ -16,7 +16,9 @@ from tests.conftest import listing, run_scaffold, scaffold_in_process
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    scaffold_in_process(
+        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
+    )
     return folder / "lab"
 
 

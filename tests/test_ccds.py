@@ -64,7 +64,7 @@ def make_project(tmp_path: Path, assignments: list[str], git_too: bool = False) 
     sets = [arg for assignment in assignments for arg in ("--set", assignment)]
     skip = ["--no-dvc", "--no-pre-commit"] + ([] if git_too else ["--no-git"])
     tmp_path.mkdir(parents=True, exist_ok=True)
-    run_scaffold("new", "My Project", "--no-input", *skip, *sets, cwd=tmp_path)
+    scaffold_in_process("new", "My Project", "--no-input", *skip, *sets, cwd=tmp_path)
     return tmp_path / "my-project"
 
 

@@ -23,7 +23,15 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import BIN, copy_project, git, isolated_environment, project_venv, run_scaffold
+from tests.conftest import (
+    BIN,
+    copy_project,
+    git,
+    isolated_environment,
+    project_venv,
+    run_scaffold,
+    scaffold_in_process,
+)
 from tests.test_generated_project import (  # noqa: F401 (fixtures)
     hook_mirrors,
     hook_status,
@@ -38,7 +46,7 @@ SYSTEM_PATH = "/usr/bin:/bin"
 def new_project(where: Path, *assignments: str, name: str = "My Project") -> Path:
     """``scaffold new NAME --no-input --set ...`` in ``where``; return the project folder."""
     sets = [arg for assignment in assignments for arg in ("--set", assignment)]
-    run_scaffold("new", name, "--no-input", *sets, cwd=where)
+    scaffold_in_process("new", name, "--no-input", *sets, cwd=where)
     (project,) = [path for path in where.iterdir() if path.is_dir() and (path / ".git").is_dir()]
     return project
 
@@ -115,8 +123,7 @@ def test_without_a_remote_data_targets_say_what_to_do(workdir: Path):
     assert "scaffold add remote storage URL --default" in readme
 
 
-def test_pip_create_environment_uses_the_projects_python(workdir: Path):
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+def test_pip_create_environment_refuses_an_older_python(workdir: Path):
     newer = f"{sys.version_info.major}.{sys.version_info.minor + 5}"
     (workdir / "future").mkdir()
     project = new_project(workdir / "future", f"python_version={newer}", name="Future")
@@ -126,6 +133,11 @@ def test_pip_create_environment_uses_the_projects_python(workdir: Path):
     assert f"error: no Python {newer} or newer found" in refused.stderr
     assert not (project / ".venv").exists()
 
+
+@pytest.mark.slow  # a venv with pip; the refusal above is the quick part
+def test_pip_create_environment_uses_the_projects_python(workdir: Path):
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = {"PATH": f"{Path(sys.base_prefix) / 'bin'}{os.pathsep}{SYSTEM_PATH}"}
     (workdir / "present").mkdir()
     project = new_project(workdir / "present", f"python_version={version}", name="Present")
     run(["make", "create_environment"], cwd=project, env=env)

@@ -36,7 +36,9 @@ FIRST = "1.0-yn-initial-data-exploration"
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One rendered project (no git/DVC/hooks), copied fresh for each test."""
     folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    scaffold_in_process(
+        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
+    )
     return folder / "lab"
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project, git, isolated_environment, listing, run_scaffold
+from tests.conftest import (
+    copy_project,
+    git,
+    isolated_environment,
+    listing,
+    run_scaffold,
+    scaffold_in_process,
+)
 
 STRACE = shutil.which("strace")
 KEY_ID = "AKIAFAKEKEYID4RELIABLE"
@@ -32,7 +39,7 @@ def quiet_env() -> dict[str, str]:
 
 def make_project(workdir: Path, name: str = "Lab", *args: str) -> Path:
     """A real project with git and DVC (no pre-commit: its hooks cannot be fetched here)."""
-    run_scaffold("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
+    scaffold_in_process("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
     return workdir / name.lower().replace(" ", "-")
 
 

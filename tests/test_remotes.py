@@ -70,7 +70,7 @@ def dvc_settings(project: Path) -> dict[str, tuple[str, str]]:
 
 
 def new_project(workdir: Path, *args: str, name: str = "Lab") -> Path:
-    run_scaffold("new", name, *QUIET, *args, cwd=workdir)
+    scaffold_in_process("new", name, *QUIET, *args, cwd=workdir)
     return workdir / name.lower().replace(" ", "-")
 
 

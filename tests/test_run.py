@@ -212,7 +212,7 @@ def test_the_projects_own_tests_pass_with_what_was_added(lab: Path):
 def made_plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project without git, DVC or hooks, made once; ``plain`` copies it."""
     folder = tmp_path_factory.mktemp("plain")
-    run_scaffold(
+    scaffold_in_process(
         "new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
     )
     return folder / "plain"

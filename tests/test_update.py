@@ -90,8 +90,8 @@ def fork(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
-    run_scaffold("new", "My Project", "--no-input", "--template", str(source), "--vcs-ref", ref,
-                 "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
+    scaffold_in_process("new", "My Project", "--no-input", "--template", str(source),
+                        "--vcs-ref", ref, "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
     return workdir / "my-project"
 
 
@@ -162,7 +162,7 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     commits = git("rev-list", "--count", "HEAD", cwd=project)
     had_dvc = (project / ".dvc").exists()
 
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 4, result.stderr
     lines = result.stdout.splitlines()
@@ -200,19 +200,20 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
 
 def test_check_exits_2_while_a_newer_version_exists(upstream: Path, v1_project: Path):
     project = v1_project
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
-    updated = run_scaffold("update", "--trust", cwd=project)  # no user edits: no conflicts, exit 0
+    # no user edits: no conflicts, exit 0
+    updated = scaffold_in_process("update", "--trust", cwd=project)
     assert "Updated to v2" in updated.stdout
     commit_all(project, "Update the template to v2")
-    result = run_scaffold("update", "--check", cwd=project / "src", check=False)
+    result = scaffold_in_process("update", "--check", cwd=project / "src", check=False)
     assert result.returncode == 0
     assert "up to date with its template (v2)" in result.stdout
 
-    again = run_scaffold("update", "--trust", cwd=project)
+    again = scaffold_in_process("update", "--trust", cwd=project)
     assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
     back = scaffold_in_process("update", "--trust", "--to", "v1", cwd=project, check=False)
     assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
@@ -224,7 +225,7 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, v1_project: 
     edit_like_a_user(project)
     before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
 
-    result = run_scaffold("update", "--trust", "--pretend", cwd=project)
+    result = scaffold_in_process("update", "--trust", "--pretend", cwd=project)
 
     assert "+# Changes in My Project (data)" in result.stdout  # the diff of the new file
     assert "+PYTHON_INTERPRETER = python3" in result.stdout
@@ -256,7 +257,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_proj
 
     git("checkout", "--", "Makefile", cwd=project)
     (project / "scratch.py").unlink()
-    run_scaffold("update", "--trust", cwd=project)
+    scaffold_in_process("update", "--trust", cwd=project)
     assert answers(project)["_commit"] == "v2"
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
@@ -264,17 +265,17 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_proj
 @pytest.mark.slow  # --to: test_check_exits_2_while_a_newer_version_exists
 def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, v1_project: Path):
     project = v1_project
-    result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
+    result = scaffold_in_process("update", "--trust", "--to", "v1", cwd=project)
     assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
     assert git("status", "--porcelain", cwd=project) == ""
 
-    run_scaffold("update", "--trust", "--template", str(fork), cwd=project)
+    scaffold_in_process("update", "--trust", "--template", str(fork), cwd=project)
     assert answers(project)["_src_path"] == str(fork)
     assert answers(project)["_commit"] == "v3"
     assert (project / "FORK.md").read_text() == "Our team's additions\n"
     assert (project / "CHANGELOG.md").is_file()  # upstream's v2 comes along
     commit_all(project, "Follow the fork")
-    assert run_scaffold("update", "--check", cwd=project).returncode == 0  # checks the fork
+    assert scaffold_in_process("update", "--check", cwd=project).returncode == 0  # checks the fork
 
 
 def test_a_source_without_the_recorded_version_is_refused(
@@ -298,22 +299,22 @@ def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
     project = make_with_scaffold(fork, workdir, ref="v2")
     assert answers(project)["_src_path"] == str(fork)
     assert not (project / "FORK.md").exists()
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2 and "v2 -> v3" in result.stdout
-    run_scaffold("update", "--trust", cwd=project)
+    scaffold_in_process("update", "--trust", cwd=project)
     assert (project / "FORK.md").is_file() and answers(project)["_commit"] == "v3"
 
 
 def test_new_records_the_template_source_and_version(upstream: Path, workdir: Path):
-    result = run_scaffold("new", "Newest", "--no-input", "--no-git", "--template", str(upstream),
-                          cwd=workdir)  # fmt: skip
+    result = scaffold_in_process("new", "Newest", "--no-input", "--no-git", "--template",
+                                 str(upstream), cwd=workdir)  # fmt: skip
     assert result.stdout.startswith(f"Template {upstream} at v2\n")
     assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
     assert (workdir / "newest" / "CHANGELOG.md").is_file()
 
     # An editable install renders the source checkout at its exact commit, recorded as the
     # checkout's origin when that has the commit (a clone, as in CI), else as its own path.
-    run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
+    scaffold_in_process("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
     recorded = answers(workdir / "packaged")
     assert recorded["_commit"] == git("describe", "--tags", "--always", cwd=REPO_ROOT)
     origin = subprocess.run(
@@ -401,9 +402,9 @@ def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, w
     fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
     project = make_with_scaffold(bare, workdir)
     assert answers(project)["_src_path"] == str(bare)
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2 and "v1 -> v2" in result.stdout
-    run_scaffold("update", "--trust", "--template", f"file://{bare}", cwd=project)
+    scaffold_in_process("update", "--trust", "--template", f"file://{bare}", cwd=project)
     assert (project / "CHANGELOG.md").is_file() and answers(project)["_src_path"] == str(bare)
 
 
@@ -436,7 +437,8 @@ def test_update_asks_before_running_a_git_template(fork: Path, v1_project: Path)
     switched = scaffold_in_process("update", "--template", str(fork), cwd=project, check=False)
     assert f"run the code of {fork}, a template other than the recorded one" in switched.stderr
     assert tree(project) == before
-    assert run_scaffold("update", "--check", cwd=project, check=False).returncode == 2  # no code
+    checked = scaffold_in_process("update", "--check", cwd=project, check=False)
+    assert checked.returncode == 2  # no code
 
 
 # --- signals -----------------------------------------------------------------------------
@@ -465,16 +467,33 @@ def test_sigterm_during_update_leaves_no_scratch_clone(v1_project: Path, tmp_pat
     assert git("status", "--porcelain", cwd=project) == ""
 
 
+def wait_until_reading_a_pipe(pid: int, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` blocks reading a pipe (its stdin): it has started up, and a
+    signal now reaches the program, not Python's start-up (slow on a loaded machine)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/wchan", encoding="utf-8") as handle:
+                if "pipe" in handle.read():
+                    return
+        except OSError:  # no /proc: give it the time a start-up takes
+            time.sleep(0.5)
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} never waited for its stdin")
+
+
 @pytest.mark.parametrize("program", ["pre_gen_project.py", "post_gen_project.py"])
 def test_a_hook_program_exits_130_quietly_on_ctrl_c(program: str):
     import signal
-    import time
 
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "hooks" / program), "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    time.sleep(0.5)  # waiting for the answers on stdin
+    wait_until_reading_a_pipe(process.pid)  # the answers on stdin
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
