@@ -396,7 +396,7 @@ def test_update_help_stays_light():
 # --- template sources: bare repositories, file:// URLs, empty repositories, no git ---------
 
 
-@pytest.mark.slow  # a source given as a path: the tests above; as a URL: test_cookiecutter.py
+@pytest.mark.slow  # path sources: the tests above; file:// read as a path: test_engines.py
 def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, workdir: Path):
     bare = workdir.parent / "scaffold.git"
     fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
