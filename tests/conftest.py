@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,11 @@ def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """A fresh HOME and git config with an identity; nothing of the developer's leaks in."""
+    return isolate(monkeypatch, tmp_path_factory)
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Point ``monkeypatch``'s environment at a fresh HOME (see ``isolated_home``)."""
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
     gitconfig.write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
@@ -56,6 +62,19 @@ def isolated_home(
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     monkeypatch.setenv("PRE_COMMIT_HOME", str(shared / "pre-commit-cache"))
     return home
+
+
+@contextmanager
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``isolated_home``'s environment for module and session fixtures (built outside it)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield isolate(monkeypatch, tmp_path_factory)
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    """A copy of a generated project (git and DVC folders included) for a test to change."""
+    shutil.copytree(source, destination, symlinks=True)
+    return destination
 
 
 def fixture_git(*args: str, cwd: Path) -> None:
@@ -140,6 +159,37 @@ def run_scaffold(
     if check and result.returncode != 0:
         raise AssertionError(f"scaffold {args} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def scaffold_in_process(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run scaffold's command line in this process (typer's CliRunner): the interface and
+    result of ``run_scaffold`` without starting Python, for rules and refusals.
+
+    An exception scaffold does not turn into an exit code fails the test with its traceback
+    (the real entry point would print exit 3's short report instead; tests of that, of
+    signals and of the process itself use ``run_scaffold``). Output of the programs scaffold
+    starts is not captured, only scaffold's own.
+    """
+    from typer.testing import CliRunner
+
+    from scaffold.cli import app
+
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(app, list(args), env=env)
+    finally:
+        os.chdir(before)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    completed = subprocess.CompletedProcess(
+        ["scaffold", *args], result.exit_code, result.stdout, result.stderr
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(f"scaffold {args} failed:\n{completed.stdout}\n{completed.stderr}")
+    return completed
 
 
 def run_cookiecutter(

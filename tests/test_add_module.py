@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import listing, run_scaffold
+from tests.conftest import listing, run_scaffold, scaffold_in_process
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    scaffold_in_process(
+        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
+    )
     return folder / "lab"
 
 
@@ -80,7 +82,7 @@ def test_dry_run_writes_nothing(lab: Path):
 def test_bad_or_taken_names_are_refused_and_nothing_is_created(lab: Path, name: str, message: str):
     before = listing(lab)
     dataset = (lab / "src" / "lab" / "dataset.py").read_text()
-    result = run_scaffold("add", "module", name, cwd=lab, check=False)
+    result = scaffold_in_process("add", "module", name, cwd=lab, check=False)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -102,5 +104,5 @@ def test_a_project_without_a_package_is_told_so(tmp_path: Path):
     project = tmp_path / "bare"
     (project / "notebooks").mkdir(parents=True)
     (project / "pyproject.toml").write_text("")
-    result = run_scaffold("add", "module", "load", cwd=project, check=False)
+    result = scaffold_in_process("add", "module", "load", cwd=project, check=False)
     assert result.returncode == 1 and "cannot find the project's Python package" in result.stderr

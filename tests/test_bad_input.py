@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app
 from scaffold.errors import describe_os_error
-from tests.conftest import listing, run_scaffold, tree
+from tests.conftest import listing, scaffold_in_process, tree
 
 CHATTR = shutil.which("chattr") or "chattr"
 CAN_CHATTR = shutil.which("chattr") is not None
@@ -33,7 +33,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
         patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
         patch.setenv("DVC_NO_ANALYTICS", "1")
-        run_scaffold("new", "Bad Lab", "--no-input", "--no-pre-commit", cwd=base)
+        scaffold_in_process("new", "Bad Lab", "--no-input", "--no-pre-commit", cwd=base)
     return base / "bad-lab"
 
 

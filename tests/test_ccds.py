@@ -12,11 +12,12 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, project_venv, run_scaffold
+from tests.conftest import copy_project, git, project_venv, run_scaffold, scaffold_in_process
 
 # Option set id -> --set assignments.
 OPTION_SETS: dict[str, list[str]] = {
@@ -63,8 +64,22 @@ def make_project(tmp_path: Path, assignments: list[str], git_too: bool = False) 
     sets = [arg for assignment in assignments for arg in ("--set", assignment)]
     skip = ["--no-dvc", "--no-pre-commit"] + ([] if git_too else ["--no-git"])
     tmp_path.mkdir(parents=True, exist_ok=True)
-    run_scaffold("new", "My Project", "--no-input", *skip, *sets, cwd=tmp_path)
+    scaffold_in_process("new", "My Project", "--no-input", *skip, *sets, cwd=tmp_path)
     return tmp_path / "my-project"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The project of an option set, rendered once per module: tests only read it (or copy
+    it with ``copy_project``)."""
+    made: dict[str, Path] = {}
+
+    def project(options: str) -> Path:
+        if options not in made:
+            made[options] = make_project(tmp_path_factory.mktemp(options), OPTION_SETS[options])
+        return made[options]
+
+    return project
 
 
 def run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -81,9 +96,9 @@ def run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) ->
 
 
 @pytest.mark.parametrize("options", sorted(OPTION_SETS))
-def test_the_folders_and_files_of_cookiecutter_data_science(tmp_path: Path, options: str):
+def test_the_folders_and_files_of_cookiecutter_data_science(rendered, options: str):
     assignments = OPTION_SETS[options]
-    project = make_project(tmp_path, assignments)
+    project = rendered(options)
     required = [*CCDS_REQUIRED, ".env.example"]
     if "example_code=no" not in assignments:
         required += CCDS_EXAMPLE_CODE
@@ -99,8 +114,8 @@ def test_the_folders_and_files_of_cookiecutter_data_science(tmp_path: Path, opti
 
 
 @pytest.mark.parametrize("options", sorted(OPTION_SETS))
-def test_no_template_leftovers(tmp_path: Path, options: str):
-    project = make_project(tmp_path, OPTION_SETS[options])
+def test_no_template_leftovers(rendered, options: str):
+    project = rendered(options)
     leftovers = []
     for path in sorted(project.rglob("*")):
         if not path.is_file():
@@ -115,8 +130,8 @@ def test_no_template_leftovers(tmp_path: Path, options: str):
 
 
 @pytest.mark.parametrize("options", sorted(OPTION_SETS))
-def test_the_make_targets_ccds_runs_exist(tmp_path: Path, options: str):
-    project = make_project(tmp_path, OPTION_SETS[options])
+def test_the_make_targets_ccds_runs_exist(rendered, options: str):
+    project = rendered(options)
     for target in CCDS_TARGETS + DATA_TARGETS:
         run(["make", "--dry-run", target], cwd=project)
     listed = run(["make", "help"], cwd=project)
@@ -129,9 +144,9 @@ def test_the_make_targets_ccds_runs_exist(tmp_path: Path, options: str):
 
 @pytest.mark.parametrize("options", ["minimal", "no-example-basic-nodocs"])
 def test_a_minimal_project_imports_passes_its_tests_and_scaffold_check(
-    tmp_path: Path, options: str
+    rendered, tmp_path: Path, options: str
 ):
-    project = make_project(tmp_path, OPTION_SETS[options])
+    project = copy_project(rendered(options), tmp_path / "my-project")
     env = {"PYTHONPATH": str(project / "src")}
     imported = run([sys.executable, "-c", f"import {MODULE}.config as c; print(c.PROJ_ROOT)"],
                    cwd=tmp_path, env=env)  # fmt: skip
@@ -142,8 +157,8 @@ def test_a_minimal_project_imports_passes_its_tests_and_scaffold_check(
     run_scaffold("check", cwd=project)
 
 
-def test_config_loads_the_env_file_and_the_environment_wins(tmp_path: Path):
-    project = make_project(tmp_path, OPTION_SETS["minimal"])
+def test_config_loads_the_env_file_and_the_environment_wins(rendered, tmp_path: Path):
+    project = copy_project(rendered("minimal"), tmp_path / "my-project")
     (project / ".env").write_text("CCDS_TOKEN=from-dotenv\nCCDS_SET=from-dotenv\n")
     code = f"import os, {MODULE}.config; print(os.environ['CCDS_TOKEN'], os.environ['CCDS_SET'])"
     env = {"PYTHONPATH": str(project / "src"), "CCDS_SET": "from-shell"}
@@ -162,8 +177,8 @@ def test_dotenv_is_ignored_by_git_and_the_example_committed(tmp_path: Path):
 
 
 def test_example_code_without_pydata_packages_is_refused(tmp_path: Path):
-    result = run_scaffold("new", "My Project", "--no-input", "--set", "pydata_packages=none",
-                          cwd=tmp_path, check=False)  # fmt: skip
+    result = scaffold_in_process("new", "My Project", "--no-input", "--set",
+                                 "pydata_packages=none", cwd=tmp_path, check=False)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "error: pydata_packages=none needs example_code=no: "
@@ -172,8 +187,8 @@ def test_example_code_without_pydata_packages_is_refused(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_pydata_packages_none_leaves_only_dotenv_as_a_dependency(tmp_path: Path):
-    project = make_project(tmp_path, OPTION_SETS["minimal"])
+def test_pydata_packages_none_leaves_only_dotenv_as_a_dependency(rendered):
+    project = rendered("minimal")
     pyproject = (project / "pyproject.toml").read_text()
     assert 'dependencies = [\n    "python-dotenv",\n]' in pyproject
     for tool in ("papermill", "ipykernel", "nbformat"):

@@ -23,7 +23,15 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import BIN, git, project_venv, run_scaffold
+from tests.conftest import (
+    BIN,
+    copy_project,
+    git,
+    isolated_environment,
+    project_venv,
+    run_scaffold,
+    scaffold_in_process,
+)
 from tests.test_generated_project import (  # noqa: F401 (fixtures)
     hook_mirrors,
     hook_status,
@@ -38,7 +46,7 @@ SYSTEM_PATH = "/usr/bin:/bin"
 def new_project(where: Path, *assignments: str, name: str = "My Project") -> Path:
     """``scaffold new NAME --no-input --set ...`` in ``where``; return the project folder."""
     sets = [arg for assignment in assignments for arg in ("--set", assignment)]
-    run_scaffold("new", name, "--no-input", *sets, cwd=where)
+    scaffold_in_process("new", name, "--no-input", *sets, cwd=where)
     (project,) = [path for path in where.iterdir() if path.is_dir() and (path / ".git").is_dir()]
     return project
 
@@ -51,22 +59,35 @@ def with_scaffold_tools() -> dict[str, str]:
 # -- fast: generated files, git, dvc and make without the project's venv ----------------------
 
 
-def test_executed_notebooks_in_reports_are_ignored_by_git(workdir: Path):
-    project = new_project(workdir)
+@pytest.fixture(scope="module")
+def made_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``new_project`` with the default options, for tests to read or copy."""
+    with isolated_environment(tmp_path_factory):
+        return new_project(tmp_path_factory.mktemp("made-default"))
+
+
+@pytest.fixture
+def default_project(made_default: Path, workdir: Path) -> Path:
+    """A copy of ``made_default`` at ``workdir/my-project``, as ``new_project(workdir)``."""
+    return copy_project(made_default, workdir / made_default.name)
+
+
+def test_executed_notebooks_in_reports_are_ignored_by_git(made_default: Path):
+    project = made_default
     for report in (f"reports/{FIRST}.ipynb", "reports/2.1-nu-anything.ipynb"):
         assert git("check-ignore", report, cwd=project) == report
     figure = run(["git", "check-ignore", "reports/figures/hist.png"], cwd=project, expect_ok=False)
     assert figure.returncode == 1  # figures are the user's to commit
 
 
-def test_plain_dvc_pull_in_a_fresh_project_succeeds(workdir: Path):
-    project = new_project(workdir)
+def test_plain_dvc_pull_in_a_fresh_project_succeeds(default_project: Path):
+    project = default_project
     result = run([BIN / "dvc", "pull"], cwd=project, expect_ok=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_make_data_pull_fails_when_the_data_is_not_there(workdir: Path):
-    project = new_project(workdir)
+def test_make_data_pull_fails_when_the_data_is_not_there(workdir: Path, default_project: Path):
+    project = default_project
     raw = project / "data" / "raw" / "sales.csv"
     raw.write_text("x,y\n1,2\n")
     tools = with_scaffold_tools()
@@ -102,8 +123,7 @@ def test_without_a_remote_data_targets_say_what_to_do(workdir: Path):
     assert "scaffold add remote storage URL --default" in readme
 
 
-def test_pip_create_environment_uses_the_projects_python(workdir: Path):
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+def test_pip_create_environment_refuses_an_older_python(workdir: Path):
     newer = f"{sys.version_info.major}.{sys.version_info.minor + 5}"
     (workdir / "future").mkdir()
     project = new_project(workdir / "future", f"python_version={newer}", name="Future")
@@ -113,6 +133,11 @@ def test_pip_create_environment_uses_the_projects_python(workdir: Path):
     assert f"error: no Python {newer} or newer found" in refused.stderr
     assert not (project / ".venv").exists()
 
+
+@pytest.mark.slow  # a venv with pip; the refusal above is the quick part
+def test_pip_create_environment_uses_the_projects_python(workdir: Path):
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = {"PATH": f"{Path(sys.base_prefix) / 'bin'}{os.pathsep}{SYSTEM_PATH}"}
     (workdir / "present").mkdir()
     project = new_project(workdir / "present", f"python_version={version}", name="Present")
     run(["make", "create_environment"], cwd=project, env=env)
@@ -140,8 +165,8 @@ def test_a_conda_project_without_conda_says_so(workdir: Path):
     assert "error: conda is not installed" in made.stderr and "Error 127" not in made.stderr
 
 
-def test_the_readme_says_what_a_new_user_needs(workdir: Path):
-    readme = (new_project(workdir) / "README.md").read_text()
+def test_the_readme_says_what_a_new_user_needs(made_default: Path):
+    readme = (made_default / "README.md").read_text()
     for needed in (
         "make lab",  # open the notebooks
         "nbdime",  # notebook diffs

@@ -15,7 +15,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from tests.conftest import git, listing, run_scaffold
+from tests.conftest import git, listing, run_scaffold, scaffold_in_process
 
 QUIET = ("--no-input",)
 
@@ -81,7 +81,7 @@ def test_default_project_is_committed_clean_with_dvc_and_hooks(workdir: Path):
 def test_the_first_notebook_is_papermill_ready(workdir: Path):
     import nbformat
 
-    run_scaffold("new", "Lab", *QUIET, "--no-git", cwd=workdir)
+    scaffold_in_process("new", "Lab", *QUIET, "--no-git", cwd=workdir)
     notebook = workdir / "lab" / "notebooks" / "1.0-yn-initial-data-exploration.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
@@ -148,7 +148,7 @@ def test_flags_skip_post_generation_steps(workdir: Path):
 
 
 def test_options_turned_off_leave_no_files(workdir: Path):
-    run_scaffold(
+    scaffold_in_process(
         "new",
         "Lab",
         *QUIET,
@@ -199,7 +199,7 @@ EXTRA = {
 def test_option_matrix(workdir: Path, choices: dict[str, str]):
     sets = [arg for key, value in choices.items() for arg in ("--set", f"{key}={value}")]
     name = "Matrix " + "-".join(choices.values())
-    run_scaffold(
+    scaffold_in_process(
         "new",
         name,
         *QUIET,
@@ -259,7 +259,7 @@ def test_option_matrix(workdir: Path, choices: dict[str, str]):
 
 
 def test_make_help_is_the_default_target(workdir: Path):
-    run_scaffold("new", "Lab", *QUIET, "--no-git", cwd=workdir)
+    scaffold_in_process("new", "Lab", *QUIET, "--no-git", cwd=workdir)
     out = subprocess.run(
         ["make"], cwd=workdir / "lab", capture_output=True, text=True, check=True
     ).stdout
@@ -278,7 +278,7 @@ def test_make_help_is_the_default_target(workdir: Path):
 
 
 def test_output_dir_is_created_and_project_goes_inside(workdir: Path):
-    run_scaffold("new", "Lab", *QUIET, "--no-git", "-o", "deep/er", cwd=workdir)
+    scaffold_in_process("new", "Lab", *QUIET, "--no-git", "-o", "deep/er", cwd=workdir)
     assert (workdir / "deep" / "er" / "lab" / "pyproject.toml").is_file()
     assert not [p for p in (workdir / "deep" / "er").iterdir() if p.name != "lab"]
 
@@ -300,7 +300,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
 def test_bad_input_is_one_sentence_and_changes_nothing(workdir: Path, args, message):
     before = listing(workdir)
-    result = run_scaffold(*args, cwd=workdir, check=False)
+    result = scaffold_in_process(*args, cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -320,7 +320,9 @@ def test_bad_input_is_one_sentence_and_changes_nothing(workdir: Path, args, mess
 def test_bad_answers_files(workdir: Path, content, message):
     (workdir / "answers.yml").write_text(content)
     before = listing(workdir)
-    result = run_scaffold("new", *QUIET, "--answers-file", "answers.yml", cwd=workdir, check=False)
+    result = scaffold_in_process(
+        "new", *QUIET, "--answers-file", "answers.yml", cwd=workdir, check=False
+    )
     assert result.returncode == 1 and message in result.stderr
     assert result.stderr.count("\n") == 1
     assert listing(workdir) == before
@@ -328,7 +330,7 @@ def test_bad_answers_files(workdir: Path, content, message):
 
 def test_answers_file_and_set_combine(workdir: Path):
     (workdir / "answers.yml").write_text("project_name: From File\ndocs: none\nci: none\n")
-    run_scaffold(
+    scaffold_in_process(
         "new",
         *QUIET,
         "--no-git",
@@ -346,7 +348,7 @@ def test_existing_destination_is_never_touched(workdir: Path):
     mine = workdir / "lab"
     mine.mkdir()
     (mine / "precious.txt").write_text("keep me")
-    result = run_scaffold("new", "Lab", *QUIET, cwd=workdir, check=False)
+    result = scaffold_in_process("new", "Lab", *QUIET, cwd=workdir, check=False)
     assert result.returncode == 1 and "already exists" in result.stderr
     assert listing(mine) == ["precious.txt"]
     assert (mine / "precious.txt").read_text() == "keep me"
@@ -354,7 +356,7 @@ def test_existing_destination_is_never_touched(workdir: Path):
 
 
 def test_jinja_in_answers_is_taken_literally(workdir: Path):
-    run_scaffold(
+    scaffold_in_process(
         "new",
         "Lab",
         *QUIET,
@@ -440,10 +442,10 @@ def test_shell_completion_is_available():
 
 
 def test_recorded_answers_replay_the_same_project(workdir: Path, tmp_path: Path):
-    run_scaffold("new", "Lab", *QUIET, "--no-git", "--set", "dvc_remote=s3", cwd=workdir)
+    scaffold_in_process("new", "Lab", *QUIET, "--no-git", "--set", "dvc_remote=s3", cwd=workdir)
     again = tmp_path / "again"
     again.mkdir()
-    run_scaffold(
+    scaffold_in_process(
         "new",
         *QUIET,
         "--no-git",

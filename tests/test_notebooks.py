@@ -27,7 +27,7 @@ from scaffold.notebooks import (
 from scaffold.parameters import Parameter, parse
 from scaffold.pipeline import add_stage, new_dvc_yaml, parameters_file_text, stage_block
 from scaffold.project import open_project
-from tests.conftest import git, listing, run_cookiecutter, run_scaffold
+from tests.conftest import git, listing, run_cookiecutter, run_scaffold, scaffold_in_process
 
 FIRST = "1.0-yn-initial-data-exploration"
 
@@ -36,7 +36,9 @@ FIRST = "1.0-yn-initial-data-exploration"
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One rendered project (no git/DVC/hooks), copied fresh for each test."""
     folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
+    scaffold_in_process(
+        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
+    )
     return folder / "lab"
 
 
@@ -126,7 +128,7 @@ def test_long_descriptions_are_cut_at_a_word(lab: Path):
 )
 def test_bad_input_is_one_sentence_and_creates_nothing(lab: Path, args: list[str], message: str):
     before = listing(lab)
-    result = run_scaffold("add", *args, "--production", cwd=lab, check=False)
+    result = scaffold_in_process("add", *args, "--production", cwd=lab, check=False)
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
@@ -136,7 +138,7 @@ def test_bad_input_is_one_sentence_and_creates_nothing(lab: Path, args: list[str
 
 def test_outside_a_project_is_a_clear_error(workdir: Path):
     for args in (["add", "notebook", "x"], ["add", "module", "x"], ["run", "x"], ["run", "--all"]):
-        result = run_scaffold(*args, cwd=workdir, check=False)
+        result = scaffold_in_process(*args, cwd=workdir, check=False)
         assert result.returncode == 1, args
         assert "is not inside a project" in result.stderr and "Traceback" not in result.stderr
     assert listing(workdir) == []
@@ -159,7 +161,9 @@ def test_a_stale_stage_with_the_same_name_stops_everything(lab: Path):
     dvc_yaml = lab / "dvc.yaml"
     dvc_yaml.write_text(dvc_yaml.read_text() + "  1_1-yn-clean-data:\n    cmd: echo stale\n")
     before = listing(lab)
-    result = run_scaffold("add", "notebook", "clean data", "--production", cwd=lab, check=False)
+    result = scaffold_in_process(
+        "add", "notebook", "clean data", "--production", cwd=lab, check=False
+    )
     assert result.returncode == 1
     assert "already has a stage named '1_1-yn-clean-data'" in result.stderr
     assert listing(lab) == before  # the notebook was not left behind
@@ -550,7 +554,7 @@ def test_a_project_template_overrides_the_builder(lab: Path):
 def test_a_bad_project_template_creates_nothing(lab: Path, cells, message: str):
     write_override(lab, cells)
     before = listing(lab)
-    result = run_scaffold("add", "notebook", "x", "--production", cwd=lab, check=False)
+    result = scaffold_in_process("add", "notebook", "x", "--production", cwd=lab, check=False)
     assert result.returncode == 1 and message in result.stderr
     assert listing(lab) == before
 
@@ -615,7 +619,7 @@ def test_a_project_without_package_or_author(workdir: Path, tmp_path: Path):
     no_identity = tmp_path / "empty-gitconfig"
     no_identity.write_text("")
     env = {"GIT_CONFIG_GLOBAL": str(no_identity)}
-    result = run_scaffold("add", "notebook", "first", cwd=project, check=False, env=env)
+    result = scaffold_in_process("add", "notebook", "first", cwd=project, check=False, env=env)
     assert result.returncode == 1 and "pass --author INITIALS" in result.stderr
     run_scaffold("add", "notebook", "first", "--author", "zz", "--phase", "1", cwd=project)
     nb = read(project, "1.0-zz-first")

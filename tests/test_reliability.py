@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, listing, run_scaffold
+from tests.conftest import (
+    copy_project,
+    git,
+    isolated_environment,
+    listing,
+    run_scaffold,
+    scaffold_in_process,
+)
 
 STRACE = shutil.which("strace")
 KEY_ID = "AKIAFAKEKEYID4RELIABLE"
@@ -32,8 +39,21 @@ def quiet_env() -> dict[str, str]:
 
 def make_project(workdir: Path, name: str = "Lab", *args: str) -> Path:
     """A real project with git and DVC (no pre-commit: its hooks cannot be fetched here)."""
-    run_scaffold("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
+    scaffold_in_process("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
     return workdir / name.lower().replace(" ", "-")
+
+
+@pytest.fixture(scope="module")
+def made_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``make_project`` (git and DVC), for tests to copy."""
+    with isolated_environment(tmp_path_factory):
+        return make_project(tmp_path_factory.mktemp("made-lab"))
+
+
+@pytest.fixture
+def lab(made_lab: Path, workdir: Path) -> Path:
+    """A copy of ``made_lab`` at ``workdir/lab``, as ``make_project(workdir)`` makes it."""
+    return copy_project(made_lab, workdir / "lab")
 
 
 def committable_text(project: Path) -> str:
@@ -74,9 +94,9 @@ ADD_TEAM = (
 @pytest.mark.skipif(STRACE is None, reason="needs strace to inject a kill at a rename")
 @pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
 def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
-    workdir: Path, kill: str
+    lab: Path, kill: str
 ):
-    project = make_project(workdir)
+    project = lab
     assert STRACE is not None
     original = (project / ".dvc" / "config").read_bytes()
     assert not (project / ".dvc" / "config.local").exists()
@@ -121,8 +141,8 @@ def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
     assert any(code != 0 for code in seen_outcomes)
 
 
-def test_secret_scratch_files_are_git_ignored_and_private(workdir: Path, tmp_path: Path):
-    project = make_project(workdir)
+def test_secret_scratch_files_are_git_ignored_and_private(lab: Path):
+    project = lab
     from scaffold.resources import PACKAGED_TEMPLATE
 
     module = PACKAGED_TEMPLATE.dvc_remote
@@ -156,8 +176,8 @@ def run_parallel(commands: list[list[str]], cwd: Path) -> list[subprocess.Comple
     return results
 
 
-def test_parallel_add_remote_keeps_every_remote(workdir: Path):
-    project = make_project(workdir)
+def test_parallel_add_remote_keeps_every_remote(lab: Path):
+    project = lab
     results = run_parallel(
         [scaffold_command("add", "remote", f"r{i}", f"s3://bucket-{i}/x") for i in range(8)],
         project,
@@ -167,8 +187,8 @@ def test_parallel_add_remote_keeps_every_remote(workdir: Path):
     assert [f'remote "r{i}"' in config for i in range(8)] == [True] * 8
 
 
-def test_parallel_add_notebook_and_module_lose_nothing(workdir: Path):
-    project = make_project(workdir)
+def test_parallel_add_notebook_and_module_lose_nothing(lab: Path):
+    project = lab
     commands = [scaffold_command("add", "notebook", f"step {i}", "--phase", "2") for i in range(4)]
     commands += [scaffold_command("add", "module", f"part_{i}") for i in range(4)]
     commands += [

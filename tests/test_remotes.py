@@ -16,7 +16,16 @@ from types import ModuleType
 import pytest
 
 from scaffold.resources import load_hook
-from tests.conftest import BIN, REPO_ROOT, git, listing, run_scaffold
+from tests.conftest import (
+    BIN,
+    REPO_ROOT,
+    copy_project,
+    git,
+    isolated_environment,
+    listing,
+    run_scaffold,
+    scaffold_in_process,
+)
 
 DVC = str(BIN / "dvc")
 QUIET = ("--no-input", "--no-pre-commit")
@@ -55,8 +64,21 @@ def dvc_settings(project: Path) -> dict[str, tuple[str, str]]:
 
 
 def new_project(workdir: Path, *args: str, name: str = "Lab") -> Path:
-    run_scaffold("new", name, *QUIET, *args, cwd=workdir)
+    scaffold_in_process("new", name, *QUIET, *args, cwd=workdir)
     return workdir / name.lower().replace(" ", "-")
+
+
+@pytest.fixture(scope="module")
+def made_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default project (git, DVC and its local remote; no hooks) that tests copy."""
+    with isolated_environment(tmp_path_factory):
+        return new_project(tmp_path_factory.mktemp("made"))
+
+
+@pytest.fixture
+def lab(made_lab: Path, workdir: Path) -> Path:
+    """A copy of ``made_lab`` at ``workdir/lab``, as ``new_project(workdir)`` makes it."""
+    return copy_project(made_lab, workdir / "lab")
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
@@ -265,8 +287,9 @@ def test_add_remote_s3_credentials_by_profile_and_by_file_are_used(
     assert (project / "data" / "raw" / "measurements.csv").read_bytes() == content
 
 
-def test_dvc_add_tracks_pointer_files_and_never_the_data(workdir: Path):
-    project = new_project(workdir)
+@pytest.mark.slow  # quick: no data in git (test_new.py), make data-add/push/pull (test_day_thirty)
+def test_dvc_add_tracks_pointer_files_and_never_the_data(lab: Path):
+    project = lab
     (project / "data" / "raw" / "a.csv").write_text("a\n1\n")
     (project / "data" / "raw" / "nested").mkdir()
     (project / "data" / "raw" / "nested" / "b.csv").write_text("b\n2\n")
@@ -290,6 +313,7 @@ def test_dvc_add_tracks_pointer_files_and_never_the_data(workdir: Path):
 # --- configuration written by the template's hook --------------------------------------------
 
 
+@pytest.mark.slow  # quick: DVC reads the hook's files back (the two tests below)
 def test_hook_writes_the_config_dvc_itself_would_write(workdir: Path, tmp_path: Path):
     endpoint = "https://minio.example.com:9000"
     project = new_project(
@@ -405,7 +429,7 @@ def test_add_remote_config_for_gcs_azure_and_ssh(workdir: Path):
         ["azr", "azure://team-data/lab", "--default"],
         ["sshr", "ssh://alice@dvc.example.com/srv/dvc", "--credentials-file", str(key)],
     ]:
-        result = run_scaffold("add", "remote", *args, cwd=project)
+        result = scaffold_in_process("add", "remote", *args, cwd=project)
         assert "dvc remote" in result.stdout
     settings = dvc_settings(project)
     assert settings["remote.gcsr.credentialpath"] == (str(key), ".dvc/config.local")
@@ -413,29 +437,33 @@ def test_add_remote_config_for_gcs_azure_and_ssh(workdir: Path):
     assert settings["remote.azr.url"] == ("azure://team-data/lab", ".dvc/config")
     assert settings["core.remote"] == ("azr", ".dvc/config")
     # The project was made for no remote: scaffold says which DVC extra it now needs.
-    result = run_scaffold("add", "remote", "more", "gs://more-data/x", cwd=project)
+    result = scaffold_in_process("add", "remote", "more", "gs://more-data/x", cwd=project)
     assert "Add dvc[gs] to the project's dependencies" in result.stdout
 
 
-def test_relative_local_paths_resolve_where_the_user_meant(workdir: Path):
-    project = new_project(workdir)
+def test_relative_local_paths_resolve_where_the_user_meant(workdir: Path, lab: Path):
+    project = lab
     # The template's answer is relative to the project folder.
     storage = dvc_settings(project)["remote.storage.url"]
     assert storage == (str(workdir / "lab-dvc-storage"), ".dvc/config")
     # scaffold add remote: relative to the folder the user is in, like dvc itself.
-    result = run_scaffold("add", "remote", "backup", "../../backups", cwd=project / "notebooks")
+    result = scaffold_in_process(
+        "add", "remote", "backup", "../../backups", cwd=project / "notebooks"
+    )
     assert f"backup -> {workdir / 'backups'}" in result.stdout
     settings = dvc_settings(project)
     assert settings["remote.backup.url"] == (str(workdir / "backups"), ".dvc/config")
     assert "url = ../../backups" in (project / ".dvc" / "config").read_text()
 
 
-def test_default_and_force(workdir: Path):
-    project = new_project(workdir)
-    run_scaffold("add", "remote", "team", "s3://team-data/x", "--profile", "dev", cwd=project)
-    again = run_scaffold("add", "remote", "team", "../other", cwd=project, check=False)
+def test_default_and_force(workdir: Path, lab: Path):
+    project = lab
+    scaffold_in_process(
+        "add", "remote", "team", "s3://team-data/x", "--profile", "dev", cwd=project
+    )
+    again = scaffold_in_process("add", "remote", "team", "../other", cwd=project, check=False)
     assert again.returncode == 1 and "already exists" in again.stderr
-    result = run_scaffold("add", "remote", "team", "../other", "--force", "-d", cwd=project)
+    result = scaffold_in_process("add", "remote", "team", "../other", "--force", "-d", cwd=project)
     assert "(default)" in result.stdout
     assert dvc("remote", "default", cwd=project).stdout.strip() == "team"
     settings = dvc_settings(project)
@@ -502,20 +530,14 @@ def test_no_credential_given_to_scaffold_reaches_git(workdir: Path, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def bad_input_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bad_input_project(made_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One project for the refusals (each test checks that it did not change)."""
-    home = tmp_path_factory.mktemp("bad-input-home")
-    env = {
-        "HOME": str(home),
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    workdir = tmp_path_factory.mktemp("bad-input")
-    run_scaffold("new", "Lab", *QUIET, cwd=workdir, env=env)
-    project = workdir / "lab"
+    project = copy_project(made_lab, tmp_path_factory.mktemp("bad-input") / "lab")
     (project / "key.json").write_text("{}")
-    run_scaffold("add", "remote", "taken", "s3://taken-data/x", "--profile", "dev", cwd=project)
+    with isolated_environment(tmp_path_factory):
+        scaffold_in_process(
+            "add", "remote", "taken", "s3://taken-data/x", "--profile", "dev", cwd=project
+        )
     return project
 
 
@@ -554,7 +576,7 @@ def test_add_remote_refuses_bad_input_and_changes_nothing(
     bad_input_project: Path, args: list[str], message: str
 ):
     before = snapshot(bad_input_project)
-    result = run_scaffold("add", "remote", *args, cwd=bad_input_project, check=False)
+    result = scaffold_in_process("add", "remote", *args, cwd=bad_input_project, check=False)
     assert result.returncode == 1, result.stdout
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
@@ -562,22 +584,22 @@ def test_add_remote_refuses_bad_input_and_changes_nothing(
 
 
 def test_add_remote_outside_a_project_or_dvc_repo(tmp_path: Path, workdir: Path):
-    result = run_scaffold("add", "remote", "x", "../x", cwd=tmp_path, check=False)
+    result = scaffold_in_process("add", "remote", "x", "../x", cwd=tmp_path, check=False)
     assert result.returncode == 1 and "is not inside a project" in result.stderr
     project = new_project(workdir, "--no-dvc")
-    result = run_scaffold("add", "remote", "x", "../x", cwd=project, check=False)
+    result = scaffold_in_process("add", "remote", "x", "../x", cwd=project, check=False)
     assert result.returncode == 1 and "run `dvc init` there" in result.stderr
     assert not (project / ".dvc").exists()
 
 
-def test_when_dvc_rejects_the_result_both_files_are_restored(workdir: Path):
-    project = new_project(workdir)
+def test_when_dvc_rejects_the_result_both_files_are_restored(lab: Path):
+    project = lab
     config = project / ".dvc" / "config"
     # A hand-edited setting DVC does not know: any change must leave both files as they were.
     config.write_text(config.read_text() + "['remote \"old\"']\n    url = /x\n    colour = red\n")
     before = snapshot(project)
     assert not (project / ".dvc" / "config.local").exists()
-    result = run_scaffold(
+    result = scaffold_in_process(
         "add",
         "remote",
         "team",
@@ -620,7 +642,7 @@ def test_new_refuses_bad_remote_settings_and_creates_nothing(
     workdir: Path, args: list[str], message: str
 ):
     before = listing(workdir)
-    result = run_scaffold("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
+    result = scaffold_in_process("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "Creating" not in result.stdout

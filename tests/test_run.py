@@ -18,7 +18,7 @@ import pytest
 from scaffold.errors import ScaffoldError
 from scaffold.interpreters import candidate_environments, check_interpreter, find_interpreter
 from scaffold.project import Project
-from tests.conftest import listing, project_venv, run_scaffold
+from tests.conftest import copy_project, listing, project_venv, run_scaffold, scaffold_in_process
 
 # -- the shared project ----------------------------------------------------------------------
 
@@ -208,12 +208,19 @@ def test_the_projects_own_tests_pass_with_what_was_added(lab: Path):
 # -- checks before anything runs (no kernel needed) -------------------------------------------
 
 
-@pytest.fixture
-def plain(tmp_path: Path) -> Path:
-    run_scaffold(
-        "new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=tmp_path
+@pytest.fixture(scope="module")
+def made_plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project without git, DVC or hooks, made once; ``plain`` copies it."""
+    folder = tmp_path_factory.mktemp("plain")
+    scaffold_in_process(
+        "new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
     )
-    return tmp_path / "plain"
+    return folder / "plain"
+
+
+@pytest.fixture
+def plain(made_plain: Path, tmp_path: Path) -> Path:
+    return copy_project(made_plain, tmp_path / "plain")
 
 
 @pytest.mark.parametrize(
@@ -233,7 +240,7 @@ def plain(tmp_path: Path) -> Path:
 def test_bad_run_requests_are_one_sentence(plain: Path, args: list[str], message: str):
     (plain / "reports" / "x.ipynb").write_text("{}")
     before = listing(plain)
-    result = run_scaffold("run", *args, cwd=plain, check=False)
+    result = scaffold_in_process("run", *args, cwd=plain, check=False)
     assert result.returncode == 1, result.stdout
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

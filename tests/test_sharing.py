@@ -31,7 +31,7 @@ from scaffold.parameters import Parameter
 from scaffold.project import open_project
 from scaffold.promote import promote
 from scaffold.report import _move_into_place, plan_report
-from tests.conftest import BIN, UV_CACHE_DIR, git, listing, run_scaffold
+from tests.conftest import BIN, UV_CACHE_DIR, git, listing, run_scaffold, scaffold_in_process
 from tests.test_day_thirty import free_port, serves
 
 FIRST = "1.0-yn-initial-data-exploration"
@@ -177,7 +177,7 @@ def test_bad_sharing_answers_are_refused_with_one_sentence(given: dict[str, str]
 
 
 def test_a_bad_github_repo_creates_nothing(workdir: Path):
-    result = run_scaffold(
+    result = scaffold_in_process(
         "new", "Lab", "--no-input", "--set", "github_repo=acme", cwd=workdir, check=False
     )
     assert result.returncode == 1
@@ -189,7 +189,7 @@ def test_a_bad_github_repo_creates_nothing(workdir: Path):
 
 
 def test_a_streamlit_app_needs_the_example_code(workdir: Path):
-    result = run_scaffold(
+    result = scaffold_in_process(
         "new", "Lab", "--no-input", "--set", "app=streamlit", "--set", "example_code=no",
         "--set", "pydata_packages=none", cwd=workdir, check=False,
     )  # fmt: skip
@@ -350,7 +350,7 @@ def test_a_broken_github_repo_in_the_answers_file_is_one_sentence(everything: Pa
     answers = project / ".copier-answers.yml"
     answers.write_text(answers.read_text().replace('"acme/lab-notes"', '"acme/lab\\")"'))
     before = listing(project)
-    result = run_scaffold("add", "notebook", "x", cwd=project, check=False)
+    result = scaffold_in_process("add", "notebook", "x", cwd=project, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith("error: github_repo 'acme/lab\")' must be OWNER/NAME")
     assert result.stderr.rstrip().endswith("; fix it in .copier-answers.yml.")
@@ -400,13 +400,13 @@ def test_report_needs_the_executed_notebook(defaults: Path, tmp_path: Path):
     project = tmp_path / "lab"
     shutil.copytree(defaults, project)
     before = listing(project)
-    result = run_scaffold("report", "1.0", cwd=project, check=False)
+    result = scaffold_in_process("report", "1.0", cwd=project, check=False)
     assert result.returncode == 1
     assert result.stderr == (
         f"error: reports/{FIRST}.ipynb does not exist yet: run the notebook first (scaffold run "
         f"{FIRST}, or make notebook NB={FIRST}), or add --execute to run it now.\n"
     )
-    bad = run_scaffold("report", "1.0", "--to", "pdf", cwd=project, check=False)
+    bad = scaffold_in_process("report", "1.0", "--to", "pdf", cwd=project, check=False)
     assert bad.returncode == 1
     assert bad.stderr == "error: --to must be one of html, markdown, slides, got 'pdf'.\n"
     # make report says the same in one sentence, without scaffold

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, project_venv, run_scaffold
+from tests.conftest import git, project_venv, run_scaffold, scaffold_in_process
 from tests.test_reliability import _cmdline, _descendants, _wait_for
 
 pytestmark = pytest.mark.slow
@@ -194,13 +194,13 @@ def test_a_dvc_stage_sweeps_through_the_experiment_queue(lab: Path):
     stem = add(lab, "queued", ("work", "score = seed + 100"), production=True)
     set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
     # the queue runs from git: uncommitted work is refused up front, nothing queued
-    refused = run_scaffold("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
     assert refused.returncode == 1
     assert "DVC's experiment queue runs from git" in refused.stderr
     assert "is not committed" in refused.stderr or "are not committed" in refused.stderr
     git("add", "-A", cwd=lab)
     git("commit", "-q", "-m", "a stage", cwd=lab)
-    refused = run_scaffold("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
     assert "depends on data/raw, which has nothing in git or DVC" in refused.stderr
     (lab / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
     python = lab / ".venv" / "bin" / "python"

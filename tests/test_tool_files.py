@@ -61,7 +61,10 @@ def test_the_installed_tools_are_the_ones_whose_files_are_known():
     assert tool_files.pre_commit_hook(PRE_COMMIT) is not None
 
 
-@pytest.mark.parametrize("dvcignore", [None, "# the project's own\n*.tmp\n"])
+@pytest.mark.parametrize(
+    "dvcignore",
+    [None, pytest.param("# the project's own\n*.tmp\n", marks=pytest.mark.slow)],
+)
 def test_dvc_init_files_are_what_dvc_init_writes(tmp_path: Path, dvcignore: str | None):
     real, ours = new_repo(tmp_path / "real"), new_repo(tmp_path / "ours")
     for folder in (real, ours) if dvcignore else ():
@@ -109,7 +112,11 @@ def test_only_a_plain_interpreter_line_beside_the_script_is_taken(tmp_path: Path
     assert tool_files.pre_commit_hook(str(launcher)) is None  # not beside this interpreter
 
 
-@pytest.mark.parametrize("engine", ["scaffold", "cookiecutter"])
+@pytest.mark.parametrize(
+    "engine",
+    # cookiecutter and scaffold make the same tree: tests/test_cookiecutter.py
+    ["scaffold", pytest.param("cookiecutter", marks=pytest.mark.slow)],
+)
 def test_projects_get_the_real_tools_files(
     engine: str, workdir: Path, tmp_path: Path, template_git_repo: Path
 ):
@@ -180,10 +187,11 @@ def post_generation(project: Path, answers: str) -> subprocess.CompletedProcess[
     "gitignore",
     [
         "/.dvc/config.local\n/.dvc/tmp\n/.dvc/cache\n",  # the template's
-        "tmp/\n*.local\n",
-        "tmp\n",
+        # each a real `dvc init` (seconds): the quick tier keeps a negated pattern too
+        pytest.param("tmp/\n*.local\n", marks=pytest.mark.slow),
+        pytest.param("tmp\n", marks=pytest.mark.slow),
         "**/cache/\n!.dvc/cache\n",
-        ".dvc/*\n!.dvc/config\n",
+        pytest.param(".dvc/*\n!.dvc/config\n", marks=pytest.mark.slow),
     ],
 )
 def test_what_git_ignores_stays_out_of_dvcs_gitignore(tmp_path: Path, gitignore: str):

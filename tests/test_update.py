@@ -14,12 +14,15 @@ import yaml
 
 from tests.conftest import (
     REPO_ROOT,
+    copy_project,
     copy_template_repo,
     fixture_git,
     git,
+    isolated_environment,
     listing,
     run_cookiecutter,
     run_scaffold,
+    scaffold_in_process,
     tree,
 )
 
@@ -87,9 +90,22 @@ def fork(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
-    run_scaffold("new", "My Project", "--no-input", "--template", str(source), "--vcs-ref", ref,
-                 "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
+    scaffold_in_process("new", "My Project", "--no-input", "--template", str(source),
+                        "--vcs-ref", ref, "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
     return workdir / "my-project"
+
+
+@pytest.fixture(scope="module")
+def made_v1(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project made by ``make_with_scaffold`` from upstream's v1, for tests to copy."""
+    with isolated_environment(tmp_path_factory):
+        return make_with_scaffold(upstream, tmp_path_factory.mktemp("made-v1"))
+
+
+@pytest.fixture
+def v1_project(made_v1: Path, workdir: Path) -> Path:
+    """A copy of ``made_v1`` at ``workdir/my-project``, as ``make_with_scaffold`` makes it."""
+    return copy_project(made_v1, workdir / "my-project")
 
 
 def make_with_cookiecutter(source: Path, workdir: Path) -> Path:
@@ -146,7 +162,7 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     commits = git("rev-list", "--count", "HEAD", cwd=project)
     had_dvc = (project / ".dvc").exists()
 
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 4, result.stderr
     lines = result.stdout.splitlines()
@@ -182,33 +198,34 @@ def test_update_merges_template_changes_into_user_edits(upstream: Path, workdir:
     assert (project / ".dvc").exists() == had_dvc
 
 
-def test_check_exits_2_while_a_newer_version_exists(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+def test_check_exits_2_while_a_newer_version_exists(upstream: Path, v1_project: Path):
+    project = v1_project
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
-    updated = run_scaffold("update", "--trust", cwd=project)  # no user edits: no conflicts, exit 0
+    # no user edits: no conflicts, exit 0
+    updated = scaffold_in_process("update", "--trust", cwd=project)
     assert "Updated to v2" in updated.stdout
     commit_all(project, "Update the template to v2")
-    result = run_scaffold("update", "--check", cwd=project / "src", check=False)
+    result = scaffold_in_process("update", "--check", cwd=project / "src", check=False)
     assert result.returncode == 0
     assert "up to date with its template (v2)" in result.stdout
 
-    again = run_scaffold("update", "--trust", cwd=project)
+    again = scaffold_in_process("update", "--trust", cwd=project)
     assert again.stdout == f"Up to date: template v2 ({upstream}).\n"
-    back = run_scaffold("update", "--trust", "--to", "v1", cwd=project, check=False)
+    back = scaffold_in_process("update", "--trust", "--to", "v1", cwd=project, check=False)
     assert back.returncode == 1 and "Downgrades are not supported" in back.stderr
     assert git("status", "--porcelain", cwd=project) == ""
 
 
-def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, v1_project: Path):
+    project = v1_project
     edit_like_a_user(project)
     before, head = tree(project), git("rev-parse", "HEAD", cwd=project)
 
-    result = run_scaffold("update", "--trust", "--pretend", cwd=project)
+    result = scaffold_in_process("update", "--trust", "--pretend", cwd=project)
 
     assert "+# Changes in My Project (data)" in result.stdout  # the diff of the new file
     assert "+PYTHON_INTERPRETER = python3" in result.stdout
@@ -221,8 +238,8 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, workdir: Pat
     assert status == "?? data/raw/sales.csv.dvc"
 
 
-def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_project: Path):
+    project = v1_project
     (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
     (project / "data" / "raw" / "sales.csv.dvc").write_text("outs:\n- path: sales.csv\n")
     with (project / "Makefile").open("a") as makefile:
@@ -230,7 +247,7 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
     (project / "scratch.py").write_text("print('wip')\n")
     before = tree(project)
 
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -240,34 +257,35 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, workdir
 
     git("checkout", "--", "Makefile", cwd=project)
     (project / "scratch.py").unlink()
-    run_scaffold("update", "--trust", cwd=project)
+    scaffold_in_process("update", "--trust", cwd=project)
     assert answers(project)["_commit"] == "v2"
     assert (project / "data" / "raw" / "sales.csv.dvc").read_text() == "outs:\n- path: sales.csv\n"
 
 
-def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
-    result = run_scaffold("update", "--trust", "--to", "v1", cwd=project)
+@pytest.mark.slow  # --to: test_check_exits_2_while_a_newer_version_exists
+def test_update_to_a_ref_and_to_a_fork(upstream: Path, fork: Path, v1_project: Path):
+    project = v1_project
+    result = scaffold_in_process("update", "--trust", "--to", "v1", cwd=project)
     assert result.stdout == f"Up to date: template v1 ({upstream}).\n"
     assert git("status", "--porcelain", cwd=project) == ""
 
-    run_scaffold("update", "--trust", "--template", str(fork), cwd=project)
+    scaffold_in_process("update", "--trust", "--template", str(fork), cwd=project)
     assert answers(project)["_src_path"] == str(fork)
     assert answers(project)["_commit"] == "v3"
     assert (project / "FORK.md").read_text() == "Our team's additions\n"
     assert (project / "CHANGELOG.md").is_file()  # upstream's v2 comes along
     commit_all(project, "Follow the fork")
-    assert run_scaffold("update", "--check", cwd=project).returncode == 0  # checks the fork
+    assert scaffold_in_process("update", "--check", cwd=project).returncode == 0  # checks the fork
 
 
 def test_a_source_without_the_recorded_version_is_refused(
-    upstream: Path, workdir: Path, tmp_path: Path
+    upstream: Path, v1_project: Path, tmp_path: Path
 ):
     stranger = copy_template_repo(tmp_path / "stranger")  # unrelated history, tagged v5 only
     fixture_git("tag", "v5", cwd=stranger)
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     before = tree(project)
-    result = run_scaffold("update", "--trust", "--template", str(stranger), cwd=project,
+    result = scaffold_in_process("update", "--trust", "--template", str(stranger), cwd=project,
                           check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"{stranger} does not have v1, the template version the project records" in (
@@ -276,26 +294,27 @@ def test_a_source_without_the_recorded_version_is_refused(
     assert tree(project) == before and answers(project)["_src_path"] == str(upstream)
 
 
+@pytest.mark.slow  # the fork's refusal: test_update_asks_before_running_a_git_template
 def test_a_project_made_from_a_fork_follows_it(fork: Path, workdir: Path):
     project = make_with_scaffold(fork, workdir, ref="v2")
     assert answers(project)["_src_path"] == str(fork)
     assert not (project / "FORK.md").exists()
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2 and "v2 -> v3" in result.stdout
-    run_scaffold("update", "--trust", cwd=project)
+    scaffold_in_process("update", "--trust", cwd=project)
     assert (project / "FORK.md").is_file() and answers(project)["_commit"] == "v3"
 
 
 def test_new_records_the_template_source_and_version(upstream: Path, workdir: Path):
-    result = run_scaffold("new", "Newest", "--no-input", "--no-git", "--template", str(upstream),
-                          cwd=workdir)  # fmt: skip
+    result = scaffold_in_process("new", "Newest", "--no-input", "--no-git", "--template",
+                                 str(upstream), cwd=workdir)  # fmt: skip
     assert result.stdout.startswith(f"Template {upstream} at v2\n")
     assert answers(workdir / "newest")["_commit"] == "v2"  # the newest tag by default
     assert (workdir / "newest" / "CHANGELOG.md").is_file()
 
     # An editable install renders the source checkout at its exact commit, recorded as the
     # checkout's origin when that has the commit (a clone, as in CI), else as its own path.
-    run_scaffold("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
+    scaffold_in_process("new", "Packaged", "--no-input", "--no-git", cwd=workdir)
     recorded = answers(workdir / "packaged")
     assert recorded["_commit"] == git("describe", "--tags", "--always", cwd=REPO_ROOT)
     origin = subprocess.run(
@@ -321,26 +340,26 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(args) for args, _ in BAD])
 def test_bad_update_input_is_one_sentence_and_changes_nothing(
-    upstream: Path, workdir: Path, args: list[str], message: str
+    v1_project: Path, workdir: Path, args: list[str], message: str
 ):
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     cwd = workdir if message == "is not inside a project" else project
     before = listing(workdir), tree(project)
-    result = run_scaffold(*args, cwd=cwd, check=False)
+    result = scaffold_in_process(*args, cwd=cwd, check=False)
     assert result.returncode == 1, result.stdout
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert (listing(workdir), tree(project)) == before
 
 
-def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_a_project_without_a_recorded_version_is_refused(v1_project: Path):
+    project = v1_project
     text = (project / ".copier-answers.yml").read_text()
     (project / ".copier-answers.yml").write_text(
         "\n".join(line for line in text.splitlines() if not line.startswith("_commit")) + "\n"
     )
     commit_all(project, "lose the version")
-    result = run_scaffold("update", "--trust", cwd=project, check=False)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
     assert result.returncode == 1
     assert "does not record the template's _commit" in result.stderr
 
@@ -355,7 +374,7 @@ def test_a_project_without_a_recorded_version_is_refused(upstream: Path, workdir
 )
 def test_bad_template_sources_for_new(upstream: Path, workdir: Path, args, message):
     args = [str(upstream) if arg == "UPSTREAM" else arg for arg in args]
-    result = run_scaffold("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
+    result = scaffold_in_process("new", "Lab", "--no-input", *args, cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert listing(workdir) == []
@@ -377,14 +396,15 @@ def test_update_help_stays_light():
 # --- template sources: bare repositories, file:// URLs, empty repositories, no git ---------
 
 
+@pytest.mark.slow  # path sources: the tests above; file:// read as a path: test_engines.py
 def test_a_bare_repository_and_a_file_url_are_template_sources(upstream: Path, workdir: Path):
     bare = workdir.parent / "scaffold.git"
     fixture_git("clone", "--quiet", "--bare", str(upstream), str(bare), cwd=workdir.parent)
     project = make_with_scaffold(bare, workdir)
     assert answers(project)["_src_path"] == str(bare)
-    result = run_scaffold("update", "--check", cwd=project, check=False)
+    result = scaffold_in_process("update", "--check", cwd=project, check=False)
     assert result.returncode == 2 and "v1 -> v2" in result.stdout
-    run_scaffold("update", "--trust", "--template", f"file://{bare}", cwd=project)
+    scaffold_in_process("update", "--trust", "--template", f"file://{bare}", cwd=project)
     assert (project / "CHANGELOG.md").is_file() and answers(project)["_src_path"] == str(bare)
 
 
@@ -392,12 +412,13 @@ def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
     empty = workdir.parent / "empty"
     empty.mkdir()
     fixture_git("init", "--quiet", cwd=empty)
-    result = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
-                          check=False)  # fmt: skip
+    result = scaffold_in_process("new", "Lab", "--no-input", "--template", str(empty),
+                                 cwd=workdir, check=False)  # fmt: skip
     assert result.returncode == 1
     assert f"template source {empty} is an empty repository (no commits)" in result.stderr
-    no_git = run_scaffold("new", "Lab", "--no-input", "--template", str(empty), cwd=workdir,
-                          env={"PATH": str(Path(sys.executable).parent)}, check=False)  # fmt: skip
+    no_git = scaffold_in_process("new", "Lab", "--no-input", "--template", str(empty),
+                                 cwd=workdir, env={"PATH": str(Path(sys.executable).parent)},
+                                 check=False)  # fmt: skip
     assert no_git.returncode == 1 and no_git.stderr.count("\n") == 1
     assert "git is not installed" in no_git.stderr
     assert listing(workdir) == []
@@ -406,27 +427,28 @@ def test_an_empty_repository_and_a_missing_git_are_named(workdir: Path):
 # --- trust -------------------------------------------------------------------------------
 
 
-def test_update_asks_before_running_a_git_template(upstream: Path, fork: Path, workdir: Path):
-    project = make_with_scaffold(upstream, workdir)
+def test_update_asks_before_running_a_git_template(fork: Path, v1_project: Path):
+    project = v1_project
     before = tree(project)
     for args in (["update"], ["update", "--template", str(fork)], ["update", "--pretend"]):
-        result = run_scaffold(*args, cwd=project, check=False)  # stdin is not a terminal
+        result = scaffold_in_process(*args, cwd=project, check=False)  # stdin is no terminal
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
         assert "pass --trust to allow it" in result.stderr
-    switched = run_scaffold("update", "--template", str(fork), cwd=project, check=False)
+    switched = scaffold_in_process("update", "--template", str(fork), cwd=project, check=False)
     assert f"run the code of {fork}, a template other than the recorded one" in switched.stderr
     assert tree(project) == before
-    assert run_scaffold("update", "--check", cwd=project, check=False).returncode == 2  # no code
+    checked = scaffold_in_process("update", "--check", cwd=project, check=False)
+    assert checked.returncode == 2  # no code
 
 
 # --- signals -----------------------------------------------------------------------------
 
 
-def test_sigterm_during_update_leaves_no_scratch_clone(upstream: Path, workdir: Path, tmp_path):
+def test_sigterm_during_update_leaves_no_scratch_clone(v1_project: Path, tmp_path):
     import signal
     import time
 
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
     process = subprocess.Popen(
@@ -445,16 +467,33 @@ def test_sigterm_during_update_leaves_no_scratch_clone(upstream: Path, workdir: 
     assert git("status", "--porcelain", cwd=project) == ""
 
 
+def wait_until_reading_a_pipe(pid: int, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` blocks reading a pipe (its stdin): it has started up, and a
+    signal now reaches the program, not Python's start-up (slow on a loaded machine)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/wchan", encoding="utf-8") as handle:
+                if "pipe" in handle.read():
+                    return
+        except OSError:  # no /proc: give it the time a start-up takes
+            time.sleep(0.5)
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} never waited for its stdin")
+
+
 @pytest.mark.parametrize("program", ["pre_gen_project.py", "post_gen_project.py"])
 def test_a_hook_program_exits_130_quietly_on_ctrl_c(program: str):
     import signal
-    import time
 
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "hooks" / program), "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    time.sleep(0.5)  # waiting for the answers on stdin
+    wait_until_reading_a_pipe(process.pid)  # the answers on stdin
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
@@ -480,6 +519,7 @@ def random_text(rng, length: int) -> str:
     return "".join(chars).strip() or "x"
 
 
+@pytest.mark.slow  # quotes and non-ASCII answers: test_new.py, test_day_thirty.py
 def test_any_unicode_round_trips_through_new_replay_and_update(upstream: Path, workdir: Path):
     import random
 
@@ -520,10 +560,10 @@ def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
     assert answers(workdir / "big")["description"] == description.strip()
 
 
-def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, workdir: Path):
+def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, v1_project: Path):
     import pexpect
 
-    project = make_with_scaffold(upstream, workdir)
+    project = v1_project
     before = tree(project)
     for answer, expected in (("n", "update cancelled; nothing was changed."), ("y", "Updated")):
         child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
@@ -543,8 +583,8 @@ def test_a_failing_pre_generation_program_is_named(tmp_path: Path, workdir: Path
     hook = repo / "hooks" / "pre_gen_project.py"  # the rules pass; the program fails
     hook.write_text(hook.read_text().replace("return 1 if found else 0", "return 1"))
     fixture_git("commit", "--quiet", "--no-gpg-sign", "-am", "broken", cwd=repo)
-    result = run_scaffold("new", "Lab", "--no-input", "--template", str(repo), cwd=workdir,
-                          check=False)  # fmt: skip
+    result = scaffold_in_process("new", "Lab", "--no-input", "--template", str(repo),
+                                 cwd=workdir, check=False)  # fmt: skip
     assert result.returncode == 1
     assert "a pre-generation step failed (see above)" in result.stderr
     assert listing(workdir) == []
