@@ -281,6 +281,36 @@ def _parametrise(
     return parameters
 
 
+def _add_to_existing(
+    data: dict[str, Any], names: Sequence[str], parameters: list[Parameter], rel: str
+) -> list[Parameter]:
+    """Move the ``--param`` assignments not yet in the notebook's parameters cell to its end;
+    return the parameters added."""
+    have = {p.name for p in parameters}
+    wanted = [name for name in names if name not in have]
+    if not wanted:
+        return []
+    cells: list[Any] = data.get("cells", [])
+    assignments, every, _ = _assignments(cells)
+    chosen = _chosen(assignments, wanted, every, rel)
+    target = next(c for c in cells if isinstance(c, dict) and TAG in _tags(c))
+    emptied = _cut(cells, chosen)
+    added = [a.parameter.line() for a in chosen]
+    source = _source(target).rstrip("\n")
+    text = "\n".join([source, *added] if source else added)
+    kept = target["source"]
+    target["source"] = text.splitlines(keepends=True) if isinstance(kept, list) else text
+    for index in sorted(emptied, reverse=True):
+        del cells[index]
+    return [a.parameter for a in chosen]
+
+
+def _tags(cell: dict[str, Any]) -> list[str]:
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
+
+
 def _with_kernel(data: dict[str, Any]) -> bool:
     """Give the notebook Python kernel metadata if it has none (papermill needs a language);
     say whether it had to."""
@@ -313,9 +343,11 @@ def plan_promote(
     target = _target(root, path, proposed, rename)
     text, data = _load(path, rel)
     existing = parameters_cell(data.get("cells", []))
-    if existing is not None:  # keep its parameters cell; only register it
+    if existing is not None:  # keep its parameters cell, add the --param names, register it
         parameters = parse(existing, f"the parameters cell of {rel}")
-        changed = _with_kernel(data)
+        added = _add_to_existing(data, names, parameters, rel)
+        parameters += added
+        changed = _with_kernel(data) or bool(added)
     else:
         parameters = _parametrise(data, names, rel, target.stem)
         _with_kernel(data)

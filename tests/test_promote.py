@@ -81,6 +81,29 @@ def test_only_the_named_params(lab: Path):
     assert "SEED = 7" in source(lab / "notebooks" / "explore_churn.ipynb", 2)
 
 
+def test_named_params_join_a_parameters_cell_the_notebook_already_has(lab: Path):
+    # every notebook `scaffold add notebook` makes already has one (input_file, seed)
+    run_scaffold("add", "notebook", "tune", "--author", "ab", cwd=lab)
+    notebook = next((lab / "notebooks").glob("*-ab-tune.ipynb"))
+    data = json.loads(notebook.read_text())
+    data["cells"].append(cell("FACTOR = 3\nprint(FACTOR)", "use-factor"))
+    data["cells"].append(cell('NAME = "x"', "only-name"))
+    notebook.write_text(json.dumps(data, indent=1) + "\n")
+    run_scaffold("promote", notebook.stem, "--no-run", "--param", "FACTOR", "--param", "NAME",
+                 "--param", "seed", cwd=lab)  # fmt: skip
+    cells = cells_of(notebook)
+    parameters = next(c for c in cells if c["metadata"].get("tags") == ["parameters"])
+    assert "".join(parameters["source"]).splitlines()[-3:] == [
+        "seed: int = 42  # random seed: the same seed gives the same results",
+        "FACTOR: int = 3",
+        'NAME: str = "x"',
+    ]
+    assert [c["id"] for c in cells][-2:] == ["metrics", "use-factor"]  # only-name was emptied
+    assert "".join(cells[-1]["source"]) == "print(FACTOR)"
+    params = yaml.safe_load((lab / "params" / f"{notebook.stem}.yaml").read_text())
+    assert params == {"input_file": "dataset.csv", "seed": 42, "FACTOR": 3, "NAME": "x"}
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
