@@ -801,6 +801,8 @@ def promote_command(
     ] = None,
 ) -> None:
     """Make a notebook production: parameters cell, params/<stem>.yaml, dvc.yaml stage, a run."""
+    from dataclasses import replace
+
     from scaffold.project import open_project
     from scaffold.promote import promote
 
@@ -809,7 +811,8 @@ def promote_command(
             open_project(), notebook, names or [], run=not no_run, rename=rename, python=python
         )
     _report(list(done.changes), False)
-    typer.echo("parameters: " + ", ".join(p.line() for p in done.parameters))
+    shown = (replace(p, comment="").line() for p in done.parameters)  # comments: in the cell
+    typer.echo("parameters: " + ", ".join(shown))
     if not no_run:
         typer.echo("ran it top to bottom with papermill")
     if done.proposed_name:

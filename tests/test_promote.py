@@ -89,8 +89,12 @@ def test_named_params_join_a_parameters_cell_the_notebook_already_has(lab: Path)
     data["cells"].append(cell("FACTOR = 3\nprint(FACTOR)", "use-factor"))
     data["cells"].append(cell('NAME = "x"', "only-name"))
     notebook.write_text(json.dumps(data, indent=1) + "\n")
-    run_scaffold("promote", notebook.stem, "--no-run", "--param", "FACTOR", "--param", "NAME",
-                 "--param", "seed", cwd=lab)  # fmt: skip
+    result = run_scaffold("promote", notebook.stem, "--no-run", "--param", "FACTOR",
+                          "--param", "NAME", "--param", "seed", cwd=lab)  # fmt: skip
+    assert result.stdout.splitlines()[3] == (  # the comments stay in the cell
+        'parameters: input_file: str = "dataset.csv", seed: int = 42, FACTOR: int = 3, '
+        'NAME: str = "x"'
+    )
     cells = cells_of(notebook)
     parameters = next(c for c in cells if c["metadata"].get("tags") == ["parameters"])
     assert "".join(parameters["source"]).splitlines()[-3:] == [
