@@ -13,17 +13,26 @@ times in all; nothing of the notebook ran yet, so a retry is safe). ``watch_pare
 (and shut the kernel down) when the process that started this one dies, as a Dask worker
 killed mid-run does.
 
+Optional, for many notebooks in turn in one process (``scaffold check --run``'s workers):
+``warm`` (the driver starts the kernel itself, in a thread, while papermill is imported, and
+hands it to papermill; the kernel is killed, not asked to stop, once the notebook ends) and
+``prestart`` (also start the next notebook's kernel while this notebook runs, so the next
+one finds a kernel that has answered already; it is used if the next spec is ``warm`` with
+the same ``cwd``, ``kernel_name`` and ``transport``, and shut down otherwise or at exit).
+
 Standard library plus papermill (and its PyYAML) only; keep it compatible with Python 3.8.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -50,23 +59,33 @@ START_FAILURES = (
 )
 
 
-def _execute(spec: dict[str, Any], parameters: dict[str, Any], ipc_folder: str | None) -> None:
+# ipykernel 7 warns at every start that its (127.0.0.1) TCP sockets are not encrypted; that
+# line is noise on every run. Kernel errors still show. History off: kernels started together
+# would all write IPython's one history database.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+
+
+def _ipc_config(ipc_folder: str) -> Any:
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    # the socket files: <folder>/kernel-<n>; a private folder per kernel, short (AF_UNIX
+    # paths are limited to about 100 bytes)
+    config.KernelManager.ip = os.path.join(ipc_folder, "kernel")
+    return config
+
+
+def _execute(
+    spec: dict[str, Any], parameters: dict[str, Any], ipc_folder: str | None, km: Any = None
+) -> None:
     import papermill
 
     options: dict[str, Any] = {}
-    if ipc_folder is not None:
-        from traitlets.config import Config
-
-        config = Config()
-        config.KernelManager.transport = "ipc"
-        # the socket files: <folder>/kernel-<n>; a private folder per kernel, short (AF_UNIX
-        # paths are limited to about 100 bytes)
-        config.KernelManager.ip = os.path.join(ipc_folder, "kernel")
-        options["config"] = config
-    # ipykernel 7 warns at every start that its (127.0.0.1) TCP sockets are not encrypted;
-    # that line is noise on every run. Kernel errors still show. History off: kernels
-    # started together would all write IPython's one history database.
-    arguments = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+    if km is not None:  # started (and shut down) by the caller: papermill only runs the cells
+        options["km"] = km
+    elif ipc_folder is not None:
+        options["config"] = _ipc_config(ipc_folder)
     papermill.execute_notebook(
         spec["input"],
         spec["output"],
@@ -75,7 +94,7 @@ def _execute(spec: dict[str, Any], parameters: dict[str, Any], ipc_folder: str |
         kernel_name=spec.get("kernel_name") or "python3",  # this env's, not the saved one
         progress_bar=spec.get("progress", False),
         start_timeout=spec.get("start_timeout", 60),
-        extra_arguments=arguments,
+        extra_arguments=KERNEL_ARGUMENTS,
         **options,
     )
 
@@ -84,6 +103,107 @@ def _never_started(error: Exception) -> bool:
     """True when the kernel failed before the first cell ran (so a retry is safe)."""
     text = str(error)
     return not hasattr(error, "ename") and any(failure in text for failure in START_FAILURES)
+
+
+class _Kernel:
+    """A kernel for one notebook, started and waited for in a thread (``warm`` specs), so its
+    start-up overlaps papermill's import or the previous notebook's run."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.key = _kernel_key(spec)
+        self.ipc_folder = tempfile.mkdtemp(prefix="sk-") if spec.get("transport") == "ipc" else None
+        self.km: Any = None
+        self.kc: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._start, args=(spec,), daemon=True)
+        self.thread.start()
+
+    def _start(self, spec: dict[str, Any]) -> None:
+        try:
+            from jupyter_client.manager import KernelManager
+
+            config = _ipc_config(self.ipc_folder) if self.ipc_folder else None
+            self.km = KernelManager(kernel_name=self.key[1], config=config)
+            self.km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, cwd=spec["cwd"])
+            self.kc = self.km.client()
+            self.kc.start_channels(hb=False)  # nbclient starts the heartbeat itself
+            self.kc.wait_for_ready(timeout=spec.get("start_timeout", 60))
+        except BaseException as error:  # raised in the notebook's thread, by ready()
+            self.error = error
+
+    def ready(self) -> Any:
+        """The kernel's manager once the kernel has answered, for papermill's ``km``; what its
+        start raised, if it never answered."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        client = self.kc
+        # nbclient asks the manager for a client and waits for it to be ready: this one is.
+        client.wait_for_ready = lambda timeout=None: None
+        self.km.client = lambda **kwargs: client
+        return self.km
+
+    def shutdown(self) -> None:
+        """Kill the kernel (its notebook ran, or will not run) and remove its socket folder."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if self.thread.is_alive() and process is not None:
+            process.kill()  # still starting: the thread then sees it died
+        self.thread.join(timeout=10)
+        try:
+            if self.kc is not None:
+                self.kc.stop_channels()
+            if self.km is not None and self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+        finally:
+            if self.ipc_folder is not None:
+                shutil.rmtree(self.ipc_folder, ignore_errors=True)
+
+
+def _kernel_key(spec: dict[str, Any]) -> tuple[str, str, str | None]:
+    return spec["cwd"], spec.get("kernel_name") or "python3", spec.get("transport")
+
+
+# warm specs: the kernel started ahead for the next notebook, and kernels being shut down
+_SPARE: list[_Kernel] = []
+_STOPPING: list[threading.Thread] = []
+
+
+def _shut_down(kernel: _Kernel) -> None:
+    """Shut ``kernel`` down in a thread: the notebook's outcome need not wait for it."""
+    thread = threading.Thread(target=kernel.shutdown, daemon=True)
+    thread.start()
+    _STOPPING.append(thread)
+
+
+@atexit.register
+def _shut_down_all() -> None:
+    while _SPARE:
+        _SPARE.pop().shutdown()
+    while _STOPPING:
+        _STOPPING.pop().join(timeout=15)
+
+
+def _take_kernel(spec: dict[str, Any]) -> _Kernel:
+    """The kernel started ahead for ``spec`` if it fits, else one started now."""
+    while _SPARE:
+        spare = _SPARE.pop()
+        if spare.key == _kernel_key(spec):
+            return spare
+        _shut_down(spare)
+    return _Kernel(spec)
+
+
+def _execute_warm(spec: dict[str, Any], parameters: dict[str, Any]) -> None:
+    kernel = _take_kernel(spec)
+    try:
+        km = kernel.ready()
+        if spec.get("prestart"):
+            _SPARE.append(_Kernel(spec))
+        _execute(spec, parameters, None, km)
+    finally:
+        _shut_down(kernel)
 
 
 def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
@@ -100,9 +220,14 @@ def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
 def _attempts(spec: dict[str, Any], parameters: dict[str, Any], result: dict[str, Any]) -> None:
     attempts = max(1, int(spec.get("start_attempts", 1)))
     for attempt in range(1, attempts + 1):
-        ipc_folder = tempfile.mkdtemp(prefix="sk-") if spec.get("transport") == "ipc" else None
+        cold = not spec.get("warm")
+        ipc = cold and spec.get("transport") == "ipc"
+        ipc_folder = tempfile.mkdtemp(prefix="sk-") if ipc else None
         try:
-            _execute(spec, parameters, ipc_folder)
+            if cold:
+                _execute(spec, parameters, ipc_folder)
+            else:
+                _execute_warm(spec, parameters)
             result["ok"] = True
             return
         except Exception as error:

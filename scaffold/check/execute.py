@@ -110,8 +110,9 @@ class TimedOut(Exception):
 class Worker:
     """One long-lived driver process in the project's interpreter that runs notebooks in turn.
 
-    Each notebook still gets a fresh kernel (papermill starts one per notebook); what is
-    shared is the interpreter and its papermill import. A notebook that outlives the timeout
+    Each notebook still gets a fresh kernel (the driver's ``warm`` mode starts one per
+    notebook, the next one while the current notebook runs: ``prestart``); what is shared is
+    the interpreter and its papermill import. A notebook that outlives the timeout
     takes the worker (and its kernel) down; the next notebook starts a new worker.
     """
 
@@ -147,8 +148,9 @@ class Worker:
                 lines.put(line)
         lines.put("")  # the worker ended
 
-    def execute(self, plan: Any, timeout: float) -> None:
-        """Run one notebook as ``scaffold.run.execute`` does; raise NotebookFailed / TimedOut."""
+    def execute(self, plan: Any, timeout: float, more: bool = False) -> None:
+        """Run one notebook as ``scaffold.run.execute`` does; raise NotebookFailed / TimedOut.
+        ``more``: another notebook may follow, so its kernel starts while this one runs."""
         from scaffold import run as runner
 
         if self.process is None or self.process.poll() is not None:
@@ -165,6 +167,8 @@ class Worker:
             "result": str(result_file),
             "start_timeout": START_TIMEOUT,
             "start_attempts": START_ATTEMPTS,
+            "warm": True,
+            "prestart": more,
         }
         if os.name == "posix":  # Unix sockets: no TCP port for two kernels to race for
             spec["transport"] = "ipc"
@@ -238,13 +242,15 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _run_one(plan: Any, worker: Worker, project: Project, timeout: float) -> Finding | None:
+def _run_one(
+    plan: Any, worker: Worker, project: Project, timeout: float, more: bool
+) -> Finding | None:
     from scaffold import run as runner
 
     root = project.root
     rel = relative(plan.notebook, root)
     try:
-        worker.execute(plan, timeout)
+        worker.execute(plan, timeout, more)
     except TimedOut as late:
         if not late.started:
             return Finding(
@@ -325,7 +331,8 @@ def run_notebooks(
                         index = todo.get_nowait()
                     except queue.Empty:
                         return
-                    results[index] = _run_one(plans[index], worker, project, timeout)
+                    more = not todo.empty()
+                    results[index] = _run_one(plans[index], worker, project, timeout, more)
             finally:
                 worker.stop()
 
