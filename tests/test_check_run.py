@@ -113,6 +113,39 @@ def test_run_catches_hidden_state_and_timeouts_and_changes_nothing(made: Path):
     slow.unlink()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.5, 1.5, 4.0])
+def test_ctrl_c_stops_every_kernel_at_once_and_writes_nothing(made: Path, after: float):
+    import signal
+    import time
+
+    names = [f"1.{n}-tu-wait.ipynb" for n in range(3, 9)]
+    for name in names:  # more notebooks than slots: the queue is not empty when it stops
+        notebook(made, name, ("import time\n\ntime.sleep(3)", None))
+    before = tree(made / "notebooks")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "check", "--run", "-j", "2"],
+        cwd=made,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    try:
+        assert process.returncode == 130, stderr
+        assert "Interrupted." in stderr and "Traceback" not in stderr
+        assert time.monotonic() - started < after + 30  # no wait for a kernel's start budget
+        time.sleep(1)
+        assert kernels_in(made / "notebooks") == []
+        assert tree(made / "notebooks") == before
+    finally:
+        for name in names:
+            (made / "notebooks" / name).unlink()
+
+
 SLOW_KERNEL = """\
 python=$1; shift
 echo started >> "$STARTS"

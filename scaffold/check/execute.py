@@ -116,26 +116,34 @@ class Worker:
     takes the worker (and its kernel) down; the next notebook starts a new worker.
     """
 
-    def __init__(self, interpreter: Any, root: Path) -> None:
+    def __init__(
+        self, interpreter: Any, root: Path, cancelled: threading.Event | None = None
+    ) -> None:
         self.interpreter = interpreter
         self.root = root
         self.process: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str] = queue.Queue()
+        self.cancelled = cancelled or threading.Event()
+        self._lock = threading.Lock()  # no worker starts after ``kill``
 
     def _start(self) -> subprocess.Popen[str]:
         from scaffold import run as runner
 
         source = Path(runner.__file__).with_name("_papermill_driver.py").read_text("utf-8")
-        process = subprocess.Popen(
-            [str(self.interpreter.python), "-c", _WORKER, source],
-            cwd=self.root,
-            env=self.interpreter.environment(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
+        with self._lock:
+            if self.cancelled.is_set():
+                raise Cancelled
+            process = subprocess.Popen(
+                [str(self.interpreter.python), "-c", _WORKER, source],
+                cwd=self.root,
+                env=self.interpreter.environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
+            self.process = process
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(process, self.lines), daemon=True).start()
         return process
@@ -195,9 +203,14 @@ class Worker:
         started = False
         deadline = time.monotonic() + START_BUDGET
         while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            left = deadline - time.monotonic()
+            try:  # a short wait at a time: a cancelled run must not wait out the budget
+                line = self.lines.get(timeout=max(0.0, min(left, 0.5)))
             except queue.Empty:
+                if self.cancelled.is_set():
+                    raise Cancelled from None
+                if left > 0.5:
+                    continue
                 self.stop()
                 raise TimedOut(started) from None
             if not line.startswith("\0started"):
@@ -217,12 +230,28 @@ class Worker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
                 return
-        for pid in [*_descendants(process.pid), process.pid]:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        _kill(process)
+
+    def kill(self) -> None:
+        """Cancel: end the worker and its kernels at once, and start no other."""
+        with self._lock:
+            self.cancelled.set()
+            process = self.process
+        if process is not None:
+            _kill(process)
+
+
+class Cancelled(Exception):
+    """The run was interrupted: no more notebooks start."""
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    for pid in [*_descendants(process.pid), process.pid]:
         with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _descendants(pid: int) -> list[int]:
@@ -323,20 +352,33 @@ def run_notebooks(
             todo.put(index)
         results: list[Finding | None] = [None] * len(plans)
 
+        cancelled = threading.Event()
+        workers: list[Worker] = []
+
         def work() -> None:
-            worker = Worker(interpreter, root)
+            worker = Worker(interpreter, root, cancelled)
+            workers.append(worker)
             try:
-                while True:
+                while not cancelled.is_set():
                     try:
                         index = todo.get_nowait()
                     except queue.Empty:
                         return
                     more = not todo.empty()
                     results[index] = _run_one(plans[index], worker, project, timeout, more)
+            except Cancelled:
+                return
             finally:
                 worker.stop()
 
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(plans)))) as pool:
-            for future in [pool.submit(work) for _ in range(max(1, min(jobs, len(plans))))]:
-                future.result()
+        slots = max(1, min(jobs, len(plans)))
+        with ThreadPoolExecutor(max_workers=slots) as pool:
+            try:
+                for future in [pool.submit(work) for _ in range(slots)]:
+                    future.result()
+            except BaseException:  # Ctrl-C: the threads must not start workers that outlive it
+                cancelled.set()
+                for worker in list(workers):
+                    worker.kill()
+                raise
     return [finding for finding in results if finding is not None]
