@@ -36,6 +36,8 @@ from typing import Any
 
 from scaffold.check.model import Finding
 from scaffold.files import relative
+from scaffold.interrupts import descendants
+from scaffold.pool import Gate, driver_source
 from scaffold.project import Project
 
 
@@ -116,25 +118,19 @@ class Worker:
     takes the worker (and its kernel) down; the next notebook starts a new worker.
     """
 
-    def __init__(
-        self, interpreter: Any, root: Path, cancelled: threading.Event | None = None
-    ) -> None:
+    def __init__(self, interpreter: Any, root: Path, gate: Gate | None = None) -> None:
         self.interpreter = interpreter
         self.root = root
         self.process: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str] = queue.Queue()
-        self.cancelled = cancelled or threading.Event()
-        self._lock = threading.Lock()  # no worker starts after ``kill``
+        self.gate = gate or Gate()  # closed by ``kill``: no worker starts after it
 
     def _start(self) -> subprocess.Popen[str]:
-        from scaffold import run as runner
-
-        source = Path(runner.__file__).with_name("_papermill_driver.py").read_text("utf-8")
-        with self._lock:
-            if self.cancelled.is_set():
+        with self.gate.lock:
+            if self.gate.closed:
                 raise Cancelled
             process = subprocess.Popen(
-                [str(self.interpreter.python), "-c", _WORKER, source],
+                [str(self.interpreter.python), "-c", _WORKER, driver_source()],
                 cwd=self.root,
                 env=self.interpreter.environment(),
                 stdin=subprocess.PIPE,
@@ -207,7 +203,7 @@ class Worker:
             try:  # a short wait at a time: a cancelled run must not wait out the budget
                 line = self.lines.get(timeout=max(0.0, min(left, 0.5)))
             except queue.Empty:
-                if self.cancelled.is_set():
+                if self.gate.closed:
                     raise Cancelled from None
                 if left > 0.5:
                     continue
@@ -234,8 +230,8 @@ class Worker:
 
     def kill(self) -> None:
         """Cancel: end the worker and its kernels at once, and start no other."""
-        with self._lock:
-            self.cancelled.set()
+        with self.gate.lock:
+            self.gate.closed = True
             process = self.process
         if process is not None:
             _kill(process)
@@ -246,29 +242,12 @@ class Cancelled(Exception):
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
-    for pid in [*_descendants(process.pid), process.pid]:
+    for pid in [*descendants(process.pid), process.pid]:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-def _descendants(pid: int) -> list[int]:
-    """The processes started (directly or not) by ``pid``, from /proc (empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _run_one(
@@ -352,14 +331,14 @@ def run_notebooks(
             todo.put(index)
         results: list[Finding | None] = [None] * len(plans)
 
-        cancelled = threading.Event()
+        gate = Gate()
         workers: list[Worker] = []
 
         def work() -> None:
-            worker = Worker(interpreter, root, cancelled)
+            worker = Worker(interpreter, root, gate)
             workers.append(worker)
             try:
-                while not cancelled.is_set():
+                while not gate.closed:
                     try:
                         index = todo.get_nowait()
                     except queue.Empty:
@@ -377,7 +356,8 @@ def run_notebooks(
                 for future in [pool.submit(work) for _ in range(slots)]:
                     future.result()
             except BaseException:  # Ctrl-C: the threads must not start workers that outlive it
-                cancelled.set()
+                with gate.lock:
+                    gate.closed = True
                 for worker in list(workers):
                     worker.kill()
                 raise
