@@ -134,11 +134,9 @@ def write_answers(project: Path, context: dict[str, object]) -> None:
 
 def read_answers_file(path: Path) -> dict[str, object]:
     """The answers of an answers file in our format (``key: JSON scalar`` lines)."""
-    answers: dict[str, object] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(": ")
-        if sep and not line.startswith("#"):
-            answers[key] = json.loads(value)
+    answers = template_source.read_answers(path.read_text(encoding="utf-8"))
+    if answers is None:
+        raise ValueError(f"{path} is not in scaffold's answers format (key: JSON lines)")
     return answers
 
 

@@ -31,6 +31,23 @@ def answer_json(value: object) -> str:
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
+def read_answers(text: str) -> dict[str, object] | None:
+    """The answers of an answers file in the format ``answer_json`` writes (``key: <JSON
+    scalar>`` lines, comments and blank lines allowed), or None for a file in another format."""
+    answers: dict[str, object] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep or not key.isidentifier():
+            return None
+        try:
+            answers[key] = json.loads(value)
+        except ValueError:
+            return None
+    return answers
+
+
 def git_location(source: str) -> str:
     """``source`` without the ``git+`` prefix that pip and cookiecutter accept (git does not)."""
     return source.removeprefix("git+")

@@ -132,6 +132,9 @@ class TemplateSource(Protocol):
     def describe(self, git: str, repo: Path) -> dict[str, str]:
         """``_commit`` and ``_src_path`` of the git repo ``repo`` (empty if it is not one)."""
 
+    def read_answers(self, text: str) -> dict[str, object] | None:
+        """An answers file's answers in the hook's own format; None for another format."""
+
 
 class Processes(Protocol):
     """hooks/processes.py: running programs from the hooks (scaffold.processes' twin)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,23 +67,15 @@ def read_answers(root: Path) -> dict[str, str]:
 
 
 def _scalar_lines(text: str) -> dict[str, object] | None:
-    """The answers of a file in the format scaffold's hook writes (``key: "JSON string"``
-    lines, which YAML reads as the same strings), or None for any other YAML."""
-    data: dict[str, object] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition(": ")
-        if not sep or not key.isidentifier():
-            return None
-        try:
-            scalar = json.loads(value)
-        except ValueError:
-            return None
-        if not isinstance(scalar, str):
-            return None  # YAML 1.1 reads some numbers differently: leave them to it
-        data[key] = scalar
-    return data or None
+    """The answers of a file in the format scaffold's hook writes when every one is a JSON
+    string (YAML reads those as the same strings); None for any other YAML, numbers included
+    (YAML 1.1 reads some of them differently)."""
+    from scaffold.resources import PACKAGED_TEMPLATE
+
+    data = PACKAGED_TEMPLATE.template_source.read_answers(text)
+    if not data or not all(isinstance(value, str) for value in data.values()):
+        return None
+    return data
 
 
 def join_surrogates(text: str) -> str:
