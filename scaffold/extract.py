@@ -540,12 +540,7 @@ def _blanks(lines: list[str], at: int, most: int) -> None:
     """The blank lines around ``at`` made as many as isort and ruff format want there (two
     before a function or class, one before other code, none at the cell's ends), at most
     ``most``."""
-    start = at
-    while start > 0 and _blank(lines[start - 1]):
-        start -= 1
-    end = at
-    while end < len(lines) and _blank(lines[end]):
-        end += 1
+    start, end = _blank_run(lines, at)
     wanted = 0
     if start > 0 and end < len(lines):
         wanted = 2 if _definition_follows(lines, end) else 1
@@ -555,13 +550,19 @@ def _blanks(lines: list[str], at: int, most: int) -> None:
 def _cut(lines: list[str], start: int, end: int) -> None:
     """Remove ``lines[start:end]`` and the blank lines the removal leaves doubled."""
     del lines[start:end]
-    around = start
-    while around > 0 and _blank(lines[around - 1]):
-        around -= 1
-    after = start
-    while after < len(lines) and _blank(lines[after]):
-        after += 1
+    around, after = _blank_run(lines, start)
     _blanks(lines, start, max(start - around, after - start))
+
+
+def _blank_run(lines: list[str], at: int) -> tuple[int, int]:
+    """The run of blank lines around position ``at``, as ``lines[start:end]``."""
+    start = at
+    while start > 0 and _blank(lines[start - 1]):
+        start -= 1
+    end = at
+    while end < len(lines) and _blank(lines[end]):
+        end += 1
+    return start, end
 
 
 def _blank_lines_after(lines: list[str], end: int) -> None:
