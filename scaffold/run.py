@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import parameters as params
-from scaffold.errors import ScaffoldError
+from scaffold.errors import ScaffoldError, sentence
 from scaffold.files import read_text, relative
 from scaffold.interpreters import RUNTIME, Interpreter, check_interpreter, find_interpreter
 from scaffold.layout import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR
@@ -339,7 +339,7 @@ def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
     error = outcome.get("error", "")
     message = outcome.get("message", "")
     detail = f"{error}: {message}" if error and message else error or message
-    return f"{name} did not run: {detail or 'papermill failed (see the output above)'}."
+    return sentence(f"{name} did not run: {detail or 'papermill failed (see the output above)'}")
 
 
 def failure_message(
@@ -354,7 +354,8 @@ def failure_message(
     if cell is None:
         return _not_run_message(name, outcome)
     place = failure_place(notebook, cell, outcome)
-    return f"{name} failed in {place}. The partial output is in {relative(output, root)}."
+    failed = sentence(f"{name} failed in {place}")
+    return f"{failed} The partial output is in {relative(output, root)}."
 
 
 def failure_place(
