@@ -292,7 +292,7 @@ def _validate(dvc_dir: Path, shared: str, local: str) -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode == 3:
-        raise ScaffoldError("dvc is not installed beside scaffold; reinstall scaffold.")
+        raise ScaffoldError("dvc is not installed beside scaffold; reinstall nbscaffold.")
     if not result.ok:
         lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         message = lines[-1].strip().rstrip(".")
