@@ -170,8 +170,8 @@ def test_the_readme_says_what_a_new_user_needs(made_default: Path):
     for needed in (
         "make lab",  # open the notebooks
         "nbdime",  # notebook diffs
-        "pipx install scaffold",  # scaffold is its own tool, reachable from any env
-        "git commit --no-verify",  # offline: hooks cannot be fetched
+        "pipx install nbscaffold",  # scaffold is its own tool, reachable from any env
+        "install from the package\nindex",  # hooks work behind a firewall
         "~/.cache/pre-commit",
         "git add` on the notebook again",  # why the first nbstripout commit fails
         "only works for clones that sit beside that folder",  # the local remote
