@@ -414,7 +414,8 @@ def update(
     source, or of ``template``, which the project then records as its source)."""
     recorded = read_recorded(root)
     top = git_top(root)
-    refuse_dirty(root)
+    if not pretend:  # --pretend writes nothing: it shows the update of the last commit
+        refuse_dirty(root)
     if template is None and is_packaged(recorded.src_path):
         return update_packaged(root, top, recorded, to=to, pretend=pretend)
     source = _chosen_source(recorded, template)
