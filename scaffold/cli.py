@@ -6,6 +6,7 @@ Nothing heavy is imported at start-up: cookiecutter and friends load inside the 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -175,6 +176,25 @@ def new(
         )
     typer.echo(f"Done: {_relative(project)}")
     typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
+    if "git" not in plan.skip and _git_knows_nobody(project):
+        name, email = (
+            shlex.quote(plan.answers.get(key, "")) for key in ("author_name", "author_email")
+        )
+        typer.echo(
+            "      git has no name and email for your commits yet (the first one used the "
+            f"author's); set them once: git config --global user.name {name} && "
+            f"git config --global user.email {email}"
+        )
+
+
+def _git_knows_nobody(project: Path) -> bool:
+    """True when git has no identity to commit with in ``project`` ("Author identity
+    unknown" on the user's first commit)."""
+    from scaffold.processes import find_tool, git
+
+    if find_tool("git") is None or not (project / ".git").exists():
+        return False
+    return not git("var", "GIT_COMMITTER_IDENT", cwd=project, check=False).ok
 
 
 # -- notebooks: scaffold add notebook, scaffold add module, scaffold run ----------------------

@@ -81,6 +81,20 @@ def test_executed_notebooks_in_reports_are_ignored_by_git(made_default: Path):
     assert figure.returncode == 1  # figures are the user's to commit
 
 
+@pytest.mark.parametrize(("uid", "allowed"), [("0", True), ("1000", False)])
+def test_make_lab_allows_root_only_as_root(made_default: Path, tmp_path: Path, uid: str,
+                                           allowed: bool):  # fmt: skip
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (fake / "id").chmod(0o755)
+    env = {"PATH": f"{fake}{os.pathsep}{SYSTEM_PATH}"}
+    planned = run(["make", "-n", "lab", "LAB_ARGS=--port 8890"], cwd=made_default, env=env)
+    assert "jupyter lab --ip 127.0.0.1" in planned.stdout
+    assert ("--allow-root" in planned.stdout) is allowed
+    assert planned.stdout.rstrip().endswith("--port 8890")
+
+
 def test_reports_and_sweep_summaries_are_ignored_by_git(made_default: Path):
     made = [
         f"reports/{FIRST}.html",
@@ -387,9 +401,8 @@ def test_day_one_to_day_thirty(
 
     # Open the notebooks: `make lab` serves JupyterLab on 127.0.0.1.
     port = free_port()
+    # No --allow-root: as root (this container) the Makefile adds it itself.
     lab_args = f"--no-browser --port={port} --IdentityProvider.token=day30"
-    if os.geteuid() == 0:  # CI containers: jupyter refuses root without it
-        lab_args += " --allow-root"
     log = (tmp_path / "lab.log").open("w")
     lab = subprocess.Popen(
         ["make", "lab", f"LAB_ARGS={lab_args}"],
