@@ -6,6 +6,7 @@ Nothing heavy is imported at start-up: cookiecutter and friends load inside the 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from scaffold.errors import ScaffoldError
 
 if TYPE_CHECKING:
     from scaffold.options import Option
+    from scaffold.remotes import AddedRemote
     from scaffold.update import Update
 
 app = typer.Typer(
@@ -174,6 +176,25 @@ def new(
         )
     typer.echo(f"Done: {_relative(project)}")
     typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
+    if "git" not in plan.skip and _git_knows_nobody(project):
+        name, email = (
+            shlex.quote(plan.answers.get(key, "")) for key in ("author_name", "author_email")
+        )
+        typer.echo(
+            "      git has no name and email for your commits yet (the first one used the "
+            f"author's); set them once: git config --global user.name {name} && "
+            f"git config --global user.email {email}"
+        )
+
+
+def _git_knows_nobody(project: Path) -> bool:
+    """True when git has no identity to commit with in ``project`` ("Author identity
+    unknown" on the user's first commit)."""
+    from scaffold.processes import find_tool, git
+
+    if find_tool("git") is None or not (project / ".git").exists():
+        return False
+    return not git("var", "GIT_COMMITTER_IDENT", cwd=project, check=False).ok
 
 
 # -- notebooks: scaffold add notebook, scaffold add module, scaffold run ----------------------
@@ -406,6 +427,14 @@ def add_remote(
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Replace a remote of the same name.")
     ] = False,
+    clone_only: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="For this clone only: write it all to the git-ignored .dvc/config.local "
+            "(DVC's --local), overriding a committed remote of the same name.",
+        ),
+    ] = False,
 ) -> None:
     """Add a DVC remote to the project you are in; secrets go only to .dvc/config.local."""
     from scaffold.remotes import Credentials
@@ -420,17 +449,25 @@ def add_remote(
             profile=profile,
             credentials=Credentials(access_key_id, secret_access_key, credentials_file),
             force=force,
+            clone_only=clone_only,
         )
+    _report_remote(added)
+
+
+def _report_remote(added: AddedRemote) -> None:
     typer.echo(
         f"  {'dvc remote':<12} {added.name} -> {added.location}"
         + (" (default)" if added.default else "")
     )
-    typer.echo(f"  {'shared':<12} .dvc/config: {', '.join(added.shared_keys)} (commit it)")
+    if added.shared_keys:
+        typer.echo(f"  {'shared':<12} .dvc/config: {', '.join(added.shared_keys)} (commit it)")
     if added.local_keys:
-        typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}")
+        only = " (this clone only)" if added.clone_only else ""
+        typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}{only}")
     if added.missing_extra:
         typer.echo(f"Add dvc[{added.missing_extra}] to the project's dependencies to use it.")
-    typer.echo(f"Next: dvc push{'' if added.default else f' -r {added.name}'}")
+    step = "pull" if added.clone_only else "push"
+    typer.echo(f"Next: dvc {step}{'' if added.default else f' -r {added.name}'}")
 
 
 # --- end scaffold add remote ------------------------------------------------------------
@@ -502,7 +539,15 @@ def update(
         if not trust:
             updating.confirm_trust(root, template, _confirm if sys.stdin.isatty() else None)
         result = updating.update(root, to=to, template=template, pretend=pretend)
+        uncommitted = updating.dirty_files(root) if pretend else []
     _report_update(result)
+    if uncommitted:
+        more = f" and {len(uncommitted) - 5} more" if len(uncommitted) > 5 else ""
+        shown = ", ".join(uncommitted[:5]) + more
+        typer.echo(
+            f"That is the update of the last commit; your uncommitted changes ({shown}) are "
+            "not in it. Commit or stash them before `scaffold update`."
+        )
     if result.conflicts and not result.pretend:
         raise typer.Exit(UPDATED_WITH_CONFLICTS)
 

@@ -35,7 +35,7 @@ def packaged_template_repo() -> Path:
         if (candidate / "template" / "cookiecutter.json").is_file():
             return candidate
     raise ScaffoldError(
-        "scaffold's template is missing from this installation; reinstall scaffold."
+        "scaffold's template is missing from this installation; reinstall nbscaffold."
     )
 
 
@@ -44,7 +44,7 @@ def load_hook(path: Path) -> ModuleType:
     """The module of a hooks/ file, loaded by path once (the one loader of hooks/ modules)."""
     spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{path.stem}", path)
     if spec is None or spec.loader is None:
-        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
+        raise ScaffoldError(f"cannot load {path}; reinstall nbscaffold.")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

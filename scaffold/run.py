@@ -147,8 +147,9 @@ class RunPlan:
         return f"{relative(self.notebook, root)} -> {relative(self.output, root)}{note}"
 
 
-def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
-    """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML."""
+def convert(raw: str, declared: params.Parameter | None, key: str, flag: str = "-p") -> Any:
+    """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML;
+    errors name ``flag``, the option the user typed."""
     import yaml
 
     annotation = declared.annotation if declared else ""
@@ -164,7 +165,7 @@ def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
     kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
     expected = kinds.get(annotation)
     if expected and (not isinstance(value, expected) or (annotation != "bool" and value is True)):
-        raise ScaffoldError(f"-p {key}={raw}: {key} is declared {annotation}.")
+        raise ScaffoldError(f"{flag} {key}={raw}: {key} is declared {annotation}.")
     if annotation == "float" and isinstance(value, int):
         value = float(value)
     return value

@@ -147,7 +147,7 @@ def _typed(raw: str, declared: params.Parameter | None, key: str) -> Any:
     quoted = len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\""
     if quoted and declared is not None and declared.annotation == "str":
         return raw[1:-1]
-    return convert(raw, declared, key)
+    return convert(raw, declared, key, flag="--grid")
 
 
 def run_label(values: Mapping[str, Any]) -> str:

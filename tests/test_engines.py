@@ -195,6 +195,7 @@ OTHER_ANSWERS = {
     "devcontainer": "no",
     "github_repo": "acme/sales-forecast",
     "app": "streamlit",
+    "pre_commit_hooks": "github",
 }
 
 

@@ -99,7 +99,8 @@ def test_dry_run_prints_the_typed_cross_product_and_writes_nothing(
         (["--grid", "lr="], "--grid lr=: give a comma-separated list of values"),
         (["--grid", "lr=1,,2"], "give a comma-separated list of values (none is empty)"),
         (["--grid", "lr"], "--grid expects KEY=V1,V2,..."),
-        (["--grid", "seed=1,x"], "-p seed=x: seed is declared int."),
+        (["--grid", "seed=1,x"], "--grid seed=x: seed is declared int."),
+        (["--grid", "seed=abc"], "--grid seed=abc: seed is declared int."),  # not -p
         (["--grid", "lr=1", "--grid", "lr=2"], "--grid lr is given twice"),
         (["--grid", "lr=1", "-p", "lr=2"], "lr is in both -p and --grid"),
         (
