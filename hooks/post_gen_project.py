@@ -69,6 +69,8 @@ OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
     ),
     ("binder", {"yes"}, ["binder"]),
     ("devcontainer", {"yes"}, [".devcontainer"]),
+    ("sagemaker", {"yes"}, ["cloud/sagemaker"]),
+    ("vertex", {"yes"}, ["cloud/vertex"]),
     ("app", {"streamlit"}, ["app", "tests/test_app.py"]),
 ]
 

@@ -195,7 +195,7 @@ def sharing_problems(text: dict[str, str]) -> dict[str, str]:
     return {key: problem for key, problem in found.items() if problem}
 
 
-SHARING = ("binder", "colab", "devcontainer")
+SHARING = ("binder", "colab", "devcontainer", "sagemaker", "vertex")
 
 
 def applies(option: str, answers: Mapping[str, object]) -> bool:

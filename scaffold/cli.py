@@ -906,6 +906,62 @@ def report_command(
     _report(list(written), False)
 
 
+share_app = typer.Typer(
+    help="Links that open the project on a team notebook server.", no_args_is_help=True
+)
+app.add_typer(share_app, name="share")
+
+
+@share_app.command("jupyterhub")
+def share_jupyterhub(
+    hub: Annotated[
+        str,
+        typer.Option(
+            "--hub", metavar="URL", help="The hub's address, e.g. https://hub.example.org."
+        ),
+    ],
+    notebook: Annotated[
+        str | None,
+        typer.Option(
+            "--notebook", metavar="NB", help="The notebook the link opens (default: the first one)."
+        ),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch", metavar="B", help="The branch to pull (default: the current one)."
+        ),
+    ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            metavar="URL",
+            help="The repository to pull (default: the origin remote, else github_repo).",
+        ),
+    ] = None,
+    badge: Annotated[
+        bool, typer.Option("--badge", help="Also put an 'Open in JupyterHub' badge in README.md.")
+    ] = False,
+) -> None:
+    """Print the nbgitpuller link that pulls this project into a JupyterHub user's server."""
+    from scaffold.project import open_project
+    from scaffold.share import jupyterhub_link
+
+    with user_errors():
+        link = jupyterhub_link(
+            open_project(), hub, notebook=notebook, branch=branch, repo=repo, badge=badge
+        )
+    typer.echo(link.url)
+    for change in link.changes:
+        typer.echo(str(change), err=True)
+    typer.echo(
+        f"Pulls {link.repo} ({link.branch}) and opens {link.notebook}; once pulled, run "
+        "`make hub-setup` there for the project's kernel.",
+        err=True,
+    )
+
+
 def main() -> None:
     """Console entry point."""
     from scaffold.interrupts import Interrupted, install
