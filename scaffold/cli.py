@@ -646,7 +646,7 @@ if TYPE_CHECKING:
     from scaffold.export import Exported
 
 
-def _report_export(exported: Exported, what: str) -> None:
+def _report_export(exported: Exported) -> None:
     if exported.change is None:
         typer.echo(f"unchanged {_relative(exported.path)}")
     else:
@@ -656,7 +656,8 @@ def _report_export(exported: Exported, what: str) -> None:
     extra = f", {shell} shell" if shell else ""
     plural = "" if notebooks == 1 else "s"
     typer.echo(
-        f"  {len(exported.tasks)} {what} ({notebooks} notebook{plural}{extra}) from dvc.yaml"
+        f"  {len(exported.tasks)} {exported.unit} ({notebooks} notebook{plural}{extra}) "
+        "from dvc.yaml"
     )
     if exported.missing == ("?",):
         typer.echo(f"Not checked whether the project's Python has them; needs: {exported.install}")
@@ -665,6 +666,7 @@ def _report_export(exported: Exported, what: str) -> None:
             f"The project's Python lacks {', '.join(exported.missing)}; where the orchestrator "
             f"runs it, install the project and: {exported.install}"
         )
+    typer.echo(exported.next_step)
 
 
 @export_app.command("airflow")
@@ -695,7 +697,7 @@ def export_airflow(
         exported = export(
             open_project(), "airflow", output=output, dag_id=dag_id, schedule=schedule, force=force
         )
-    _report_export(exported, "tasks")
+    _report_export(exported)
 
 
 @export_app.command("dagster")
@@ -712,7 +714,7 @@ def export_dagster(
 
     with user_errors():
         exported = export(open_project(), "dagster", output=output, force=force)
-    _report_export(exported, "assets")
+    _report_export(exported)
 
 
 # --- end scaffold export ----------------------------------------------------------------

@@ -20,7 +20,7 @@ import re
 import string
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,15 +38,17 @@ Target = Literal["airflow", "dagster"]
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_PAPERMILL_VERSION = "3.13.3"
 DAGSTER_VERSION = "1.13.28"
-DEFAULT_FOLDERS: dict[str, str] = {"airflow": "dags", "dagster": "pipelines"}
-NEEDS: dict[str, tuple[str, ...]] = {
-    "airflow": ("apache-airflow", "apache-airflow-providers-papermill", "pyyaml"),
-    "dagster": ("dagster", "papermill", "pyyaml", "ipykernel"),
-}
 MARKER = "# scaffold-export:"
 _DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+_CRON_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+)
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,31 @@ class Exported:
     tasks: tuple[Task, ...]
     missing: tuple[str, ...]  # distributions the project's Python lacks ("?" when unknown)
     install: str  # how to install them
+    unit: str  # what a stage became: "tasks", "assets", ...
+    next_step: str  # what to do with the file
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a writer needs besides the tasks."""
+
+    repo: str
+    depth: int  # how many folders the file is below the project root
+    dag_id: str | None = None
+    schedule: str | None = None
 
 
 def install_command(target: Target, python_version: str | None = None) -> str:
     """How to install the orchestrator, pinned the way its project recommends."""
-    if target == "airflow":
-        version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-        return (
-            f'pip install "apache-airflow=={AIRFLOW_VERSION}" '
-            f'"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" --constraint '
-            '"https://raw.githubusercontent.com/apache/airflow/'
-            f'constraints-{AIRFLOW_VERSION}/constraints-{version}.txt"'
-        )
-    return f'pip install "dagster=={DAGSTER_VERSION}" papermill ipykernel pyyaml'
+    if target != "airflow":
+        return TARGETS[target].install
+    version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        f'pip install "apache-airflow=={AIRFLOW_VERSION}" '
+        f'"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" --constraint '
+        '"https://raw.githubusercontent.com/apache/airflow/'
+        f'constraints-{AIRFLOW_VERSION}/constraints-{version}.txt"'
+    )
 
 
 def plan_tasks(root: Path, target: Target) -> list[Task]:
@@ -126,7 +140,7 @@ def _task_ids(stages: Sequence[Stage], target: Target) -> dict[str, str]:
 
 
 def _task_id(name: str, target: Target) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name) if target == "dagster" else name
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) if TARGETS[target].python_ids else name
 
 
 def _feeds(outs: Sequence[str], deps: Sequence[str]) -> bool:
@@ -173,11 +187,10 @@ def _report_name(report: str) -> str:
     return report[len(prefix) :] if report.startswith(prefix) else report.rsplit("/", 1)[-1]
 
 
-def airflow_source(
-    tasks: Sequence[Task], repo: str, dag_id: str, schedule: str | None, depth: int
-) -> str:
-    """The DAG file's body (without the header)."""
-    env = _env_name(repo)
+def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The DAG file's template values."""
+    env, depth = _env_name(options.repo), options.depth
+    dag_id = options.dag_id or options.repo
     lines = []
     for task in tasks:
         stage, call = task.stage, task.stage.papermill
@@ -205,11 +218,10 @@ def airflow_source(
         lines.extend(
             f"    tasks[{literal(up)}] >> tasks[{literal(task.id)}]" for up in task.upstream
         )
-    return _fill(
-        _AIRFLOW,
+    return dict(
         dag_id=literal(dag_id),
         dag_name=dag_id,
-        schedule=literal(schedule),
+        schedule=literal(options.schedule),
         root_env_name=f"{env}_PROJECT_ROOT",
         root_variable_name=f"{env.lower()}_project_root",
         reports_env_name=f"{env}_REPORTS_DIR",
@@ -237,9 +249,9 @@ def airflow_source(
     )
 
 
-def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
-    """The Dagster definitions module's body (without the header)."""
-    env = _env_name(repo)
+def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The Dagster definitions module's template values."""
+    env, depth = _env_name(options.repo), options.depth
     lines = []
     for task in tasks:
         stage, call = task.stage, task.stage.papermill
@@ -267,8 +279,7 @@ def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
             f"            language={literal(call.language)},\n"
             "        ),"
         )
-    return _fill(
-        _DAGSTER,
+    return dict(
         root_env_name=f"{env}_PROJECT_ROOT",
         reports_env_name=f"{env}_REPORTS_DIR",
         settings="\n".join(
@@ -322,8 +333,10 @@ def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
     return f"{prefix}(\n" + "".join(f"    {arg},\n" for arg in args) + ")"
 
 
-def _fill(template: str, **values: str) -> str:
-    return string.Template(template).substitute(values)
+def source(target: Target, tasks: Sequence[Task], options: Options) -> str:
+    """The generated file's body (without the header): the target's template, filled."""
+    spec = TARGETS[target]
+    return string.Template(spec.template).substitute(spec.writer(tasks, options))
 
 
 def header(target: Target, body: str) -> str:
@@ -353,19 +366,55 @@ def check_schedule(schedule: str | None) -> str | None:
     if schedule is None or schedule.strip().lower() in ("", "none"):
         return None
     cleaned = schedule.strip()
+    if cleaned in _PRESETS:
+        return cleaned
     fields = cleaned.split()
-    if cleaned in _PRESETS or (
-        len(fields) == 5 and all(_CRON_FIELD.fullmatch(field) for field in fields)
-    ):
-        return " ".join(fields) if cleaned not in _PRESETS else cleaned
+    if len(fields) == 5 and all(_CRON_FIELD.fullmatch(field) for field in fields):
+        problem = next(
+            (
+                f"{name} {field!r} is outside {low}-{high}"
+                for field, (name, low, high) in zip(fields, _CRON_RANGES, strict=True)
+                if not _in_range(field, low, high)
+            ),
+            None,
+        ) or _croniter_problem(" ".join(fields))
+        if problem:
+            raise ScaffoldError(f"--schedule {schedule!r}: {problem}.")
+        return " ".join(fields)
     raise ScaffoldError(
         f"--schedule expects a cron expression such as '0 3 * * *' or a preset "
         f"({', '.join(sorted(_PRESETS))}), got {schedule!r}."
     )
 
 
+def _in_range(field: str, low: int, high: int) -> bool:
+    """Whether every number in a cron field (lists, ranges, steps) lies in ``low``-``high``;
+    names (JAN, MON) and the L/W/# extensions are left to the scheduler."""
+    for item in field.split(","):
+        values, _, step = item.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        numbers = [part for part in values.split("-") if part.isdigit()]
+        if any(not low <= int(number) <= high for number in numbers):
+            return False
+    return True
+
+
+def _croniter_problem(expression: str) -> str | None:
+    """What croniter (the parser Airflow uses) says against ``expression``, when installed."""
+    try:
+        from croniter import croniter  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    except ImportError:
+        return None
+    return None if croniter.is_valid(expression) else "croniter cannot read it"
+
+
 def check_dag_id(dag_id: str) -> str:
     """Refuse what Airflow refuses as a DAG id."""
+    if not dag_id.strip():
+        raise ScaffoldError(
+            "--dag-id is empty; give an id, or leave the option out for the repo name."
+        )
     if not _DAG_ID.fullmatch(dag_id):
         raise ScaffoldError(
             f"--dag-id {dag_id!r}: use letters, digits, '_', '-' and '.' (at most 250)."
@@ -389,29 +438,38 @@ def export(
     ``python`` is the interpreter to check for the orchestrator (default: the project's).
     """
     root = project.root
+    spec = TARGETS[target]
     repo = project.answers.get("repo_name") or root.name
-    path = _output_folder(root, target, output) / f"{repo}.py"
+    path = _output_folder(root, target, output) / spec.file_name.format(repo=repo)
     depth = len(path.relative_to(root).parts) - 1
     schedule = check_schedule(schedule)
     if target == "airflow":
-        dag_id = check_dag_id(dag_id or repo)
+        dag_id = check_dag_id(repo if dag_id is None else dag_id)
     elif dag_id is not None or schedule is not None:
-        raise ScaffoldError("--dag-id and --schedule are for airflow; Dagster schedules are code.")
+        raise ScaffoldError(f"--dag-id and --schedule are for airflow, not {target}.")
+    options = Options(repo, depth, dag_id, schedule)
     with project_lock(root):
         tasks = plan_tasks(root, target)
-        if target == "airflow":
-            body = airflow_source(tasks, repo, dag_id or repo, schedule, depth)
-        else:
-            body = dagster_source(tasks, repo, depth)
+        body = source(target, tasks, options)
         change = _write(root, path, header(target, body) + body, force)
     missing = missing_packages(project, target, python)
-    return Exported(path, change, tuple(tasks), missing, install_command(target))
+    shown = relative(path, root)
+    return Exported(
+        path,
+        change,
+        tuple(tasks),
+        missing,
+        install_command(target),
+        spec.unit,
+        spec.next_step.format(path=shown, dag_id=dag_id or repo),
+    )
 
 
 def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
     """The folder to write into: ``output``, which must be a folder inside the project, else
     the target's default folder."""
-    folder = Path(os.path.normpath(output.absolute() if output else root / DEFAULT_FOLDERS[target]))
+    default = root / TARGETS[target].folder
+    folder = Path(os.path.normpath(output.absolute() if output else default))
     if not folder.resolve().is_relative_to(root.resolve()):
         raise ScaffoldError(f"--output {output}: the folder must be inside the project {root}.")
     if folder.exists() and not folder.is_dir():
@@ -448,7 +506,7 @@ def missing_packages(
             return ("?",)
     probe = (
         "import importlib.metadata as m\n"
-        f"for name in {list(NEEDS[target])!r}:\n"
+        f"for name in {list(TARGETS[target].needs)!r}:\n"
         "    try: m.version(name)\n"
         "    except m.PackageNotFoundError: print(name)\n"
     )
@@ -524,10 +582,11 @@ def parameters(params_file: str | None, inline: dict) -> dict:
 class NotebookStage(PapermillOperator):
     """PapermillOperator in the stage's working directory, into a per-run folder.
 
-    Parameters are data: they are not rendered as Jinja templates (dvc repro does not either).
+    Only output_nb is a Jinja template (it holds the run id). The notebook's name, its
+    parameters and its kernel are data, as under dvc repro: a `{{ ... }}` in them stays as is.
     """
 
-    template_fields = tuple(f for f in PapermillOperator.template_fields if f != "parameters")
+    template_fields = ("output_nb",)
 
     def __init__(self, *, cwd: str, **kwargs) -> None:
         super().__init__(log_output=True, **kwargs)
@@ -635,3 +694,48 @@ ${assets}
     ]
 )
 '''
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One export target: where its file goes, the template and the writer that fills it."""
+
+    folder: str  # the default folder, inside the project
+    file_name: str  # formatted with repo
+    template: str  # string.Template source
+    writer: Callable[[Sequence[Task], Options], dict[str, str]]  # the template's values
+    needs: tuple[str, ...]  # distributions the file imports
+    install: str  # how to install them (Airflow's needs the Python version: install_command)
+    unit: str  # what one stage becomes
+    next_step: str  # formatted with path and dag_id
+    python_ids: bool  # task ids must be Python identifiers
+
+
+TARGETS: dict[str, TargetSpec] = {
+    "airflow": TargetSpec(
+        folder="dags",
+        file_name="{repo}.py",
+        template=_AIRFLOW,
+        writer=airflow_values,
+        needs=("apache-airflow", "apache-airflow-providers-papermill", "pyyaml"),
+        install="",
+        unit="tasks",
+        next_step=(
+            "Next: put {path} in Airflow's DAGs folder (a link keeps the project root right), "
+            "then: airflow dags test {dag_id}"
+        ),
+        python_ids=False,
+    ),
+    "dagster": TargetSpec(
+        folder="pipelines",
+        file_name="{repo}.py",
+        template=_DAGSTER,
+        writer=dagster_values,
+        needs=("dagster", "papermill", "pyyaml", "ipykernel"),
+        install=f'pip install "dagster=={DAGSTER_VERSION}" papermill ipykernel pyyaml',
+        unit="assets",
+        next_step="Next: dagster dev -f {path}   (one run: dagster asset materialize -f {path} "
+        "--select '*')",
+        python_ids=True,
+    ),
+}

@@ -27,6 +27,7 @@ from scaffold.export import (
     AIRFLOW_PAPERMILL_VERSION,
     AIRFLOW_VERSION,
     DAGSTER_VERSION,
+    TARGETS,
     export,
     is_untouched,
     plan_tasks,
@@ -260,6 +261,10 @@ def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
     ("args", "message"),
     [
         (["--schedule", "every day"], "--schedule expects a cron expression"),
+        (["--schedule", "60 25 * * *"], "--schedule '60 25 * * *': minute '60' is outside 0-59."),
+        (["--schedule", "0 3 0 * *"], "day '0' is outside 1-31."),
+        (["--schedule", "*/0 * * * *"], "minute '*/0'"),
+        (["--dag-id", ""], "--dag-id is empty; give an id, or leave the option out"),
         (["--dag-id", "my dag"], "--dag-id 'my dag': use letters"),
         (["--output", "../elsewhere"], "must be inside the project"),
     ],
@@ -308,6 +313,33 @@ def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
     assert "3 assets (2 notebooks, 1 shell) from dvc.yaml" in out
     assert "The project's Python lacks dagster, papermill, pyyaml, ipykernel" in out
     assert f'pip install "dagster=={DAGSTER_VERSION}"' in out
+    assert out.splitlines()[-1].startswith("Next: dagster dev -f pipelines/flow-lab.py")
+
+
+def test_every_target_says_what_it_wrote_and_what_comes_next(lab: Path):
+    for target in TARGETS:
+        code, out, _ = cli("export", target)
+        assert code == 0, out
+        lines = out.splitlines()
+        assert lines[0].startswith("create "), out
+        assert (lab / lines[0].split()[1]).is_file()
+        assert lines[-1].startswith("Next: ") and lines[0].split()[1] in lines[-1], out
+
+
+def test_only_the_executed_notebooks_name_is_an_airflow_template(lab: Path):
+    """A `{{ ... }}` in a notebook's file name must not be rendered by Airflow at run time."""
+    text = export(Project(lab), "airflow", python=NO_ORCHESTRATOR).path.read_text()
+    stage_class = next(
+        node
+        for node in ast.parse(text).body
+        if isinstance(node, ast.ClassDef) and node.name == "NotebookStage"
+    )
+    fields = next(
+        node.value
+        for node in stage_class.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "template_fields"
+    )
+    assert ast.literal_eval(fields) == ("output_nb",)
 
 
 def test_values_are_data_in_the_generated_source(lab: Path):
