@@ -634,7 +634,10 @@ def check_command(
 # --- scaffold export --------------------------------------------------------------------
 
 export_app = typer.Typer(
-    help="Write the dvc.yaml notebook pipeline as an orchestrator's file (Airflow, Dagster).",
+    help=(
+        "Write the dvc.yaml notebook pipeline as an orchestrator's file "
+        "(Airflow, Dagster, Kubeflow, Prefect)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
@@ -651,6 +654,9 @@ def _report_export(exported: Exported) -> None:
         typer.echo(f"unchanged {_relative(exported.path)}")
     else:
         typer.echo(f"{exported.change.action} {_relative(exported.path)}")
+    if exported.compiled is not None:
+        compiled, change = exported.compiled
+        typer.echo(f"{change.action if change else 'unchanged'} {_relative(compiled)}")
     notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
     shell = len(exported.tasks) - notebooks
     extra = f", {shell} shell" if shell else ""
@@ -714,6 +720,48 @@ def export_dagster(
 
     with user_errors():
         exported = export(open_project(), "dagster", output=output, force=force)
+    _report_export(exported)
+
+
+@export_app.command("kubeflow")
+def export_kubeflow(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("kubeflow/")),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="IMAGE",
+            help="The project's image the components run in (default: <repo_name>:latest).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Kubeflow Pipelines (v2) module and its compiled YAML: a component per stage."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "kubeflow", output=output, image=image, force=force)
+    _report_export(exported)
+
+
+@export_app.command("prefect")
+def export_prefect(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("flows/")),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Prefect 3 flow: a task per stage of dvc.yaml, in dependency order, with retries."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "prefect", output=output, force=force)
     _report_export(exported)
 
 

@@ -32,13 +32,16 @@ from scaffold.layout import REPORTS_DIR
 from scaffold.pipeline import Stage, pipeline_stages
 from scaffold.project import Project
 
-Target = Literal["airflow", "dagster"]
+Target = Literal["airflow", "dagster", "kubeflow", "prefect"]
 
 # The versions the export is tested with (tests/test_export.py builds these).
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_PAPERMILL_VERSION = "3.13.3"
 DAGSTER_VERSION = "1.13.28"
+KFP_VERSION = "2.17.3"
+PREFECT_VERSION = "3.9.1"
 MARKER = "# scaffold-export:"
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 _DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
@@ -71,6 +74,7 @@ class Exported:
     install: str  # how to install them
     unit: str  # what a stage became: "tasks", "assets", ...
     next_step: str  # what to do with the file
+    compiled: tuple[Path, Change | None] | None = None  # Kubeflow: the YAML, when compiled
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Options:
     depth: int  # how many folders the file is below the project root
     dag_id: str | None = None
     schedule: str | None = None
+    image: str | None = None
 
 
 def install_command(target: Target, python_version: str | None = None) -> str:
@@ -304,6 +309,120 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     )
 
 
+def _pipeline_name(repo: str) -> str:
+    """A KFP pipeline name: lower case letters, digits and '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", repo.lower()).strip("-")[:128] or "pipeline"
+
+
+def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The KFP pipeline module's template values: one component function per stage."""
+    components, calls = [], []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
+        outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if call else [])
+        spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
+        if call is None:
+            spec.update(cmd=stage.cmd, wdir=stage.wdir)
+        else:
+            spec.update(
+                notebook=call.notebook,
+                report=call.report,
+                params_file=call.params,
+                inline=call.inline,
+                cwd=call.cwd,
+                kernel=call.kernel,
+                language=call.language,
+            )
+        upstream = ", ".join(f"from_{up}" for up in task.upstream)
+        components.append(
+            _fill(
+                _KFP_COMPONENT,
+                function=f"stage_{task.id}",
+                signature="".join(
+                    f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
+                ),
+                stage="".join(f"        {literal(k)}: {literal(v)},\n" for k, v in spec.items()),
+                restore=_fill(_KFP_RESTORE, upstream=upstream) if upstream else "",
+                imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
+                run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
+            )
+        )
+        arguments = ["project_root=project_root"] + [
+            f'from_{up}=done[{literal(up)}].outputs["outs"]' for up in task.upstream
+        ]
+        calls.append(
+            f"    done[{literal(task.id)}] = stage_{task.id}(\n"
+            + "".join(f"        {argument},\n" for argument in arguments)
+            + "    )"
+        )
+    return {
+        "pipeline_name": literal(_pipeline_name(options.repo)),
+        "image": literal(options.image or f"{_pipeline_name(options.repo)}:latest"),
+        "components": "\n\n\n".join(components),
+        "calls": "\n".join(calls),
+    }
+
+
+def _flow_function(repo: str) -> str:
+    """The flow's Python name: ``<repo>_flow``, which no name in the module shadows."""
+    name = f"{_env_name(repo).lower()}_flow"
+    return name if name[0].isalpha() else f"flow_{name}"
+
+
+def prefect_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The Prefect flow module's template values: one task call per stage, in order."""
+    env = _env_name(options.repo)
+    lines = []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        name = f"name={literal(task.id)}, **retry"
+        if call is None:
+            lines.append(
+                f"    run_command.with_options({name})(\n"
+                f"        {literal(stage.cmd)},\n"
+                f"        {literal(stage.wdir)},\n"
+                "    )"
+            )
+            continue
+        lines.append(
+            f"    run_notebook.with_options({name})(\n"
+            f"        notebook={literal(call.notebook)},\n"
+            f"        report={literal(_report_name(call.report))},\n"
+            f"        params_file={literal(call.params)},\n"
+            f"        inline={literal(call.inline)},\n"
+            f"        cwd={literal(call.cwd)},\n"
+            f"        kernel={literal(call.kernel)},\n"
+            f"        language={literal(call.language)},\n"
+            "    )"
+        )
+    return {
+        "flow_name": literal(_pipeline_name(options.repo)),
+        "function": _flow_function(options.repo),
+        "root_env_name": f"{env}_PROJECT_ROOT",
+        "reports_env_name": f"{env}_REPORTS_DIR",
+        "settings": "\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
+                        f" or Path(__file__).resolve().parents[{options.depth}]"
+                    ],
+                ),
+                _call(
+                    "REPORTS = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
+                        ' or PROJECT_ROOT / "reports"'
+                    ],
+                ),
+            ]
+        ),
+        "calls": "\n".join(lines),
+    }
+
+
 def literal(value: object) -> str:
     """``value`` as Python source, double-quoted the way ruff formats it."""
     if value is None or isinstance(value, bool):
@@ -331,6 +450,10 @@ def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
     if len(inner) <= limit and len(args) > 0:
         return f"{prefix}(\n{inner}\n)"
     return f"{prefix}(\n" + "".join(f"    {arg},\n" for arg in args) + ")"
+
+
+def _fill(template: str, **values: str) -> str:
+    return string.Template(template).substitute(values)
 
 
 def source(target: Target, tasks: Sequence[Task], options: Options) -> str:
@@ -429,40 +552,92 @@ def export(
     output: Path | None = None,
     dag_id: str | None = None,
     schedule: str | None = None,
+    image: str | None = None,
     force: bool = False,
     python: str | None = None,
 ) -> Exported:
     """Write the pipeline of ``project`` for ``target``; see the module docstring.
 
-    ``output`` is a folder inside the project (default ``dags/`` or ``pipelines/``);
-    ``python`` is the interpreter to check for the orchestrator (default: the project's).
+    ``output`` is a folder inside the project (default: the target's folder); ``python`` is
+    the interpreter to check for the orchestrator (default: the project's). Kubeflow's module
+    is compiled to YAML with that interpreter's ``kfp`` when it has it.
     """
     root = project.root
     spec = TARGETS[target]
     repo = project.answers.get("repo_name") or root.name
     path = _output_folder(root, target, output) / spec.file_name.format(repo=repo)
-    depth = len(path.relative_to(root).parts) - 1
+    options = _options(target, repo, len(path.relative_to(root).parts) - 1, dag_id, schedule, image)
+    missing = missing_packages(project, target, python)
+    with project_lock(root):
+        tasks = plan_tasks(root, target)
+        body = source(target, tasks, options)
+        files = {path: header(target, body) + body}
+        if target == "kubeflow" and not missing:
+            compiled = _compile_kfp(project, python, files[path])
+            files[path.with_suffix(".yaml")] = header(target, compiled) + compiled
+        changes = _write(root, files, force)
+    yaml_path = path.with_suffix(".yaml")
+    next_step = spec.next_step
+    if target == "kubeflow" and yaml_path not in changes:
+        next_step = "Next: where kfp is installed, python {path} compiles it to {yaml}; then " + (
+            next_step.removeprefix("Next: ")
+        )
+    return Exported(
+        path,
+        changes[path],
+        tuple(tasks),
+        missing,
+        install_command(target),
+        spec.unit,
+        next_step.format(
+            path=relative(path, root),
+            dag_id=options.dag_id,
+            yaml=relative(yaml_path, root),
+            function=_flow_function(repo),
+        ),
+        (yaml_path, changes[yaml_path]) if yaml_path in changes else None,
+    )
+
+
+def _options(
+    target: Target,
+    repo: str,
+    depth: int,
+    dag_id: str | None,
+    schedule: str | None,
+    image: str | None,
+) -> Options:
+    """The writer's options, checked: each option only for the target that has it."""
     schedule = check_schedule(schedule)
     if target == "airflow":
         dag_id = check_dag_id(repo if dag_id is None else dag_id)
     elif dag_id is not None or schedule is not None:
         raise ScaffoldError(f"--dag-id and --schedule are for airflow, not {target}.")
-    options = Options(repo, depth, dag_id, schedule)
-    with project_lock(root):
-        tasks = plan_tasks(root, target)
-        body = source(target, tasks, options)
-        change = _write(root, path, header(target, body) + body, force)
-    missing = missing_packages(project, target, python)
-    shown = relative(path, root)
-    return Exported(
-        path,
-        change,
-        tuple(tasks),
-        missing,
-        install_command(target),
-        spec.unit,
-        spec.next_step.format(path=shown, dag_id=dag_id or repo),
-    )
+    if image is not None and target != "kubeflow":
+        raise ScaffoldError(f"--image is for kubeflow, not {target}.")
+    if image is not None and not _IMAGE.fullmatch(image):
+        raise ScaffoldError(
+            f"--image {image!r} is not an image reference such as "
+            "registry.example.com/team/churn-model:1.0."
+        )
+    return Options(repo, depth, dag_id, schedule, image)
+
+
+def _compile_kfp(project: Project, python: str | None, module: str) -> str:
+    """The KFP pipeline ``module`` compiled to YAML by kfp's own compiler, in ``python``."""
+    if python is None:
+        from scaffold.interpreters import find_interpreter
+
+        python = str(find_interpreter(project).python)
+    with tempfile.TemporaryDirectory(prefix="scaffold-kfp-") as folder:
+        program, compiled = Path(folder) / "pipeline.py", Path(folder) / "pipeline.yaml"
+        apply([Write(program, module)], root=Path(folder))
+        result = processes.run(
+            [python, str(program), str(compiled)], check=False, cwd=Path(folder), timeout=300
+        )
+        if not result.ok or not compiled.is_file():
+            raise ScaffoldError(f"kfp could not compile the pipeline: {result.message}.")
+        return compiled.read_text(encoding="utf-8")
 
 
 def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
@@ -477,19 +652,25 @@ def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
     return folder
 
 
-def _write(root: Path, path: Path, text: str, force: bool) -> Change | None:
-    """Write ``text`` to ``path`` unless it holds it already (None); an existing file only
-    when it is untouched since scaffold wrote it, or with ``force``."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else None
-    if old == text:
-        return None
-    if old is not None and not force and not is_untouched(old):
-        raise ScaffoldError(
-            f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
-            "did not write it); left it alone. Pass --force to overwrite it."
-        )
-    apply([Write(path, text, create=old is None)])
-    return Change("create" if old is None else "update", relative(path, root))
+def _write(root: Path, files: Mapping[Path, str], force: bool) -> dict[Path, Change | None]:
+    """Write each text to its path unless it holds it already (None); an existing file only
+    when it is untouched since scaffold wrote it, or with ``force``. All or nothing."""
+    writes: list[Write] = []
+    changes: dict[Path, Change | None] = {}
+    for path, text in files.items():
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        if old == text:
+            changes[path] = None
+            continue
+        if old is not None and not force and not is_untouched(old):
+            raise ScaffoldError(
+                f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
+                "did not write it); left it alone. Pass --force to overwrite it."
+            )
+        writes.append(Write(path, text, create=old is None))
+        changes[path] = Change("create" if old is None else "update", relative(path, root))
+    apply(writes)
+    return changes
 
 
 def missing_packages(
@@ -696,6 +877,176 @@ ${assets}
 '''
 
 
+_KFP_COMPONENT = '''\
+@dsl.component(base_image=IMAGE)
+def ${function}(
+${signature}) -> None:
+    """A dvc.yaml stage, run in the project inside the image."""
+${imports}
+    stage = {
+${stage}    }
+    root = Path(project_root)
+${restore}${run}
+    kept = Path(outs.path)  # the stage's outs, for the stages that depend on them
+    kept.mkdir(parents=True, exist_ok=True)
+    for out in stage["outs"]:
+        if out == stage.get("report"):
+            continue  # the executed notebook is the notebook artifact
+        source, target = root / out, kept / out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)'''
+
+_KFP_RESTORE = """\
+    for upstream in [${upstream}]:  # the outs of the stages this one depends on
+        shutil.copytree(upstream.path, root, dirs_exist_ok=True)
+"""
+
+_KFP_NOTEBOOK_IMPORTS = """\
+    import shutil
+    from pathlib import Path
+
+    import papermill
+    import yaml
+"""
+
+_KFP_NOTEBOOK = """\
+    values = {}
+    if stage["params_file"]:  # read when the stage runs: the image's params/*.yaml
+        with open(root / stage["params_file"], encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    Path(notebook.path).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(root / stage["notebook"]),
+        notebook.path,
+        parameters={**values, **stage["inline"]},
+        kernel_name=stage["kernel"],
+        language=stage["language"],
+        cwd=str(root / stage["cwd"]),
+        progress_bar=False,
+    )"""
+
+_KFP_COMMAND_IMPORTS = """\
+    import shutil
+    import subprocess
+    from pathlib import Path
+"""
+
+_KFP_COMMAND = """\
+    subprocess.run(stage["cmd"], shell=True, cwd=root / stage["wdir"], check=True)"""
+
+_KUBEFLOW = '''\
+"""Kubeflow Pipelines (v2): the notebook pipeline of dvc.yaml, one component per stage.
+
+Every component runs in IMAGE, the project's image (built from binder/ with repo2docker,
+which puts the repository in /home/jovyan: the pipeline parameter project_root). A notebook
+stage runs its notebook with papermill and its params file, in the same working directory as
+under `dvc repro`; any other stage runs its cmd in a shell in the stage's wdir. Each stage
+hands its outs to the stages that depend on them as the artifact "outs"; the executed
+notebook is the artifact "notebook".
+
+    python THIS_FILE          # compile it, with kfp's compiler, to the .yaml beside it
+"""
+
+import sys
+from pathlib import Path
+
+from kfp import compiler, dsl
+from kfp.dsl import Artifact, Input, Output
+
+PIPELINE_NAME = ${pipeline_name}
+IMAGE = ${image}
+PROJECT_ROOT = "/home/jovyan"  # where repo2docker puts the repository in the image
+
+
+${components}
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="The notebook pipeline of dvc.yaml.")
+def pipeline(project_root: str = PROJECT_ROOT) -> None:
+    done = {}
+${calls}
+
+
+if __name__ == "__main__":
+    target = sys.argv[1:] or [str(Path(__file__).with_suffix(".yaml"))]
+    compiler.Compiler().compile(pipeline, target[0])
+'''
+
+
+_PREFECT = '''\
+"""Prefect 3 flow ${flow_name}: the notebook pipeline of dvc.yaml, one task per stage.
+
+The tasks run one after the other in the order `dvc repro` would run them. Project root: the
+environment variable ${root_env_name}, else the project this file is in. Executed notebooks go
+to <reports>/<flow run id>/, where <reports> is ${reports_env_name}, else the project's
+reports/. Parameters are read from params/*.yaml when a task runs. Each notebook runs with
+papermill in the same working directory as under `dvc repro`; any other stage runs its cmd
+in a shell in the stage's wdir. A failed task is retried (the flow's `retries` parameter),
+then the flow fails and the stages after it do not run.
+
+    python THIS_FILE                              # one local run
+    prefect deploy THIS_FILE:${function} -n NAME -p POOL     # a deployment on a work pool
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import papermill
+import yaml
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+${settings}
+
+
+def parameters(params_file: str | None, inline: dict) -> dict:
+    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
+    values = {}
+    if params_file:
+        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    return {**values, **inline}
+
+
+@task
+def run_notebook(*, notebook, report, params_file, inline, cwd, kernel, language) -> str:
+    """Execute ``notebook`` with papermill into the flow run's folder; return that path."""
+    output = REPORTS / str(flow_run.get_id()) / report
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(PROJECT_ROOT / notebook),
+        str(output),
+        parameters=parameters(params_file, inline),
+        kernel_name=kernel,
+        language=language,
+        cwd=str(PROJECT_ROOT / cwd),
+        progress_bar=False,
+    )
+    return str(output)
+
+
+@task
+def run_command(cmd: str, wdir: str) -> None:
+    """A stage that is not a notebook: its cmd in a shell, as dvc repro runs it."""
+    subprocess.run(cmd, shell=True, cwd=PROJECT_ROOT / wdir, check=True)
+
+
+@flow(name=${flow_name}, log_prints=True)
+def ${function}(retries: int = 1, retry_delay: int = 30) -> None:
+    """The stages of dvc.yaml, in dependency order; each retried ``retries`` times."""
+    retry = {"retries": retries, "retry_delay_seconds": retry_delay}
+${calls}
+
+
+if __name__ == "__main__":
+    ${function}()
+'''
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     """One export target: where its file goes, the template and the writer that fills it."""
@@ -723,6 +1074,34 @@ TARGETS: dict[str, TargetSpec] = {
         next_step=(
             "Next: put {path} in Airflow's DAGs folder (a link keeps the project root right), "
             "then: airflow dags test {dag_id}"
+        ),
+        python_ids=False,
+    ),
+    "kubeflow": TargetSpec(
+        folder="kubeflow",
+        file_name="{repo}.py",
+        template=_KUBEFLOW,
+        writer=kubeflow_values,
+        needs=("kfp",),
+        install=f'pip install "kfp=={KFP_VERSION}"',
+        unit="components",
+        next_step=(
+            "Next: build and push the image (jupyter-repo2docker --no-run --image-name IMAGE .), "
+            "then upload {yaml} to Kubeflow or submit it to Vertex AI (docs/orchestrators.md)"
+        ),
+        python_ids=True,
+    ),
+    "prefect": TargetSpec(
+        folder="flows",
+        file_name="{repo}.py",
+        template=_PREFECT,
+        writer=prefect_values,
+        needs=("prefect", "papermill", "pyyaml", "ipykernel"),
+        install=f'pip install "prefect=={PREFECT_VERSION}" papermill ipykernel pyyaml',
+        unit="tasks",
+        next_step=(
+            "Next: python {path} runs it once; prefect deploy {path}:{function} -n NAME "
+            "-p WORK_POOL makes a deployment"
         ),
         python_ids=False,
     ),

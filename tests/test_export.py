@@ -249,7 +249,7 @@ def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
     else:
         (lab / "dvc.yaml").write_text(dvc_yaml)
     before = listing(lab)
-    for target in ("airflow", "dagster"):
+    for target in TARGETS:
         code, out, err = cli("export", target)
         assert code == 1, out
         assert err.startswith("error: ") and message in err, err
@@ -273,6 +273,21 @@ def test_bad_options_are_refused(lab: Path, args: list[str], message: str):
     code, _, err = cli("export", "airflow", *args)
     assert code == 1 and message in err, err
     assert not (lab / "dags").exists() and not (lab.parent / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--image", "my image"], "--image 'my image' is not an image reference"),
+        (["--image", "$(touch PWNED)"], "is not an image reference"),
+        (["--output", "../elsewhere"], "must be inside the project"),
+    ],
+)
+def test_bad_kubeflow_options_are_refused(lab: Path, args: list[str], message: str):
+    before = listing(lab)
+    code, _, err = cli("export", "kubeflow", *args)
+    assert code == 1 and message in err, err
+    assert listing(lab) == before and not (lab / "PWNED").exists()
 
 
 # -- the files --------------------------------------------------------------------------------
@@ -345,7 +360,7 @@ def test_only_the_executed_notebooks_name_is_an_airflow_template(lab: Path):
 def test_values_are_data_in_the_generated_source(lab: Path):
     tricky = 'echo "it\'s {{ ds }}" """ \\n done'
     (lab / "dvc.yaml").write_text(json.dumps({"stages": {"odd": {"cmd": tricky}}}))
-    for target in ("airflow", "dagster"):
+    for target in TARGETS:
         path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
         constants = {
             node.value
@@ -356,13 +371,13 @@ def test_values_are_data_in_the_generated_source(lab: Path):
 
 
 def test_the_generated_files_are_ruff_clean(lab: Path):
-    for target in ("airflow", "dagster"):
+    folders = []
+    for target, spec in TARGETS.items():
         export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+        folders.append(spec.folder)
     ruff = [sys.executable, "-m", "ruff"]
     for args in (["format", "--check", "--diff"], ["check"]):
-        done = subprocess.run(
-            [*ruff, *args, "dags", "pipelines"], cwd=lab, capture_output=True, text=True
-        )
+        done = subprocess.run([*ruff, *args, *folders], cwd=lab, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
