@@ -1,10 +1,13 @@
-"""``scaffold export airflow|dagster``: the ``dvc.yaml`` pipeline as an orchestrator's file.
+"""``scaffold export airflow|dagster|kubeflow|prefect``: the ``dvc.yaml`` pipeline as an
+orchestrator's file.
 
-One task (Airflow) or asset (Dagster) per stage, ordered by the stages' ``deps``/``outs``.
+One task (Airflow, Prefect), asset (Dagster) or component (Kubeflow) per stage, ordered by
+the stages' ``deps``/``outs``; the targets are one table, ``TARGETS``.
 A papermill stage runs its notebook with papermill, its parameters file (read when the
 orchestrator loads the file, so editing ``params/*.yaml`` needs no re-export) and the same
 working directory as under ``dvc repro``; any other stage runs its ``cmd`` in a shell in the
-stage's ``wdir``, as DVC does. Executed notebooks go to ``<reports>/<run id>/``.
+stage's ``wdir``, as DVC does (a graduated script stage too). Executed notebooks go to
+``<reports>/<run id>/`` (Kubeflow: the component's ``notebook`` artifact).
 
 The generated file starts with a header holding the hash of what follows: a re-export
 replaces a file whose hash still matches, and refuses an edited one without ``force``.

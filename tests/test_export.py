@@ -1,10 +1,15 @@
-"""`scaffold export airflow|dagster`: the dvc.yaml pipeline as an orchestrator's file.
+"""`scaffold export airflow|dagster|kubeflow|prefect`: the dvc.yaml pipeline as an
+orchestrator's file.
 
 Fast tests read and write small projects in-process. The slow tests run the exports for real:
-a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow dags test`)
-and a real Dagster (`dagster asset materialize --select '*'`), each in its own venv built
-once per session with uv and the shared cache, and compare what they executed with what
-`dvc repro` executed: the same notebooks with the same injected parameters.
+a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow dags test`),
+a real Dagster (`dagster asset materialize --select '*'`), the real kfp compiler and KFP's
+local runner (`kfp.local.SubprocessRunner`, no cluster) and a real Prefect flow run (its
+ephemeral API server on 127.0.0.1, no server to start), each in its own venv built once per
+session with uv and the shared cache (the four do not share one: their pins clash), and
+compare what they executed with what `dvc repro` executed: the same notebooks with the same
+injected parameters, and a graduated script stage (`python -m <pkg>.pipelines.<stem>`) run
+as its cmd.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from scaffold.export import (
     AIRFLOW_PAPERMILL_VERSION,
     AIRFLOW_VERSION,
     DAGSTER_VERSION,
+    KFP_VERSION,
+    PREFECT_VERSION,
     TARGETS,
     export,
     is_untouched,
@@ -466,6 +473,54 @@ def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def kfp_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kfp at the pinned version, with what the components import; pip, because a
+    lightweight component checks its kfp with pip before it starts."""
+    return build_venv(
+        tmp_path_factory.mktemp("kfp-venv") / "venv",
+        f"kfp=={KFP_VERSION}",
+        "papermill",
+        "ipykernel",
+        "pyyaml",
+        "pip",
+    )
+
+
+@pytest.fixture(scope="session")
+def prefect_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prefect at the pinned version, with papermill and a kernel."""
+    return build_venv(
+        tmp_path_factory.mktemp("prefect-venv") / "venv",
+        f"prefect=={PREFECT_VERSION}",
+        "papermill",
+        "ipykernel",
+        "pyyaml",
+    )
+
+
+def install_project(bin_folder: Path, root: Path) -> None:
+    """The project, editable and without its dependencies, into an orchestrator's venv (as
+    the deployment docs say), so that a script stage's `python -m <pkg>...` finds it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            str(bin_folder / "python"),
+            "-e",
+            str(root),
+        ],
+        check=True,
+        env={**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR},
+    )
+
+
+@pytest.fixture(scope="session")
 def dagster_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Dagster at the pinned version, with papermill and a kernel (no dagstermill)."""
     return build_venv(
@@ -496,6 +551,39 @@ def injected_cell(path: Path) -> str:
     return found[0]
 
 
+SCRIPT_STAGE = """\
+  double_total:
+    cmd: python -m flow_lab.pipelines.double_total --params params/double-total.yaml
+    deps:
+      - data/processed/total.txt
+      - src/flow_lab/pipelines/double_total.py
+    params:
+      - params/double-total.yaml:
+    outs:
+      - data/processed/double.txt
+"""
+
+
+def add_script_stage(root: Path) -> None:
+    """A graduated stage: a module of the project's package run with its params file."""
+    package = root / "src" / "flow_lab" / "pipelines"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "double_total.py").write_text(
+        "import argparse\n"
+        "from pathlib import Path\n\n"
+        "import yaml\n\n"
+        "parser = argparse.ArgumentParser()\n"
+        'parser.add_argument("--params", required=True)\n'
+        "params = yaml.safe_load(Path(parser.parse_args().params).read_text())\n"
+        'total = int(Path("data/processed/total.txt").read_text())\n'
+        'Path("data/processed/double.txt").write_text(str(total * params["factor"]))\n'
+    )
+    (root / "params" / "double-total.yaml").write_text("factor: 2\n")
+    with (root / "dvc.yaml").open("a") as handle:
+        handle.write(SCRIPT_STAGE)
+
+
 def clear_outputs(root: Path) -> None:
     for folder in ("data/interim", "data/processed"):
         for path in (root / folder).glob("*.txt"):
@@ -520,11 +608,13 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         for stale in (root / "notebooks").glob("*.ipynb"):
             stale.unlink()
         make_pipeline(root)
+        add_script_stage(root)
         fixture_git("add", "--all", cwd=root)
         fixture_git("commit", "--quiet", "--no-verify", "-m", "pipeline", cwd=root)
         project_venv(root)
         run_scaffold("run", "--all", cwd=root)
         assert (root / "data" / "processed" / "total.txt").read_text() == "19"
+        assert (root / "data" / "processed" / "double.txt").read_text() == "38"
         injected = {stem: injected_cell(root / "reports" / f"{stem}.ipynb") for stem in (MAKE, SUM)}
         assert injected[MAKE] == '# Parameters\nn = 4\nlabel = "{{ ds }} raw"\n'
         assert injected[SUM] == "# Parameters\nscale = 3\noffset = 1\n"
@@ -545,6 +635,7 @@ def assert_same_as_dvc_repro(flow: Flow, run: Path) -> None:
         assert injected_cell(run / f"{stem}.ipynb") == source
     assert (flow.root / "data" / "processed" / "total.txt").read_text() == "19"
     assert (flow.root / "data" / "processed" / "total-copy.txt").read_text() == "19"
+    assert (flow.root / "data" / "processed" / "double.txt").read_text() == "38"
 
 
 def last_json(output: str) -> list[dict[str, str]]:
@@ -556,6 +647,7 @@ def last_json(output: str) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: Path):
     root = flow.root
+    install_project(airflow_bin, root)
     run_scaffold("export", "airflow", "--dag-id", "flow_lab", cwd=root)
     known = {p.name for p in (root / "reports").iterdir()}
     env = {
@@ -619,6 +711,7 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
 @pytest.mark.slow
 def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path, tmp_path: Path):
     root = flow.root
+    install_project(dagster_bin, root)
     run_scaffold("export", "dagster", cwd=root)
     runs = tmp_path / "runs"  # the reports folder from the environment, not reports/
     dagster_home = tmp_path / "dagster"
@@ -663,7 +756,8 @@ def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path,
 def test_the_generated_project_exports_with_make(flow: Flow):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    for target, path in (("airflow", "dags/flow-lab.py"), ("dagster", "pipelines/flow-lab.py")):
+    for target, spec in TARGETS.items():
+        path = f"{spec.folder}/flow-lab.py"
         done = subprocess.run(
             ["make", f"export-{target}"],
             cwd=flow.root,
@@ -676,3 +770,100 @@ def test_the_generated_project_exports_with_make(flow: Flow):
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert is_untouched((flow.root / path).read_text())
+
+
+KFP_LOCAL_RUN = """\
+import importlib.util, sys
+from kfp import local
+
+spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[3])
+module.pipeline(project_root=sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
+    flow: Flow, kfp_bin: Path, tmp_path: Path
+):
+    root = flow.root
+    install_project(kfp_bin, root)
+    exported = export(Project(root), "kubeflow", python=str(kfp_bin / "python"))
+    assert exported.missing == () and exported.compiled is not None
+    compiled = exported.compiled[0]
+    assert compiled == root / "kubeflow" / "flow-lab.yaml" and is_untouched(compiled.read_text())
+    import yaml
+
+    dag = yaml.safe_load(compiled.read_text())["root"]["dag"]["tasks"]
+    assert dag["stage-sum-numbers"]["dependentTasks"] == ["stage-make-numbers"]
+    handed = dag["stage-sum-numbers"]["inputs"]["artifacts"]["from_make_numbers"]
+    assert handed["taskOutputArtifact"] == {
+        "outputArtifactKey": "outs",
+        "producerTask": "stage-make-numbers",
+    }
+    assert dag["stage-double-total"]["dependentTasks"] == ["stage-sum-numbers"]
+
+    pipeline_root = tmp_path / "kfp-outputs"
+    env = {**os.environ, "PATH": f"{kfp_bin}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(
+        [str(kfp_bin / "python"), "-c", KFP_LOCAL_RUN, str(exported.path), root, pipeline_root],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    # Stage 2 starts after stage 1 finished, and gets stage 1's outs as its input artifact.
+    finished = log.index("'stage-make-numbers'\x1b[0m finished with status")
+    assert log.index("Executing task \x1b[96m'stage-sum-numbers'") > finished
+    (run,) = pipeline_root.iterdir()
+    outs = run / "stage-make-numbers" / "outs" / "data" / "interim" / "numbers.txt"
+    assert outs.read_text() == "0 1 2 3"
+    assert (run / "stage-sum-numbers" / "outs/data/processed/total.txt").read_text() == "19"
+    assert (run / "stage-double-total" / "outs/data/processed/double.txt").read_text() == "38"
+    for stem, stage in ((MAKE, "stage-make-numbers"), (SUM, "stage-sum-numbers")):
+        assert injected_cell(run / stage / "notebook") == flow.injected[stem]
+    clear_outputs(root)
+
+
+@pytest.mark.slow
+def test_prefect_runs_the_exported_flow(flow: Flow, prefect_bin: Path, tmp_path: Path):
+    root = flow.root
+    install_project(prefect_bin, root)
+    code, out, _ = cli("export", "prefect", "--output", str(root / "flows"))
+    assert code == 0, out
+    runs = tmp_path / "runs"
+    env = {
+        **os.environ,
+        "PATH": f"{prefect_bin}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        # the ephemeral API server starts slowly on a loaded machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FLOW_LAB_REPORTS_DIR": str(runs),
+    }
+    for name in ("VIRTUAL_ENV", "PREFECT_API_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [str(prefect_bin / "python"), str(root / "flows" / "flow-lab.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    order = [
+        line.split("Task run '", 1)[1].rsplit("-", 1)[0]
+        for line in log.splitlines()
+        if "Task run '" in line and "Finished in state Completed" in line
+    ]
+    assert order == ["make_numbers", "sum_numbers", "copy_total", "double_total"], log[-3000:]
+    assert_same_as_dvc_repro(flow, run_reports(runs, set()))
+    clear_outputs(root)
