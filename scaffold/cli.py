@@ -657,9 +657,11 @@ def _report_export(exported: Exported) -> None:
     if exported.compiled is not None:
         compiled, change = exported.compiled
         typer.echo(f"{change.action if change else 'unchanged'} {_relative(compiled)}")
-    notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
-    shell = len(exported.tasks) - notebooks
-    extra = f", {shell} shell" if shell else ""
+    kinds = [task.kind for task in exported.tasks]
+    notebooks, scripts, shell = (kinds.count(kind) for kind in ("notebook", "script", "shell"))
+    extra = (f", {scripts} script{'' if scripts == 1 else 's'}" if scripts else "") + (
+        f", {shell} shell" if shell else ""
+    )
     plural = "" if notebooks == 1 else "s"
     typer.echo(
         f"  {len(exported.tasks)} {exported.unit} ({notebooks} notebook{plural}{extra}) "

@@ -44,6 +44,7 @@ DAGSTER_VERSION = "1.13.28"
 KFP_VERSION = "2.17.3"
 PREFECT_VERSION = "3.9.1"
 MARKER = "# scaffold-export:"
+_SCRIPT = re.compile(r"(?:\S*/)?python[0-9.]*\s+-m\s+[A-Za-z_][\w.]*(?:\s|$)")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 _DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
@@ -64,6 +65,14 @@ class Task:
     id: str
     stage: Stage
     upstream: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """notebook (a papermill stage), script (``python -m MODULE ...``, as ``scaffold
+        graduate`` writes) or shell (any other cmd); all but notebooks run their cmd as is."""
+        if self.stage.papermill is not None:
+            return "notebook"
+        return "script" if _SCRIPT.match(self.stage.cmd) else "shell"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow d
 a real Dagster (`dagster asset materialize --select '*'`), the real kfp compiler and KFP's
 local runner (`kfp.local.SubprocessRunner`, no cluster) and a real Prefect flow run (its
 ephemeral API server on 127.0.0.1, no server to start), each in its own venv built once per
-session with uv and the shared cache (the four do not share one: their pins clash), and
+session with uv and the shared cache (kfp and Prefect resolve together and share one), and
 compare what they executed with what `dvc repro` executed: the same notebooks with the same
 injected parameters, and a graduated script stage (`python -m <pkg>.pipelines.<stem>`) run
 as its cmd.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scaffold.cli import app
+from scaffold.errors import ScaffoldError
 from scaffold.export import (
     AIRFLOW_PAPERMILL_VERSION,
     AIRFLOW_VERSION,
@@ -377,6 +379,46 @@ def test_values_are_data_in_the_generated_source(lab: Path):
         assert tricky in constants
 
 
+def test_names_paths_and_parameters_are_literals_in_every_target(lab: Path):
+    """A stage name, a notebook file name and a -p value that look like code stay data."""
+    odd_name = 'nb"); import os; os.system("touch PWNED") #'
+    (lab / "notebooks" / f"{odd_name}.ipynb").write_text(notebook("x = 1\n", "print(x)\n"))
+    value = "'''; __import__('os').system('touch PWNED') #"
+    cmd = f"papermill 'notebooks/{odd_name}.ipynb' 'reports/{odd_name}.ipynb' -p x \"{value}\""
+    stage = {"cmd": cmd, "outs": [f"data/{odd_name}"]}
+    (lab / "dvc.yaml").write_text(json.dumps({"stages": {'odd"stage': stage}}))
+    for target in TARGETS:
+        path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
+        tree = ast.parse(path.read_text())
+        constants = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        assert {f"notebooks/{odd_name}.ipynb", value} <= constants, target
+        calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        assert not any("system" in call or "__import__" in call for call in calls), target
+    assert not (lab / "PWNED").exists()
+
+
+def test_a_graduated_script_stage_runs_its_cmd_as_is_in_every_target(lab: Path):
+    cmd = "python -m flow_lab.pipelines.double_total --params params/double-total.yaml"
+    with (lab / "dvc.yaml").open("a") as handle:
+        handle.write(
+            f"  double_total:\n    cmd: {cmd}\n    deps: [data/processed/total.txt]\n"
+            "    outs: [data/processed/double.txt]\n"
+        )
+    for target in TARGETS:
+        code, out, _ = cli("export", target)
+        assert code == 0 and "4 " in out and "(2 notebooks, 1 script, 1 shell)" in out, out
+        path = lab / out.split()[1]
+        constants = [
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant)
+        ]
+        assert cmd in constants, target
+    tasks = {task.id: task for task in plan_tasks(lab, "prefect")}
+    assert tasks["double_total"].kind == "script"
+    assert tasks["double_total"].upstream == ("sum_numbers",)
+
+
 def test_the_generated_files_are_ruff_clean(lab: Path):
     folders = []
     for target, spec in TARGETS.items():
@@ -473,28 +515,18 @@ def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kfp_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """kfp at the pinned version, with what the components import; pip, because a
-    lightweight component checks its kfp with pip before it starts."""
+def kfp_prefect_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kfp and Prefect at the pinned versions (uv resolves them together, so one venv serves
+    both tests), with what the stages import; pip, because a lightweight KFP component checks
+    its kfp with pip before it starts."""
     return build_venv(
-        tmp_path_factory.mktemp("kfp-venv") / "venv",
+        tmp_path_factory.mktemp("kfp-prefect-venv") / "venv",
         f"kfp=={KFP_VERSION}",
-        "papermill",
-        "ipykernel",
-        "pyyaml",
-        "pip",
-    )
-
-
-@pytest.fixture(scope="session")
-def prefect_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Prefect at the pinned version, with papermill and a kernel."""
-    return build_venv(
-        tmp_path_factory.mktemp("prefect-venv") / "venv",
         f"prefect=={PREFECT_VERSION}",
         "papermill",
         "ipykernel",
         "pyyaml",
+        "pip",
     )
 
 
@@ -786,11 +818,11 @@ module.pipeline(project_root=sys.argv[2])
 
 @pytest.mark.slow
 def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
-    flow: Flow, kfp_bin: Path, tmp_path: Path
+    flow: Flow, kfp_prefect_bin: Path, tmp_path: Path
 ):
     root = flow.root
-    install_project(kfp_bin, root)
-    exported = export(Project(root), "kubeflow", python=str(kfp_bin / "python"))
+    install_project(kfp_prefect_bin, root)
+    exported = export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"))
     assert exported.missing == () and exported.compiled is not None
     compiled = exported.compiled[0]
     assert compiled == root / "kubeflow" / "flow-lab.yaml" and is_untouched(compiled.read_text())
@@ -806,10 +838,17 @@ def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
     assert dag["stage-double-total"]["dependentTasks"] == ["stage-sum-numbers"]
 
     pipeline_root = tmp_path / "kfp-outputs"
-    env = {**os.environ, "PATH": f"{kfp_bin}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{kfp_prefect_bin}{os.pathsep}{os.environ['PATH']}"}
     env.pop("VIRTUAL_ENV", None)
     done = subprocess.run(
-        [str(kfp_bin / "python"), "-c", KFP_LOCAL_RUN, str(exported.path), root, pipeline_root],
+        [
+            str(kfp_prefect_bin / "python"),
+            "-c",
+            KFP_LOCAL_RUN,
+            str(exported.path),
+            root,
+            pipeline_root,
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -830,27 +869,35 @@ def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
         assert injected_cell(run / stage / "notebook") == flow.injected[stem]
     clear_outputs(root)
 
+    # The compiled YAML is guarded like the module: an edit stops the next export.
+    compiled.write_text(compiled.read_text().replace("flow-lab", "edited"))
+    edited = compiled.read_text()
+    with pytest.raises(ScaffoldError, match=r"kubeflow/flow-lab\.yaml was changed"):
+        export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"))
+    assert compiled.read_text() == edited
+    export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"), force=True)
+    assert is_untouched(compiled.read_text())
+
 
 @pytest.mark.slow
-def test_prefect_runs_the_exported_flow(flow: Flow, prefect_bin: Path, tmp_path: Path):
+def test_prefect_runs_the_exported_flow(flow: Flow, kfp_prefect_bin: Path, tmp_path: Path):
     root = flow.root
-    install_project(prefect_bin, root)
-    code, out, _ = cli("export", "prefect", "--output", str(root / "flows"))
-    assert code == 0, out
+    install_project(kfp_prefect_bin, root)
+    run_scaffold("export", "prefect", cwd=root)
     runs = tmp_path / "runs"
     env = {
         **os.environ,
-        "PATH": f"{prefect_bin}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{kfp_prefect_bin}{os.pathsep}{os.environ['PATH']}",
         "PREFECT_HOME": str(tmp_path / "prefect"),
         # the ephemeral API server starts slowly on a loaded machine
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "FLOW_LAB_REPORTS_DIR": str(runs),
     }
     for name in ("VIRTUAL_ENV", "PREFECT_API_URL"):
         env.pop(name, None)
     done = subprocess.run(
-        [str(prefect_bin / "python"), str(root / "flows" / "flow-lab.py")],
+        [str(kfp_prefect_bin / "python"), str(root / "flows" / "flow-lab.py")],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -859,11 +906,7 @@ def test_prefect_runs_the_exported_flow(flow: Flow, prefect_bin: Path, tmp_path:
     )
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-6000:]
-    order = [
-        line.split("Task run '", 1)[1].rsplit("-", 1)[0]
-        for line in log.splitlines()
-        if "Task run '" in line and "Finished in state Completed" in line
-    ]
+    order = re.findall(r"Task run '(\w+)-\w+' - Finished in state Completed", log)
     assert order == ["make_numbers", "sum_numbers", "copy_total", "double_total"], log[-3000:]
     assert_same_as_dvc_repro(flow, run_reports(runs, set()))
     clear_outputs(root)
