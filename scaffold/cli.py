@@ -679,7 +679,10 @@ def check_command(
 # --- scaffold export --------------------------------------------------------------------
 
 export_app = typer.Typer(
-    help="Write the dvc.yaml notebook pipeline as an orchestrator's file (Airflow, Dagster).",
+    help=(
+        "Write the dvc.yaml notebook pipeline as an orchestrator's file "
+        "(Airflow, Dagster, Kubeflow, Prefect)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
@@ -691,17 +694,23 @@ if TYPE_CHECKING:
     from scaffold.export import Exported
 
 
-def _report_export(exported: Exported, what: str) -> None:
+def _report_export(exported: Exported) -> None:
     if exported.change is None:
         typer.echo(f"unchanged {_relative(exported.path)}")
     else:
         typer.echo(f"{exported.change.action} {_relative(exported.path)}")
-    notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
-    shell = len(exported.tasks) - notebooks
-    extra = f", {shell} shell" if shell else ""
+    if exported.compiled is not None:
+        compiled, change = exported.compiled
+        typer.echo(f"{change.action if change else 'unchanged'} {_relative(compiled)}")
+    kinds = [task.kind for task in exported.tasks]
+    notebooks, scripts, shell = (kinds.count(kind) for kind in ("notebook", "script", "shell"))
+    extra = (f", {scripts} script{'' if scripts == 1 else 's'}" if scripts else "") + (
+        f", {shell} shell" if shell else ""
+    )
     plural = "" if notebooks == 1 else "s"
     typer.echo(
-        f"  {len(exported.tasks)} {what} ({notebooks} notebook{plural}{extra}) from dvc.yaml"
+        f"  {len(exported.tasks)} {exported.unit} ({notebooks} notebook{plural}{extra}) "
+        "from dvc.yaml"
     )
     if exported.missing == ("?",):
         typer.echo(f"Not checked whether the project's Python has them; needs: {exported.install}")
@@ -710,6 +719,7 @@ def _report_export(exported: Exported, what: str) -> None:
             f"The project's Python lacks {', '.join(exported.missing)}; where the orchestrator "
             f"runs it, install the project and: {exported.install}"
         )
+    typer.echo(exported.next_step)
 
 
 @export_app.command("airflow")
@@ -740,7 +750,7 @@ def export_airflow(
         exported = export(
             open_project(), "airflow", output=output, dag_id=dag_id, schedule=schedule, force=force
         )
-    _report_export(exported, "tasks")
+    _report_export(exported)
 
 
 @export_app.command("dagster")
@@ -757,7 +767,49 @@ def export_dagster(
 
     with user_errors():
         exported = export(open_project(), "dagster", output=output, force=force)
-    _report_export(exported, "assets")
+    _report_export(exported)
+
+
+@export_app.command("kubeflow")
+def export_kubeflow(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("kubeflow/")),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="IMAGE",
+            help="The project's image the components run in (default: <repo_name>:latest).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Kubeflow Pipelines (v2) module and its compiled YAML: a component per stage."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "kubeflow", output=output, image=image, force=force)
+    _report_export(exported)
+
+
+@export_app.command("prefect")
+def export_prefect(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("flows/")),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Prefect 3 flow: a task per stage of dvc.yaml, in dependency order, with retries."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "prefect", output=output, force=force)
+    _report_export(exported)
 
 
 # --- end scaffold export ----------------------------------------------------------------
