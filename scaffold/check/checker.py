@@ -24,13 +24,12 @@ from typing import Any
 
 from scaffold import __version__
 from scaffold.check import duplicates, imports
-from scaffold.check.model import Config, Finding
+from scaffold.check.model import Config, Finding, codes_where
 from scaffold.check.notebook import Summary, analyse
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.project import Project
 
-CACHE_VERSION = 2
 NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Folders never searched for notebooks: executed copies, environments, data, tool caches.
 PRUNED = {"reports", "data", "models", "node_modules", "__pycache__", "site", "venv", "env"}
@@ -111,12 +110,25 @@ def _cache_file(root: Path) -> Path:
     return base / "scaffold" / "check" / f"{digest}.json"
 
 
+@functools.cache
+def code_version() -> str:
+    """A hash of the code that makes the cached facts (this package's modules): the cache key
+    follows the rules' code, so a changed rule never meets facts an older one cached."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=12)
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        try:
+            digest.update(module.name.encode() + module.read_bytes())
+        except OSError:
+            digest.update(module.name.encode())
+    return digest.hexdigest()
+
+
 def _load_cache(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or data.get("version") != [CACHE_VERSION, __version__]:
+    if not isinstance(data, dict) or data.get("version") != code_version():
         return {}
     entries = data.get("entries")
     return entries if isinstance(entries, dict) else {}
@@ -127,7 +139,7 @@ def _save_cache(path: Path, entries: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")
         scratch.write_text(
-            json.dumps({"version": [CACHE_VERSION, __version__], "entries": entries}),
+            json.dumps({"version": code_version(), "entries": entries}),
             encoding="utf-8",
         )
         os.replace(scratch, path)
@@ -684,7 +696,7 @@ def check(
 
 PRODUCTION_CODES = ("NB601", "NB602", "NB603", "NB604", "NB605")
 # The rules that need the code cells parsed; without them, notebooks are only read.
-PARSED = ("NB104", "NB401", "NB402", "NB404", "NB501", "NB502", "NB602", "NB603", "NB802")
+PARSED = codes_where(parsed=True)
 
 
 def _notebook_rules(chosen: Sequence[Summary], config: Config, where: str) -> list[Finding]:
