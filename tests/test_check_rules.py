@@ -3,13 +3,18 @@ minimal reproduction of each false positive found on public corpora, written her
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from scaffold.check import checker
-from scaffold.check.model import RULES, Rule, codes_where, register
+from scaffold.check.checker import check_anywhere
+from scaffold.check.model import RULES, Config, Rule, codes_where, register
+from tests.conftest import run_scaffold
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "check.md"
 
@@ -44,3 +49,44 @@ def test_the_cache_key_follows_the_rules_code(tmp_path: Path, monkeypatch: pytes
     assert checker.code_version() != before  # no manual bump needed
     monkeypatch.undo()
     checker.code_version.cache_clear()
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def notebook(path: Path, *sources: str, counts: bool = False, **metadata: object) -> Path:
+    """Code cells (markdown when a source starts with "# md:"), written by nbformat."""
+    cells = []
+    for number, source in enumerate(sources, start=1):
+        if source.startswith("# md:"):
+            cells.append(new_markdown_cell(source[5:]))
+        else:
+            cells.append(new_code_cell(source, execution_count=number if counts else None))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=cells, metadata=dict(metadata)), path)
+    return path
+
+
+def anywhere(folder: Path, *paths: Path, select: tuple[str, ...] = ("NB",)) -> list[str]:
+    """``code cell:line`` of each finding of the per-notebook rules outside a project."""
+    result = check_anywhere(list(paths) or [folder], Config(select=select), cwd=folder)
+    return [f"{f.code} {f.cell}:{f.line}" for f in result.findings]
+
+
+# -- anywhere ---------------------------------------------------------------------------
+
+
+def test_outside_a_project_paths_get_the_per_notebook_rules(tmp_path: Path):
+    notebook(tmp_path / "a" / "x.ipynb", "import sklearn\nprint(1)", counts=True)
+    result = run_scaffold("check", "a", cwd=tmp_path, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "a/x.ipynb:1:0: NB202" in result.stdout
+    assert "NB404" not in result.stdout.replace("NB402, NB404", "")
+    skipped = [line for line in result.stdout.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and "NB404" in skipped[0] and "NB501-NB502" in skipped[0]
+    as_json = json.loads(run_scaffold("check", "a", "--format", "json", cwd=tmp_path,
+                                      check=False).stdout)  # fmt: skip
+    assert "NB404" in as_json["skipped"]
+    clean = run_scaffold("check", "a", "--select", "NB1", cwd=tmp_path)
+    assert clean.stdout.startswith("All checks passed")  # no project rule selected: none skipped
+    assert run_scaffold("check", cwd=tmp_path, check=False).returncode == 2  # no paths: no guess

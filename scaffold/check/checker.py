@@ -57,6 +57,8 @@ class Result:
     findings: list[Finding]
     notebooks: int
     ran: int = 0
+    skipped: str = ""  # outside a project: the one line saying which rules were left out
+    root: Path | None = None  # outside a project: the folder the paths are relative to
 
 
 # -- which notebooks -------------------------------------------------------------------------
@@ -659,6 +661,59 @@ def _data_rules(root: Path, config: Config) -> list[Finding]:
 
 
 # -- the whole check -------------------------------------------------------------------------
+
+
+def _code_ranges(codes: Sequence[str]) -> str:
+    """``NB402, NB501-NB502, NB601-NB605`` (consecutive codes of one hundred joined)."""
+    runs: list[list[str]] = []
+    for code in codes:
+        last = runs[-1][-1] if runs else ""
+        if last and last[:3] == code[:3] and int(code[2:]) == int(last[2:]) + 1:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def check_anywhere(
+    paths: Sequence[Path], config: Config | None = None, *, use_cache: bool = True,
+    cwd: Path | None = None,
+) -> Result:  # fmt: skip
+    """The per-notebook rules on ``paths`` outside any project (as ruff or nbstripout do).
+
+    Paths are shown relative to ``cwd`` when under it. The rules that need a project
+    (scope ``project``) are skipped, and ``Result.skipped`` says which.
+    """
+    config = config or Config()
+    here = (cwd or Path.cwd()).resolve()
+    chosen: list[Path] = []
+    for given in paths:
+        path = (here / given).resolve()
+        if path.is_dir():
+            chosen.extend(_walk(path, path, config))
+        elif not path.exists():
+            raise ScaffoldError(f"{given}: no such file or folder.")
+        elif path.suffix != ".ipynb":
+            raise ScaffoldError(f"{given} is not a notebook (.ipynb).")
+        else:
+            chosen.append(path)
+    chosen = list(dict.fromkeys(chosen))
+    folders = [str(path.parent) for path in chosen]
+    common = Path(os.path.commonpath(folders)) if folders else here
+    root = here if common.is_relative_to(here) else common
+    project_codes = [code for code in codes_where(scope="project") if config.enabled(code)]
+    local = Config(config.select, (*config.ignore, *project_codes), config.exclude,
+                   config.thresholds)  # fmt: skip
+    parse = any(local.enabled(code) for code in PARSED)
+    found = summaries(root, chosen, use_cache, parse)
+    findings = _notebook_rules(found, local, "a module")
+    skipped = (
+        f"Not in a project: skipped the project rules {_code_ranges(project_codes)} "
+        "(declared dependencies, copies across notebooks, pipeline contract, names, data in git)."
+        if project_codes
+        else ""
+    )
+    return Result(keep(findings, found, local), len(found), skipped=skipped, root=root)
 
 
 def check(
