@@ -90,3 +90,42 @@ def test_outside_a_project_paths_get_the_per_notebook_rules(tmp_path: Path):
     clean = run_scaffold("check", "a", "--select", "NB1", cwd=tmp_path)
     assert clean.stdout.startswith("All checks passed")  # no project rule selected: none skipped
     assert run_scaffold("check", cwd=tmp_path, check=False).returncode == 2  # no paths: no guess
+
+
+# -- NB104 as IPython runs a cell, NB105 conflict markers ---------------------------------
+
+
+def test_syntax_is_judged_as_ipython_runs_the_cell(tmp_path: Path):
+    notebook(
+        tmp_path / "x.ipynb",
+        "pip install watermark",  # automagic: runs %pip
+        "share = (total\n         % parts)",  # modulo on a continuation line, not a magic
+        "%timeit f(1,\n        2)",  # IPython ends a line magic at the line's end
+        "ls",
+    )
+    assert anywhere(tmp_path) == ["NB403 1:1", "NB104 3:2"]
+
+
+def test_notebooks_of_other_languages_are_not_parsed(tmp_path: Path):
+    notebook(
+        tmp_path / "r.ipynb",
+        "library(dplyr)\nx <- c(1, 2)",
+        kernelspec={"name": "ir", "display_name": "R", "language": "R"},
+    )
+    assert anywhere(tmp_path) == []
+
+
+def test_merge_conflict_markers_git_and_nbdime(tmp_path: Path):
+    cell = "<<<<<<< local\nrate = 0.1\n=======\nrate = 0.2\n>>>>>>> remote\nprint(rate)"
+    notebook(tmp_path / "a.ipynb", "x = 1", cell)
+    good = notebook(tmp_path / "b.ipynb", "x = 1").read_text()
+    lines = good.splitlines()
+    at = next(i for i, line in enumerate(lines) if '"source"' in line)
+    lines[at:at] = ["<<<<<<< HEAD", '   "id": "a",', "=======", '   "id": "b",', ">>>>>>> other"]
+    (tmp_path / "b.ipynb").write_text("\n".join(lines))
+    result = check_anywhere([tmp_path], Config(), cwd=tmp_path).findings
+    assert [(f.path, f.code, f.cell, f.line) for f in result] == [
+        ("a.ipynb", "NB105", 2, 1),
+        ("b.ipynb", "NB105", 0, 0),
+    ]
+    assert "git mergetool --tool nbdime -- b.ipynb" in result[1].message

@@ -54,6 +54,7 @@ register(
     Rule("NB102", "empty-file", "error"),
     Rule("NB103", "not-a-notebook", "error"),
     Rule("NB104", "syntax-error", "error", parsed=True),
+    Rule("NB105", "merge-conflict-markers", "error"),
     Rule("NB201", "stored-outputs", "error"),
     Rule("NB202", "stored-execution-counts", "error"),
     Rule("NB301", "out-of-order-execution", "error"),
