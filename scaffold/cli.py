@@ -640,9 +640,6 @@ def check_command(
     Exit status: 0 no findings, 1 findings, 2 could not check (usage or configuration error).
     """
     from scaffold.check import report
-    from scaffold.check.checker import check as run_checks
-    from scaffold.check.model import load_config
-    from scaffold.project import open_project
 
     def codes(values: list[str] | None) -> list[str]:
         return [code.strip() for value in values or [] for code in value.split(",") if code]
@@ -652,14 +649,15 @@ def check_command(
             raise ScaffoldError(
                 f"--format must be one of {', '.join(report.FORMATS)}, got {output_format!r}."
             )
-        project = open_project()
-        config = load_config(project.root).with_codes(codes(select), codes(ignore))
-        result = run_checks(project, paths or [], config, use_cache=not no_cache, python=python)
+        project, config, result = _static_check(
+            paths or [], codes(select), codes(ignore), not no_cache, python, run
+        )
         findings, ran = result.findings, 0
         if run:
             from scaffold.check.checker import keep, notebook_paths, summaries
             from scaffold.check.execute import run_notebooks
 
+            assert project is not None
             chosen = notebook_paths(project.root, paths or [], config)
             found = summaries(project.root, chosen, use_cache=not no_cache)
             readable = [s for s in found if s.readable]
@@ -671,9 +669,55 @@ def check_command(
     except ScaffoldError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(CHECK_USAGE_ERROR) from None
-    typer.echo(report.render(output_format, findings, result.notebooks, ran, project.root))
+    root = project.root if project is not None else result.root
+    typer.echo(report.render(output_format, findings, result.notebooks, ran, root, result.skipped))
     if findings:
         raise typer.Exit(1)
+
+
+if TYPE_CHECKING:
+    from scaffold.check.checker import Result as CheckResult
+    from scaffold.check.model import Config
+    from scaffold.project import Project
+
+
+def _static_check(
+    paths: list[Path],
+    select: list[str],
+    ignore: list[str],
+    use_cache: bool,
+    python: Path | None,
+    run: bool,
+) -> tuple[Project | None, Config, CheckResult]:
+    """The static rules: the project's, or outside one (explicit paths) the per-notebook ones."""
+    from scaffold.check.checker import check, check_anywhere
+    from scaffold.check.model import Config, load_config
+
+    project = _check_project(paths)
+    if project is None:
+        if run:
+            raise ScaffoldError("--run needs a project (its environment runs the notebooks).")
+        config = Config().with_codes(select, ignore)
+        return None, config, check_anywhere(paths, config, use_cache=use_cache)
+    config = load_config(project.root).with_codes(select, ignore)
+    return project, config, check(project, paths, config, use_cache=use_cache, python=python)
+
+
+def _check_project(paths: list[Path]) -> Project | None:
+    """The project around the working folder, else around the first path; None when paths
+    were given outside any project (they are checked anywhere)."""
+    from scaffold.project import find_root, open_project
+
+    first = [path if path.is_dir() else path.parent for path in paths[:1]]
+    for start in (None, *first):
+        try:
+            root = find_root(start)
+        except ScaffoldError:
+            continue
+        return open_project(root)
+    if not paths:
+        find_root()  # raises: not inside a project
+    return None
 
 
 # --- scaffold export --------------------------------------------------------------------
