@@ -679,6 +679,9 @@ def check(
         findings.extend(_production_rules(project, chosen))
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
+    from scaffold.check import threshold
+
+    findings.extend(threshold.rules(root, chosen, config.enabled))
     return Result(keep(findings, chosen, config), len(chosen))
 
 

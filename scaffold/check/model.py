@@ -51,6 +51,12 @@ RULES: dict[str, Rule] = {
         Rule("NB701", "notebook-name", "error"),
         Rule("NB801", "too-many-cells", "warning"),
         Rule("NB802", "too-many-functions", "warning"),
+        # the team's threshold between the stages (scaffold/check/threshold.py)
+        Rule("NB811", "threshold-code-cells", "warning"),
+        Rule("NB812", "threshold-code-lines", "warning"),
+        Rule("NB813", "threshold-functions", "warning"),
+        Rule("NB814", "threshold-cluster", "warning"),
+        Rule("NB815", "threshold-exploratory-writes", "warning"),
         Rule("NB901", "data-in-git", "error"),
         Rule("NB902", "large-file-in-git", "error"),
     )
