@@ -1058,6 +1058,57 @@ def share_jupyterhub(
     )
 
 
+# -- scaffold graduate: a production notebook becomes a module and a script stage ------------
+
+
+@app.command("graduate")
+def graduate_command(
+    notebook: Annotated[
+        str, typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number.")
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="MODULE",
+            help="Module name under <package>/pipelines/ (default: the notebook's description).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the diff; write nothing.")
+    ] = False,
+    rtol: Annotated[
+        float,
+        typer.Option(
+            "--rtol",
+            metavar="R",
+            help="Numbers in text outputs may differ by this relative amount (default 1e-9).",
+        ),
+    ] = 1e-9,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python (as scaffold run)."),
+    ] = None,
+) -> None:
+    """Turn a production notebook into src/<package>/pipelines/<name>.py and a script stage;
+    prove the stage's outputs unchanged, or undo everything."""
+    from scaffold.graduate import graduate
+    from scaffold.project import open_project
+
+    with user_errors():
+        done = graduate(
+            open_project(), notebook, name=name, dry_run=dry_run, rtol=rtol, python=python
+        )
+    if dry_run:
+        typer.echo(done.diff, nl=False)
+    _report(list(done.changes), dry_run)
+    typer.echo(f"stage {done.stage}: {done.command}")
+    for outcome in done.compared:
+        typer.echo(f"same {outcome.path}: {outcome.verdict}")
+    if not dry_run and not done.compared:
+        typer.echo("note: the stage has no outputs besides the executed notebook to compare")
+
+
 def main() -> None:
     """Console entry point."""
     from scaffold.interrupts import Interrupted, install

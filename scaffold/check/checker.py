@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
-from scaffold.check import duplicates, imports
+from scaffold.check import duplicates, imports, threshold
 from scaffold.check.model import Config, Finding, codes_where
 from scaffold.check.notebook import Summary, analyse
 from scaffold.errors import ScaffoldError
@@ -746,6 +746,7 @@ def check(
         findings.extend(_production_rules(project, chosen))
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
+    findings.extend(threshold.rules(root, chosen, config.enabled))
     return Result(keep(findings, chosen, config), len(chosen))
 
 

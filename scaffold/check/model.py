@@ -73,6 +73,12 @@ register(
     Rule("NB701", "notebook-name", "error", _PROJECT),
     Rule("NB801", "too-many-cells", "warning"),
     Rule("NB802", "too-many-functions", "warning", parsed=True),
+    # the team's threshold between the stages (scaffold/check/threshold.py)
+    Rule("NB811", "threshold-code-cells", "warning", _PROJECT),
+    Rule("NB812", "threshold-code-lines", "warning", _PROJECT),
+    Rule("NB813", "threshold-functions", "warning", _PROJECT),
+    Rule("NB814", "threshold-cluster", "warning", _PROJECT),
+    Rule("NB815", "threshold-exploratory-writes", "warning", _PROJECT),
     Rule("NB901", "data-in-git", "error", _PROJECT),
     Rule("NB902", "large-file-in-git", "error", _PROJECT),
 )
