@@ -195,6 +195,7 @@ OTHER_ANSWERS = {
     "devcontainer": "no",
     "github_repo": "acme/sales-forecast",
     "app": "streamlit",
+    "spark": "yes",  # with the example code: the Spark notebook, its params and stage
 }
 
 
@@ -204,6 +205,7 @@ MINIMAL_ANSWERS = {
     "example_code": "no",
     "pydata_packages": "none",
     "app": "voila",  # the one app that needs no example code
+    "spark": "yes",  # without the example code: spark.py, no Spark notebook
 }
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
-from scaffold.check import duplicates, imports
+from scaffold.check import duplicates, imports, spark
 from scaffold.check.model import Config, Finding
 from scaffold.check.notebook import Summary, analyse
 from scaffold.errors import ScaffoldError
@@ -408,6 +408,8 @@ def _import_rules(
             local = imports.local_modules(root, folder)
             local_by_folder[folder] = local | ({package.name} if package else set())
         for module, cell, line in summary.imports:
+            if module in spark.IMPORTS:
+                continue  # NB411 says where Spark is declared
             missing = imports.missing(module, wanted, local_by_folder[folder], installed)
             if missing and installed is None:
                 installed = _installed(project, python)
@@ -679,6 +681,7 @@ def check(
         findings.extend(_production_rules(project, chosen))
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
+    findings.extend(spark.rules(project, chosen_paths, config))
     return Result(keep(findings, chosen, config), len(chosen))
 
 

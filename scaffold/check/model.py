@@ -41,6 +41,12 @@ RULES: dict[str, Rule] = {
         Rule("NB402", "path-outside-project", "error"),
         Rule("NB403", "pip-install-in-notebook", "error"),
         Rule("NB404", "undeclared-import", "error"),
+        # NB41x: Spark notebooks (scaffold/check/spark.py)
+        Rule("NB411", "spark-undeclared", "error"),
+        Rule("NB412", "pyspark-in-dependencies", "warning"),
+        Rule("NB413", "spark-master-in-code", "error"),
+        Rule("NB414", "spark-credential-in-code", "error"),
+        Rule("NB415", "unbounded-collect", "warning"),
         Rule("NB501", "duplicate-definition", "error"),
         Rule("NB502", "drifted-definition", "warning"),
         Rule("NB601", "parameters-cell-count", "error"),
