@@ -226,3 +226,30 @@ def test_noqa_and_select_turn_the_rules_off(lab: Path):
 def test_notebooks_without_spark_are_not_parsed_for_these_rules(lab: Path):
     write(lab, 'x = builder.master("local")')  # no mention of Sp-ark: not a Spark notebook
     assert spark_findings(lab) == []
+
+
+def test_views_of_small_frames_catalog_statements_and_commit_logs_are_fine(lab: Path):
+    write(
+        lab,
+        'rdd = sc.parallelize(["{\\"a\\": 1}"])\npeople = spark.read.json(rdd)',
+        'people.createOrReplaceTempView("people")\nspark.sql("select * from people").collect()',
+        'stream.foreachRDD(lambda r: r.toDF().limit(10).registerTempTable("top"))',
+        'spark.sql("select tag, n from top").toPandas()',
+        'spark.sql("SHOW TABLES").collect()\nspark.sql("describe history events").collect()',
+        'spark.sql("select snapshot_id from cat.db.orders.snapshots").collect()',
+    )
+    assert spark_findings(lab) == []
+    write(lab, 'big = spark.read.parquet("s3a://b/e")\nbig.createOrReplaceTempView("events")',
+          'spark.sql("select * from events").toPandas()')  # fmt: skip
+    assert spark_findings(lab) == [f"notebooks/{NB}:2:1: NB415"]
+
+
+def test_a_name_holding_a_literal_is_the_literal_reported_once_on_its_line(lab: Path):
+    write(
+        lab,
+        'MASTER = "spark://10.1.2.3:7077"\nneo4j_password = "s3cret"',
+        "spark = (\n    SparkSession.builder\n    .master(MASTER)\n    .getOrCreate()\n)",
+        'df = spark.read.option("password", neo4j_password).load()',
+        'df2 = spark.read.option("password", neo4j_password).load()',
+    )
+    assert spark_findings(lab) == [f"notebooks/{NB}:2:3: NB413", f"notebooks/{NB}:3:1: NB414"]

@@ -119,11 +119,17 @@ AGGREGATES = {
     "product",
 }
 SQL_BOUNDED = re.compile(
-    r"\b(?:group\s+by|limit\s+\d|distinct|count\s*\(|sum\s*\(|avg\s*\(|min\s*\(|max\s*\()",
+    r"\b(?:group\s+by|limit\s+\d|distinct|count\s*\(|sum\s*\(|avg\s*\(|min\s*\(|max\s*\()|"
+    r"^\s*(?:show|describe|desc|explain)\b|"  # catalog statements
+    r"\.(?:snapshots|history|refs|metadata_log_entries)\b",  # a table format's commit log
     re.IGNORECASE,
 )
+VIEW_METHODS = {
+    "createOrReplaceTempView", "createTempView", "registerTempTable",
+    "createOrReplaceGlobalTempView", "createGlobalTempView",
+}  # fmt: skip
+SQL_TABLE = re.compile(r"\b(?:from|join)\s+`?([A-Za-z_][\w.]*)", re.IGNORECASE)
 READER_SETUP = {"format", "option", "options", "schema"}  # spark.read.format(...).load(...)
-SESSION_SOURCES = {"table", "sql"}
 CONTEXT_SOURCES = {
     "textFile",
     "wholeTextFiles",
@@ -167,8 +173,8 @@ def parse(root: Path, path: Path) -> SparkNotebook | None:
         raw = path.read_bytes()
     except OSError:
         return None
-    if b"spark" not in raw.lower():
-        return None
+    if not any(word in raw for word in (b"spark", b"Spark", b"SPARK")):
+        return None  # no lowercased copy: this runs on every notebook of every check
     data, _ = read(path)
     if data is None:
         return None
@@ -226,6 +232,12 @@ def _args(call: ast.Call, *names: str) -> list[ast.AST | None]:
     return found
 
 
+def _line(node: ast.AST | None, default: ast.AST) -> int:
+    """The line a finding points at: the literal's own (calls span lines in chains)."""
+    line = getattr(node, "lineno", None) or getattr(default, "lineno", 0)
+    return int(line or 0)
+
+
 def _first(call: ast.Call) -> ast.expr | None:
     return call.args[0] if call.args else None
 
@@ -243,7 +255,23 @@ class _Literals:
 
     path: str
     helper: str
+    constants: dict[str, str] = field(default_factory=dict)  # NAME = "text" at top level
     found: list[Finding] = field(default_factory=list)
+
+    reported: set[str] = field(default_factory=set)  # constants already reported
+
+    def value(self, node: ast.AST | None) -> str | None:
+        """A string literal, or a name the notebook assigned one to (reported once)."""
+        if isinstance(node, ast.Name):
+            if node.id in self.reported:
+                return None
+            return self.constants.get(node.id)
+        return _literal(node)
+
+    def used(self, node: ast.AST | None) -> None:
+        """A finding was made of ``node``: a constant is not reported again."""
+        if isinstance(node, ast.Name):
+            self.reported.add(node.id)
 
     def master(self, cell: int, line: int, value: str) -> None:
         shown = value if len(value) <= 60 else value[:57] + "..."
@@ -274,34 +302,41 @@ class _Literals:
         """A master or a secret passed to a call."""
         method = _method(node)
         if method in MASTER_METHODS or method == "SparkContext":
-            first = _args(node, "master")[0] if method == "SparkContext" else None
-            value = _literal(first if method == "SparkContext" else _first(node))
+            given = _args(node, "master")[0] if method == "SparkContext" else _first(node)
+            value = self.value(given)
             if value is not None and MASTER_URL.match(value.strip()):
-                self.master(cell, node.lineno, value.strip())
+                self.master(cell, _line(given, node), value.strip())
+                self.used(given)
         self.settings(cell, node, method)
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             value = _literal(arg)
             if value and URL_SECRET.search(value) and "://" in value:
-                self.secret(cell, node.lineno, "a URL with a password or token")
+                self.secret(cell, _line(arg, node), "a URL with a password or token")
 
     def settings(self, cell: int, node: ast.Call, method: str) -> None:
         """``.config(key, value)``, ``.option(key, value)``, ``.options(key=value)``."""
         if method in SETTERS:
             key_node, value_node = _args(node, "key", "value")
-            key, value = _literal(key_node), _literal(value_node)
-            if key is not None and value:
-                self.setting(cell, node.lineno, key, value)
+            key, value = self.value(key_node), self.value(value_node)
+            line = _line(value_node, node)
+            if key is not None and value and self.setting(cell, line, key, value):
+                self.used(value_node)
         if method == "options":
             for keyword in node.keywords:
-                value = _literal(keyword.value)
-                if keyword.arg and value:
-                    self.setting(cell, node.lineno, keyword.arg, value)
+                value = self.value(keyword.value)
+                line = _line(keyword.value, node)
+                if keyword.arg and value and self.setting(cell, line, keyword.arg, value):
+                    self.used(keyword.value)
 
-    def setting(self, cell: int, line: int, key: str, value: str) -> None:
+    def setting(self, cell: int, line: int, key: str, value: str) -> bool:
+        """A master or a secret set by name; True when it was one."""
         if key in MASTER_KEYS and MASTER_URL.match(value.strip()):
             self.master(cell, line, value.strip())
-        elif SECRET_KEY.search(key) and not NOT_SECRET.search(key):
+            return True
+        if SECRET_KEY.search(key) and not NOT_SECRET.search(key):
             self.secret(cell, line, f"the secret {key!r}")
+            return True
+        return False
 
     def environ(self, cell: int, node: ast.Assign) -> None:
         """``os.environ["NAME"] = "literal"``."""
@@ -329,6 +364,12 @@ def literal_rules(notebook: SparkNotebook, helper: str) -> list[Finding]:
     """NB413 and NB414 of one notebook."""
     literals = _Literals(notebook.path, helper)
     for cell in notebook.cells:
+        for statement in cell.tree.body:
+            names, value = _assigned(statement)
+            text = _literal(value)
+            if len(names) == 1 and text is not None:
+                literals.constants[names[0]] = text
+    for cell in notebook.cells:
         for node in ast.walk(cell.tree):
             if isinstance(node, ast.Call):
                 literals.call(cell.number, node)
@@ -347,6 +388,7 @@ class _Frames:
     """Top-level assignments in notebook order, to trace a name back to where it came from."""
 
     assigned: dict[str, list[tuple[Position, ast.expr]]] = field(default_factory=dict)
+    views: dict[str, list[tuple[Position, ast.expr]]] = field(default_factory=dict)
     sessions: set[str] = field(default_factory=lambda: set(SESSION_NAMES))
     contexts: set[str] = field(default_factory=lambda: set(CONTEXT_NAMES))
 
@@ -367,10 +409,37 @@ class _Frames:
         if "'SparkContext'" in text or "attr='sparkContext'" in text:
             self.contexts.add(name)
 
-    def before(self, name: str, where: Position) -> tuple[Position, ast.expr] | None:
-        """The latest assignment of ``name`` before ``where``."""
-        earlier = [entry for entry in self.assigned.get(name, []) if entry[0] < where]
+    def before(
+        self, name: str, where: Position, table: str = "assigned"
+    ) -> tuple[Position, ast.expr] | None:
+        """The latest assignment of ``name`` (or view, ``table="views"``) before ``where``."""
+        entries = self.views if table == "views" else self.assigned
+        earlier = [entry for entry in entries.get(name, []) if entry[0] < where]
         return earlier[-1] if earlier else None
+
+    def register_views(self, cells: Sequence[Cell]) -> None:
+        """``frame.createOrReplaceTempView("name")`` anywhere, even in a function or lambda."""
+        for cell in cells:
+            for node in ast.walk(cell.tree):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                name = _literal(_first(node))
+                if node.func.attr in VIEW_METHODS and name:
+                    where = (cell.number, node.lineno, node.col_offset)
+                    self.views.setdefault(name.lower(), []).append((where, node.func.value))
+
+    def tables(self, names: list[str], where: Position, depth: int) -> bool | None:
+        """Whether every table of a query is small: views of small frames (False: a table of
+        the catalog, i.e. storage)."""
+        verdicts = []
+        for name in names:
+            view = self.before(name.lower().removeprefix("global_temp."), where, "views")
+            if view is None:
+                return False
+            verdicts.append(self.bounded(view[1], view[0], depth + 1))
+        if all(verdict is True for verdict in verdicts):
+            return True
+        return False if False in verdicts else None
 
     def bounded(self, node: ast.AST, where: Position, depth: int = 0) -> bool | None:
         """True: few rows (limited, aggregated, or local data); False: read from storage and
@@ -391,14 +460,25 @@ class _Frames:
     ) -> bool | None:
         if method in BOUNDING or (method in ("select", "selectExpr") and _aggregates(node)):
             return True
-        source = self._source(node, method, receiver)
+        source = self._source(node, method, receiver, where, depth)
         if source is not None:
             return source
-        if _is_reader(receiver):
-            return False  # spark.read.csv(...), spark.read.format(...).load(...)
+        if _is_reader(receiver):  # spark.read.csv(...), spark.read.format(...).load(...)
+            # spark.read.json(rdd) of an RDD made here reads nothing from storage
+            return bool(node.args) and self.bounded(node.args[0], where, depth + 1) is True
         return self.bounded(receiver, where, depth + 1)
 
-    def _source(self, node: ast.Call, method: str, receiver: ast.expr) -> bool | None:
+    def _query(self, text: str, where: Position, depth: int) -> bool | None:
+        """Whether a SQL query returns few rows (None: its text is not in the notebook)."""
+        if not text.strip():
+            return None
+        if SQL_BOUNDED.search(text):
+            return True
+        return self.tables(SQL_TABLE.findall(text), where, depth)
+
+    def _source(
+        self, node: ast.Call, method: str, receiver: ast.expr, where: Position, depth: int
+    ) -> bool | None:
         """Whether a call on a session or context makes a small frame (None: not a source)."""
         owner = receiver.id if isinstance(receiver, ast.Name) else None
         is_session = owner in self.sessions
@@ -411,12 +491,18 @@ class _Frames:
             return True
         if method == "range":
             return _small_range(node)
-        if is_session and method in SESSION_SOURCES:
-            text = _sql_text(node.args[0]) if method == "sql" and node.args else ""
-            return bool(SQL_BOUNDED.search(text))
+        if is_session and method in ("table", "sql"):
+            return self._catalog(node, method, where, depth)
         if is_context and method in CONTEXT_SOURCES:
             return False
         return None
+
+    def _catalog(self, node: ast.Call, method: str, where: Position, depth: int) -> bool | None:
+        """``spark.table("name")`` or ``spark.sql("...")``."""
+        if method == "table":
+            name = _literal(_first(node))
+            return self.tables([name], where, depth) if name else False
+        return self._query(_sql_text(node.args[0]) if node.args else "", where, depth)
 
 
 def _is_reader(node: ast.expr) -> bool:
@@ -531,6 +617,7 @@ def _own_calls(statement: ast.stmt) -> Iterator[ast.Call]:
 def collect_rules(notebook: SparkNotebook) -> list[Finding]:
     """NB415 of one notebook."""
     frames = _Frames()
+    frames.register_views(notebook.cells)
     found = []
     for cell, statement in _statements(notebook.cells):
         where = (cell, statement.lineno, statement.col_offset)
