@@ -196,6 +196,7 @@ OTHER_ANSWERS = {
     "github_repo": "acme/sales-forecast",
     "app": "streamlit",
     "pre_commit_hooks": "github",
+    "spark": "yes",  # with the example code: the Spark notebook, its params and stage
 }
 
 
@@ -205,6 +206,7 @@ MINIMAL_ANSWERS = {
     "example_code": "no",
     "pydata_packages": "none",
     "app": "voila",  # the one app that needs no example code
+    "spark": "yes",  # without the example code: spark.py, no Spark notebook
 }
 
 

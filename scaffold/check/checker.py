@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
-from scaffold.check import duplicates, imports, threshold
+from scaffold.check import duplicates, imports, spark, threshold
 from scaffold.check.model import Config, Finding, codes_where
 from scaffold.check.notebook import Summary, analyse
 from scaffold.errors import ScaffoldError
@@ -422,6 +422,8 @@ def _import_rules(
             local = imports.local_modules(root, folder)
             local_by_folder[folder] = local | ({package.name} if package else set())
         for module, cell, line in summary.imports:
+            if module in spark.IMPORTS:
+                continue  # NB411 says where Spark is declared
             missing = imports.missing(module, wanted, local_by_folder[folder], installed)
             if missing and installed is None:
                 installed = _installed(project, python)
@@ -747,6 +749,7 @@ def check(
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
     findings.extend(threshold.rules(root, chosen, config.enabled))
+    findings.extend(spark.rules(project, chosen_paths, config))
     return Result(keep(findings, chosen, config), len(chosen))
 
 

@@ -63,6 +63,12 @@ register(
     Rule("NB402", "path-outside-project", "error", _PROJECT, parsed=True),
     Rule("NB403", "pip-install-in-notebook", "error"),
     Rule("NB404", "undeclared-import", "error", _PROJECT, parsed=True),
+    # NB41x: Spark notebooks (scaffold/check/spark.py)
+    Rule("NB411", "spark-undeclared", "error", _PROJECT),
+    Rule("NB412", "pyspark-in-dependencies", "warning", _PROJECT),
+    Rule("NB413", "spark-master-in-code", "error", _PROJECT),
+    Rule("NB414", "spark-credential-in-code", "error", _PROJECT),
+    Rule("NB415", "unbounded-collect", "warning", _PROJECT),
     Rule("NB501", "duplicate-definition", "error", _PROJECT, parsed=True),
     Rule("NB502", "drifted-definition", "warning", _PROJECT, parsed=True),
     Rule("NB601", "parameters-cell-count", "error", _PROJECT),
