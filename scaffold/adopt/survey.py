@@ -35,6 +35,7 @@ DATA_SUFFIXES = {
 MAYBE_DATA_SUFFIXES = {".txt", ".json", ".xml", ".dat", ".png", ".jpg", ".jpeg", ".gif", ".tif",
                        ".tiff", ".bmp", ".wav", ".mp3"}  # fmt: skip
 DATA_FOLDERS = {"data", "dataset", "datasets", "input", "inputs", "raw", "raw_data"}
+_NEVER_DATA = {".md", ".rst", ".py", ".ipynb", ".cfg", ".toml", ".yml", ".yaml", ".sh"}
 BIG = 1_000_000  # bytes: a text file this big beside notebooks is data, not documentation
 DEPENDENCY_FILES = re.compile(
     r"^(requirements[^/]*\.txt|environment\.ya?ml|setup\.py|setup\.cfg|pyproject\.toml|"
@@ -86,10 +87,11 @@ def order_key(path: str) -> tuple[int, int, int, str]:
     """Sort key of a notebook: the numbers its name starts with, then its name."""
     stem = PurePosixPath(path).stem
     match = _NUMBER.match(stem)
+    natural = re.sub(r"\d+", lambda m: m.group().zfill(12), path.lower())
     if not match or not match.group(1):
-        return (1, 0, 0, path.lower())
+        return (1, 0, 0, natural)
     second = int(match.group(2)) if match.group(2) else -1
-    return (0, int(match.group(1)), second, path.lower())
+    return (0, int(match.group(1)), second, natural)
 
 
 def slug_of(path: str) -> str:
@@ -159,7 +161,11 @@ def data_reason(root: Path, path: str, used: set[str]) -> str | None:
     if suffix in DATA_SUFFIXES:
         return f"data ({suffix[1:]} file)"
     if suffix not in MAYBE_DATA_SUFFIXES:
-        return None
+        if _in_data_folder(path) and suffix not in _NEVER_DATA:
+            return f"data ({suffix[1:] or 'a'} file in a data folder)"
+        return (
+            "data (a file a notebook reads)" if path in used and suffix not in _NEVER_DATA else None
+        )
     if path in used:
         return f"data ({suffix[1:]} file a notebook reads)"
     if _in_data_folder(path):
