@@ -102,6 +102,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
         "notebooks/1.2-al-model.ipynb" in out
     )
     assert "git's history keeps the old copies" in out
+    assert "clean is pasted into 3 notebooks" in out and "scaffold extract clean" in out
     assert state(repo) == before
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.notebook import ABSOLUTE, blank_magics
 
 READERS = {
@@ -62,6 +63,7 @@ class Code:
     literals: list[Literal] = field(default_factory=list)
     imports: list[tuple[int, ast.Import | ast.ImportFrom]] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)  # top-level import names
+    definitions: list[Definition] = field(default_factory=list)  # top-level defs and classes
     unparsed: int = 0  # cells that are not valid Python
 
 
@@ -134,6 +136,7 @@ def analyse_source(code: Code, cell: int, source: str) -> None:
     if tree is None:
         code.unparsed += 1
         return
+    code.definitions += definitions(tree, "", cell)
     inside_fstring: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):

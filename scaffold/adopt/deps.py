@@ -132,6 +132,7 @@ def declare(plan: Plan, analysed: dict[str, code.Code]) -> None:
         wanted[imports.normalise(chosen)] = chosen
     wanted.setdefault("python-dotenv", "python-dotenv")  # the package's config.py loads .env
     plan.dependencies = sorted(wanted.values(), key=str.lower)
+    resolve(plan)
     plan.writes["pyproject.toml"] = merged_pyproject(plan)
 
 
@@ -180,3 +181,43 @@ def merged_pyproject(plan: Plan) -> str:
             changes.append(f"[tool.{name}] added")
     plan.merged["pyproject.toml"] = "; ".join(changes)
     return tomlkit.dumps(mine)
+
+
+_NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
+
+
+def resolve(plan: Plan, attempts: int = 10) -> None:
+    """Resolve the dependencies as ``make requirements`` would install them (``uv pip
+    compile``); a name the package index does not have is an unknown import, left out."""
+    from scaffold import processes
+
+    uv = processes.find_tool("uv")
+    if uv is None:
+        plan.notes.append("dependencies not resolved (uv is not installed)")
+        return
+    python = plan.answers.get("python_version", "")
+    for _ in range(attempts):
+        args = [uv, "pip", "compile", "--quiet", "--no-header", "-"]
+        result = processes.run(
+            [*args, *(["--python-version", python] if python else [])],
+            input="\n".join(plan.dependencies) + "\n",
+            cwd=plan.root,
+            check=False,
+        )
+        if result.ok:
+            return
+        missing = _NOT_FOUND.search(result.stderr.decode("utf-8", "replace"))
+        if not missing:
+            plan.notes.append(f"dependencies do not resolve together: {result.message}")
+            return
+        name = missing.group(1).lower()
+        kept = [r for r in plan.dependencies if not _same(r, name)]
+        plan.unknown += [r for r in plan.dependencies if _same(r, name)]
+        plan.dependencies = kept
+
+
+def _same(requirement: str, name: str) -> bool:
+    from scaffold.check.imports import normalise
+
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    return match is not None and normalise(match.group()) == normalise(name)

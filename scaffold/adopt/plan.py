@@ -3,6 +3,7 @@ before anything is written (``--dry-run`` prints it; ``apply`` carries it out)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import shutil
@@ -130,7 +131,7 @@ def plan_adopt(root: Path) -> Plan:
     known = set(files) | {str(p) for name in files for p in PurePosixPath(name).parents} - {"."}
     basenames = _unique_basenames(files)
     used = _used_files(root, analysed, known, basenames)
-    imported = set().union(*(c.modules for c in analysed.values())) if analysed else set()
+    imported = _imported(root, files, analysed)
     plan.entries = survey.classify(root, files, used, imported)
     fallback = _initials(answers["author_name"])
     names = survey.notebook_names(
@@ -140,10 +141,53 @@ def plan_adopt(root: Path) -> Plan:
     io = _pipeline(plan, analysed, known, basenames)
     _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
     _rewrite_modules(plan)
+    _copies(plan, analysed)
     plan.render = _render(answers)
     _template_files(plan)
     deps.declare(plan, analysed)
     return plan
+
+
+def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
+    """Functions and classes pasted into several notebooks: a note to extract them."""
+    from dataclasses import replace
+
+    from scaffold.check.duplicates import group
+
+    targets = {e.path: e.target for e in plan.entries}
+    found = [
+        replace(definition, path=targets.get(name, name))
+        for name, analysed_one in analysed.items()
+        for definition in analysed_one.definitions
+    ]
+    for copies in group(found, min_lines=2).copies:
+        where = sorted({definition.path for definition in copies})
+        name = copies[0].name
+        plan.notes.append(
+            f"{name} is pasted into {len(where)} notebooks ({', '.join(where)}); after adopt, "
+            f"`scaffold extract {name} --verify` moves it into the package"
+        )
+
+
+def _imported(root: Path, files: list[str], analysed: dict[str, code.Code]) -> set[str]:
+    """Top-level names the notebooks import, and those the repository's own modules they
+    import import in turn (``from preamble import *`` whose preamble imports ``mglearn``)."""
+    imported: set[str] = set().union(*(c.modules for c in analysed.values())) if analysed else set()
+    sources: dict[str, list[str]] = defaultdict(list)
+    for name in files:
+        parts = PurePosixPath(name).parts
+        if name.endswith(".py"):
+            sources[PurePosixPath(name).stem if len(parts) == 1 else parts[0]].append(name)
+    done: set[str] = set()
+    while todo := (imported & set(sources)) - done:
+        for module in todo:
+            done.add(module)
+            for name in sources[module]:
+                found = code.Code()
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    code.analyse_source(found, 0, (root / name).read_text(encoding="utf-8"))
+                imported |= found.modules
+    return imported
 
 
 def _unique_basenames(files: list[str]) -> dict[str, str]:
