@@ -886,6 +886,10 @@ def adopt_command(
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="SECONDS", help="Per notebook run.")
     ] = 600,
+    no_pin: Annotated[
+        bool,
+        typer.Option("--no-pin", help="Do not try older versions for notebooks the newest break."),
+    ] = False,
 ) -> None:
     """Bring an existing notebook repository into the scaffold layout, in one commit."""
     from scaffold import adopt
@@ -910,7 +914,8 @@ def adopt_command(
         if not no_run:
             from scaffold.adopt.prove import prove, table
 
-            for line in table(prove(plan, python=python, timeout=timeout, echo=typer.echo)):
+            proof = prove(plan, python=python, timeout=timeout, echo=typer.echo, pin=not no_pin)
+            for line in table(proof):
                 typer.echo(line)
 
 

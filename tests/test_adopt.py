@@ -227,3 +227,37 @@ def test_adopted_notebooks_run_and_the_pipeline_reproduces(tmp_path: Path) -> No
     order = [line for line in repro.stdout.splitlines() if line.startswith("Running stage")]
     assert [line.split("'")[1] for line in order] == ["1_1-al-load-data", "1_2-al-model"]
     assert (repo / "data/processed/processed.csv").read_text().startswith("x,y")
+
+
+@pytest.mark.slow
+def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    notebook(
+        repo / "01_grow.ipynb",
+        "import pandas as pd\n",
+        # DataFrame.append went away in pandas 2.0 (April 2023)
+        "df = pd.DataFrame({'x': [1]}).append({'x': 2}, ignore_index=True)\nprint(len(df))\n",
+    )
+    notebook(repo / "02_fine.ipynb", "import pandas as pd\nprint(pd.Series([1]).sum())\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    dated = {"GIT_COMMITTER_DATE": "2022-12-01T12:00:00", "GIT_AUTHOR_DATE": "2022-12-01T12:00:00"}
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", "notebooks"],
+        cwd=repo,
+        check=True,
+        env={**os.environ, **dated},
+    )
+    result = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path)
+    out = result.stdout
+    assert "Pin the versions that run the notebooks" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow "))
+    assert row.split()[1:3] == ["no", "yes"] and "pinned" in row, out
+    assert git("log", "--format=%s", cwd=repo).splitlines()[:2] == [
+        "Pin the versions that run the notebooks",
+        "Adopt the scaffold layout",
+    ]
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert '"pandas==1.' in pyproject and "[tool.scaffold.adopt]" in pyproject
+    assert "1.1-tu-grow.ipynb" in pyproject

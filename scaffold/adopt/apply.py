@@ -162,7 +162,7 @@ def _track_data(plan: Plan) -> None:
         processes.run(["dvc", "add", "--quiet", "data/raw"], cwd=root)
 
 
-def _identity(root: Path, answers: dict[str, str]) -> list[str]:
+def identity_args(root: Path, answers: dict[str, str]) -> list[str]:
     """``-c user.name=.. -c user.email=..`` when git has no identity."""
     if processes.git("var", "GIT_COMMITTER_IDENT", cwd=root, check=False).ok:
         return []
@@ -174,7 +174,7 @@ def _identity(root: Path, answers: dict[str, str]) -> list[str]:
 def _commit(plan: Plan) -> str:
     """Stage everything, commit once, and keep the pristine render as the template ref."""
     root = plan.root
-    identity = _identity(root, plan.answers)
+    identity = identity_args(root, plan.answers)
     processes.git("add", "--all", cwd=root)
     processes.git(*identity, "commit", "--quiet", "--no-verify", "-m", COMMIT_MESSAGE, cwd=root)
     _record_template(plan, identity)

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from scaffold.adopt import code
-from scaffold.adopt.survey import DEPENDENCIES, MODULE, PACKAGE
+from scaffold.adopt.survey import DATA, DEPENDENCIES, MODULE, PACKAGE
 
 if TYPE_CHECKING:
     from scaffold.adopt.plan import Plan
@@ -131,9 +131,41 @@ def declare(plan: Plan, analysed: dict[str, code.Code]) -> None:
             continue
         wanted[imports.normalise(chosen)] = chosen
     wanted.setdefault("python-dotenv", "python-dotenv")  # the package's config.py loads .env
+    if "pandas" in wanted:
+        _engines(plan, wanted)
     plan.dependencies = sorted(wanted.values(), key=str.lower)
     resolve(plan)
     plan.writes["pyproject.toml"] = merged_pyproject(plan)
+
+
+# The libraries pandas reads (and writes) a file type with: imported by pandas, never by the
+# notebook, so no import names them.
+ENGINES = {
+    ".xls": "xlrd",
+    ".xlsx": "openpyxl",
+    ".xlsm": "openpyxl",
+    ".ods": "odfpy",
+    ".parquet": "pyarrow",
+    ".pq": "pyarrow",
+    ".feather": "pyarrow",
+    ".arrow": "pyarrow",
+    ".orc": "pyarrow",
+    ".h5": "tables",
+    ".hdf5": "tables",
+    ".hdf": "tables",
+}
+
+
+def _engines(plan: Plan, wanted: dict[str, str]) -> None:
+    """Add the engines pandas needs for the repository's data files."""
+    for entry in plan.entries:
+        if entry.kind != DATA:
+            continue
+        suffix = PurePosixPath(entry.path).suffix.lower()
+        engine = ENGINES.get(suffix)
+        if engine and engine not in wanted:
+            wanted[engine] = engine
+            plan.notes.append(f"{engine} declared: pandas reads the {suffix} files with it")
 
 
 def _choose(module: str, candidates: tuple[str, ...], installed: dict[str, set[str]]) -> str:

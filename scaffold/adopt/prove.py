@@ -11,11 +11,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
+
+if TYPE_CHECKING:
+    from scaffold.adopt.pins import Pinned
 
 NETWORK = re.compile(
     r"URLError|HTTPError|ConnectionError|gaierror|ConnectTimeout|ReadTimeout|SSLError|"
@@ -41,6 +45,7 @@ class Outcome:
     now: bool
     why: str  # why it fails now ("" when it runs)
     why_before: str = ""
+    pinned: bool = False  # it runs with the pinned older versions, not the newest
 
     @property
     def network(self) -> bool:
@@ -105,13 +110,21 @@ def _old_tree(plan: Plan, head: str, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
-def _failures(
+def failures(
     project: Project, notebooks: list[Path], python: Path, timeout: float
 ) -> dict[str, str]:
     from scaffold.check.execute import run_notebooks
 
     found = run_notebooks(project, notebooks, python=python, timeout=timeout)
     return {finding.path: reason(finding.message) for finding in found}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Every notebook's runs, and the pins that made some run (None: nothing pinned)."""
+
+    outcomes: list[Outcome]
+    pinned: Pinned | None = None
 
 
 def prove(
@@ -121,9 +134,34 @@ def prove(
     timeout: float = 600,
     echo: Callable[[str], object] = print,
     before: bool = True,
-) -> list[Outcome]:
-    """Run every notebook before and after adoption; one outcome per notebook."""
+    pin: bool = True,
+) -> Proof:
+    """Run every notebook before and after adoption; pin older versions when the newest
+    break notebooks that older ones run (a second commit)."""
+    from scaffold.adopt import pins
+
     interpreter = environment(plan, python, echo)
+    outcomes = _outcomes(plan, interpreter, timeout, echo, before)
+    found = pins.find_pins(plan, outcomes, interpreter, timeout, echo) if pin else None
+    if found is None:
+        return Proof(outcomes)
+    commit = pins.write_pins(plan, found)
+    echo(f"committed {commit[:10]} {pins.PIN_MESSAGE!r}")
+    if python is None:
+        environment(plan, None, echo)  # the project's .venv gets the pinned versions
+    outcomes = [
+        Outcome(o.notebook, o.before, True, "", o.why_before, pinned=True)
+        if o.notebook in found.fixed
+        else o
+        for o in outcomes
+    ]
+    return Proof(outcomes, found)
+
+
+def _outcomes(
+    plan: Plan, interpreter: Path, timeout: float, echo: Callable[[str], object], before: bool
+) -> list[Outcome]:
+    """Run every notebook as it was and as adopted."""
     notebooks = plan.notebooks
     old_failures: dict[str, str] | None = None
     if before and plan.is_git:
@@ -132,12 +170,12 @@ def prove(
             old = Path(scratch)
             _old_tree(plan, head, old)
             echo(f"running {len(notebooks)} notebooks as they were")
-            old_failures = _failures(
+            old_failures = failures(
                 Project(old), [old / e.path for e in notebooks], interpreter, timeout
             )
     echo(f"running {len(notebooks)} notebooks as adopted")
     project = Project(plan.root, plan.answers)
-    new_failures = _failures(
+    new_failures = failures(
         project, [plan.root / e.target for e in notebooks], interpreter, timeout
     )
     outcomes = []
@@ -151,13 +189,15 @@ def prove(
     return outcomes
 
 
-def table(outcomes: list[Outcome]) -> list[str]:
-    """The outcomes as a table, then the totals."""
+def table(proof: Proof) -> list[str]:
+    """The outcomes as a table, then the totals and the pins."""
+    outcomes = proof.outcomes
     mark = {True: "yes", False: "no", None: "-"}
     width = max([len(o.notebook) for o in outcomes] + [8])
     lines = [f"{'notebook':<{width}}  before  now  why not"]
     for o in outcomes:
         why = o.why or (f"(before: {o.why_before})" if o.why_before else "")
+        why = "with the pinned versions" if o.pinned else why
         lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {why}")
     offline = [o for o in outcomes if not o.network]
     runs = sum(o.now for o in offline)
@@ -169,4 +209,13 @@ def table(outcomes: list[Outcome]) -> list[str]:
     worse = [o.notebook for o in outcomes if o.before and not o.now]
     if worse:
         lines.append(f"ran before but not now: {', '.join(worse)}")
+    if proof.pinned:
+        shown = ", ".join(
+            f"{name}=={version}" for name, version in sorted(proof.pinned.pins.items())
+        )
+        lines.append(
+            f"pinned the versions of {proof.pinned.date} ({shown}): the newest break "
+            f"{', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] in pyproject.toml says so, "
+            "modernise and unpin later"
+        )
     return lines
