@@ -261,3 +261,53 @@ def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Pa
     pyproject = (repo / "pyproject.toml").read_text()
     assert '"pandas==1.' in pyproject and "[tool.scaffold.adopt]" in pyproject
     assert "1.1-tu-grow.ipynb" in pyproject
+
+
+def test_paths_become_config_paths_of_the_right_kind() -> None:
+    from scaffold.adopt import code
+
+    found = code.Code()
+    source = (
+        "import glob, pandas as pd\n"
+        "a = pd.read_csv('../input/sales.csv')\n"
+        "b = glob.glob('data/names/*.txt')\n"
+        "c = 'data/names/' + name\n"
+        "df['data'] = 1\n"
+    )
+    code.analyse_source(found, 0, source)
+    by_value = {literal.value: literal for literal in found.literals}
+    assert by_value["../input/sales.csv"].access == "read"
+    known = {"data/sales.csv", "data", "data/names", "data/names/yob1880.txt"}
+    basenames = {"sales.csv": "data/sales.csv"}
+    root = Path("/nowhere")
+    assert code.resolve("../input/sales.csv", "", root, known, basenames) == "data/sales.csv"
+    assert not code.looks_like_path("data")  # a column name is not a path
+    expression, name = code.config_expression("data/raw/sales.csv", by_value["../input/sales.csv"])
+    assert (expression, name) == ('RAW_DATA_DIR / "sales.csv"', "RAW_DATA_DIR")
+    glob_expression, _ = code.config_expression(
+        "data/raw/names/*.txt", by_value["data/names/*.txt"]
+    )
+    assert glob_expression == 'f"{RAW_DATA_DIR}/names/*.txt"'
+    prefix, _ = code.config_expression("data/raw/names", by_value["data/names/"])
+    assert prefix == 'f"{RAW_DATA_DIR}/names/"'
+    at = by_value["../input/sales.csv"]
+    edits = [code.Edit(0, at.line, at.col, at.line, at.end_col, expression)]
+    assert 'pd.read_csv(RAW_DATA_DIR / "sales.csv")' in code.apply_edits(source, edits)
+
+
+def test_local_imports_come_from_the_package() -> None:
+    import ast
+
+    from scaffold.adopt.code import import_text
+
+    def rewritten(line: str) -> str | None:
+        node = ast.parse(line).body[0]
+        assert isinstance(node, ast.Import | ast.ImportFrom)
+        return import_text(node, {"helpers", "mglearn"}, "proj")
+
+    assert rewritten("import helpers") == "from proj import helpers"
+    assert rewritten("import os, helpers as h") == "import os; from proj import helpers as h"
+    assert rewritten("from helpers import a, b as c") == "from proj.helpers import a, b as c"
+    assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
+    assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
+    assert rewritten("import numpy") is None

@@ -141,7 +141,7 @@ def declare(plan: Plan, analysed: dict[str, code.Code]) -> None:
 # The libraries pandas reads (and writes) a file type with: imported by pandas, never by the
 # notebook, so no import names them.
 ENGINES = {
-    ".xls": "xlrd",
+    ".xls": "xlrd python-calamine",  # pandas 3 reads .xls with calamine, older ones with xlrd
     ".xlsx": "openpyxl",
     ".xlsm": "openpyxl",
     ".ods": "odfpy",
@@ -162,10 +162,10 @@ def _engines(plan: Plan, wanted: dict[str, str]) -> None:
         if entry.kind != DATA:
             continue
         suffix = PurePosixPath(entry.path).suffix.lower()
-        engine = ENGINES.get(suffix)
-        if engine and engine not in wanted:
-            wanted[engine] = engine
-            plan.notes.append(f"{engine} declared: pandas reads the {suffix} files with it")
+        for engine in ENGINES.get(suffix, "").split():
+            if engine not in wanted:
+                wanted[engine] = engine
+                plan.notes.append(f"{engine} declared: pandas reads the {suffix} files with it")
 
 
 def _choose(module: str, candidates: tuple[str, ...], installed: dict[str, set[str]]) -> str:

@@ -143,8 +143,12 @@ def plan_adopt(root: Path) -> Plan:
     _rewrite_modules(plan)
     _copies(plan, analysed)
     plan.render = _render(answers)
-    _template_files(plan)
-    deps.declare(plan, analysed)
+    try:
+        _template_files(plan)
+        deps.declare(plan, analysed)
+    except BaseException:  # the scratch render never outlives the plan
+        plan.cleanup()
+        raise
     return plan
 
 
