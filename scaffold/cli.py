@@ -1108,6 +1108,69 @@ def graduate_command(
     if not dry_run and not done.compared:
         typer.echo("note: the stage has no outputs besides the executed notebook to compare")
 
+# -- scaffold adopt: an existing repository into the layout ----------------------------------
+
+
+@app.command("adopt")
+def adopt_command(
+    path: Annotated[
+        Path, typer.Argument(metavar="[PATH]", help="The repository or folder (default: here).")
+    ] = Path("."),
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan; write nothing. Exit 2 if there is something to do."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Do not run the notebooks before and after.")
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The Python that runs the notebooks."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="SECONDS", help="Per notebook run.")
+    ] = 600,
+    no_pin: Annotated[
+        bool,
+        typer.Option("--no-pin", help="Do not try older versions for notebooks the newest break."),
+    ] = False,
+) -> None:
+    """Bring an existing notebook repository into the scaffold layout, in one commit."""
+    from scaffold import adopt
+
+    with user_errors():
+        try:
+            plan = adopt.plan_adopt(path)
+        except adopt.NothingToAdopt as nothing:
+            typer.echo(str(nothing))
+            return
+        try:
+            for line in adopt.describe(plan):
+                typer.echo(line)
+            if dry_run:
+                raise typer.Exit(2)
+            if not yes and not _confirm_adopt():
+                raise typer.Exit(1)
+            commit = adopt.apply(plan)
+        finally:
+            plan.cleanup()
+        typer.echo(f"committed {commit[:10]} {adopt.COMMIT_MESSAGE!r}")
+        if not no_run:
+            from scaffold.adopt.prove import prove, table
+
+            proof = prove(plan, python=python, timeout=timeout, echo=typer.echo, pin=not no_pin)
+            for line in table(proof):
+                typer.echo(line)
+
+
+def _confirm_adopt() -> bool:
+    if not sys.stdin.isatty():
+        raise ScaffoldError("adopt asks before it changes the repository; pass --yes to agree.")
+    return _confirm("Adopt this repository as planned above?")
+
 
 def main() -> None:
     """Console entry point."""
