@@ -1108,6 +1108,7 @@ def graduate_command(
     if not dry_run and not done.compared:
         typer.echo("note: the stage has no outputs besides the executed notebook to compare")
 
+
 # -- scaffold adopt: an existing repository into the layout ----------------------------------
 
 
