@@ -193,6 +193,8 @@ OTHER_ANSWERS = {
     "binder": "no",
     "colab": "yes",
     "devcontainer": "no",
+    "sagemaker": "yes",
+    "vertex": "yes",
     "github_repo": "acme/sales-forecast",
     "app": "streamlit",
     "pre_commit_hooks": "github",
