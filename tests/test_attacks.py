@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from scaffold import run
-from tests.conftest import copy_project, run_scaffold, scaffold_in_process
+from tests import test_update
+from tests.conftest import copy_project, git, run_scaffold, scaffold_in_process
 from tests.test_extract import HELPERS, cell, write_notebook
 
 
@@ -235,3 +236,30 @@ def test_a_deep_pyproject_is_a_configuration_error(lab: Path):
     result = _scaffold("check", cwd=lab)
     assert result.returncode == 2, result.stderr
     assert result.stderr == "error: pyproject.toml is nested too deeply to read; fix it.\n"
+
+
+# the template repository with v1 and v2, and a project made from v1 (test_update's fixtures)
+upstream, made_v1, v1_project = test_update.upstream, test_update.made_v1, test_update.v1_project
+
+
+def test_update_refuses_while_a_merge_is_in_progress(v1_project: Path):
+    project = v1_project
+    git("checkout", "--quiet", "-b", "side", cwd=project)
+    (project / "NOTES.md").write_text("same\n")
+    git("add", "NOTES.md", cwd=project)
+    git("commit", "--quiet", "-m", "notes on side", cwd=project)
+    git("checkout", "--quiet", "-", cwd=project)
+    (project / "NOTES.md").write_text("same\n")
+    git("add", "NOTES.md", cwd=project)
+    git("commit", "--quiet", "-m", "notes on main", cwd=project)
+    git("merge", "--quiet", "--no-ff", "--no-commit", "side", cwd=project)
+    assert git("status", "--porcelain", cwd=project) == ""  # a clean tree, mid-merge
+    head = git("rev-parse", "HEAD", cwd=project)
+    before = snapshot(project)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: the project's repository is in the middle of a merge (MERGE_HEAD); finish or "
+        "abort it first (git status says how), then update.\n"
+    )
+    assert snapshot(project) == before and git("rev-parse", "HEAD", cwd=project) == head
