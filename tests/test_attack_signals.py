@@ -146,3 +146,113 @@ def test_an_update_leaves_no_copier_scratch(v1_project: Path, tmp_path: Path):
     result = run_scaffold("update", "--trust", cwd=v1_project, env={"TMPDIR": str(tmpdir)})
     assert "v1 -> v2" in result.stdout + result.stderr or result.returncode == 0
     assert list(tmpdir.iterdir()) == []
+
+
+# --- the generated Makefile: values are data, failures fail ---------------------------------
+
+
+def _make(lab: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    venv = lab / ".venv" / "bin"
+    env = {
+        **os.environ,
+        "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(venv.parent),
+    }
+    return subprocess.run(
+        ["make", *args], cwd=lab, capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x; touch PWNED #",
+        "`touch PWNED`",
+        "$(touch PWNED)",
+        "$(shell touch PWNED)",
+        'x" && touch PWNED && "',
+    ],
+)
+@pytest.mark.parametrize(
+    ("target", "variable"),
+    [("notebook", "NB"), ("report", "NB"), ("data-add", "FILE"), ("report", "TO")],
+)
+def test_make_passes_values_as_data(lab: Path, target: str, variable: str, value: str):
+    result = _make(lab, target, f"{variable}={value}")
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert not list(lab.rglob("PWNED")) and not (lab.parent / "PWNED").exists()
+
+
+def test_make_notebook_runs_a_name_with_a_space_and_fails_when_papermill_fails(lab: Path):
+    stem = add(lab, "make works", ("fine", "print('fine')"))
+    spaced = f"{stem} copy 2"
+    (lab / "notebooks" / f"{spaced}.ipynb").write_bytes(
+        (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+    )
+    result = _make(lab, "notebook", f"NB={spaced}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (lab / "reports" / f"{spaced}.ipynb").is_file()
+    result = _make(lab, "report", f"NB={spaced}", "TO=markdown")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (lab / "reports" / f"{spaced}.md").is_file()
+    failing = add(lab, "make fails", ("boom", "raise ValueError('no rows')"))
+    result = _make(lab, "notebook", f"NB={failing}")
+    assert result.returncode == 2 and "ValueError" in result.stdout + result.stderr
+
+
+# --- scaffold new: a signal as it exits -----------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_as_new_exits_after_done_exits_0(tmp_path: Path, signum: int):
+    """The project is complete once `Done:` is printed: a signal then (at several moments of
+    the exit, the interpreter's shutdown included) leaves it, and scaffold exits 0."""
+    import time
+
+    for trial, delay in enumerate([0.0, 0.001, 0.005, 0.02, 0.06]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scaffold", "new", f"Late {trial}", "--no-input", "--no-git",
+             "--no-dvc", "--no-pre-commit"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                if line.startswith("Done: "):
+                    time.sleep(delay)
+                    process.send_signal(signum)
+                    break
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, (delay, process.returncode, err)
+        assert "Interrupted" not in err and "Traceback" not in err
+        assert (tmp_path / f"late-{trial}" / "Makefile").is_file()
+        assert (tmp_path / f"late-{trial}" / ".copier-answers.yml").is_file()
+
+
+# --- scaffold new on a full disk --------------------------------------------------------------
+
+
+def test_a_full_disk_during_new_is_the_documented_sentence(tmp_path: Path):
+    """A real full disk (a 300 kB tmpfs): the files fit, git's objects do not."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        result = run_scaffold(
+            "new", "Full", "--no-input", "--no-dvc", "--no-pre-commit", cwd=disk, check=False
+        )
+        assert result.returncode == 1
+        sentence = (
+            "error: `git add --all` failed: no space left on the device; free some space and retry."
+        )
+        assert sentence in result.stderr.splitlines()
+        assert "fatal:" not in result.stderr and "Traceback" not in result.stderr
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
