@@ -43,8 +43,19 @@ def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = N
     )
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip()
+        for marker, advice in _FULL.items():  # scaffold's sentence, not git's raw lines
+            if marker in output:
+                shown = " ".join([Path(args[0]).name, *args[1:]])
+                raise Failed(f"`{shown}` failed: {advice}.")
         raise Failed(f"`{' '.join(args)}` failed: {output}")
     return result.stdout.strip()
+
+
+# A full disk, as the programs' messages (strerror) say it, and scaffold's advice for it.
+_FULL = {
+    "No space left on device": "no space left on the device; free some space and retry",
+    "Disk quota exceeded": "the disk quota is exceeded; free some space and retry",
+}
 
 
 def output(args: list[str], cwd: Path | None = None) -> str:

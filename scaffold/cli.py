@@ -146,6 +146,7 @@ def new(
 ) -> None:
     """Create a new project from the scaffold template."""
     from scaffold.generate import create, plan_new
+    from scaffold.interrupts import settle
     from scaffold.remotes import Credentials
     from scaffold.sources import chosen_template
 
@@ -170,6 +171,7 @@ def new(
         )
         typer.echo(f"Creating {_relative(plan.target)}")
         project = create(plan, source)
+        settle()  # the project is complete: a signal from here on does not undo or cut it
     if plan.secrets:
         typer.echo(
             f"  {'dvc secrets':<12} {', '.join(plan.secrets)} in .dvc/config.local (git-ignored)"
@@ -1175,9 +1177,22 @@ def _confirm_adopt() -> bool:
 
 def main() -> None:
     """Console entry point."""
-    from scaffold.interrupts import Interrupted, install
+    from scaffold.interrupts import Interrupted, install, settle
 
     install()
+    try:
+        _main()
+    except Interrupted as interrupted:  # it landed as scaffold was leaving with its outcome
+        settle()
+        typer.echo(interrupted.message, err=True)
+        sys.exit(interrupted.exit_code)
+    finally:
+        settle()  # the outcome is decided: a signal from here on cannot cut the exit short
+
+
+def _main() -> None:
+    from scaffold.interrupts import Interrupted
+
     try:
         app()
     except Interrupted as interrupted:

@@ -115,11 +115,18 @@ def _bound(alias: ast.alias) -> str:
 
 
 def _load(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
+    from scaffold.check.notebook import read_regular
+
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular(path)
+        if raw is None:
+            raise ScaffoldError(f"{rel} is not a regular file (a FIFO or a device?); remove it.")
+        text = raw.decode("utf-8")
         data = json.loads(text)
     except (OSError, ValueError) as error:
         raise ScaffoldError(f"{rel} cannot be read as a notebook ({error}).") from None
+    except RecursionError:
+        raise ScaffoldError(f"{rel} is JSON nested too deeply to read; restore it.") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ScaffoldError(f"{rel} is not a Jupyter notebook (no list of cells).")
     return text, data
@@ -131,7 +138,7 @@ def _code_tree(cell: Any) -> ast.Module | None:
         return None
     try:
         return ast.parse(blank_magics(_source(cell)))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # check reports it (NB104); nothing here can be moved from it
 
 

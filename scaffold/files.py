@@ -95,6 +95,13 @@ def _target(path: Path, root: Path) -> Path:
     return landing if path.is_symlink() else path
 
 
+def refuse_outside(paths: Sequence[Path], root: Path) -> None:
+    """ScaffoldError when a symbolic link takes one of ``paths`` outside ``root`` (the check
+    ``apply`` makes, for commands that write by other means)."""
+    for path in paths:
+        _target(path, root)
+
+
 def _create(path: Path, text: str) -> None:
     _make_parent(path)
     try:

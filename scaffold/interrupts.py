@@ -129,3 +129,17 @@ def install() -> None:
     """Make SIGINT, SIGTERM and SIGHUP end the children and raise ``Interrupted``."""
     for signum in SIGNALS:
         signal.signal(signum, _handle)
+
+
+def settle() -> None:
+    """Ignore SIGINT, SIGTERM and SIGHUP from now on: scaffold's outcome is decided (done, or
+    cleaned up after a signal) and only Python's exit is left. Without this, a signal during
+    the interpreter's shutdown, when Python has put the default handlers back, would kill
+    scaffold with no message and a status that says nothing of the finished work. ``SIG_IGN``
+    (unlike a handler) stays through the shutdown; no child is started after this. Only
+    where ``install`` ran (the command line, not a test's in-process run)."""
+    if signal.getsignal(signal.SIGINT) not in (_handle, _ignore):
+        return
+    for signum in SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(signum, signal.SIG_IGN)

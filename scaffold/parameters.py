@@ -56,6 +56,8 @@ def parse(source: str, where: str = "the parameters cell") -> list[Parameter]:
         tree = ast.parse(source)
     except SyntaxError as error:
         raise ScaffoldError(f"{where} is not valid Python (line {error.lineno}).") from None
+    except (RecursionError, MemoryError):
+        raise ScaffoldError(f"{where} is nested too deeply for Python's parser.") from None
     lines = source.splitlines()
     found: list[Parameter] = []
     for node in tree.body:
@@ -88,7 +90,8 @@ def _comment_after(lines: list[str], node: ast.stmt) -> str:
 def cell_source(cells: Sequence[Any]) -> str | None:
     """The source of the first cell tagged ``parameters`` among notebook JSON cells."""
     for cell in cells:
-        if TAG in (cell.get("metadata", {}).get("tags") or []):
+        metadata = cell.get("metadata") if isinstance(cell, dict) else None
+        if isinstance(metadata, dict) and TAG in (metadata.get("tags") or []):
             source = cell.get("source", "")
             return "".join(source) if isinstance(source, list) else str(source)
     return None
@@ -103,5 +106,8 @@ def of_notebook(path: Path) -> list[Parameter] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ScaffoldError(f"cannot read notebook {path}: {error}.") from None
-    source = cell_source(data.get("cells", []) if isinstance(data, dict) else [])
+    except RecursionError:
+        raise ScaffoldError(f"cannot read notebook {path}: JSON nested too deeply.") from None
+    cells = data.get("cells", []) if isinstance(data, dict) else []
+    source = cell_source(cells if isinstance(cells, list) else [])
     return None if source is None else parse(source, f"the parameters cell of {path.name}")

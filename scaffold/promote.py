@@ -125,7 +125,7 @@ def _code_trees(cells: list[Any]) -> Iterator[tuple[int, ast.Module]]:
             continue
         try:
             yield index, ast.parse(blank_magics(_source(cell)))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
 
 
@@ -182,10 +182,12 @@ def _load(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ScaffoldError(f"{rel} is not valid JSON; restore it from git.") from None
     if not isinstance(data, dict):
         data = {}
+    if not isinstance(data.get("cells", []), list):
+        raise ScaffoldError(f"{rel} is not a Jupyter notebook (no list of cells); fix it.")
     metadata = data.get("metadata")
     kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
     language = kernelspec.get("language", "python") if isinstance(kernelspec, dict) else "python"

@@ -6,21 +6,24 @@ project's environment, with its parameters file), is converted by nbconvert into
 ``reports/<stem>.<ext>``. nbconvert runs in the project's environment, like papermill (it is
 in the project's dev extra; scaffold never imports it). ``--no-input`` hides the code.
 
-nbconvert writes into a hidden folder inside ``reports/``; its files are moved into place
-only when it succeeded, so a failed or interrupted conversion leaves the reports as they were.
+nbconvert (and with ``--execute`` papermill) writes into a hidden folder inside ``reports/``;
+its files are moved into place only when both succeeded, so a failed or interrupted run or
+conversion leaves the reports as they were. A folder where the report goes, or a ``reports/``
+link out of the project, is refused before anything runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change, relative
+from scaffold.files import Change, refuse_outside, relative
 from scaffold.interpreters import Interpreter
 from scaffold.layout import REPORTS_DIR
 from scaffold.project import Project
@@ -83,7 +86,20 @@ def plan_report(
         executed = root / REPORTS_DIR / f"{notebook.stem}.ipynb"
         _check_executed(root, notebook, executed)
     output = executed.with_name(f"{notebook.stem}{FORMATS[to][1]}")
+    _check_targets(root, [output, *([executed] if execute else [])])
     return ReportPlan(notebook, executed, output, to, no_input, planned)
+
+
+def _check_targets(root: Path, targets: list[Path]) -> None:
+    """Refuse, before anything runs, a report that would replace a folder or write through a
+    link out of the project."""
+    refuse_outside([root / REPORTS_DIR, *targets], root)
+    for target in targets:
+        if target.is_dir():
+            raise ScaffoldError(
+                f"{relative(target, root)} is a folder; move it away (scaffold report writes "
+                "a file there and never removes a folder)."
+            )
 
 
 def _check_executed(root: Path, notebook: Path, executed: Path) -> None:
@@ -107,27 +123,49 @@ def make_report(
 ) -> list[Change]:
     """Run the notebook (with ``--execute``), then convert its executed copy; the status
     lines of the files written."""
-    from scaffold import interpreters, run
+    from scaffold import interpreters
 
     interpreter = interpreters.find_interpreter(project, python)
     needs = (*NEEDS, *(interpreters.RUNTIME if plan.run else ()))
     interpreters.check_interpreter(interpreter, project, needs)
-    if plan.run is not None:
-        run.execute(plan.run, interpreter, project.root, progress=progress)
     reports = plan.executed.parent
+    made = not reports.exists()
+    reports.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-report-", dir=reports))
     try:
-        _convert(plan, interpreter, staging, project.root)
+        executed = plan.executed
+        if plan.run is not None:  # the fresh run is published with its report, or not at all
+            executed = staging / plan.executed.name
+            _execute(replace(plan.run, output=executed), interpreter, project.root, progress)
+        _convert(plan, executed, interpreter, staging, project.root)
+        made = False
         return _move_into_place(staging, reports, project.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if made:
+            with contextlib.suppress(OSError):
+                reports.rmdir()
 
 
-def _convert(plan: ReportPlan, interpreter: Interpreter, staging: Path, root: Path) -> None:
+def _execute(plan: RunPlan, interpreter: Interpreter, root: Path, progress: bool) -> None:
+    from scaffold import run
+
+    try:
+        run.execute(plan, interpreter, root, progress=progress)
+    except run.NotebookFailed as error:
+        failure = str(error).split(" The partial output is in ")[0]
+        raise ScaffoldError(
+            f"{failure} Nothing was written (scaffold run keeps the partial output)."
+        ) from None
+
+
+def _convert(
+    plan: ReportPlan, executed: Path, interpreter: Interpreter, staging: Path, root: Path
+) -> None:
     exporter = FORMATS[plan.to][0]
     command = [str(interpreter.python), "-m", "nbconvert", "--to", exporter]
     command += ["--no-input"] if plan.no_input else []
-    command += ["--output-dir", str(staging), str(plan.executed)]
+    command += ["--output-dir", str(staging), str(executed)]
     result = processes.run(command, cwd=root, env=interpreter.environment(), check=False)
     if not result.ok:
         shown = relative(plan.executed, root)
@@ -138,7 +176,11 @@ def _move_into_place(staging: Path, reports: Path, root: Path) -> list[Change]:
     """Move what nbconvert wrote (the report, and for Markdown its ``<stem>_files/``) from
     ``staging`` into ``reports``, replacing an earlier report of the same name."""
     written = []
-    for made in sorted(staging.iterdir()):
+    made_files = sorted(staging.iterdir())
+    for made in made_files:  # all checked before any is moved
+        if (reports / made.name).is_dir() and not made.is_dir():
+            raise ScaffoldError(f"{relative(reports / made.name, root)} is a folder; move it away.")
+    for made in made_files:
         target = reports / made.name
         action = "update" if target.exists() else "create"
         if target.is_dir() and not target.is_symlink():

@@ -200,6 +200,25 @@ def dirty_files(root: Path) -> list[str]:
     return dirty
 
 
+IN_PROGRESS = {
+    "MERGE_HEAD": "a merge",
+    "CHERRY_PICK_HEAD": "a cherry-pick",
+    "REVERT_HEAD": "a revert",
+    "REBASE_HEAD": "a rebase",
+}
+
+
+def refuse_in_progress(root: Path) -> None:
+    """Raise ScaffoldError while git is in the middle of a merge (or cherry-pick, revert,
+    rebase): an update on top would mix into it."""
+    for ref, what in IN_PROGRESS.items():
+        if git("rev-parse", "--quiet", "--verify", ref, cwd=root, check=False).ok:
+            raise ScaffoldError(
+                f"the project's repository is in the middle of {what} ({ref}); finish or "
+                "abort it first (git status says how), then update."
+            )
+
+
 def refuse_dirty(root: Path) -> None:
     """Raise ScaffoldError naming the uncommitted files, if any."""
     dirty = dirty_files(root)
@@ -414,6 +433,7 @@ def update(
     source, or of ``template``, which the project then records as its source)."""
     recorded = read_recorded(root)
     top = git_top(root)
+    refuse_in_progress(root)
     if not pretend:  # --pretend writes nothing: it shows the update of the last commit
         refuse_dirty(root)
     if template is None and is_packaged(recorded.src_path):
@@ -550,13 +570,19 @@ def _relative(path: str, sub: str) -> str:
 
 @contextmanager
 def _scratch() -> Iterator[Path]:
-    """A temporary folder, removed at the end. Under the CLI, SIGTERM and SIGHUP end the
-    children (git, copier's tasks) first and then unwind like Ctrl-C (scaffold.interrupts),
-    so nothing is still writing into it when it is removed."""
+    """A temporary folder, removed at the end, that also holds copier's scratch folders
+    (``copier._vcs.clone.*``, ``copier._main.old_copy.*``). Under the CLI, SIGTERM and SIGHUP
+    end the children (git, copier's tasks) first and then unwind like Ctrl-C
+    (scaffold.interrupts), so nothing is still writing into it when it is removed."""
     folder = Path(tempfile.mkdtemp(prefix="scaffold-update-"))
+    previous = tempfile.tempdir
+    # copier makes its clones and renders with tempfile: inside this folder, they go with it
+    tempfile.tempdir = str(folder / "tmp")
     try:
+        (folder / "tmp").mkdir()
         yield folder
     finally:
+        tempfile.tempdir = previous
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from scaffold import run
-from tests.conftest import copy_project, run_scaffold, scaffold_in_process
+from tests import test_update
+from tests.conftest import copy_project, git, run_scaffold, scaffold_in_process
 from tests.test_extract import HELPERS, cell, write_notebook
 
 
@@ -82,3 +85,181 @@ def test_extracts_refusal_keeps_a_dangling_link(lab: Path, tmp_path: Path):
     assert "outside the project" in result.stderr
     assert os.path.lexists(link) and os.readlink(link) == str(tmp_path / "elsewhere" / "missing.py")
     assert snapshot(lab) == before
+
+
+def _executed_copy(lab: Path) -> str:
+    """A successful executed copy of the lab's notebook in reports/; its stem."""
+    stem = "1.0-ab-explore"
+    (lab / "reports").mkdir(exist_ok=True)
+    write_notebook(lab / "reports" / f"{stem}.ipynb", [cell("x = 1", "one")])
+    return stem
+
+
+@pytest.mark.parametrize("execute", [False, True])
+def test_report_refuses_a_folder_where_the_report_goes(lab: Path, execute: bool):
+    stem = _executed_copy(lab)
+    folder = lab / "reports" / f"{stem}.html"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    before = snapshot(lab)
+    extra = ["--execute"] if execute else []
+    result = scaffold_in_process("report", stem, *extra, cwd=lab, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: reports/{stem}.html is a folder; move it away (scaffold report writes a file "
+        "there and never removes a folder).\n"
+    )
+    assert snapshot(lab) == before
+
+
+def test_report_refuses_a_reports_link_out_of_the_project(lab: Path, tmp_path: Path):
+    stem = _executed_copy(lab)
+    outside = tmp_path / "outside"
+    (lab / "reports").rename(outside)
+    (lab / "reports").symlink_to(outside)
+    before, before_outside = snapshot(lab), snapshot(outside)
+    result = scaffold_in_process("report", stem, cwd=lab, check=False)
+    assert result.returncode == 1
+    assert "outside the project (a symbolic link); scaffold writes only inside" in result.stderr
+    assert snapshot(lab) == before and snapshot(outside) == before_outside
+    # the report file itself as a link out of the project
+    (lab / "reports").unlink()
+    outside.rename(lab / "reports")
+    (lab / "reports" / f"{stem}.html").symlink_to(tmp_path / "stolen.html")
+    result = scaffold_in_process("report", stem, cwd=lab, check=False)
+    assert result.returncode == 1 and "outside the project" in result.stderr
+    assert not (tmp_path / "stolen.html").exists()
+
+
+def _scaffold(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real command with a time limit: a hang (a FIFO opened for reading) fails the test."""
+    return subprocess.run(
+        [sys.executable, "-m", "scaffold", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "XDG_CACHE_HOME": str(cwd / ".cache-for-test")},
+    )
+
+
+def _hostile(lab: Path, outside: Path) -> None:
+    """One of each hostile notebook beside the lab's good one."""
+    notebooks = lab / "notebooks"
+    long_line = "s = " + "+".join(["1"] * 200_000)  # a 400 kB line, 200,000 terms
+    write_notebook(notebooks / "1.1-ab-huge.ipynb", [cell(long_line, "huge")])
+    deep = '{"cells": [], "nbformat": 4, "metadata": {"x": ' + "[" * 200_000 + "]" * 200_000 + "}}"
+    (notebooks / "1.2-ab-deep.ipynb").write_text(deep)
+    os.mkfifo(notebooks / "1.3-ab-fifo.ipynb")
+    outside.mkdir()
+    write_notebook(outside / "secret.ipynb", [cell("token = 'outside'", "secret")])
+    (notebooks / "1.4-ab-linked.ipynb").symlink_to(outside / "secret.ipynb")
+
+
+def test_check_reports_each_hostile_notebook_and_checks_the_rest(lab: Path, tmp_path: Path):
+    _hostile(lab, tmp_path / "outside")
+    result = _scaffold("check", "--format", "json", cwd=lab)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["notebooks"] == 6
+    by_path = {}
+    for finding in report["findings"]:
+        by_path.setdefault(finding["path"], []).append((finding["code"], finding["message"]))
+    assert ("NB104", "cell is nested too deeply (or has too long an expression) for Python's "
+            "parser; split it") in by_path["notebooks/1.1-ab-huge.ipynb"]  # fmt: skip
+    assert by_path["notebooks/1.2-ab-deep.ipynb"] == [
+        (
+            "NB101",
+            "notebooks/1.2-ab-deep.ipynb is JSON nested too deeply to read; restore it from git",
+        )
+    ]
+    assert by_path["notebooks/1.3-ab-fifo.ipynb"] == [
+        ("NB101", "notebooks/1.3-ab-fifo.ipynb is not a regular file (a FIFO or a device?); "
+         "only files are read")
+    ]  # fmt: skip
+    assert by_path["notebooks/1.4-ab-linked.ipynb"] == [
+        ("NB101", "notebooks/1.4-ab-linked.ipynb leads outside the project (a symbolic link); "
+         "not read")
+    ]  # fmt: skip
+    assert "token" not in result.stdout
+    human = _scaffold("check", cwd=lab)
+    assert human.returncode == 1 and "Traceback" not in human.stderr
+    assert "6 notebooks checked" in human.stdout
+
+
+def test_extract_and_promote_refuse_hostile_notebooks_in_one_sentence(lab: Path, tmp_path: Path):
+    _hostile(lab, tmp_path / "outside")
+    (lab / "notebooks" / "1.2-ab-deep.ipynb").unlink()
+    before = snapshot(lab)
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+    assert dry.returncode == 1 and "Traceback" not in dry.stderr, dry.stderr
+    assert dry.stderr == (
+        "error: notebooks/1.3-ab-fifo.ipynb is not a regular file (a FIFO or a device?); "
+        "remove it.\n"
+    )
+    (lab / "notebooks" / "1.3-ab-fifo.ipynb").unlink()
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+    assert dry.returncode == 0, dry.stderr  # the huge cell is skipped, as check reports it
+    assert "src/lab/utils.py" in dry.stdout or "create src/lab/" in dry.stdout
+    deep = lab / "notebooks" / "1.2-ab-deep.ipynb"
+    deep.write_text('{"cells": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+    assert dry.returncode == 1 and dry.stderr == (
+        "error: notebooks/1.2-ab-deep.ipynb is JSON nested too deeply to read; restore it.\n"
+    )
+    promoted = _scaffold("promote", "1.2", "--no-run", cwd=lab)
+    assert promoted.returncode == 1 and "Traceback" not in promoted.stderr
+    assert (
+        promoted.stderr
+        == "error: notebooks/1.2-ab-deep.ipynb is not valid JSON; restore it from git.\n"
+    )
+    deep.write_text('{"cells": {"0": {}}, "nbformat": 4, "metadata": {}}')
+    promoted = _scaffold("promote", "1.2", "--no-run", cwd=lab)
+    assert promoted.stderr == (
+        "error: notebooks/1.2-ab-deep.ipynb is not a Jupyter notebook (no list of cells); fix it.\n"
+    )
+    promoted = _scaffold("promote", "1.1", "--no-run", cwd=lab)
+    assert promoted.returncode in (0, 1) and "Traceback" not in promoted.stderr, promoted.stderr
+    deep.unlink()
+    assert {k for k in snapshot(lab) if not k.startswith(".cache")} >= set(before) - {
+        "notebooks/1.2-ab-deep.ipynb",
+        "notebooks/1.3-ab-fifo.ipynb",
+    }
+
+
+def test_a_deep_pyproject_is_a_configuration_error(lab: Path):
+    pyproject = lab / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + "\n[tool.deep]\nx = " + "{a = " * 1000 + "1" + "}" * 1000 + "\n"
+    )
+    result = _scaffold("check", cwd=lab)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "error: pyproject.toml is nested too deeply to read; fix it.\n"
+
+
+# the template repository with v1 and v2, and a project made from v1 (test_update's fixtures)
+upstream, made_v1, v1_project = test_update.upstream, test_update.made_v1, test_update.v1_project
+
+
+def test_update_refuses_while_a_merge_is_in_progress(v1_project: Path):
+    project = v1_project
+    git("checkout", "--quiet", "-b", "side", cwd=project)
+    (project / "NOTES.md").write_text("same\n")
+    git("add", "NOTES.md", cwd=project)
+    git("commit", "--quiet", "-m", "notes on side", cwd=project)
+    git("checkout", "--quiet", "-", cwd=project)
+    (project / "NOTES.md").write_text("same\n")
+    git("add", "NOTES.md", cwd=project)
+    git("commit", "--quiet", "-m", "notes on main", cwd=project)
+    git("merge", "--quiet", "--no-ff", "--no-commit", "side", cwd=project)
+    assert git("status", "--porcelain", cwd=project) == ""  # a clean tree, mid-merge
+    head = git("rev-parse", "HEAD", cwd=project)
+    before = snapshot(project)
+    result = scaffold_in_process("update", "--trust", cwd=project, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: the project's repository is in the middle of a merge (MERGE_HEAD); finish or "
+        "abort it first (git status says how), then update.\n"
+    )
+    assert snapshot(project) == before and git("rev-parse", "HEAD", cwd=project) == head

@@ -181,6 +181,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ScaffoldError(f"{path.name} is not valid TOML ({error}); fix it.") from None
+    except RecursionError:
+        raise ScaffoldError(f"{path.name} is nested too deeply to read; fix it.") from None
     return data
 
 

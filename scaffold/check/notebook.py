@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import stat
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -152,12 +153,27 @@ def _noqa(source: str) -> list[str] | None:
     return codes
 
 
+TOO_DEEP = "cell is nested too deeply (or has too long an expression) for Python's parser; split it"
+
+
+def read_regular(path: Path) -> bytes | None:
+    """A regular file's bytes; None for a FIFO, socket or device (opened without waiting for
+    a writer, and never read)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return handle.read()
+
+
 def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """The notebook's JSON, or ``(code, message)`` saying why it is not a notebook."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError as error:
         return None, ("NB101", f"cannot be read ({error.strerror}); check its permissions")
+    if raw is None:
+        return None, ("NB101", "is not a regular file (a FIFO or a device?); only files are read")
     if not raw.strip():
         return None, ("NB102", "is empty; delete it or save a notebook from Jupyter over it")
     try:
@@ -175,6 +191,8 @@ def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
         )
     except ValueError:
         return None, ("NB101", "is not valid JSON; resolve merge conflicts or restore it from git")
+    except RecursionError:
+        return None, ("NB101", "is JSON nested too deeply to read; restore it from git")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         if isinstance(data, dict) and data.get("nbformat") not in (None, 4):
             return None, _version(data.get("nbformat"))
@@ -233,7 +251,10 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     """
     rel = path.relative_to(root).as_posix()
     summary = Summary(rel, parsed=parse)
-    data, problem = read(path)
+    if path.resolve().is_relative_to(root.resolve()):
+        data, problem = read(path)
+    else:  # as promote refuses it
+        data, problem = None, ("NB101", "leads outside the project (a symbolic link); not read")
     if data is None:
         assert problem is not None
         message = problem[1].replace("{path}", shlex.quote(rel))
@@ -252,7 +273,10 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for number, cell in enumerate(cells, start=1):
-            _cell(summary, state, place, number, cell)
+            try:
+                _cell(summary, state, place, number, cell)
+            except RecursionError:  # a tree that parsed but is too deep for a rule's walk
+                summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     _stored_state(summary, rel, state.outputs, state.counted)
     _hidden_state(summary, rel, state.executed, state.unexecuted)
     return summary
@@ -430,9 +454,14 @@ def _parse(summary: Summary, rel: str, number: int, source: str) -> tuple[ast.Mo
         return ast.parse(code), code
     except (SyntaxError, ValueError):
         pass
+    except (RecursionError, MemoryError):
+        summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
+        return None, code
     try:
         code = _ipython_transform(source)
         return ast.parse(code), code
+    except (RecursionError, MemoryError):
+        summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     except SyntaxError as error:
         if _automagic(source) or MERGE_MARKER.search(source):
             return None, code  # automagic runs; NB105 reports conflict markers
