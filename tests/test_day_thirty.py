@@ -472,11 +472,12 @@ def test_day_one_to_day_thirty(
     run(["make", "hooks"], cwd=day30, env=shell)
     missing = run(["make", "data-pull"], cwd=day30, env=shell, expect_ok=False)
     assert missing.returncode != 0 and "scaffold add remote" in missing.stderr
+    # The hint, pasted with where the data is (scaffold is the one on PATH, as pipx puts it).
     storage = (project.parent / "sales-study-dvc-storage").resolve()
-    run(
-        [venv_bin / "dvc", "remote", "modify", "--local", "storage", "url", storage],
-        cwd=day30,
-    )
+    pasted = re.search(r"scaffold add remote \S+ URL --local", missing.stderr)
+    assert pasted, missing.stderr
+    run(pasted[0].replace(" URL ", f" {storage} ").split(), cwd=day30, env=shell)
+    assert git("status", "--porcelain", cwd=day30) == ""  # the committed config is untouched
     run(["make", "data-pull"], cwd=day30, env=shell)
     assert (day30 / "data" / "raw" / "dataset.csv").read_text().startswith("price,units")
     run(["make", "notebooks"], cwd=day30, env=shell)  # reports are made again, not pulled
