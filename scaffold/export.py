@@ -346,7 +346,9 @@ def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
                 kernel=call.kernel,
                 language=call.language,
             )
-        upstream = ", ".join(f"from_{up}" for up in task.upstream)
+        upstream = "[" + ", ".join(f"from_{up}" for up in task.upstream) + "]"
+        if len(upstream) > 99 - len("    for upstream in :"):
+            upstream = "[\n" + "".join(f"        from_{up},\n" for up in task.upstream) + "    ]"
         components.append(
             _fill(
                 _KFP_COMPONENT,
@@ -355,7 +357,7 @@ def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
                     f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
                 ),
                 stage="".join(f"        {literal(k)}: {literal(v)},\n" for k, v in spec.items()),
-                restore=_fill(_KFP_RESTORE, upstream=upstream) if upstream else "",
+                restore=_fill(_KFP_RESTORE, upstream=upstream) if task.upstream else "",
                 imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
                 run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
             )
@@ -912,7 +914,8 @@ ${restore}${run}
             shutil.copy2(source, target)'''
 
 _KFP_RESTORE = """\
-    for upstream in [${upstream}]:  # the outs of the stages this one depends on
+    # the outs of the stages this one depends on, back into the project
+    for upstream in ${upstream}:
         shutil.copytree(upstream.path, root, dirs_exist_ok=True)
 """
 
@@ -991,13 +994,15 @@ if __name__ == "__main__":
 _PREFECT = '''\
 """Prefect 3 flow ${flow_name}: the notebook pipeline of dvc.yaml, one task per stage.
 
-The tasks run one after the other in the order `dvc repro` would run them. Project root: the
-environment variable ${root_env_name}, else the project this file is in. Executed notebooks go
-to <reports>/<flow run id>/, where <reports> is ${reports_env_name}, else the project's
-reports/. Parameters are read from params/*.yaml when a task runs. Each notebook runs with
-papermill in the same working directory as under `dvc repro`; any other stage runs its cmd
-in a shell in the stage's wdir. A failed task is retried (the flow's `retries` parameter),
-then the flow fails and the stages after it do not run.
+The tasks run one after the other in the order `dvc repro` would run them.
+Project root: the environment variable
+${root_env_name}, else the project this file is in.
+Executed notebooks go to <reports>/<flow run id>/, where <reports> is
+${reports_env_name}, else the project's reports/.
+Parameters are read from params/*.yaml when a task runs. Each notebook runs with papermill
+in the same working directory as under `dvc repro`; any other stage runs its cmd in a shell
+in the stage's wdir. A failed task is retried (the flow's `retries` parameter), then the
+flow fails and the stages after it do not run.
 
     python THIS_FILE                              # one local run
     prefect deploy THIS_FILE:${function} -n NAME -p POOL     # a deployment on a work pool
