@@ -204,6 +204,17 @@ def _report_name(report: str) -> str:
     return report[len(prefix) :] if report.startswith(prefix) else report.rsplit("/", 1)[-1]
 
 
+def _parameters_argument(params: str | None, inline: dict[str, object]) -> str:
+    """The Airflow task's ``parameters=`` argument, split the way ruff splits it."""
+    args = f"{literal(params)}, {literal(inline)}"
+    if len(f"        parameters=parameters({args}),") <= 99:
+        return f"        parameters=parameters({args}),"
+    if 12 + len(args) <= 99:
+        return f"        parameters=parameters(\n            {args}\n        ),"
+    lines = [_item(12, "", params), _item(12, "", inline)]
+    return "        parameters=parameters(\n" + "\n".join(lines) + "\n        ),"
+
+
 def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     """The DAG file's template values."""
     env, depth = _env_name(options.repo), options.depth
@@ -225,7 +236,7 @@ def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             f"        task_id={literal(task.id)},\n"
             f"        input_nb=str(PROJECT_ROOT / {literal(call.notebook)}),\n"
             f"        output_nb=str(REPORTS / RUN_ID / {literal(_report_name(call.report))}),\n"
-            f"        parameters=parameters({literal(call.params)}, {literal(call.inline)}),\n"
+            f"{_parameters_argument(call.params, call.inline)}\n"
             f"        kernel_name={literal(call.kernel)},\n"
             f"        language_name={literal(call.language)},\n"
             f"        cwd=str(PROJECT_ROOT / {literal(call.cwd)}),\n"
@@ -277,7 +288,7 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             lines.append(
                 "        shell_asset(\n"
                 f"            {literal(task.id)},\n"
-                f"            {literal(deps)},\n"
+                f"{_item(12, '', deps)}\n"
                 f"            {literal(stage.cmd)},\n"
                 f"            {literal(stage.wdir)},\n"
                 "        ),"
@@ -286,11 +297,11 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
         lines.append(
             "        notebook_asset(\n"
             f"            {literal(task.id)},\n"
-            f"            {literal(deps)},\n"
+            f"{_item(12, '', deps)}\n"
             f"            notebook={literal(call.notebook)},\n"
             f"            report={literal(_report_name(call.report))},\n"
             f"            params_file={literal(call.params)},\n"
-            f"            inline={literal(call.inline)},\n"
+            f"{_item(12, 'inline=', call.inline)}\n"
             f"            cwd={literal(call.cwd)},\n"
             f"            kernel={literal(call.kernel)},\n"
             f"            language={literal(call.language)},\n"
@@ -326,6 +337,18 @@ def _pipeline_name(repo: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", repo.lower()).strip("-")[:128] or "pipeline"
 
 
+def _kfp_argument(upstream: str) -> str:
+    """The argument that hands ``upstream``'s outs on, split the way ruff splits it."""
+    line = f'        from_{upstream}=done[{literal(upstream)}].outputs["outs"],'
+    if len(line) <= 99:
+        return line
+    return (
+        f"        from_{upstream}=done[\n"
+        f"            {literal(upstream)}\n"
+        '        ].outputs["outs"],'
+    )
+
+
 def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     """The KFP pipeline module's template values: one component function per stage."""
     components, calls = [], []
@@ -356,18 +379,18 @@ def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
                 signature="".join(
                     f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
                 ),
-                stage="".join(f"        {literal(k)}: {literal(v)},\n" for k, v in spec.items()),
+                stage="".join(f"{_item(8, f'{literal(k)}: ', v)}\n" for k, v in spec.items()),
                 restore=_fill(_KFP_RESTORE, upstream=upstream) if task.upstream else "",
                 imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
                 run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
             )
         )
-        arguments = ["project_root=project_root"] + [
-            f'from_{up}=done[{literal(up)}].outputs["outs"]' for up in task.upstream
+        arguments = ["        project_root=project_root,"] + [
+            _kfp_argument(up) for up in task.upstream
         ]
         calls.append(
             f"    done[{literal(task.id)}] = stage_{task.id}(\n"
-            + "".join(f"        {argument},\n" for argument in arguments)
+            + "".join(f"{argument}\n" for argument in arguments)
             + "    )"
         )
     return {
@@ -404,7 +427,7 @@ def prefect_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             f"        notebook={literal(call.notebook)},\n"
             f"        report={literal(_report_name(call.report))},\n"
             f"        params_file={literal(call.params)},\n"
-            f"        inline={literal(call.inline)},\n"
+            f"{_item(8, 'inline=', call.inline)}\n"
             f"        cwd={literal(call.cwd)},\n"
             f"        kernel={literal(call.kernel)},\n"
             f"        language={literal(call.language)},\n"
@@ -453,6 +476,26 @@ def literal(value: object) -> str:
         items = ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items())
         return "{" + items + "}"
     raise ScaffoldError(f"cannot write {value!r} as a parameter value; use plain literals.")
+
+
+def _item(indent: int, prefix: str, value: object, suffix: str = ",") -> str:
+    """``prefix`` + ``value`` as a literal on a line of its own, split over lines the way ruff
+    formats a list or dict that is too long for one line."""
+    pad = " " * indent
+    flat = f"{pad}{prefix}{literal(value)}{suffix}"
+    if len(flat) <= 99 or not isinstance(value, (list, tuple, dict)) or not value:
+        return flat
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    pairs = (
+        [(f"{literal(key)}: ", item) for key, item in value.items()]
+        if isinstance(value, dict)
+        else [("", item) for item in value]
+    )
+    body = ", ".join(f"{key}{literal(item)}" for key, item in pairs)
+    if len(pad) + 4 + len(body) <= 99:
+        return f"{pad}{prefix}{opening}\n{pad}    {body}\n{pad}{closing}{suffix}"
+    inner = "\n".join(_item(indent + 4, key, item) for key, item in pairs)
+    return f"{pad}{prefix}{opening}\n{inner}\n{pad}{closing}{suffix}"
 
 
 def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:

@@ -430,6 +430,37 @@ def test_the_generated_files_are_ruff_clean(lab: Path):
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_many_long_upstream_stages_stay_ruff_clean(lab: Path):
+    """Real pipelines have stages with several upstream stages and long names."""
+    firsts = [f"prepare_the_{what}_data_for_training" for what in ("image", "label", "split")]
+    stages: dict[str, dict[str, object]] = {
+        name: {"cmd": f"python src/{name}.py", "outs": [f"artifacts/{name}"]} for name in firsts
+    }
+    stages["train"] = {
+        "cmd": "python src/train.py",
+        "deps": [f"artifacts/{name}" for name in firsts],
+        "outs": ["models/model.pkl"],
+    }
+    values = " ".join(f"-p a_rather_long_parameter_name_{i} {i}" for i in range(6))
+    stages["report"] = {
+        "cmd": f"papermill notebooks/{MAKE}.ipynb reports/{MAKE}.ipynb {values}",
+        "deps": ["models/model.pkl"],
+        "outs": [f"reports/figures/a_rather_long_figure_name_{i}.png" for i in range(4)],
+    }
+    (lab / "dvc.yaml").write_text(json.dumps({"stages": stages}))
+    folders = []
+    for target, spec in TARGETS.items():
+        export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+        folders.append(spec.folder)
+    for args in (["format", "--check", "--diff"], ["check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, *folders], cwd=lab, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    upstream = {task.id: task.upstream for task in plan_tasks(lab, "kubeflow")}
+    assert upstream["train"] == tuple(firsts) and upstream["report"] == ("train",)
+
+
 def test_re_export_replaces_only_an_untouched_file(lab: Path):
     code, out, _ = cli("export", "airflow")
     assert code == 0 and out.startswith("create dags/flow-lab.py")
