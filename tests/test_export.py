@@ -731,7 +731,7 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
             cwd=tmp_path,  # not the project: the DAG must find it by itself
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=900,  # a loaded machine: 8 engineers share 2 cores
         )
         assert done.returncode == 0, (
             f"airflow {args}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
@@ -793,7 +793,7 @@ def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path,
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     run = run_reports(runs, set())
