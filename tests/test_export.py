@@ -719,6 +719,9 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # a loaded machine takes minutes to import Airflow itself; the default budget is 30 s
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "900",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": "http://127.0.0.1:8080",
     }
