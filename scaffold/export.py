@@ -349,42 +349,50 @@ def _kfp_argument(upstream: str) -> str:
     )
 
 
+def _kfp_spec(stage: Stage) -> dict[str, object]:
+    """What a component needs to know about its stage, written into it as a literal."""
+    call = stage.papermill
+    spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
+    if call is None:
+        spec.update(cmd=stage.cmd, wdir=stage.wdir)
+    else:
+        spec.update(
+            notebook=call.notebook,
+            report=call.report,
+            params_file=call.params,
+            inline=call.inline,
+            cwd=call.cwd,
+            kernel=call.kernel,
+            language=call.language,
+        )
+    return spec
+
+
+def _kfp_component(task: Task) -> str:
+    """The component function of one stage."""
+    notebook = task.stage.papermill is not None
+    inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
+    outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if notebook else [])
+    upstream = "[" + ", ".join(f"from_{up}" for up in task.upstream) + "]"
+    if len(upstream) > 99 - len("    for upstream in :"):
+        upstream = "[\n" + "".join(f"        from_{up},\n" for up in task.upstream) + "    ]"
+    return _fill(
+        _KFP_COMPONENT,
+        function=f"stage_{task.id}",
+        signature="".join(f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]),
+        stage="".join(
+            f"{_item(8, f'{literal(k)}: ', v)}\n" for k, v in _kfp_spec(task.stage).items()
+        ),
+        restore=_fill(_KFP_RESTORE, upstream=upstream) if task.upstream else "",
+        imports=_KFP_NOTEBOOK_IMPORTS if notebook else _KFP_COMMAND_IMPORTS,
+        run=_KFP_NOTEBOOK if notebook else _KFP_COMMAND,
+    )
+
+
 def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     """The KFP pipeline module's template values: one component function per stage."""
-    components, calls = [], []
+    calls = []
     for task in tasks:
-        stage, call = task.stage, task.stage.papermill
-        inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
-        outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if call else [])
-        spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
-        if call is None:
-            spec.update(cmd=stage.cmd, wdir=stage.wdir)
-        else:
-            spec.update(
-                notebook=call.notebook,
-                report=call.report,
-                params_file=call.params,
-                inline=call.inline,
-                cwd=call.cwd,
-                kernel=call.kernel,
-                language=call.language,
-            )
-        upstream = "[" + ", ".join(f"from_{up}" for up in task.upstream) + "]"
-        if len(upstream) > 99 - len("    for upstream in :"):
-            upstream = "[\n" + "".join(f"        from_{up},\n" for up in task.upstream) + "    ]"
-        components.append(
-            _fill(
-                _KFP_COMPONENT,
-                function=f"stage_{task.id}",
-                signature="".join(
-                    f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
-                ),
-                stage="".join(f"{_item(8, f'{literal(k)}: ', v)}\n" for k, v in spec.items()),
-                restore=_fill(_KFP_RESTORE, upstream=upstream) if task.upstream else "",
-                imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
-                run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
-            )
-        )
         arguments = ["        project_root=project_root,"] + [
             _kfp_argument(up) for up in task.upstream
         ]
@@ -396,7 +404,7 @@ def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     return {
         "pipeline_name": literal(_pipeline_name(options.repo)),
         "image": literal(options.image or f"{_pipeline_name(options.repo)}:latest"),
-        "components": "\n\n\n".join(components),
+        "components": "\n\n\n".join(_kfp_component(task) for task in tasks),
         "calls": "\n".join(calls),
     }
 
