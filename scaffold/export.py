@@ -204,6 +204,17 @@ def _report_name(report: str) -> str:
     return report[len(prefix) :] if report.startswith(prefix) else report.rsplit("/", 1)[-1]
 
 
+def _parameters_argument(params: str | None, inline: dict[str, object]) -> str:
+    """The Airflow task's ``parameters=`` argument, split the way ruff splits it."""
+    args = f"{literal(params)}, {literal(inline)}"
+    if len(f"        parameters=parameters({args}),") <= 99:
+        return f"        parameters=parameters({args}),"
+    if 12 + len(args) <= 99:
+        return f"        parameters=parameters(\n            {args}\n        ),"
+    lines = [_item(12, "", params), _item(12, "", inline)]
+    return "        parameters=parameters(\n" + "\n".join(lines) + "\n        ),"
+
+
 def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     """The DAG file's template values."""
     env, depth = _env_name(options.repo), options.depth
@@ -225,7 +236,7 @@ def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             f"        task_id={literal(task.id)},\n"
             f"        input_nb=str(PROJECT_ROOT / {literal(call.notebook)}),\n"
             f"        output_nb=str(REPORTS / RUN_ID / {literal(_report_name(call.report))}),\n"
-            f"        parameters=parameters({literal(call.params)}, {literal(call.inline)}),\n"
+            f"{_parameters_argument(call.params, call.inline)}\n"
             f"        kernel_name={literal(call.kernel)},\n"
             f"        language_name={literal(call.language)},\n"
             f"        cwd=str(PROJECT_ROOT / {literal(call.cwd)}),\n"
@@ -277,7 +288,7 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             lines.append(
                 "        shell_asset(\n"
                 f"            {literal(task.id)},\n"
-                f"            {literal(deps)},\n"
+                f"{_item(12, '', deps)}\n"
                 f"            {literal(stage.cmd)},\n"
                 f"            {literal(stage.wdir)},\n"
                 "        ),"
@@ -286,11 +297,11 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
         lines.append(
             "        notebook_asset(\n"
             f"            {literal(task.id)},\n"
-            f"            {literal(deps)},\n"
+            f"{_item(12, '', deps)}\n"
             f"            notebook={literal(call.notebook)},\n"
             f"            report={literal(_report_name(call.report))},\n"
             f"            params_file={literal(call.params)},\n"
-            f"            inline={literal(call.inline)},\n"
+            f"{_item(12, 'inline=', call.inline)}\n"
             f"            cwd={literal(call.cwd)},\n"
             f"            kernel={literal(call.kernel)},\n"
             f"            language={literal(call.language)},\n"
@@ -326,52 +337,74 @@ def _pipeline_name(repo: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", repo.lower()).strip("-")[:128] or "pipeline"
 
 
+def _kfp_argument(upstream: str) -> str:
+    """The argument that hands ``upstream``'s outs on, split the way ruff splits it."""
+    line = f'        from_{upstream}=done[{literal(upstream)}].outputs["outs"],'
+    if len(line) <= 99:
+        return line
+    return (
+        f"        from_{upstream}=done[\n"
+        f"            {literal(upstream)}\n"
+        '        ].outputs["outs"],'
+    )
+
+
+def _kfp_spec(stage: Stage) -> dict[str, object]:
+    """What a component needs to know about its stage, written into it as a literal."""
+    call = stage.papermill
+    spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
+    if call is None:
+        spec.update(cmd=stage.cmd, wdir=stage.wdir)
+    else:
+        spec.update(
+            notebook=call.notebook,
+            report=call.report,
+            params_file=call.params,
+            inline=call.inline,
+            cwd=call.cwd,
+            kernel=call.kernel,
+            language=call.language,
+        )
+    return spec
+
+
+def _kfp_component(task: Task) -> str:
+    """The component function of one stage."""
+    notebook = task.stage.papermill is not None
+    inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
+    outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if notebook else [])
+    upstream = "[" + ", ".join(f"from_{up}" for up in task.upstream) + "]"
+    if len(upstream) > 99 - len("    for upstream in :"):
+        upstream = "[\n" + "".join(f"        from_{up},\n" for up in task.upstream) + "    ]"
+    return _fill(
+        _KFP_COMPONENT,
+        function=f"stage_{task.id}",
+        signature="".join(f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]),
+        stage="".join(
+            f"{_item(8, f'{literal(k)}: ', v)}\n" for k, v in _kfp_spec(task.stage).items()
+        ),
+        restore=_fill(_KFP_RESTORE, upstream=upstream) if task.upstream else "",
+        imports=_KFP_NOTEBOOK_IMPORTS if notebook else _KFP_COMMAND_IMPORTS,
+        run=_KFP_NOTEBOOK if notebook else _KFP_COMMAND,
+    )
+
+
 def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     """The KFP pipeline module's template values: one component function per stage."""
-    components, calls = [], []
+    calls = []
     for task in tasks:
-        stage, call = task.stage, task.stage.papermill
-        inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
-        outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if call else [])
-        spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
-        if call is None:
-            spec.update(cmd=stage.cmd, wdir=stage.wdir)
-        else:
-            spec.update(
-                notebook=call.notebook,
-                report=call.report,
-                params_file=call.params,
-                inline=call.inline,
-                cwd=call.cwd,
-                kernel=call.kernel,
-                language=call.language,
-            )
-        upstream = ", ".join(f"from_{up}" for up in task.upstream)
-        components.append(
-            _fill(
-                _KFP_COMPONENT,
-                function=f"stage_{task.id}",
-                signature="".join(
-                    f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
-                ),
-                stage="".join(f"        {literal(k)}: {literal(v)},\n" for k, v in spec.items()),
-                restore=_fill(_KFP_RESTORE, upstream=upstream) if upstream else "",
-                imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
-                run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
-            )
-        )
-        arguments = ["project_root=project_root"] + [
-            f'from_{up}=done[{literal(up)}].outputs["outs"]' for up in task.upstream
+        arguments = ["        project_root=project_root,"] + [
+            _kfp_argument(up) for up in task.upstream
         ]
         calls.append(
             f"    done[{literal(task.id)}] = stage_{task.id}(\n"
-            + "".join(f"        {argument},\n" for argument in arguments)
+            + "".join(f"{argument}\n" for argument in arguments)
             + "    )"
         )
     return {
         "pipeline_name": literal(_pipeline_name(options.repo)),
         "image": literal(options.image or f"{_pipeline_name(options.repo)}:latest"),
-        "components": "\n\n\n".join(components),
+        "components": "\n\n\n".join(_kfp_component(task) for task in tasks),
         "calls": "\n".join(calls),
     }
 
@@ -402,7 +435,7 @@ def prefect_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
             f"        notebook={literal(call.notebook)},\n"
             f"        report={literal(_report_name(call.report))},\n"
             f"        params_file={literal(call.params)},\n"
-            f"        inline={literal(call.inline)},\n"
+            f"{_item(8, 'inline=', call.inline)}\n"
             f"        cwd={literal(call.cwd)},\n"
             f"        kernel={literal(call.kernel)},\n"
             f"        language={literal(call.language)},\n"
@@ -451,6 +484,26 @@ def literal(value: object) -> str:
         items = ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items())
         return "{" + items + "}"
     raise ScaffoldError(f"cannot write {value!r} as a parameter value; use plain literals.")
+
+
+def _item(indent: int, prefix: str, value: object, suffix: str = ",") -> str:
+    """``prefix`` + ``value`` as a literal on a line of its own, split over lines the way ruff
+    formats a list or dict that is too long for one line."""
+    pad = " " * indent
+    flat = f"{pad}{prefix}{literal(value)}{suffix}"
+    if len(flat) <= 99 or not isinstance(value, (list, tuple, dict)) or not value:
+        return flat
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    pairs = (
+        [(f"{literal(key)}: ", item) for key, item in value.items()]
+        if isinstance(value, dict)
+        else [("", item) for item in value]
+    )
+    body = ", ".join(f"{key}{literal(item)}" for key, item in pairs)
+    if len(pad) + 4 + len(body) <= 99:
+        return f"{pad}{prefix}{opening}\n{pad}    {body}\n{pad}{closing}{suffix}"
+    inner = "\n".join(_item(indent + 4, key, item) for key, item in pairs)
+    return f"{pad}{prefix}{opening}\n{inner}\n{pad}{closing}{suffix}"
 
 
 def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
@@ -912,7 +965,8 @@ ${restore}${run}
             shutil.copy2(source, target)'''
 
 _KFP_RESTORE = """\
-    for upstream in [${upstream}]:  # the outs of the stages this one depends on
+    # the outs of the stages this one depends on, back into the project
+    for upstream in ${upstream}:
         shutil.copytree(upstream.path, root, dirs_exist_ok=True)
 """
 
@@ -991,13 +1045,15 @@ if __name__ == "__main__":
 _PREFECT = '''\
 """Prefect 3 flow ${flow_name}: the notebook pipeline of dvc.yaml, one task per stage.
 
-The tasks run one after the other in the order `dvc repro` would run them. Project root: the
-environment variable ${root_env_name}, else the project this file is in. Executed notebooks go
-to <reports>/<flow run id>/, where <reports> is ${reports_env_name}, else the project's
-reports/. Parameters are read from params/*.yaml when a task runs. Each notebook runs with
-papermill in the same working directory as under `dvc repro`; any other stage runs its cmd
-in a shell in the stage's wdir. A failed task is retried (the flow's `retries` parameter),
-then the flow fails and the stages after it do not run.
+The tasks run one after the other in the order `dvc repro` would run them.
+Project root: the environment variable
+${root_env_name}, else the project this file is in.
+Executed notebooks go to <reports>/<flow run id>/, where <reports> is
+${reports_env_name}, else the project's reports/.
+Parameters are read from params/*.yaml when a task runs. Each notebook runs with papermill
+in the same working directory as under `dvc repro`; any other stage runs its cmd in a shell
+in the stage's wdir. A failed task is retried (the flow's `retries` parameter), then the
+flow fails and the stages after it do not run.
 
     python THIS_FILE                              # one local run
     prefect deploy THIS_FILE:${function} -n NAME -p POOL     # a deployment on a work pool
