@@ -129,3 +129,65 @@ def test_merge_conflict_markers_git_and_nbdime(tmp_path: Path):
         ("b.ipynb", "NB105", 0, 0),
     ]
     assert "git mergetool --tool nbdime -- b.ipynb" in result[1].message
+
+
+# -- hidden state, statically (NB303, NB304) ------------------------------------------------
+
+
+def test_a_name_defined_only_further_down_and_one_never_defined(tmp_path: Path):
+    notebook(
+        tmp_path / "x.ipynb",
+        "# md: # Title",
+        "import numpy as np\ntotal = np.sum(values)",  # values: defined in cell 4
+        "plot(total)\nplt.show()",  # plot: cell 4; plt: nowhere
+        "values = [1, 2]\ndef plot(data):\n    plt.plot(data)",
+    )
+    result = check_anywhere([tmp_path], Config(select=("NB3",)), cwd=tmp_path).findings
+    assert [(f.code, f.cell, f.line) for f in result] == [
+        ("NB303", 2, 2),
+        ("NB303", 3, 1),
+        ("NB304", 3, 2),
+    ]
+    assert "first defined in cell 4" in result[0].message
+    assert "(here and in 1 more cell)" in result[2].message
+    assert "`import matplotlib.pyplot as plt`" in result[2].message
+
+
+def test_names_the_kernel_or_the_cell_provides_are_not_hidden_state(tmp_path: Path):
+    notebook(
+        tmp_path / "x.ipynb",
+        "display(In[1], Out, _, _3, _i2, get_ipython(), __file__)",
+        "def show():\n    from IPython.display import Markdown\n    return Markdown('x')",
+        "%time fitted = sum([1, 2])\nprint(fitted)",
+        "%%capture captured\nprint(1)",
+        "captured.show()",
+        "squares = [n * n for n in range(3)]\nif (size := len(squares)) > 2:\n    print(size)",
+        "class Box:\n    side = 2\n    area = side * side\n    def grow(self):\n"
+        "        return self.side + Box.area",
+        "def setup():\n    global config\n    config = {}\nsetup()\nprint(config)",
+        "try:\n    print(maybe)\nexcept NameError:\n    maybe = None",
+        "with open('f') as handle:\n    for line in handle:\n        pass\nprint(line)",
+    )
+    assert anywhere(tmp_path, select=("NB3",)) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "from helpers import *",
+        "%run setup.py",
+        "%pylab inline",
+        "exec('ghost = 1')",
+        "globals()['ghost'] = 1",
+        "%%cython\ndef ghost(): pass",
+        "%store -r ghost",
+    ],
+)
+def test_notebooks_that_define_names_out_of_sight_are_left_alone(tmp_path: Path, cell: str):
+    notebook(tmp_path / "x.ipynb", cell, "print(ghost)")
+    assert anywhere(tmp_path, select=("NB3",)) == []
+
+
+def test_magic_outputs_define_names(tmp_path: Path):
+    notebook(tmp_path / "x.ipynb", "%R -o frame\n", "%%sql rows <<\nselect 1", "print(frame, rows)")
+    assert anywhere(tmp_path, select=("NB3",)) == []

@@ -59,6 +59,8 @@ register(
     Rule("NB202", "stored-execution-counts", "error"),
     Rule("NB301", "out-of-order-execution", "error"),
     Rule("NB302", "skipped-cell", "error"),
+    Rule("NB303", "used-before-defined", "error", parsed=True),
+    Rule("NB304", "undefined-name", "error", parsed=True),
     Rule("NB401", "absolute-path", "error", parsed=True),
     Rule("NB402", "path-outside-project", "error", _PROJECT, parsed=True),
     Rule("NB403", "pip-install-in-notebook", "error"),

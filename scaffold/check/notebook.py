@@ -27,6 +27,14 @@ from typing import Any
 
 from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.model import Finding
+from scaffold.check.names import (
+    CellNames,
+    cell_names,
+    dynamic,
+    hidden_state,
+    magic_code,
+    magic_names,
+)
 
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
@@ -213,6 +221,8 @@ class _Cells:
     counted: list[int] = field(default_factory=list)
     executed: list[tuple[int, int]] = field(default_factory=list)  # (cell, execution count)
     unexecuted: list[int] = field(default_factory=list)
+    names: list[tuple[int, CellNames]] = field(default_factory=list)  # parsed cells, in order
+    dynamic: bool = False  # a cell may define names no parse shows (see names.py)
 
 
 @dataclass(frozen=True)
@@ -255,7 +265,36 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
             _cell(summary, state, place, number, cell)
     _stored_state(summary, rel, state.outputs, state.counted)
     _hidden_state(summary, rel, state.executed, state.unexecuted)
+    if place.parse and not state.dynamic and not _python2(data):
+        for code, cell, line, message in hidden_state(state.names):
+            summary.findings.append(Finding(rel, cell, line, code, message))
     return summary
+
+
+# cell magics that are not Python and define no Python names
+QUIET_CELL_MAGICS = {
+    "bash", "sh", "html", "HTML", "javascript", "js", "latex", "markdown", "svg", "writefile",
+    "file", "script", "perl", "ruby", "system", "sx", "sql", "md", "dot",
+}  # fmt: skip
+
+
+def _opaque_magic(source: str) -> bool:
+    """True when the cell is a cell magic of another language that may define names."""
+    stripped = source.lstrip()
+    if not stripped.startswith("%%"):
+        return False
+    name = stripped[2:].split(maxsplit=1)
+    return bool(name) and name[0] not in PYTHON_CELL_MAGICS | QUIET_CELL_MAGICS
+
+
+def _python2(data: dict[str, Any]) -> bool:
+    """True for a Python 2 notebook (its builtins differ)."""
+    metadata = data.get("metadata") or {}
+    info = metadata.get("language_info") if isinstance(metadata, dict) else None
+    spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    version = str(info.get("version", "")) if isinstance(info, dict) else ""
+    name = str(spec.get("name", "")) if isinstance(spec, dict) else ""
+    return version.startswith("2") or name == "python2"
 
 
 def _python(data: dict[str, Any]) -> bool:
@@ -295,7 +334,7 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
     elif source.strip():
         state.unexecuted.append(number)
     tags = (cell.get("metadata") or {}).get("tags") or []
-    _code_cell(summary, place, number, source, "parameters" in tags)
+    _code_cell(summary, state, place, number, source, "parameters" in tags)
 
 
 def _cell_conflict(summary: Summary, rel: str, number: int, source: str) -> None:
@@ -376,7 +415,7 @@ def _hidden_state(
 
 
 def _code_cell(
-    summary: Summary, place: _Place, number: int, source: str, is_parameters: bool
+    summary: Summary, state: _Cells, place: _Place, number: int, source: str, is_parameters: bool
 ) -> None:
     if is_parameters:
         summary.parameters_cells.append(number)
@@ -386,7 +425,19 @@ def _code_cell(
         return
     tree, code = _parse(summary, place.rel, number, source)
     if tree is None:
+        state.dynamic = state.dynamic or not _automagic(source)
         return
+    names = cell_names(tree)
+    state.names.append((number, names))
+    if "%" in source:
+        names.defined |= magic_names(source)
+        for inner in magic_code(source):
+            names.defined |= inner.defined
+            names.used = {**inner.used, **names.used}
+            names.deferred = {**inner.deferred, **names.deferred}
+        state.dynamic = state.dynamic or _opaque_magic(source)
+    if not state.dynamic and dynamic(source):
+        state.dynamic = True
     # Each rule looks at the tree only when the text can hold what it looks for.
     if "def" in code or "class" in code:
         found = definitions(tree, place.rel, number)
