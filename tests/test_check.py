@@ -151,10 +151,12 @@ def test_undeclared_imports_with_aliases_stdlib_and_local_code(lab: Path):
         code("from cv2 import imread"),
     )
     assert found(lab) == [
-        f"notebooks/{GOOD}:2:2: NB404 imports 'seaborn', which pyproject.toml does not declare;"
-        " add 'seaborn' to [project] dependencies",
-        f"notebooks/{GOOD}:3:1: NB404 imports 'cv2', which pyproject.toml does not declare; "
-        "add 'opencv-python' to [project] dependencies",
+        f"notebooks/{GOOD}:2:2: NB404 imports 'seaborn' (cell:line 2:2), which pyproject.toml "
+        "does not declare, and whose distribution is unknown (not in the project's environment "
+        "nor in the mapping); declare the distribution that provides it",
+        f"notebooks/{GOOD}:3:1: NB404 imports 'cv2' (cell:line 3:1) from distribution "
+        "'opencv-python' (or 'opencv-python-headless', 'opencv-contrib-python'), which "
+        "pyproject.toml does not declare; add 'opencv-python' to [project] dependencies",
     ]
 
 

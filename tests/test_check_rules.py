@@ -12,8 +12,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from scaffold.check import checker
-from scaffold.check.checker import check_anywhere
+from scaffold.check.checker import check, check_anywhere
 from scaffold.check.model import RULES, Config, Rule, codes_where, register
+from scaffold.project import Project
 from tests.conftest import run_scaffold
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "check.md"
@@ -191,3 +192,67 @@ def test_notebooks_that_define_names_out_of_sight_are_left_alone(tmp_path: Path,
 def test_magic_outputs_define_names(tmp_path: Path):
     notebook(tmp_path / "x.ipynb", "%R -o frame\n", "%%sql rows <<\nselect 1", "print(frame, rows)")
     assert anywhere(tmp_path, select=("NB3",)) == []
+
+
+# -- NB404 --------------------------------------------------------------------------------------
+
+
+def project(tmp_path: Path, dependencies: str) -> Path:
+    root = tmp_path / "lab"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "lab"\nversion = "0.1.0"\ndependencies = [{dependencies}]\n'
+    )
+    return root
+
+
+def nb404(root: Path) -> list[str]:
+    found = check(Project(root), [], Config(select=("NB404",)), use_cache=False).findings
+    return [f"{f.cell}:{f.line} {f.message}" for f in found]
+
+
+def test_one_finding_per_notebook_and_distribution_with_its_lines(tmp_path: Path):
+    root = project(tmp_path, '"pandas"')
+    notebook(
+        root / "notebooks" / "x.ipynb",
+        "import sklearn\nfrom sklearn.linear_model import Ridge",
+        "from sklearn import svm\nimport imblearn",
+        "import sksurv, surprise, grpc, iris, googleapiclient, autosklearn",
+        "import left_pad_ai",  # nobody knows its distribution
+    )
+    found = nb404(root)
+    assert len(found) == 9
+    assert found[0].startswith("1:1 imports 'sklearn' (cell:line 1:1, 1:2, 2:1) from ")
+    assert "distribution 'scikit-learn'" in found[0]
+    expected = {"imbalanced-learn", "scikit-survival", "scikit-surprise", "grpcio",
+                "scitools-iris", "google-api-python-client", "auto-sklearn"}  # fmt: skip
+    named = {re.search(r"add '([^']+)'", line).group(1) for line in found[1:8]}  # type: ignore[union-attr]
+    assert named == expected
+    assert "'left_pad_ai'" in found[-1] and "distribution is unknown" in found[-1]
+    assert "add '" not in found[-1]  # never a guess
+
+
+def test_imports_that_are_not_undeclared(tmp_path: Path):
+    root = project(tmp_path, '"tensorflow-serving-api"')
+    (root / "lib").mkdir()
+    (root / "lib" / "helpers.py").write_text("X = 1\n")
+    (root / "notebooks" / "beside.py").write_text("Y = 1\n")
+    nb = notebook(
+        root / "notebooks" / "x.ipynb",
+        "import IPython\nfrom IPython.display import display\nimport ipykernel",
+        "%%writefile mprun_demo.py\ndef f():\n    pass",
+        "from mprun_demo import f",
+        "!protoc person.proto --python_out=.",
+        "from person_pb2 import Person",
+        "try:\n    from kaggle_secrets import UserSecretsClient\nexcept ImportError:\n    pass",
+        "import sys\nif 'google.colab' in sys.modules:\n    from google.colab import drive",
+        "from google.colab import files",  # Colab only: no distribution to declare
+        "import sys, os\nsys.path.append(os.path.join('..', 'lib'))\nimport helpers",
+        "import beside",
+        "from tensorflow_serving.apis import predict_pb2",
+        "try:\n    import fast_json as json\nexcept ModuleNotFoundError:\n    import json",
+    )
+    assert nb404(root) == []
+    nb.unlink()
+    notebook(root / "notebooks" / "y.ipynb", "import sys\nsys.path.append(where())\nimport mine")
+    assert nb404(root) == []  # a computed sys.path may hold it: not reported as unknown

@@ -406,6 +406,7 @@ def _duplicate_rules(
 def _import_rules(
     project: Project, chosen: Sequence[Summary], python: Path | None
 ) -> list[Finding]:
+    """NB404: one finding per notebook and undeclared distribution (or unknown module)."""
     root = project.root
     wanted = imports.declared(root)
     if wanted is None:
@@ -413,31 +414,72 @@ def _import_rules(
     from scaffold.layout import find_package
 
     package = find_package(project)
-    installed: dict[str, set[str]] | None = None
-    found = []
-    local_by_folder: dict[Path, set[str]] = {}
+    own = {package.name} if package else set()
+    environment = _Environment(project, python)
+    found: list[Finding] = []
     for summary in chosen:
-        folder = (root / summary.path).parent
-        if folder not in local_by_folder:
-            local = imports.local_modules(root, folder)
-            local_by_folder[folder] = local | ({package.name} if package else set())
-        for module, cell, line in summary.imports:
-            missing = imports.missing(module, wanted, local_by_folder[folder], installed)
-            if missing and installed is None:
-                installed = _installed(project, python)
-                missing = imports.missing(module, wanted, local_by_folder[folder], installed)
-            if missing:
-                found.append(
-                    Finding(
-                        summary.path,
-                        cell,
-                        line,
-                        "NB404",
-                        f"imports {module!r}, which pyproject.toml does not declare; add "
-                        f"{missing[0]!r} to [project] dependencies",
-                    )
-                )
+        local = _local_names(root, summary) | own
+        missing: dict[tuple[str, ...] | str, list[tuple[str, int, int]]] = {}
+        for module, cell, line, guarded in summary.imports:
+            if guarded:
+                continue
+            needed = imports.missing(module, wanted, local, None)
+            if needed != ():
+                needed = imports.missing(module, wanted, local, environment.installed())
+            if needed is None and summary.path_computed:
+                continue  # may be the notebook's own code, on a sys.path it computes
+            if needed != ():
+                missing.setdefault(needed or module.split(".")[0], []).append((module, cell, line))
+        found.extend(_undeclared(summary.path, key, places) for key, places in missing.items())
     return found
+
+
+class _Environment:
+    """The project's environment's import names, read once and only when needed."""
+
+    def __init__(self, project: Project, python: Path | None) -> None:
+        self.project, self.python = project, python
+        self.mapping: dict[str, set[str]] | None = None
+
+    def installed(self) -> dict[str, set[str]]:
+        if self.mapping is None:
+            self.mapping = _installed(self.project, self.python)
+        return self.mapping
+
+
+def _local_names(root: Path, summary: Summary) -> set[str]:
+    folder = (root / summary.path).parent
+    local = imports.local_modules(root, folder) | set(summary.written)
+    for edit in summary.path_edits:
+        place = Path(os.path.expanduser(edit))
+        place = place if place.is_absolute() else folder / place
+        if place.is_dir():
+            local |= imports.local_modules(place, place)
+    return local
+
+
+def _undeclared(
+    path: str, key: tuple[str, ...] | str, places: list[tuple[str, int, int]]
+) -> Finding:
+    places = sorted(places, key=lambda place: place[1:])
+    modules = sorted({module.split(".")[0] for module, _, _ in places})
+    lines = ", ".join(f"{cell}:{line}" for _, cell, line in places[:6])
+    lines += f" and {len(places) - 6} more" if len(places) > 6 else ""
+    names = ", ".join(repr(module) for module in modules)
+    first = places[0]
+    if isinstance(key, str):
+        return Finding(
+            path, first[1], first[2], "NB404",
+            f"imports {names} (cell:line {lines}), which pyproject.toml does not declare, and "
+            "whose distribution is unknown (not in the project's environment nor in the "
+            "mapping); declare the distribution that provides it",
+        )  # fmt: skip
+    other = f" (or {', '.join(repr(k) for k in key[1:])})" if len(key) > 1 else ""
+    return Finding(
+        path, first[1], first[2], "NB404",
+        f"imports {names} (cell:line {lines}) from distribution {key[0]!r}{other}, which "
+        f"pyproject.toml does not declare; add {key[0]!r} to [project] dependencies",
+    )  # fmt: skip
 
 
 def _installed(project: Project, python: Path | None) -> dict[str, set[str]]:
