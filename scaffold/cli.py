@@ -570,7 +570,8 @@ def check_command(
         typer.Option("--timeout", min=1, metavar="SECONDS", help="With --run: per-notebook limit."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", metavar="FORMAT", help="human (default), json or github.")
+        str,
+        typer.Option("--format", metavar="FORMAT", help="human (default), json, github or sarif."),
     ] = "human",
     select: Annotated[
         list[str] | None,

@@ -256,3 +256,26 @@ def test_imports_that_are_not_undeclared(tmp_path: Path):
     nb.unlink()
     notebook(root / "notebooks" / "y.ipynb", "import sys\nsys.path.append(where())\nimport mine")
     assert nb404(root) == []  # a computed sys.path may hold it: not reported as unknown
+
+
+# -- SARIF ------------------------------------------------------------------------------------
+
+
+def test_sarif_for_code_scanning(tmp_path: Path):
+    notebook(tmp_path / "a" / "x.ipynb", "import os", "print(ghost)", counts=True)
+    out = run_scaffold("check", "a", "--format", "sarif", cwd=tmp_path, check=False)
+    assert out.returncode == 1, out.stderr
+    document = json.loads(out.stdout)
+    assert document["version"] == "2.1.0" and len(document["runs"]) == 1
+    run = document["runs"][0]
+    rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert rules == ["NB202", "NB304"]
+    ghost = next(r for r in run["results"] if r["ruleId"] == "NB304")
+    assert ghost["level"] == "error" and ghost["ruleIndex"] == 1
+    assert ghost["message"]["text"].startswith("cell 2, line 1: 'ghost' is used")
+    location = ghost["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "a/x.ipynb"
+    text = (tmp_path / "a" / "x.ipynb").read_text().splitlines()
+    assert "print(ghost)" in text[location["region"]["startLine"] - 1]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert "NB404" in notes[0]["message"]["text"]
