@@ -258,15 +258,17 @@ def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
         "notebooks/1.0-ab-one.ipynb:2:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it "
         "(scaffold extract clean)",
-        "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.2-ab-three.ipynb:3 (99% alike): - `return kept[kept[column] >= 0]`"
+        " + `return kept[kept[column] > 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 function 'tidy' is copied in "
         "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it "
         "(scaffold extract tidy)",
-        "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean(frame, column)' has drifted "
+        "from the one in notebooks/1.0-ab-one.ipynb:2 (99% alike): - `return kept[kept[column] > "
+        "0]` + `return kept[kept[column] >= 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
     # given one notebook, it is still compared with the others, and only it is reported
     assert [line[:40] for line in found(lab, lab / "notebooks" / "1.1-ab-two.ipynb")] == [
@@ -282,14 +284,16 @@ def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
         "notebooks/1.0-ab-n0.ipynb:1:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1, notebooks/1.3-ab-n3.ipynb:1 "
         "and 2 more; move it into src/lab/ and import it (scaffold extract clean)",
-        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.6-ab-n6.ipynb:1; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.6-ab-n6.ipynb:1 (99% alike): - `return kept[kept[column] >= 0]` "
+        "+ `return kept[kept[column] > 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
     assert found(lab, lab / "notebooks" / "1.6-ab-n6.ipynb") == [
-        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-n0.ipynb:1, notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1 "
-        "and 3 more; keep one version in src/lab/ (scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.0-ab-n0.ipynb:1 (99% alike): - `return kept[kept[column] > 0]` "
+        "+ `return kept[kept[column] >= 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
 
 

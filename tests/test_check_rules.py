@@ -279,3 +279,31 @@ def test_sarif_for_code_scanning(tmp_path: Path):
     assert "print(ghost)" in text[location["region"]["startLine"] - 1]
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert "NB404" in notes[0]["message"]["text"]
+
+
+# -- NB502: only real drift ---------------------------------------------------------------------
+
+BUILD_A = "def build_model(n):\n    layers = [n] * 3\n    return Sequential(layers)\n"
+BUILD_B = (
+    "def build_model(n):\n    tree = Forest(n)\n    tree.fit(X, y)\n    print(tree.score(X, y))\n"
+)
+BUILD_C = "def build_model(data, target):\n    layers = [data] * 3\n    return Sequential(layers)\n"
+BUILD_D = "def build_model(n):\n    layers = [n] * 4\n    return Sequential(layers)\n"
+
+
+def test_drift_needs_the_same_parameters_and_a_close_structure(tmp_path: Path):
+    root = project(tmp_path, '"pandas"')
+    for name, source in (("a", BUILD_A), ("b", BUILD_B), ("c", BUILD_C)):
+        notebook(root / "notebooks" / f"{name}.ipynb", source)
+    found = check(Project(root), [], Config(select=("NB502",)), use_cache=False).findings
+    assert found == []  # a generic name shared by unrelated functions is not drift
+    notebook(root / "notebooks" / "d.ipynb", BUILD_D)
+    found = check(Project(root), [], Config(select=("NB502",)), use_cache=False).findings
+    assert [(f.path, f.code) for f in found] == [("notebooks/a.ipynb", "NB502"),
+                                                 ("notebooks/d.ipynb", "NB502")]  # fmt: skip
+    assert "- `layers = [n] * 4` + `layers = [n] * 3`" in found[0].message  # theirs, then ours
+    assert found[0].as_dict()["diff"].splitlines()[2:] == [
+        "@@ -2 +2 @@",
+        "-    layers = [n] * 4",
+        "+    layers = [n] * 3",
+    ]

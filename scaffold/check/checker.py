@@ -387,20 +387,77 @@ def _duplicate_rules(
             if d.path in selected
         )
     for same_name in groups.drifted:
-        elsewhere = _Elsewhere(same_name, drifted=True)
-        found.extend(
-            Finding(
-                d.path,
-                d.cell,
-                d.line,
-                "NB502",
-                f"{d.kind} {d.name!r} differs from the one in {elsewhere.where(d)}; keep one "
-                f"version in {where} (scaffold extract {d.name} --from NOTEBOOK)",
+        for d, other, alike in _drifts(same_name, selected):
+            found.append(
+                Finding(
+                    d.path,
+                    d.cell,
+                    d.line,
+                    "NB502",
+                    f"{d.kind} {_signature(d)!r} has drifted from the one "
+                    f"in {other.path}:{other.cell} ({alike:.0%} alike): "
+                    f"{_changed_lines(d, other)}; keep one version in {where} "
+                    f"(scaffold extract {d.name} --from NOTEBOOK)",
+                    duplicates.difference(d, other),
+                )
             )
-            for d in same_name
-            if d.path in selected and elsewhere.count(d)
-        )
     return found
+
+
+DRIFT_SIMILARITY = 0.7  # chosen on the corpora: docs/check.md, NB502
+
+
+def _drifts(
+    same_name: Sequence[duplicates.Definition], selected: set[str]
+) -> list[tuple[duplicates.Definition, duplicates.Definition, float]]:
+    """(definition, its closest drifted copy, similarity) for real drift: the same
+    parameters, another notebook, other code, and a structure at least DRIFT_SIMILARITY alike.
+
+    Compared once per pair of distinct versions (fingerprints), not per pair of copies.
+    """
+    versions: dict[tuple[str, str], list[duplicates.Definition]] = {}
+    for d in same_name:
+        versions.setdefault((d.parameters, d.fingerprint), []).append(d)
+    scores: dict[tuple[str, str], float] = {}
+    found = []
+    for d in same_name:
+        if d.path not in selected:
+            continue
+        best: tuple[float, duplicates.Definition] | None = None
+        for (parameters, fingerprint), copies in versions.items():
+            if parameters != d.parameters or fingerprint == d.fingerprint:
+                continue
+            other = next((c for c in copies if c.path != d.path), None)
+            if other is None:
+                continue
+            key = (min(d.fingerprint, fingerprint), max(d.fingerprint, fingerprint))
+            if key not in scores:
+                scores[key] = duplicates.similarity(d, other)
+            if scores[key] >= DRIFT_SIMILARITY and (best is None or scores[key] > best[0]):
+                best = (scores[key], other)
+        if best is not None:
+            found.append((d, best[1], best[0]))
+    return found
+
+
+def _signature(d: duplicates.Definition) -> str:
+    return f"{d.name}({d.parameters})" if d.kind == "function" else d.name
+
+
+def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
+    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+    hunks: list[list[str]] = []
+    for line in duplicates.difference(d, other).splitlines()[2:]:
+        if line.startswith("@@"):
+            hunks.append([])
+        elif hunks and line[:1] in "+-":
+            hunks[-1].append(line)
+    changed = [line for hunk in hunks for line in hunk]
+    first = next((h for h in hunks if {x[0] for x in h} == {"+", "-"}), hunks[0] if hunks else [])
+    picked = [next((line for line in first if line[0] == sign), "") for sign in "-+"]
+    shown = [f"{line[0]} `{line[1:].strip()[:60]}`" for line in picked if line]
+    more = len(changed) - len(shown)
+    return " ".join(shown) + (f" (and {more} more changed lines)" if more > 0 else "")
 
 
 def _import_rules(

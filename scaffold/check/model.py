@@ -98,6 +98,7 @@ class Finding:
     line: int  # 1-based line in the cell; 0 for the whole cell
     code: str
     message: str
+    diff: str = ""  # NB502: how the definition differs from its closest copy (unified diff)
 
     @property
     def severity(self) -> str:
@@ -117,6 +118,7 @@ class Finding:
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
+            **({"diff": self.diff} if self.diff else {}),
         }
 
 

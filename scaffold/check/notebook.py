@@ -453,7 +453,7 @@ def _code_cell(
         state.dynamic = True
     # Each rule looks at the tree only when the text can hold what it looks for.
     if "def" in code or "class" in code:
-        found = definitions(tree, place.rel, number)
+        found = definitions(tree, place.rel, number, code)
         summary.functions += sum(definition.kind == "function" for definition in found)
         summary.definitions.extend(found)
     if "import" in code:
