@@ -307,3 +307,51 @@ def test_drift_needs_the_same_parameters_and_a_close_structure(tmp_path: Path):
         "-    layers = [n] * 4",
         "+    layers = [n] * 3",
     ]
+
+
+# -- --fix and --diff ------------------------------------------------------------------------------
+
+HOOK = """\
+repos:
+  - repo: https://github.com/kynan/nbstripout
+    rev: 0.9.1
+    hooks:
+      - id: nbstripout
+        args: [--keep-id, --extra-keys, metadata.papermill]
+"""
+
+
+def test_fix_strips_as_the_project_hook_does_and_declares_known_imports(tmp_path: Path):
+    root = project(tmp_path, '\n    "pandas",  # data frames\n')
+    (root / ".pre-commit-config.yaml").write_text(HOOK)
+    path = notebook(root / "notebooks" / "1.0-ab-x.ipynb", "import sklearn\nprint(1)", counts=True)
+    data = json.loads(path.read_text())
+    data["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]
+    data["metadata"]["papermill"] = {"duration": 1.0}
+    ids = [cell["id"] for cell in data["cells"]]
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    before = path.read_text(), (root / "pyproject.toml").read_text()
+
+    shown = run_scaffold("check", "--diff", cwd=root, check=False)
+    assert shown.returncode == 1, shown.stderr
+    assert '-   "execution_count": 1,' in shown.stdout and '+    "scikit-learn",' in shown.stdout
+    assert (path.read_text(), (root / "pyproject.toml").read_text()) == before  # not written
+
+    fixed = run_scaffold("check", "--fix", cwd=root, check=False)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "fixed notebooks/1.0-ab-x.ipynb: NB201, NB202" in fixed.stdout
+    assert "fixed pyproject.toml: NB404 (declared scikit-learn)" in fixed.stdout
+    data = json.loads(path.read_text())
+    assert data["cells"][0]["outputs"] == [] and data["cells"][0]["execution_count"] is None
+    assert [cell["id"] for cell in data["cells"]] == ids and "papermill" not in data["metadata"]
+    pyproject = (root / "pyproject.toml").read_text()
+    assert '    "pandas",  # data frames\n    "scikit-learn",\n]' in pyproject
+    assert run_scaffold("check", cwd=root).stdout.startswith("All checks passed")
+
+
+def test_unknown_distributions_are_never_declared(tmp_path: Path):
+    root = project(tmp_path, '"pandas"')
+    notebook(root / "notebooks" / "1.0-ab-x.ipynb", "import left_pad_ai")
+    fixed = run_scaffold("check", "--fix", cwd=root, check=False)
+    assert fixed.returncode == 1 and "fixed" not in fixed.stdout
+    assert "left_pad_ai" in fixed.stdout and "left" not in (root / "pyproject.toml").read_text()

@@ -536,6 +536,7 @@ def _undeclared(
         path, first[1], first[2], "NB404",
         f"imports {names} (cell:line {lines}) from distribution {key[0]!r}{other}, which "
         f"pyproject.toml does not declare; add {key[0]!r} to [project] dependencies",
+        fix=key[0],
     )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ class Finding:
     code: str
     message: str
     diff: str = ""  # NB502: how the definition differs from its closest copy (unified diff)
+    fix: str = ""  # what --fix would use: NB404's distribution to declare
 
     @property
     def severity(self) -> str:
@@ -119,6 +120,7 @@ class Finding:
             "severity": self.severity,
             "message": self.message,
             **({"diff": self.diff} if self.diff else {}),
+            **({"fix": self.fix} if self.fix else {}),
         }
 
 
