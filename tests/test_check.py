@@ -623,7 +623,10 @@ def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "xml"], "error: --format must be one of human, json, github, sarif, got 'xml'."),
+        (
+            ["--format", "xml"],
+            "error: --format must be one of human, json, github, sarif, got 'xml'.",
+        ),
         (["../elsewhere.ipynb"], "error: ../elsewhere.ipynb is outside the project"),
         (["notebooks/missing.ipynb"], "error: notebooks/missing.ipynb: no such file or folder."),
         (["pyproject.toml"], "error: pyproject.toml is not a notebook (.ipynb)."),
