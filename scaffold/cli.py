@@ -617,7 +617,8 @@ def check_command(
         typer.Option("--timeout", min=1, metavar="SECONDS", help="With --run: per-notebook limit."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", metavar="FORMAT", help="human (default), json or github.")
+        str,
+        typer.Option("--format", metavar="FORMAT", help="human (default), json, github or sarif."),
     ] = "human",
     select: Annotated[
         list[str] | None,
@@ -635,6 +636,13 @@ def check_command(
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Re-read every notebook (ignore the cache).")
+    ] = False,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Fix what is safe: strip outputs, declare known imports."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show what --fix would change, without writing.")
     ] = False,
 ) -> None:
     """Check notebooks: stored state, hidden state, reproducibility, copies, pipeline contract.
@@ -655,6 +663,9 @@ def check_command(
             paths or [], codes(select), codes(ignore), not no_cache, python, run
         )
         findings, ran = result.findings, 0
+        if fix or diff:
+            fix_root = project.root if project is not None else result.root or Path.cwd()
+            findings = _fix_findings(findings, fix_root, project is not None, diff, output_format)
         if run:
             from scaffold.check.checker import keep, notebook_paths, summaries
             from scaffold.check.execute import run_notebooks
@@ -679,8 +690,28 @@ def check_command(
 
 if TYPE_CHECKING:
     from scaffold.check.checker import Result as CheckResult
-    from scaffold.check.model import Config
+    from scaffold.check.model import Config, Finding
     from scaffold.project import Project
+
+
+def _fix_findings(
+    findings: list[Finding], root: Path, in_project: bool, diff: bool, output_format: str
+) -> list[Finding]:
+    """``--diff``: print the safe fixes; ``--fix``: apply them and say what was fixed. The
+    findings left (all of them with --diff)."""
+    from scaffold.check import fix
+    from scaffold.files import apply
+
+    planned = fix.plan(findings, root, root / "pyproject.toml" if in_project else None)
+    to_stdout = output_format == "human"
+    if diff:
+        typer.echo(planned.diff(root), nl=False, err=not to_stdout)
+        return findings
+    apply(planned.writes, root)
+    for line in planned.fixed:
+        typer.echo(f"fixed {line}", err=not to_stdout)
+    done = set(planned.fixed_findings)
+    return [finding for finding in findings if finding not in done]
 
 
 def _static_check(

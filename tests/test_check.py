@@ -94,7 +94,7 @@ def test_out_of_order_and_skipped_cells(lab: Path):
         code("c = b * 2"),  # never run, between executed cells
         code("print(total)", 3),
     )
-    lines = found(lab, config=Config(ignore=("NB2",)))
+    lines = found(lab, config=Config(ignore=("NB2", "NB304")))
     assert lines == [
         f"notebooks/{GOOD}:3:0: NB302 cell 3 was skipped between executed cells; restart the "
         "kernel and run all, or delete the cell",
@@ -151,10 +151,12 @@ def test_undeclared_imports_with_aliases_stdlib_and_local_code(lab: Path):
         code("from cv2 import imread"),
     )
     assert found(lab) == [
-        f"notebooks/{GOOD}:2:2: NB404 imports 'seaborn', which pyproject.toml does not declare;"
-        " add 'seaborn' to [project] dependencies",
-        f"notebooks/{GOOD}:3:1: NB404 imports 'cv2', which pyproject.toml does not declare; "
-        "add 'opencv-python' to [project] dependencies",
+        f"notebooks/{GOOD}:2:2: NB404 imports 'seaborn' (cell:line 2:2), which pyproject.toml "
+        "does not declare, and whose distribution is unknown (not in the project's environment "
+        "nor in the mapping); declare the distribution that provides it",
+        f"notebooks/{GOOD}:3:1: NB404 imports 'cv2' (cell:line 3:1) from distribution "
+        "'opencv-python' (or 'opencv-python-headless', 'opencv-contrib-python'), which "
+        "pyproject.toml does not declare; add 'opencv-python' to [project] dependencies",
     ]
 
 
@@ -256,15 +258,17 @@ def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
         "notebooks/1.0-ab-one.ipynb:2:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it "
         "(scaffold extract clean)",
-        "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.2-ab-three.ipynb:3; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.0-ab-one.ipynb:2:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.2-ab-three.ipynb:3 (99% alike): - `return kept[kept[column] >= 0]`"
+        " + `return kept[kept[column] > 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
         "notebooks/1.1-ab-two.ipynb:1:1: NB501 function 'tidy' is copied in "
         "notebooks/1.0-ab-one.ipynb:2; move it into src/lab/ and import it "
         "(scaffold extract tidy)",
-        "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-one.ipynb:2; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.2-ab-three.ipynb:3:1: NB502 function 'clean(frame, column)' has drifted "
+        "from the one in notebooks/1.0-ab-one.ipynb:2 (99% alike): - `return kept[kept[column] > "
+        "0]` + `return kept[kept[column] >= 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
     # given one notebook, it is still compared with the others, and only it is reported
     assert [line[:40] for line in found(lab, lab / "notebooks" / "1.1-ab-two.ipynb")] == [
@@ -280,14 +284,16 @@ def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
         "notebooks/1.0-ab-n0.ipynb:1:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1, notebooks/1.3-ab-n3.ipynb:1 "
         "and 2 more; move it into src/lab/ and import it (scaffold extract clean)",
-        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.6-ab-n6.ipynb:1; keep one version in src/lab/ "
-        "(scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.0-ab-n0.ipynb:1:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.6-ab-n6.ipynb:1 (99% alike): - `return kept[kept[column] >= 0]` "
+        "+ `return kept[kept[column] > 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
     assert found(lab, lab / "notebooks" / "1.6-ab-n6.ipynb") == [
-        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean' differs from the one in "
-        "notebooks/1.0-ab-n0.ipynb:1, notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1 "
-        "and 3 more; keep one version in src/lab/ (scaffold extract clean --from NOTEBOOK)",
+        "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean(frame, column)' has drifted from "
+        "the one in notebooks/1.0-ab-n0.ipynb:1 (99% alike): - `return kept[kept[column] > 0]` "
+        "+ `return kept[kept[column] >= 0]` (and 1 more changed lines); keep one version in "
+        "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
 
 
@@ -543,7 +549,7 @@ def test_rules_that_need_no_parsing_do_not_parse(lab: Path):
     path = write(lab, GOOD, code("x = (", 2), code('p = "/home/a/x"', 1))
     everything = ["NB202", "NB104", "NB301", "NB401"]
     codes = lambda config: [f.code for f in check(Project(lab), [], config).findings]  # noqa: E731
-    stored = Config(select=("NB2", "NB3"))  # what nbstripout --verify and counts show
+    stored = Config(select=("NB2", "NB301", "NB302"))  # what nbstripout --verify, counts show
     assert codes(stored) == ["NB202", "NB301"]
     unparsed = summaries(lab, [path], parse=False)[0]  # as cached by that check
     assert not unparsed.parsed
@@ -617,7 +623,10 @@ def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "xml"], "error: --format must be one of human, json, github, got 'xml'."),
+        (
+            ["--format", "xml"],
+            "error: --format must be one of human, json, github, sarif, got 'xml'.",
+        ),
         (["../elsewhere.ipynb"], "error: ../elsewhere.ipynb is outside the project"),
         (["notebooks/missing.ipynb"], "error: notebooks/missing.ipynb: no such file or folder."),
         (["pyproject.toml"], "error: pyproject.toml is not a notebook (.ipynb)."),

@@ -387,25 +387,83 @@ def _duplicate_rules(
             if d.path in selected
         )
     for same_name in groups.drifted:
-        elsewhere = _Elsewhere(same_name, drifted=True)
-        found.extend(
-            Finding(
-                d.path,
-                d.cell,
-                d.line,
-                "NB502",
-                f"{d.kind} {d.name!r} differs from the one in {elsewhere.where(d)}; keep one "
-                f"version in {where} (scaffold extract {d.name} --from NOTEBOOK)",
+        for d, other, alike in _drifts(same_name, selected):
+            found.append(
+                Finding(
+                    d.path,
+                    d.cell,
+                    d.line,
+                    "NB502",
+                    f"{d.kind} {_signature(d)!r} has drifted from the one "
+                    f"in {other.path}:{other.cell} ({alike:.0%} alike): "
+                    f"{_changed_lines(d, other)}; keep one version in {where} "
+                    f"(scaffold extract {d.name} --from NOTEBOOK)",
+                    duplicates.difference(d, other),
+                )
             )
-            for d in same_name
-            if d.path in selected and elsewhere.count(d)
-        )
     return found
+
+
+DRIFT_SIMILARITY = 0.7  # chosen on the corpora: docs/check.md, NB502
+
+
+def _drifts(
+    same_name: Sequence[duplicates.Definition], selected: set[str]
+) -> list[tuple[duplicates.Definition, duplicates.Definition, float]]:
+    """(definition, its closest drifted copy, similarity) for real drift: the same
+    parameters, another notebook, other code, and a structure at least DRIFT_SIMILARITY alike.
+
+    Compared once per pair of distinct versions (fingerprints), not per pair of copies.
+    """
+    versions: dict[tuple[str, str], list[duplicates.Definition]] = {}
+    for d in same_name:
+        versions.setdefault((d.parameters, d.fingerprint), []).append(d)
+    scores: dict[tuple[str, str], float] = {}
+    found = []
+    for d in same_name:
+        if d.path not in selected:
+            continue
+        best: tuple[float, duplicates.Definition] | None = None
+        for (parameters, fingerprint), copies in versions.items():
+            if parameters != d.parameters or fingerprint == d.fingerprint:
+                continue
+            other = next((c for c in copies if c.path != d.path), None)
+            if other is None:
+                continue
+            key = (min(d.fingerprint, fingerprint), max(d.fingerprint, fingerprint))
+            if key not in scores:
+                scores[key] = duplicates.similarity(d, other)
+            if scores[key] >= DRIFT_SIMILARITY and (best is None or scores[key] > best[0]):
+                best = (scores[key], other)
+        if best is not None:
+            found.append((d, best[1], best[0]))
+    return found
+
+
+def _signature(d: duplicates.Definition) -> str:
+    return f"{d.name}({d.parameters})" if d.kind == "function" else d.name
+
+
+def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
+    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+    hunks: list[list[str]] = []
+    for line in duplicates.difference(d, other).splitlines()[2:]:
+        if line.startswith("@@"):
+            hunks.append([])
+        elif hunks and line[:1] in "+-":
+            hunks[-1].append(line)
+    changed = [line for hunk in hunks for line in hunk]
+    first = next((h for h in hunks if {x[0] for x in h} == {"+", "-"}), hunks[0] if hunks else [])
+    picked = [next((line for line in first if line[0] == sign), "") for sign in "-+"]
+    shown = [f"{line[0]} `{line[1:].strip()[:60]}`" for line in picked if line]
+    more = len(changed) - len(shown)
+    return " ".join(shown) + (f" (and {more} more changed lines)" if more > 0 else "")
 
 
 def _import_rules(
     project: Project, chosen: Sequence[Summary], python: Path | None
 ) -> list[Finding]:
+    """NB404: one finding per notebook and undeclared distribution (or unknown module)."""
     root = project.root
     wanted = imports.declared(root)
     if wanted is None:
@@ -413,33 +471,75 @@ def _import_rules(
     from scaffold.layout import find_package
 
     package = find_package(project)
-    installed: dict[str, set[str]] | None = None
-    found = []
-    local_by_folder: dict[Path, set[str]] = {}
+    own = {package.name} if package else set()
+    environment = _Environment(project, python)
+    found: list[Finding] = []
     for summary in chosen:
-        folder = (root / summary.path).parent
-        if folder not in local_by_folder:
-            local = imports.local_modules(root, folder)
-            local_by_folder[folder] = local | ({package.name} if package else set())
-        for module, cell, line in summary.imports:
-            if module in spark.IMPORTS:
+        local = _local_names(root, summary) | own
+        missing: dict[tuple[str, ...] | str, list[tuple[str, int, int]]] = {}
+        for module, cell, line, guarded in summary.imports:
+            if guarded:
+                continue
+            if module.split(".")[0] in spark.IMPORTS or module in spark.IMPORTS:
                 continue  # NB411 says where Spark is declared
-            missing = imports.missing(module, wanted, local_by_folder[folder], installed)
-            if missing and installed is None:
-                installed = _installed(project, python)
-                missing = imports.missing(module, wanted, local_by_folder[folder], installed)
-            if missing:
-                found.append(
-                    Finding(
-                        summary.path,
-                        cell,
-                        line,
-                        "NB404",
-                        f"imports {module!r}, which pyproject.toml does not declare; add "
-                        f"{missing[0]!r} to [project] dependencies",
-                    )
-                )
+            needed = imports.missing(module, wanted, local, None)
+            if needed != ():
+                needed = imports.missing(module, wanted, local, environment.installed())
+            if needed is None and summary.path_computed:
+                continue  # may be the notebook's own code, on a sys.path it computes
+            if needed != ():
+                missing.setdefault(needed or module.split(".")[0], []).append((module, cell, line))
+        found.extend(_undeclared(summary.path, key, places) for key, places in missing.items())
     return found
+
+
+class _Environment:
+    """The project's environment's import names, read once and only when needed."""
+
+    def __init__(self, project: Project, python: Path | None) -> None:
+        self.project, self.python = project, python
+        self.mapping: dict[str, set[str]] | None = None
+
+    def installed(self) -> dict[str, set[str]]:
+        if self.mapping is None:
+            self.mapping = _installed(self.project, self.python)
+        return self.mapping
+
+
+def _local_names(root: Path, summary: Summary) -> set[str]:
+    folder = (root / summary.path).parent
+    local = imports.local_modules(root, folder) | set(summary.written)
+    for edit in summary.path_edits:
+        place = Path(os.path.expanduser(edit))
+        place = place if place.is_absolute() else folder / place
+        if place.is_dir():
+            local |= imports.local_modules(place, place)
+    return local
+
+
+def _undeclared(
+    path: str, key: tuple[str, ...] | str, places: list[tuple[str, int, int]]
+) -> Finding:
+    places = sorted(places, key=lambda place: place[1:])
+    modules = sorted({module.split(".")[0] for module, _, _ in places})
+    lines = ", ".join(f"{cell}:{line}" for _, cell, line in places[:6])
+    lines += f" and {len(places) - 6} more" if len(places) > 6 else ""
+    names = ", ".join(repr(module) for module in modules)
+    first = places[0]
+    if isinstance(key, str):
+        return Finding(
+            path, first[1], first[2], "NB404",
+            f"imports {names} (cell:line {lines}), which pyproject.toml does not declare, and "
+            "whose distribution is unknown (not in the project's environment nor in the "
+            "mapping); declare the distribution that provides it",
+        )  # fmt: skip
+    other = f" (or {', '.join(repr(k) for k in key[1:])})" if len(key) > 1 else ""
+    return Finding(
+        path, first[1], first[2], "NB404",
+        f"imports {names} (cell:line {lines}) from distribution {key[0]!r}{other}, which "
+        f"pyproject.toml does not declare; add {key[0]!r} to [project] dependencies",
+        fix=key[0],
+    )  # fmt: skip
 
 
 def _installed(project: Project, python: Path | None) -> dict[str, set[str]]:

@@ -35,16 +35,18 @@ class Definition:
     line: int
     lines: int  # source lines it spans
     fingerprint: str
+    parameters: str = ""  # a function's parameter names, comma-separated ("" for a class)
+    source: str = ""  # its text, when the cell's code was given (for NB502's comparison)
 
     def to_json(self) -> list[Any]:
         """As a JSON list."""
-        return [self.name, self.kind, self.path, self.cell, self.line, self.lines, self.fingerprint]
+        return [self.name, self.kind, self.path, self.cell, self.line, self.lines,
+                self.fingerprint, self.parameters, self.source]  # fmt: skip
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Definition:
         """Back from ``to_json``."""
-        name, kind, path, cell, line, lines, fingerprint = data
-        return cls(name, kind, path, cell, line, lines, fingerprint)
+        return cls(*data)
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -175,16 +177,71 @@ def fingerprint(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> 
     return hashlib.blake2b(" ".join(out).encode(), digest_size=12).hexdigest()
 
 
-def definitions(tree: ast.Module, path: str, cell: int) -> list[Definition]:
-    """The top-level functions and classes of one cell, with their fingerprints."""
+def definitions(tree: ast.Module, path: str, cell: int, code: str = "") -> list[Definition]:
+    """The top-level functions and classes of one cell, with their fingerprints (and, given
+    the cell's ``code``, their parameters and text)."""
     found = []
+    lines = code.split("\n") if code else []
     for node in tree.body:
         if isinstance(node, (*_FUNCTIONS[:2], ast.ClassDef)):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            span = (node.end_lineno or node.lineno) - first + 1
-            found.append(Definition(node.name, kind, path, cell, first, span, fingerprint(node)))
+            last = node.end_lineno or node.lineno
+            source = "\n".join(lines[first - 1 : last]) if lines else ""
+            parameters = "" if isinstance(node, ast.ClassDef) else _parameters(node.args)
+            found.append(
+                Definition(node.name, kind, path, cell, first, last - first + 1,
+                           fingerprint(node), parameters, source)
+            )  # fmt: skip
     return found
+
+
+def _parameters(arguments: ast.arguments) -> str:
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    names = [arg.arg for arg in every]
+    names += [f"*{arg.arg}" for arg in (arguments.vararg,) if arg is not None]
+    names += [f"**{arg.arg}" for arg in (arguments.kwarg,) if arg is not None]
+    return ", ".join(names)
+
+
+def canonical(source: str) -> list[str]:
+    """The canonical tokens of a definition's text (as fingerprinted), for similarity."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source.split()
+    out: list[str] = []
+    for node in tree.body:
+        _dump(node, [], out)
+    return out
+
+
+def similarity(first: Definition, second: Definition) -> float:
+    """How alike two definitions' structures are: difflib's ratio over canonical tokens."""
+    import difflib
+
+    return difflib.SequenceMatcher(
+        None, canonical(first.source), canonical(second.source), autojunk=False
+    ).ratio()
+
+
+def difference(first: Definition, second: Definition, limit: int = 12) -> str:
+    """A unified diff of two definitions' texts (at most ``limit`` changed lines)."""
+    import difflib
+
+    lines = list(
+        difflib.unified_diff(
+            second.source.splitlines(), first.source.splitlines(),
+            f"{second.path}:{second.cell}", f"{first.path}:{first.cell}", n=0, lineterm="",
+        )
+    )  # fmt: skip
+    shown, changed = [], 0
+    for line in lines[2:]:
+        changed += not line.startswith("@@")
+        if changed <= limit:
+            shown.append(line)
+    more = [f"... {changed - limit} more changed lines"] if changed > limit else []
+    return "\n".join([*lines[:2], *shown, *more])
 
 
 @dataclass(frozen=True)

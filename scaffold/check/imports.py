@@ -9,16 +9,23 @@ An import name is fine when it is
    ``[project.optional-dependencies]`` extra and ``[dependency-groups]`` of pyproject.toml, and
    ``requirements*.txt`` at the root, if any.
 
+An import is also fine when the kernel provides it (``IPython``, ``ipykernel``...), when it
+exists only in a hosted runtime (``google.colab``, ``kaggle_secrets``), when the notebook
+writes the module itself, or reaches it through a ``sys.path`` edit, or when it is guarded
+(``try``/``except ImportError``, ``if IN_COLAB:``); those are decided in ``notebook.py``.
+
 "Provided by" is decided, first match wins, by the project's environment (the one
-``scaffold run`` uses; its ``site-packages`` is read with ``importlib.metadata`` without
-starting it), then a small table of well-known aliases (``sklearn`` -> ``scikit-learn``), then
-the import name itself as a distribution name (normalised as pip does: ``a_b`` == ``a-b``).
-A project that declares nothing (no pyproject.toml dependencies, no requirements file) is
-not checked.
+``scaffold run`` uses: ``importlib.metadata`` over its ``site-packages``, as
+``packages_distributions()`` does, without starting it), then ``ALIASES`` (checked by hand),
+then pipreqs' mapping (vendored in ``data/``). A name none of them knows is reported as
+unknown: the import name is never taken for a distribution name, which could install a wrong
+or squatted package. A project that declares nothing (no pyproject.toml dependencies, no
+requirements file) is not checked.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections import defaultdict
@@ -28,9 +35,20 @@ from typing import Any
 
 from scaffold.check.model import read_toml
 
+# Import names whose distribution differs from them, checked by hand against each project's
+# own docs; consulted before pipreqs' mapping (which lacks several of these). A dotted key is
+# for namespace packages, where the top-level name says nothing (``google``).
 ALIASES: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn",),
     "skimage": ("scikit-image",),
+    "sksurv": ("scikit-survival",),
+    "imblearn": ("imbalanced-learn",),
+    "surprise": ("scikit-surprise",),
+    "autosklearn": ("auto-sklearn",),
+    "grpc": ("grpcio",),
+    "iris": ("scitools-iris",),
+    "googleapiclient": ("google-api-python-client",),
+    "tensorflow_serving": ("tensorflow-serving-api",),
     "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python"),
     "PIL": ("pillow",),
     "yaml": ("pyyaml",),
@@ -39,11 +57,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "dotenv": ("python-dotenv",),
     "jose": ("python-jose",),
     "attr": ("attrs",),
-    "google": ("google-cloud-storage", "protobuf", "google-api-core"),
     "mpl_toolkits": ("matplotlib",),
     "pylab": ("matplotlib",),
-    "IPython": ("ipython", "ipykernel", "jupyter"),
-    "ipywidgets": ("ipywidgets",),
     "Bio": ("biopython",),
     "OpenSSL": ("pyopenssl",),
     "serial": ("pyserial",),
@@ -52,19 +67,36 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "jwt": ("pyjwt",),
     "git": ("gitpython",),
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
-    "torch": ("torch",),
-    "lightgbm": ("lightgbm",),
-    "xgboost": ("xgboost",),
-    "statsmodels": ("statsmodels",),
     "umap": ("umap-learn",),
-    "Levenshtein": ("python-levenshtein", "levenshtein"),
+    "Levenshtein": ("levenshtein", "python-levenshtein"),
     "docx": ("python-docx",),
     "pptx": ("python-pptx",),
     "fitz": ("pymupdf",),
     "zmq": ("pyzmq",),
     "osgeo": ("gdal",),
     "psycopg2": ("psycopg2", "psycopg2-binary"),
+    "tf_keras": ("tf-keras",),
+    "keras_tuner": ("keras-tuner",),
+    "gym": ("gym", "gymnasium"),
+    "google.protobuf": ("protobuf",),
+    "google.cloud.storage": ("google-cloud-storage",),
+    "google.cloud.bigquery": ("google-cloud-bigquery",),
+    "google.cloud.aiplatform": ("google-cloud-aiplatform",),
+    "google.auth": ("google-auth",),
+    "google.oauth2": ("google-auth",),
+    "google.api_core": ("google-api-core",),
+    "google.generativeai": ("google-generativeai",),
 }
+# Provided by the kernel that runs every notebook (ipykernel and what it imports).
+KERNEL_PROVIDED = frozenset(
+    {"IPython", "ipykernel", "comm", "traitlets", "jupyter_client", "jupyter_core",
+     "matplotlib_inline"}
+)  # fmt: skip
+# Provided only by a hosted runtime, with no distribution to declare.
+RUNTIME_ONLY = ("google.colab", "kaggle_secrets", "kaggle_datasets", "kaggle_web_client",
+                "pyodide", "js", "micropip")  # fmt: skip
+NAMESPACES = frozenset({"google", "azure", "jaraco", "backports", "zope", "sphinxcontrib"})
+MAPPING_FILE = Path(__file__).parent / "data" / "pipreqs-mapping.txt"
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -165,20 +197,60 @@ def local_modules(root: Path, folder: Path) -> set[str]:
     return names
 
 
+@functools.cache
+def pipreqs_mapping() -> dict[str, tuple[str, ...]]:
+    """pipreqs' import-name -> distribution table (vendored; see the file's header)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    try:
+        lines = MAPPING_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        name, _, distribution = line.partition(":")
+        if distribution and not line.startswith("#"):
+            found[name.strip()].append(normalise(distribution.strip()))
+    return {name: tuple(dict.fromkeys(names)) for name, names in found.items()}
+
+
+def provided(module: str) -> bool:
+    """True for a module the kernel or a hosted runtime provides (never to declare)."""
+    top = module.split(".")[0]
+    return top in KERNEL_PROVIDED or any(
+        module == name or module.startswith(name + ".") for name in RUNTIME_ONLY
+    )
+
+
+def distributions(module: str, installed: dict[str, set[str]] | None) -> tuple[str, ...]:
+    """The distributions that provide ``module`` (dotted), best first; () when unknown.
+
+    First the project's environment, then ALIASES, then pipreqs' mapping. Never a guess: the
+    import name itself is not taken for a distribution name.
+    """
+    top = module.split(".")[0]
+    if top in NAMESPACES:
+        parts = module.split(".")
+        keys = [".".join(parts[:n]) for n in range(len(parts), 1, -1)]
+        return next((ALIASES[key] for key in keys if key in ALIASES), ())
+    found = sorted((installed or {}).get(top, ()))
+    found += ALIASES.get(top, ())
+    found += pipreqs_mapping().get(top, ())
+    return tuple(dict.fromkeys(normalise(name) for name in found))
+
+
 def missing(
     module: str,
     wanted: set[str],
     local: set[str],
     installed: dict[str, set[str]] | None,
-) -> tuple[str, ...]:
-    """The distributions to declare for ``module``; empty when it is stdlib, local or declared."""
-    if module in sys.stdlib_module_names or module == "__future__" or module in local:
+) -> tuple[str, ...] | None:
+    """The distributions to declare for ``module`` (dotted); ``()`` when it is fine (stdlib,
+    local, provided, declared); None when it is not declared and its distribution unknown."""
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names or top == "__future__" or top in local:
         return ()
-    candidates = [
-        *sorted((installed or {}).get(module, ())),
-        *ALIASES.get(module, ()),
-        normalise(module),
-    ]
-    if any(normalise(candidate) in wanted for candidate in candidates):
+    if provided(module) or normalise(top) in wanted:
         return ()
-    return tuple(dict.fromkeys(candidates))
+    candidates = distributions(module, installed)
+    if any(candidate in wanted for candidate in candidates):
+        return ()
+    return candidates or None

@@ -59,6 +59,8 @@ register(
     Rule("NB202", "stored-execution-counts", "error"),
     Rule("NB301", "out-of-order-execution", "error"),
     Rule("NB302", "skipped-cell", "error"),
+    Rule("NB303", "used-before-defined", "error", parsed=True),
+    Rule("NB304", "undefined-name", "error", parsed=True),
     Rule("NB401", "absolute-path", "error", parsed=True),
     Rule("NB402", "path-outside-project", "error", _PROJECT, parsed=True),
     Rule("NB403", "pip-install-in-notebook", "error"),
@@ -108,6 +110,8 @@ class Finding:
     line: int  # 1-based line in the cell; 0 for the whole cell
     code: str
     message: str
+    diff: str = ""  # NB502: how the definition differs from its closest copy (unified diff)
+    fix: str = ""  # what --fix would use: NB404's distribution to declare
 
     @property
     def severity(self) -> str:
@@ -127,6 +131,8 @@ class Finding:
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
+            **({"diff": self.diff} if self.diff else {}),
+            **({"fix": self.fix} if self.fix else {}),
         }
 
 

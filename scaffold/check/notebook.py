@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.check.duplicates import Definition, definitions
+from scaffold.check.imports import NAMESPACES
 from scaffold.check.model import Finding
+from scaffold.check.names import (
+    CellNames,
+    cell_names,
+    dynamic,
+    hidden_state,
+    magic_code,
+    magic_names,
+)
 
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
@@ -55,7 +64,11 @@ class Summary:
     cells: int = 0
     functions: int = 0
     definitions: list[Definition] = field(default_factory=list)
-    imports: list[tuple[str, int, int]] = field(default_factory=list)  # (module, cell, line)
+    # (dotted module, cell, line, guarded: under try/except ImportError or a runtime test)
+    imports: list[tuple[str, int, int, bool]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # modules the notebook writes itself
+    path_edits: list[str] = field(default_factory=list)  # folders it adds to sys.path
+    path_computed: bool = False  # it adds a folder to sys.path that no literal names
     parameters_cells: list[int] = field(default_factory=list)
     # (name, annotation, python type of the default, cell, line) of the first parameters cell
     parameters: list[tuple[str, str, str, int, int]] = field(default_factory=list)
@@ -72,6 +85,9 @@ class Summary:
             "functions": self.functions,
             "definitions": [d.to_json() for d in self.definitions],
             "imports": self.imports,
+            "written": self.written,
+            "path_edits": self.path_edits,
+            "path_computed": self.path_computed,
             "parameters_cells": self.parameters_cells,
             "parameters": self.parameters,
             "noqa": {str(k): v for k, v in self.noqa.items()},
@@ -89,7 +105,10 @@ class Summary:
             cells=data["cells"],
             functions=data["functions"],
             definitions=[Definition.from_json(d) for d in data["definitions"]],
-            imports=[(m, c, ln) for m, c, ln in data["imports"]],
+            imports=[(m, c, ln, g) for m, c, ln, g in data["imports"]],
+            written=list(data["written"]),
+            path_edits=list(data["path_edits"]),
+            path_computed=data["path_computed"],
             parameters_cells=list(data["parameters_cells"]),
             parameters=[(n, a, t, c, ln) for n, a, t, c, ln in data["parameters"]],
             noqa={int(k): list(v) for k, v in data["noqa"].items()},
@@ -231,6 +250,8 @@ class _Cells:
     counted: list[int] = field(default_factory=list)
     executed: list[tuple[int, int]] = field(default_factory=list)  # (cell, execution count)
     unexecuted: list[int] = field(default_factory=list)
+    names: list[tuple[int, CellNames]] = field(default_factory=list)  # parsed cells, in order
+    dynamic: bool = False  # a cell may define names no parse shows (see names.py)
 
 
 @dataclass(frozen=True)
@@ -279,7 +300,36 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
                 summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     _stored_state(summary, rel, state.outputs, state.counted)
     _hidden_state(summary, rel, state.executed, state.unexecuted)
+    if place.parse and not state.dynamic and not _python2(data):
+        for code, cell, line, message in hidden_state(state.names):
+            summary.findings.append(Finding(rel, cell, line, code, message))
     return summary
+
+
+# cell magics that are not Python and define no Python names
+QUIET_CELL_MAGICS = {
+    "bash", "sh", "html", "HTML", "javascript", "js", "latex", "markdown", "svg", "writefile",
+    "file", "script", "perl", "ruby", "system", "sx", "sql", "md", "dot",
+}  # fmt: skip
+
+
+def _opaque_magic(source: str) -> bool:
+    """True when the cell is a cell magic of another language that may define names."""
+    stripped = source.lstrip()
+    if not stripped.startswith("%%"):
+        return False
+    name = stripped[2:].split(maxsplit=1)
+    return bool(name) and name[0] not in PYTHON_CELL_MAGICS | QUIET_CELL_MAGICS
+
+
+def _python2(data: dict[str, Any]) -> bool:
+    """True for a Python 2 notebook (its builtins differ)."""
+    metadata = data.get("metadata") or {}
+    info = metadata.get("language_info") if isinstance(metadata, dict) else None
+    spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    version = str(info.get("version", "")) if isinstance(info, dict) else ""
+    name = str(spec.get("name", "")) if isinstance(spec, dict) else ""
+    return version.startswith("2") or name == "python2"
 
 
 def _python(data: dict[str, Any]) -> bool:
@@ -319,7 +369,9 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
     elif source.strip():
         state.unexecuted.append(number)
     tags = (cell.get("metadata") or {}).get("tags") or []
-    _code_cell(summary, place, number, source, "parameters" in tags)
+    if place.parse and ("%" in source or "!" in source):
+        _written_modules(summary, source, cell)
+    _code_cell(summary, state, place, number, source, "parameters" in tags)
 
 
 def _cell_conflict(summary: Summary, rel: str, number: int, source: str) -> None:
@@ -400,7 +452,7 @@ def _hidden_state(
 
 
 def _code_cell(
-    summary: Summary, place: _Place, number: int, source: str, is_parameters: bool
+    summary: Summary, state: _Cells, place: _Place, number: int, source: str, is_parameters: bool
 ) -> None:
     if is_parameters:
         summary.parameters_cells.append(number)
@@ -410,14 +462,28 @@ def _code_cell(
         return
     tree, code = _parse(summary, place.rel, number, source)
     if tree is None:
+        state.dynamic = state.dynamic or not _automagic(source)
         return
+    names = cell_names(tree)
+    state.names.append((number, names))
+    if "%" in source:
+        names.defined |= magic_names(source)
+        for inner in magic_code(source):
+            names.defined |= inner.defined
+            names.used = {**inner.used, **names.used}
+            names.deferred = {**inner.deferred, **names.deferred}
+        state.dynamic = state.dynamic or _opaque_magic(source)
+    if not state.dynamic and dynamic(source):
+        state.dynamic = True
     # Each rule looks at the tree only when the text can hold what it looks for.
     if "def" in code or "class" in code:
-        found = definitions(tree, place.rel, number)
+        found = definitions(tree, place.rel, number, code)
         summary.functions += sum(definition.kind == "function" for definition in found)
         summary.definitions.extend(found)
     if "import" in code:
-        _imports(summary, tree, number)
+        _imports(summary, tree, number, code)
+    if "sys" in code and _SYS_PATH.search(code):
+        _sys_path_edits(summary, tree)
     if _PATHISH.search(code):
         _paths(summary, tree, place, number)
     if is_parameters and len(summary.parameters_cells) == 1:
@@ -608,13 +674,101 @@ def _automagic(source: str) -> bool:
     return bool(words) and words[0] in AUTOMAGICS and not lines[0].startswith((" ", "\t"))
 
 
-def _imports(summary: Summary, tree: ast.Module, number: int) -> None:
-    for node in ast.walk(tree):
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_RUNTIME_TEST = re.compile(r"colab|kaggle|sys\.modules|find_spec|pyodide|emscripten", re.IGNORECASE)
+
+
+def _guards_imports(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        caught = handler.type
+        names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+        if any(n is None or (isinstance(n, ast.Name) and n.id in _IMPORT_ERRORS) for n in names):
+            return True
+    return False
+
+
+def _imports(summary: Summary, tree: ast.Module, number: int, code: str) -> None:
+    """Every absolute import, with whether a guard makes it optional at run time."""
+    stack: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]
+    while stack:
+        node, guarded = stack.pop()
         if isinstance(node, ast.Import):
             for alias in node.names:
-                summary.imports.append((alias.name.split(".")[0], number, node.lineno))
+                summary.imports.append((alias.name, number, node.lineno, guarded))
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            summary.imports.append((node.module.split(".")[0], number, node.lineno))
+            if node.module.split(".")[0] in NAMESPACES:  # google.cloud: the name says which
+                for alias in node.names:
+                    module = f"{node.module}.{alias.name}"
+                    summary.imports.append((module, number, node.lineno, guarded))
+            else:
+                summary.imports.append((node.module, number, node.lineno, guarded))
+        elif isinstance(node, ast.Try) and _guards_imports(node):
+            stack.extend((child, True) for child in node.body)
+            stack.extend((child, guarded) for child in (*node.handlers, *node.orelse))
+        elif isinstance(node, ast.If) and _RUNTIME_TEST.search(
+            ast.get_source_segment(code, node.test) or ""
+        ):
+            stack.extend((child, True) for child in (*node.body, *node.orelse))
+        elif isinstance(node, (ast.stmt, ast.excepthandler)):
+            stack.extend((child, guarded) for child in ast.iter_child_nodes(node))
+
+
+_SYS_PATH = re.compile(r"sys\.path\.(?:append|insert|extend)|sys\.path\s*(?:\+=|=)")
+_PY_FILE = re.compile(r"([A-Za-z_]\w*)\.py\b")
+_PROTO = re.compile(r"([A-Za-z_]\w*)\.proto\b")
+_WRITES = re.compile(r"^\s*%%(?:writefile|file)\s+(?:-a\s+)?(\S+)\.py\s*$", re.MULTILINE)
+
+
+def _sys_path_edits(summary: Summary, tree: ast.Module) -> None:
+    """Folders the cell adds to ``sys.path`` (literals, ``os.path.join`` of literals)."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        target = node.func.value
+        if not (
+            node.func.attr in ("append", "insert", "extend")
+            and isinstance(target, ast.Attribute)
+            and target.attr == "path"
+        ):
+            continue
+        argument = node.args[-1] if node.args else None
+        folder = _literal_path(argument)
+        if folder is None:
+            summary.path_computed = True
+        else:
+            summary.path_edits.append(folder)
+
+
+def _literal_path(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("abspath", "realpath", "normpath", "expanduser") and node.args:
+            return _literal_path(node.args[0])
+        if node.func.attr == "join":
+            parts = [_literal_path(arg) for arg in node.args]
+            if all(part is not None for part in parts):
+                return os.path.join(*[part for part in parts if part is not None])
+    return None
+
+
+def _written_modules(summary: Summary, source: str, cell: dict[str, Any]) -> None:
+    """Modules the cell writes: ``%%writefile name.py``, and ``.py`` files that its shell
+    commands, or their stored output, name (``!protoc ...``)."""
+    if "%%" in source:
+        summary.written.extend(
+            match.group(1).rsplit("/", 1)[-1] for match in _WRITES.finditer(source)
+        )
+    if "!" in source:
+        for line in source.split("\n"):
+            if line.lstrip().startswith("!") or "= !" in line:
+                summary.written.extend(_PY_FILE.findall(line))
+                if "protoc" in line:  # protoc --python_out writes NAME_pb2.py
+                    for proto in _PROTO.findall(line):
+                        summary.written.extend((f"{proto}_pb2", f"{proto}_pb2_grpc"))
+    for output in cell.get("outputs") or []:
+        if isinstance(output, dict) and output.get("name") == "stdout":
+            summary.written.extend(_PY_FILE.findall(_text(output.get("text", ""))))
 
 
 def _paths(summary: Summary, tree: ast.Module, place: _Place, number: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scaffold.check.model import Finding
 
-FORMATS = ("human", "json", "github")
+FORMATS = ("human", "json", "github", "sarif")
 
 
 def summary_line(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
@@ -115,6 +115,71 @@ def _file_lines(findings: Sequence[Finding], root: Path) -> dict[tuple[str, int,
     return found
 
 
+def sarif(
+    findings: Sequence[Finding],
+    notebooks: int,
+    ran: int = 0,
+    root: Path | None = None,
+    skipped: str = "",
+) -> str:
+    """SARIF 2.1.0 for GitHub code scanning: one run, the rules used, one result per finding
+    (the notebook's file line when known, the cell and line in the message)."""
+    from scaffold import __version__
+    from scaffold.check.model import RULES
+
+    located = _file_lines(findings, root) if root is not None else {}
+    used = sorted({finding.code for finding in findings})
+    rules = [
+        {
+            "id": code,
+            "name": RULES[code].name,
+            "shortDescription": {"text": RULES[code].name.replace("-", " ")},
+            "help": {"text": f"scaffold's docs/check.md, rule {code}"},
+            "defaultConfiguration": {"level": RULES[code].severity},
+        }
+        for code in used
+    ]
+    results = []
+    for finding in findings:
+        where = f"cell {finding.cell}, line {finding.line}: " if finding.cell else ""
+        location: dict[str, object] = {
+            "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"}
+        }
+        line = located.get((finding.path, finding.cell, finding.line))
+        if line:
+            location["region"] = {"startLine": line}
+        results.append(
+            {
+                "ruleId": finding.code,
+                "ruleIndex": used.index(finding.code),
+                "level": finding.severity,
+                "message": {"text": where + finding.message},
+                "locations": [{"physicalLocation": location}],
+            }
+        )
+    notes = [{"level": "note", "message": {"text": skipped}}] if skipped else []
+    run = {
+        "tool": {
+            "driver": {
+                "name": "scaffold check",
+                "version": __version__,
+                "rules": rules,
+            }
+        },
+        "results": results,
+        "invocations": [
+            {"executionSuccessful": True, "toolExecutionNotifications": notes,
+             "properties": {"summary": summary_line(findings, notebooks, ran)}}
+        ],
+    }  # fmt: skip
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    }
+    return json.dumps(document, indent=2)
+
+
 def render(
     fmt: str,
     findings: Sequence[Finding],
@@ -127,4 +192,6 @@ def render(
     folder paths are relative to), for github; ``skipped``: the rules left out, if any."""
     if fmt == "github":
         return github(findings, notebooks, ran, root, skipped)
+    if fmt == "sarif":
+        return sarif(findings, notebooks, ran, root, skipped)
     return {"human": human, "json": as_json}[fmt](findings, notebooks, ran, skipped)

@@ -1,0 +1,362 @@
+"""Which names each cell defines and uses, for hidden state found without a kernel.
+
+``cell_names(tree)`` walks one parsed cell once (an explicit stack, per-type field tables, no
+order kept): the names it binds at module level, the names its top-level code reads (read
+when the cell runs: ``used``), and the free names of its function bodies (read later, when
+called: ``deferred``). ``hidden_state`` then reads the cells top to bottom:
+
+- NB303: a name the cell's top-level code reads that no cell above (nor the cell itself)
+  defines, but a later cell does: the notebook only ran in another order;
+- NB304: a name read (now or in a function) that no cell defines or imports, and that is not
+  a builtin of Python or of IPython's kernel: it lived only in someone's kernel.
+
+Both are left out for a notebook that can define names out of sight: ``from x import *``,
+``%run``, ``%pylab``, ``%store``, ``exec`` / ``globals()``, a cell that does not parse, or a
+cell magic that is not Python (``%%cython`` defines functions). Reads inside ``try`` blocks
+that catch ``NameError`` (or everything) are guarded, not hidden state.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# IPython's own names in a kernel's namespace, and what ``display`` & co. need.
+KERNEL_NAMES = frozenset(
+    {
+        "display", "get_ipython", "In", "Out", "exit", "quit", "_", "__", "___", "_i", "_ii",
+        "_iii", "_ih", "_oh", "_dh", "__IPYTHON__", "__session__", "__file__", "__builtins__",
+        "__name__", "__doc__", "__spec__", "__loader__", "__package__", "get_config",
+    }
+)  # fmt: skip
+BUILTINS = frozenset(dir(builtins)) | KERNEL_NAMES
+_HISTORY = re.compile(r"^_i*\d+$")  # _12, _i12: outputs and inputs by number
+# Code that can define names no parse shows; each pattern is tried only when its word is there.
+_DYNAMIC = (
+    ("%", re.compile(r"^\s*%{1,2}(?:run|pylab|store|macro|load|recall|rerun)\b", re.MULTILINE)),
+    ("*", re.compile(r"\bimport\s+\*")),
+    ("exec", re.compile(r"\bexec\s*\(")),
+    ("globals", re.compile(r"\bglobals\s*\(")),
+    ("locals", re.compile(r"\blocals\s*\(")),
+    ("vars", re.compile(r"\bvars\s*\(")),
+    ("builtins", re.compile(r"\b__builtins__\b|\bbuiltins\s*\.")),
+    ("_magic", re.compile(r"run_line_magic|run_cell_magic")),
+)
+
+
+def dynamic(source: str) -> bool:
+    """True when the cell's code can define names that no parse shows."""
+    return any(word in source and pattern.search(source) for word, pattern in _DYNAMIC)
+
+
+MAGIC_OUTPUTS = re.compile(
+    r"(?:^|\s)-o\s+([A-Za-z_][\w, ]*)|^\s*%%capture\s+([A-Za-z_]\w*)"
+    r"|^\s*%%?sql\s+([A-Za-z_]\w*)\s*<<",
+    re.MULTILINE,
+)
+HINTS = {
+    "np": "import numpy as np",
+    "pd": "import pandas as pd",
+    "plt": "import matplotlib.pyplot as plt",
+    "sns": "import seaborn as sns",
+    "tf": "import tensorflow as tf",
+    "mpl": "import matplotlib as mpl",
+    "sp": "import scipy as sp",
+    "os": "import os",
+    "sys": "import sys",
+    "re": "import re",
+}
+
+
+@dataclass
+class CellNames:
+    """One cell's module-level bindings, immediate reads and deferred (function) reads."""
+
+    defined: set[str] = field(default_factory=set)
+    used: dict[str, int] = field(default_factory=dict)  # name -> first line
+    deferred: dict[str, int] = field(default_factory=dict)
+
+
+# A context while walking: (names local here, read now?, binds module names?, guarded?)
+_Context = tuple[frozenset[str], bool, bool, bool]
+_MODULE: _Context = (frozenset(), True, True, False)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+_SKIPPED_FIELDS = frozenset({"ctx", "type_params", "op", "ops", "type_comment", "kind"})
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that can hold names (cached per type)."""
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        every: tuple[str, ...] = getattr(kind, "_fields", ())
+        fields = _FIELDS[kind] = tuple(f for f in every if f not in _SKIPPED_FIELDS)
+    return fields
+
+
+def _children(node: ast.AST) -> list[Any]:
+    found: list[Any] = []
+    for name in _fields(type(node)):
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            found.extend(value)
+        elif isinstance(value, ast.AST):
+            found.append(value)
+    return found
+
+
+def _catches_name_error(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        caught = handler.type
+        names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+        for name in names:
+            if name is None or (
+                isinstance(name, ast.Name)
+                and name.id in ("NameError", "Exception", "BaseException")
+            ):
+                return True
+    return False
+
+
+def _targets(generators: list[ast.comprehension]) -> set[str]:
+    return {
+        node.id
+        for generator in generators
+        for node in ast.walk(generator.target)
+        if isinstance(node, ast.Name)
+    }
+
+
+def _class_locals(node: ast.ClassDef) -> set[str]:
+    names: set[str] = set()
+    for statement in node.body:
+        if isinstance(statement, (*_FUNCTIONS, ast.ClassDef)):
+            names.add(statement.name)
+        else:
+            names.update(
+                n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not _load(n)
+            )
+    return names
+
+
+def _function_locals(function: Any) -> frozenset[str]:
+    """A function's (or lambda's) local names, in one pass: parameters, names it assigns or
+    imports, its nested definitions; not those it declares global or nonlocal."""
+    arguments = function.args
+    names = {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    names.update(arg.arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None)
+    if isinstance(function, ast.Lambda):
+        return frozenset(names)
+    declared: set[str] = set()
+    stack: list[Any] = list(function.body)
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if type(node.ctx) is not ast.Load:
+                names.add(node.id)
+        elif kind is ast.Constant or kind is ast.Lambda:
+            continue
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif kind is ast.Global or kind is ast.Nonlocal:
+            declared.update(node.names)
+        elif kind in _FUNCTIONS or kind is ast.ClassDef:
+            names.add(node.name)  # its body is its own scope
+        else:
+            if kind is ast.ExceptHandler and node.name:
+                names.add(node.name)
+            stack.extend(_children(node))
+    return frozenset(names - declared)
+
+
+def _load(node: ast.Name) -> bool:
+    return isinstance(node.ctx, ast.Load)
+
+
+_SPECIAL = frozenset(
+    {
+        *_FUNCTIONS, ast.Lambda, ast.Import, ast.ImportFrom, ast.Global, ast.ClassDef,
+        *_COMPREHENSIONS, ast.Try, ast.ExceptHandler, ast.MatchAs, ast.MatchStar,
+        ast.MatchMapping, ast.Nonlocal, ast.MatchClass,  # the last two hold lists of str
+    }
+)  # fmt: skip
+
+
+class _Walk:
+    """One cell's walk: an explicit stack of (node, context)."""
+
+    def __init__(self) -> None:
+        self.names = CellNames()
+        self.stack: list[tuple[Any, _Context]] = []
+
+    def push(self, nodes: Iterable[Any], context: _Context) -> None:
+        self.stack.extend([(node, context) for node in nodes if node is not None])
+
+    def bind(self, name: str | None, context: _Context) -> None:
+        if name and context[2]:
+            self.names.defined.add(name)
+
+    def read(self, name: str, line: int, context: _Context) -> None:
+        local, now, _, guarded = context
+        if guarded or name in local:
+            return
+        where = self.names.used if now else self.names.deferred
+        where.setdefault(name, line)
+
+    def run(self, tree: ast.Module) -> CellNames:
+        stack, special, fields_of = self.stack, _SPECIAL, _FIELDS
+        used, deferred, defined = self.names.used, self.names.deferred, self.names.defined
+        load, store, name_kind, constant = ast.Load, ast.Store, ast.Name, ast.Constant
+        self.push(tree.body, _MODULE)
+        while stack:
+            node, context = stack.pop()
+            kind = type(node)
+            if kind is name_kind:
+                ctx = type(node.ctx)
+                if ctx is load:
+                    if not context[3] and node.id not in context[0]:
+                        (used if context[1] else deferred).setdefault(node.id, node.lineno)
+                elif ctx is store and context[2]:
+                    defined.add(node.id)
+            elif kind is constant:
+                continue
+            elif kind in special:
+                if kind in _FUNCTIONS or kind is ast.Lambda:
+                    self._function(node, context)
+                else:
+                    self._other(node, kind, context)
+            else:  # the common case, inline: push the children that can hold names
+                for name in fields_of.get(kind) or _fields(kind):
+                    value = getattr(node, name)
+                    if type(value) is list:
+                        stack.extend([(item, context) for item in value if item is not None])
+                    elif value is not None and not isinstance(value, (str, int)):
+                        stack.append((value, context))
+        return self.names
+
+    def _function(self, node: Any, context: _Context) -> None:
+        local, _, _, guarded = context
+        arguments = node.args
+        self.push([*arguments.defaults, *arguments.kw_defaults], context)
+        inner: _Context = (local | _function_locals(node), False, False, guarded)
+        if isinstance(node, ast.Lambda):
+            self.push([node.body], inner)
+            return
+        self.bind(node.name, context)
+        self.push(node.decorator_list, context)
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        every += [arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None]
+        annotations = [arg.annotation for arg in every] + [node.returns]
+        self.push(annotations, (local, False, False, guarded))
+        self.push(node.body, inner)
+
+    def _other(self, node: Any, kind: type, context: _Context) -> None:
+        local, now, module, guarded = context
+        if kind is ast.Import or kind is ast.ImportFrom:
+            for alias in node.names:
+                self.bind(alias.asname or alias.name.split(".")[0], context)
+        elif kind is ast.Global:
+            self.names.defined.update(node.names)
+        elif kind is ast.ClassDef:
+            self.bind(node.name, context)
+            self.push([*node.bases, *node.keywords, *node.decorator_list], context)
+            self.push(node.body, (local | _class_locals(node), now, False, guarded))
+        elif kind in _COMPREHENSIONS:
+            # its targets are its own; a name it binds (:=) is its scope's, as here
+            self.push(_children(node), (local | _targets(node.generators), now, module, guarded))
+        elif kind is ast.Try and _catches_name_error(node):
+            self.push(node.body, (local, now, module, True))
+            self.push([*node.handlers, *node.orelse, *node.finalbody], context)
+        else:
+            if kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+                self.bind(node.name, context)
+            elif kind is ast.MatchMapping:
+                self.bind(node.rest, context)
+            self.push(_children(node), context)
+
+
+def cell_names(tree: ast.Module) -> CellNames:
+    """The names one parsed cell binds at module level, reads now, and reads when called."""
+    return _Walk().run(tree)
+
+
+_TIMED = re.compile(
+    r"^[ \t]*%(?:time|timeit|prun|capture)\b((?:[ \t]+-\S+(?:[ \t]+\d+)?)*)(.*)$", re.M
+)
+
+
+def magic_code(source: str) -> list[CellNames]:
+    """The names of the Python that line magics run (``%time x = f()``)."""
+    found = []
+    for match in _TIMED.finditer(source):
+        try:
+            found.append(cell_names(ast.parse(match.group(2).strip())))
+        except (SyntaxError, ValueError):
+            continue
+    return found
+
+
+def magic_names(source: str) -> set[str]:
+    """Names that magics of the cell bind: ``%%capture out``, ``-o name`` (``%R``, ``%%R``)."""
+    found: set[str] = set()
+    for match in MAGIC_OUTPUTS.finditer(source):
+        if match.group(2) or match.group(3):
+            found.add(match.group(2) or match.group(3))
+        elif match.group(1):
+            found.update(name.strip() for name in match.group(1).split(",") if name.strip())
+    return found
+
+
+def builtin(name: str) -> bool:
+    """True for a name Python or IPython's kernel provides."""
+    return name in BUILTINS or bool(_HISTORY.match(name))
+
+
+def hidden_state(cells: list[tuple[int, CellNames]]) -> list[tuple[str, int, int, str]]:
+    """``(code, cell, line, message)`` of NB303/NB304 for the cells, in notebook order."""
+    defined_at: dict[str, int] = {}
+    for number, names in cells:
+        for name in names.defined:
+            defined_at.setdefault(name, number)
+    early: dict[str, list[tuple[int, int]]] = {}
+    never: dict[str, list[tuple[int, int]]] = {}
+    for number, names in cells:
+        for name, line in names.used.items():
+            first = defined_at.get(name)
+            if first is not None and first > number and not builtin(name):
+                early.setdefault(name, []).append((number, line))
+        for name, line in (*names.used.items(), *names.deferred.items()):
+            if name not in defined_at and not builtin(name):
+                never.setdefault(name, []).append((number, line))
+    found = [("NB303", *min(at), _later(name, defined_at[name], at)) for name, at in early.items()]
+    found += [("NB304", *min(at), _never(name, at)) for name, at in never.items()]
+    return found
+
+
+def _more(places: list[tuple[int, int]]) -> str:
+    cells = len({cell for cell, _ in places})
+    return f" (here and in {cells - 1} more cell{'s' if cells > 2 else ''})" if cells > 1 else ""
+
+
+def _later(name: str, first: int, places: list[tuple[int, int]]) -> str:
+    return (
+        f"{name!r} is used here{_more(places)} but first defined in cell {first}, further down: "
+        "the notebook ran in another order; move the definition above, then restart and run all"
+    )
+
+
+def _never(name: str, places: list[tuple[int, int]]) -> str:
+    more = _more(places)
+    hint = f" (`{HINTS[name]}`)" if name in HINTS else ""
+    return (
+        f"{name!r} is used{more} but never defined or imported in the notebook: it lived only "
+        f"in someone's kernel; define or import it{hint}"
+    )
