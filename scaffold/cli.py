@@ -741,6 +741,15 @@ def extract_command(
             help="Keep this notebook's version when the copies differ (repeatable).",
         ),
     ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="GLOBAL",
+            help="A notebook global the function reads becomes its parameter; every call "
+            "passes the notebook's value (repeatable).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the changes as a diff; write nothing.")
     ] = False,
@@ -763,6 +772,7 @@ def extract_command(
             names,
             to=to,
             keep=keep or [],
+            params=params or [],
             dry_run=dry_run,
             verify=verify,
             python=python,
@@ -770,6 +780,8 @@ def extract_command(
     if dry_run:
         typer.echo(done.diff, nl=False)
     _report(list(done.changes), dry_run)
+    for note in done.notes:
+        typer.echo(f"note: {note}")
     if verify and not dry_run:
         typer.echo(f"verified {len(done.notebooks)} notebooks run top to bottom")
 

@@ -621,28 +621,6 @@ def module_text(
     return text, code.metrics
 
 
-def _formatted(text: str, root: Path, path: Path, package: str) -> str:
-    """``text`` sorted (isort rules) and formatted by ruff with the project's settings."""
-    from scaffold import processes
-
-    ruff = processes.find_tool("ruff")
-    if ruff is None:
-        return text
-    name = relative(path, root)
-    # the module is not on disk yet: tell isort its package is the project's own
-    first = ["--config", f"lint.isort.known-first-party = [{json.dumps(package)}]"]
-    for args in (
-        ["check", "--select", "I", "--fix", *first, "--quiet", "-"],
-        ["format", "--quiet", "-"],
-    ):
-        done = processes.run(
-            [ruff, *args, "--stdin-filename", name], cwd=root, input=text, check=False
-        )
-        if done.returncode == 0 or args[0] == "check":
-            text = done.text or text
-    return text
-
-
 def _record(data: dict[str, Any], module: str, metrics: bool, module_file: str) -> dict[str, Any]:
     """The notebook as its readable record: its leading markdown, a note, the parameters cell
     and one cell calling ``run`` (tagged ``metrics`` when the notebook had metrics)."""
@@ -703,6 +681,7 @@ class Plan:
     notebook: Path
     new_command: list[str]
     old_command: list[str]
+    report: str  # the executed notebook the old stage writes: restored on undo, not compared
 
 
 def _package(project: Project) -> Package:
@@ -719,7 +698,7 @@ def plan_graduate(
     project: Project, notebook: str, *, name: str | None = None, cwd: Path | None = None
 ) -> Plan:
     """What graduating ``notebook`` writes; nothing written."""
-    from scaffold.extract import dumped
+    from scaffold.extract import dumped, formatted
     from scaffold.layout import check_module_name
     from scaffold.run import resolve_notebook
 
@@ -752,7 +731,9 @@ def plan_graduate(
         data, rel, parameters, module=dotted, package=package.name, stage=stage.name,
         command=command,
     )  # fmt: skip
-    writes = [Write(module_path, _formatted(module, root, module_path, package.name))]
+    writes = [
+        Write(module_path, formatted(module, root, relative(module_path, root), package.name))
+    ]
     if not helper_path.exists():
         writes.insert(0, Write(helper_path, HELPER.format(package=package.name)))
     elif "def main(" not in read_text(helper_path, root):
@@ -772,7 +753,9 @@ def plan_graduate(
     graduation = Graduation(
         changes(writes, root), diff, dotted, stage.name, command, stage.cmd, _outputs(stage)
     )
-    return Plan(writes, graduation, path, shlex.split(command), shlex.split(stage.cmd))
+    return Plan(
+        writes, graduation, path, shlex.split(command), shlex.split(stage.cmd), stage.report
+    )
 
 
 def _refuse_unknown_params(root: Path, stage: _Stage, parameters: Sequence[Parameter]) -> None:
@@ -920,7 +903,7 @@ def graduate(
         plan = plan_graduate(project, notebook, name=name, cwd=cwd)
         interpreter = interpreters.find_interpreter(project, python)
         interpreters.check_interpreter(interpreter, project)
-        outputs = plan.graduation.outputs
+        outputs = [*plan.graduation.outputs, plan.report]
         created = [w.path.parent for w in plan.writes if w.create and not w.path.parent.exists()]
         before_text = {w.path: read_text(w.path, root) for w in plan.writes if not w.create}
         with tempfile.TemporaryDirectory(prefix="scaffold-graduate-") as scratch:
