@@ -829,6 +829,11 @@ def promote_command(
         typer.echo("ran it top to bottom with papermill")
     if done.proposed_name:
         typer.echo(f"note: the naming convention would call it {done.proposed_name}.ipynb")
+    if done.suggestions:
+        typer.echo("not lifted, maybe parameters (add with --param NAME): ")
+        typer.echo("".join(f"  {line}\n" for line in done.suggestions), nl=False)
+    if done.left:
+        typer.echo("never parameters: " + ", ".join(done.left))
 
 
 # -- scaffold report: an executed notebook for readers ---------------------------------------
