@@ -609,11 +609,11 @@ def _module_writes(
     stubs = "".join(_stub(package.name, to, body) for body in bodies)
     module = Write(module_path, text, create=existing is None)
     if test.is_file():
-        return [
-            module,
-            Write(test, test.read_text(encoding="utf-8").rstrip("\n") + "\n" + stubs, create=False),
-        ]
-    return [module, Write(test, TEST.format(**values) + stubs)]
+        old = test.read_text(encoding="utf-8")
+        tests = formatted(old.rstrip("\n") + "\n" + stubs, root, relative(test, root))
+        return [module, Write(test, tests, create=False)]
+    tests = formatted(TEST.format(**values) + stubs, root, relative(test, root))
+    return [module, Write(test, tests)]
 
 
 def plan_extract(
