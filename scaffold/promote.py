@@ -236,7 +236,8 @@ def _note_use(node: ast.AST, found: dict[str, _Use], styled: set[int]) -> None:
 
 
 def _words(name: str) -> set[str]:
-    return {w for w in re.split(r"_+|(?<=[a-z])(?=[A-Z])", name.lower()) if w}
+    parts = re.split(r"_+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", name)
+    return {name.lower(), *(w.lower() for w in parts if w)}
 
 
 def _never(assignment: _Assignment, use: _Use | None) -> str | None:
