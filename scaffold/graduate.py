@@ -618,7 +618,28 @@ def module_text(
         raise ScaffoldError(
             f"the module would not compile ({error.msg}, line {error.lineno}); nothing written."
         ) from None
+    if _unused_locals(text):
+        parts.insert(1, UNUSED_NOTE)
+        text = "\n\n\n".join(parts) + "\n"
     return text, code.metrics
+
+
+UNUSED_NOTE = """\
+# A notebook keeps values in variables to look at them; run() keeps those lines, which ruff
+# would call unused (F841). Delete what nobody reads, then this line:
+# ruff: noqa: F841"""
+
+
+def _unused_locals(text: str) -> bool:
+    """Whether ``run`` assigns a local it never reads (a notebook variable left to look at)."""
+    import symtable
+
+    table = symtable.symtable(text, "<graduate>", "exec")
+    run = next((t for t in table.get_children() if t.get_name() == "run"), None)
+    return run is not None and any(
+        s.is_assigned() and not s.is_referenced() and not s.is_parameter()
+        for s in run.get_symbols()
+    )
 
 
 def _record(data: dict[str, Any], module: str, metrics: bool, module_file: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,30 @@ def test_the_exports_run_the_graduated_stage_by_its_command(lab: Path):
         folder = lab / DEFAULT_FOLDERS[engine]
         written = "\n".join(p.read_text() for p in folder.rglob("*.py"))
         assert command in written, engine
+
+
+def test_variables_left_to_look_at_keep_the_module_lint_clean(lab: Path):
+    from scaffold.graduate import UNUSED_NOTE, module_text
+    from scaffold.parameters import Parameter
+
+    data = {
+        "cells": [
+            cell("n: int = 3", "parameters", tags=["parameters"]),
+            cell("total = sum(range(n))\nsummary = {'total': total}", "a"),  # summary: unread
+        ]
+    }
+    text, _ = module_text(
+        data, "notebooks/x.ipynb", [Parameter("n", "int", 3)], module="lab.pipelines.x",
+        package="lab", stage="x", command="python -m lab.pipelines.x",
+    )  # fmt: skip
+    assert UNUSED_NOTE in text
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "-"],
+        input=text, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
+    data["cells"][1]["source"] = ["total = sum(range(n))\n", "print(total)"]
+    assert UNUSED_NOTE not in module_text(
+        data, "notebooks/x.ipynb", [Parameter("n", "int", 3)], module="lab.pipelines.x",
+        package="lab", stage="x", command="python -m lab.pipelines.x",
+    )[0]  # fmt: skip
