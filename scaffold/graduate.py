@@ -568,6 +568,11 @@ def _signature(parameters: Sequence[Parameter]) -> str:
     return ", ".join(["*", *args]) if args else ""
 
 
+def _docstring_safe(text: str) -> str:
+    """``text`` as it can stand in a docstring: no quotes that end it, no escapes."""
+    return text.replace("\\", "/").replace('"', "'")
+
+
 def _title(data: dict[str, Any], stem: str) -> str:
     for cell in data.get("cells", []):
         if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
@@ -589,7 +594,7 @@ def module_text(
 ) -> tuple[str, bool]:
     """The module's source (before formatting) and whether ``run`` returns the metrics."""
     code = _sort(_code_cells(data, rel), parameters)
-    title = _title(data, Path(rel).stem)
+    title = _docstring_safe(_title(data, Path(rel).stem))
     imports = list(code.imports)
     if code.display:
         imports.append("from IPython.display import display")
@@ -597,7 +602,7 @@ def module_text(
         imports.append("from typing import Any")
     imports.append(f"from {package}.{PIPELINES} import main")
     returns = "dict[str, Any]" if code.metrics else "None"
-    docs = [f"        {p.name}: {p.comment}" for p in parameters if p.comment]
+    docs = [f"        {p.name}: {_docstring_safe(p.comment)}" for p in parameters if p.comment]
     doc = "The notebook's code, top to bottom, its parameters as keyword arguments."
     if docs:
         doc += "\n\n    Args:\n" + "\n".join(docs) + "\n    "

@@ -33,12 +33,15 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from lab.config import MODELS_DIR, PROCESSED_DATA_DIR, RAW_DATA_DIR"""
-PARAMETERS = """\
+PARAMETERS = (
+    """\
 # Parameters
 input_file: str = "customers.csv"  # a CSV under data/raw/
 threshold: float = 10.0  # spend per visit that counts as a high spender
 seed: int = 7
-C: float = 1.0  # inverse regularisation strength"""
+"""
+    + 'C: float = 1.0  # inverse regularisation strength, """C""" in sklearn\\docs'
+)
 HELPER = '''\
 def add_ratio(frame, numerator, denominator):
   """Spend per visit (2-space indentation, as some notebooks have it)."""
@@ -171,6 +174,7 @@ def test_the_module_lifts_imports_and_self_contained_functions(lab: Path):
     for part in ('input_file: str = "customers.csv"', "threshold: float = 10.0", "seed: int = 7"):
         assert part in signature
     assert "        threshold: spend per visit that counts as a high spender" in lines
+    assert "        C: inverse regularisation strength, '''C''' in sklearn/docs" in lines
     assert "    return metrics" in lines
     assert lines[-2:] == ['if __name__ == "__main__":', "    main(run)"]
     stage = yaml.safe_load(next(w.text for w in plan.writes if w.path.name == "dvc.yaml"))
