@@ -915,6 +915,15 @@ def extract_command(
             help="Keep this notebook's version when the copies differ (repeatable).",
         ),
     ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="GLOBAL",
+            help="A notebook global the function reads becomes its parameter; every call "
+            "passes the notebook's value (repeatable).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the changes as a diff; write nothing.")
     ] = False,
@@ -937,6 +946,7 @@ def extract_command(
             names,
             to=to,
             keep=keep or [],
+            params=params or [],
             dry_run=dry_run,
             verify=verify,
             python=python,
@@ -944,6 +954,8 @@ def extract_command(
     if dry_run:
         typer.echo(done.diff, nl=False)
     _report(list(done.changes), dry_run)
+    for note in done.notes:
+        typer.echo(f"note: {note}")
     if verify and not dry_run:
         typer.echo(f"verified {len(done.notebooks)} notebooks run top to bottom")
 
@@ -991,6 +1003,11 @@ def promote_command(
         typer.echo("ran it top to bottom with papermill")
     if done.proposed_name:
         typer.echo(f"note: the naming convention would call it {done.proposed_name}.ipynb")
+    if done.suggestions:
+        typer.echo("not lifted, maybe parameters (add with --param NAME): ")
+        typer.echo("".join(f"  {line}\n" for line in done.suggestions), nl=False)
+    if done.left:
+        typer.echo("never parameters: " + ", ".join(done.left))
 
 
 # -- scaffold report: an executed notebook for readers ---------------------------------------

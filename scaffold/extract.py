@@ -13,12 +13,16 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import io
 import itertools
 import json
+import keyword
 import re
+import shlex
 import symtable
 import sys
 import tempfile
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +33,6 @@ from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
 from scaffold.layout import Package, check_module_name, find_package
-from scaffold.modules import MODULE, TEST
 from scaffold.project import Project
 
 DEFAULT_MODULE = "utils"
@@ -89,6 +92,7 @@ class Extraction:
     diff: str
     notebooks: list[Path]
     module: str  # dotted import path, e.g. ``lab.utils``
+    notes: list[str] = field(default_factory=list)  # what the copies left behind had
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -216,34 +220,79 @@ def _find(notebooks: list[_Notebook], names: Sequence[str]) -> dict[str, list[_F
     return found
 
 
-def _kept(name: str, found: list[_Found], keep: list[str]) -> _Found:
-    """Which of ``found`` is the version to move; refuse differing copies without --from."""
+def _kept(name: str, found: list[_Found], keep: list[str], notes: list[str]) -> _Found:
+    """Which of ``found`` is the version to move; refuse differing copies without --from
+    (showing how they differ); with --from, note what the copies left behind had."""
+    versions: dict[str, list[_Found]] = {}
+    for one in found:
+        versions.setdefault(one.definition.fingerprint, []).append(one)
     for wanted in keep:
         for one in found:
             if one.notebook.rel == wanted:
+                notes.extend(_left_behind(name, one, versions))
                 return one
-    versions: dict[str, list[str]] = {}
-    for one in found:
-        where = versions.setdefault(one.definition.fingerprint, [])
-        if one.notebook.rel not in where:
-            where.append(one.notebook.rel)
     if len(versions) > 1:
         _refuse_differing(name, list(versions.values()), bool(keep))
     return found[0]
 
 
-def _refuse_differing(name: str, versions: list[list[str]], picked: bool) -> None:
-    """The copies differ: say which notebooks hold which version."""
+def _left_behind(name: str, kept: _Found, versions: dict[str, list[_Found]]) -> list[str]:
+    """A note per other version: the lines it has that the kept copy lacks."""
+    notes = []
+    for fingerprint, copies in versions.items():
+        if fingerprint == kept.definition.fingerprint:
+            continue
+        extra = _extra_lines(copies[0].body, kept.body)
+        if extra:
+            where = ", ".join(dict.fromkeys(c.notebook.rel for c in copies))
+            notes.append(
+                f"kept {name!r} from {kept.notebook.rel}; the copy in {where} has lines it "
+                f"lacks: {'; '.join(extra)}"
+            )
+    return notes
+
+
+def _extra_lines(body: str, other: str) -> list[str]:
+    """The lines of ``body`` that ``other`` does not have (stripped)."""
+    theirs = {line.strip() for line in other.splitlines()}
+    return [line.strip() for line in body.splitlines() if line.strip() not in theirs]
+
+
+def _refuse_differing(name: str, versions: list[list[_Found]], picked: bool) -> None:
+    """The copies differ: say which notebooks hold which version, and show the difference."""
+    ordered = sorted(versions, key=lambda copies: sorted(c.notebook.rel for c in copies))
+    places = [list(dict.fromkeys(c.notebook.rel for c in copies)) for copies in ordered]
     shown = "; ".join(
-        f"version {number} in {', '.join(where)}"
-        for number, where in enumerate(sorted(versions, key=lambda w: sorted(w)), start=1)
+        f"version {number} in {', '.join(where)}" for number, where in enumerate(places, start=1)
     )
     unless = (
         "none of the --from notebooks defines it; pick one that does"
         if picked
         else "make them the same, or pick the one to keep with --from NOTEBOOK"
     )
-    raise ScaffoldError(f"the copies of {name!r} differ in more than renaming ({shown}); {unless}.")
+    first = ordered[0][0]
+    details = []
+    for number, copies in enumerate(ordered[1:], start=2):
+        other = copies[0]
+        for holder, body, lacking in ((first, first.body, other), (other, other.body, first)):
+            extra = _extra_lines(body, lacking.body)
+            if extra:
+                details.append(
+                    f"only {holder.notebook.rel} has: " + "; ".join(f"`{line}`" for line in extra)
+                )
+        details.extend(
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                first.body.splitlines(keepends=True),
+                other.body.splitlines(keepends=True),
+                f"version 1 ({first.notebook.rel})",
+                f"version {number} ({other.notebook.rel})",
+            )
+        )
+    raise ScaffoldError(
+        f"the copies of {name!r} differ in more than renaming ({shown}); {unless}.\n"
+        + "\n".join(details)
+    )
 
 
 def _free_names(source: str) -> set[str]:
@@ -264,8 +313,9 @@ def _free_names(source: str) -> set[str]:
     return names
 
 
-def _needed_imports(kept: _Found, known: set[str]) -> list[str]:
-    """The notebook's import lines ``kept`` needs; refuse a name the module cannot have."""
+def _needed_imports(kept: _Found, known: set[str], params: Sequence[str] = ()) -> list[str]:
+    """The notebook's import lines ``kept`` needs; refuse a name the module cannot have
+    (a notebook global named in ``params`` becomes a parameter instead)."""
     name, notebook, body = kept.definition.name, kept.notebook, kept.body
     if blank_magics(body) != body:
         raise ScaffoldError(
@@ -273,11 +323,23 @@ def _needed_imports(kept: _Found, known: set[str]) -> list[str]:
             "shell escapes; a module cannot, so rewrite them in Python first."
         )
     needed = []
-    for free in sorted(_free_names(body) - _BUILTINS - known):
+    for free in sorted(_free_names(body) - _BUILTINS - known - set(params)):
         if free not in notebook.imports:
             _refuse_free(name, notebook, free)
         needed.append(notebook.imports[free])
     return needed
+
+
+def notebook_globals(kept: _Found, known: set[str]) -> list[str]:
+    """The notebook globals (assigned, not imported or defined) the definition reads."""
+    notebook = kept.notebook
+    free = _free_names(kept.body) - _BUILTINS - known
+    return sorted(
+        name
+        for name in free
+        if name in notebook.assigned and name not in notebook.imports
+        and name not in notebook.defined
+    )  # fmt: skip
 
 
 def _refuse_free(name: str, notebook: _Notebook, free: str) -> None:
@@ -454,6 +516,75 @@ def _package(project: Project) -> Package:
     return package
 
 
+MODULE = '''\
+"""{title}: code moved out of the notebooks by ``scaffold extract``.
+
+Import it in a notebook's setup cell with ``from {package}.{name} import ...``; ``%autoreload``
+picks up your edits without restarting the kernel.
+"""
+'''
+TEST = '''\
+"""Tests of {package}.{name}: a stub per definition moved out of the notebooks."""
+'''
+TEST_STUB = '''
+
+def test_{lower}_takes_its_parameters():
+    """Written by scaffold extract: pins {name}'s parameters. Call it on a small input
+    here and check what it returns."""
+    import inspect
+
+    from {package}.{module} import {name}
+
+    assert list(inspect.signature({name}).parameters) == {parameters}
+'''
+CLASS_STUB = '''
+
+def test_{lower}_is_a_class():
+    """Written by scaffold extract: make a {name} here and check what it does."""
+    import inspect
+
+    from {package}.{module} import {name}
+
+    assert inspect.isclass({name})
+'''
+
+
+def _stub(package: str, module: str, body: str) -> str:
+    """A test stub for the definition ``body``: its parameters pinned, or a class checked."""
+    node = ast.parse(body).body[0]
+    assert isinstance(node, _DEFINITIONS)
+    values = {"package": package, "module": module, "name": node.name}
+    values["lower"] = node.name.lower().lstrip("_")
+    if isinstance(node, ast.ClassDef):
+        return CLASS_STUB.format(**values)
+    args = node.args
+    names = [a.arg for a in (*args.posonlyargs, *args.args)]
+    names += [args.vararg.arg] if args.vararg else []
+    names += [a.arg for a in args.kwonlyargs] + ([args.kwarg.arg] if args.kwarg else [])
+    return TEST_STUB.format(**values, parameters=json.dumps(names))
+
+
+def formatted(text: str, root: Path, name: str, package: str | None = None) -> str:
+    """``text`` formatted by ruff with the project's settings (isort's order too, with
+    ``package`` first-party); unchanged when ruff is not installed or cannot format it."""
+    from scaffold import processes
+
+    ruff = processes.find_tool("ruff")
+    if ruff is None:
+        return text
+    steps = [["format", "--quiet", "-"]]
+    if package:
+        first = ["--config", f"lint.isort.known-first-party = [{json.dumps(package)}]"]
+        steps.insert(0, ["check", "--select", "I", "--fix", *first, "--quiet", "-"])
+    for args in steps:
+        done = processes.run(
+            [ruff, *args, "--stdin-filename", name], cwd=root, input=text, check=False
+        )
+        if done.text and (done.ok or args[0] == "check"):
+            text = done.text
+    return text
+
+
 def _module_writes(
     root: Path,
     package: Package,
@@ -462,7 +593,8 @@ def _module_writes(
     bodies: list[str],
     needed: list[str],
 ) -> list[Write]:
-    """The module with the definitions appended (and its test, for a new one), compiled."""
+    """The module with the definitions appended (formatted as ruff formats them) and a test
+    stub per definition, compiled."""
     module_path = package.folder / f"{to}.py"
     values = {"title": to.replace("_", " ").capitalize(), "package": package.name, "name": to}
     test = root / "tests" / f"test_{to}.py"
@@ -472,17 +604,23 @@ def _module_writes(
                 raise ScaffoldError(f"{relative(taken, root)} already exists; choose another --to.")
     base = MODULE.format(**values) if existing is None else existing
     text = _module_imports(base, needed, package.name).rstrip("\n") + "\n"
+    shown = relative(module_path, root)
     for body in bodies:
-        text += "\n\n" + body
+        text += "\n\n" + formatted(body, root, shown)
     try:
         compile(text, str(module_path), "exec")
     except SyntaxError as error:
         raise ScaffoldError(
             f"the module would not compile ({error.msg}, line {error.lineno}); nothing written."
         ) from None
-    if existing is not None:
-        return [Write(module_path, text, create=False)]
-    return [Write(module_path, text), Write(test, TEST.format(**values))]
+    stubs = "".join(_stub(package.name, to, body) for body in bodies)
+    module = Write(module_path, text, create=existing is None)
+    if test.is_file():
+        old = test.read_text(encoding="utf-8")
+        tests = formatted(old.rstrip("\n") + "\n" + stubs, root, relative(test, root))
+        return [module, Write(test, tests, create=False)]
+    tests = formatted(TEST.format(**values) + stubs, root, relative(test, root))
+    return [module, Write(test, tests)]
 
 
 def plan_extract(
@@ -491,15 +629,20 @@ def plan_extract(
     *,
     to: str = DEFAULT_MODULE,
     keep: Sequence[str] = (),
+    params: Sequence[str] = (),
     cwd: Path | None = None,
 ) -> tuple[list[Write], Extraction]:
-    """The writes that move ``names`` into ``<package>/<to>.py``, checked; nothing written."""
+    """The writes that move ``names`` into ``<package>/<to>.py``, checked; nothing written.
+
+    Each notebook global in ``params`` that a moved function reads becomes a keyword-only
+    parameter of it, and every call in the notebooks passes the notebook's own value.
+    """
     from scaffold.check.checker import notebook_paths
     from scaffold.check.model import load_config
     from scaffold.run import resolve_notebook
 
     check_module_name(to)
-    _check_names(names)
+    _check_names([*names, *params])
     package = _package(project)
     root = project.root
     kept = [relative(resolve_notebook(root, given, cwd or Path.cwd()), root) for given in keep]
@@ -508,25 +651,208 @@ def plan_extract(
     module_path = package.folder / f"{to}.py"
     existing = module_path.read_text(encoding="utf-8") if module_path.is_file() else None
     defined = _top_level(existing) if existing is not None else set()
-    moved = [_kept(name, where, kept) for name, where in found.items()]
-    shown = relative(module_path, root)
-    _refuse_defined(names, defined, shown)
-    needed = [line for one in moved for line in _needed_imports(one, set(names) | defined)]
-    writes = _module_writes(root, package, to, existing, [one.body for one in moved], needed)
-    diff = _unified(
-        existing or "",
-        writes[0].text,
-        "/dev/null" if existing is None else f"a/{shown}",
-        f"b/{shown}",
-    )
+    notes: list[str] = []
+    moved = [_kept(name, where, kept, notes) for name, where in found.items()]
+    _refuse_defined(names, defined, relative(module_path, root))
+    known = set(names) | defined
+    passed = _parameters(moved, known, params, _command(names, to, keep, params))
+    writes, diff = _module_plan(root, package, to, existing, moved, known, params, passed)
     module = f"{package.name}.{to}"
-    changed = _rewrite(notebooks, found, module, package.name, diff)
+    changed = _rewrite(notebooks, found, module, package.name, diff, passed)
     writes.extend(
         Write(notebook.path, dumped(notebook.text, notebook.data), create=False)
         for notebook in changed
     )
-    extraction = Extraction(changes(writes, root), "".join(diff), [n.path for n in changed], module)
+    extraction = Extraction(
+        changes(writes, root), "".join(diff), [n.path for n in changed], module, notes
+    )
     return writes, extraction
+
+
+def _module_plan(
+    root: Path,
+    package: Package,
+    to: str,
+    existing: str | None,
+    moved: Sequence[_Found],
+    known: set[str],
+    params: Sequence[str],
+    passed: dict[str, list[tuple[str, str]]],
+) -> tuple[list[Write], list[str]]:
+    """The module's and its test's writes, and their diff."""
+    needed = [line for one in moved for line in _needed_imports(one, known, params)]
+    bodies = [_parameterised(one.body, passed.get(one.definition.name, [])) for one in moved]
+    writes = _module_writes(root, package, to, existing, bodies, needed)
+    shown = relative(writes[0].path, root)
+    old = "/dev/null" if existing is None else f"a/{shown}"
+    diff = _unified(existing or "", writes[0].text, old, f"b/{shown}")
+    return writes, diff + _test_diff(writes[1:], root)
+
+
+def _test_diff(writes: Sequence[Write], root: Path) -> list[str]:
+    lines = []
+    for write in writes:
+        old = write.path.read_text(encoding="utf-8") if not write.create else ""
+        where = relative(write.path, root)
+        lines += _unified(
+            old, write.text, "/dev/null" if write.create else f"a/{where}", f"b/{where}"
+        )
+    return lines
+
+
+def _command(names: Sequence[str], to: str, keep: Sequence[str], params: Sequence[str]) -> str:
+    """The ``scaffold extract`` command line for these arguments."""
+    words = ["scaffold", "extract", *names]
+    if to != DEFAULT_MODULE:
+        words += ["--to", to]
+    for given in keep:
+        words += ["--from", given]
+    for name in params:
+        words += ["--param", name]
+    return shlex.join(words)
+
+
+# -- notebook globals as parameters (--param) ---------------------------------------------------
+
+
+def _parameters(
+    moved: Sequence[_Found], known: set[str], params: Sequence[str], command: str
+) -> dict[str, list[tuple[str, str]]]:
+    """For each moved function, the (parameter, notebook global) pairs it takes; refuse a
+    global read without --param (with the exact command) and a --param nothing reads."""
+    passed: dict[str, list[tuple[str, str]]] = {}
+    used: set[str] = set()
+    for one in moved:
+        name = one.definition.name
+        read = notebook_globals(one, known)
+        missing = [g for g in read if g not in params]
+        if missing:
+            more = " ".join(f"--param {g}" for g in missing)
+            raise ScaffoldError(
+                f"{name!r} in {one.notebook.rel} reads the notebook global {missing[0]!r}; make "
+                f"it a parameter that every call passes: {command} {more}"
+            )
+        if read and isinstance(_node(one), ast.ClassDef):
+            raise ScaffoldError(
+                f"{name!r} is a class reading the notebook global {read[0]!r}; --param works "
+                "on functions, so pass it to the class yourself."
+            )
+        taken = _local_names(one.body)
+        passed[name] = [(_param_name(g, taken), g) for g in read]
+        used.update(read)
+    unused = [p for p in params if p not in used]
+    if unused:
+        raise ScaffoldError(
+            f"--param {unused[0]}: none of the moved definitions reads a notebook global "
+            f"{unused[0]!r}."
+        )
+    return {name: pairs for name, pairs in passed.items() if pairs}
+
+
+def _node(one: _Found) -> ast.stmt:
+    return ast.parse(one.body).body[0]
+
+
+def _local_names(body: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Name)} | {
+        a.arg for n in ast.walk(ast.parse(body)) if isinstance(n, ast.arguments)
+        for a in (*n.posonlyargs, *n.args, *n.kwonlyargs)
+    }  # fmt: skip
+
+
+def _param_name(name: str, taken: set[str]) -> str:
+    """The parameter for global ``name``: lower case (``IMAGES_PATH`` -> ``images_path``)
+    unless the function already uses that name."""
+    lower = name.lower()
+    return name if lower in taken or keyword.iskeyword(lower) else lower
+
+
+def _offset(lines: Sequence[str], line: int, column: int) -> int:
+    """The text offset of ast's (1-based line, UTF-8 byte column) in ``lines`` (keepends)."""
+    before = sum(len(text) for text in lines[: line - 1])
+    return before + len(lines[line - 1].encode("utf-8")[:column].decode("utf-8", "ignore"))
+
+
+def _parameterised(body: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """A function's source with the globals of ``pairs`` renamed to keyword-only parameters,
+    its own recursive calls passing them on."""
+    if not pairs:
+        return body
+    renames = dict((g, p) for p, g in pairs)
+    tree = ast.parse(body)
+    lines = body.splitlines(keepends=True)
+    spots = [
+        (
+            _offset(lines, n.lineno, n.col_offset),
+            _offset(lines, n.lineno, n.end_col_offset or 0),
+            n.id,
+        )
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id in renames
+    ]
+    for start, end, name in sorted(spots, reverse=True):
+        body = body[:start] + renames[name] + body[end:]
+    node = ast.parse(body).body[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    body = _add_keywords(body, node, [p for p, _ in pairs])
+    return _pass_arguments(body, node.name, [(p, p) for p, _ in pairs])
+
+
+def _signature_marks(body: str) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    """Where the first parameter list of ``body`` closes, and where its ``**`` starts."""
+    depth, kwarg = 0, None
+    for token in tokenize.generate_tokens(io.StringIO(body).readline):
+        if token.type != tokenize.OP:
+            continue
+        if token.string == "(":
+            depth += 1
+        elif token.string == ")":
+            depth -= 1
+            if depth == 0:
+                return token.start, kwarg
+        elif token.string == "**" and depth == 1 and kwarg is None:
+            kwarg = token.start
+    raise AssertionError(body)  # a parsed function definition has a parameter list
+
+
+def _append_argument(text: str, close: int, extra: str) -> str:
+    """``text`` with ``extra`` as the last item of the list closing at offset ``close``."""
+    head = text[:close].rstrip()
+    sep = "" if head.endswith("(") else " " if head.endswith(",") else ", "
+    return head + sep + extra + text[len(head) :]
+
+
+def _add_keywords(body: str, node: ast.FunctionDef | ast.AsyncFunctionDef, names: list[str]) -> str:
+    """``body`` with keyword-only parameters ``names`` added to the signature of ``node``."""
+    star = [] if node.args.vararg or node.args.kwonlyargs else ["*"]
+    close, kwarg = _signature_marks(body)
+    lines = body.splitlines(keepends=True)
+    at = kwarg or close
+    offset = sum(len(text) for text in lines[: at[0] - 1]) + at[1]
+    added = ", ".join([*star, *names])
+    if kwarg is not None:
+        return body[:offset] + added + ", " + body[offset:]
+    return _append_argument(body, offset, added)
+
+
+def _pass_arguments(text: str, name: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """``text`` with ``parameter=value`` for each pair added to every call of ``name``."""
+    blanked = blank_magics(text)
+    tree = ast.parse(blanked)
+    lines = text.splitlines(keepends=True)
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+    ]
+    extra = ", ".join(f"{p}={v}" for p, v in pairs)
+    ends = sorted(
+        (_offset(lines, c.end_lineno or c.lineno, c.end_col_offset or 0) - 1 for c in calls),
+        reverse=True,
+    )
+    for close in ends:
+        text = _append_argument(text, close, extra)
+    return text
 
 
 # -- rewriting the notebooks ------------------------------------------------------------------
@@ -608,16 +934,22 @@ def _with_import(lines: list[str], statement: str, package: str) -> None:
     _blank_lines_after(lines, at + 1)
 
 
-def _replace_definitions(
-    cell: _Cell, spans: list[tuple[int, int]], statement: str, package: str
-) -> str:
-    """The cell's text with its definitions cut and the import in the cell's import block."""
-    ends_with_newline = cell.source.endswith("\n")
-    lines = cell.source.removesuffix("\n").split("\n")
-    for start, end in sorted(spans, reverse=True):
-        _cut(lines, start, end)
-    _with_import(lines, statement, package)
+def _edit(source: str, change: Any) -> str:
+    """``source`` with ``change(lines)`` applied to its lines (the final newline kept)."""
+    ends_with_newline = source.endswith("\n")
+    lines = source.removesuffix("\n").split("\n") if source.strip() else []
+    change(lines)
     return "\n".join(lines) + ("\n" if ends_with_newline else "")
+
+
+def _cut_definitions(source: str, spans: list[tuple[int, int]]) -> str:
+    """The cell's text with its definitions cut."""
+
+    def cut(lines: list[str]) -> None:
+        for start, end in sorted(spans, reverse=True):
+            _cut(lines, start, end)
+
+    return _edit(source, cut)
 
 
 def _rewrite(
@@ -626,6 +958,7 @@ def _rewrite(
     module: str,
     package: str,
     diff: list[str],
+    passed: dict[str, list[tuple[str, str]]] | None = None,
 ) -> list[_Notebook]:
     """Replace the definitions in their cells by an import; return the changed notebooks."""
     copies: dict[str, list[_Found]] = {}
@@ -635,31 +968,66 @@ def _rewrite(
     changed = []
     for notebook in notebooks:
         if notebook.rel in copies:
-            _rewrite_notebook(notebook, copies[notebook.rel], module, package, diff)
+            texts = _moved_out(notebook, copies[notebook.rel], module, package)
+            _pass_globals(notebook, texts, passed or {})
+            _write_cells(notebook, copies[notebook.rel], texts, diff)
             changed.append(notebook)
     return changed
 
 
-def _rewrite_notebook(
-    notebook: _Notebook, copies: list[_Found], module: str, package: str, diff: list[str]
-) -> None:
-    """Rewrite one notebook's cells (its ``data``), adding their diffs to ``diff``."""
+def _import_cell(notebook: _Notebook, first: int) -> int | None:
+    """The notebook's import cell: the first code cell with a top-level import, when it
+    comes no later than the first definition moved out (so every use still follows it)."""
+    for cell in notebook.cells:
+        if cell.index > first:
+            return None
+        if _imports(cell.tree):
+            return cell.index
+    return None
+
+
+def _moved_out(
+    notebook: _Notebook, copies: list[_Found], module: str, package: str
+) -> dict[int, str]:
+    """Each code cell's text with the definitions cut and one import of them all, merged
+    into the notebook's import cell (else into the first cell that held one)."""
     by_cell: dict[int, list[_Found]] = {}
     for one in copies:
         by_cell.setdefault(one.cell.index, []).append(one)
     texts = {cell.index: cell.source for cell in notebook.cells}
-    for cell in notebook.cells:
-        here = by_cell.get(cell.index)
-        if here:
-            names = ", ".join(
-                sorted(
-                    {one.definition.name for one in here}, key=lambda n: _member_key(ast.alias(n))
-                )
+    for index, here in by_cell.items():
+        texts[index] = _cut_definitions(texts[index], [o.span for o in here])
+    names = sorted({one.definition.name for one in copies}, key=lambda n: _member_key(ast.alias(n)))
+    statement = f"from {module} import {', '.join(names)}"
+    home = _import_cell(notebook, min(by_cell))
+    home = min(by_cell) if home is None else home
+    texts[home] = _edit(texts[home], lambda lines: _with_import(lines, statement, package))
+    return texts
+
+
+def _pass_globals(
+    notebook: _Notebook, texts: dict[int, str], passed: dict[str, list[tuple[str, str]]]
+) -> None:
+    """Every call of a function given parameters passes the notebook's own globals."""
+    for name, pairs in passed.items():
+        calls = False
+        for index, text in texts.items():
+            if re.search(rf"\b{re.escape(name)}\s*\(", text):
+                new = _pass_arguments(text, name, pairs)
+                calls = calls or new != text
+                texts[index] = new
+        lacking = [g for _, g in pairs if g not in notebook.assigned]
+        if calls and lacking:
+            raise ScaffoldError(
+                f"{notebook.rel} calls {name!r} but has no global {lacking[0]!r} to pass; "
+                "assign it there first."
             )
-            statement = f"from {module} import {names}"
-            texts[cell.index] = _replace_definitions(
-                cell, [o.span for o in here], statement, package
-            )
+
+
+def _write_cells(
+    notebook: _Notebook, copies: list[_Found], texts: dict[int, str], diff: list[str]
+) -> None:
+    """Put the new texts in the notebook's ``data``, adding their diffs to ``diff``."""
     orphaned = _orphaned_imports(notebook, copies, texts)
     emptied = []
     for cell in notebook.cells:
@@ -669,7 +1037,7 @@ def _rewrite_notebook(
         _set_source(notebook.data["cells"][cell.index], text)
         where = f"{notebook.rel} (cell {cell.index + 1})"
         diff.extend(_unified(cell.source, text, f"a/{where}", f"b/{where}"))
-        if not text.strip():
+        if not text.strip() or (text.strip().startswith("%%") and "\n" not in text.strip()):
             emptied.append(cell.index)
             diff.append(f"(cell {cell.index + 1} of {notebook.rel} is left empty: removed)\n")
     for index in reversed(emptied):
@@ -753,6 +1121,7 @@ def extract(
     *,
     to: str = DEFAULT_MODULE,
     keep: Sequence[str] = (),
+    params: Sequence[str] = (),
     dry_run: bool = False,
     verify: bool = False,
     python: Path | None = None,
@@ -764,10 +1133,10 @@ def extract(
     environment; if one fails, every write is undone and the failure is raised.
     """
     if dry_run:
-        return plan_extract(project, names, to=to, keep=keep, cwd=cwd)[1]
+        return plan_extract(project, names, to=to, keep=keep, params=params, cwd=cwd)[1]
     root = project.root
     with project_lock(root):
-        writes, extraction = plan_extract(project, names, to=to, keep=keep, cwd=cwd)
+        writes, extraction = plan_extract(project, names, to=to, keep=keep, params=params, cwd=cwd)
         before = {w.path: w.path.read_text(encoding="utf-8") for w in writes if not w.create}
         apply(writes)  # all or nothing: a refusal or Ctrl-C in it leaves the project as it was
         try:  # a Ctrl-C at any point from here on leaves the project as it was

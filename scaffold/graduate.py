@@ -568,6 +568,11 @@ def _signature(parameters: Sequence[Parameter]) -> str:
     return ", ".join(["*", *args]) if args else ""
 
 
+def _docstring_safe(text: str) -> str:
+    """``text`` as it can stand in a docstring: no quotes that end it, no escapes."""
+    return text.replace("\\", "/").replace('"', "'")
+
+
 def _title(data: dict[str, Any], stem: str) -> str:
     for cell in data.get("cells", []):
         if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
@@ -589,7 +594,7 @@ def module_text(
 ) -> tuple[str, bool]:
     """The module's source (before formatting) and whether ``run`` returns the metrics."""
     code = _sort(_code_cells(data, rel), parameters)
-    title = _title(data, Path(rel).stem)
+    title = _docstring_safe(_title(data, Path(rel).stem))
     imports = list(code.imports)
     if code.display:
         imports.append("from IPython.display import display")
@@ -597,7 +602,7 @@ def module_text(
         imports.append("from typing import Any")
     imports.append(f"from {package}.{PIPELINES} import main")
     returns = "dict[str, Any]" if code.metrics else "None"
-    docs = [f"        {p.name}: {p.comment}" for p in parameters if p.comment]
+    docs = [f"        {p.name}: {_docstring_safe(p.comment)}" for p in parameters if p.comment]
     doc = "The notebook's code, top to bottom, its parameters as keyword arguments."
     if docs:
         doc += "\n\n    Args:\n" + "\n".join(docs) + "\n    "
@@ -618,29 +623,28 @@ def module_text(
         raise ScaffoldError(
             f"the module would not compile ({error.msg}, line {error.lineno}); nothing written."
         ) from None
+    if _unused_locals(text):
+        parts.insert(1, UNUSED_NOTE)
+        text = "\n\n\n".join(parts) + "\n"
     return text, code.metrics
 
 
-def _formatted(text: str, root: Path, path: Path, package: str) -> str:
-    """``text`` sorted (isort rules) and formatted by ruff with the project's settings."""
-    from scaffold import processes
+UNUSED_NOTE = """\
+# A notebook keeps values in variables to look at them; run() keeps those lines, which ruff
+# would call unused (F841). Delete what nobody reads, then this line:
+# ruff: noqa: F841"""
 
-    ruff = processes.find_tool("ruff")
-    if ruff is None:
-        return text
-    name = relative(path, root)
-    # the module is not on disk yet: tell isort its package is the project's own
-    first = ["--config", f"lint.isort.known-first-party = [{json.dumps(package)}]"]
-    for args in (
-        ["check", "--select", "I", "--fix", *first, "--quiet", "-"],
-        ["format", "--quiet", "-"],
-    ):
-        done = processes.run(
-            [ruff, *args, "--stdin-filename", name], cwd=root, input=text, check=False
-        )
-        if done.returncode == 0 or args[0] == "check":
-            text = done.text or text
-    return text
+
+def _unused_locals(text: str) -> bool:
+    """Whether ``run`` assigns a local it never reads (a notebook variable left to look at)."""
+    import symtable
+
+    table = symtable.symtable(text, "<graduate>", "exec")
+    run = next((t for t in table.get_children() if t.get_name() == "run"), None)
+    return run is not None and any(
+        s.is_assigned() and not s.is_referenced() and not s.is_parameter()
+        for s in run.get_symbols()
+    )
 
 
 def _record(data: dict[str, Any], module: str, metrics: bool, module_file: str) -> dict[str, Any]:
@@ -703,6 +707,7 @@ class Plan:
     notebook: Path
     new_command: list[str]
     old_command: list[str]
+    report: str  # the executed notebook the old stage writes: restored on undo, not compared
 
 
 def _package(project: Project) -> Package:
@@ -719,7 +724,7 @@ def plan_graduate(
     project: Project, notebook: str, *, name: str | None = None, cwd: Path | None = None
 ) -> Plan:
     """What graduating ``notebook`` writes; nothing written."""
-    from scaffold.extract import dumped
+    from scaffold.extract import dumped, formatted
     from scaffold.layout import check_module_name
     from scaffold.run import resolve_notebook
 
@@ -752,7 +757,9 @@ def plan_graduate(
         data, rel, parameters, module=dotted, package=package.name, stage=stage.name,
         command=command,
     )  # fmt: skip
-    writes = [Write(module_path, _formatted(module, root, module_path, package.name))]
+    writes = [
+        Write(module_path, formatted(module, root, relative(module_path, root), package.name))
+    ]
     if not helper_path.exists():
         writes.insert(0, Write(helper_path, HELPER.format(package=package.name)))
     elif "def main(" not in read_text(helper_path, root):
@@ -772,7 +779,9 @@ def plan_graduate(
     graduation = Graduation(
         changes(writes, root), diff, dotted, stage.name, command, stage.cmd, _outputs(stage)
     )
-    return Plan(writes, graduation, path, shlex.split(command), shlex.split(stage.cmd))
+    return Plan(
+        writes, graduation, path, shlex.split(command), shlex.split(stage.cmd), stage.report
+    )
 
 
 def _refuse_unknown_params(root: Path, stage: _Stage, parameters: Sequence[Parameter]) -> None:
@@ -920,7 +929,7 @@ def graduate(
         plan = plan_graduate(project, notebook, name=name, cwd=cwd)
         interpreter = interpreters.find_interpreter(project, python)
         interpreters.check_interpreter(interpreter, project)
-        outputs = plan.graduation.outputs
+        outputs = [*plan.graduation.outputs, plan.report]
         created = [w.path.parent for w in plan.writes if w.create and not w.path.parent.exists()]
         before_text = {w.path: read_text(w.path, root) for w in plan.writes if not w.create}
         with tempfile.TemporaryDirectory(prefix="scaffold-graduate-") as scratch:

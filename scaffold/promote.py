@@ -14,7 +14,7 @@ import json
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,11 +33,14 @@ _TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", di
 
 @dataclass(frozen=True)
 class Promotion:
-    """What ``promote`` did: status lines, the parameters, a proposed conventional name."""
+    """What ``promote`` did: status lines, the parameters, a proposed conventional name, and
+    the literals it did not lift: suggestions, and those that are never parameters (why)."""
 
     changes: list[Change]
     parameters: list[Parameter]
     proposed_name: str | None
+    suggestions: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # "color (a style argument)"
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,132 @@ def _assignments(cells: list[Any]) -> tuple[list[_Assignment], set[str], int]:
     return single, set(every), after_imports
 
 
+# -- ranking: the analysis's inputs are lifted, cosmetics and accumulators never -------------
+
+# Words in a name that mark an input of the analysis: data paths, sizes, seeds, thresholds,
+# model settings (matched against the name's parts: ``TEST_SIZE`` -> test, size).
+_INPUT_WORDS = {
+    *("path", "file", "dir", "folder", "url", "uri", "input", "output", "data", "dataset"),
+    *("raw", "table", "source", "bucket", "query", "sheet"),
+    *("size", "sizes", "n", "num", "number", "count", "samples", "rows", "limit", "max", "min"),
+    *("batch", "epochs", "epoch", "iterations", "iter", "steps", "window", "frac", "fraction"),
+    *("split", "ratio", "folds", "k", "top", "sample", "length", "days", "horizon", "lag"),
+    *("seed", "random", "state", "rng"),
+    *("threshold", "cutoff", "tol", "tolerance", "level", "confidence", "significance", "p"),
+    *("rate", "lr", "learning", "alpha", "beta", "gamma", "lambda", "c", "l1", "l2", "penalty"),
+    *("depth", "estimators", "components", "clusters", "neighbors", "hidden", "layers"),
+    *("dropout", "momentum", "kernel", "solver", "model", "features", "target", "degree"),
+    *("regularization", "weight", "decay", "units", "leaves", "bins", "test", "train"),
+}
+_DATA_SUFFIXES = (
+    *(".csv", ".tsv", ".parquet", ".json", ".xlsx", ".xls", ".pkl", ".pickle"),
+    *(".feather", ".h5", ".hdf5", ".zip", ".gz", ".txt", ".npy", ".npz", ".db"),
+)
+# Keyword arguments and names that only style a figure or a table.
+_STYLE = {
+    *("color", "colour", "colors", "c", "cmap", "palette", "alpha", "marker", "markersize"),
+    *("linestyle", "ls", "linewidth", "lw", "edgecolor", "facecolor", "figsize", "dpi"),
+    *("fontsize", "fontweight", "title", "xlabel", "ylabel", "label", "labels", "legend"),
+    *("style", "s", "hue", "orient", "width", "height", "aspect", "rotation", "fmt", "format"),
+    *("grid", "theme", "template", "filename", "fname", "bbox_inches", "ha", "va", "zorder"),
+}
+_STYLE_NAMES = _STYLE - {"alpha", "c", "s", "label", "labels", "width", "height", "format"}
+_STYLE_CALLS = {"savefig", "set_title", "title", "suptitle", "xlabel", "ylabel", "legend"}
+_STYLE_CALLS |= {"set_xlabel", "set_ylabel", "text", "annotate", "set_style", "set_theme"}
+_MUTATORS = {"append", "extend", "insert", "update", "add", "pop", "remove", "clear"}
+_MUTATORS |= {"setdefault", "discard", "sort", "reverse", "popitem", "appendleft"}
+
+
+@dataclass
+class _Use:
+    """How the notebook uses a name: mutated in place, or only styling figures."""
+
+    mutated: str | None = None  # how, e.g. ".append"
+    style: int = 0  # uses as a style argument
+    other: int = 0  # every other read
+
+
+def _uses(cells: list[Any]) -> dict[str, _Use]:
+    """For every name the code reads: whether it is mutated and whether it only styles."""
+    found: dict[str, _Use] = {}
+    for _, tree in _code_trees(cells):
+        styled: set[int] = set()
+        for node in ast.walk(tree):
+            _note_use(node, found, styled)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                use = found.setdefault(node.id, _Use())
+                if id(node) in styled:
+                    use.style += 1
+                else:
+                    use.other += 1
+    return found
+
+
+def _note_use(node: ast.AST, found: dict[str, _Use], styled: set[int]) -> None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        if isinstance(owner, ast.Name) and node.func.attr in _MUTATORS:
+            found.setdefault(owner.id, _Use()).mutated = f".{node.func.attr}"
+        if node.func.attr in _STYLE_CALLS:
+            styled.update(id(a) for a in node.args if isinstance(a, ast.Name))
+    if isinstance(node, ast.Call):
+        styled.update(
+            id(k.value) for k in node.keywords if k.arg in _STYLE and isinstance(k.value, ast.Name)
+        )
+    if (
+        isinstance(node, (ast.Subscript, ast.Attribute))
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+    ):
+        found.setdefault(node.value.id, _Use()).mutated = "item assignment"
+
+
+def _words(name: str) -> set[str]:
+    parts = re.split(r"_+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", name)
+    return {name.lower(), *(w.lower() for w in parts if w)}
+
+
+def _never(assignment: _Assignment, use: _Use | None) -> str | None:
+    """Why this literal is never a parameter, or None."""
+    name, value = assignment.parameter.name, assignment.parameter.value
+    if use is not None and use.mutated:
+        return f"filled later ({use.mutated})"
+    if isinstance(value, (list, dict)) and not value:
+        return "an empty container, filled later"
+    if name.lower() in _STYLE_NAMES or (use is not None and use.style and not use.other):
+        return "a style argument"
+    return None
+
+
+def _clear(assignment: _Assignment) -> bool:
+    """Whether the literal is clearly an input: a data path, or an input's name."""
+    value = assignment.parameter.value
+    if isinstance(value, str) and (
+        "/" in value or value.lower().endswith(_DATA_SUFFIXES) or assignment.replacement
+    ):
+        return True
+    return bool(_words(assignment.parameter.name) & _INPUT_WORDS)
+
+
+def _rank(
+    cells: list[Any], assignments: list[_Assignment]
+) -> tuple[list[_Assignment], list[str], list[str]]:
+    """The clear parameters, the suggestions, and those never lifted (with why)."""
+    uses = _uses(cells)
+    clear, suggestions, left = [], [], []
+    for assignment in assignments:
+        name = assignment.parameter.name
+        why = _never(assignment, uses.get(name))
+        if why:
+            left.append(f"{name} ({why})")
+        elif _clear(assignment):
+            clear.append(assignment)
+        else:
+            suggestions.append(assignment.parameter.line())
+    return clear, suggestions, left
+
+
 # -- checking --------------------------------------------------------------------------------
 
 
@@ -199,21 +328,33 @@ def _load(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
 
 
 def _chosen(
-    assignments: list[_Assignment], names: Sequence[str], every: set[str], rel: str
-) -> list[_Assignment]:
-    """The assignments to turn into parameters: all of them, or exactly ``names``."""
+    assignments: list[_Assignment],
+    names: Sequence[str],
+    every: set[str],
+    rel: str,
+    cells: list[Any] | None = None,
+) -> tuple[list[_Assignment], list[str], list[str]]:
+    """The assignments to turn into parameters (exactly ``names``, which win, or the clear
+    ones of the ranking), the suggestions, and the literals never lifted."""
     if names:
         by_name = {a.parameter.name: a for a in assignments}
         for name in names:
             if name not in by_name:
                 _refuse_param(name, name in every, rel)
-        assignments = [by_name[name] for name in dict.fromkeys(names)]
+        return [by_name[name] for name in dict.fromkeys(names)], [], []
     if not assignments:
         raise ScaffoldError(
             f"{rel} has no top-level assignments of literal values to turn into parameters; "
             "name them with --param NAME."
         )
-    return assignments
+    clear, suggestions, left = _rank(cells or [], assignments)
+    if not clear:
+        shown = ", ".join(line.split(":")[0] for line in suggestions) or "none"
+        raise ScaffoldError(
+            f"{rel} has no literal that is clearly an input (a data path, size, seed, "
+            f"threshold or model setting); candidates: {shown}; name them with --param NAME."
+        )
+    return clear, suggestions, left
 
 
 def _refuse_param(name: str, assigned: bool, rel: str) -> None:
@@ -269,18 +410,19 @@ def _parameters_cell(cells: list[Any], parameters: list[Parameter], stem: str) -
 
 def _parametrise(
     data: dict[str, Any], names: Sequence[str], rel: str, stem: str
-) -> list[Parameter]:
-    """Move the chosen assignments of ``data``'s cells into a new parameters cell."""
+) -> tuple[list[Parameter], list[str], list[str]]:
+    """Move the chosen assignments of ``data``'s cells into a new parameters cell; return
+    the parameters, the suggestions and the literals left (see ``_rank``)."""
     cells: list[Any] = data.get("cells", [])
     assignments, every, after_imports = _assignments(cells)
-    assignments = _chosen(assignments, names, every, rel)
+    assignments, suggestions, left = _chosen(assignments, names, every, rel, cells)
     parameters = [a.parameter for a in assignments]
     emptied = _cut(cells, assignments)
     position = min([after_imports, *(a.cell for a in assignments)])  # before their cells
     cells.insert(position, _parameters_cell(cells, parameters, stem))
     for index in sorted(emptied, reverse=True):
         del cells[index + (1 if index >= position else 0)]
-    return parameters
+    return parameters, suggestions, left
 
 
 def _add_to_existing(
@@ -294,7 +436,7 @@ def _add_to_existing(
         return []
     cells: list[Any] = data.get("cells", [])
     assignments, every, _ = _assignments(cells)
-    chosen = _chosen(assignments, wanted, every, rel)
+    chosen = _chosen(assignments, wanted, every, rel)[0]
     target = next(c for c in cells if isinstance(c, dict) and TAG in _tags(c))
     emptied = _cut(cells, chosen)
     added = [a.parameter.line() for a in chosen]
@@ -345,13 +487,15 @@ def plan_promote(
     target = _target(root, path, proposed, rename)
     text, data = _load(path, rel)
     existing = parameters_cell(data.get("cells", []))
+    suggestions: list[str] = []
+    left: list[str] = []
     if existing is not None:  # keep its parameters cell, add the --param names, register it
         parameters = parse(existing, f"the parameters cell of {rel}")
         added = _add_to_existing(data, names, parameters, rel)
         parameters += added
         changed = _with_kernel(data) or bool(added)
     else:
-        parameters = _parametrise(data, names, rel, target.stem)
+        parameters, suggestions, left = _parametrise(data, names, rel, target.stem)
         _with_kernel(data)
         changed = True
     own = _renamed(dumped(text, data) if changed else text, root, path, target)
@@ -361,7 +505,8 @@ def plan_promote(
     )
     writes += _references(root, path, target)
     shown = None if target != path else proposed
-    return writes, Promotion(changes(writes, root), parameters, shown), path
+    promotion = Promotion(changes(writes, root), parameters, shown, suggestions, left)
+    return writes, promotion, path
 
 
 _SKIPPED = {".git", ".dvc", ".venv", "venv", DATA_DIR, REPORTS_DIR, "node_modules"}

@@ -113,24 +113,23 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
     module = (lab / "src" / "lab" / "helpers.py").read_text()
     assert "import math\n" in module and "def clean(frame):" in module  # the first version
     assert "pandas" not in module and "Path" not in module  # only the imports it needs
-    # a cell with other code keeps it; the import takes the first definition's place
-    assert source(first, 1) == (
-        "!echo hello\nfrom lab.helpers import clean, scale\n\n"
-        "values = [scale(v) for v in (1, 4, 9)]"
-    )
-    # a cell that held only the definitions becomes the import
-    assert source(second, 1) == "from lab.helpers import clean, scale"
+    # a cell with other code keeps it; the import joins the notebook's import cell
+    assert source(first, 1) == "!echo hello\n\nvalues = [scale(v) for v in (1, 4, 9)]"
+    # a cell that held only the definitions is left empty: removed
+    assert [c["id"] for c in cells_of(second)] == ["setup", "use"]
     # every other cell (ids, metadata, magics, shell escapes) is unchanged
     after_first, after_second = cells_of(first), cells_of(second)
     for index in (2, 3):
         assert after_first[index] == before_first[index]
-    assert after_second[2] == before_second[2]
+    assert after_second[1] == before_second[2]
     # but for the import only the moved code used (ruff's F401 once it is gone)
     for path, after, before in (
         (first, after_first, before_first),
         (second, after_second, before_second),
     ):
-        assert source(path, 0) == SETUP.replace("import math\n", "")
+        assert source(path, 0) == (
+            SETUP.replace("import math\n", "") + "\n\nfrom lab.helpers import clean, scale"
+        )
         assert {**after[0], "source": None} == {**before[0], "source": None}
     assert [c["id"] for c in after_first] == [c["id"] for c in before_first]
     # the notebook file is rewritten as Jupyter writes it: only the changed lines differ
@@ -158,7 +157,11 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
         [sys.executable, "-m", "pytest", "-q", "-pno:cacheprovider", "tests/test_helpers.py"],
         cwd=lab, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path},
     )  # fmt: skip
-    assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout
+    assert tested.returncode == 0 and "2 passed" in tested.stdout, tested.stdout
+    # a real stub per moved function: its parameters pinned, no placeholder describe()
+    stubs = (lab / "tests" / "test_helpers.py").read_text()
+    assert 'assert list(inspect.signature(scale).parameters) == ["value", "factor"]' in stubs
+    assert "describe" not in stubs and "describe" not in module
     # scaffold check no longer reports the copies
     report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
     assert report.returncode == 0, report.stdout + report.stderr
@@ -185,7 +188,8 @@ def test_appends_to_an_existing_module_after_its_imports(lab: Path):
     run_scaffold("extract", "scale", "--to", "plots", cwd=lab)
     module = (lab / "src" / "lab" / "plots.py").read_text()
     assert module.count("import math") == 1 and "def clean(" in module and "def scale(" in module
-    assert not (lab / "tests" / "test_plots.py").exists()  # an existing module: no new test
+    stubs = (lab / "tests" / "test_plots.py").read_text()  # the template's plots has none
+    assert stubs.count("def test_") == 2 and "def test_scale_takes_its_parameters" in stubs
     checked = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "src/lab/plots.py"],
         cwd=lab,
@@ -194,12 +198,9 @@ def test_appends_to_an_existing_module_after_its_imports(lab: Path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # the second import joins the first one (isort merges them; two would be I001)
-    assert (
-        source(lab / "notebooks" / "1.1-ab-model.ipynb", 1) == "from lab.plots import clean, scale"
-    )
-    assert source(lab / "notebooks" / "1.0-ab-explore.ipynb", 1) == (
-        "!echo hello\nfrom lab.plots import clean, scale\n\nvalues = [scale(v) for v in (1, 4, 9)]"
-    )
+    for name in ("1.1-ab-model", "1.0-ab-explore"):
+        setup = source(lab / "notebooks" / f"{name}.ipynb", 0)
+        assert setup.endswith("\n\nfrom lab.plots import clean, scale")
 
 
 def ruff(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
@@ -246,16 +247,20 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
     assert before.returncode == 0, before.stdout  # the notebooks are clean to begin with
     run_scaffold("extract", "norm", cwd=lab)
     run_scaffold("extract", "twice", cwd=lab)  # into the same module: the imports merge
-    assert source(prep, 1) == (
-        "import json\n\nfrom lab.utils import norm\n\nLIMIT = 2\n\nprint(json.dumps(LIMIT))"
-    )
-    assert source(prep, 2) == "from lab.utils import twice\n\ntotal = 3\n\nprint(twice(total))"
+    # one import of both, merged into each notebook's import cell
+    assert source(prep, 0).endswith("import numpy as np\n\nfrom lab.utils import norm, twice")
+    assert source(prep, 1) == "import json\n\nLIMIT = 2\n\nprint(json.dumps(LIMIT))"
+    assert source(prep, 2) == "total = 3\n\nprint(twice(total))"
     assert source(prep, 3) == (
-        "from lab.utils import twice\n\n\n"
         "def half(values):\n    arr = np.asarray(values, dtype=float)\n"
         "    return arr / math.fsum(values)\n"
     )
-    assert source(fit, 1) == "%%time\nfrom lab.utils import norm, twice"  # the magic stays first
+    assert source(fit, 0) == (
+        "import math\n\nimport numpy as np\n\nfrom lab.config import PROJ_ROOT\n"
+        "from lab.utils import norm, twice"
+    )
+    # the %%time cell held only the definitions: left with its magic alone, it is removed
+    assert [c["id"] for c in cells_of(fit)] == ["setup", "use"]
     after = ruff(lab, "notebooks", "src", "tests")
     assert after.returncode == 0, after.stdout
 
@@ -285,14 +290,17 @@ def test_imports_only_the_moved_code_used_leave_the_notebook(lab: Path):
     )
     assert ruff(lab, "notebooks/3.0-ab-one.ipynb").returncode == 0
     result = run_scaffold("extract", "spread", "--dry-run", cwd=lab)
-    assert "(cell 1 of notebooks/3.0-ab-one.ipynb is left empty: removed)" in result.stdout
+    assert "(cell 3 of notebooks/3.0-ab-one.ipynb is left empty: removed)" in result.stdout
     run_scaffold("extract", "spread", cwd=lab)
-    # the emptied import cell is gone; the other import keeps the name still used
-    assert [c["id"] for c in cells_of(first)] == ["math", "spread", "use"]
-    assert source(first, 0) == "from math import tau\n\nprint(tau)"
-    assert source(first, 1) == "from lab.utils import spread"
-    assert source(second, 0) == "%load_ext autoreload\n\nimport numpy as np"
-    assert source(second, 1) == "from lab.utils import spread\n\nprint(spread([4]))"
+    # the import joins the import cell (whose numpy import only spread used); the emptied
+    # definition cell is gone; the other import keeps the name still used
+    assert [c["id"] for c in cells_of(first)] == ["numpy", "math", "use"]
+    assert source(first, 0) == "from lab.utils import spread"
+    assert source(first, 1) == "from math import tau\n\nprint(tau)"
+    assert source(second, 0) == (
+        "%load_ext autoreload\n\nimport numpy as np\n\nfrom lab.utils import spread"
+    )
+    assert source(second, 1) == "print(spread([4]))"
     assert source(second, 2) == "%timeit np.zeros(3)"
     # (ruff does not see the magic's use of np: it would remove the import; extract does not)
     checked = ruff(lab, "notebooks/3.0-ab-one.ipynb", "src")
@@ -336,7 +344,11 @@ def test_a_function_reading_a_notebook_global_is_refused(lab: Path):
         ],
     )
     message = refused(lab, "above")
-    assert "reads the notebook global 'THRESHOLD'; pass it as a parameter" in message
+    assert message == (
+        "error: 'above' in notebooks/2.0-ab-global.ipynb reads the notebook global "
+        "'THRESHOLD'; make it a parameter that every call passes: "
+        "scaffold extract above --param THRESHOLD\n"
+    )
 
 
 def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one(lab: Path):
@@ -358,7 +370,7 @@ def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one
     run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=lab)
     module = (lab / "src" / "lab" / "utils.py").read_text()
     assert "return value * factor" in module and "import math" not in module
-    assert "from lab.utils import scale" in source(lab / "notebooks" / "1.0-ab-explore.ipynb", 1)
+    assert "from lab.utils import scale" in source(lab / "notebooks" / "1.0-ab-explore.ipynb", 0)
 
 
 def test_a_function_calling_another_notebook_function_says_to_extract_both(lab: Path):
@@ -451,3 +463,105 @@ def test_ctrl_c_during_verify_undoes_everything(lab: Path):
     assert result.returncode == 130 and "Interrupted" in result.stderr, result.stderr
     assert files() == listed  # the module and its test are gone again
     assert all(path.read_bytes() == data for path, data in before.items())
+
+
+# A minimal reproduction of the most-copied helper in a public book's notebooks: a figure
+# saver reading the notebook's IMAGES_PATH, in two notebooks, written with 2-space indents.
+SAVE_FIG = """def save_fig(fig_id, tight_layout=True, fig_extension="png"):
+  path = IMAGES_PATH / f"{fig_id}.{fig_extension}"
+  if tight_layout:
+    print("tight")
+  return path"""
+
+
+def test_param_turns_a_read_global_into_a_parameter_every_call_passes(lab: Path):
+    notebooks = lab / "notebooks"
+    for name, folder in (("4.0-ab-ch1", "ch1"), ("4.1-ab-ch2", "ch2")):
+        write_notebook(
+            notebooks / f"{name}.ipynb",
+            [
+                cell("from pathlib import Path", "imports"),
+                cell(f'IMAGES_PATH = Path("images") / "{folder}"', "paths"),
+                cell(SAVE_FIG, "helper"),
+                cell(
+                    'print(save_fig("a"))\nprint(save_fig(\n    "b",\n    tight_layout=False,\n))',
+                    "use",
+                ),
+            ],
+        )
+    message = refused(lab, "save_fig", "--to", "figures")
+    assert message.endswith(
+        "reads the notebook global 'IMAGES_PATH'; make it a parameter that every call passes: "
+        "scaffold extract save_fig --to figures --param IMAGES_PATH\n"
+    )
+    run_scaffold("extract", "save_fig", "--to", "figures", "--param", "IMAGES_PATH", cwd=lab)
+    module = (lab / "src" / "lab" / "figures.py").read_text()
+    # the global is a keyword-only parameter; the 2-space indentation is ruff format's 4
+    assert (
+        'def save_fig(fig_id, tight_layout=True, fig_extension="png", *, images_path):\n'
+        '    path = images_path / f"{fig_id}.{fig_extension}"\n'
+        "    if tight_layout:\n"
+        '        print("tight")\n'
+    ) in module
+    for name in ("4.0-ab-ch1", "4.1-ab-ch2"):
+        path = notebooks / f"{name}.ipynb"
+        assert source(path, 0) == "from pathlib import Path\n\nfrom lab.figures import save_fig"
+        assert source(path, 2) == (  # every call passes the notebook's own value
+            'print(save_fig("a", images_path=IMAGES_PATH))\n'
+            'print(save_fig(\n    "b",\n    tight_layout=False, images_path=IMAGES_PATH\n))'
+        )
+        assert [c["id"] for c in cells_of(path)] == ["imports", "paths", "use"]
+    # each notebook still gets its own folder: run the cells with the module importable
+    code = "\n".join(source(notebooks / "4.1-ab-ch2.ipynb", i) for i in range(3))
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(lab / "src")},
+    )  # fmt: skip
+    assert ran.stdout.split() == ["tight", "images/ch2/a.png", "images/ch2/b.png"], ran.stderr
+    stubs = (lab / "tests" / "test_figures.py").read_text()
+    assert '== ["fig_id", "tight_layout", "fig_extension", "images_path"]' in stubs
+
+
+def test_param_refusals(lab: Path):
+    write_notebook(
+        lab / "notebooks" / "4.0-ab-g.ipynb",
+        [cell("LIMIT = 3\n\ndef above(v):\n    return v > LIMIT\n\nprint(above(4))", "a")],
+    )
+    assert "--param OTHER: none of the moved definitions reads a notebook global" in refused(
+        lab, "above", "--param", "LIMIT", "--param", "OTHER"
+    )
+
+
+DISTANCE = """def distance_between(a, b):
+    d = (a * b).sum()
+    return math.acos(d)"""
+CLAMPED = """def distance_between(a, b):
+    d = (a * b).sum()
+    d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN
+    return math.acos(d)"""
+
+
+def test_drifted_copies_show_their_diff_and_which_copy_has_which_lines(lab: Path):
+    notebooks = lab / "notebooks"
+    write_notebook(notebooks / "5.0-ab-a.ipynb", [cell("import math", "i"), cell(DISTANCE, "d")])
+    write_notebook(notebooks / "5.1-ab-b.ipynb", [cell("import math", "i"), cell(CLAMPED, "d")])
+    message = refused(lab, "distance_between")
+    first, *rest = message.splitlines()
+    assert first == (
+        "error: the copies of 'distance_between' differ in more than renaming (version 1 in "
+        "notebooks/5.0-ab-a.ipynb; version 2 in notebooks/5.1-ab-b.ipynb); make them the same, "
+        "or pick the one to keep with --from NOTEBOOK."
+    )
+    assert rest[0] == (
+        "only notebooks/5.1-ab-b.ipynb has: "
+        "`d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN`"
+    )
+    assert "--- version 1 (notebooks/5.0-ab-a.ipynb)" in rest
+    assert "+    d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN" in rest
+    # --from the copy without the clamp: done, but not silently
+    result = run_scaffold("extract", "distance_between", "--from", "5.0-ab-a", cwd=lab)
+    assert result.stdout.splitlines()[-1] == (
+        "note: kept 'distance_between' from notebooks/5.0-ab-a.ipynb; the copy in "
+        "notebooks/5.1-ab-b.ipynb has lines it lacks: "
+        "d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN"
+    )

@@ -54,16 +54,18 @@ def test_promote_builds_the_parameters_cell_params_file_and_stage(lab: Path):
     assert source(notebook, 1).splitlines()[2:] == [
         "SEED: int = 7",
         "rate: float = 0.5",
-        'label: str = "train"',
         "sizes: list = [1, 2, 3]",
     ]
-    # the assignments left their cell; the rest (a shell escape, a non-literal) stayed
-    assert source(notebook, 2) == "!echo start\nframe = make(SEED)"
+    # the clear inputs left their cell; the rest (a shell escape, a non-literal, and a
+    # literal that is not clearly an input, suggested) stayed
+    assert source(notebook, 2) == '!echo start\nlabel = "train"\nframe = make(SEED)'
+    assert 'not lifted, maybe parameters (add with --param NAME): \n  label: str = "train"' in (
+        result.stdout
+    )
     assert cells[0] == before[0] and cells[3] == before[2] and cells[4] == before[3]
     assert yaml.safe_load((lab / "params" / "explore_churn.yaml").read_text()) == {
         "SEED": 7,
         "rate": 0.5,
-        "label": "train",
         "sizes": [1, 2, 3],
     }
     assert "papermill" in (lab / "dvc.yaml").read_text()
@@ -215,10 +217,10 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
     notebook.write_text(text)
     done = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab)
     assert "ran it top to bottom" in done.stdout
-    run_scaffold("run", "explore_churn", "-p", "label=test", "--python", str(python), cwd=lab)
+    run_scaffold("run", "explore_churn", "-p", "rate=2", "--python", str(python), cwd=lab)
     report = cells_of(lab / "reports" / "explore_churn.ipynb")
     printed = "".join("".join(o.get("text", "")) for c in report for o in c.get("outputs", []))
-    assert "1.3228756555322954 test" in printed
+    assert "5.291502622129181 train" in printed
 
 
 @pytest.mark.slow
@@ -267,3 +269,61 @@ def test_rename_gives_the_conventional_name_and_updates_references(lab: Path):
     assert "notebooks/1.1-tu-explore-churn.ipynb" in (lab / "dvc.yaml").read_text()
     assert "See notebooks/1.1-tu-explore-churn.ipynb." in readme.read_text()
     assert "naming convention" not in result.stdout
+
+
+def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(lab: Path):
+    # a minimal reproduction of a long real notebook: inputs, plot cosmetics, an accumulator
+    notebook = lab / "notebooks" / "explore_housing.ipynb"
+    write_notebook(
+        notebook,
+        [
+            cell("import matplotlib.pyplot as plt\nimport pandas as pd", "setup"),
+            cell(
+                'DATA_PATH = "../data/raw/housing.csv"\nTEST_SIZE = 0.2\nrandom_state = 42\n'
+                'income_threshold = 5.0\nn_estimators = 100\nregion = "north"\n'
+                'color = "blue"\nline = "--"\nfilename = "income.png"\nstrat_splits: list = []',
+                "constants",
+            ),
+            cell(
+                "frame = pd.read_csv(DATA_PATH)\n"
+                "for seed in range(3):\n    strat_splits.append(frame.sample(frac=TEST_SIZE))\n"
+                "ax = frame.plot(color=color, linestyle=line)\nplt.savefig(filename)\n"
+                "print(random_state, income_threshold, n_estimators, region)",
+                "work",
+            ),
+        ],
+    )
+    result = run_scaffold("promote", "explore_housing", "--no-run", cwd=lab)
+    assert source(notebook, 1).splitlines()[2:] == [
+        'DATA_PATH: str = "../data/raw/housing.csv"',
+        "TEST_SIZE: float = 0.2",
+        "random_state: int = 42",
+        "income_threshold: float = 5.0",
+        "n_estimators: int = 100",
+    ]
+    lines = result.stdout.splitlines()
+    assert '  region: str = "north"' in lines  # suggested, not lifted
+    assert lines[-1] == (
+        "never parameters: color (a style argument), line (a style argument), "
+        "filename (a style argument), strat_splits (filled later (.append))"
+    )
+    assert source(notebook, 2) == (
+        'region = "north"\ncolor = "blue"\nline = "--"\nfilename = "income.png"\n'
+        "strat_splits: list = []"
+    )
+
+
+def test_an_explicit_param_list_wins_over_the_ranking(lab: Path):
+    notebook = lab / "notebooks" / "explore_plot.ipynb"
+    write_notebook(
+        notebook,
+        [cell('color = "blue"\nseed = 1\nprint(dict(color=color), seed)', "a")],
+    )
+    run_scaffold("promote", "explore_plot", "--no-run", "--param", "color", cwd=lab)
+    assert source(notebook, 0).splitlines()[2:] == ['color: str = "blue"']
+    write_notebook(notebook, [cell('color = "blue"\nprint(dict(color=color))', "a")])
+    (lab / "params" / "explore_plot.yaml").unlink()
+    (lab / "dvc.yaml").write_text((lab / "dvc.yaml").read_text().split("  explore_plot:")[0])
+    refused = run_scaffold("promote", "explore_plot", "--no-run", cwd=lab, check=False)
+    assert refused.returncode == 1
+    assert "has no literal that is clearly an input" in refused.stderr

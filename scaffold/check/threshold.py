@@ -42,6 +42,7 @@ WRITES = re.compile(
     r"\.(?:to_csv|to_parquet|to_pickle|to_feather|to_excel|to_hdf|to_json|to_sql|savez?"
     r"|savez_compressed|dump|write_parquet|write_csv)\s*\("
 )
+WRITES_BYTES = re.compile(WRITES.pattern.encode())
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,26 @@ class _Facts:
     code_lines: int = 0
     functions: tuple[tuple[str, int], ...] = ()  # (name, cell)
     cluster: tuple[str, int] | None = None  # (module, cell)
-    writes: tuple[str, int] | None = None  # (call, cell), the first one
+
+    def dump(self) -> dict[str, Any]:
+        """The facts as JSON data (for the cache)."""
+        return {
+            "code_cells": self.code_cells,
+            "code_lines": self.code_lines,
+            "functions": [list(f) for f in self.functions],
+            "cluster": list(self.cluster) if self.cluster else None,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> _Facts:
+        """The facts back from ``dump``."""
+        cluster = data.get("cluster")
+        return cls(
+            data["code_cells"],
+            data["code_lines"],
+            tuple((str(n), int(c)) for n, c in data["functions"]),
+            (str(cluster[0]), int(cluster[1])) if cluster else None,
+        )
 
 
 def _cells(path: Path) -> list[str] | None:
@@ -129,11 +149,8 @@ def _facts(sources: Sequence[str]) -> _Facts:
             for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         ]
-        if facts.cluster is None:
+        if facts.cluster is None and any(m.split(".")[0] in source for m in CLUSTER_MODULES):
             facts.cluster = _cluster(tree, number)
-        if facts.writes is None:
-            call = WRITES.search(blank_magics(source))
-            facts.writes = (call.group(0).rstrip("( ").lstrip("."), number) if call else None
     facts.functions = tuple(functions)
     return facts
 
@@ -167,23 +184,99 @@ def _production(root: Path) -> set[str]:
 def rules(root: Path, chosen: Sequence[Summary], enabled: Any) -> list[Finding]:
     """The threshold's findings for the ``chosen`` notebooks (those that could be read).
 
-    ``enabled(code)`` says whether a rule is selected.
+    ``enabled(code)`` says whether a rule is selected. What each notebook holds is cached by
+    its size and modification time, as check caches its own reading.
     """
     if not any(enabled(code) for code in CODES):
         return []
     paths = [summary.path for summary in chosen if summary.readable]
     threshold = load(root)
     production = _production(root)
+    cache = _Cache(root)
     found: list[Finding] = []
     for rel in paths:
         stem = Path(rel).stem
         if os.path.normpath(rel) in production or f"__stem__/{stem}" in production:
-            sources = _cells(root / rel)
-            if sources is not None:
-                found += _production_rules(rel, stem, _facts(sources), threshold)
+            facts = cache.get(rel, "facts", lambda rel=rel: _facts_of(root / rel))
+            if facts is not None:
+                found += _production_rules(rel, stem, _Facts.load(facts), threshold)
         elif enabled("NB815"):
-            found += _exploratory_rule(root, rel, stem, threshold)
+            writes = cache.get(rel, "writes", lambda rel=rel: _writes(root / rel))
+            found += _exploratory_rule(rel, stem, writes, threshold)
+    cache.save()
     return [finding for finding in found if enabled(finding.code)]
+
+
+class _Cache:
+    """Facts per notebook, kept while its size and modification time stay the same."""
+
+    VERSION = 1
+
+    def __init__(self, root: Path) -> None:
+        import hashlib
+
+        from scaffold import __version__
+
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        self.path = base / "scaffold" / "threshold" / f"{digest}.json"
+        self.root, self.version = root, [self.VERSION, __version__]
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        valid = isinstance(data, dict) and data.get("version") == self.version
+        self.old: dict[str, Any] = data.get("entries", {}) if valid else {}
+        self.new: dict[str, Any] = {}
+
+    def get(self, rel: str, kind: str, compute: Any) -> Any:
+        """The cached value of ``kind`` for notebook ``rel``, else ``compute()``."""
+        try:
+            stat = (self.root / rel).stat()
+        except OSError:
+            return None
+        key, name = [stat.st_size, stat.st_mtime_ns], f"{kind}:{rel}"
+        entry = self.old.get(name)
+        value = entry[1] if isinstance(entry, list) and entry[0] == key else compute()
+        self.new[name] = [key, value]
+        return value
+
+    def save(self) -> None:
+        """Write the cache when it changed (a cache that cannot be written only costs time)."""
+        if self.new == self.old:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
+            text = json.dumps({"version": self.version, "entries": self.new})
+            scratch.write_text(text, encoding="utf-8")
+            os.replace(scratch, self.path)
+        except OSError:
+            pass
+
+
+def _facts_of(path: Path) -> dict[str, Any] | None:
+    sources = _cells(path)
+    return None if sources is None else _facts(sources).dump()
+
+
+def _writes(path: Path) -> list[Any] | None:
+    """How many data writes the notebook's code makes, the first call and its cell."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not WRITES_BYTES.search(data):  # most notebooks: no JSON parsed
+        return None
+    sources = _cells(path)
+    if sources is None:
+        return None
+    found = [(n, WRITES.findall(source)) for n, source in enumerate(sources, 1)]
+    count = sum(len(calls) for _, calls in found)
+    if not count:
+        return None
+    cell, calls = next((n, calls) for n, calls in found if calls)
+    return [count, calls[0].rstrip("( ").lstrip("."), cell]
 
 
 def _crossed(value: int, limit: int) -> bool:
@@ -239,22 +332,13 @@ def _production_rules(rel: str, stem: str, facts: _Facts, threshold: Threshold) 
     return found
 
 
-def _exploratory_rule(root: Path, rel: str, stem: str, threshold: Threshold) -> list[Finding]:
-    try:
-        text = (root / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    if not WRITES.search(text):
-        return []
-    sources = _cells(root / rel)
-    if sources is None:
-        return []
-    count = sum(len(WRITES.findall(source)) for source in sources)
-    facts = _facts(sources)
+def _exploratory_rule(
+    rel: str, stem: str, writes: list[Any] | None, threshold: Threshold
+) -> list[Finding]:
     limit = threshold["exploratory-writes"]
-    if facts.writes is None or not _crossed(count, limit):
+    if writes is None or not _crossed(writes[0], limit):
         return []
-    call, cell = facts.writes
+    count, call, cell = writes
     return [
         Finding(
             rel,
