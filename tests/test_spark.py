@@ -241,3 +241,15 @@ def test_the_spark_project_passes_its_own_tests_and_checks(spark_lab: Path):
         subprocess.run([python, "-m", *lint], cwd=spark_lab, env=env, check=True)
     checked = run_scaffold("check", cwd=spark_lab, env=env, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.slow
+def test_check_run_runs_the_spark_notebook_on_the_master_from_the_environment(spark_lab: Path):
+    notebook = f"notebooks/{STEM}.ipynb"
+    bad = in_venv(spark_lab, SPARK_MASTER="nosuch://cluster")
+    failed = run_scaffold("check", "--run", notebook, cwd=spark_lab, env=bad, check=False)
+    assert failed.returncode == 1 and "NB001" in failed.stdout  # the kernel saw SPARK_MASTER
+    assert "nosuch://cluster" in failed.stdout
+    good = in_venv(spark_lab, SPARK_MASTER="local[1]")
+    passed = run_scaffold("check", "--run", notebook, cwd=spark_lab, env=good, check=False)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
