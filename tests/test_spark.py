@@ -63,6 +63,7 @@ def test_spark_yes_renders_the_helper_the_extra_the_notebook_and_its_stage(tmp_p
     makefile = (project / "Makefile").read_text()
     assert 'pip install -e ".[dev,spark]"' in makefile
     assert "spark-start:" in makefile and "spark-stop:" in makefile
+    assert "sbin/start-connect-server.sh" in makefile and "spark-connect-stop:" in makefile
     assert "org.apache.spark.deploy.worker.Worker 1 --host 127.0.0.1" in makefile
     assert (project / "binder" / "requirements.txt").read_text().splitlines()[-1] == (
         "-e .[dev,spark]"
@@ -243,3 +244,54 @@ def test_the_spark_project_passes_its_own_tests_and_checks(spark_lab: Path):
         subprocess.run([python, "-m", *lint], cwd=spark_lab, env=env, check=True)
     checked = run_scaffold("check", cwd=spark_lab, env=env, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.slow
+def test_check_run_runs_the_spark_notebook_on_the_master_from_the_environment(spark_lab: Path):
+    notebook = f"notebooks/{STEM}.ipynb"
+    bad = in_venv(spark_lab, SPARK_MASTER="nosuch://cluster")
+    failed = run_scaffold("check", "--run", notebook, cwd=spark_lab, env=bad, check=False)
+    # the kernel saw SPARK_MASTER: Spark refused it in the session cell (cell 4)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"{notebook}:4:0: NB001" in failed.stdout
+    good = in_venv(spark_lab, SPARK_MASTER="local[1]")
+    passed = run_scaffold("check", "--run", notebook, cwd=spark_lab, env=good, check=False)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def stop_daemons(project: Path, started: list[int]) -> None:
+    """End the Spark daemons a test started that a make target left running (pids checked)."""
+    for pid in started:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"org.apache.spark" in command and str(project).encode() in command:
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_spark_connect_on_loopback_runs_the_same_notebook(spark_lab: Path):
+    port = free_port()
+    make_vars = [f"SPARK_CONNECT_PORT={port}", "SPARK_CONNECT_MASTER=local[1]"]
+    env = in_venv(spark_lab)
+    subprocess.run(["make", "spark-connect-start", *make_vars], cwd=spark_lab, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    started = daemon_pids(spark_lab)
+    try:
+        wait_for(lambda: _listening(port), 180, "the Spark Connect server")
+        remote = in_venv(spark_lab, SPARK_MASTER=f"sc://127.0.0.1:{port}")
+        run_scaffold("run", "1.1", cwd=spark_lab, env=remote)
+        outputs = executed(spark_lab)
+        assert "'local[1]'" in outputs["session"]  # the server's master, seen through Connect
+        assert outputs["metrics"] == "{'rows': 30, 'groups': 3}"
+    finally:
+        subprocess.run(["make", "spark-connect-stop"], cwd=spark_lab, env=env, check=False,
+                       capture_output=True)  # fmt: skip
+        stop_daemons(spark_lab, started)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -29,15 +29,15 @@ if TYPE_CHECKING:
 APP_NAME = "{{ cookiecutter.repo_name }}"
 DEFAULT_MASTER = "local[*]"
 # Defaults for notebooks, which the environment overrides: no console progress bars (they
-# fill executed notebooks and logs with redrawn lines).
+# fill executed notebooks and logs with redrawn lines). Not sent to Spark Connect, whose
+# server owns them.
 DEFAULT_SETTINGS = {"spark.ui.showConsoleProgress": "false"}
 
 
 def spark_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The session's settings: ``DEFAULT_SETTINGS``, then every ``spark.*`` variable."""
+    """The Spark settings the environment gives: every ``spark.*`` variable."""
     environ = os.environ if environ is None else environ
-    given = {key: value for key, value in environ.items() if key.startswith("spark.")}
-    return {**DEFAULT_SETTINGS, **given}
+    return {key: value for key, value in environ.items() if key.startswith("spark.")}
 
 
 def get_spark() -> SparkSession:
@@ -46,14 +46,16 @@ def get_spark() -> SparkSession:
 
     master = os.environ.get("SPARK_MASTER", "").strip() or DEFAULT_MASTER
     builder = SparkSession.builder.appName(APP_NAME)
+    settings = spark_settings()
     if master.startswith("sc://"):
         builder = builder.remote(master)
     else:
+        settings = {**DEFAULT_SETTINGS, **settings}
         if master.startswith("local"):
             # Python workers on this machine: this environment's Python, not the first
             # `python3` on PATH (a cluster's executors need PYSPARK_PYTHON set for them).
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(master)
-    for key, value in spark_settings().items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
