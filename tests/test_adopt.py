@@ -252,7 +252,7 @@ def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Pa
     result = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path)
     out = result.stdout
     assert "Pin the versions that run the notebooks" in out, out
-    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow "))
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow.ipynb "))
     assert row.split()[1:3] == ["no", "yes"] and "pinned" in row, out
     assert git("log", "--format=%s", cwd=repo).splitlines()[:2] == [
         "Pin the versions that run the notebooks",
