@@ -144,10 +144,19 @@ def _steps(plan: Plan, journal: Journal) -> str:
             processes.git("mv", "--", entry.path, entry.target, cwd=root)
         else:
             journal.rename(old, new)
+    _remove_emptied(root, [root / entry.path for entry in plan.moves])
     for rel, text in plan.writes.items():
         journal.write(root / rel, text)
     _track_data(plan)
     return _commit(plan)
+
+
+def _remove_emptied(root: Path, moved: list[Path]) -> None:
+    """Remove the folders the moves left empty (an undo makes them again)."""
+    for folder in sorted({p.parent for p in moved}, key=lambda p: len(p.parts), reverse=True):
+        while folder != root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _track_data(plan: Plan) -> None:
