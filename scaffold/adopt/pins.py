@@ -3,10 +3,10 @@
 Notebooks written years ago often fail on today's libraries alone (a removed module, a changed
 default). When an adopted notebook fails with an error in the code or a missing module, adopt
 tries the versions of the notebooks' time: the dependencies installed as the package index was
-on the old commit's date (``uv pip install --exclude-newer``, wheels only), then a year later,
-then two, never before the running Python's first release. The first environment in which a
-failing notebook runs and no running one fails gives the pins: the declared dependencies at
-its versions, written to pyproject.toml with the date and the reason in
+on the date the notebooks last changed (``uv pip install --exclude-newer``, wheels only), then
+a year later, then two, never before the running Python's first release. The first environment
+in which a failing notebook runs and no running one fails gives the pins: the declared
+dependencies at its versions, written to pyproject.toml with the date and the reason in
 ``[tool.scaffold.adopt]``, and committed ("Pin the versions that run the notebooks").
 """
 
@@ -47,11 +47,15 @@ class Pinned:
 
 
 def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
-    """The old commit's date, then a year and two later; none before the Python's release."""
+    """The date the notebooks last changed, then a year and two later; none before the
+    Python's first release."""
     if not plan.is_git:
         return []
-    stamp = processes.git_out("log", "-1", "--format=%cs", "HEAD~1", cwd=plan.root)
-    start = datetime.date.fromisoformat(stamp)
+    notebooks = [entry.path for entry in plan.notebooks]
+    stamp = processes.git_out(
+        "log", "-1", "--format=%cs", "HEAD~1", "--", *notebooks, cwd=plan.root
+    )
+    start = datetime.date.fromisoformat(stamp) if stamp else datetime.date.today()
     version = processes.run(
         [str(python), "-c", "import sys; print(*sys.version_info[:2])"], check=False
     ).text.split()
