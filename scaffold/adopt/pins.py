@@ -4,7 +4,8 @@ Notebooks written years ago often fail on today's libraries alone (a removed mod
 default). When an adopted notebook fails with an error in the code or a missing module, adopt
 tries the versions of the notebooks' time: the dependencies installed as the package index was
 on the date the notebooks last changed (``uv pip install --exclude-newer``, wheels only), then
-a year later, then two, never before the running Python's first release. The first environment
+every two months for two years until three such environments install, never before the
+running Python's first release. The first environment
 in which a failing notebook runs and no running one fails gives the pins: the declared
 dependencies at its versions, written to pyproject.toml with the date and the reason in
 ``[tool.scaffold.adopt]``, and committed ("Pin the versions that run the notebooks").
@@ -47,8 +48,8 @@ class Pinned:
 
 
 def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
-    """The date the notebooks last changed, then a year and two later; none before the
-    Python's first release."""
+    """The date the notebooks last changed, then every two months for two years; none before
+    the Python's first release."""
     if not plan.is_git:
         return []
     notebooks = [entry.path for entry in plan.notebooks]
@@ -60,10 +61,9 @@ def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
         [str(python), "-c", "import sys; print(*sys.version_info[:2])"], check=False
     ).text.split()
     key = (int(version[0]), int(version[1])) if len(version) == 2 else sys.version_info[:2]
-    earliest = _PYTHON_RELEASED.get(key, start)
-    start = max(start, earliest + datetime.timedelta(days=60))
+    start = max(start, _PYTHON_RELEASED.get(key, start))
     today = datetime.date.today()
-    dates = [start.replace(year=start.year + step) for step in range(ATTEMPTS)]
+    dates = [start + datetime.timedelta(days=61 * step) for step in range(13)]
     return [date for date in dates if date < today]
 
 
@@ -107,12 +107,16 @@ def find_pins(
     if not broken:
         return None
     project = Project(plan.root, plan.answers)
+    tried = 0
     for date in candidate_dates(plan, python):
+        if tried == ATTEMPTS:
+            break
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
-            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
             older = _environment(plan, Path(scratch) / "venv", date)
-            if older is None:
+            if older is None:  # no wheels of that time for this Python: a later date
                 continue
+            tried += 1
+            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
             still = failures(project, [plan.root / name for name in broken], older, timeout)
             fixed = [name for name in broken if name not in still]
             if not fixed:
