@@ -311,3 +311,20 @@ def test_local_imports_come_from_the_package() -> None:
     assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
     assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
     assert rewritten("import numpy") is None
+
+
+def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    outside = tmp_path / "outside.md"
+    outside.write_text("# not the repository's\n")
+    (repo / "README.md").unlink()
+    (repo / "README.md").symlink_to(outside)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "readme elsewhere", cwd=repo)
+    before = state(repo)
+    result = run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "README.md leads outside the repository" in result.stderr
+    assert outside.read_text() == "# not the repository's\n"
+    assert state(repo) == before
+    assert git("status", "--porcelain", "--ignored", cwd=repo) == ""

@@ -71,7 +71,12 @@ class Journal:
         self.renames.append((old, new))
 
     def write(self, path: Path, text: str) -> None:
-        """Write a file, its old bytes recorded."""
+        """Write a file, its old bytes recorded; never through a link leading outside."""
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ScaffoldError(
+                f"{path.relative_to(self.root)} leads outside the repository (a symbolic link); "
+                "adopt writes only inside it."
+            )
         if path.exists() and path not in self.saved:
             self.saved[path] = path.read_bytes()
         path.parent.mkdir(parents=True, exist_ok=True)
