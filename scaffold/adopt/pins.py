@@ -3,7 +3,8 @@
 Notebooks written years ago often fail on today's libraries alone (a removed module, a changed
 default). When an adopted notebook fails with an error in the code or a missing module, adopt
 tries the versions of the notebooks' time: the dependencies installed as the package index was
-on the date the notebooks last changed (``uv pip install --exclude-newer``, wheels only), then
+on the date the notebooks last changed (``uv pip install --exclude-newer``; compiled libraries
+from wheels only), then
 every two months for two years until three such environments install, never before the
 running Python's first release. The first environment
 in which a failing notebook runs and no running one fails gives the pins: the declared
@@ -35,6 +36,14 @@ _PYTHON_RELEASED = {
     (3, 14): datetime.date(2025, 10, 7),
 }
 ATTEMPTS = 3
+# Never built from source for an old date (minutes, then a failure): wheels only. Pure
+# packages without wheels (sdists) are built.
+COMPILED = (
+    "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "statsmodels", "pyarrow",
+    "tables", "h5py", "pillow", "lxml", "lightgbm", "xgboost", "torch", "tensorflow", "spacy",
+    "scikit-image", "opencv-python", "numba", "llvmlite", "pyzmq", "psutil", "kiwisolver",
+    "contourpy", "shapely", "pyproj", "fiona", "gdal", "cython", "blis", "thinc", "tornado",
+)  # fmt: skip
 _VERSION_REASONS = ("an error in the code", "missing module")
 
 
@@ -75,7 +84,8 @@ def _environment(plan: Plan, folder: Path, date: datetime.date) -> Path | None:
     processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
     python = folder / "bin" / "python"
     result = processes.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python), "--only-binary", ":all:",
+        [uv, "pip", "install", "--quiet", "--python", str(python),
+         *(arg for name in COMPILED for arg in ("--no-build-package", name)),
          "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel"],
         cwd=plan.root,
         check=False,

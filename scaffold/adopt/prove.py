@@ -4,11 +4,13 @@ copy) and after (the adopted project), in the same fresh environment, with ``sca
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +112,20 @@ def _old_tree(plan: Plan, head: str, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
+@contextlib.contextmanager
+def _python_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on PYTHONPATH for the processes started inside."""
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(folder), *([saved] if saved else [])])
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
 def failures(
     project: Project, notebooks: list[Path], python: Path, timeout: float
 ) -> dict[str, str]:
@@ -170,9 +186,13 @@ def _outcomes(
             old = Path(scratch)
             _old_tree(plan, head, old)
             echo(f"running {len(notebooks)} notebooks as they were")
-            old_failures = failures(
-                Project(old), [old / e.path for e in notebooks], interpreter, timeout
-            )
+            try:  # the old modules import from the repository's top, as when run from there
+                with _python_path(old):
+                    old_failures = failures(
+                        Project(old), [old / e.path for e in notebooks], interpreter, timeout
+                    )
+            except ScaffoldError as error:
+                echo(f"could not run them as they were: {error}")
     echo(f"running {len(notebooks)} notebooks as adopted")
     project = Project(plan.root, plan.answers)
     new_failures = failures(
