@@ -328,3 +328,20 @@ def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> Non
     assert outside.read_text() == "# not the repository's\n"
     assert state(repo) == before
     assert git("status", "--porcelain", "--ignored", cwd=repo) == ""
+
+
+def test_failures_are_classified() -> None:
+    from scaffold.adopt.prove import reason
+
+    def run_all(error: str) -> str:
+        return f"fails on restart and run all: {error}; the notebook depends on state from cells"
+
+    assert reason(
+        run_all("URLError: <urlopen error [Errno -2] Name or service not known>")
+    ).startswith("needs the network")
+    assert reason(run_all("FileNotFoundError: [Errno 2] No such file")).startswith("missing data")
+    assert reason(run_all("ImportError: cannot import name 'x'\n\nlong text")) == (
+        "missing module (ImportError: cannot import name 'x')"
+    )
+    assert reason(run_all("NameError: name 'y' is not defined")).startswith("hidden state")
+    assert reason(run_all("ValueError: bad")) == "an error in the code (ValueError: bad)"

@@ -65,8 +65,10 @@ def reason(message: str) -> str:
 
 
 def _error(message: str) -> str:
-    match = re.search(r"run all(?: in the injected parameters)?: (.*?); the notebook", message)
-    text = match.group(1) if match else ""
+    match = re.search(
+        r"run all(?: in the injected parameters)?: (.*?); the notebook", message, re.S
+    )
+    text = match.group(1).strip().splitlines()[0] if match and match.group(1).strip() else ""
     return text if len(text) <= 90 else text[:87] + "..."
 
 
