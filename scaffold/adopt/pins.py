@@ -85,7 +85,7 @@ def _environment(plan: Plan, folder: Path, date: datetime.date) -> Path | None:
     python = folder / "bin" / "python"
     result = processes.run(
         [uv, "pip", "install", "--quiet", "--python", str(python),
-         *(arg for name in COMPILED for arg in ("--no-build-package", name)),
+         *(arg for name in COMPILED for arg in ("--only-binary", name)),
          "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel"],
         cwd=plan.root,
         check=False,
