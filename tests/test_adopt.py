@@ -252,7 +252,7 @@ def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Pa
     result = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path)
     out = result.stdout
     assert "Pin the versions that run the notebooks" in out, out
-    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow "))
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow.ipynb "))
     assert row.split()[1:3] == ["no", "yes"] and "pinned" in row, out
     assert git("log", "--format=%s", cwd=repo).splitlines()[:2] == [
         "Pin the versions that run the notebooks",
@@ -311,3 +311,37 @@ def test_local_imports_come_from_the_package() -> None:
     assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
     assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
     assert rewritten("import numpy") is None
+
+
+def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    outside = tmp_path / "outside.md"
+    outside.write_text("# not the repository's\n")
+    (repo / "README.md").unlink()
+    (repo / "README.md").symlink_to(outside)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "readme elsewhere", cwd=repo)
+    before = state(repo)
+    result = run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "README.md leads outside the repository" in result.stderr
+    assert outside.read_text() == "# not the repository's\n"
+    assert state(repo) == before
+    assert git("status", "--porcelain", "--ignored", cwd=repo) == ""
+
+
+def test_failures_are_classified() -> None:
+    from scaffold.adopt.prove import reason
+
+    def run_all(error: str) -> str:
+        return f"fails on restart and run all: {error}; the notebook depends on state from cells"
+
+    assert reason(
+        run_all("URLError: <urlopen error [Errno -2] Name or service not known>")
+    ).startswith("needs the network")
+    assert reason(run_all("FileNotFoundError: [Errno 2] No such file")).startswith("missing data")
+    assert reason(run_all("ImportError: cannot import name 'x'\n\nlong text")) == (
+        "missing module (ImportError: cannot import name 'x')"
+    )
+    assert reason(run_all("NameError: name 'y' is not defined")).startswith("hidden state")
+    assert reason(run_all("ValueError: bad")) == "an error in the code (ValueError: bad)"

@@ -71,7 +71,12 @@ class Journal:
         self.renames.append((old, new))
 
     def write(self, path: Path, text: str) -> None:
-        """Write a file, its old bytes recorded."""
+        """Write a file, its old bytes recorded; never through a link leading outside."""
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ScaffoldError(
+                f"{path.relative_to(self.root)} leads outside the repository (a symbolic link); "
+                "adopt writes only inside it."
+            )
         if path.exists() and path not in self.saved:
             self.saved[path] = path.read_bytes()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,10 +149,19 @@ def _steps(plan: Plan, journal: Journal) -> str:
             processes.git("mv", "--", entry.path, entry.target, cwd=root)
         else:
             journal.rename(old, new)
+    _remove_emptied(root, [root / entry.path for entry in plan.moves])
     for rel, text in plan.writes.items():
         journal.write(root / rel, text)
     _track_data(plan)
     return _commit(plan)
+
+
+def _remove_emptied(root: Path, moved: list[Path]) -> None:
+    """Remove the folders the moves left empty (an undo makes them again)."""
+    for folder in sorted({p.parent for p in moved}, key=lambda p: len(p.parts), reverse=True):
+        while folder != root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _track_data(plan: Plan) -> None:

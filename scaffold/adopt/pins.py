@@ -3,10 +3,12 @@
 Notebooks written years ago often fail on today's libraries alone (a removed module, a changed
 default). When an adopted notebook fails with an error in the code or a missing module, adopt
 tries the versions of the notebooks' time: the dependencies installed as the package index was
-on the old commit's date (``uv pip install --exclude-newer``, wheels only), then a year later,
-then two, never before the running Python's first release. The first environment in which a
-failing notebook runs and no running one fails gives the pins: the declared dependencies at
-its versions, written to pyproject.toml with the date and the reason in
+on the date the notebooks last changed (``uv pip install --exclude-newer``; compiled libraries
+from wheels only), then
+every two months for two years until three such environments install, never before the
+running Python's first release. The first environment
+in which a failing notebook runs and no running one fails gives the pins: the declared
+dependencies at its versions, written to pyproject.toml with the date and the reason in
 ``[tool.scaffold.adopt]``, and committed ("Pin the versions that run the notebooks").
 """
 
@@ -34,6 +36,14 @@ _PYTHON_RELEASED = {
     (3, 14): datetime.date(2025, 10, 7),
 }
 ATTEMPTS = 3
+# Never built from source for an old date (minutes, then a failure): wheels only. Pure
+# packages without wheels (sdists) are built.
+COMPILED = (
+    "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "statsmodels", "pyarrow",
+    "tables", "h5py", "pillow", "lxml", "lightgbm", "xgboost", "torch", "tensorflow", "spacy",
+    "scikit-image", "opencv-python", "numba", "llvmlite", "pyzmq", "psutil", "kiwisolver",
+    "contourpy", "shapely", "pyproj", "fiona", "gdal", "cython", "blis", "thinc", "tornado",
+)  # fmt: skip
 _VERSION_REASONS = ("an error in the code", "missing module")
 
 
@@ -47,19 +57,22 @@ class Pinned:
 
 
 def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
-    """The old commit's date, then a year and two later; none before the Python's release."""
+    """The date the notebooks last changed, then every two months for two years; none before
+    the Python's first release."""
     if not plan.is_git:
         return []
-    stamp = processes.git_out("log", "-1", "--format=%cs", "HEAD~1", cwd=plan.root)
-    start = datetime.date.fromisoformat(stamp)
+    notebooks = [entry.path for entry in plan.notebooks]
+    stamp = processes.git_out(
+        "log", "-1", "--format=%cs", "HEAD~1", "--", *notebooks, cwd=plan.root
+    )
+    start = datetime.date.fromisoformat(stamp) if stamp else datetime.date.today()
     version = processes.run(
         [str(python), "-c", "import sys; print(*sys.version_info[:2])"], check=False
     ).text.split()
     key = (int(version[0]), int(version[1])) if len(version) == 2 else sys.version_info[:2]
-    earliest = _PYTHON_RELEASED.get(key, start)
-    start = max(start, earliest + datetime.timedelta(days=60))
+    start = max(start, _PYTHON_RELEASED.get(key, start))
     today = datetime.date.today()
-    dates = [start.replace(year=start.year + step) for step in range(ATTEMPTS)]
+    dates = [start + datetime.timedelta(days=61 * step) for step in range(13)]
     return [date for date in dates if date < today]
 
 
@@ -71,7 +84,8 @@ def _environment(plan: Plan, folder: Path, date: datetime.date) -> Path | None:
     processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
     python = folder / "bin" / "python"
     result = processes.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python), "--only-binary", ":all:",
+        [uv, "pip", "install", "--quiet", "--python", str(python),
+         *(arg for name in COMPILED for arg in ("--only-binary", name)),
          "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel"],
         cwd=plan.root,
         check=False,
@@ -103,12 +117,16 @@ def find_pins(
     if not broken:
         return None
     project = Project(plan.root, plan.answers)
+    tried = 0
     for date in candidate_dates(plan, python):
+        if tried == ATTEMPTS:
+            break
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
-            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
             older = _environment(plan, Path(scratch) / "venv", date)
-            if older is None:
+            if older is None:  # no wheels of that time for this Python: a later date
                 continue
+            tried += 1
+            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
             still = failures(project, [plan.root / name for name in broken], older, timeout)
             fixed = [name for name in broken if name not in still]
             if not fixed:

@@ -441,10 +441,7 @@ def _new_place(
         return None
     old = code.resolve(literal.value, folder, root, known, basenames)
     if old is None and literal.access:
-        written = code.written_path(literal.value, folder)
-        if written in processed:
-            return processed[written]
-        return None
+        return _unknown_file(code.written_path(literal.value, folder), known, folders, processed)
     if old is None:
         return None
     if old in processed:
@@ -457,6 +454,22 @@ def _new_place(
     if old in folders:
         return folders[old]
     return old if old != "." else None
+
+
+def _unknown_file(
+    path: str | None, known: set[str], folders: dict[str, str], processed: dict[str, str]
+) -> str | None:
+    """Where a file the repository does not hold (a notebook makes it) goes: a pipeline file
+    to data/processed; one in a folder that moved, into that folder's new place; one in a
+    folder that stays, where it was (from the project root). None: leave the literal alone."""
+    if path is None:
+        return None
+    if path in processed:
+        return processed[path]
+    parent, name = posixpath.split(path)
+    if parent in folders:
+        return f"{folders[parent]}/{name}"
+    return path if parent and parent in known else None
 
 
 def _import_edits(plan: Plan, found: code.Code, local: set[str], where: str) -> list[code.Edit]:

@@ -4,11 +4,13 @@ copy) and after (the adopted project), in the same fresh environment, with ``sca
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,8 +65,10 @@ def reason(message: str) -> str:
 
 
 def _error(message: str) -> str:
-    match = re.search(r"run all(?: in the injected parameters)?: (.*?); the notebook", message)
-    text = match.group(1) if match else ""
+    match = re.search(
+        r"run all(?: in the injected parameters)?: (.*?); the notebook", message, re.S
+    )
+    text = match.group(1).strip().splitlines()[0] if match and match.group(1).strip() else ""
     return text if len(text) <= 90 else text[:87] + "..."
 
 
@@ -108,6 +112,20 @@ def _old_tree(plan: Plan, head: str, into: Path) -> None:
     data = processes.git("archive", "--format=tar", head, cwd=plan.root).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         archive.extractall(into, filter="data")
+
+
+@contextlib.contextmanager
+def _python_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on PYTHONPATH for the processes started inside."""
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(folder), *([saved] if saved else [])])
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 def failures(
@@ -170,9 +188,13 @@ def _outcomes(
             old = Path(scratch)
             _old_tree(plan, head, old)
             echo(f"running {len(notebooks)} notebooks as they were")
-            old_failures = failures(
-                Project(old), [old / e.path for e in notebooks], interpreter, timeout
-            )
+            try:  # the old modules import from the repository's top, as when run from there
+                with _python_path(old):
+                    old_failures = failures(
+                        Project(old), [old / e.path for e in notebooks], interpreter, timeout
+                    )
+            except ScaffoldError as error:
+                echo(f"could not run them as they were: {error}")
     echo(f"running {len(notebooks)} notebooks as adopted")
     project = Project(plan.root, plan.answers)
     new_failures = failures(
