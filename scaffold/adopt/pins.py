@@ -102,23 +102,29 @@ def find_pins(
     running = [o.notebook for o in outcomes if o.now]
     if not broken:
         return None
-    project = Project(plan.root, plan.answers)
     for date in candidate_dates(plan, python):
-        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
-            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
-            older = _environment(plan, Path(scratch) / "venv", date)
-            if older is None:
-                continue
-            still = failures(project, [plan.root / name for name in broken], older, timeout)
-            fixed = [name for name in broken if name not in still]
-            if not fixed:
-                continue
-            worse = failures(project, [plan.root / name for name in running], older, timeout)
-            if worse:
-                continue
-            names = [requirement_name(r) for r in plan.dependencies]
-            return Pinned(date.isoformat(), _versions(older, names), fixed)
+        echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
+        pinned = _try_date(plan, date, broken, running, timeout)
+        if pinned is not None:
+            return pinned
     return None
+
+
+def _try_date(
+    plan: Plan, date: datetime.date, broken: list[str], running: list[str], timeout: float
+) -> Pinned | None:
+    """The pins of ``date`` when they fix a broken notebook and break no running one."""
+    project = Project(plan.root, plan.answers)
+    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
+        older = _environment(plan, Path(scratch) / "venv", date)
+        if older is None:
+            return None
+        still = failures(project, [plan.root / name for name in broken], older, timeout)
+        fixed = [name for name in broken if name not in still]
+        if not fixed or failures(project, [plan.root / name for name in running], older, timeout):
+            return None
+        names = [requirement_name(r) for r in plan.dependencies]
+        return Pinned(date.isoformat(), _versions(older, names), fixed)
 
 
 def requirement_name(requirement: str) -> str:
