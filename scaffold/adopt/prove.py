@@ -211,6 +211,13 @@ def _outcomes(
     return outcomes
 
 
+def _why(outcome: Outcome) -> str:
+    """The table's last column for one notebook."""
+    if outcome.pinned:
+        return "with the pinned versions"
+    return outcome.why or (f"(before: {outcome.why_before})" if outcome.why_before else "")
+
+
 def table(proof: Proof) -> list[str]:
     """The outcomes as a table, then the totals and the pins."""
     outcomes = proof.outcomes
@@ -218,9 +225,7 @@ def table(proof: Proof) -> list[str]:
     width = max([len(o.notebook) for o in outcomes] + [8])
     lines = [f"{'notebook':<{width}}  before  now  why not"]
     for o in outcomes:
-        why = o.why or (f"(before: {o.why_before})" if o.why_before else "")
-        why = "with the pinned versions" if o.pinned else why
-        lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {why}")
+        lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {_why(o)}")
     offline = [o for o in outcomes if not o.network]
     runs = sum(o.now for o in offline)
     ran = sum(bool(o.before) for o in offline)
