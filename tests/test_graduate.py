@@ -326,7 +326,7 @@ def test_outputs_compare_bytes_then_numbers_within_the_tolerance(tmp_path: Path)
 
 
 def test_the_exports_run_the_graduated_stage_by_its_command(lab: Path):
-    from scaffold.export import DEFAULT_FOLDERS
+    from scaffold.export import TARGETS
     from scaffold.files import apply, project_lock
     from scaffold.graduate import plan_graduate
     from scaffold.project import open_project
@@ -337,7 +337,7 @@ def test_the_exports_run_the_graduated_stage_by_its_command(lab: Path):
     command = f"python -m lab.pipelines.train_churn --cwd notebooks --params params/{STEM}.yaml"
     for engine in ("airflow", "dagster"):
         scaffold_in_process("export", engine, cwd=lab)
-        folder = lab / DEFAULT_FOLDERS[engine]
+        folder = lab / TARGETS[engine].folder
         written = "\n".join(p.read_text() for p in folder.rglob("*.py"))
         assert command in written, engine
 

@@ -123,9 +123,11 @@ def declare(plan: Plan, analysed: dict[str, code.Code]) -> None:
     installed = imports.environment_map(imports.site_packages(Path(sys.executable)))
     wanted = old_requirements(plan.root, [e.path for e in plan.entries if e.kind == DEPENDENCIES])
     for module in sorted(imported_modules(plan, analysed)):
-        candidates = imports.missing(module, set(), local, None)
-        if not candidates:
+        candidates = imports.missing(module, set(), local, installed)
+        if candidates == ():
             continue
+        if candidates is None:  # no mapping knows it: the import name, which uv's resolution
+            candidates = (module.split(".")[0],)  # below drops (and lists) when the index lacks it
         chosen = _choose(module, candidates, installed)
         if any(imports.normalise(c) in wanted for c in candidates):
             continue
