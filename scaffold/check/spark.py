@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scaffold.check import imports
 from scaffold.check.model import Config, Finding
-from scaffold.check.notebook import blank_magics, read
+from scaffold.check.notebook import blank_magics, read, read_regular
 from scaffold.project import Project
 
 CODES = ("NB411", "NB412", "NB413", "NB414", "NB415")
@@ -170,10 +170,10 @@ class SparkNotebook:
 def parse(root: Path, path: Path) -> SparkNotebook | None:
     """The notebook's parsed code cells when it mentions Spark (None otherwise)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)  # never waits on a FIFO named like a notebook
     except OSError:
         return None
-    if not any(word in raw for word in (b"spark", b"Spark", b"SPARK")):
+    if raw is None or not any(word in raw for word in (b"spark", b"Spark", b"SPARK")):
         return None  # no lowercased copy: this runs on every notebook of every check
     data, _ = read(path)
     if data is None:

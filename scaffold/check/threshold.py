@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.check.model import Finding, read_toml
-from scaffold.check.notebook import Summary
+from scaffold.check.notebook import Summary, read_regular
 from scaffold.errors import ScaffoldError
 
 # name: (default, why); the generated pyproject.toml carries the same with these comments.
@@ -112,8 +112,9 @@ class _Facts:
 
 def _cells(path: Path) -> list[str] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = read_regular(path)  # never waits on a FIFO named like a notebook
+        data = json.loads(raw) if raw is not None else None
+    except (OSError, ValueError, RecursionError):
         return None  # NB101 and friends report it
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, list):
@@ -263,10 +264,10 @@ def _facts_of(path: Path) -> dict[str, Any] | None:
 def _writes(path: Path) -> list[Any] | None:
     """How many data writes the notebook's code makes, the first call and its cell."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError:
         return None
-    if not WRITES_BYTES.search(data):  # most notebooks: no JSON parsed
+    if data is None or not WRITES_BYTES.search(data):  # most notebooks: no JSON parsed
         return None
     sources = _cells(path)
     if sources is None:
