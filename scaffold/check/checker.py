@@ -444,14 +444,20 @@ def _signature(d: duplicates.Definition) -> str:
     return f"{d.name}({d.parameters})" if d.kind == "function" else d.name
 
 
-def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
-    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+def _hunks(diff: str) -> list[list[str]]:
+    """The changed lines of a unified diff, hunk by hunk."""
     hunks: list[list[str]] = []
-    for line in duplicates.difference(d, other).splitlines()[2:]:
+    for line in diff.splitlines()[2:]:
         if line.startswith("@@"):
             hunks.append([])
         elif hunks and line[:1] in "+-":
             hunks[-1].append(line)
+    return hunks
+
+
+def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
+    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+    hunks = _hunks(duplicates.difference(d, other))
     changed = [line for hunk in hunks for line in hunk]
     first = next((h for h in hunks if {x[0] for x in h} == {"+", "-"}), hunks[0] if hunks else [])
     picked = [next((line for line in first if line[0] == sign), "") for sign in "-+"]
