@@ -480,8 +480,9 @@ def _import_rules(
     own = {package.name} if package else set()
     environment = _Environment(project, python)
     found: list[Finding] = []
+    folders: dict[Path, set[str]] = {}  # local modules by folder, globbed once each
     for summary in chosen:
-        local = _local_names(root, summary) | own
+        local = _local_names(root, summary, folders) | own
         missing: dict[tuple[str, ...] | str, list[tuple[str, int, int]]] = {}
         for module, cell, line, guarded in summary.imports:
             if guarded:
@@ -510,14 +511,17 @@ class _Environment:
         return self.mapping
 
 
-def _local_names(root: Path, summary: Summary) -> set[str]:
+def _local_names(root: Path, summary: Summary, folders: dict[Path, set[str]]) -> set[str]:
     folder = (root / summary.path).parent
-    local = imports.local_modules(root, folder) | set(summary.written)
+    if folder not in folders:
+        folders[folder] = imports.local_modules(root, folder)
+    local = folders[folder] | set(summary.written)
     for edit in summary.path_edits:
         place = Path(os.path.expanduser(edit))
         place = place if place.is_absolute() else folder / place
-        if place.is_dir():
-            local |= imports.local_modules(place, place)
+        if place not in folders:
+            folders[place] = imports.local_modules(place, place) if place.is_dir() else set()
+        local |= folders[place]
     return local
 
 
