@@ -226,27 +226,34 @@ class _Walk:
 
     def run(self, tree: ast.Module) -> CellNames:
         stack, special, fields_of = self.stack, _SPECIAL, _FIELDS
-        used, deferred, defined = self.names.used, self.names.deferred, self.names.defined
-        load, store, name_kind, constant = ast.Load, ast.Store, ast.Name, ast.Constant
+        name_kind, constant = ast.Name, ast.Constant
         self.push(tree.body, _MODULE)
         while stack:
             node, context = stack.pop()
             kind = type(node)
             if kind is name_kind:
-                ctx = type(node.ctx)
-                if ctx is load:
-                    if not context[3] and node.id not in context[0]:
-                        (used if context[1] else deferred).setdefault(node.id, node.lineno)
-                elif ctx is store and context[2]:
-                    defined.add(node.id)
+                self._name(node, context)
             elif kind is constant:
                 continue
             elif kind in special:
                 self._special(node, kind, context)
             else:  # the common case, inline: push the children that can hold names
                 for name in fields_of.get(kind) or _fields(kind):
-                    _push_field(stack, getattr(node, name), context)
+                    value = getattr(node, name)
+                    if type(value) is list:
+                        stack.extend([(item, context) for item in value if item is not None])
+                    elif value is not None and not isinstance(value, (str, int)):
+                        stack.append((value, context))
         return self.names
+
+    def _name(self, node: ast.Name, context: _Context) -> None:
+        ctx = type(node.ctx)
+        if ctx is ast.Load:
+            if not context[3] and node.id not in context[0]:
+                where = self.names.used if context[1] else self.names.deferred
+                where.setdefault(node.id, node.lineno)
+        elif ctx is ast.Store and context[2]:
+            self.names.defined.add(node.id)
 
     def _special(self, node: Any, kind: type, context: _Context) -> None:
         if kind in _FUNCTIONS or kind is ast.Lambda:
