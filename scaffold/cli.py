@@ -662,10 +662,9 @@ def check_command(
         project, config, result = _static_check(
             paths or [], codes(select), codes(ignore), not no_cache, python, run
         )
-        findings, ran = result.findings, 0
         if fix or diff:
-            fix_root = project.root if project is not None else result.root or Path.cwd()
-            findings = _fix_findings(findings, fix_root, project is not None, diff, output_format)
+            result = _fixed(result, project, diff, output_format)
+        findings, ran = result.findings, 0
         if run:
             from scaffold.check.checker import keep, notebook_paths, summaries
             from scaffold.check.execute import run_notebooks
@@ -692,6 +691,17 @@ if TYPE_CHECKING:
     from scaffold.check.checker import Result as CheckResult
     from scaffold.check.model import Config, Finding
     from scaffold.project import Project
+
+
+def _fixed(
+    result: CheckResult, project: Project | None, diff: bool, output_format: str
+) -> CheckResult:
+    """The check's result after ``--fix`` (or as it is, with ``--diff`` printed)."""
+    import dataclasses
+
+    root = project.root if project is not None else result.root or Path.cwd()
+    left = _fix_findings(result.findings, root, project is not None, diff, output_format)
+    return dataclasses.replace(result, findings=left)
 
 
 def _fix_findings(

@@ -444,14 +444,20 @@ def _signature(d: duplicates.Definition) -> str:
     return f"{d.name}({d.parameters})" if d.kind == "function" else d.name
 
 
-def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
-    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+def _hunks(diff: str) -> list[list[str]]:
+    """The changed lines of a unified diff, hunk by hunk."""
     hunks: list[list[str]] = []
-    for line in duplicates.difference(d, other).splitlines()[2:]:
+    for line in diff.splitlines()[2:]:
         if line.startswith("@@"):
             hunks.append([])
         elif hunks and line[:1] in "+-":
             hunks[-1].append(line)
+    return hunks
+
+
+def _changed_lines(d: duplicates.Definition, other: duplicates.Definition) -> str:
+    """``- `old` + `new``` of the first hunk that changes a line (else the first change)."""
+    hunks = _hunks(duplicates.difference(d, other))
     changed = [line for hunk in hunks for line in hunk]
     first = next((h for h in hunks if {x[0] for x in h} == {"+", "-"}), hunks[0] if hunks else [])
     picked = [next((line for line in first if line[0] == sign), "") for sign in "-+"]
@@ -474,8 +480,9 @@ def _import_rules(
     own = {package.name} if package else set()
     environment = _Environment(project, python)
     found: list[Finding] = []
+    folders: dict[Path, set[str]] = {}  # local modules by folder, globbed once each
     for summary in chosen:
-        local = _local_names(root, summary) | own
+        local = _local_names(root, summary, folders) | own
         missing: dict[tuple[str, ...] | str, list[tuple[str, int, int]]] = {}
         for module, cell, line, guarded in summary.imports:
             if guarded:
@@ -506,14 +513,17 @@ class _Environment:
         return self.mapping
 
 
-def _local_names(root: Path, summary: Summary) -> set[str]:
+def _local_names(root: Path, summary: Summary, folders: dict[Path, set[str]]) -> set[str]:
     folder = (root / summary.path).parent
-    local = imports.local_modules(root, folder) | set(summary.written)
+    if folder not in folders:
+        folders[folder] = imports.local_modules(root, folder)
+    local = folders[folder] | set(summary.written)
     for edit in summary.path_edits:
         place = Path(os.path.expanduser(edit))
         place = place if place.is_absolute() else folder / place
-        if place.is_dir():
-            local |= imports.local_modules(place, place)
+        if place not in folders:
+            folders[place] = imports.local_modules(place, place) if place.is_dir() else set()
+        local |= folders[place]
     return local
 
 

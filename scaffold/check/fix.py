@@ -109,9 +109,15 @@ def _stripped(path: Path, settings: dict[str, Any]) -> tuple[str, str] | None:
 def plan(findings: Sequence[Finding], root: Path, pyproject: Path | None) -> Plan:
     """The safe fixes of ``findings`` (paths relative to ``root``)."""
     result = Plan()
-    settings = nbstripout_settings(root if pyproject is not None else None)
-    stripped = sorted({f.path for f in findings if f.code in STRIPPED})
-    for rel in stripped:
+    _strip(result, findings, root, nbstripout_settings(root if pyproject is not None else None))
+    wanted = [f for f in findings if f.code == "NB404" and f.fix]
+    if wanted and pyproject is not None:
+        _declare(result, wanted, pyproject)
+    return result
+
+
+def _strip(result: Plan, findings: Sequence[Finding], root: Path, settings: dict[str, Any]) -> None:
+    for rel in sorted({f.path for f in findings if f.code in STRIPPED}):
         path = root / rel
         change = _stripped(path, settings)
         if change is None:
@@ -121,10 +127,6 @@ def plan(findings: Sequence[Finding], root: Path, pyproject: Path | None) -> Pla
         codes = sorted({f.code for f in findings if f.path == rel and f.code in STRIPPED})
         result.fixed.append(f"{rel}: {', '.join(codes)} (outputs and counts stripped)")
         result.fixed_findings += [f for f in findings if f.path == rel and f.code in STRIPPED]
-    wanted = [f for f in findings if f.code == "NB404" and f.fix]
-    if wanted and pyproject is not None:
-        _declare(result, wanted, pyproject)
-    return result
 
 
 def _declare(result: Plan, wanted: list[Finding], pyproject: Path) -> None:

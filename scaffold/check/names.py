@@ -146,39 +146,52 @@ def _class_locals(node: ast.ClassDef) -> set[str]:
     return names
 
 
+def _parameter_names(arguments: ast.arguments) -> set[str]:
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    every += [arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None]
+    return {arg.arg for arg in every}
+
+
 def _function_locals(function: Any) -> frozenset[str]:
     """A function's (or lambda's) local names, in one pass: parameters, names it assigns or
     imports, its nested definitions; not those it declares global or nonlocal."""
-    arguments = function.args
-    names = {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-    names.update(arg.arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None)
+    names = _parameter_names(function.args)
     if isinstance(function, ast.Lambda):
         return frozenset(names)
     declared: set[str] = set()
     stack: list[Any] = list(function.body)
     while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is ast.Name:
-            if type(node.ctx) is not ast.Load:
-                names.add(node.id)
-        elif kind is ast.Constant or kind is ast.Lambda:
-            continue
-        elif kind is ast.Import or kind is ast.ImportFrom:
-            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
-        elif kind is ast.Global or kind is ast.Nonlocal:
-            declared.update(node.names)
-        elif kind in _FUNCTIONS or kind is ast.ClassDef:
-            names.add(node.name)  # its body is its own scope
-        else:
-            if kind is ast.ExceptHandler and node.name:
-                names.add(node.name)
-            stack.extend(_children(node))
+        _local_node(stack.pop(), names, declared, stack)
     return frozenset(names - declared)
+
+
+def _local_node(node: Any, names: set[str], declared: set[str], stack: list[Any]) -> None:
+    """One node of a function's body: the local names it binds; its children to visit."""
+    kind = type(node)
+    if kind is ast.Name:
+        if type(node.ctx) is not ast.Load:
+            names.add(node.id)
+    elif kind is ast.Import or kind is ast.ImportFrom:
+        names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+    elif kind is ast.Global or kind is ast.Nonlocal:
+        declared.update(node.names)
+    elif kind in _FUNCTIONS or kind is ast.ClassDef:
+        names.add(node.name)  # its body is its own scope
+    elif kind is not ast.Constant and kind is not ast.Lambda:
+        if kind is ast.ExceptHandler and node.name:
+            names.add(node.name)
+        stack.extend(_children(node))
 
 
 def _load(node: ast.Name) -> bool:
     return isinstance(node.ctx, ast.Load)
+
+
+def _push_field(stack: list[tuple[Any, _Context]], value: Any, context: _Context) -> None:
+    if type(value) is list:
+        stack.extend([(item, context) for item in value if item is not None])
+    elif value is not None and not isinstance(value, (str, int)):
+        stack.append((value, context))
 
 
 _SPECIAL = frozenset(
@@ -213,26 +226,17 @@ class _Walk:
 
     def run(self, tree: ast.Module) -> CellNames:
         stack, special, fields_of = self.stack, _SPECIAL, _FIELDS
-        used, deferred, defined = self.names.used, self.names.deferred, self.names.defined
-        load, store, name_kind, constant = ast.Load, ast.Store, ast.Name, ast.Constant
+        name_kind, constant = ast.Name, ast.Constant
         self.push(tree.body, _MODULE)
         while stack:
             node, context = stack.pop()
             kind = type(node)
             if kind is name_kind:
-                ctx = type(node.ctx)
-                if ctx is load:
-                    if not context[3] and node.id not in context[0]:
-                        (used if context[1] else deferred).setdefault(node.id, node.lineno)
-                elif ctx is store and context[2]:
-                    defined.add(node.id)
+                self._name(node, context)
             elif kind is constant:
                 continue
             elif kind in special:
-                if kind in _FUNCTIONS or kind is ast.Lambda:
-                    self._function(node, context)
-                else:
-                    self._other(node, kind, context)
+                self._special(node, kind, context)
             else:  # the common case, inline: push the children that can hold names
                 for name in fields_of.get(kind) or _fields(kind):
                     value = getattr(node, name)
@@ -241,6 +245,21 @@ class _Walk:
                     elif value is not None and not isinstance(value, (str, int)):
                         stack.append((value, context))
         return self.names
+
+    def _name(self, node: ast.Name, context: _Context) -> None:
+        ctx = type(node.ctx)
+        if ctx is ast.Load:
+            if not context[3] and node.id not in context[0]:
+                where = self.names.used if context[1] else self.names.deferred
+                where.setdefault(node.id, node.lineno)
+        elif ctx is ast.Store and context[2]:
+            self.names.defined.add(node.id)
+
+    def _special(self, node: Any, kind: type, context: _Context) -> None:
+        if kind in _FUNCTIONS or kind is ast.Lambda:
+            self._function(node, context)
+        else:
+            self._other(node, kind, context)
 
     def _function(self, node: Any, context: _Context) -> None:
         local, _, _, guarded = context

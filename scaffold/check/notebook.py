@@ -464,17 +464,7 @@ def _code_cell(
     if tree is None:
         state.dynamic = state.dynamic or not _automagic(source)
         return
-    names = cell_names(tree)
-    state.names.append((number, names))
-    if "%" in source:
-        names.defined |= magic_names(source)
-        for inner in magic_code(source):
-            names.defined |= inner.defined
-            names.used = {**inner.used, **names.used}
-            names.deferred = {**inner.deferred, **names.deferred}
-        state.dynamic = state.dynamic or _opaque_magic(source)
-    if not state.dynamic and dynamic(source):
-        state.dynamic = True
+    _names(state, number, tree, source)
     # Each rule looks at the tree only when the text can hold what it looks for.
     if "def" in code or "class" in code:
         found = definitions(tree, place.rel, number, code)
@@ -488,6 +478,21 @@ def _code_cell(
         _paths(summary, tree, place, number)
     if is_parameters and len(summary.parameters_cells) == 1:
         _parameters(summary, tree, code, number)
+
+
+def _names(state: _Cells, number: int, tree: ast.Module, source: str) -> None:
+    """The names the cell binds and reads (with its magics'), for NB303/NB304."""
+    names = cell_names(tree)
+    state.names.append((number, names))
+    if "%" in source:
+        names.defined |= magic_names(source)
+        for inner in magic_code(source):
+            names.defined |= inner.defined
+            names.used = {**inner.used, **names.used}
+            names.deferred = {**inner.deferred, **names.deferred}
+        state.dynamic = state.dynamic or _opaque_magic(source)
+    if not state.dynamic and dynamic(source):
+        state.dynamic = True
 
 
 def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
@@ -692,16 +697,8 @@ def _imports(summary: Summary, tree: ast.Module, number: int, code: str) -> None
     stack: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]
     while stack:
         node, guarded = stack.pop()
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                summary.imports.append((alias.name, number, node.lineno, guarded))
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            if node.module.split(".")[0] in NAMESPACES:  # google.cloud: the name says which
-                for alias in node.names:
-                    module = f"{node.module}.{alias.name}"
-                    summary.imports.append((module, number, node.lineno, guarded))
-            else:
-                summary.imports.append((node.module, number, node.lineno, guarded))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            _import(summary, node, number, guarded)
         elif isinstance(node, ast.Try) and _guards_imports(node):
             stack.extend((child, True) for child in node.body)
             stack.extend((child, guarded) for child in (*node.handlers, *node.orelse))
@@ -711,6 +708,21 @@ def _imports(summary: Summary, tree: ast.Module, number: int, code: str) -> None
             stack.extend((child, True) for child in (*node.body, *node.orelse))
         elif isinstance(node, (ast.stmt, ast.excepthandler)):
             stack.extend((child, guarded) for child in ast.iter_child_nodes(node))
+
+
+def _import(
+    summary: Summary, node: ast.Import | ast.ImportFrom, number: int, guarded: bool
+) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            summary.imports.append((alias.name, number, node.lineno, guarded))
+    elif node.module and not node.level:
+        if node.module.split(".")[0] in NAMESPACES:  # google.cloud: the name says which
+            for alias in node.names:
+                module = f"{node.module}.{alias.name}"
+                summary.imports.append((module, number, node.lineno, guarded))
+        else:
+            summary.imports.append((node.module, number, node.lineno, guarded))
 
 
 _SYS_PATH = re.compile(r"sys\.path\.(?:append|insert|extend)|sys\.path\s*(?:\+=|=)")
