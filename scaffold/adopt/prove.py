@@ -221,6 +221,13 @@ def table(proof: Proof) -> list[str]:
         why = o.why or (f"(before: {o.why_before})" if o.why_before else "")
         why = "with the pinned versions" if o.pinned else why
         lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {why}")
+    return lines + _totals(proof)
+
+
+def _totals(proof: Proof) -> list[str]:
+    """The counts under the table, what got worse, and the pins."""
+    outcomes = proof.outcomes
+    lines = []
     offline = [o for o in outcomes if not o.network]
     runs = sum(o.now for o in offline)
     ran = sum(bool(o.before) for o in offline)
