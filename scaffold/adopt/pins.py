@@ -116,7 +116,6 @@ def find_pins(
     running = [o.notebook for o in outcomes if o.now]
     if not broken:
         return None
-    project = Project(plan.root, plan.answers)
     tried = 0
     for date in candidate_dates(plan, python):
         if tried == ATTEMPTS:
@@ -127,16 +126,28 @@ def find_pins(
                 continue
             tried += 1
             echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
-            still = failures(project, [plan.root / name for name in broken], older, timeout)
-            fixed = [name for name in broken if name not in still]
-            if not fixed:
-                continue
-            worse = failures(project, [plan.root / name for name in running], older, timeout)
-            if worse:
-                continue
-            names = [requirement_name(r) for r in plan.dependencies]
-            return Pinned(date.isoformat(), _versions(older, names), fixed)
+            found = _try(plan, older, date, broken, running, timeout)
+            if found is not None:
+                return found
     return None
+
+
+def _try(
+    plan: Plan,
+    older: Path,
+    date: datetime.date,
+    broken: list[str],
+    running: list[str],
+    timeout: float,
+) -> Pinned | None:
+    """The pins of ``older`` if a broken notebook runs there and no running one fails."""
+    project = Project(plan.root, plan.answers)
+    still = failures(project, [plan.root / name for name in broken], older, timeout)
+    fixed = [name for name in broken if name not in still]
+    if not fixed or failures(project, [plan.root / name for name in running], older, timeout):
+        return None
+    names = [requirement_name(r) for r in plan.dependencies]
+    return Pinned(date.isoformat(), _versions(older, names), fixed)
 
 
 def requirement_name(requirement: str) -> str:

@@ -226,6 +226,13 @@ def table(proof: Proof) -> list[str]:
     lines = [f"{'notebook':<{width}}  before  now  why not"]
     for o in outcomes:
         lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {_why(o)}")
+    return lines + _totals(proof)
+
+
+def _totals(proof: Proof) -> list[str]:
+    """The counts under the table, what got worse, and the pins."""
+    outcomes = proof.outcomes
+    lines = []
     offline = [o for o in outcomes if not o.network]
     runs = sum(o.now for o in offline)
     ran = sum(bool(o.before) for o in offline)
