@@ -391,8 +391,12 @@ def test_makefile_runs_any_notebook_with_its_params_file_if_it_has_one(lab: Path
     wired = add(lab, "pipeline step", production=True)
 
     def dry(stem: str) -> str:
+        # RUN=echo prints the papermill command the recipe's shell builds (NB is data there)
         return subprocess.run(
-            ["make", "-n", "notebook", f"NB={stem}"], cwd=lab, capture_output=True, text=True
+            ["make", "-s", "notebook", f"NB={stem}", "RUN=echo"],
+            cwd=lab,
+            capture_output=True,
+            text=True,
         ).stdout
 
     assert "-f" not in dry(plain) and f"reports/{plain}.ipynb" in dry(plain)
