@@ -105,6 +105,21 @@ START_FAILURES = (
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
 
+SOCKET_PATH_MAX = 100  # bytes of an AF_UNIX socket path (104 on macOS, 108 on Linux)
+
+
+def _ipc_folder(spec: DriverSpec) -> str | None:
+    """A private folder for the kernel's Unix sockets, or None for TCP: not asked for, or a
+    TMPDIR so deep that the socket paths would be too long."""
+    if spec.get("transport") != "ipc":
+        return None
+    folder = tempfile.mkdtemp(prefix="sk-")
+    if len(os.path.join(folder, "kernel-65535").encode()) > SOCKET_PATH_MAX:
+        os.rmdir(folder)
+        return None
+    return folder
+
+
 def _ipc_config(ipc_folder: str) -> Any:
     from traitlets.config import Config
 
@@ -161,7 +176,7 @@ class _Kernel:
 
     def __init__(self, spec: DriverSpec) -> None:
         self.key = _kernel_key(spec)
-        self.ipc_folder = tempfile.mkdtemp(prefix="sk-") if spec.get("transport") == "ipc" else None
+        self.ipc_folder = _ipc_folder(spec)
         self.km: Any = None
         self.kc: Any = None
         self.error: BaseException | None = None
@@ -275,8 +290,7 @@ def _attempts(spec: DriverSpec, parameters: dict[str, Any], result: Outcome) -> 
     attempts = max(1, int(spec.get("start_attempts", 1)))
     for attempt in range(1, attempts + 1):
         cold = not spec.get("warm")
-        ipc = cold and spec.get("transport") == "ipc"
-        ipc_folder = tempfile.mkdtemp(prefix="sk-") if ipc else None
+        ipc_folder = _ipc_folder(spec) if cold else None
         try:
             if cold:
                 _execute(spec, parameters, ipc_folder)

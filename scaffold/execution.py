@@ -319,7 +319,9 @@ class DriverProcess:
         with self.gate.lock:
             if self.gate.closed:
                 raise Cancelled
-            self.scratch = Path(tempfile.mkdtemp(prefix="scaffold-kernels-"))
+            # short: kernel sockets are <TMPDIR>/sk-*/kernel-N, and AF_UNIX paths are
+            # limited to about 100 bytes
+            self.scratch = Path(tempfile.mkdtemp(prefix="sc-"))
             env = self.interpreter.environment()
             env["TMPDIR"] = str(self.scratch)
             self.process = subprocess.Popen(

@@ -18,25 +18,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.conftest import project_venv, run_scaffold, tree
+from tests.conftest import new_project, run_scaffold, tree
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("check-lab")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold("new", "Check Lab", "--no-input", "--no-pre-commit", cwd=base)
-        project = base / "check-lab"
-        project_venv(project)
-    yield project
+    yield new_project(tmp_path_factory, "check-lab", "Check Lab")
 
 
 def notebook(project: Path, name: str, *cells: tuple[str, int | None]) -> Path:

@@ -160,3 +160,19 @@ def test_a_driver_ends_when_its_parent_is_killed():
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the driver outlived its parent")
+
+
+def test_kernels_fall_back_to_tcp_when_the_socket_paths_would_be_too_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    short = tmp_path / "s"
+    short.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(short))
+    folder = driver._ipc_folder({"transport": "ipc"})
+    assert folder is not None and Path(folder).parent == short
+    assert driver._ipc_folder({}) is None  # TCP asked for
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    assert driver._ipc_folder({"transport": "ipc"}) is None
+    assert list(deep.iterdir()) == []  # the folder it tried is gone

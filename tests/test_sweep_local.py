@@ -19,28 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, project_venv, run_scaffold, scaffold_in_process
-from tests.test_reliability import _cmdline, _descendants, _wait_for
+from tests.conftest import git, new_project, run_scaffold, scaffold_in_process
+from tests.helpers import cmdline as _cmdline
+from tests.helpers import descendants as _descendants
+from tests.helpers import wait_for as _wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("sweep-lab")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold("new", "Sweep Lab", "--no-input", "--no-pre-commit", cwd=base)
-        project = base / "sweep-lab"
-        project_venv(project)
-    yield project
+    yield new_project(tmp_path_factory, "sweep-lab", "Sweep Lab")
 
 
 def add(
