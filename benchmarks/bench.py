@@ -1,6 +1,6 @@
 """Time scaffold's commands against peers in one run: medians and ratios.
 
-    python benchmarks/bench.py [--runs 5] [--only speed|check|extract]
+    python benchmarks/bench.py [--runs 5] [--only speed|check|extract|sweep|queue]
 
 The cases of one table run interleaved (one round runs every case once), so a change of the
 machine's load touches them all alike; the ratios are the figures to compare, the seconds
@@ -281,9 +281,10 @@ def main() -> None:
     parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
     parser.add_argument(
         "--only",
-        choices=["speed", "check", "extract", "sweep"],
+        choices=["speed", "check", "extract", "sweep", "queue"],
         help="only start-up, new and add notebook; or the scaffold check cases (static and "
-        "--run); or extract and promote; or the sweep cases (scaffold run --grid)",
+        "--run); or extract and promote; or the sweep cases (scaffold run --grid, and the DVC "
+        "queue against the local pool); or that last case alone",
     )
     args = parser.parse_args()
     if args.only in (None, "speed"):
@@ -295,6 +296,7 @@ def main() -> None:
         extract_bench(args.runs)
     if args.only in (None, "sweep"):
         sweep_bench(args.runs)
+    if args.only in (None, "sweep", "queue"):
         queue_bench(args.runs)
     if args.only is None:
         others = {
@@ -792,6 +794,9 @@ def _queue_project(work: Path, env: dict[str, str]) -> tuple[Path, str]:
     path.write_text(json.dumps(nb, indent=1) + "\n")
     # the same notebook outside the pipeline: the local pool runs it
     (project / "notebooks" / "9.0-ab-pooled.ipynb").write_text(path.read_text())
+    if os.environ.get("BENCH_X_IN_PARAMS"):  # for a scaffold whose queue needs it there
+        with (project / "params" / f"{stem}.yaml").open("a") as params:
+            params.write("x: 0\n")
     (project / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
     subprocess.run([str(python), "-m", "dvc", "add", "-q", "data/raw/sample.csv"], cwd=project,
                    env=env, check=True)  # fmt: skip
