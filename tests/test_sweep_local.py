@@ -150,8 +150,10 @@ def test_sixteen_runs_at_j4_none_collide(lab: Path):
     assert {line.split()[1] for line in printed} == {"ipc"}
 
 
-def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path):
+def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path, tmp_path: Path):
     stem = add(lab, "sleepy pool", ("nap", "import time\ntime.sleep(120)"))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "scaffold", "run", stem, "--grid", "seed=1,2,3", "-j", "2"],
         cwd=lab,
@@ -159,6 +161,7 @@ def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         kernels = lambda: [  # noqa: E731
@@ -177,6 +180,7 @@ def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path):
     assert "Traceback" not in err
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 20)
     assert not (lab / "reports" / "sweeps" / stem).exists()
+    assert list(scratch.iterdir()) == []  # no kernel sockets or connection files (issue 23)
 
 
 def test_a_dvc_stage_sweeps_through_the_experiment_queue(lab: Path):
