@@ -48,8 +48,10 @@ TEMPLATE_SUBJECT = "scaffold template {version}"
 COMMIT_MESSAGE = "Initial commit from the scaffold template"
 DVC_REMOTE_NAME = dvc_remote.DEFAULT_REMOTE
 
+# The Spark example notebook (spark=yes and example_code=yes); `*`: the author's initials.
+SPARK_EXAMPLE = ["notebooks/1.1-*-spark-aggregation.ipynb", "params/1.1-*-spark-aggregation.yaml"]
 # Paths that exist only when an option has a given value: (option, keep-when, paths); a path
-# may name an answer as ``{module_name}``.
+# may name an answer as ``{module_name}``, and hold a glob pattern.
 OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
     ("docs", {"mkdocs"}, ["docs"]),
     ("ci", {"github"}, [".github"]),
@@ -69,7 +71,20 @@ OPTIONAL_PATHS: list[tuple[str, set[str], list[str]]] = [
     ),
     ("binder", {"yes"}, ["binder"]),
     ("devcontainer", {"yes"}, [".devcontainer"]),
+    ("sagemaker", {"yes"}, ["cloud/sagemaker"]),
+    ("vertex", {"yes"}, ["cloud/vertex"]),
     ("app", {"streamlit"}, ["app", "tests/test_app.py"]),
+    (
+        "spark",
+        {"yes"},
+        [
+            "src/{module_name}/spark.py",
+            "tests/test_spark.py",
+            "binder/apt.txt",
+            *SPARK_EXAMPLE,
+        ],
+    ),
+    ("example_code", {"yes"}, SPARK_EXAMPLE),
 ]
 
 
@@ -93,11 +108,16 @@ def prune_optional_paths(project: Path, context: dict[str, object]) -> None:
         if context.get(option) in keep_when:
             continue
         for relative in paths:
-            path = project / relative.format_map(context)
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+            for path in project.glob(relative.format_map(context)):
+                remove(path)
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a folder tree."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 ENV_FILE = ".env"

@@ -195,7 +195,7 @@ def sharing_problems(text: dict[str, str]) -> dict[str, str]:
     return {key: problem for key, problem in found.items() if problem}
 
 
-SHARING = ("binder", "colab", "devcontainer")
+SHARING = ("binder", "colab", "devcontainer", "sagemaker", "vertex")
 
 
 def applies(option: str, answers: Mapping[str, object]) -> bool:
@@ -329,6 +329,20 @@ def pydata_packages_problem(text: dict[str, str]) -> str | None:
     return None
 
 
+SPARK_PYTHON = 11  # pyspark 4.3 (the spark extra's pin) needs Python 3.11 or newer
+
+
+def spark_problem(text: dict[str, str]) -> str | None:
+    """The spark extra's pyspark supports the project's Python."""
+    version = PYTHON_VERSION.fullmatch(text.get("python_version", ""))
+    if text.get("spark") == "yes" and version and int(version.group(1)) < SPARK_PYTHON:
+        return (
+            f"spark=yes needs python_version 3.{SPARK_PYTHON} or newer: the spark extra's "
+            f"pyspark 4.3 supports no older Python (got {text.get('python_version')})."
+        )
+    return None
+
+
 def _remote(text: dict[str, str]) -> str:
     return text.get("dvc_remote", "none")
 
@@ -353,6 +367,7 @@ RULES: dict[str, Callable[[dict[str, str]], str | None]] = {
     "pydata_packages": pydata_packages_problem,
     "github_repo": github_repo_problem,
     "app": app_problem,
+    "spark": spark_problem,
 }
 
 

@@ -16,7 +16,9 @@ failed). SIGTERM or SIGINT sets a Dask ``Event`` that the running tasks poll (th
 papermill and its kernel) and cancels the rest.
 
 Stdout carries one JSON object per line for scaffold: ``connected``, ``running``,
-``finished``, ``unreachable``. Standard library and distributed only, Python 3.8 or newer.
+``finished``, ``unreachable``. ``-c <source> --probe ADDRESS SECONDS`` only checks the address
+and that a Dask scheduler answers there (see ``probe``). Standard library and distributed
+only, Python 3.8 or newer.
 """
 
 from __future__ import annotations
@@ -108,14 +110,48 @@ def _drive(spec: dict[str, Any], driver: str, cancel: Any) -> dict[str, Any]:
         return {"ok": False, "error": "the papermill process ended before the run did"}
 
 
-def _connect(address: str) -> Any:
+def _connect(address: str, timeout: str = CONNECT_TIMEOUT) -> Any:
     from distributed import Client
 
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
+        return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as error:
         emit("unreachable", message=str(error).strip() or type(error).__name__)
         sys.exit(2)
+    except Exception as error:  # a peer that does not speak Dask's protocol
+        emit("foreign", message=type(error).__name__)
+        sys.exit(2)
+
+
+def probe(address: str, seconds: int) -> int:
+    """Check ``address`` with Dask's own parser, then connect and handshake within
+    ``seconds``: one event (``connected``, ``malformed``, ``unreachable`` or ``foreign``)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        _, location = parse_address(address, strict=True)
+        _, port = parse_host_port(location)
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+    except (ValueError, TypeError) as error:
+        emit("malformed", message=str(error).strip())
+        return 2
+
+    def silent(signum: int, frame: object) -> None:
+        emit("unreachable", message=f"no answer within {seconds} s")
+        os._exit(2)
+
+    alarm = hasattr(signal, "SIGALRM")
+    if alarm:
+        signal.signal(signal.SIGALRM, silent)  # Client's timeout does not bound the handshake
+        signal.alarm(seconds)
+    client = _connect(address, timeout=f"{seconds}s")
+    workers = client.scheduler_info().get("workers", {})
+    if alarm:
+        signal.alarm(0)
+    emit("connected", workers=len(workers))
+    client.close()
+    return 0
 
 
 def _watch_running(client: Any, keys: set[str], done: threading.Event) -> None:
@@ -195,4 +231,6 @@ def main(spec: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--probe"]:
+        sys.exit(probe(sys.argv[2], int(sys.argv[3])))
     sys.exit(main(json.loads(sys.stdin.read())))

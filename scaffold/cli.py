@@ -6,6 +6,7 @@ Nothing heavy is imported at start-up: cookiecutter and friends load inside the 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from scaffold.errors import ScaffoldError
 
 if TYPE_CHECKING:
     from scaffold.options import Option
+    from scaffold.remotes import AddedRemote
     from scaffold.update import Update
 
 app = typer.Typer(
@@ -174,6 +176,25 @@ def new(
         )
     typer.echo(f"Done: {_relative(project)}")
     typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
+    if "git" not in plan.skip and _git_knows_nobody(project):
+        name, email = (
+            shlex.quote(plan.answers.get(key, "")) for key in ("author_name", "author_email")
+        )
+        typer.echo(
+            "      git has no name and email for your commits yet (the first one used the "
+            f"author's); set them once: git config --global user.name {name} && "
+            f"git config --global user.email {email}"
+        )
+
+
+def _git_knows_nobody(project: Path) -> bool:
+    """True when git has no identity to commit with in ``project`` ("Author identity
+    unknown" on the user's first commit)."""
+    from scaffold.processes import find_tool, git
+
+    if find_tool("git") is None or not (project / ".git").exists():
+        return False
+    return not git("var", "GIT_COMMITTER_IDENT", cwd=project, check=False).ok
 
 
 # -- notebooks: scaffold add notebook, scaffold add module, scaffold run ----------------------
@@ -406,6 +427,14 @@ def add_remote(
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Replace a remote of the same name.")
     ] = False,
+    clone_only: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="For this clone only: write it all to the git-ignored .dvc/config.local "
+            "(DVC's --local), overriding a committed remote of the same name.",
+        ),
+    ] = False,
 ) -> None:
     """Add a DVC remote to the project you are in; secrets go only to .dvc/config.local."""
     from scaffold.remotes import Credentials
@@ -420,17 +449,25 @@ def add_remote(
             profile=profile,
             credentials=Credentials(access_key_id, secret_access_key, credentials_file),
             force=force,
+            clone_only=clone_only,
         )
+    _report_remote(added)
+
+
+def _report_remote(added: AddedRemote) -> None:
     typer.echo(
         f"  {'dvc remote':<12} {added.name} -> {added.location}"
         + (" (default)" if added.default else "")
     )
-    typer.echo(f"  {'shared':<12} .dvc/config: {', '.join(added.shared_keys)} (commit it)")
+    if added.shared_keys:
+        typer.echo(f"  {'shared':<12} .dvc/config: {', '.join(added.shared_keys)} (commit it)")
     if added.local_keys:
-        typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}")
+        only = " (this clone only)" if added.clone_only else ""
+        typer.echo(f"  {'git-ignored':<12} .dvc/config.local: {', '.join(added.local_keys)}{only}")
     if added.missing_extra:
         typer.echo(f"Add dvc[{added.missing_extra}] to the project's dependencies to use it.")
-    typer.echo(f"Next: dvc push{'' if added.default else f' -r {added.name}'}")
+    step = "pull" if added.clone_only else "push"
+    typer.echo(f"Next: dvc {step}{'' if added.default else f' -r {added.name}'}")
 
 
 # --- end scaffold add remote ------------------------------------------------------------
@@ -502,7 +539,15 @@ def update(
         if not trust:
             updating.confirm_trust(root, template, _confirm if sys.stdin.isatty() else None)
         result = updating.update(root, to=to, template=template, pretend=pretend)
+        uncommitted = updating.dirty_files(root) if pretend else []
     _report_update(result)
+    if uncommitted:
+        more = f" and {len(uncommitted) - 5} more" if len(uncommitted) > 5 else ""
+        shown = ", ".join(uncommitted[:5]) + more
+        typer.echo(
+            f"That is the update of the last commit; your uncommitted changes ({shown}) are "
+            "not in it. Commit or stash them before `scaffold update`."
+        )
     if result.conflicts and not result.pretend:
         raise typer.Exit(UPDATED_WITH_CONFLICTS)
 
@@ -595,9 +640,6 @@ def check_command(
     Exit status: 0 no findings, 1 findings, 2 could not check (usage or configuration error).
     """
     from scaffold.check import report
-    from scaffold.check.checker import check as run_checks
-    from scaffold.check.model import load_config
-    from scaffold.project import open_project
 
     def codes(values: list[str] | None) -> list[str]:
         return [code.strip() for value in values or [] for code in value.split(",") if code]
@@ -607,14 +649,15 @@ def check_command(
             raise ScaffoldError(
                 f"--format must be one of {', '.join(report.FORMATS)}, got {output_format!r}."
             )
-        project = open_project()
-        config = load_config(project.root).with_codes(codes(select), codes(ignore))
-        result = run_checks(project, paths or [], config, use_cache=not no_cache, python=python)
+        project, config, result = _static_check(
+            paths or [], codes(select), codes(ignore), not no_cache, python, run
+        )
         findings, ran = result.findings, 0
         if run:
             from scaffold.check.checker import keep, notebook_paths, summaries
             from scaffold.check.execute import run_notebooks
 
+            assert project is not None
             chosen = notebook_paths(project.root, paths or [], config)
             found = summaries(project.root, chosen, use_cache=not no_cache)
             readable = [s for s in found if s.readable]
@@ -633,15 +676,64 @@ def check_command(
     except ScaffoldError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(CHECK_USAGE_ERROR) from None
-    typer.echo(report.render(output_format, findings, result.notebooks, ran, project.root))
+    root = project.root if project is not None else result.root
+    typer.echo(report.render(output_format, findings, result.notebooks, ran, root, result.skipped))
     if findings:
         raise typer.Exit(1)
+
+
+if TYPE_CHECKING:
+    from scaffold.check.checker import Result as CheckResult
+    from scaffold.check.model import Config
+    from scaffold.project import Project
+
+
+def _static_check(
+    paths: list[Path],
+    select: list[str],
+    ignore: list[str],
+    use_cache: bool,
+    python: Path | None,
+    run: bool,
+) -> tuple[Project | None, Config, CheckResult]:
+    """The static rules: the project's, or outside one (explicit paths) the per-notebook ones."""
+    from scaffold.check.checker import check, check_anywhere
+    from scaffold.check.model import Config, load_config
+
+    project = _check_project(paths)
+    if project is None:
+        if run:
+            raise ScaffoldError("--run needs a project (its environment runs the notebooks).")
+        config = Config().with_codes(select, ignore)
+        return None, config, check_anywhere(paths, config, use_cache=use_cache)
+    config = load_config(project.root).with_codes(select, ignore)
+    return project, config, check(project, paths, config, use_cache=use_cache, python=python)
+
+
+def _check_project(paths: list[Path]) -> Project | None:
+    """The project around the working folder, else around the first path; None when paths
+    were given outside any project (they are checked anywhere)."""
+    from scaffold.project import find_root, open_project
+
+    first = [path if path.is_dir() else path.parent for path in paths[:1]]
+    for start in (None, *first):
+        try:
+            root = find_root(start)
+        except ScaffoldError:
+            continue
+        return open_project(root)
+    if not paths:
+        find_root()  # raises: not inside a project
+    return None
 
 
 # --- scaffold export --------------------------------------------------------------------
 
 export_app = typer.Typer(
-    help="Write the dvc.yaml notebook pipeline as an orchestrator's file (Airflow, Dagster).",
+    help=(
+        "Write the dvc.yaml notebook pipeline as an orchestrator's file "
+        "(Airflow, Dagster, Kubeflow, Prefect)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
@@ -653,17 +745,23 @@ if TYPE_CHECKING:
     from scaffold.export import Exported
 
 
-def _report_export(exported: Exported, what: str) -> None:
+def _report_export(exported: Exported) -> None:
     if exported.change is None:
         typer.echo(f"unchanged {_relative(exported.path)}")
     else:
         typer.echo(f"{exported.change.action} {_relative(exported.path)}")
-    notebooks = sum(1 for task in exported.tasks if task.stage.papermill is not None)
-    shell = len(exported.tasks) - notebooks
-    extra = f", {shell} shell" if shell else ""
+    if exported.compiled is not None:
+        compiled, change = exported.compiled
+        typer.echo(f"{change.action if change else 'unchanged'} {_relative(compiled)}")
+    kinds = [task.kind for task in exported.tasks]
+    notebooks, scripts, shell = (kinds.count(kind) for kind in ("notebook", "script", "shell"))
+    extra = (f", {scripts} script{'' if scripts == 1 else 's'}" if scripts else "") + (
+        f", {shell} shell" if shell else ""
+    )
     plural = "" if notebooks == 1 else "s"
     typer.echo(
-        f"  {len(exported.tasks)} {what} ({notebooks} notebook{plural}{extra}) from dvc.yaml"
+        f"  {len(exported.tasks)} {exported.unit} ({notebooks} notebook{plural}{extra}) "
+        "from dvc.yaml"
     )
     if exported.missing == ("?",):
         typer.echo(f"Not checked whether the project's Python has them; needs: {exported.install}")
@@ -672,6 +770,7 @@ def _report_export(exported: Exported, what: str) -> None:
             f"The project's Python lacks {', '.join(exported.missing)}; where the orchestrator "
             f"runs it, install the project and: {exported.install}"
         )
+    typer.echo(exported.next_step)
 
 
 @export_app.command("airflow")
@@ -702,7 +801,7 @@ def export_airflow(
         exported = export(
             open_project(), "airflow", output=output, dag_id=dag_id, schedule=schedule, force=force
         )
-    _report_export(exported, "tasks")
+    _report_export(exported)
 
 
 @export_app.command("dagster")
@@ -719,7 +818,49 @@ def export_dagster(
 
     with user_errors():
         exported = export(open_project(), "dagster", output=output, force=force)
-    _report_export(exported, "assets")
+    _report_export(exported)
+
+
+@export_app.command("kubeflow")
+def export_kubeflow(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("kubeflow/")),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="IMAGE",
+            help="The project's image the components run in (default: <repo_name>:latest).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Kubeflow Pipelines (v2) module and its compiled YAML: a component per stage."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "kubeflow", output=output, image=image, force=force)
+    _report_export(exported)
+
+
+@export_app.command("prefect")
+def export_prefect(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="DIR", help=_OUTPUT_HELP.format("flows/")),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+) -> None:
+    """A Prefect 3 flow: a task per stage of dvc.yaml, in dependency order, with retries."""
+    from scaffold.export import export
+    from scaffold.project import open_project
+
+    with user_errors():
+        exported = export(open_project(), "prefect", output=output, force=force)
+    _report_export(exported)
 
 
 # --- end scaffold export ----------------------------------------------------------------
@@ -866,6 +1007,177 @@ def report_command(
             )
         written = make_report(project, plan, python=python, progress=sys.stderr.isatty())
     _report(list(written), False)
+
+
+share_app = typer.Typer(
+    help="Links that open the project on a team notebook server.", no_args_is_help=True
+)
+app.add_typer(share_app, name="share")
+
+
+@share_app.command("jupyterhub")
+def share_jupyterhub(
+    hub: Annotated[
+        str,
+        typer.Option(
+            "--hub", metavar="URL", help="The hub's address, e.g. https://hub.example.org."
+        ),
+    ],
+    notebook: Annotated[
+        str | None,
+        typer.Option(
+            "--notebook", metavar="NB", help="The notebook the link opens (default: the first one)."
+        ),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch", metavar="B", help="The branch to pull (default: the current one)."
+        ),
+    ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            metavar="URL",
+            help="The repository to pull (default: the origin remote, else github_repo).",
+        ),
+    ] = None,
+    badge: Annotated[
+        bool, typer.Option("--badge", help="Also put an 'Open in JupyterHub' badge in README.md.")
+    ] = False,
+) -> None:
+    """Print the nbgitpuller link that pulls this project into a JupyterHub user's server."""
+    from scaffold.project import open_project
+    from scaffold.share import jupyterhub_link
+
+    with user_errors():
+        link = jupyterhub_link(
+            open_project(), hub, notebook=notebook, branch=branch, repo=repo, badge=badge
+        )
+    typer.echo(link.url)
+    for change in link.changes:
+        typer.echo(str(change), err=True)
+    typer.echo(
+        f"Pulls {link.repo} ({link.branch}) and opens {link.notebook}; once pulled, run "
+        "`make hub-setup` there for the project's kernel.",
+        err=True,
+    )
+
+
+# -- scaffold graduate: a production notebook becomes a module and a script stage ------------
+
+
+@app.command("graduate")
+def graduate_command(
+    notebook: Annotated[
+        str, typer.Argument(metavar="NOTEBOOK", help="Notebook stem, file, path or number.")
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="MODULE",
+            help="Module name under <package>/pipelines/ (default: the notebook's description).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the diff; write nothing.")
+    ] = False,
+    rtol: Annotated[
+        float,
+        typer.Option(
+            "--rtol",
+            metavar="R",
+            help="Numbers in text outputs may differ by this relative amount (default 1e-9).",
+        ),
+    ] = 1e-9,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The project's Python (as scaffold run)."),
+    ] = None,
+) -> None:
+    """Turn a production notebook into src/<package>/pipelines/<name>.py and a script stage;
+    prove the stage's outputs unchanged, or undo everything."""
+    from scaffold.graduate import graduate
+    from scaffold.project import open_project
+
+    with user_errors():
+        done = graduate(
+            open_project(), notebook, name=name, dry_run=dry_run, rtol=rtol, python=python
+        )
+    if dry_run:
+        typer.echo(done.diff, nl=False)
+    _report(list(done.changes), dry_run)
+    typer.echo(f"stage {done.stage}: {done.command}")
+    for outcome in done.compared:
+        typer.echo(f"same {outcome.path}: {outcome.verdict}")
+    if not dry_run and not done.compared:
+        typer.echo("note: the stage has no outputs besides the executed notebook to compare")
+
+
+# -- scaffold adopt: an existing repository into the layout ----------------------------------
+
+
+@app.command("adopt")
+def adopt_command(
+    path: Annotated[
+        Path, typer.Argument(metavar="[PATH]", help="The repository or folder (default: here).")
+    ] = Path("."),
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan; write nothing. Exit 2 if there is something to do."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Do not run the notebooks before and after.")
+    ] = False,
+    python: Annotated[
+        Path | None,
+        typer.Option("--python", metavar="PATH", help="The Python that runs the notebooks."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="SECONDS", help="Per notebook run.")
+    ] = 600,
+    no_pin: Annotated[
+        bool,
+        typer.Option("--no-pin", help="Do not try older versions for notebooks the newest break."),
+    ] = False,
+) -> None:
+    """Bring an existing notebook repository into the scaffold layout, in one commit."""
+    from scaffold import adopt
+
+    with user_errors():
+        try:
+            plan = adopt.plan_adopt(path)
+        except adopt.NothingToAdopt as nothing:
+            typer.echo(str(nothing))
+            return
+        try:
+            for line in adopt.describe(plan):
+                typer.echo(line)
+            if dry_run:
+                raise typer.Exit(2)
+            if not yes and not _confirm_adopt():
+                raise typer.Exit(1)
+            commit = adopt.apply(plan)
+        finally:
+            plan.cleanup()
+        typer.echo(f"committed {commit[:10]} {adopt.COMMIT_MESSAGE!r}")
+        if not no_run:
+            from scaffold.adopt.prove import prove, table
+
+            proof = prove(plan, python=python, timeout=timeout, echo=typer.echo, pin=not no_pin)
+            for line in table(proof):
+                typer.echo(line)
+
+
+def _confirm_adopt() -> bool:
+    if not sys.stdin.isatty():
+        raise ScaffoldError("adopt asks before it changes the repository; pass --yes to agree.")
+    return _confirm("Adopt this repository as planned above?")
 
 
 def main() -> None:

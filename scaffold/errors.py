@@ -11,6 +11,12 @@ class ScaffoldError(Exception):
     """A problem the user can fix; ``str(error)`` is one readable sentence."""
 
 
+def sentence(text: str) -> str:
+    """``text`` ending in one full stop, however many it brought (papermill's and the
+    kernels' messages often end in one already)."""
+    return text.rstrip().rstrip(".") + "."
+
+
 # What to do about an operating-system error, by errno.
 _ADVICE = {
     errno.EACCES: "permission denied; check the folder's permissions and owner",

@@ -43,7 +43,7 @@ import yaml
 
 from scaffold import parameters as params
 from scaffold._papermill_driver import DriverSpec, Outcome
-from scaffold.errors import ScaffoldError
+from scaffold.errors import ScaffoldError, sentence
 from scaffold.files import read_text, relative
 from scaffold.interpreters import Interpreter
 from scaffold.interrupts import descendants
@@ -112,8 +112,9 @@ class RunPlan:
         return f"{relative(self.notebook, root)} -> {relative(self.output, root)}{note}"
 
 
-def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
-    """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML."""
+def convert(raw: str, declared: params.Parameter | None, key: str, flag: str = "-p") -> Any:
+    """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML;
+    errors name ``flag``, the option the user typed."""
     annotation = declared.annotation if declared else ""
     if annotation == "str":
         return raw
@@ -127,7 +128,7 @@ def convert(raw: str, declared: params.Parameter | None, key: str) -> Any:
     kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
     expected = kinds.get(annotation)
     if expected and (not isinstance(value, expected) or (annotation != "bool" and value is True)):
-        raise ScaffoldError(f"-p {key}={raw}: {key} is declared {annotation}.")
+        raise ScaffoldError(f"{flag} {key}={raw}: {key} is declared {annotation}.")
     if annotation == "float" and isinstance(value, int):
         value = float(value)
     return value
@@ -520,7 +521,7 @@ def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
     detail = (f"{error}: {message}" if error and message else error or message).rstrip(".")
     if outcome.get("start_failed"):
         return f"{name} did not run: its kernel would not start ({detail or 'no reason given'})."
-    return f"{name} did not run: {detail or 'papermill failed (see the output above)'}."
+    return sentence(f"{name} did not run: {detail or 'papermill failed (see the output above)'}")
 
 
 def failure_message(
@@ -535,7 +536,8 @@ def failure_message(
     if cell is None:
         return _not_run_message(name, outcome)
     place = failure_place(notebook, cell, outcome)
-    return f"{name} failed in {place}. The partial output is in {relative(output, root)}."
+    failed = sentence(f"{name} failed in {place}")
+    return f"{failed} The partial output is in {relative(output, root)}."
 
 
 def failure_place(

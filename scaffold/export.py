@@ -1,10 +1,13 @@
-"""``scaffold export airflow|dagster``: the ``dvc.yaml`` pipeline as an orchestrator's file.
+"""``scaffold export airflow|dagster|kubeflow|prefect``: the ``dvc.yaml`` pipeline as an
+orchestrator's file.
 
-One task (Airflow) or asset (Dagster) per stage, ordered by the stages' ``deps``/``outs``.
+One task (Airflow, Prefect), asset (Dagster) or component (Kubeflow) per stage, ordered by
+the stages' ``deps``/``outs``; the targets are one table, ``TARGETS``.
 A papermill stage runs its notebook with papermill, its parameters file (read when the
 orchestrator loads the file, so editing ``params/*.yaml`` needs no re-export) and the same
 working directory as under ``dvc repro``; any other stage runs its ``cmd`` in a shell in the
-stage's ``wdir``, as DVC does. Executed notebooks go to ``<reports>/<run id>/``.
+stage's ``wdir``, as DVC does (a graduated script stage too). Executed notebooks go to
+``<reports>/<run id>/`` (Kubeflow: the component's ``notebook`` artifact).
 
 The generated file starts with a header holding the hash of what follows: a re-export
 replaces a file whose hash still matches, and refuses an edited one without ``force``.
@@ -20,7 +23,7 @@ import re
 import string
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,21 +35,27 @@ from scaffold.layout import REPORTS_DIR
 from scaffold.pipeline import Stage, pipeline_stages
 from scaffold.project import Project
 
-Target = Literal["airflow", "dagster"]
+Target = Literal["airflow", "dagster", "kubeflow", "prefect"]
 
 # The versions the export is tested with (tests/test_export.py builds these).
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_PAPERMILL_VERSION = "3.13.3"
 DAGSTER_VERSION = "1.13.28"
-DEFAULT_FOLDERS: dict[str, str] = {"airflow": "dags", "dagster": "pipelines"}
-NEEDS: dict[str, tuple[str, ...]] = {
-    "airflow": ("apache-airflow", "apache-airflow-providers-papermill", "pyyaml"),
-    "dagster": ("dagster", "papermill", "pyyaml", "ipykernel"),
-}
+KFP_VERSION = "2.17.3"
+PREFECT_VERSION = "3.9.1"
 MARKER = "# scaffold-export:"
+_SCRIPT = re.compile(r"(?:\S*/)?python[0-9.]*\s+-m\s+[A-Za-z_][\w.]*(?:\s|$)")
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 _DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+_CRON_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,14 @@ class Task:
     id: str
     stage: Stage
     upstream: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """notebook (a papermill stage), script (``python -m MODULE ...``, as ``scaffold
+        graduate`` writes) or shell (any other cmd); all but notebooks run their cmd as is."""
+        if self.stage.papermill is not None:
+            return "notebook"
+        return "script" if _SCRIPT.match(self.stage.cmd) else "shell"
 
 
 @dataclass(frozen=True)
@@ -67,19 +84,33 @@ class Exported:
     tasks: tuple[Task, ...]
     missing: tuple[str, ...]  # distributions the project's Python lacks ("?" when unknown)
     install: str  # how to install them
+    unit: str  # what a stage became: "tasks", "assets", ...
+    next_step: str  # what to do with the file
+    compiled: tuple[Path, Change | None] | None = None  # Kubeflow: the YAML, when compiled
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a writer needs besides the tasks."""
+
+    repo: str
+    depth: int  # how many folders the file is below the project root
+    dag_id: str | None = None
+    schedule: str | None = None
+    image: str | None = None
 
 
 def install_command(target: Target, python_version: str | None = None) -> str:
     """How to install the orchestrator, pinned the way its project recommends."""
-    if target == "airflow":
-        version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-        return (
-            f'pip install "apache-airflow=={AIRFLOW_VERSION}" '
-            f'"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" --constraint '
-            '"https://raw.githubusercontent.com/apache/airflow/'
-            f'constraints-{AIRFLOW_VERSION}/constraints-{version}.txt"'
-        )
-    return f'pip install "dagster=={DAGSTER_VERSION}" papermill ipykernel pyyaml'
+    if target != "airflow":
+        return TARGETS[target].install
+    version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        f'pip install "apache-airflow=={AIRFLOW_VERSION}" '
+        f'"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}" --constraint '
+        '"https://raw.githubusercontent.com/apache/airflow/'
+        f'constraints-{AIRFLOW_VERSION}/constraints-{version}.txt"'
+    )
 
 
 def plan_tasks(root: Path, target: Target) -> list[Task]:
@@ -126,7 +157,7 @@ def _task_ids(stages: Sequence[Stage], target: Target) -> dict[str, str]:
 
 
 def _task_id(name: str, target: Target) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name) if target == "dagster" else name
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) if TARGETS[target].python_ids else name
 
 
 def _feeds(outs: Sequence[str], deps: Sequence[str]) -> bool:
@@ -173,11 +204,10 @@ def _report_name(report: str) -> str:
     return report[len(prefix) :] if report.startswith(prefix) else report.rsplit("/", 1)[-1]
 
 
-def airflow_source(
-    tasks: Sequence[Task], repo: str, dag_id: str, schedule: str | None, depth: int
-) -> str:
-    """The DAG file's body (without the header)."""
-    env = _env_name(repo)
+def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The DAG file's template values."""
+    env, depth = _env_name(options.repo), options.depth
+    dag_id = options.dag_id or options.repo
     lines = []
     for task in tasks:
         stage, call = task.stage, task.stage.papermill
@@ -205,11 +235,10 @@ def airflow_source(
         lines.extend(
             f"    tasks[{literal(up)}] >> tasks[{literal(task.id)}]" for up in task.upstream
         )
-    return _fill(
-        _AIRFLOW,
+    return dict(
         dag_id=literal(dag_id),
         dag_name=dag_id,
-        schedule=literal(schedule),
+        schedule=literal(options.schedule),
         root_env_name=f"{env}_PROJECT_ROOT",
         root_variable_name=f"{env.lower()}_project_root",
         reports_env_name=f"{env}_REPORTS_DIR",
@@ -237,9 +266,9 @@ def airflow_source(
     )
 
 
-def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
-    """The Dagster definitions module's body (without the header)."""
-    env = _env_name(repo)
+def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The Dagster definitions module's template values."""
+    env, depth = _env_name(options.repo), options.depth
     lines = []
     for task in tasks:
         stage, call = task.stage, task.stage.papermill
@@ -267,8 +296,7 @@ def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
             f"            language={literal(call.language)},\n"
             "        ),"
         )
-    return _fill(
-        _DAGSTER,
+    return dict(
         root_env_name=f"{env}_PROJECT_ROOT",
         reports_env_name=f"{env}_REPORTS_DIR",
         settings="\n".join(
@@ -291,6 +319,120 @@ def dagster_source(tasks: Sequence[Task], repo: str, depth: int) -> str:
         ),
         assets="\n".join(lines),
     )
+
+
+def _pipeline_name(repo: str) -> str:
+    """A KFP pipeline name: lower case letters, digits and '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", repo.lower()).strip("-")[:128] or "pipeline"
+
+
+def kubeflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The KFP pipeline module's template values: one component function per stage."""
+    components, calls = [], []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        inputs = [f"from_{up}: Input[Artifact]" for up in task.upstream]
+        outputs = ["outs: Output[Artifact]"] + (["notebook: Output[Artifact]"] if call else [])
+        spec: dict[str, object] = {"name": stage.name, "outs": list(stage.outs)}
+        if call is None:
+            spec.update(cmd=stage.cmd, wdir=stage.wdir)
+        else:
+            spec.update(
+                notebook=call.notebook,
+                report=call.report,
+                params_file=call.params,
+                inline=call.inline,
+                cwd=call.cwd,
+                kernel=call.kernel,
+                language=call.language,
+            )
+        upstream = ", ".join(f"from_{up}" for up in task.upstream)
+        components.append(
+            _fill(
+                _KFP_COMPONENT,
+                function=f"stage_{task.id}",
+                signature="".join(
+                    f"    {arg},\n" for arg in ["project_root: str", *inputs, *outputs]
+                ),
+                stage="".join(f"        {literal(k)}: {literal(v)},\n" for k, v in spec.items()),
+                restore=_fill(_KFP_RESTORE, upstream=upstream) if upstream else "",
+                imports=_KFP_NOTEBOOK_IMPORTS if call else _KFP_COMMAND_IMPORTS,
+                run=_KFP_NOTEBOOK if call else _KFP_COMMAND,
+            )
+        )
+        arguments = ["project_root=project_root"] + [
+            f'from_{up}=done[{literal(up)}].outputs["outs"]' for up in task.upstream
+        ]
+        calls.append(
+            f"    done[{literal(task.id)}] = stage_{task.id}(\n"
+            + "".join(f"        {argument},\n" for argument in arguments)
+            + "    )"
+        )
+    return {
+        "pipeline_name": literal(_pipeline_name(options.repo)),
+        "image": literal(options.image or f"{_pipeline_name(options.repo)}:latest"),
+        "components": "\n\n\n".join(components),
+        "calls": "\n".join(calls),
+    }
+
+
+def _flow_function(repo: str) -> str:
+    """The flow's Python name: ``<repo>_flow``, which no name in the module shadows."""
+    name = f"{_env_name(repo).lower()}_flow"
+    return name if name[0].isalpha() else f"flow_{name}"
+
+
+def prefect_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
+    """The Prefect flow module's template values: one task call per stage, in order."""
+    env = _env_name(options.repo)
+    lines = []
+    for task in tasks:
+        stage, call = task.stage, task.stage.papermill
+        name = f"name={literal(task.id)}, **retry"
+        if call is None:
+            lines.append(
+                f"    run_command.with_options({name})(\n"
+                f"        {literal(stage.cmd)},\n"
+                f"        {literal(stage.wdir)},\n"
+                "    )"
+            )
+            continue
+        lines.append(
+            f"    run_notebook.with_options({name})(\n"
+            f"        notebook={literal(call.notebook)},\n"
+            f"        report={literal(_report_name(call.report))},\n"
+            f"        params_file={literal(call.params)},\n"
+            f"        inline={literal(call.inline)},\n"
+            f"        cwd={literal(call.cwd)},\n"
+            f"        kernel={literal(call.kernel)},\n"
+            f"        language={literal(call.language)},\n"
+            "    )"
+        )
+    return {
+        "flow_name": literal(_pipeline_name(options.repo)),
+        "function": _flow_function(options.repo),
+        "root_env_name": f"{env}_PROJECT_ROOT",
+        "reports_env_name": f"{env}_REPORTS_DIR",
+        "settings": "\n".join(
+            [
+                _call(
+                    "PROJECT_ROOT = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
+                        f" or Path(__file__).resolve().parents[{options.depth}]"
+                    ],
+                ),
+                _call(
+                    "REPORTS = Path",
+                    [
+                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
+                        ' or PROJECT_ROOT / "reports"'
+                    ],
+                ),
+            ]
+        ),
+        "calls": "\n".join(lines),
+    }
 
 
 def literal(value: object) -> str:
@@ -326,6 +468,12 @@ def _fill(template: str, **values: str) -> str:
     return string.Template(template).substitute(values)
 
 
+def source(target: Target, tasks: Sequence[Task], options: Options) -> str:
+    """The generated file's body (without the header): the target's template, filled."""
+    spec = TARGETS[target]
+    return string.Template(spec.template).substitute(spec.writer(tasks, options))
+
+
 def header(target: Target, body: str) -> str:
     """The first lines of a generated file: where it comes from and the hash of ``body``."""
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -353,19 +501,55 @@ def check_schedule(schedule: str | None) -> str | None:
     if schedule is None or schedule.strip().lower() in ("", "none"):
         return None
     cleaned = schedule.strip()
+    if cleaned in _PRESETS:
+        return cleaned
     fields = cleaned.split()
-    if cleaned in _PRESETS or (
-        len(fields) == 5 and all(_CRON_FIELD.fullmatch(field) for field in fields)
-    ):
-        return " ".join(fields) if cleaned not in _PRESETS else cleaned
+    if len(fields) == 5 and all(_CRON_FIELD.fullmatch(field) for field in fields):
+        problem = next(
+            (
+                f"{name} {field!r} is outside {low}-{high}"
+                for field, (name, low, high) in zip(fields, _CRON_RANGES, strict=True)
+                if not _in_range(field, low, high)
+            ),
+            None,
+        ) or _croniter_problem(" ".join(fields))
+        if problem:
+            raise ScaffoldError(f"--schedule {schedule!r}: {problem}.")
+        return " ".join(fields)
     raise ScaffoldError(
         f"--schedule expects a cron expression such as '0 3 * * *' or a preset "
         f"({', '.join(sorted(_PRESETS))}), got {schedule!r}."
     )
 
 
+def _in_range(field: str, low: int, high: int) -> bool:
+    """Whether every number in a cron field (lists, ranges, steps) lies in ``low``-``high``;
+    names (JAN, MON) and the L/W/# extensions are left to the scheduler."""
+    for item in field.split(","):
+        values, _, step = item.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        numbers = [part for part in values.split("-") if part.isdigit()]
+        if any(not low <= int(number) <= high for number in numbers):
+            return False
+    return True
+
+
+def _croniter_problem(expression: str) -> str | None:
+    """What croniter (the parser Airflow uses) says against ``expression``, when installed."""
+    try:
+        from croniter import croniter  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    except ImportError:
+        return None
+    return None if croniter.is_valid(expression) else "croniter cannot read it"
+
+
 def check_dag_id(dag_id: str) -> str:
     """Refuse what Airflow refuses as a DAG id."""
+    if not dag_id.strip():
+        raise ScaffoldError(
+            "--dag-id is empty; give an id, or leave the option out for the repo name."
+        )
     if not _DAG_ID.fullmatch(dag_id):
         raise ScaffoldError(
             f"--dag-id {dag_id!r}: use letters, digits, '_', '-' and '.' (at most 250)."
@@ -380,38 +564,99 @@ def export(
     output: Path | None = None,
     dag_id: str | None = None,
     schedule: str | None = None,
+    image: str | None = None,
     force: bool = False,
     python: str | None = None,
 ) -> Exported:
     """Write the pipeline of ``project`` for ``target``; see the module docstring.
 
-    ``output`` is a folder inside the project (default ``dags/`` or ``pipelines/``);
-    ``python`` is the interpreter to check for the orchestrator (default: the project's).
+    ``output`` is a folder inside the project (default: the target's folder); ``python`` is
+    the interpreter to check for the orchestrator (default: the project's). Kubeflow's module
+    is compiled to YAML with that interpreter's ``kfp`` when it has it.
     """
     root = project.root
+    spec = TARGETS[target]
     repo = project.answers.get("repo_name") or root.name
-    path = _output_folder(root, target, output) / f"{repo}.py"
-    depth = len(path.relative_to(root).parts) - 1
-    schedule = check_schedule(schedule)
-    if target == "airflow":
-        dag_id = check_dag_id(dag_id or repo)
-    elif dag_id is not None or schedule is not None:
-        raise ScaffoldError("--dag-id and --schedule are for airflow; Dagster schedules are code.")
+    path = _output_folder(root, target, output) / spec.file_name.format(repo=repo)
+    options = _options(target, repo, len(path.relative_to(root).parts) - 1, dag_id, schedule, image)
+    missing = missing_packages(project, target, python)
     with project_lock(root):
         tasks = plan_tasks(root, target)
-        if target == "airflow":
-            body = airflow_source(tasks, repo, dag_id or repo, schedule, depth)
-        else:
-            body = dagster_source(tasks, repo, depth)
-        change = _write(root, path, header(target, body) + body, force)
-    missing = missing_packages(project, target, python)
-    return Exported(path, change, tuple(tasks), missing, install_command(target))
+        body = source(target, tasks, options)
+        files = {path: header(target, body) + body}
+        if target == "kubeflow" and not missing:
+            compiled = _compile_kfp(project, python, files[path])
+            files[path.with_suffix(".yaml")] = header(target, compiled) + compiled
+        changes = _write(root, files, force)
+    yaml_path = path.with_suffix(".yaml")
+    next_step = spec.next_step
+    if target == "kubeflow" and yaml_path not in changes:
+        next_step = "Next: where kfp is installed, python {path} compiles it to {yaml}; then " + (
+            next_step.removeprefix("Next: ")
+        )
+    return Exported(
+        path,
+        changes[path],
+        tuple(tasks),
+        missing,
+        install_command(target),
+        spec.unit,
+        next_step.format(
+            path=relative(path, root),
+            dag_id=options.dag_id,
+            yaml=relative(yaml_path, root),
+            function=_flow_function(repo),
+        ),
+        (yaml_path, changes[yaml_path]) if yaml_path in changes else None,
+    )
+
+
+def _options(
+    target: Target,
+    repo: str,
+    depth: int,
+    dag_id: str | None,
+    schedule: str | None,
+    image: str | None,
+) -> Options:
+    """The writer's options, checked: each option only for the target that has it."""
+    schedule = check_schedule(schedule)
+    if target == "airflow":
+        dag_id = check_dag_id(repo if dag_id is None else dag_id)
+    elif dag_id is not None or schedule is not None:
+        raise ScaffoldError(f"--dag-id and --schedule are for airflow, not {target}.")
+    if image is not None and target != "kubeflow":
+        raise ScaffoldError(f"--image is for kubeflow, not {target}.")
+    if image is not None and not _IMAGE.fullmatch(image):
+        raise ScaffoldError(
+            f"--image {image!r} is not an image reference such as "
+            "registry.example.com/team/churn-model:1.0."
+        )
+    return Options(repo, depth, dag_id, schedule, image)
+
+
+def _compile_kfp(project: Project, python: str | None, module: str) -> str:
+    """The KFP pipeline ``module`` compiled to YAML by kfp's own compiler, in ``python``."""
+    if python is None:
+        from scaffold.interpreters import find_interpreter
+
+        python = str(find_interpreter(project).python)
+    with tempfile.TemporaryDirectory(prefix="scaffold-kfp-") as folder:
+        program, compiled = Path(folder) / "pipeline.py", Path(folder) / "pipeline.yaml"
+        apply([Write(program, module)], root=Path(folder))
+        result = processes.run(
+            [python, str(program), str(compiled)], check=False, cwd=Path(folder), timeout=300
+        )
+        if not result.ok or not compiled.is_file():
+            raise ScaffoldError(f"kfp could not compile the pipeline: {result.message}.")
+        return compiled.read_text(encoding="utf-8")
 
 
 def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
     """The folder to write into: ``output``, which must be a folder inside the project, else
     the target's default folder."""
-    folder = Path(os.path.normpath(output.absolute() if output else root / DEFAULT_FOLDERS[target]))
+    default = root / TARGETS[target].folder
+    folder = Path(os.path.normpath(output.absolute() if output else default))
     if not folder.resolve().is_relative_to(root.resolve()):
         raise ScaffoldError(f"--output {output}: the folder must be inside the project {root}.")
     if folder.exists() and not folder.is_dir():
@@ -419,19 +664,25 @@ def _output_folder(root: Path, target: Target, output: Path | None) -> Path:
     return folder
 
 
-def _write(root: Path, path: Path, text: str, force: bool) -> Change | None:
-    """Write ``text`` to ``path`` unless it holds it already (None); an existing file only
-    when it is untouched since scaffold wrote it, or with ``force``."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else None
-    if old == text:
-        return None
-    if old is not None and not force and not is_untouched(old):
-        raise ScaffoldError(
-            f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
-            "did not write it); left it alone. Pass --force to overwrite it."
-        )
-    apply([Write(path, text, create=old is None)])
-    return Change("create" if old is None else "update", relative(path, root))
+def _write(root: Path, files: Mapping[Path, str], force: bool) -> dict[Path, Change | None]:
+    """Write each text to its path unless it holds it already (None); an existing file only
+    when it is untouched since scaffold wrote it, or with ``force``. All or nothing."""
+    writes: list[Write] = []
+    changes: dict[Path, Change | None] = {}
+    for path, text in files.items():
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        if old == text:
+            changes[path] = None
+            continue
+        if old is not None and not force and not is_untouched(old):
+            raise ScaffoldError(
+                f"{relative(path, root)} was changed since scaffold wrote it (or scaffold "
+                "did not write it); left it alone. Pass --force to overwrite it."
+            )
+        writes.append(Write(path, text, create=old is None))
+        changes[path] = Change("create" if old is None else "update", relative(path, root))
+    apply(writes)
+    return changes
 
 
 def missing_packages(
@@ -448,7 +699,7 @@ def missing_packages(
             return ("?",)
     probe = (
         "import importlib.metadata as m\n"
-        f"for name in {list(NEEDS[target])!r}:\n"
+        f"for name in {list(TARGETS[target].needs)!r}:\n"
         "    try: m.version(name)\n"
         "    except m.PackageNotFoundError: print(name)\n"
     )
@@ -524,10 +775,11 @@ def parameters(params_file: str | None, inline: dict) -> dict:
 class NotebookStage(PapermillOperator):
     """PapermillOperator in the stage's working directory, into a per-run folder.
 
-    Parameters are data: they are not rendered as Jinja templates (dvc repro does not either).
+    Only output_nb is a Jinja template (it holds the run id). The notebook's name, its
+    parameters and its kernel are data, as under dvc repro: a `{{ ... }}` in them stays as is.
     """
 
-    template_fields = tuple(f for f in PapermillOperator.template_fields if f != "parameters")
+    template_fields = ("output_nb",)
 
     def __init__(self, *, cwd: str, **kwargs) -> None:
         super().__init__(log_output=True, **kwargs)
@@ -635,3 +887,246 @@ ${assets}
     ]
 )
 '''
+
+
+_KFP_COMPONENT = '''\
+@dsl.component(base_image=IMAGE)
+def ${function}(
+${signature}) -> None:
+    """A dvc.yaml stage, run in the project inside the image."""
+${imports}
+    stage = {
+${stage}    }
+    root = Path(project_root)
+${restore}${run}
+    kept = Path(outs.path)  # the stage's outs, for the stages that depend on them
+    kept.mkdir(parents=True, exist_ok=True)
+    for out in stage["outs"]:
+        if out == stage.get("report"):
+            continue  # the executed notebook is the notebook artifact
+        source, target = root / out, kept / out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)'''
+
+_KFP_RESTORE = """\
+    for upstream in [${upstream}]:  # the outs of the stages this one depends on
+        shutil.copytree(upstream.path, root, dirs_exist_ok=True)
+"""
+
+_KFP_NOTEBOOK_IMPORTS = """\
+    import shutil
+    from pathlib import Path
+
+    import papermill
+    import yaml
+"""
+
+_KFP_NOTEBOOK = """\
+    values = {}
+    if stage["params_file"]:  # read when the stage runs: the image's params/*.yaml
+        with open(root / stage["params_file"], encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    Path(notebook.path).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(root / stage["notebook"]),
+        notebook.path,
+        parameters={**values, **stage["inline"]},
+        kernel_name=stage["kernel"],
+        language=stage["language"],
+        cwd=str(root / stage["cwd"]),
+        progress_bar=False,
+    )"""
+
+_KFP_COMMAND_IMPORTS = """\
+    import shutil
+    import subprocess
+    from pathlib import Path
+"""
+
+_KFP_COMMAND = """\
+    subprocess.run(stage["cmd"], shell=True, cwd=root / stage["wdir"], check=True)"""
+
+_KUBEFLOW = '''\
+"""Kubeflow Pipelines (v2): the notebook pipeline of dvc.yaml, one component per stage.
+
+Every component runs in IMAGE, the project's image (built from binder/ with repo2docker,
+which puts the repository in /home/jovyan: the pipeline parameter project_root). A notebook
+stage runs its notebook with papermill and its params file, in the same working directory as
+under `dvc repro`; any other stage runs its cmd in a shell in the stage's wdir. Each stage
+hands its outs to the stages that depend on them as the artifact "outs"; the executed
+notebook is the artifact "notebook".
+
+    python THIS_FILE          # compile it, with kfp's compiler, to the .yaml beside it
+"""
+
+import sys
+from pathlib import Path
+
+from kfp import compiler, dsl
+from kfp.dsl import Artifact, Input, Output
+
+PIPELINE_NAME = ${pipeline_name}
+IMAGE = ${image}
+PROJECT_ROOT = "/home/jovyan"  # where repo2docker puts the repository in the image
+
+
+${components}
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="The notebook pipeline of dvc.yaml.")
+def pipeline(project_root: str = PROJECT_ROOT) -> None:
+    done = {}
+${calls}
+
+
+if __name__ == "__main__":
+    target = sys.argv[1:] or [str(Path(__file__).with_suffix(".yaml"))]
+    compiler.Compiler().compile(pipeline, target[0])
+'''
+
+
+_PREFECT = '''\
+"""Prefect 3 flow ${flow_name}: the notebook pipeline of dvc.yaml, one task per stage.
+
+The tasks run one after the other in the order `dvc repro` would run them. Project root: the
+environment variable ${root_env_name}, else the project this file is in. Executed notebooks go
+to <reports>/<flow run id>/, where <reports> is ${reports_env_name}, else the project's
+reports/. Parameters are read from params/*.yaml when a task runs. Each notebook runs with
+papermill in the same working directory as under `dvc repro`; any other stage runs its cmd
+in a shell in the stage's wdir. A failed task is retried (the flow's `retries` parameter),
+then the flow fails and the stages after it do not run.
+
+    python THIS_FILE                              # one local run
+    prefect deploy THIS_FILE:${function} -n NAME -p POOL     # a deployment on a work pool
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import papermill
+import yaml
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+${settings}
+
+
+def parameters(params_file: str | None, inline: dict) -> dict:
+    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
+    values = {}
+    if params_file:
+        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    return {**values, **inline}
+
+
+@task
+def run_notebook(*, notebook, report, params_file, inline, cwd, kernel, language) -> str:
+    """Execute ``notebook`` with papermill into the flow run's folder; return that path."""
+    output = REPORTS / str(flow_run.get_id()) / report
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(PROJECT_ROOT / notebook),
+        str(output),
+        parameters=parameters(params_file, inline),
+        kernel_name=kernel,
+        language=language,
+        cwd=str(PROJECT_ROOT / cwd),
+        progress_bar=False,
+    )
+    return str(output)
+
+
+@task
+def run_command(cmd: str, wdir: str) -> None:
+    """A stage that is not a notebook: its cmd in a shell, as dvc repro runs it."""
+    subprocess.run(cmd, shell=True, cwd=PROJECT_ROOT / wdir, check=True)
+
+
+@flow(name=${flow_name}, log_prints=True)
+def ${function}(retries: int = 1, retry_delay: int = 30) -> None:
+    """The stages of dvc.yaml, in dependency order; each retried ``retries`` times."""
+    retry = {"retries": retries, "retry_delay_seconds": retry_delay}
+${calls}
+
+
+if __name__ == "__main__":
+    ${function}()
+'''
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One export target: where its file goes, the template and the writer that fills it."""
+
+    folder: str  # the default folder, inside the project
+    file_name: str  # formatted with repo
+    template: str  # string.Template source
+    writer: Callable[[Sequence[Task], Options], dict[str, str]]  # the template's values
+    needs: tuple[str, ...]  # distributions the file imports
+    install: str  # how to install them (Airflow's needs the Python version: install_command)
+    unit: str  # what one stage becomes
+    next_step: str  # formatted with path and dag_id
+    python_ids: bool  # task ids must be Python identifiers
+
+
+TARGETS: dict[str, TargetSpec] = {
+    "airflow": TargetSpec(
+        folder="dags",
+        file_name="{repo}.py",
+        template=_AIRFLOW,
+        writer=airflow_values,
+        needs=("apache-airflow", "apache-airflow-providers-papermill", "pyyaml"),
+        install="",
+        unit="tasks",
+        next_step=(
+            "Next: put {path} in Airflow's DAGs folder (a link keeps the project root right), "
+            "then: airflow dags test {dag_id}"
+        ),
+        python_ids=False,
+    ),
+    "kubeflow": TargetSpec(
+        folder="kubeflow",
+        file_name="{repo}.py",
+        template=_KUBEFLOW,
+        writer=kubeflow_values,
+        needs=("kfp",),
+        install=f'pip install "kfp=={KFP_VERSION}"',
+        unit="components",
+        next_step=(
+            "Next: build and push the image (jupyter-repo2docker --no-run --image-name IMAGE .), "
+            "then upload {yaml} to Kubeflow or submit it to Vertex AI (docs/orchestrators.md)"
+        ),
+        python_ids=True,
+    ),
+    "prefect": TargetSpec(
+        folder="flows",
+        file_name="{repo}.py",
+        template=_PREFECT,
+        writer=prefect_values,
+        needs=("prefect", "papermill", "pyyaml", "ipykernel"),
+        install=f'pip install "prefect=={PREFECT_VERSION}" papermill ipykernel pyyaml',
+        unit="tasks",
+        next_step=(
+            "Next: python {path} runs it once; prefect deploy {path}:{function} -n NAME "
+            "-p WORK_POOL makes a deployment"
+        ),
+        python_ids=False,
+    ),
+    "dagster": TargetSpec(
+        folder="pipelines",
+        file_name="{repo}.py",
+        template=_DAGSTER,
+        writer=dagster_values,
+        needs=("dagster", "papermill", "pyyaml", "ipykernel"),
+        install=f'pip install "dagster=={DAGSTER_VERSION}" papermill ipykernel pyyaml',
+        unit="assets",
+        next_step="Next: dagster dev -f {path}   (one run: dagster asset materialize -f {path} "
+        "--select '*')",
+        python_ids=True,
+    ),
+}

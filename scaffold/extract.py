@@ -762,8 +762,8 @@ def extract(
     with project_lock(root):
         writes, extraction = plan_extract(project, names, to=to, keep=keep, cwd=cwd)
         before = {w.path: w.path.read_text(encoding="utf-8") for w in writes if not w.create}
+        apply(writes)  # all or nothing: a refusal or Ctrl-C in it leaves the project as it was
         try:  # a Ctrl-C at any point from here on leaves the project as it was
-            apply(writes)
             if verify:
                 _verify(project, extraction.notebooks, python)
         except BaseException:

@@ -62,6 +62,7 @@ class AddedRemote:
     shared_keys: tuple[str, ...]  # written to .dvc/config
     local_keys: tuple[str, ...]  # written to .dvc/config.local
     missing_extra: str  # a DVC extra (e.g. "s3") the project's pyproject.toml lacks, or ""
+    clone_only: bool = False  # all of it in .dvc/config.local (``--local``)
 
 
 def credential_options(
@@ -169,11 +170,14 @@ def add_remote(
     profile: str = "",
     credentials: Credentials | None = None,
     force: bool = False,
+    clone_only: bool = False,
     cwd: Path | None = None,
 ) -> AddedRemote:
     """Add DVC remote ``name`` to the project containing ``cwd`` (default: the current folder).
 
-    A relative folder ``url`` is relative to ``cwd``, as with ``dvc remote add``. Raises
+    A relative folder ``url`` is relative to ``cwd``, as with ``dvc remote add``. With
+    ``clone_only`` (DVC's ``--local``) everything goes to the git-ignored .dvc/config.local,
+    where it overrides a committed remote of the same name for this clone only. Raises
     ScaffoldError (and changes nothing) for bad input, an existing name without ``force``,
     or settings the real ``dvc`` rejects.
     """
@@ -192,14 +196,17 @@ def add_remote(
     if not (dvc_dir / module.CONFIG).is_file():
         raise ScaffoldError(f"{root} has no DVC setup (no .dvc/config); run `dvc init` there.")
     with project_lock(root):
-        config, local_config = _without_remote(module, root, name, force)
+        config, local_config = _without_remote(module, root, name, force, clone_only)
         stored = module.stored_url(url, here, dvc_dir)
+        target = local_config if clone_only else config
         module.set_remote(
-            config, local_config, name, stored, default=default, shared=shared, local=local
+            target, local_config, name, stored, default=default, shared=shared, local=local
         )
         _validate(dvc_dir, config.text(), local_config.text())
         keep_local = bool(local_config.lines) or local_config.path.is_file()
-        module.save_together([(config, False), *([(local_config, True)] if keep_local else [])])
+        shared_file = [] if clone_only else [(config, False)]
+        module.save_together([*shared_file, *([(local_config, True)] if keep_local else [])])
+    kept_shared = ("url", *shared)
     return AddedRemote(
         name=name,
         url=stored,
@@ -208,17 +215,19 @@ def add_remote(
         ),
         remote_type=remote_type,
         default=default,
-        shared_keys=("url", *shared),
-        local_keys=tuple(local),
+        shared_keys=() if clone_only else kept_shared,
+        local_keys=(*kept_shared, *local) if clone_only else tuple(local),
         missing_extra=_missing_extra(root, remote_type),
+        clone_only=clone_only,
     )
 
 
 def _without_remote(
-    module: DvcRemote[DvcConfigFile], root: Path, name: str, force: bool
+    module: DvcRemote[DvcConfigFile], root: Path, name: str, force: bool, clone_only: bool
 ) -> tuple[DvcConfigFile, DvcConfigFile]:
     """The project's .dvc/config and .dvc/config.local (read under its lock), without remote
-    ``name``; ScaffoldError if either has it and not ``force``."""
+    ``name``; ScaffoldError if either has it and not ``force``. With ``clone_only`` only
+    .dvc/config.local is looked at: the committed remote stays, overridden in this clone."""
     dvc_dir = root / ".dvc"
     module.recover(dvc_dir)
     paths = (dvc_dir / module.CONFIG, dvc_dir / module.LOCAL_CONFIG)
@@ -227,7 +236,7 @@ def _without_remote(
             read_text(path, root)  # one sentence naming a file that is not text
     config, local_config = (module.ConfigFile(path) for path in paths)
     section = module.remote_section(name)
-    for edited in (config, local_config):
+    for edited in (local_config,) if clone_only else (config, local_config):
         if edited.has_section(section) and not force:
             raise ScaffoldError(
                 f"remote {name!r} already exists in {edited.path.relative_to(root)}; "
@@ -292,7 +301,7 @@ def _validate(dvc_dir: Path, shared: str, local: str) -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode == 3:
-        raise ScaffoldError("dvc is not installed beside scaffold; reinstall scaffold.")
+        raise ScaffoldError("dvc is not installed beside scaffold; reinstall nbscaffold.")
     if not result.ok:
         lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
         message = lines[-1].strip().rstrip(".")

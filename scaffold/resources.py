@@ -37,7 +37,7 @@ def packaged_template_repo() -> Path:
         if (candidate / "template" / "cookiecutter.json").is_file():
             return candidate
     raise ScaffoldError(
-        "scaffold's template is missing from this installation; reinstall scaffold."
+        "scaffold's template is missing from this installation; reinstall nbscaffold."
     )
 
 
@@ -60,7 +60,7 @@ def load_hook(path: Path) -> ModuleType:
     """
     spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{path.stem}", path)
     if spec is None or spec.loader is None:
-        raise ScaffoldError(f"cannot load {path}; reinstall scaffold.")
+        raise ScaffoldError(f"cannot load {path}; reinstall nbscaffold.")
     siblings = {name: load_hook(path.with_name(f"{name}.py")) for name in _sibling_imports(path)}
     module = importlib.util.module_from_spec(spec)
     saved_path, saved = list(sys.path), {name: sys.modules.get(name) for name in siblings}

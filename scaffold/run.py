@@ -213,13 +213,16 @@ def run_sweep(project: Project, request: Request, echo: Echo) -> int:
     backend = _backend(project, notebook, request.cluster)
     sweep = plan_sweep(project, request, backend=backend)
     _preflight(project, backend, sweep.notebook, request.cluster)
+    runner, needs, extras = BACKENDS[backend]
+    if not request.dry_run:
+        interpreter = find_interpreter(project, request.python)
+        check_interpreter(interpreter, project, needs, extras)
+        if request.cluster:
+            sweep_cluster.probe(request.cluster, interpreter)  # a bad address prints no plan
     for line in describe(sweep):
         echo(line)
     if request.dry_run:
         return 0
-    interpreter = find_interpreter(project, request.python)
-    runner, needs, extras = BACKENDS[backend]
-    check_interpreter(interpreter, project, needs, extras)
     echo(f"python {relative(interpreter.python, project.root)} ({interpreter.origin})")
     progress = Progress(len(sweep.runs), echo, live=request.progress)
     outcomes: list[Outcome] = []

@@ -33,9 +33,14 @@ from scaffold.resources import PACKAGED_TEMPLATE, Template
 if TYPE_CHECKING:
     from packaging.version import Version
 
-PACKAGED = "pypi:scaffold"
+DISTRIBUTION = "nbscaffold"
+"""scaffold's name on the package index (``scaffold`` there is an unrelated project)."""
+PACKAGED = f"pypi:{DISTRIBUTION}"
 """``_src_path`` of a project made from the template packaged in the scaffold wheel: the
-template of release ``_commit`` of the scaffold distribution on the package index."""
+template of release ``_commit`` of the nbscaffold distribution on the package index."""
+LEGACY_PACKAGED = ("pypi:scaffold",)
+"""What projects made before the rename recorded for the packaged template; an update
+records ``PACKAGED`` instead."""
 
 _SHORTCUTS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
 _DESCRIBED = re.compile(r"(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)")
@@ -63,8 +68,9 @@ def packaged_source() -> Source:
 
 
 def is_packaged(src_path: str) -> bool:
-    """True when ``src_path`` names the template packaged with scaffold (no git source)."""
-    return src_path == PACKAGED
+    """True when ``src_path`` names the template packaged with scaffold (no git source),
+    by its name or by the name projects recorded before the rename."""
+    return src_path == PACKAGED or src_path in LEGACY_PACKAGED
 
 
 def recorded_source(source: str) -> str:

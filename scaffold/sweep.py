@@ -146,7 +146,7 @@ def _typed(raw: str, declared: params.Parameter | None, key: str) -> Any:
     quoted = len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\""
     if quoted and declared is not None and declared.annotation == "str":
         return raw[1:-1]
-    return convert(raw, declared, key)
+    return convert(raw, declared, key, flag="--grid")
 
 
 def run_label(values: Mapping[str, Any]) -> str:
@@ -372,25 +372,34 @@ def write_summary(sweep: Sweep, outcomes: Sequence[Outcome]) -> Path:
     """``summary.csv`` beside the notebooks: run, parameters, status, seconds, metrics, error."""
     metric_names = list(dict.fromkeys(name for o in outcomes for name in o.metrics))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF rows: with "\n" rows, csv leaves a value's lone CR unquoted
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["run", *sweep.keys, "status", "seconds", *metric_names, "error"])
     for outcome in sorted(outcomes, key=lambda o: o.run.index):
         values = [_csv_value(outcome.run.values[key]) for key in sweep.keys]
         metrics = [_csv_value(outcome.metrics.get(name, "")) for name in metric_names]
         seconds = f"{outcome.seconds:.2f}" if outcome.status != "not run" else ""
-        writer.writerow(
-            [outcome.run.name, *values, outcome.status, seconds, *metrics, outcome.error]
-        )
+        name, error = _inert(outcome.run.name), _inert(outcome.error)
+        writer.writerow([name, *values, outcome.status, seconds, *metrics, error])
     path = sweep.folder / "summary.csv"
     sweep.folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
     return path
 
 
 def _csv_value(value: Any) -> str:
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+        return _inert(value)
+    return json.dumps(value, ensure_ascii=False)  # a number stays a number
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet shows as text, never runs as a formula (OWASP's CSV injection rule:
+    a leading ``'`` before ``= + - @``, tab or carriage return)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _table(ordered: Sequence[Outcome], metric_names: Sequence[str]) -> list[str]:

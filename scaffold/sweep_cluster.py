@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from scaffold import processes
 from scaffold.errors import ScaffoldError
 from scaffold.execution import driver_source, driver_spec, read_params_file
 from scaffold.interpreters import Interpreter
 from scaffold.sweep import Outcome, Progress, Sweep, failure_of, metrics_of
 
-ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://\[?[\w.\-:]+\]?:\d{1,5}$")
+ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[\w.\-]+):\d{1,5}$")
+PROBE_SECONDS = 5  # to connect and hear a Dask scheduler answer
 
 
 def check_address(address: str) -> None:
@@ -33,6 +35,32 @@ def check_address(address: str) -> None:
             f"--cluster {address}: a Dask scheduler address looks like tcp://HOST:PORT "
             "(dask scheduler prints it)."
         )
+
+
+def probe(address: str, interpreter: Interpreter) -> None:
+    """Check ``address`` with Dask's own parser and hear a Dask scheduler answer there, in
+    the project's interpreter, within seconds; ScaffoldError (one sentence) otherwise."""
+    source = Path(__file__).with_name("_cluster_driver.py").read_text(encoding="utf-8")
+    command = [str(interpreter.python), "-c", source, "--probe", address, str(PROBE_SECONDS)]
+    try:  # the import of distributed takes seconds on a busy machine
+        result = processes.run(command, env=interpreter.environment(), check=False, timeout=120)
+    except ScaffoldError:
+        result = None
+    event = _event(result.text.strip().splitlines()[-1]) if result and result.text.strip() else {}
+    kind, message = event.get("event"), event.get("message", "")
+    if kind == "connected":
+        return
+    if kind == "malformed":
+        raise ScaffoldError(f"--cluster {address} is not a Dask address ({message}).")
+    if kind == "foreign":
+        raise ScaffoldError(
+            f"{address} answers, but not as a Dask scheduler; give the address dask scheduler "
+            "prints (tcp://HOST:PORT)."
+        )
+    raise ScaffoldError(
+        f"cannot reach the Dask scheduler at {address} ({message or 'no answer'}); start one "
+        "(dask scheduler) or check the address."
+    )
 
 
 def _spec(sweep: Sweep) -> dict[str, Any]:

@@ -17,7 +17,8 @@ clone of the project so that the project itself is touched once, by one patch, a
    conflicted files marked unmerged so git refuses to commit them until they are resolved and
    ``git add``-ed.
 
-A project of the template packaged with scaffold (``_src_path: pypi:scaffold``) has no git
+A project of the template packaged with scaffold (``_src_path: pypi:nbscaffold``, before the
+rename ``pypi:scaffold``) has no git
 source to render the old version from. Its base is the project's own pristine render, kept by
 the post-generation step as ``refs/scaffold/template`` (one commit per template version, on no
 branch); when a clone lacks that ref, the old wheel from the package index. The new version is
@@ -52,6 +53,8 @@ from scaffold.processes import git, git_out
 from scaffold.project import ANSWERS_FILE, read_answers
 from scaffold.resources import PACKAGED_TEMPLATE, Template
 from scaffold.sources import (
+    DISTRIBUTION,
+    LEGACY_PACKAGED,
     PACKAGED,
     Source,
     clonable,
@@ -411,7 +414,8 @@ def update(
     source, or of ``template``, which the project then records as its source)."""
     recorded = read_recorded(root)
     top = git_top(root)
-    refuse_dirty(root)
+    if not pretend:  # --pretend writes nothing: it shows the update of the last commit
+        refuse_dirty(root)
     if template is None and is_packaged(recorded.src_path):
         return update_packaged(root, top, recorded, to=to, pretend=pretend)
     source = _chosen_source(recorded, template)
@@ -649,17 +653,18 @@ def _packaged_is_current(recorded: Recorded, target: Source, to: str | None) -> 
             f"moves to the installed scaffold's template ({target.commit}): install the scaffold "
             "version you want, then run `scaffold update`."
         )
+    renamed = recorded.src_path in LEGACY_PACKAGED  # the update records the new name
     if target.commit == recorded.commit:
-        return True
+        return not renamed
     old_version, new_version = parse_version(recorded.commit), parse_version(target.commit)
     if old_version is None or new_version is None:
         return False
     if new_version < old_version:
         raise ScaffoldError(
             f"the project records template {recorded.commit}, newer than this scaffold's "
-            f"{target.commit}; upgrade scaffold first (pip install -U scaffold)."
+            f"{target.commit}; upgrade scaffold first (pip install -U {DISTRIBUTION})."
         )
-    return new_version == old_version
+    return new_version == old_version and not renamed
 
 
 def _packaged_merge(
@@ -709,29 +714,29 @@ def _pristine(top: Path, recorded: Recorded, scratch: Path) -> str:
         if found == subject:
             return commit
     repo = _old_template_from_index(recorded.commit, scratch / "wheel")
-    source = Source(PACKAGED, recorded.commit)
+    source = Source(recorded.src_path, recorded.commit)  # the base records what ours does
     rendered = _render(recorded.answers, source, scratch / "old", Template(repo))
     tree = _tree_of(top, rendered, scratch)
     return git_out("commit-tree", tree, "-m", subject, cwd=top)
 
 
 def _old_template_from_index(version: str, into: Path) -> Path:
-    """The template repo of scaffold release ``version``, taken from its wheel, which
-    ``pip download`` fetches from the package index (as configured for pip)."""
+    """The template repo of scaffold release ``version``, taken from its nbscaffold wheel,
+    which ``pip download`` fetches from the package index (as configured for pip)."""
     release = version.removeprefix("v")
     into.mkdir()
     downloaded = processes.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
-         ":all:", "--dest", str(into), f"scaffold=={release}"],
+         ":all:", "--dest", str(into), f"{DISTRIBUTION}=={release}"],
         check=False,
     )  # fmt: skip
-    wheels = sorted(into.glob("scaffold-*.whl"))
+    wheels = sorted(into.glob(f"{DISTRIBUTION}-*.whl"))
     if not downloaded.ok or not wheels:
         raise ScaffoldError(
             f"the project's pristine template render ({TEMPLATE_REF}, version {version}) is "
-            f"not in this clone and scaffold {release} could not be downloaded from the package "
-            f"index; fetch the ref (`git fetch origin {TEMPLATE_REF}:{TEMPLATE_REF}`) or make "
-            "pip reach the index, then run `scaffold update` again."
+            f"not in this clone and {DISTRIBUTION} {release} could not be downloaded from the "
+            f"package index; fetch the ref (`git fetch origin {TEMPLATE_REF}:{TEMPLATE_REF}`) "
+            "or make pip reach the index, then run `scaffold update` again."
         )
     repo = into / "template-repo"
     with zipfile.ZipFile(wheels[0]) as wheel:

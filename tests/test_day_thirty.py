@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -80,6 +81,35 @@ def test_executed_notebooks_in_reports_are_ignored_by_git(made_default: Path):
     assert figure.returncode == 1  # figures are the user's to commit
 
 
+@pytest.mark.parametrize(("uid", "allowed"), [("0", True), ("1000", False)])
+def test_make_lab_allows_root_only_as_root(made_default: Path, tmp_path: Path, uid: str,
+                                           allowed: bool):  # fmt: skip
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (fake / "id").chmod(0o755)
+    env = {"PATH": f"{fake}{os.pathsep}{SYSTEM_PATH}"}
+    planned = run(["make", "-n", "lab", "LAB_ARGS=--port 8890"], cwd=made_default, env=env)
+    assert "jupyter lab --ip 127.0.0.1" in planned.stdout
+    assert ("--allow-root" in planned.stdout) is allowed
+    assert planned.stdout.rstrip().endswith("--port 8890")
+
+
+def test_reports_and_sweep_summaries_are_ignored_by_git(made_default: Path):
+    made = [
+        f"reports/{FIRST}.html",
+        f"reports/{FIRST}.slides.html",
+        f"reports/{FIRST}.md",
+        f"reports/{FIRST}_files/output_3_0.png",
+        "reports/sweeps/1.0-x/20260101-1200/summary.csv",
+        "reports/sweeps/1.0-x/20260101-1200/seed=1.ipynb",
+    ]
+    ignored = run(["git", "check-ignore", *made], cwd=made_default).stdout.splitlines()
+    assert ignored == made
+    kept = ["reports/figures/hist.png", "reports/figures/.gitkeep", "README.md", "docs/index.md"]
+    assert run(["git", "check-ignore", *kept], cwd=made_default, expect_ok=False).stdout == ""
+
+
 def test_plain_dvc_pull_in_a_fresh_project_succeeds(default_project: Path):
     project = default_project
     result = run([BIN / "dvc", "pull"], cwd=project, expect_ok=False)
@@ -101,8 +131,20 @@ def test_make_data_pull_fails_when_the_data_is_not_there(workdir: Path, default_
     git("clone", "-q", str(project), str(elsewhere), cwd=workdir)
     pulled = run(["make", "data-pull"], cwd=elsewhere, env=tools, expect_ok=False)
     assert pulled.returncode != 0, pulled.stdout
-    assert "scaffold add remote" in pulled.stderr
     assert not (elsewhere / "data" / "raw" / "sales.csv").exists()
+    (hint,) = [line for line in pulled.stderr.splitlines() if line.startswith("error: ")]
+    # where DVC looked, as one path (not `dvc remote list`'s tab-separated lines)
+    assert "\t" not in hint and f"({elsewhere.parent / 'my-project-dvc-storage'})" in hint
+
+    # The hint, pasted with the location of the data in this clone's world: this clone only.
+    pasted = re.search(r"scaffold add remote \S+ URL --local", hint)
+    assert pasted, hint
+    storage = str(workdir / "my-project-dvc-storage")
+    command = pasted[0].replace(" URL ", f" {storage} ").split()
+    run(command, cwd=elsewhere, env=tools)
+    assert git("status", "--porcelain", cwd=elsewhere) == ""  # .dvc/config is untouched
+    run(["make", "data-pull"], cwd=elsewhere, env=tools)
+    assert (elsewhere / "data" / "raw" / "sales.csv").read_text() == "x,y\n1,2\n"
 
     # Beside the storage folder (the machine that made it), the same command brings the data.
     raw.unlink()
@@ -170,8 +212,8 @@ def test_the_readme_says_what_a_new_user_needs(made_default: Path):
     for needed in (
         "make lab",  # open the notebooks
         "nbdime",  # notebook diffs
-        "pipx install scaffold",  # scaffold is its own tool, reachable from any env
-        "git commit --no-verify",  # offline: hooks cannot be fetched
+        "pipx install nbscaffold",  # scaffold is its own tool, reachable from any env
+        "install from the package\nindex",  # hooks work behind a firewall
         "~/.cache/pre-commit",
         "git add` on the notebook again",  # why the first nbstripout commit fails
         "only works for clones that sit beside that folder",  # the local remote
@@ -359,9 +401,8 @@ def test_day_one_to_day_thirty(
 
     # Open the notebooks: `make lab` serves JupyterLab on 127.0.0.1.
     port = free_port()
+    # No --allow-root: as root (this container) the Makefile adds it itself.
     lab_args = f"--no-browser --port={port} --IdentityProvider.token=day30"
-    if os.geteuid() == 0:  # CI containers: jupyter refuses root without it
-        lab_args += " --allow-root"
     log = (tmp_path / "lab.log").open("w")
     lab = subprocess.Popen(
         ["make", "lab", f"LAB_ARGS={lab_args}"],

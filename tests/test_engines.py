@@ -193,8 +193,12 @@ OTHER_ANSWERS = {
     "binder": "no",
     "colab": "yes",
     "devcontainer": "no",
+    "sagemaker": "yes",
+    "vertex": "yes",
     "github_repo": "acme/sales-forecast",
     "app": "streamlit",
+    "pre_commit_hooks": "github",
+    "spark": "yes",  # with the example code: the Spark notebook, its params and stage
 }
 
 
@@ -204,6 +208,7 @@ MINIMAL_ANSWERS = {
     "example_code": "no",
     "pydata_packages": "none",
     "app": "voila",  # the one app that needs no example code
+    "spark": "yes",  # without the example code: spark.py, no Spark notebook
 }
 
 

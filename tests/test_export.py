@@ -1,10 +1,15 @@
-"""`scaffold export airflow|dagster`: the dvc.yaml pipeline as an orchestrator's file.
+"""`scaffold export airflow|dagster|kubeflow|prefect`: the dvc.yaml pipeline as an
+orchestrator's file.
 
 Fast tests read and write small projects in-process. The slow tests run the exports for real:
-a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow dags test`)
-and a real Dagster (`dagster asset materialize --select '*'`), each in its own venv built
-once per session with uv and the shared cache, and compare what they executed with what
-`dvc repro` executed: the same notebooks with the same injected parameters.
+a real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME, `airflow dags test`),
+a real Dagster (`dagster asset materialize --select '*'`), the real kfp compiler and KFP's
+local runner (`kfp.local.SubprocessRunner`, no cluster) and a real Prefect flow run (its
+ephemeral API server on 127.0.0.1, no server to start), each in its own venv built once per
+session with uv and the shared cache (kfp and Prefect resolve together and share one), and
+compare what they executed with what `dvc repro` executed: the same notebooks with the same
+injected parameters, and a graduated script stage (`python -m <pkg>.pipelines.<stem>`) run
+as its cmd.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,10 +29,14 @@ import pytest
 from typer.testing import CliRunner
 
 from scaffold.cli import app
+from scaffold.errors import ScaffoldError
 from scaffold.export import (
     AIRFLOW_PAPERMILL_VERSION,
     AIRFLOW_VERSION,
     DAGSTER_VERSION,
+    KFP_VERSION,
+    PREFECT_VERSION,
+    TARGETS,
     export,
     is_untouched,
     plan_tasks,
@@ -248,7 +258,7 @@ def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
     else:
         (lab / "dvc.yaml").write_text(dvc_yaml)
     before = listing(lab)
-    for target in ("airflow", "dagster"):
+    for target in TARGETS:
         code, out, err = cli("export", target)
         assert code == 1, out
         assert err.startswith("error: ") and message in err, err
@@ -260,6 +270,10 @@ def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
     ("args", "message"),
     [
         (["--schedule", "every day"], "--schedule expects a cron expression"),
+        (["--schedule", "60 25 * * *"], "--schedule '60 25 * * *': minute '60' is outside 0-59."),
+        (["--schedule", "0 3 0 * *"], "day '0' is outside 1-31."),
+        (["--schedule", "*/0 * * * *"], "minute '*/0'"),
+        (["--dag-id", ""], "--dag-id is empty; give an id, or leave the option out"),
         (["--dag-id", "my dag"], "--dag-id 'my dag': use letters"),
         (["--output", "../elsewhere"], "must be inside the project"),
     ],
@@ -268,6 +282,21 @@ def test_bad_options_are_refused(lab: Path, args: list[str], message: str):
     code, _, err = cli("export", "airflow", *args)
     assert code == 1 and message in err, err
     assert not (lab / "dags").exists() and not (lab.parent / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--image", "my image"], "--image 'my image' is not an image reference"),
+        (["--image", "$(touch PWNED)"], "is not an image reference"),
+        (["--output", "../elsewhere"], "must be inside the project"),
+    ],
+)
+def test_bad_kubeflow_options_are_refused(lab: Path, args: list[str], message: str):
+    before = listing(lab)
+    code, _, err = cli("export", "kubeflow", *args)
+    assert code == 1 and message in err, err
+    assert listing(lab) == before and not (lab / "PWNED").exists()
 
 
 # -- the files --------------------------------------------------------------------------------
@@ -308,12 +337,39 @@ def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
     assert "3 assets (2 notebooks, 1 shell) from dvc.yaml" in out
     assert "The project's Python lacks dagster, papermill, pyyaml, ipykernel" in out
     assert f'pip install "dagster=={DAGSTER_VERSION}"' in out
+    assert out.splitlines()[-1].startswith("Next: dagster dev -f pipelines/flow-lab.py")
+
+
+def test_every_target_says_what_it_wrote_and_what_comes_next(lab: Path):
+    for target in TARGETS:
+        code, out, _ = cli("export", target)
+        assert code == 0, out
+        lines = out.splitlines()
+        assert lines[0].startswith("create "), out
+        assert (lab / lines[0].split()[1]).is_file()
+        assert lines[-1].startswith("Next: ") and lines[0].split()[1] in lines[-1], out
+
+
+def test_only_the_executed_notebooks_name_is_an_airflow_template(lab: Path):
+    """A `{{ ... }}` in a notebook's file name must not be rendered by Airflow at run time."""
+    text = export(Project(lab), "airflow", python=NO_ORCHESTRATOR).path.read_text()
+    stage_class = next(
+        node
+        for node in ast.parse(text).body
+        if isinstance(node, ast.ClassDef) and node.name == "NotebookStage"
+    )
+    fields = next(
+        node.value
+        for node in stage_class.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "template_fields"
+    )
+    assert ast.literal_eval(fields) == ("output_nb",)
 
 
 def test_values_are_data_in_the_generated_source(lab: Path):
     tricky = 'echo "it\'s {{ ds }}" """ \\n done'
     (lab / "dvc.yaml").write_text(json.dumps({"stages": {"odd": {"cmd": tricky}}}))
-    for target in ("airflow", "dagster"):
+    for target in TARGETS:
         path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
         constants = {
             node.value
@@ -323,14 +379,54 @@ def test_values_are_data_in_the_generated_source(lab: Path):
         assert tricky in constants
 
 
+def test_names_paths_and_parameters_are_literals_in_every_target(lab: Path):
+    """A stage name, a notebook file name and a -p value that look like code stay data."""
+    odd_name = 'nb"); import os; os.system("touch PWNED") #'
+    (lab / "notebooks" / f"{odd_name}.ipynb").write_text(notebook("x = 1\n", "print(x)\n"))
+    value = "'''; __import__('os').system('touch PWNED') #"
+    cmd = f"papermill 'notebooks/{odd_name}.ipynb' 'reports/{odd_name}.ipynb' -p x \"{value}\""
+    stage = {"cmd": cmd, "outs": [f"data/{odd_name}"]}
+    (lab / "dvc.yaml").write_text(json.dumps({"stages": {'odd"stage': stage}}))
+    for target in TARGETS:
+        path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
+        tree = ast.parse(path.read_text())
+        constants = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        assert {f"notebooks/{odd_name}.ipynb", value} <= constants, target
+        calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        assert not any("system" in call or "__import__" in call for call in calls), target
+    assert not (lab / "PWNED").exists()
+
+
+def test_a_graduated_script_stage_runs_its_cmd_as_is_in_every_target(lab: Path):
+    cmd = "python -m flow_lab.pipelines.double_total --params params/double-total.yaml"
+    with (lab / "dvc.yaml").open("a") as handle:
+        handle.write(
+            f"  double_total:\n    cmd: {cmd}\n    deps: [data/processed/total.txt]\n"
+            "    outs: [data/processed/double.txt]\n"
+        )
+    for target in TARGETS:
+        code, out, _ = cli("export", target)
+        assert code == 0 and "4 " in out and "(2 notebooks, 1 script, 1 shell)" in out, out
+        path = lab / out.split()[1]
+        constants = [
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant)
+        ]
+        assert cmd in constants, target
+    tasks = {task.id: task for task in plan_tasks(lab, "prefect")}
+    assert tasks["double_total"].kind == "script"
+    assert tasks["double_total"].upstream == ("sum_numbers",)
+
+
 def test_the_generated_files_are_ruff_clean(lab: Path):
-    for target in ("airflow", "dagster"):
+    folders = []
+    for target, spec in TARGETS.items():
         export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+        folders.append(spec.folder)
     ruff = [sys.executable, "-m", "ruff"]
     for args in (["format", "--check", "--diff"], ["check"]):
-        done = subprocess.run(
-            [*ruff, *args, "dags", "pipelines"], cwd=lab, capture_output=True, text=True
-        )
+        done = subprocess.run([*ruff, *args, *folders], cwd=lab, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -419,6 +515,44 @@ def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def kfp_prefect_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kfp and Prefect at the pinned versions (uv resolves them together, so one venv serves
+    both tests), with what the stages import; pip, because a lightweight KFP component checks
+    its kfp with pip before it starts."""
+    return build_venv(
+        tmp_path_factory.mktemp("kfp-prefect-venv") / "venv",
+        f"kfp=={KFP_VERSION}",
+        f"prefect=={PREFECT_VERSION}",
+        "papermill",
+        "ipykernel",
+        "pyyaml",
+        "pip",
+    )
+
+
+def install_project(bin_folder: Path, root: Path) -> None:
+    """The project, editable and without its dependencies, into an orchestrator's venv (as
+    the deployment docs say), so that a script stage's `python -m <pkg>...` finds it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            str(bin_folder / "python"),
+            "-e",
+            str(root),
+        ],
+        check=True,
+        env={**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR},
+    )
+
+
+@pytest.fixture(scope="session")
 def dagster_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Dagster at the pinned version, with papermill and a kernel (no dagstermill)."""
     return build_venv(
@@ -449,6 +583,39 @@ def injected_cell(path: Path) -> str:
     return found[0]
 
 
+SCRIPT_STAGE = """\
+  double_total:
+    cmd: python -m flow_lab.pipelines.double_total --params params/double-total.yaml
+    deps:
+      - data/processed/total.txt
+      - src/flow_lab/pipelines/double_total.py
+    params:
+      - params/double-total.yaml:
+    outs:
+      - data/processed/double.txt
+"""
+
+
+def add_script_stage(root: Path) -> None:
+    """A graduated stage: a module of the project's package run with its params file."""
+    package = root / "src" / "flow_lab" / "pipelines"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "double_total.py").write_text(
+        "import argparse\n"
+        "from pathlib import Path\n\n"
+        "import yaml\n\n"
+        "parser = argparse.ArgumentParser()\n"
+        'parser.add_argument("--params", required=True)\n'
+        "params = yaml.safe_load(Path(parser.parse_args().params).read_text())\n"
+        'total = int(Path("data/processed/total.txt").read_text())\n'
+        'Path("data/processed/double.txt").write_text(str(total * params["factor"]))\n'
+    )
+    (root / "params" / "double-total.yaml").write_text("factor: 2\n")
+    with (root / "dvc.yaml").open("a") as handle:
+        handle.write(SCRIPT_STAGE)
+
+
 def clear_outputs(root: Path) -> None:
     for folder in ("data/interim", "data/processed"):
         for path in (root / folder).glob("*.txt"):
@@ -473,11 +640,13 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         for stale in (root / "notebooks").glob("*.ipynb"):
             stale.unlink()
         make_pipeline(root)
+        add_script_stage(root)
         fixture_git("add", "--all", cwd=root)
         fixture_git("commit", "--quiet", "--no-verify", "-m", "pipeline", cwd=root)
         project_venv(root)
         run_scaffold("run", "--all", cwd=root)
         assert (root / "data" / "processed" / "total.txt").read_text() == "19"
+        assert (root / "data" / "processed" / "double.txt").read_text() == "38"
         injected = {stem: injected_cell(root / "reports" / f"{stem}.ipynb") for stem in (MAKE, SUM)}
         assert injected[MAKE] == '# Parameters\nn = 4\nlabel = "{{ ds }} raw"\n'
         assert injected[SUM] == "# Parameters\nscale = 3\noffset = 1\n"
@@ -498,6 +667,7 @@ def assert_same_as_dvc_repro(flow: Flow, run: Path) -> None:
         assert injected_cell(run / f"{stem}.ipynb") == source
     assert (flow.root / "data" / "processed" / "total.txt").read_text() == "19"
     assert (flow.root / "data" / "processed" / "total-copy.txt").read_text() == "19"
+    assert (flow.root / "data" / "processed" / "double.txt").read_text() == "38"
 
 
 def last_json(output: str) -> list[dict[str, str]]:
@@ -509,6 +679,7 @@ def last_json(output: str) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: Path):
     root = flow.root
+    install_project(airflow_bin, root)
     run_scaffold("export", "airflow", "--dag-id", "flow_lab", cwd=root)
     known = {p.name for p in (root / "reports").iterdir()}
     env = {
@@ -572,6 +743,7 @@ def test_airflow_runs_the_exported_dag(flow: Flow, airflow_bin: Path, tmp_path: 
 @pytest.mark.slow
 def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path, tmp_path: Path):
     root = flow.root
+    install_project(dagster_bin, root)
     run_scaffold("export", "dagster", cwd=root)
     runs = tmp_path / "runs"  # the reports folder from the environment, not reports/
     dagster_home = tmp_path / "dagster"
@@ -616,7 +788,8 @@ def test_dagster_materializes_the_exported_assets(flow: Flow, dagster_bin: Path,
 def test_the_generated_project_exports_with_make(flow: Flow):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    for target, path in (("airflow", "dags/flow-lab.py"), ("dagster", "pipelines/flow-lab.py")):
+    for target, spec in TARGETS.items():
+        path = f"{spec.folder}/flow-lab.py"
         done = subprocess.run(
             ["make", f"export-{target}"],
             cwd=flow.root,
@@ -629,3 +802,111 @@ def test_the_generated_project_exports_with_make(flow: Flow):
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert is_untouched((flow.root / path).read_text())
+
+
+KFP_LOCAL_RUN = """\
+import importlib.util, sys
+from kfp import local
+
+spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[3])
+module.pipeline(project_root=sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
+    flow: Flow, kfp_prefect_bin: Path, tmp_path: Path
+):
+    root = flow.root
+    install_project(kfp_prefect_bin, root)
+    exported = export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"))
+    assert exported.missing == () and exported.compiled is not None
+    compiled = exported.compiled[0]
+    assert compiled == root / "kubeflow" / "flow-lab.yaml" and is_untouched(compiled.read_text())
+    import yaml
+
+    dag = yaml.safe_load(compiled.read_text())["root"]["dag"]["tasks"]
+    assert dag["stage-sum-numbers"]["dependentTasks"] == ["stage-make-numbers"]
+    handed = dag["stage-sum-numbers"]["inputs"]["artifacts"]["from_make_numbers"]
+    assert handed["taskOutputArtifact"] == {
+        "outputArtifactKey": "outs",
+        "producerTask": "stage-make-numbers",
+    }
+    assert dag["stage-double-total"]["dependentTasks"] == ["stage-sum-numbers"]
+
+    pipeline_root = tmp_path / "kfp-outputs"
+    env = {**os.environ, "PATH": f"{kfp_prefect_bin}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(
+        [
+            str(kfp_prefect_bin / "python"),
+            "-c",
+            KFP_LOCAL_RUN,
+            str(exported.path),
+            root,
+            pipeline_root,
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    # Stage 2 starts after stage 1 finished, and gets stage 1's outs as its input artifact.
+    finished = log.index("'stage-make-numbers'\x1b[0m finished with status")
+    assert log.index("Executing task \x1b[96m'stage-sum-numbers'") > finished
+    (run,) = pipeline_root.iterdir()
+    outs = run / "stage-make-numbers" / "outs" / "data" / "interim" / "numbers.txt"
+    assert outs.read_text() == "0 1 2 3"
+    assert (run / "stage-sum-numbers" / "outs/data/processed/total.txt").read_text() == "19"
+    assert (run / "stage-double-total" / "outs/data/processed/double.txt").read_text() == "38"
+    for stem, stage in ((MAKE, "stage-make-numbers"), (SUM, "stage-sum-numbers")):
+        assert injected_cell(run / stage / "notebook") == flow.injected[stem]
+    clear_outputs(root)
+
+    # The compiled YAML is guarded like the module: an edit stops the next export.
+    compiled.write_text(compiled.read_text().replace("flow-lab", "edited"))
+    edited = compiled.read_text()
+    with pytest.raises(ScaffoldError, match=r"kubeflow/flow-lab\.yaml was changed"):
+        export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"))
+    assert compiled.read_text() == edited
+    export(Project(root), "kubeflow", python=str(kfp_prefect_bin / "python"), force=True)
+    assert is_untouched(compiled.read_text())
+
+
+@pytest.mark.slow
+def test_prefect_runs_the_exported_flow(flow: Flow, kfp_prefect_bin: Path, tmp_path: Path):
+    root = flow.root
+    install_project(kfp_prefect_bin, root)
+    run_scaffold("export", "prefect", cwd=root)
+    runs = tmp_path / "runs"
+    env = {
+        **os.environ,
+        "PATH": f"{kfp_prefect_bin}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        # the ephemeral API server starts slowly on a loaded machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FLOW_LAB_REPORTS_DIR": str(runs),
+    }
+    for name in ("VIRTUAL_ENV", "PREFECT_API_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [str(kfp_prefect_bin / "python"), str(root / "flows" / "flow-lab.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    order = re.findall(r"Task run '(\w+)-\w+' - Finished in state Completed", log)
+    assert order == ["make_numbers", "sum_numbers", "copy_total", "double_total"], log[-3000:]
+    assert_same_as_dvc_repro(flow, run_reports(runs, set()))
+    clear_outputs(root)

@@ -2,8 +2,9 @@
 
 For each option set, one project is generated with the real CLI and installed once in its own
 venv (built lazily, shared by every test of the session); then its tests, its first notebook
-(papermill), its DVC pipeline, ruff, and its pre-commit hooks (against local mirrors of the hook
-repositories: no GitHub here) must all work.
+(papermill), its DVC pipeline, ruff, and its pre-commit hooks must all work: the default ones
+install from the package index; `pre_commit_hooks=github` ones are cloned from local mirrors of
+the hook repositories (no GitHub here).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ OPTION_SETS: dict[str, tuple[str, list[str]]] = {
             "dvc_remote=s3",
             "dvc_remote_url=s3://bucket/dvc",
             "docs=none",
+            "pre_commit_hooks=github",
         ],
     ),
 }
@@ -150,8 +152,12 @@ def generated(request: pytest.FixtureRequest, projects: Projects) -> Generated:
 @pytest.fixture(scope="session")
 def hook_mirrors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Local tagged git mirrors of the template's hook repositories (built once)."""
-    repos = hook_repos(TEMPLATE_PROJECT / ".pre-commit-config.yaml")
-    return build_mirrors(repos, tmp_path_factory.mktemp("hook-mirrors"))
+    import jinja2
+
+    template = (TEMPLATE_PROJECT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    config = tmp_path_factory.mktemp("hook-config") / ".pre-commit-config.yaml"
+    config.write_text(jinja2.Template(template).render(cookiecutter={"pre_commit_hooks": "github"}))
+    return build_mirrors(hook_repos(config), tmp_path_factory.mktemp("hook-mirrors"))
 
 
 @pytest.fixture

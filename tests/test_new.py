@@ -29,6 +29,7 @@ def test_default_project_is_committed_clean_with_dvc_and_hooks(workdir: Path):
     project = workdir / "my-project"
 
     lines = result.stdout.splitlines()
+    assert "git config --global" not in result.stdout  # git knows who commits
     steps = [line.split()[0] + " " + line.split()[1] for line in lines if line.startswith("  ")]
     assert steps == ["git init", "dvc init", "dvc remote", "pre-commit hooks", "git commit"]
 
@@ -108,7 +109,7 @@ def test_without_a_git_identity_the_author_signs_the_first_commit_only(workdir: 
     empty = tmp_path / "empty-gitconfig"
     empty.write_text("")
     env = {"GIT_CONFIG_GLOBAL": str(empty)}
-    run_scaffold(
+    made = run_scaffold(
         "new",
         "Lab",
         *QUIET,
@@ -121,6 +122,11 @@ def test_without_a_git_identity_the_author_signs_the_first_commit_only(workdir: 
         env=env,
     )
     project = workdir / "lab"
+    # The next step says how to set an identity, or the user's own first commit fails.
+    assert (
+        "set them once: git config --global user.name 'Ada Lovelace' && "
+        "git config --global user.email ada@example.com"
+    ) in made.stdout
     log = subprocess.run(
         ["git", "log", "--format=%an <%ae> / %cn <%ce>"],
         cwd=project,

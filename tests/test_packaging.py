@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.parser
 import os
 import subprocess
 import sys
@@ -33,8 +34,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         env={**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR},
     )
-    (built,) = out.glob("scaffold-*.whl")
+    (built,) = out.glob("nbscaffold-*.whl")
     return built
+
+
+def test_the_wheel_is_the_nbscaffold_distribution_with_two_commands(wheel: Path):
+    # `scaffold` on the package index is an unrelated project: ours is nbscaffold.
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        headers = email.parser.HeaderParser().parsestr(archive.read(metadata).decode())
+        (entry_points,) = [n for n in archive.namelist() if n.endswith("/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert headers["Name"] == "nbscaffold"
+    assert metadata.startswith("nbscaffold-")
+    assert "scaffold = scaffold.cli:main" in scripts
+    assert "nbscaffold = scaffold.cli:main" in scripts
 
 
 def test_the_wheel_holds_the_template_and_hooks(wheel: Path):
@@ -93,3 +107,7 @@ def test_an_installed_wheel_creates_a_project(wheel: Path, tmp_path: Path, workd
     assert (project / ".dvc" / "config").is_file()
     assert git("rev-list", "--count", "HEAD", cwd=project) == "1"
     assert "site-packages" not in (project / "README.md").read_text()
+    assert '_src_path: "pypi:nbscaffold"' in (project / ".copier-answers.yml").read_text()
+    second = subprocess.run([str(venv / "bin" / "nbscaffold"), "--version"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert second.stdout.startswith("scaffold ")

@@ -471,6 +471,26 @@ def test_default_and_force(workdir: Path, lab: Path):
     assert "remote.team.profile" not in settings  # the replaced remote's settings are gone
 
 
+def test_local_overrides_the_committed_remote_for_this_clone_only(workdir: Path, lab: Path):
+    project = lab
+    committed = (project / ".dvc" / "config").read_bytes()
+    mine = workdir / "my-copy-of-storage"
+    result = scaffold_in_process("add", "remote", "storage", str(mine), "--local", cwd=project)
+    assert (project / ".dvc" / "config").read_bytes() == committed  # nothing for everyone
+    assert "\t" not in result.stdout
+    assert ".dvc/config.local: url (this clone only)" in result.stdout
+    assert "shared" not in result.stdout and "Next: dvc pull -r storage" in result.stdout
+    settings = dvc_settings(project)  # DVC merges the files: the local url wins
+    assert settings["remote.storage.url"] == (str(mine), ".dvc/config.local")
+    assert dvc("remote", "default", cwd=project).stdout.strip() == "storage"
+    assert git("status", "--porcelain", cwd=project) == ""  # config.local is git-ignored
+    again = scaffold_in_process("add", "remote", "storage", "../x", "--local", cwd=project,
+                                check=False)  # fmt: skip
+    assert again.returncode == 1 and "already exists in .dvc/config.local" in again.stderr
+    scaffold_in_process("add", "remote", "storage", "../x", "--local", "--force", cwd=project)
+    assert dvc_settings(project)["remote.storage.url"] == (str(workdir / "x"), ".dvc/config.local")
+
+
 # --- secrets ---------------------------------------------------------------------------------
 
 

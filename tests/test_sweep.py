@@ -99,7 +99,8 @@ def test_dry_run_prints_the_typed_cross_product_and_writes_nothing(
         (["--grid", "lr="], "--grid lr=: give a comma-separated list of values"),
         (["--grid", "lr=1,,2"], "give a comma-separated list of values (none is empty)"),
         (["--grid", "lr"], "--grid expects KEY=V1,V2,..."),
-        (["--grid", "seed=1,x"], "-p seed=x: seed is declared int."),
+        (["--grid", "seed=1,x"], "--grid seed=x: seed is declared int."),
+        (["--grid", "seed=abc"], "--grid seed=abc: seed is declared int."),  # not -p
         (["--grid", "lr=1", "--grid", "lr=2"], "--grid lr is given twice"),
         (["--grid", "lr=1", "-p", "lr=2"], "lr is in both -p and --grid"),
         (
@@ -107,6 +108,8 @@ def test_dry_run_prints_the_typed_cross_product_and_writes_nothing(
             "--grid makes 10,100 runs, over 10,000; pass --yes to run them all.",
         ),
         (["--grid", "lr=1", "--cluster", "localhost"], "--cluster localhost: a Dask scheduler"),
+        (["--grid", "lr=1", "--cluster", "tcp://[::1"], "--cluster tcp://[::1: a Dask scheduler"),
+        (["--grid", "lr=1", "--cluster", "tcp://[::1:8786"], "a Dask scheduler address looks"),
         (["-j", "2"], "-j, --cluster and --yes go with --grid"),
         (["--grid", "lr=1", "-j", "0"], "-j must be 1 or more"),
     ],
@@ -190,6 +193,44 @@ def test_the_summary_has_parameters_status_seconds_metrics_and_errors(made: Path
         assert lines[1].split() == ["seed=1", "done", "2.2", "0.9"]
         assert "failed seed=2: cell 4 (id 'x'): ValueError: bad" in lines
         assert lines[-1].startswith("1 of 2 runs done, 1 failed; summary in reports/sweeps/")
+    finally:
+        import shutil
+
+        shutil.rmtree(made / "reports" / "sweeps")
+
+
+def test_the_summary_neutralises_spreadsheet_formulas(made: Path):
+    """OWASP's CSV rule: a cell starting with = + - @, tab or CR gets a leading quote;
+    numbers (a negative learning rate) stay numbers."""
+    from scaffold.project import open_project
+    from scaffold.run import Request
+    from scaffold.sweep import plan_sweep
+
+    project = open_project(made)
+    grid = ['name==HYPERLINK("http://x.example"),@SUM(1),+1,ok', "lr=-0.5"]
+    sweep = plan_sweep(project, Request(notebooks=["2.0"], grid=grid), cwd=made)
+    metrics = {"note": "=1+1", "tab": "\tx", "cr": "\rx", "score": -1.5}
+    outcomes = [Outcome(run, "done", 1.0, metrics=metrics) for run in sweep.runs[:3]]
+    outcomes.append(Outcome(sweep.runs[3], "failed", 1.0, "-cmd|' /C calc'!A0"))
+    try:
+        with write_summary(sweep, outcomes).open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["name"] for row in rows] == [
+            '\'=HYPERLINK("http://x.example")',
+            "'@SUM(1)",
+            "'+1",
+            "ok",
+        ]
+        assert {row["lr"] for row in rows} == {"-0.5"}
+        assert rows[0]["note"] == "'=1+1" and rows[0]["tab"] == "'\tx" and rows[0]["cr"] == "'\rx"
+        assert rows[0]["score"] == "-1.5"
+        assert rows[3]["error"] == "'-cmd|' /C calc'!A0"
+        assert all(
+            not cell.startswith(("=", "+", "-", "@"))
+            for row in rows
+            for key, cell in row.items()
+            if key not in ("lr", "score")
+        )
     finally:
         import shutil
 

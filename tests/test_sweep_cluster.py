@@ -242,3 +242,64 @@ def test_an_unreachable_scheduler_is_one_sentence(lab: Path):
     assert last.endswith("start one (dask scheduler) or check the address.")
     assert "Traceback" not in result.stderr
     assert not (lab / "reports" / "sweeps" / stem).exists()
+
+
+@pytest.fixture()
+def impostor() -> Iterator[dict[str, str]]:
+    """Two endpoints that are not Dask schedulers, on 127.0.0.1: one that greets every
+    connection with an SSH banner (its bytes read as a 3 EiB frame length) and one that
+    accepts and stays silent (an HTTP server waiting for a request)."""
+    servers = {"banner": b"SSH-2.0-OpenSSH_9.6\r\n" * 4, "silent": b""}
+    sockets, addresses, stop = [], {}, False
+
+    def serve(sock: socket.socket, greeting: bytes) -> None:
+        held = []
+        while not stop:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            if greeting:
+                conn.sendall(greeting)
+            held.append(conn)
+
+    import threading
+
+    for name, greeting in servers.items():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sockets.append(sock)
+        addresses[name] = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+        threading.Thread(target=serve, args=(sock, greeting), daemon=True).start()
+    yield addresses
+    stop = True
+    for sock in sockets:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("banner", "answers, but not as a Dask scheduler; give the address dask scheduler prints"),
+        ("silent", "(no answer within 5 s); start one (dask scheduler) or check the address."),
+        ("tcp://127.0.0.1:99999", "is not a Dask address (port 99999 is not between 1 and 65535)."),
+    ],
+)
+def test_a_bad_cluster_is_one_sentence_before_the_plan(
+    lab: Path, impostor: dict[str, str], kind: str, message: str
+):
+    """Dask's own parser checks the address; a short connect and handshake check the peer,
+    before the plan is printed: one sentence, no traceback, nothing written."""
+    stem = add(lab, f"impostor {'port' if ':' in kind else kind}")
+    address = impostor.get(kind, kind)
+    started = time.monotonic()
+    result = run_scaffold(
+        "run", stem, "--grid", "seed=1,2", "--cluster", address, cwd=lab, check=False
+    )
+    assert time.monotonic() - started < 90
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+    assert message in result.stderr and address in result.stderr
+    assert "Traceback" not in result.stderr and "sweep " not in result.stdout
+    assert not (lab / "reports" / "sweeps" / stem).exists()

@@ -255,6 +255,13 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_proj
     assert "sales.csv.dvc" not in result.stderr
     assert tree(project) == before
 
+    # --pretend writes nothing, so a dirty tree is fine: it shows the last commit's update.
+    pretend = scaffold_in_process("update", "--trust", "--pretend", cwd=project)
+    assert "+PYTHON_INTERPRETER = python3" in pretend.stdout
+    assert "Pretend: nothing was changed." in pretend.stdout
+    assert "your uncommitted changes (Makefile, scratch.py) are not in it" in pretend.stdout
+    assert tree(project) == before
+
     git("checkout", "--", "Makefile", cwd=project)
     (project / "scratch.py").unlink()
     scaffold_in_process("update", "--trust", cwd=project)

@@ -1,5 +1,5 @@
 """The normal user path: projects made by an installed scaffold wheel, then `pip install -U
-scaffold`, then `scaffold update`, with no network.
+nbscaffold`, then `scaffold update`, with no network.
 
 Two wheels are built from copies of this repository, 0.1.0 and 0.2.0 (the newer with a template
 change), and installed in turn in one venv, as pip or pipx would."""
@@ -35,8 +35,12 @@ def replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def build_wheel(version: str, into: Path, work: Path, change_template: bool) -> Path:
-    source = work / f"scaffold-{version}"
+def build_wheel(
+    version: str, into: Path, work: Path, change_template: bool, legacy: bool = False
+) -> Path:
+    """A wheel of this repository at ``version``; ``legacy``: one that records the packaged
+    template as releases before the rename to nbscaffold did (``pypi:scaffold``)."""
+    source = work / f"scaffold-{version}{'-legacy' if legacy else ''}"
     source.mkdir()
     for name in BUILD_FILES:
         if (REPO_ROOT / name).is_dir():
@@ -47,6 +51,9 @@ def build_wheel(version: str, into: Path, work: Path, change_template: bool) -> 
     init = source / "scaffold" / "__init__.py"
     versioned = re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text())
     init.write_text(versioned)
+    if legacy:
+        replace_once(source / "scaffold" / "sources.py", 'PACKAGED = f"pypi:{DISTRIBUTION}"',
+                     'PACKAGED = "pypi:scaffold"')  # fmt: skip
     if change_template:
         files = source / PROJECT_FILES
         replace_once(files / "README.md", "\n## Set up\n", "\n## Setup\n")
@@ -58,7 +65,7 @@ def build_wheel(version: str, into: Path, work: Path, change_template: bool) -> 
          str(source)],
         check=True, env={**os.environ, "UV_CACHE_DIR": UV_CACHE_DIR},
     )  # fmt: skip
-    (built,) = into.glob(f"scaffold-{version}-*.whl")
+    (built,) = into.glob(f"nbscaffold-{version}-*.whl")
     return built
 
 
@@ -104,7 +111,7 @@ def test_an_upgraded_wheel_updates_a_project_of_the_older_one_offline(
     assert made.returncode == 0, made.stderr
     project = workdir / "wheel-lab"
     recorded = answers(project)
-    assert (recorded["_src_path"], recorded["_commit"]) == ("pypi:scaffold", "v0.1.0")
+    assert (recorded["_src_path"], recorded["_commit"]) == ("pypi:nbscaffold", "v0.1.0")
     assert recorded["description"] == "Rocket 🚀"
     assert git("log", "-1", "--format=%s", "refs/scaffold/template", cwd=project) == (
         "scaffold template v0.1.0"
@@ -121,10 +128,10 @@ def test_an_upgraded_wheel_updates_a_project_of_the_older_one_offline(
     git("commit", "--quiet", "--no-verify", "-m", "my edits", cwd=project)
     head = git("rev-parse", "HEAD", cwd=project)
 
-    install(venv, wheels["0.2.0"])  # pip install -U scaffold
+    install(venv, wheels["0.2.0"])  # pip install -U nbscaffold
     check = scaffold(venv, "update", "--check", cwd=project, env=OFFLINE)
     assert check.returncode == 2, check.stderr
-    assert "template v0.1.0 -> v0.2.0 available (pypi:scaffold)" in check.stdout
+    assert "template v0.1.0 -> v0.2.0 available (pypi:nbscaffold)" in check.stdout
 
     pretend = scaffold(venv, "update", "--pretend", cwd=project, env=OFFLINE)
     assert pretend.returncode == 0, pretend.stderr
@@ -133,7 +140,7 @@ def test_an_upgraded_wheel_updates_a_project_of_the_older_one_offline(
 
     updated = scaffold(venv, "update", cwd=project, env=OFFLINE)
     assert updated.returncode == 4, updated.stdout + updated.stderr  # conflicts to resolve
-    assert "Updating from template v0.1.0 to v0.2.0 (pypi:scaffold)" in updated.stdout
+    assert "Updating from template v0.1.0 to v0.2.0 (pypi:nbscaffold)" in updated.stdout
     assert "  conflict   README.md" in updated.stdout
     assert "  added      CHANGELOG.md" in updated.stdout
     assert (project / "CHANGELOG.md").read_text() == "# Changes in Wheel Lab\n"
@@ -144,7 +151,7 @@ def test_an_upgraded_wheel_updates_a_project_of_the_older_one_offline(
     assert CONFLICT in readme
     assert (project / "notes.md").read_text() == "mine\n"
     after = answers(project)
-    assert (after["_src_path"], after["_commit"]) == ("pypi:scaffold", "v0.2.0")
+    assert (after["_src_path"], after["_commit"]) == ("pypi:nbscaffold", "v0.2.0")
     assert after["description"] == "Rocket 🚀"
     assert git("rev-parse", "HEAD", cwd=project) == head  # nothing committed
     assert "UU README.md" in git("status", "--porcelain", cwd=project)
@@ -185,3 +192,41 @@ def test_a_clone_without_the_template_ref_takes_the_old_wheel_from_the_index(
     assert "  added      CHANGELOG.md" in updated.stdout
     assert "## Setup\n" in (clone / "README.md").read_text()
     assert answers(clone)["_commit"] == "v0.2.0"
+
+
+@pytest.fixture(scope="session")
+def legacy_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 0.1.0 wheel from before the rename: its projects record ``pypi:scaffold``."""
+    into, work = tmp_path_factory.mktemp("legacy-wheel"), tmp_path_factory.mktemp("legacy-src")
+    return build_wheel("0.1.0", into, work, change_template=False, legacy=True)
+
+
+def test_a_project_that_recorded_pypi_scaffold_updates_and_records_nbscaffold(
+    wheels: dict[str, Path], legacy_wheel: Path, tmp_path: Path, workdir: Path
+):
+    venv = tmp_path / "tool"
+    install(venv, legacy_wheel)
+    for name in ("Old Lab", "Same Lab"):
+        made = scaffold(venv, "new", name, "--no-input", "--no-dvc", "--no-pre-commit",
+                        cwd=workdir)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    old, same = workdir / "old-lab", workdir / "same-lab"
+    assert answers(old)["_src_path"] == "pypi:scaffold"
+
+    # The same template version under the new name: the update only corrects the source.
+    install(venv, wheels["0.1.0"])
+    fixed = scaffold(venv, "update", cwd=same, env=OFFLINE)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert git("diff", "--name-only", cwd=same) == ".copier-answers.yml"
+    assert (answers(same)["_src_path"], answers(same)["_commit"]) == ("pypi:nbscaffold", "v0.1.0")
+
+    # A newer release: the usual update, and the answers file names the new distribution.
+    install(venv, wheels["0.2.0"])
+    check = scaffold(venv, "update", "--check", cwd=old, env=OFFLINE)
+    assert check.returncode == 2, check.stdout + check.stderr
+    updated = scaffold(venv, "update", cwd=old, env=OFFLINE)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "  added      CHANGELOG.md" in updated.stdout
+    assert "  changed    .copier-answers.yml" in updated.stdout
+    assert (answers(old)["_src_path"], answers(old)["_commit"]) == ("pypi:nbscaffold", "v0.2.0")
+    assert "<<<<<<<" not in (old / "README.md").read_text()

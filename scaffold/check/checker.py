@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
-from scaffold.check import duplicates, imports
-from scaffold.check.model import Config, Finding
+from scaffold.check import duplicates, imports, spark, threshold
+from scaffold.check.model import Config, Finding, codes_where
 from scaffold.check.notebook import Summary, analyse
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.project import Project
 
-CACHE_VERSION = 2
 NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Folders never searched for notebooks: executed copies, environments, data, tool caches.
 PRUNED = {"reports", "data", "models", "node_modules", "__pycache__", "site", "venv", "env"}
@@ -58,6 +57,8 @@ class Result:
     findings: list[Finding]
     notebooks: int
     ran: int = 0
+    skipped: str = ""  # outside a project: the one line saying which rules were left out
+    root: Path | None = None  # outside a project: the folder the paths are relative to
 
 
 # -- which notebooks -------------------------------------------------------------------------
@@ -111,12 +112,25 @@ def _cache_file(root: Path) -> Path:
     return base / "scaffold" / "check" / f"{digest}.json"
 
 
+@functools.cache
+def code_version() -> str:
+    """A hash of the code that makes the cached facts (this package's modules): the cache key
+    follows the rules' code, so a changed rule never meets facts an older one cached."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=12)
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        try:
+            digest.update(module.name.encode() + module.read_bytes())
+        except OSError:
+            digest.update(module.name.encode())
+    return digest.hexdigest()
+
+
 def _load_cache(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or data.get("version") != [CACHE_VERSION, __version__]:
+    if not isinstance(data, dict) or data.get("version") != code_version():
         return {}
     entries = data.get("entries")
     return entries if isinstance(entries, dict) else {}
@@ -127,7 +141,7 @@ def _save_cache(path: Path, entries: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")
         scratch.write_text(
-            json.dumps({"version": [CACHE_VERSION, __version__], "entries": entries}),
+            json.dumps({"version": code_version(), "entries": entries}),
             encoding="utf-8",
         )
         os.replace(scratch, path)
@@ -408,6 +422,8 @@ def _import_rules(
             local = imports.local_modules(root, folder)
             local_by_folder[folder] = local | ({package.name} if package else set())
         for module, cell, line in summary.imports:
+            if module in spark.IMPORTS:
+                continue  # NB411 says where Spark is declared
             missing = imports.missing(module, wanted, local_by_folder[folder], installed)
             if missing and installed is None:
                 installed = _installed(project, python)
@@ -649,6 +665,59 @@ def _data_rules(root: Path, config: Config) -> list[Finding]:
 # -- the whole check -------------------------------------------------------------------------
 
 
+def _code_ranges(codes: Sequence[str]) -> str:
+    """``NB402, NB501-NB502, NB601-NB605`` (consecutive codes of one hundred joined)."""
+    runs: list[list[str]] = []
+    for code in codes:
+        last = runs[-1][-1] if runs else ""
+        if last and last[:3] == code[:3] and int(code[2:]) == int(last[2:]) + 1:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def check_anywhere(
+    paths: Sequence[Path], config: Config | None = None, *, use_cache: bool = True,
+    cwd: Path | None = None,
+) -> Result:  # fmt: skip
+    """The per-notebook rules on ``paths`` outside any project (as ruff or nbstripout do).
+
+    Paths are shown relative to ``cwd`` when under it. The rules that need a project
+    (scope ``project``) are skipped, and ``Result.skipped`` says which.
+    """
+    config = config or Config()
+    here = (cwd or Path.cwd()).resolve()
+    chosen: list[Path] = []
+    for given in paths:
+        path = (here / given).resolve()
+        if path.is_dir():
+            chosen.extend(_walk(path, path, config))
+        elif not path.exists():
+            raise ScaffoldError(f"{given}: no such file or folder.")
+        elif path.suffix != ".ipynb":
+            raise ScaffoldError(f"{given} is not a notebook (.ipynb).")
+        else:
+            chosen.append(path)
+    chosen = list(dict.fromkeys(chosen))
+    folders = [str(path.parent) for path in chosen]
+    common = Path(os.path.commonpath(folders)) if folders else here
+    root = here if common.is_relative_to(here) else common
+    project_codes = [code for code in codes_where(scope="project") if config.enabled(code)]
+    local = Config(config.select, (*config.ignore, *project_codes), config.exclude,
+                   config.thresholds)  # fmt: skip
+    parse = any(local.enabled(code) for code in PARSED)
+    found = summaries(root, chosen, use_cache, parse)
+    findings = _notebook_rules(found, local, "a module")
+    skipped = (
+        f"Not in a project: skipped the project rules {_code_ranges(project_codes)} "
+        "(declared dependencies, copies across notebooks, pipeline contract, names, data in git)."
+        if project_codes
+        else ""
+    )
+    return Result(keep(findings, found, local), len(found), skipped=skipped, root=root)
+
+
 def check(
     project: Project,
     paths: Sequence[Path] = (),
@@ -679,12 +748,14 @@ def check(
         findings.extend(_production_rules(project, chosen))
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
+    findings.extend(threshold.rules(root, chosen, config.enabled))
+    findings.extend(spark.rules(project, chosen_paths, config))
     return Result(keep(findings, chosen, config), len(chosen))
 
 
 PRODUCTION_CODES = ("NB601", "NB602", "NB603", "NB604", "NB605")
 # The rules that need the code cells parsed; without them, notebooks are only read.
-PARSED = ("NB104", "NB401", "NB402", "NB404", "NB501", "NB502", "NB602", "NB603", "NB802")
+PARSED = codes_where(parsed=True)
 
 
 def _notebook_rules(chosen: Sequence[Summary], config: Config, where: str) -> list[Finding]:

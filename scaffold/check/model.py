@@ -17,44 +17,86 @@ from scaffold.errors import ScaffoldError
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: its stable code, a short name and whether it is an error or a warning."""
+    """One check: its stable code, a short name, error or warning, and where it applies.
+
+    ``scope``: ``notebook`` (one notebook's own content: runs anywhere, even outside a
+    project), ``project`` (needs the project: its declared dependencies, its other notebooks,
+    its pipeline or its git repository) or ``run`` (``--run``). ``parsed``: the rule needs the
+    code cells parsed (without one enabled, notebooks are only read).
+    """
 
     code: str
     name: str
     severity: str  # "error" | "warning"
+    scope: str = "notebook"  # "notebook" | "project" | "run"
+    parsed: bool = False
 
 
-RULES: dict[str, Rule] = {
-    rule.code: rule
-    for rule in (
-        Rule("NB001", "fails-restart-run-all", "error"),
-        Rule("NB002", "run-timeout", "error"),
-        Rule("NB101", "invalid-json", "error"),
-        Rule("NB102", "empty-file", "error"),
-        Rule("NB103", "not-a-notebook", "error"),
-        Rule("NB104", "syntax-error", "error"),
-        Rule("NB201", "stored-outputs", "error"),
-        Rule("NB202", "stored-execution-counts", "error"),
-        Rule("NB301", "out-of-order-execution", "error"),
-        Rule("NB302", "skipped-cell", "error"),
-        Rule("NB401", "absolute-path", "error"),
-        Rule("NB402", "path-outside-project", "error"),
-        Rule("NB403", "pip-install-in-notebook", "error"),
-        Rule("NB404", "undeclared-import", "error"),
-        Rule("NB501", "duplicate-definition", "error"),
-        Rule("NB502", "drifted-definition", "warning"),
-        Rule("NB601", "parameters-cell-count", "error"),
-        Rule("NB602", "parameter-missing", "error"),
-        Rule("NB603", "parameter-type", "error"),
-        Rule("NB604", "stage-dependencies", "error"),
-        Rule("NB605", "unreadable-pipeline-file", "error"),
-        Rule("NB701", "notebook-name", "error"),
-        Rule("NB801", "too-many-cells", "warning"),
-        Rule("NB802", "too-many-functions", "warning"),
-        Rule("NB901", "data-in-git", "error"),
-        Rule("NB902", "large-file-in-git", "error"),
+SCOPES = ("notebook", "project", "run")
+RULES: dict[str, Rule] = {}
+
+
+def register(*rules: Rule) -> None:
+    """Add rules to the table (each module of rules registers its own; codes are unique)."""
+    for rule in rules:
+        if rule.code in RULES or not re.fullmatch(r"NB\d{3}", rule.code):
+            raise ValueError(f"rule code {rule.code!r} is taken or malformed")
+        if rule.scope not in SCOPES or rule.severity not in ("error", "warning"):
+            raise ValueError(f"rule {rule.code}: bad scope or severity")
+        RULES[rule.code] = rule
+
+
+_PROJECT, _RUN = "project", "run"
+register(
+    Rule("NB001", "fails-restart-run-all", "error", _RUN),
+    Rule("NB002", "run-timeout", "error", _RUN),
+    Rule("NB101", "invalid-json", "error"),
+    Rule("NB102", "empty-file", "error"),
+    Rule("NB103", "not-a-notebook", "error"),
+    Rule("NB104", "syntax-error", "error", parsed=True),
+    Rule("NB105", "merge-conflict-markers", "error"),
+    Rule("NB201", "stored-outputs", "error"),
+    Rule("NB202", "stored-execution-counts", "error"),
+    Rule("NB301", "out-of-order-execution", "error"),
+    Rule("NB302", "skipped-cell", "error"),
+    Rule("NB401", "absolute-path", "error", parsed=True),
+    Rule("NB402", "path-outside-project", "error", _PROJECT, parsed=True),
+    Rule("NB403", "pip-install-in-notebook", "error"),
+    Rule("NB404", "undeclared-import", "error", _PROJECT, parsed=True),
+    # NB41x: Spark notebooks (scaffold/check/spark.py)
+    Rule("NB411", "spark-undeclared", "error", _PROJECT),
+    Rule("NB412", "pyspark-in-dependencies", "warning", _PROJECT),
+    Rule("NB413", "spark-master-in-code", "error", _PROJECT),
+    Rule("NB414", "spark-credential-in-code", "error", _PROJECT),
+    Rule("NB415", "unbounded-collect", "warning", _PROJECT),
+    Rule("NB501", "duplicate-definition", "error", _PROJECT, parsed=True),
+    Rule("NB502", "drifted-definition", "warning", _PROJECT, parsed=True),
+    Rule("NB601", "parameters-cell-count", "error", _PROJECT),
+    Rule("NB602", "parameter-missing", "error", _PROJECT, parsed=True),
+    Rule("NB603", "parameter-type", "error", _PROJECT, parsed=True),
+    Rule("NB604", "stage-dependencies", "error", _PROJECT),
+    Rule("NB605", "unreadable-pipeline-file", "error", _PROJECT),
+    Rule("NB701", "notebook-name", "error", _PROJECT),
+    Rule("NB801", "too-many-cells", "warning"),
+    Rule("NB802", "too-many-functions", "warning", parsed=True),
+    # the team's threshold between the stages (scaffold/check/threshold.py)
+    Rule("NB811", "threshold-code-cells", "warning", _PROJECT),
+    Rule("NB812", "threshold-code-lines", "warning", _PROJECT),
+    Rule("NB813", "threshold-functions", "warning", _PROJECT),
+    Rule("NB814", "threshold-cluster", "warning", _PROJECT),
+    Rule("NB815", "threshold-exploratory-writes", "warning", _PROJECT),
+    Rule("NB901", "data-in-git", "error", _PROJECT),
+    Rule("NB902", "large-file-in-git", "error", _PROJECT),
+)
+
+
+def codes_where(*, scope: str | None = None, parsed: bool | None = None) -> tuple[str, ...]:
+    """The codes of the rules with this scope and/or parsing need, in table order."""
+    return tuple(
+        code
+        for code, rule in RULES.items()
+        if (scope is None or rule.scope == scope) and (parsed is None or rule.parsed == parsed)
     )
-}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ PIP_INSTALL = re.compile(
     r"^\s*[!%]\s*(?:(?:python3?|\S*python\S*|\{sys\.executable\})\s+-m\s+)?"
     r"(?P<tool>pip3?|conda|mamba|micromamba|uv\s+pip)\s+install\b"
 )
+# git's conflict markers, and nbdime's inline ones (``<<<<<<< local`` / ``>>>>>>> remote``)
+MERGE_MARKER = re.compile(r"^(?:<{7}|>{7})(?: |$)|^={7}$", re.MULTILINE)
 NOQA = re.compile(r"#\s*scaffold:\s*noqa\b(?::?[ \t]*(?P<codes>NB\d+(?:[ \t,]+NB\d+)*))?")
 # a string literal that starts like a path on someone's machine, or one that climbs with ../
 _PATHISH = re.compile(
@@ -162,6 +165,9 @@ def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     except UnicodeDecodeError:
         return None, ("NB101", "is not UTF-8 text; restore it from git or re-save it in Jupyter")
     except json.JSONDecodeError as error:
+        conflict = _git_conflict(raw)
+        if conflict:
+            return None, ("NB105", conflict)
         return None, (
             "NB101",
             f"is not valid JSON (line {error.lineno}, column {error.colno}); resolve merge "
@@ -176,6 +182,20 @@ def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     if data.get("nbformat") != 4:
         return None, _version(data.get("nbformat"))
     return data, None
+
+
+def _git_conflict(raw: bytes) -> str:
+    """NB105's message when ``raw`` holds git's merge-conflict markers, else ``""``."""
+    text = raw.decode("utf-8", "replace")
+    match = MERGE_MARKER.search(text) if "<<<<<<<" in text else None
+    if match is None:
+        return ""
+    line = text.count("\n", 0, match.start()) + 1
+    return (
+        f"holds git merge-conflict markers (file line {line}), so it is no longer JSON; merge "
+        "it as a notebook: `git checkout -m -- {path} && git mergetool --tool nbdime -- {path}` "
+        "(or keep one side: `git checkout --ours -- {path}`, or `--theirs`)"
+    )
 
 
 def _version(version: object) -> tuple[str, str]:
@@ -216,7 +236,8 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     data, problem = read(path)
     if data is None:
         assert problem is not None
-        summary.findings.append(Finding(rel, 0, 0, problem[0], f"{rel} {problem[1]}"))
+        message = problem[1].replace("{path}", shlex.quote(rel))
+        summary.findings.append(Finding(rel, 0, 0, problem[0], f"{rel} {message}"))
         summary.readable = False
         return summary
     notebook_noqa = (data.get("metadata") or {}).get("scaffold", {})
@@ -224,7 +245,7 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
         summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
     cells = data["cells"]
     summary.cells = len(cells)
-    place = _Place(rel, path.parent, root, parse)
+    place = _Place(rel, path.parent, root, parse and _python(data))
     state = _Cells()
     # Parsing may warn (invalid escapes, ``is`` with a literal): the notebook's business, and
     # not something to print in the middle of the report.
@@ -237,6 +258,19 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     return summary
 
 
+def _python(data: dict[str, Any]) -> bool:
+    """False for a notebook of another kernel language (R, Julia...): its code is not Python."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return True
+    for key, field_name in (("kernelspec", "language"), ("language_info", "name")):
+        value = metadata.get(key)
+        language = value.get(field_name) if isinstance(value, dict) else None
+        if isinstance(language, str) and language:
+            return language.lower().startswith(("python", "ipython"))
+    return True
+
+
 def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any) -> None:
     if not isinstance(cell, dict):
         summary.findings.append(
@@ -244,6 +278,8 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
         )
         return
     source = _text(cell.get("source", ""))
+    if "<<<<<<<" in source:
+        _cell_conflict(summary, place.rel, number, source)
     if "noqa" in source:
         codes = _noqa(source)
         if codes is not None:
@@ -260,6 +296,24 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
         state.unexecuted.append(number)
     tags = (cell.get("metadata") or {}).get("tags") or []
     _code_cell(summary, place, number, source, "parameters" in tags)
+
+
+def _cell_conflict(summary: Summary, rel: str, number: int, source: str) -> None:
+    match = MERGE_MARKER.search(source)
+    if match is None:
+        return
+    line = source.count("\n", 0, match.start()) + 1
+    summary.findings.append(
+        Finding(
+            rel,
+            number,
+            line,
+            "NB105",
+            "merge-conflict markers in the cell (nbdime's inline merge); keep the side you "
+            "want and delete the `<<<<<<<`, `=======` and `>>>>>>>` lines, or re-merge with "
+            "`nbdime mergetool`",
+        )
+    )
 
 
 def _stored_state(summary: Summary, rel: str, outputs: list[int], counted: list[int]) -> None:
@@ -330,8 +384,7 @@ def _code_cell(
         _pip_installs(summary, place.rel, number, source)
     if not place.parse:
         return
-    code = blank_magics(source)
-    tree = _parse(summary, place.rel, number, code)
+    tree, code = _parse(summary, place.rel, number, source)
     if tree is None:
         return
     # Each rule looks at the tree only when the text can hold what it looks for.
@@ -348,8 +401,9 @@ def _code_cell(
 
 
 def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
+    automagic = _automagic(source)  # `pip install x` alone in a cell runs %pip
     for index, line in enumerate(source.split("\n"), start=1):
-        if PIP_INSTALL.match(line):
+        if PIP_INSTALL.match(line) or (automagic and PIP_INSTALL.match(f"%{line.strip()}")):
             summary.findings.append(
                 Finding(
                     rel,
@@ -362,11 +416,26 @@ def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
             )
 
 
-def _parse(summary: Summary, rel: str, number: int, code: str) -> ast.Module | None:
-    """The cell's syntax tree; None (and an NB104 finding) when it does not parse."""
+def _parse(summary: Summary, rel: str, number: int, source: str) -> tuple[ast.Module | None, str]:
+    """The cell's syntax tree and the Python text it is of; no tree (and an NB104 finding)
+    when IPython could not run the cell.
+
+    The fast path parses ``blank_magics(source)``. Only a cell that fails it pays for
+    IPython's own transformer (``IPython.core.inputtransformer2``, which ipykernel runs on
+    every cell; imported on first need), so magics, automagic and continuation lines are
+    judged as the kernel judges them.
+    """
+    code = blank_magics(source)
     try:
-        return ast.parse(code)
+        return ast.parse(code), code
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        code = _ipython_transform(source)
+        return ast.parse(code), code
     except SyntaxError as error:
+        if _automagic(source) or MERGE_MARKER.search(source):
+            return None, code  # automagic runs; NB105 reports conflict markers
         summary.findings.append(
             Finding(
                 rel,
@@ -381,7 +450,133 @@ def _parse(summary: Summary, rel: str, number: int, code: str) -> ast.Module | N
         summary.findings.append(
             Finding(rel, number, 0, "NB104", "cell holds a null byte; remove it")
         )
-    return None
+    return None, code
+
+
+_TRANSFORMER: list[Any] = []
+
+
+def _ipython_transform(source: str) -> str:
+    """``source`` as IPython's input transformer hands it to Python."""
+    if not _TRANSFORMER:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        _TRANSFORMER.append(TransformerManager())  # type: ignore[no-untyped-call]
+    return str(_TRANSFORMER[0].transform_cell(source))
+
+
+# IPython's default line magics and aliases: with automagic (on by default) a one-line cell
+# that starts with one of these names runs the magic (`pip install x`, `ls`, `cd data`).
+AUTOMAGICS = frozenset(
+    (
+        "alias",
+        "alias_magic",
+        "autoawait",
+        "autocall",
+        "automagic",
+        "bookmark",
+        "cat",
+        "cd",
+        "clear",
+        "colors",
+        "conda",
+        "config",
+        "connect_info",
+        "cp",
+        "debug",
+        "dhist",
+        "dirs",
+        "doctest_mode",
+        "ed",
+        "edit",
+        "env",
+        "gui",
+        "hist",
+        "history",
+        "killbgscripts",
+        "ldir",
+        "less",
+        "lf",
+        "lk",
+        "ll",
+        "load",
+        "load_ext",
+        "loadpy",
+        "logoff",
+        "logon",
+        "logstart",
+        "logstate",
+        "logstop",
+        "ls",
+        "lsmagic",
+        "lx",
+        "macro",
+        "magic",
+        "man",
+        "matplotlib",
+        "mkdir",
+        "more",
+        "mv",
+        "notebook",
+        "page",
+        "pastebin",
+        "pdb",
+        "pdef",
+        "pdoc",
+        "pfile",
+        "pinfo",
+        "pinfo2",
+        "pip",
+        "popd",
+        "pprint",
+        "precision",
+        "prun",
+        "psearch",
+        "psource",
+        "pushd",
+        "pwd",
+        "pycat",
+        "pylab",
+        "qtconsole",
+        "quickref",
+        "recall",
+        "rehashx",
+        "reload_ext",
+        "rep",
+        "rerun",
+        "reset",
+        "reset_selective",
+        "rm",
+        "rmdir",
+        "run",
+        "save",
+        "sc",
+        "set_env",
+        "store",
+        "sx",
+        "system",
+        "tb",
+        "time",
+        "timeit",
+        "unalias",
+        "unload_ext",
+        "who",
+        "who_ls",
+        "whos",
+        "xdel",
+        "xmode",
+        "mamba",
+        "micromamba",
+        "uv",
+    )
+)
+
+
+def _automagic(source: str) -> bool:
+    """True for a one-line cell that IPython's automagic runs as a magic."""
+    lines = [line for line in source.strip().split("\n") if line.strip()]
+    words = lines[0].split() if len(lines) == 1 else []
+    return bool(words) and words[0] in AUTOMAGICS and not lines[0].startswith((" ", "\t"))
 
 
 def _imports(summary: Summary, tree: ast.Module, number: int) -> None:

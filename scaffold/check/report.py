@@ -30,7 +30,7 @@ def summary_line(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> s
     )
 
 
-def human(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
+def human(findings: Sequence[Finding], notebooks: int, ran: int = 0, skipped: str = "") -> str:
     """``path:cell:line: CODE message`` lines grouped by file, then the summary line."""
     lines: list[str] = []
     previous = None
@@ -41,18 +41,21 @@ def human(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
         previous = finding.path
     if lines:
         lines.append("")
+    if skipped:
+        lines.append(skipped)
     lines.append(summary_line(findings, notebooks, ran))
     return "\n".join(lines)
 
 
-def as_json(findings: Sequence[Finding], notebooks: int, ran: int = 0) -> str:
-    """The findings and counts as one JSON object."""
+def as_json(findings: Sequence[Finding], notebooks: int, ran: int = 0, skipped: str = "") -> str:
+    """The findings and counts as one JSON object (``skipped``: the rules left out, if any)."""
     return json.dumps(
         {
             "findings": [finding.as_dict() for finding in findings],
             "notebooks": notebooks,
             "ran": ran,
             "summary": summary_line(findings, notebooks, ran),
+            **({"skipped": skipped} if skipped else {}),
         },
         indent=2,
     )
@@ -66,7 +69,11 @@ def _escape(text: str, property_value: bool = False) -> str:
 
 
 def github(
-    findings: Sequence[Finding], notebooks: int, ran: int = 0, root: Path | None = None
+    findings: Sequence[Finding],
+    notebooks: int,
+    ran: int = 0,
+    root: Path | None = None,
+    skipped: str = "",
 ) -> str:
     """One ``::error``/``::warning`` workflow command per finding, then the summary line.
 
@@ -83,6 +90,8 @@ def github(
             f"::{finding.severity} file={_escape(finding.path, True)}{at},"
             f"title={_escape(finding.code, True)}::{_escape(where + finding.message)}"
         )
+    if skipped:
+        lines.append(f"::notice::{_escape(skipped)}")
     lines.append(summary_line(findings, notebooks, ran))
     return "\n".join(lines)
 
@@ -107,9 +116,15 @@ def _file_lines(findings: Sequence[Finding], root: Path) -> dict[tuple[str, int,
 
 
 def render(
-    fmt: str, findings: Sequence[Finding], notebooks: int, ran: int = 0, root: Path | None = None
+    fmt: str,
+    findings: Sequence[Finding],
+    notebooks: int,
+    ran: int = 0,
+    root: Path | None = None,
+    skipped: str = "",
 ) -> str:
-    """The findings in format ``fmt`` (one of FORMATS); ``root``: the project's, for github."""
+    """The findings in format ``fmt`` (one of FORMATS); ``root``: the project's (or the
+    folder paths are relative to), for github; ``skipped``: the rules left out, if any."""
     if fmt == "github":
-        return github(findings, notebooks, ran, root)
-    return {"human": human, "json": as_json}[fmt](findings, notebooks, ran)
+        return github(findings, notebooks, ran, root, skipped)
+    return {"human": human, "json": as_json}[fmt](findings, notebooks, ran, skipped)

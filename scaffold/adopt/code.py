@@ -1,0 +1,350 @@
+"""Reading and editing notebook code: the paths it names, the files it reads and writes, its
+imports; rewriting paths to the project's config paths and imports to the package.
+
+Cells are parsed as ``scaffold check`` parses them (magics blanked, same line numbers), and
+edited in place: only the text of a literal or an import statement changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import posixpath
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scaffold.check.duplicates import Definition, definitions
+from scaffold.check.notebook import ABSOLUTE, blank_magics
+
+READERS = {
+    "read_csv", "read_table", "read_excel", "read_parquet", "read_json", "read_feather",
+    "read_pickle", "read_hdf", "read_stata", "read_sas", "read_spss", "read_fwf", "read_orc",
+    "read_xml", "loadtxt", "genfromtxt", "load", "imread", "read_file", "ExcelFile",
+    "load_workbook", "connect", "read_sql", "fromfile",
+}  # fmt: skip
+WRITERS = {
+    "to_csv", "to_parquet", "to_excel", "to_json", "to_feather", "to_pickle", "to_hdf",
+    "to_stata", "to_orc", "to_xml", "savefig", "savetxt", "save", "savez", "imsave", "dump",
+    "to_file", "write_image", "write_html", "tofile",
+}  # fmt: skip
+CONFIG_DIRS = {
+    "data/raw": "RAW_DATA_DIR",
+    "data/processed": "PROCESSED_DATA_DIR",
+    "data/interim": "INTERIM_DATA_DIR",
+    "data/external": "EXTERNAL_DATA_DIR",
+    "reports/figures": "FIGURES_DIR",
+    "models": "MODELS_DIR",
+    "": "PROJ_ROOT",
+}
+_GLOB = set("*?[")
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A one-line string literal in a code cell."""
+
+    cell: int  # index in the notebook's cells
+    line: int  # 1-based, in the cell
+    col: int  # UTF-8 byte offsets, as ast gives them
+    end_col: int
+    value: str
+    argument: bool  # a direct argument of a call (a Path fits there)
+    access: str = ""  # "read" / "write" when the call reads or writes a file
+
+
+@dataclass
+class Code:
+    """What one notebook's (or module's) code holds."""
+
+    literals: list[Literal] = field(default_factory=list)
+    imports: list[tuple[int, ast.Import | ast.ImportFrom]] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)  # top-level import names
+    definitions: list[Definition] = field(default_factory=list)  # top-level defs and classes
+    unparsed: int = 0  # cells that are not valid Python
+
+
+def load(path: Path) -> dict[str, Any] | None:
+    """A notebook's JSON (None when it is not a readable version-4 notebook)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None
+    return data
+
+
+def dump(notebook: dict[str, Any]) -> str:
+    """A notebook as Jupyter writes it."""
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def source_of(cell: Any) -> str:
+    """A cell's source as one string."""
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def code_cells(notebook: dict[str, Any]) -> Iterator[tuple[int, str]]:
+    """``(index, source)`` of each code cell."""
+    for index, cell in enumerate(notebook.get("cells", [])):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            yield index, source_of(cell)
+
+
+def parse(source: str) -> ast.Module | None:
+    """The cell's code as Python (magics blanked); None when it is not Python."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(blank_magics(source))
+        except (SyntaxError, ValueError):
+            return None
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _access(call: ast.Call, node: ast.AST) -> str:
+    """ "read", "write" or "" for a literal that is a path argument of ``call``."""
+    name = _call_name(call)
+    if name == "open":
+        mode = call.args[1] if len(call.args) > 1 else None
+        for keyword in call.keywords:
+            if keyword.arg == "mode":
+                mode = keyword.value
+        text = mode.value if isinstance(mode, ast.Constant) and isinstance(mode.value, str) else ""
+        return "write" if set(text) & set("wax") else "read"
+    if name in READERS:
+        return "read"
+    if name in WRITERS:
+        return "write"
+    return ""
+
+
+def analyse_source(code: Code, cell: int, source: str) -> None:
+    """Add one cell's (or module's) literals and imports to ``code``."""
+    tree = parse(source)
+    if tree is None:
+        code.unparsed += 1
+        return
+    code.definitions += definitions(tree, "", cell)
+    inside_fstring: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            inside_fstring.update(id(value) for value in node.values)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            code.imports.append((cell, node))
+            _modules(code, node)
+        elif isinstance(node, ast.Call):
+            for argument in [*node.args, *(k.value for k in node.keywords)]:
+                if _is_text(argument):
+                    code.literals.append(
+                        _literal(cell, argument, argument=True, access=_access(node, argument))
+                    )
+                    inside_fstring.add(id(argument))
+    for node in ast.walk(tree):
+        if _is_text(node) and id(node) not in inside_fstring:
+            code.literals.append(_literal(cell, node, argument=False, access=""))
+
+
+def _is_text(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.lineno == node.end_lineno
+        and 0 < len(node.value) < 300
+        and "\n" not in node.value
+    )
+
+
+def _literal(cell: int, node: Any, *, argument: bool, access: str) -> Literal:
+    return Literal(
+        cell, node.lineno, node.col_offset, node.end_col_offset, node.value, argument, access
+    )
+
+
+def _modules(code: Code, node: ast.Import | ast.ImportFrom) -> None:
+    if isinstance(node, ast.Import):
+        code.modules.update(alias.name.split(".")[0] for alias in node.names)
+    elif node.module and not node.level:
+        code.modules.add(node.module.split(".")[0])
+
+
+def analyse_notebook(notebook: dict[str, Any]) -> Code:
+    """The literals and imports of every code cell."""
+    code = Code()
+    for index, source in code_cells(notebook):
+        analyse_source(code, index, source)
+    return code
+
+
+# -- paths --------------------------------------------------------------------------------
+
+
+def is_absolute(value: str) -> bool:
+    """True for a path on one machine: ``/Users/ana/x.csv``, ``C:\\data``, ``~/x``."""
+    return bool(ABSOLUTE.match(value)) or (
+        value.startswith("/") and "/" in value[1:] and not value.startswith("//")
+    )
+
+
+def looks_like_path(value: str) -> bool:
+    """True for a literal with a folder separator or a file suffix (not a column name)."""
+    return "/" in value or "\\" in value or bool(posixpath.splitext(value)[1].strip("."))
+
+
+def resolve(
+    value: str, folder: str, root: Path, known: set[str], basenames: dict[str, str]
+) -> str | None:
+    """The repository path (file or folder, in ``known``) a literal in a notebook in
+    ``folder`` names, trying the notebook's folder, then the root; ``../input/x.csv``
+    (Kaggle's layout) by its file name. None when it names nothing there."""
+    if "://" in value or not value.strip() or "\0" in value:
+        return None
+    text = value.replace("\\", "/")
+    if is_absolute(text):
+        try:
+            inside = Path(os.path.expanduser(text)).resolve().relative_to(root.resolve())
+        except (ValueError, OSError):
+            return None
+        text = inside.as_posix()
+        folder = ""
+    for base in (folder, ""):
+        candidate = posixpath.normpath(posixpath.join(base, text)).rstrip("/")
+        if candidate in known:
+            return candidate
+    if "input/" in text:
+        return basenames.get(posixpath.basename(text.rstrip("/")))
+    return None
+
+
+def written_path(value: str, folder: str) -> str | None:
+    """The repository path a notebook in ``folder`` writes to (None: outside, or no file)."""
+    text = value.replace("\\", "/")
+    if "://" in text or is_absolute(text) or not posixpath.splitext(text)[1]:
+        return None
+    candidate = posixpath.normpath(posixpath.join(folder, text))
+    return None if candidate.startswith("../") or candidate == ".." else candidate
+
+
+def config_expression(target: str, literal: Literal) -> tuple[str, str]:
+    """``(expression, config name)`` for the project path ``target`` where ``literal`` was."""
+    base = ""
+    for prefix in CONFIG_DIRS:
+        if prefix and (target == prefix or target.startswith(prefix + "/")):
+            base = prefix
+            break
+    name = CONFIG_DIRS[base]
+    rest = target[len(base) :].lstrip("/") if base else target
+    slash = "/" if literal.value.endswith(("/", "\\")) else ""
+    if literal.argument and not slash and not (_GLOB & set(rest)):
+        return (f"{name} / {json.dumps(rest)}" if rest else name), name
+    tail = (f"/{rest}" if rest else "") + slash
+    tail = tail.replace("{", "{{").replace("}", "}}")
+    quote = "'" if '"' in tail else '"'
+    return f"f{quote}{{{name}}}{tail}{quote}", name
+
+
+# -- imports ------------------------------------------------------------------------------
+
+
+def _bound(alias: ast.alias) -> str:
+    return f" as {alias.asname}" if alias.asname else ""
+
+
+def import_text(node: ast.Import | ast.ImportFrom, local: set[str], package: str) -> str | None:
+    """The statement with local modules imported from ``package`` (None: nothing to change,
+    or a form that cannot be rewritten without changing what it binds)."""
+    if isinstance(node, ast.ImportFrom):
+        if node.level or not node.module or node.module.split(".")[0] not in local:
+            return None
+        names = ", ".join(alias.name + _bound(alias) for alias in node.names)
+        return f"from {package}.{node.module} import {names}"
+    if not any(alias.name.split(".")[0] in local for alias in node.names):
+        return None
+    parts = [_one_import(alias, local, package) for alias in node.names]
+    return None if None in parts else "; ".join(str(part) for part in parts)
+
+
+def _one_import(alias: ast.alias, local: set[str], package: str) -> str | None:
+    if alias.name.split(".")[0] not in local:
+        return f"import {alias.name}{_bound(alias)}"
+    if "." not in alias.name:
+        return f"from {package} import {alias.name}{_bound(alias)}"
+    return f"import {package}.{alias.name}{_bound(alias)}" if alias.asname else None
+
+
+# -- editing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace text of a cell between two (line, byte column) places."""
+
+    cell: int
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str
+    old: str = ""  # what it replaces, for the plan
+
+
+def apply_edits(source: str, edits: list[Edit]) -> str:
+    """``source`` with ``edits`` (non-overlapping) made."""
+    lines = source.splitlines(keepends=True) or [""]
+    data = [line.encode("utf-8") for line in lines]
+    for edit in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
+        first, last = data[edit.line - 1], data[edit.end_line - 1]
+        joined = first[: edit.col] + edit.text.encode("utf-8") + last[edit.end_col :]
+        data[edit.line - 1 : edit.end_line] = [joined]
+    return b"".join(data).decode("utf-8")
+
+
+PARAMETERS = "# Parameters: papermill and `scaffold run -p NAME VALUE` override what is set here.\n"
+
+
+def edit_notebook(
+    notebook: dict[str, Any], edits: list[Edit], header: str, parameters: bool = False
+) -> dict[str, Any]:
+    """The notebook with ``edits`` made, ``header`` (imports) as a new first code cell and,
+    for a pipeline stage, an empty cell tagged ``parameters`` after it."""
+    cells = notebook["cells"]
+    by_cell: dict[int, list[Edit]] = {}
+    for edit in edits:
+        by_cell.setdefault(edit.cell, []).append(edit)
+    for index, cell_edits in by_cell.items():
+        text = apply_edits(source_of(cells[index]), cell_edits)
+        cells[index]["source"] = text.splitlines(keepends=True)
+    first = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), len(cells))
+    ids = any("id" in c for c in cells)
+    if parameters and not any("parameters" in _tags(c) for c in cells):
+        cells.insert(first, _new_cell(PARAMETERS, {"tags": ["parameters"]}, ids and "parameters"))
+    if header:
+        cells.insert(first, _new_cell(header, {}, ids and "scaffold-adopt-paths"))
+    return notebook
+
+
+def _tags(cell: Any) -> list[Any]:
+    tags = (cell.get("metadata") or {}).get("tags") if isinstance(cell, dict) else None
+    return tags if isinstance(tags, list) else []
+
+
+def _new_cell(source: str, metadata: dict[str, Any], cell_id: str | bool) -> dict[str, Any]:
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": metadata,
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+    return {"id": cell_id, **cell} if isinstance(cell_id, str) else cell

@@ -1,0 +1,606 @@
+"""``scaffold adopt``'s plan: every move, rewrite, new file, dependency and stage, decided
+before anything is written (``--dry-run`` prints it; ``apply`` carries it out)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import posixpath
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from scaffold.adopt import code, deps, survey
+from scaffold.adopt.survey import DATA, MODULE, NOTEBOOK, PACKAGE, Entry
+from scaffold.errors import ScaffoldError
+
+COMMIT_MESSAGE = "Adopt the scaffold layout"
+# Template files adopt never adds: the example notebook and its parameters, and the empty
+# data folders' placeholders (the data is DVC's).
+_SKIP_TEMPLATE = ("notebooks/", "params/", "data/", "dvc.yaml")
+_MERGED = ("README.md", ".gitignore", "pyproject.toml")
+_PAPERMILL = "papermill --no-progress-bar -k python3 --cwd notebooks"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A dvc.yaml stage: a notebook that writes what another reads."""
+
+    notebook: str  # its new path
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+
+
+@dataclass
+class Plan:
+    """Everything ``scaffold adopt`` would do in ``root``."""
+
+    root: Path
+    is_git: bool
+    package: str
+    answers: dict[str, str]
+    entries: list[Entry] = field(default_factory=list)
+    writes: dict[str, str] = field(default_factory=dict)  # new path -> text (after moves)
+    added: list[str] = field(default_factory=list)  # template files that were absent
+    merged: dict[str, str] = field(default_factory=dict)  # path -> what changes in it
+    rewrites: list[tuple[str, str, str]] = field(default_factory=list)  # (notebook, old, new)
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (notebook, absolute path)
+    dependencies: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # imports no distribution provides
+    notes: list[str] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+    processed: dict[str, str] = field(default_factory=dict)  # pipeline files: old -> new
+    render: Path | None = None  # the pristine template render (a scratch folder)
+
+    @property
+    def moves(self) -> list[Entry]:
+        """Files that change place (notebooks, modules, data)."""
+        return [entry for entry in self.entries if entry.moves]
+
+    @property
+    def raw_data(self) -> list[Entry]:
+        """Data that DVC tracks under data/raw."""
+        return [e for e in self.entries if e.kind == DATA and e.target.startswith("data/raw/")]
+
+    @property
+    def notebooks(self) -> list[Entry]:
+        """The notebooks, in their new order."""
+        return sorted((e for e in self.entries if e.kind == NOTEBOOK), key=lambda e: e.target)
+
+    def cleanup(self) -> None:
+        """Remove the scratch render."""
+        if self.render is not None:
+            shutil.rmtree(self.render.parent, ignore_errors=True)
+            self.render = None
+
+
+def already_adopted(root: Path) -> bool:
+    """True for a scaffold project (recorded answers, or the layout with a package)."""
+    from scaffold.project import ANSWERS_FILE
+
+    return (root / ANSWERS_FILE).is_file()
+
+
+def check_preconditions(root: Path) -> bool:
+    """Refuse what adopt cannot take; True when ``root`` is a git repository."""
+    if not root.is_dir():
+        raise ScaffoldError(f"{root} is not a folder.")
+    if already_adopted(root):
+        raise NothingToAdopt(
+            f"{root} is already a scaffold project (it has .copier-answers.yml); nothing to adopt."
+        )
+    is_git = survey.git_state(root) if (root / ".git").exists() else False
+    if (root / ".git").exists() and not is_git:
+        raise ScaffoldError(
+            f"{root} is a git repository without a commit; commit its files first (or remove "
+            ".git to adopt it as a plain folder)."
+        )
+    if is_git:
+        dirty = survey.dirty_files(root)
+        if dirty:
+            shown = ", ".join(dirty[:10]) + (
+                f" and {len(dirty) - 10} more" if len(dirty) > 10 else ""
+            )
+            raise ScaffoldError(
+                f"the working tree has uncommitted changes ({shown}); commit or stash them, "
+                "then adopt (adopt makes one commit you can undo with git reset)."
+            )
+    return is_git
+
+
+class NothingToAdopt(ScaffoldError):
+    """The folder is a scaffold project already."""
+
+
+def plan_adopt(root: Path) -> Plan:
+    """Survey ``root`` and decide everything adopt does there."""
+    root = root.resolve()
+    is_git = check_preconditions(root)
+    files = survey.tracked_files(root, is_git)
+    if not any(name.endswith(".ipynb") for name in files):
+        raise ScaffoldError(f"{root} has no notebook (.ipynb) to adopt.")
+    answers = _answers(root, is_git)
+    plan = Plan(root, is_git, answers["module_name"], answers)
+    notebooks = {name: code.load(root / name) for name in files if name.endswith(".ipynb")}
+    analysed = {name: code.analyse_notebook(nb) for name, nb in notebooks.items() if nb}
+    known = set(files) | {str(p) for name in files for p in PurePosixPath(name).parents} - {"."}
+    basenames = _unique_basenames(files)
+    used = _used_files(root, analysed, known, basenames)
+    imported = _imported(root, files, analysed)
+    plan.entries = survey.classify(root, files, used, imported)
+    fallback = _initials(answers["author_name"])
+    names = survey.notebook_names(
+        root, [e.path for e in plan.entries if e.kind == NOTEBOOK], is_git, fallback
+    )
+    _assign_targets(plan, names)
+    io = _pipeline(plan, analysed, known, basenames)
+    _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
+    _rewrite_modules(plan)
+    _copies(plan, analysed)
+    plan.render = _render(answers)
+    try:
+        _template_files(plan)
+        deps.declare(plan, analysed)
+    except BaseException:  # the scratch render never outlives the plan
+        plan.cleanup()
+        raise
+    return plan
+
+
+def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
+    """Functions and classes pasted into several notebooks: a note to extract them."""
+    from dataclasses import replace
+
+    from scaffold.check.duplicates import group
+
+    targets = {e.path: e.target for e in plan.entries}
+    found = [
+        replace(definition, path=targets.get(name, name))
+        for name, analysed_one in analysed.items()
+        for definition in analysed_one.definitions
+    ]
+    for copies in group(found, min_lines=2).copies:
+        where = sorted({definition.path for definition in copies})
+        name = copies[0].name
+        plan.notes.append(
+            f"{name} is pasted into {len(where)} notebooks ({', '.join(where)}); after adopt, "
+            f"`scaffold extract {name} --verify` moves it into the package"
+        )
+
+
+def _imported(root: Path, files: list[str], analysed: dict[str, code.Code]) -> set[str]:
+    """Top-level names the notebooks import, and those the repository's own modules they
+    import import in turn (``from preamble import *`` whose preamble imports ``mglearn``)."""
+    imported: set[str] = set().union(*(c.modules for c in analysed.values())) if analysed else set()
+    sources: dict[str, list[str]] = defaultdict(list)
+    for name in files:
+        parts = PurePosixPath(name).parts
+        if name.endswith(".py"):
+            sources[PurePosixPath(name).stem if len(parts) == 1 else parts[0]].append(name)
+    done: set[str] = set()
+    while todo := (imported & set(sources)) - done:
+        for module in todo:
+            done.add(module)
+            for name in sources[module]:
+                found = code.Code()
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    code.analyse_source(found, 0, (root / name).read_text(encoding="utf-8"))
+                imported |= found.modules
+    return imported
+
+
+def _unique_basenames(files: list[str]) -> dict[str, str]:
+    seen: dict[str, list[str]] = defaultdict(list)
+    for name in files:
+        seen[posixpath.basename(name)].append(name)
+    return {base: paths[0] for base, paths in seen.items() if len(paths) == 1}
+
+
+def _used_files(
+    root: Path, analysed: dict[str, code.Code], known: set[str], basenames: dict[str, str]
+) -> set[str]:
+    used = set()
+    for name, found in analysed.items():
+        folder = posixpath.dirname(name)
+        for literal in found.literals:
+            target = code.resolve(literal.value, folder, root, known, basenames)
+            if target:
+                used.add(target)
+    return used
+
+
+def _initials(name: str) -> str:
+    from scaffold.layout import initials_of
+
+    return (initials_of(name) or "xx")[:10]
+
+
+def _answers(root: Path, is_git: bool) -> dict[str, str]:
+    """The template answers for this repository: its folder's name, its main author."""
+    from slugify import slugify
+
+    from scaffold import processes
+    from scaffold.options import resolve_answers
+
+    author, email = "", ""
+    if is_git:
+        log = processes.git("log", "--format=%an\t%ae", cwd=root, check=False).text.splitlines()
+        if log:
+            from collections import Counter
+
+            author, _, email = Counter(log).most_common(1)[0][0].partition("\t")
+    name = root.name
+    module = slugify(name, separator="_") or "project"
+    if not module[0].isalpha():
+        module = f"project_{module}"
+    given = {
+        "project_name": name,
+        "repo_name": slugify(name) or "project",
+        "module_name": module,
+        "description": f"{name}: notebooks adopted into the scaffold layout.",
+        "open_source_license": "none",  # a license is the authors' choice, never adopt's
+        "dvc_remote": "none",
+        "example_code": "no",
+        "pydata_packages": "none",
+        "binder": "no",
+        "devcontainer": "no",
+    }
+    if author.strip():
+        given["author_name"] = author.strip()
+    if "@" in email:
+        given["author_email"] = email.strip()
+    try:
+        return resolve_answers(given)
+    except ScaffoldError:
+        given.pop("author_name", None)
+        given.pop("author_email", None)
+        return resolve_answers(given)
+
+
+def _assign_targets(plan: Plan, names: dict[str, str]) -> None:
+    """Notebooks get their new names; modules and packages go into src/<package>/."""
+    package = plan.package
+    entries = []
+    for entry in plan.entries:
+        if entry.kind == NOTEBOOK:
+            entry = Entry(entry.path, NOTEBOOK, entry.reason, names[entry.path])
+        elif entry.kind in (MODULE, PACKAGE):
+            entry = Entry(entry.path, entry.kind, entry.reason, f"src/{package}/{entry.path}")
+        entries.append(entry)
+    plan.entries = entries
+
+
+def _pipeline(
+    plan: Plan, analysed: dict[str, code.Code], known: set[str], basenames: dict[str, str]
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Which notebook reads and writes which file (old paths); the stages; ambiguous cases.
+
+    A file one notebook writes and another reads goes to data/processed/ and becomes the
+    writer's stage ``outs`` and the reader's ``deps``."""
+    io: dict[str, tuple[set[str], set[str]]] = {}
+    for name, found in analysed.items():
+        folder = posixpath.dirname(name)
+        reads, writes = set(), set()
+        for literal in found.literals:
+            if literal.access == "write":
+                target = code.written_path(literal.value, folder)
+                if target:
+                    writes.add(target)
+            elif literal.access == "read":
+                target = code.resolve(literal.value, folder, plan.root, known, basenames)
+                target = target or code.written_path(literal.value, folder)
+                if target:
+                    reads.add(target)
+        io[name] = (reads, writes)
+    writers: dict[str, list[str]] = defaultdict(list)
+    for name, (_, writes) in io.items():
+        for path in writes:
+            writers[path].append(name)
+    _connect(plan, io, writers)
+    return io
+
+
+def _connect(
+    plan: Plan, io: dict[str, tuple[set[str], set[str]]], writers: dict[str, list[str]]
+) -> None:
+    targets = {e.path: e.target for e in plan.entries}
+    processed: dict[str, str] = {}
+    for path, names in sorted(writers.items()):
+        readers = sorted(n for n, (reads, _) in io.items() if path in reads and n not in names)
+        if not readers:
+            continue
+        if len(names) > 1:
+            plan.ambiguous.append(f"{path} is written by {', '.join(sorted(names))}: no stage made")
+            continue
+        processed[path] = f"data/processed/{posixpath.basename(path)}"
+    plan.entries = [
+        Entry(e.path, DATA, "data a notebook writes (a pipeline output)", processed[e.path])
+        if e.path in processed
+        else e
+        for e in plan.entries
+    ]
+    plan.processed = processed
+    _stages(plan, io, targets)
+
+
+def _stages(plan: Plan, io: dict[str, tuple[set[str], set[str]]], targets: dict[str, str]) -> None:
+    """One stage per notebook that writes or reads a pipeline file."""
+    processed = plan.processed
+    stages: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for path, out in processed.items():
+        for name, (reads, writes) in io.items():
+            if path in writes:
+                stages[name][1].add(out)
+            elif path in reads:
+                stages[name][0].add(out)
+    for name, (stage_deps, outs) in sorted(stages.items(), key=lambda item: targets[item[0]]):
+        raw = {targets[r] for r in io[name][0] if targets.get(r, "").startswith("data/raw/")}
+        plan.stages.append(
+            Stage(targets[name], tuple(sorted(stage_deps | raw)), tuple(sorted(outs)))
+        )
+
+
+def _rewrite_notebooks(
+    plan: Plan,
+    notebooks: dict[str, dict[str, Any] | None],
+    analysed: dict[str, code.Code],
+    known: set[str],
+    basenames: dict[str, str],
+    io: dict[str, tuple[set[str], set[str]]],
+) -> None:
+    """Paths to config paths, local imports to the package, for every notebook that moves."""
+    targets = {e.path: e.target for e in plan.entries}
+    folders = _folder_targets(plan.entries)
+    processed = plan.processed
+    local = {PurePosixPath(e.path).stem if e.kind == MODULE else PurePosixPath(e.path).parts[0]
+             for e in plan.entries if e.kind in (MODULE, PACKAGE)}  # fmt: skip
+    for name, notebook in notebooks.items():
+        if notebook is None or name not in analysed:
+            continue
+        folder = posixpath.dirname(name)
+        edits: list[code.Edit] = []
+        needed: set[str] = set()
+        made: set[str] = set()  # folders the notebook writes into: made if missing
+        for literal in analysed[name].literals:
+            new = _new_place(
+                literal, folder, plan.root, known, basenames, targets, folders, processed
+            )
+            if new is None:
+                if _outside(literal):
+                    plan.outside.append((targets[name], literal.value))
+                continue
+            expression, config = code.config_expression(new, literal)
+            needed.add(config)
+            if literal.access == "write" and config != "PROJ_ROOT":
+                made.add(config)
+            edits.append(code.Edit(literal.cell, literal.line, literal.col, literal.line,
+                                   literal.end_col, expression, repr(literal.value)))  # fmt: skip
+            plan.rewrites.append((targets[name], repr(literal.value), expression))
+        edits += _import_edits(plan, analysed[name], local, targets[name])
+        if edits:
+            header = _header(plan.package, needed, made)
+            staged = any(stage.notebook == targets[name] for stage in plan.stages)
+            copy = json.loads(json.dumps(notebook))
+            changed = code.edit_notebook(copy, edits, header, parameters=staged)
+            plan.writes[targets[name]] = code.dump(changed)
+
+
+def _outside(literal: code.Literal) -> bool:
+    """True for an absolute path to a file (outside the repository, or it would resolve)."""
+    value = literal.value
+    if not code.is_absolute(value) or not ("/" in value[1:] or "\\" in value):
+        return False
+    return bool(posixpath.splitext(value)[1]) or bool(literal.access)
+
+
+def _header(package: str, needed: set[str], made: set[str]) -> str:
+    """The first cell adopt adds: the config paths the notebook uses, its output folders made."""
+    if not needed:
+        return ""
+    lines = [f"from {package}.config import {', '.join(sorted(needed))}"]
+    lines += [f"{name}.mkdir(parents=True, exist_ok=True)" for name in sorted(made)]
+    return "\n".join(lines) + "\n"
+
+
+def _folder_targets(entries: list[Entry]) -> dict[str, str]:
+    """Old folder -> new folder, for folders all of whose files move the same way."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entry in entries:
+        if entry.kind != DATA:
+            continue
+        old, new = PurePosixPath(entry.path), PurePosixPath(entry.target)
+        for depth, parent in enumerate(old.parents):
+            if str(parent) == ".":
+                break
+            tail_parts = len(old.parts) - len(parent.parts)
+            if len(new.parts) <= tail_parts or old.parts[-tail_parts:] != new.parts[-tail_parts:]:
+                found[str(parent)].add("")
+                continue
+            found[str(parent)].add(str(PurePosixPath(*new.parts[:-tail_parts])))
+            del depth
+    return {old: next(iter(new)) for old, new in found.items() if len(new) == 1 and "" not in new}
+
+
+def _new_place(
+    literal: code.Literal,
+    folder: str,
+    root: Path,
+    known: set[str],
+    basenames: dict[str, str],
+    targets: dict[str, str],
+    folders: dict[str, str],
+    processed: dict[str, str],
+) -> str | None:
+    """The project path the literal should name after adopt (None: leave it alone)."""
+    if not (literal.access or code.looks_like_path(literal.value)):
+        return None
+    old = code.resolve(literal.value, folder, root, known, basenames)
+    if old is None and literal.access:
+        written = code.written_path(literal.value, folder)
+        if written in processed:
+            return processed[written]
+        return None
+    if old is None:
+        return None
+    if old in processed:
+        return processed[old]
+    target = targets.get(old)
+    if target and old.endswith(".ipynb"):
+        return None  # a notebook naming another: left as it is
+    if target:
+        return target
+    if old in folders:
+        return folders[old]
+    return old if old != "." else None
+
+
+def _import_edits(plan: Plan, found: code.Code, local: set[str], where: str) -> list[code.Edit]:
+    edits = []
+    for cell, node in found.imports:
+        text = code.import_text(node, local, plan.package)
+        if text is None:
+            continue
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        edits.append(
+            code.Edit(
+                cell, node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, text
+            )
+        )
+        plan.rewrites.append((where, f"import of {', '.join(sorted(local & _names(node)))}", text))
+    return edits
+
+
+def _names(node: Any) -> set[str]:
+    if hasattr(node, "module") and node.module:
+        return {node.module.split(".")[0]}
+    return {alias.name.split(".")[0] for alias in node.names}
+
+
+def _rewrite_modules(plan: Plan) -> None:
+    """Moved modules import each other from the package."""
+    local = {PurePosixPath(e.path).stem if e.kind == MODULE else PurePosixPath(e.path).parts[0]
+             for e in plan.entries if e.kind in (MODULE, PACKAGE)}  # fmt: skip
+    for entry in plan.entries:
+        if entry.kind not in (MODULE, PACKAGE) or not entry.path.endswith(".py"):
+            continue
+        try:
+            source = (plan.root / entry.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found = code.Code()
+        code.analyse_source(found, 0, source)
+        edits = []
+        for _, node in found.imports:
+            text = code.import_text(node, local, plan.package)
+            if text is not None:
+                assert node.end_lineno is not None and node.end_col_offset is not None
+                edits.append(
+                    code.Edit(
+                        0, node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, text
+                    )
+                )
+        if edits:
+            plan.writes[entry.target] = code.apply_edits(source, edits)
+
+
+def _render(answers: dict[str, str]) -> Path:
+    """The template rendered for these answers in a scratch folder (no git, DVC or hooks)."""
+    import contextlib
+    import io
+
+    from scaffold.generate import STEPS, new_project
+
+    scratch = Path(tempfile.mkdtemp(prefix="scaffold-adopt-"))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return new_project(answers, scratch, skip=STEPS)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _template_files(plan: Plan) -> None:
+    """The template's files that are absent (added), and the merges of those present."""
+    assert plan.render is not None
+    render, root = plan.render, plan.root
+    present = {e.path for e in plan.entries} | {e.target for e in plan.entries} | set(plan.writes)
+    moved = {e.path for e in plan.moves}
+    for path in sorted(p for p in render.rglob("*") if p.is_file()):
+        rel = path.relative_to(render).as_posix()
+        if rel.startswith(_SKIP_TEMPLATE) or rel in _MERGED:
+            continue
+        if (rel in present or (root / rel).exists()) and rel not in moved:
+            plan.notes.append(f"kept your {rel}; the template's was not added")
+            continue
+        plan.added.append(rel)
+        plan.writes[rel] = path.read_text(encoding="utf-8")
+    _merge_readme(plan)
+    _merge_gitignore(plan)
+    if plan.stages:
+        _dvc_yaml(plan)
+
+
+def _merge_readme(plan: Plan) -> None:
+    assert plan.render is not None
+    template = (plan.render / "README.md").read_text(encoding="utf-8")
+    mine = plan.root / "README.md"
+    if not mine.is_file():
+        plan.added.append("README.md")
+        plan.writes["README.md"] = template
+        return
+    body = template.split("\n", 1)[1].lstrip("\n") if "\n" in template else ""
+    text = mine.read_text(encoding="utf-8", errors="replace").rstrip("\n")
+    plan.writes["README.md"] = f"{text}\n\n## Working on this project (scaffold)\n\n{body}"
+    plan.merged["README.md"] = "the template's set-up and layout sections appended under yours"
+
+
+def _merge_gitignore(plan: Plan) -> None:
+    assert plan.render is not None
+    template = (plan.render / ".gitignore").read_text(encoding="utf-8").splitlines()
+    mine = plan.root / ".gitignore"
+    text = mine.read_text(encoding="utf-8", errors="replace") if mine.is_file() else ""
+    have = {line.strip() for line in text.splitlines()}
+    missing = [
+        line
+        for line in template
+        if line.strip() and not line.startswith("#") and line.strip() not in have
+    ]
+    if not text:
+        plan.added.append(".gitignore")
+        plan.writes[".gitignore"] = "\n".join(template) + "\n"
+        return
+    if missing:
+        joined = "\n".join(missing)
+        plan.writes[".gitignore"] = (
+            f"{text.rstrip()}\n\n# scaffold adopt: the template's entries\n{joined}\n"
+        )
+        plan.merged[".gitignore"] = f"{len(missing)} entries of the template appended"
+
+
+def _dvc_yaml(plan: Plan) -> None:
+    import yaml
+
+    if (plan.root / "dvc.yaml").exists():
+        plan.notes.append("kept your dvc.yaml; the inferred stages below were not written")
+        return
+    stages: dict[str, Any] = {}
+    for stage in plan.stages:
+        stem = PurePosixPath(stage.notebook).stem
+        report = f"reports/{stem}.ipynb"
+        stages[stem.replace(".", "_")] = {
+            "cmd": f"{_PAPERMILL} {stage.notebook} {report}",
+            "deps": [stage.notebook, f"src/{plan.package}", *stage.deps],
+            "outs": [*stage.outs, {report: {"cache": False}}],
+        }
+    plan.writes["dvc.yaml"] = yaml.safe_dump({"stages": stages}, sort_keys=False, width=200)
+    plan.added.append("dvc.yaml")
+
+
+def python_of_scaffold() -> Path:
+    """scaffold's own interpreter (its installed distributions name imports)."""
+    return Path(sys.executable)

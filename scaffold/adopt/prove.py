@@ -1,0 +1,226 @@
+"""Prove an adoption: run every notebook top to bottom before (the old commit, in a scratch
+copy) and after (the adopted project), in the same fresh environment, with ``scaffold check
+--run``'s runner (``scaffold.check.execute.run_notebooks``), and say why each failure failed."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scaffold import processes
+from scaffold.adopt.plan import Plan
+from scaffold.errors import ScaffoldError
+from scaffold.project import Project
+
+if TYPE_CHECKING:
+    from scaffold.adopt.pins import Pinned
+
+NETWORK = re.compile(
+    r"URLError|HTTPError|ConnectionError|gaierror|ConnectTimeout|ReadTimeout|SSLError|"
+    r"MaxRetryError|NewConnectionError|Name or service not known|Temporary failure in name "
+    r"resolution|Network is unreachable|getaddrinfo|urlopen error|RemoteDisconnected"
+)
+REASONS = (
+    (NETWORK, "needs the network"),
+    (re.compile(r"FileNotFoundError|No such file or directory|does not exist"), "missing data"),
+    (re.compile(r"ModuleNotFoundError|ImportError|No module named"), "missing module"),
+    (re.compile(r"NameError"), "hidden state (a name defined out of order)"),
+    (re.compile(r"did not finish within"), "timed out"),
+    (re.compile(r"kernel did not start"), "no kernel"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One notebook's runs."""
+
+    notebook: str  # its new path
+    before: bool | None  # None: not run (a plain folder has no old commit to run)
+    now: bool
+    why: str  # why it fails now ("" when it runs)
+    why_before: str = ""
+    pinned: bool = False  # it runs with the pinned older versions, not the newest
+
+    @property
+    def network(self) -> bool:
+        """True when it failed for want of the network."""
+        return "network" in self.why or "network" in self.why_before
+
+
+def reason(message: str) -> str:
+    """The class of a run failure: network, missing data or module, hidden state, code."""
+    for pattern, text in REASONS:
+        if pattern.search(message):
+            detail = _error(message)
+            return f"{text} ({detail})" if detail else text
+    return f"an error in the code ({_error(message) or 'see scaffold check --run'})"
+
+
+def _error(message: str) -> str:
+    match = re.search(r"run all(?: in the injected parameters)?: (.*?); the notebook", message)
+    text = match.group(1) if match else ""
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def environment(plan: Plan, python: Path | None, echo: Callable[[str], object]) -> Path:
+    """The Python to run the notebooks: ``python``, else the project's ``.venv`` made with uv
+    (the project, papermill and ipykernel installed)."""
+    if python is not None:
+        return python
+    root = plan.root
+    venv = root / ".venv"
+    uv = processes.find_tool("uv")
+    if uv is None:
+        raise ScaffoldError(
+            "adopt runs the notebooks in a fresh .venv made with uv, which is not installed; "
+            "install uv, or pass --python PATH, or --no-run."
+        )
+    if not (venv / "bin" / "python").exists():
+        echo("making .venv (uv venv) and installing the project, papermill, ipykernel")
+        processes.run([uv, "venv", "--quiet", str(venv)], cwd=root)
+    python = venv / "bin" / "python"
+    processes.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "-e",
+            ".",
+            "papermill",
+            "ipykernel",
+        ],
+        cwd=root,
+    )
+    return python
+
+
+def _old_tree(plan: Plan, head: str, into: Path) -> None:
+    """The repository as it was at ``head`` (git archive), in ``into``."""
+    data = processes.git("archive", "--format=tar", head, cwd=plan.root).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(into, filter="data")
+
+
+def failures(
+    project: Project, notebooks: list[Path], python: Path, timeout: float
+) -> dict[str, str]:
+    from scaffold.check.execute import run_notebooks
+
+    found = run_notebooks(project, notebooks, python=python, timeout=timeout)
+    return {finding.path: reason(finding.message) for finding in found}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Every notebook's runs, and the pins that made some run (None: nothing pinned)."""
+
+    outcomes: list[Outcome]
+    pinned: Pinned | None = None
+
+
+def prove(
+    plan: Plan,
+    *,
+    python: Path | None = None,
+    timeout: float = 600,
+    echo: Callable[[str], object] = print,
+    before: bool = True,
+    pin: bool = True,
+) -> Proof:
+    """Run every notebook before and after adoption; pin older versions when the newest
+    break notebooks that older ones run (a second commit)."""
+    from scaffold.adopt import pins
+
+    interpreter = environment(plan, python, echo)
+    outcomes = _outcomes(plan, interpreter, timeout, echo, before)
+    found = pins.find_pins(plan, outcomes, interpreter, timeout, echo) if pin else None
+    if found is None:
+        return Proof(outcomes)
+    commit = pins.write_pins(plan, found)
+    echo(f"committed {commit[:10]} {pins.PIN_MESSAGE!r}")
+    if python is None:
+        environment(plan, None, echo)  # the project's .venv gets the pinned versions
+    outcomes = [
+        Outcome(o.notebook, o.before, True, "", o.why_before, pinned=True)
+        if o.notebook in found.fixed
+        else o
+        for o in outcomes
+    ]
+    return Proof(outcomes, found)
+
+
+def _outcomes(
+    plan: Plan, interpreter: Path, timeout: float, echo: Callable[[str], object], before: bool
+) -> list[Outcome]:
+    """Run every notebook as it was and as adopted."""
+    notebooks = plan.notebooks
+    old_failures: dict[str, str] | None = None
+    if before and plan.is_git:
+        head = processes.git_out("rev-parse", "HEAD~1", cwd=plan.root)
+        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-before-") as scratch:
+            old = Path(scratch)
+            _old_tree(plan, head, old)
+            echo(f"running {len(notebooks)} notebooks as they were")
+            old_failures = failures(
+                Project(old), [old / e.path for e in notebooks], interpreter, timeout
+            )
+    echo(f"running {len(notebooks)} notebooks as adopted")
+    project = Project(plan.root, plan.answers)
+    new_failures = failures(
+        project, [plan.root / e.target for e in notebooks], interpreter, timeout
+    )
+    outcomes = []
+    for entry in notebooks:
+        ran = None if old_failures is None else entry.path not in old_failures
+        why_before = (old_failures or {}).get(entry.path, "")
+        why = new_failures.get(entry.target, "")
+        outcomes.append(
+            Outcome(entry.target, ran, entry.target not in new_failures, why, why_before)
+        )
+    return outcomes
+
+
+def _why(outcome: Outcome) -> str:
+    """The table's last column for one notebook."""
+    if outcome.pinned:
+        return "with the pinned versions"
+    return outcome.why or (f"(before: {outcome.why_before})" if outcome.why_before else "")
+
+
+def table(proof: Proof) -> list[str]:
+    """The outcomes as a table, then the totals and the pins."""
+    outcomes = proof.outcomes
+    mark = {True: "yes", False: "no", None: "-"}
+    width = max([len(o.notebook) for o in outcomes] + [8])
+    lines = [f"{'notebook':<{width}}  before  now  why not"]
+    for o in outcomes:
+        lines.append(f"{o.notebook:<{width}}  {mark[o.before]:<6}  {mark[o.now]:<3}  {_why(o)}")
+    offline = [o for o in outcomes if not o.network]
+    runs = sum(o.now for o in offline)
+    ran = sum(bool(o.before) for o in offline)
+    lines.append(
+        f"{runs} of {len(offline)} notebooks that need no network run now (before: {ran}); "
+        f"{len(outcomes) - len(offline)} need the network"
+    )
+    worse = [o.notebook for o in outcomes if o.before and not o.now]
+    if worse:
+        lines.append(f"ran before but not now: {', '.join(worse)}")
+    if proof.pinned:
+        shown = ", ".join(
+            f"{name}=={version}" for name, version in sorted(proof.pinned.pins.items())
+        )
+        lines.append(
+            f"pinned the versions of {proof.pinned.date} ({shown}): the newest break "
+            f"{', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] in pyproject.toml says so, "
+            "modernise and unpin later"
+        )
+    return lines

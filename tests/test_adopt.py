@@ -1,0 +1,313 @@
+"""scaffold adopt: a messy notebook repository brought into the layout, in place, in one commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_scaffold, tree
+
+HELPER = "def clean(df):\n    return df.dropna()\n"
+
+
+def notebook(path: Path, *cells: str) -> None:
+    """A notebook of code cells (no outputs), as Jupyter saves it."""
+    data = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": source.splitlines(keepends=True),
+            }
+            for source in cells
+        ],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def make_messy(root: Path, commit: bool = True) -> Path:
+    """Numbered notebooks at the top, committed data, a stale requirements.txt (numpy and
+    yaml missing), a helper pasted into three notebooks, A writes processed.csv for B, a
+    module beside them, an absolute path (which adopt lists, and check still reports: only
+    its owner knows where the file is)."""
+    root.mkdir()
+    notebook(
+        root / "01_load data.ipynb",
+        "import pandas as pd\nimport yaml\n",
+        HELPER,
+        "df = clean(pd.read_csv('data/sales.csv'))\n"
+        "settings = yaml.safe_load('a: 1')\n"
+        "df.to_csv('processed.csv', index=False)\n",
+    )
+    notebook(
+        root / "02_model.ipynb",
+        "import numpy as np\nimport pandas as pd\nfrom helpers import double\n",
+        HELPER,
+        "df = clean(pd.read_csv('processed.csv'))\nprint(double(np.mean(df['x'])))\n",
+    )
+    notebook(
+        root / "3. Report.ipynb",
+        "import pandas as pd\n",
+        HELPER,
+        "if False:\n    pd.read_csv('/Users/ana/Downloads/other.csv')\n"
+        "lookup = pd.read_csv('lookup.csv')\nprint(len(lookup))\n",
+    )
+    (root / "data").mkdir()
+    (root / "data" / "sales.csv").write_text("x,y\n1,2\n3,\n5,6\n")
+    (root / "lookup.csv").write_text("k,v\na,1\n")
+    (root / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "requirements.txt").write_text("pandas\n")
+    (root / "README.md").write_text("# Messy\n\nMy notebooks.\n")
+    if commit:
+        git("init", "--quiet", "--initial-branch=main", cwd=root)
+        git("add", "--all", cwd=root)
+        git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=root)
+    return root
+
+
+def state(root: Path) -> tuple[dict[str, bytes], str, str]:
+    """Every file's bytes, HEAD, and the refs: what must not change."""
+    refs = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=root)
+    return tree(root), git("rev-parse", "HEAD", cwd=root), refs
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    before = state(repo)
+    result = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    out = result.stdout
+    assert "01_load data.ipynb -> notebooks/1.1-al-load-data.ipynb" in out
+    assert "02_model.ipynb -> notebooks/1.2-al-model.ipynb" in out
+    assert "3. Report.ipynb -> notebooks/1.3-al-report.ipynb" in out
+    assert "data/sales.csv -> data/raw/sales.csv (DVC)" in out
+    assert "helpers.py -> src/messy/helpers.py" in out
+    assert "'data/sales.csv' -> RAW_DATA_DIR / \"sales.csv\"" in out
+    assert "/Users/ana/Downloads/other.csv" in out
+    assert "  numpy\n" in out and "  pyyaml\n" in out
+    assert (
+        "notebooks/1.1-al-load-data.ipynb -> data/processed/processed.csv -> "
+        "notebooks/1.2-al-model.ipynb" in out
+    )
+    assert "git's history keeps the old copies" in out
+    assert "clean is pasted into 3 notebooks" in out and "scaffold extract clean" in out
+    assert state(repo) == before
+
+
+def test_adopt_lays_out_tracks_rewrites_and_declares(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert git("log", "-1", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
+    assert git("status", "--porcelain", cwd=repo) == ""
+    files = git("ls-files", cwd=repo).splitlines()
+    assert "notebooks/1.1-al-load-data.ipynb" in files
+    assert "src/messy/helpers.py" in files and "src/messy/config.py" in files
+    assert ".copier-answers.yml" in files and "Makefile" in files
+    # data: moved, out of git, tracked by DVC
+    assert (repo / "data/raw/sales.csv").read_text().startswith("x,y")
+    assert "data/raw.dvc" in files
+    assert not any(name.endswith(".csv") for name in files)
+    # history follows the moves
+    log = git("log", "--follow", "--format=%s", "--", "notebooks/1.2-al-model.ipynb", cwd=repo)
+    assert log.splitlines() == ["Adopt the scaffold layout", "notebooks"]
+    # paths and imports rewritten
+    load = (repo / "notebooks/1.1-al-load-data.ipynb").read_text()
+    assert 'RAW_DATA_DIR / \\"sales.csv\\"' in load
+    assert 'PROCESSED_DATA_DIR / \\"processed.csv\\"' in load
+    assert "from messy.config import PROCESSED_DATA_DIR, RAW_DATA_DIR" in load
+    model = (repo / "notebooks/1.2-al-model.ipynb").read_text()
+    assert "from messy.helpers import double" in model
+    # dependencies: the old file's and the two it missed
+    pyproject = (repo / "pyproject.toml").read_text()
+    for name in ('"numpy"', '"pandas"', '"pyyaml"', '"python-dotenv"'):
+        assert name in pyproject
+    # the two-stage pipeline
+    stages = (repo / "dvc.yaml").read_text()
+    assert "data/processed/processed.csv" in stages
+    # the README is merged, not replaced
+    assert (repo / "README.md").read_text().startswith("# Messy\n\nMy notebooks.")
+    # scaffold check: no path findings
+    checked = run_scaffold("check", cwd=repo, check=False)
+    paths = [line for line in checked.stdout.splitlines() if " NB40" in line]
+    assert len(paths) == 1 and "/Users/ana/Downloads/other.csv" in paths[0], checked.stdout
+    assert "NB6" not in checked.stdout, checked.stdout
+    # and now it is a scaffold project
+    again = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path)
+    assert "nothing to adopt" in again.stdout
+
+
+def test_a_dirty_tree_is_refused_with_its_files(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    (repo / "lookup.csv").write_text("k,v\nb,2\n")
+    (repo / "scratch.py").write_text("x = 1\n")
+    before = tree(repo)
+    result = run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "lookup.csv" in result.stderr and "scratch.py" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(repo) == before
+
+
+def test_a_scaffold_project_has_nothing_to_adopt(tmp_path: Path) -> None:
+    run_scaffold("new", "Churn", "--no-input", cwd=tmp_path)
+    result = run_scaffold("adopt", "churn", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "nothing to adopt" in result.stdout
+
+
+def test_a_plain_folder_gets_git(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "plain", commit=False)
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert git("log", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
+    assert (repo / "notebooks").is_dir() and (repo / "data/raw/lookup.csv").is_file()
+
+
+def test_without_yes_and_no_terminal_it_asks_for_yes(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    before = state(repo)
+    result = run_scaffold("adopt", str(repo), "--no-run", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert state(repo) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.5, 3.0, 6.0])
+def test_ctrl_c_at_any_moment_leaves_the_repository_as_it_was(tmp_path: Path, delay: float) -> None:
+    repo = make_messy(tmp_path / "messy")
+    before = state(repo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "adopt", str(repo), "--yes", "--no-run"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # the plan is printed: the changes start now
+        if line.startswith("all in one commit"):
+            break
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:  # finished before the signal: nothing to check at this moment
+        assert git("log", "-1", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
+        return
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert state(repo) == before
+    assert git("status", "--porcelain", "--ignored", cwd=repo) == ""
+
+
+@pytest.mark.slow
+def test_adopted_notebooks_run_and_the_pipeline_reproduces(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    result = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path)
+    table = result.stdout[result.stdout.index("notebook  ") :]
+    for name in ("1.1-al-load-data", "1.2-al-model", "1.3-al-report"):
+        row = next(line for line in table.splitlines() if name in line)
+        assert row.split()[1:3] == ["yes", "yes"], table
+    assert "3 of 3 notebooks that need no network run now (before: 3)" in table
+    env = {**os.environ, "PATH": f"{repo / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    repro = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro"], cwd=repo, capture_output=True, text=True, env=env
+    )
+    assert repro.returncode == 0, repro.stdout + repro.stderr
+    order = [line for line in repro.stdout.splitlines() if line.startswith("Running stage")]
+    assert [line.split("'")[1] for line in order] == ["1_1-al-load-data", "1_2-al-model"]
+    assert (repo / "data/processed/processed.csv").read_text().startswith("x,y")
+
+
+@pytest.mark.slow
+def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    notebook(
+        repo / "01_grow.ipynb",
+        "import pandas as pd\n",
+        # DataFrame.append went away in pandas 2.0 (April 2023)
+        "df = pd.DataFrame({'x': [1]}).append({'x': 2}, ignore_index=True)\nprint(len(df))\n",
+    )
+    notebook(repo / "02_fine.ipynb", "import pandas as pd\nprint(pd.Series([1]).sum())\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    dated = {"GIT_COMMITTER_DATE": "2022-12-01T12:00:00", "GIT_AUTHOR_DATE": "2022-12-01T12:00:00"}
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", "notebooks"],
+        cwd=repo,
+        check=True,
+        env={**os.environ, **dated},
+    )
+    result = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path)
+    out = result.stdout
+    assert "Pin the versions that run the notebooks" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow "))
+    assert row.split()[1:3] == ["no", "yes"] and "pinned" in row, out
+    assert git("log", "--format=%s", cwd=repo).splitlines()[:2] == [
+        "Pin the versions that run the notebooks",
+        "Adopt the scaffold layout",
+    ]
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert '"pandas==1.' in pyproject and "[tool.scaffold.adopt]" in pyproject
+    assert "1.1-tu-grow.ipynb" in pyproject
+
+
+def test_paths_become_config_paths_of_the_right_kind() -> None:
+    from scaffold.adopt import code
+
+    found = code.Code()
+    source = (
+        "import glob, pandas as pd\n"
+        "a = pd.read_csv('../input/sales.csv')\n"
+        "b = glob.glob('data/names/*.txt')\n"
+        "c = 'data/names/' + name\n"
+        "df['data'] = 1\n"
+    )
+    code.analyse_source(found, 0, source)
+    by_value = {literal.value: literal for literal in found.literals}
+    assert by_value["../input/sales.csv"].access == "read"
+    known = {"data/sales.csv", "data", "data/names", "data/names/yob1880.txt"}
+    basenames = {"sales.csv": "data/sales.csv"}
+    root = Path("/nowhere")
+    assert code.resolve("../input/sales.csv", "", root, known, basenames) == "data/sales.csv"
+    assert not code.looks_like_path("data")  # a column name is not a path
+    expression, name = code.config_expression("data/raw/sales.csv", by_value["../input/sales.csv"])
+    assert (expression, name) == ('RAW_DATA_DIR / "sales.csv"', "RAW_DATA_DIR")
+    glob_expression, _ = code.config_expression(
+        "data/raw/names/*.txt", by_value["data/names/*.txt"]
+    )
+    assert glob_expression == 'f"{RAW_DATA_DIR}/names/*.txt"'
+    prefix, _ = code.config_expression("data/raw/names", by_value["data/names/"])
+    assert prefix == 'f"{RAW_DATA_DIR}/names/"'
+    at = by_value["../input/sales.csv"]
+    edits = [code.Edit(0, at.line, at.col, at.line, at.end_col, expression)]
+    assert 'pd.read_csv(RAW_DATA_DIR / "sales.csv")' in code.apply_edits(source, edits)
+
+
+def test_local_imports_come_from_the_package() -> None:
+    import ast
+
+    from scaffold.adopt.code import import_text
+
+    def rewritten(line: str) -> str | None:
+        node = ast.parse(line).body[0]
+        assert isinstance(node, ast.Import | ast.ImportFrom)
+        return import_text(node, {"helpers", "mglearn"}, "proj")
+
+    assert rewritten("import helpers") == "from proj import helpers"
+    assert rewritten("import os, helpers as h") == "import os; from proj import helpers as h"
+    assert rewritten("from helpers import a, b as c") == "from proj.helpers import a, b as c"
+    assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
+    assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
+    assert rewritten("import numpy") is None
