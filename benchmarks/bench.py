@@ -1,6 +1,6 @@
 """Time scaffold's commands against peers in one run: medians and ratios.
 
-    python benchmarks/bench.py [--runs 5] [--only speed|check|extract]
+    python benchmarks/bench.py [--runs 5] [--only speed|check|extract|sweep|queue]
 
 The cases of one table run interleaved (one round runs every case once), so a change of the
 machine's load touches them all alike; the ratios are the figures to compare, the seconds
@@ -281,9 +281,10 @@ def main() -> None:
     parser.add_argument("--run-notebooks", type=int, default=8, help="notebooks for --run")
     parser.add_argument(
         "--only",
-        choices=["speed", "check", "extract", "sweep"],
+        choices=["speed", "check", "extract", "sweep", "queue"],
         help="only start-up, new and add notebook; or the scaffold check cases (static and "
-        "--run); or extract and promote; or the sweep cases (scaffold run --grid)",
+        "--run); or extract and promote; or the sweep cases (scaffold run --grid, and the DVC "
+        "queue against the local pool); or that last case alone",
     )
     args = parser.parse_args()
     if args.only in (None, "speed"):
@@ -295,6 +296,8 @@ def main() -> None:
         extract_bench(args.runs)
     if args.only in (None, "sweep"):
         sweep_bench(args.runs)
+    if args.only in (None, "sweep", "queue"):
+        queue_bench(args.runs)
     if args.only is None:
         others = {
             "scaffold update --check (current project)": _time_update_check(args.runs),
@@ -765,6 +768,70 @@ def sweep_bench(runs: int, count: int = 8) -> None:
     print(f"one kernel start-up (new process): {one_kernel:.3f} s; one run in the serial "
           f"papermill loop: {serial / count:.3f} s; scaffold -j 1 per run beyond that: "
           f"{(single - fixed - serial) / count:.3f} s; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+def _queue_project(work: Path, env: dict[str, str]) -> tuple[Path, str]:
+    """A project with git, DVC and its .venv, and one committed production notebook (a DVC
+    stage) whose parameters cell has ``x``, which its params file does not (yet)."""
+    import json
+
+    subprocess.run([*NEW, "--no-pre-commit"], cwd=work, env=env, check=True, capture_output=True)
+    project = work / "bench"
+    uv = [sys.executable, "-m", "uv"]
+    python = project / ".venv" / "bin" / "python"
+    subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(project / ".venv")],
+                   env=env, check=True)  # fmt: skip
+    subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "-e",
+                    f"{project}[dev]"], env=env, check=True, cwd=project)  # fmt: skip
+    made = subprocess.run([*SCAFFOLD, "add", "notebook", "--production", "queued"], cwd=project,
+                          env=env, check=True, capture_output=True, text=True)  # fmt: skip
+    stem = made.stdout.splitlines()[0].removeprefix("create notebooks/").removesuffix(".ipynb")
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["id"] == "parameters":
+            cell["source"] = "".join(cell["source"]) + "\nx: int = 0\n"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    # the same notebook outside the pipeline: the local pool runs it
+    (project / "notebooks" / "9.0-ab-pooled.ipynb").write_text(path.read_text())
+    if os.environ.get("BENCH_X_IN_PARAMS"):  # for a scaffold whose queue needs it there
+        with (project / "params" / f"{stem}.yaml").open("a") as params:
+            params.write("x: 0\n")
+    (project / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
+    subprocess.run([str(python), "-m", "dvc", "add", "-q", "data/raw/sample.csv"], cwd=project,
+                   env=env, check=True)  # fmt: skip
+    for args in (["add", "-A"], ["commit", "-q", "-m", "a stage"]):
+        subprocess.run(["git", *args], cwd=project, env=env, check=True)
+    return project, stem
+
+
+def queue_bench(runs: int, count: int = 4) -> None:
+    """Per-run cost of a sweep through DVC's experiment queue against the local pool, the
+    same notebook (a production notebook of a fresh project) at -j 2."""
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        env = isolated_env(work)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("VIRTUAL_ENV", None)
+        project, stem = _queue_project(work, env)
+        grid = ["--grid", "x=" + ",".join(str(k) for k in range(count)), "-j", "2"]
+        queue = [*SCAFFOLD, "run", stem, *grid]
+        done = subprocess.run(queue, cwd=project, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"scaffold run --grid (DVC queue) failed:\n{done.stdout}{done.stderr}")
+            return
+        cases = {
+            f"local pool, {count} runs -j 2": _median_run(
+                [*SCAFFOLD, "run", "9.0", *grid], project, env, runs
+            ),
+            f"DVC experiment queue, {count} runs -j 2": _median_run(queue, project, env, runs),
+        }
+    print(f"\n| sweep backends (median of {runs}) | seconds | per run | vs local pool |")
+    print("|---|---:|---:|---:|")
+    base = cases[f"local pool, {count} runs -j 2"]
+    for name, seconds in cases.items():
+        print(f"| {name} | {seconds:.2f} | {seconds / count:.2f} | {seconds / base:.2f}x |")
+    print(f"load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Run one notebook with papermill, inside the PROJECT's interpreter (never scaffold's).
 
-``scaffold run`` executes this file's source as ``<project python> -c <source> SPEC``. SPEC
-is JSON: ``input``, ``output``, ``cwd``, ``parameters_file`` (YAML, read like papermill's
-``-f``), ``parameters`` (overrides, applied after the file), ``progress`` and ``result`` (a
-file to write the outcome to, as JSON). Failures are reported there, not as a traceback.
+scaffold (``scaffold.execution.DriverProcess``) runs this file's source as ``<project python>
+-c <source> --serve``: one ``DriverSpec`` (JSON) per line of stdin, each answered on stdout by
+``\0started`` (the kernel answered and the first cell begins) and ``\0done <exit code>``. papermill
+is imported once per process; every notebook still gets a fresh kernel. ``-c <source> SPEC``
+runs one spec (Dask workers, the DVC queue's ``papermill`` shim import ``main``). A spec:
+``input``, ``output``, ``cwd``, ``parameters_file`` (YAML, read like papermill's ``-f``),
+``parameters`` (overrides, applied after the file), ``progress`` and ``result`` (a file to
+write the outcome to, as JSON). Failures are reported there, not as a traceback; a kernel that
+never answered is ``"start_failed": true``.
 
 Optional, for many kernels at once (``scaffold run --grid``): ``transport`` (``"ipc"``: the
 kernel talks over Unix sockets in a private folder, so concurrent kernels never race for
@@ -11,7 +16,8 @@ TCP ports), ``start_timeout`` (seconds for the kernel to answer, longer under lo
 ``start_attempts`` (a kernel that dies before it answers is started again, up to this many
 times in all; nothing of the notebook ran yet, so a retry is safe). ``watch_parent``: stop
 (and shut the kernel down) when the process that started this one dies, as a Dask worker
-killed mid-run does.
+killed mid-run does (``--serve`` always watches its parent: a SIGKILLed scaffold leaves no
+driver or kernel behind).
 
 Optional, for many notebooks in turn in one process (``scaffold check --run``'s workers):
 ``warm`` (the driver starts the kernel itself, in a thread, while papermill is imported, and
@@ -34,7 +40,41 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, TypedDict
+
+
+class DriverSpec(TypedDict, total=False):
+    """One notebook to run: what scaffold writes, one JSON object per line (see the module)."""
+
+    input: str
+    output: str
+    cwd: str
+    parameters_file: str | None
+    parameters: dict[str, Any]
+    progress: bool
+    result: str
+    kernel_name: str
+    transport: str
+    start_timeout: int
+    start_attempts: int
+    watch_parent: bool
+    warm: bool
+    prestart: bool
+
+
+class Outcome(TypedDict, total=False):
+    """What ``main`` writes to ``result``."""
+
+    ok: bool
+    error: str
+    message: str
+    executed: bool
+    interrupted: bool
+    restarts: int
+    start_failed: bool
+
+
+PARENT_POLL = 0.5  # seconds between two looks at whether the parent is still there
 
 STOP_SIGNALS = [
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -65,6 +105,21 @@ START_FAILURES = (
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
 
+SOCKET_PATH_MAX = 100  # bytes of an AF_UNIX socket path (104 on macOS, 108 on Linux)
+
+
+def _ipc_folder(spec: DriverSpec) -> str | None:
+    """A private folder for the kernel's Unix sockets, or None for TCP: not asked for, or a
+    TMPDIR so deep that the socket paths would be too long."""
+    if spec.get("transport") != "ipc":
+        return None
+    folder = tempfile.mkdtemp(prefix="sk-")
+    if len(os.path.join(folder, "kernel-65535").encode()) > SOCKET_PATH_MAX:
+        os.rmdir(folder)
+        return None
+    return folder
+
+
 def _ipc_config(ipc_folder: str) -> Any:
     from traitlets.config import Config
 
@@ -77,7 +132,7 @@ def _ipc_config(ipc_folder: str) -> Any:
 
 
 def _execute(
-    spec: dict[str, Any], parameters: dict[str, Any], ipc_folder: str | None, km: Any = None
+    spec: DriverSpec, parameters: dict[str, Any], ipc_folder: str | None, km: Any = None
 ) -> None:
     import papermill
 
@@ -99,8 +154,18 @@ def _execute(
     )
 
 
-def _never_started(error: Exception) -> bool:
+class _StartFailed(Exception):
+    """A warm kernel never answered (what its start raised is the cause)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+        self.cause = cause
+
+
+def _never_started(error: BaseException) -> bool:
     """True when the kernel failed before the first cell ran (so a retry is safe)."""
+    if isinstance(error, _StartFailed):
+        return True
     text = str(error)
     return not hasattr(error, "ename") and any(failure in text for failure in START_FAILURES)
 
@@ -109,16 +174,16 @@ class _Kernel:
     """A kernel for one notebook, started and waited for in a thread (``warm`` specs), so its
     start-up overlaps papermill's import or the previous notebook's run."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: DriverSpec) -> None:
         self.key = _kernel_key(spec)
-        self.ipc_folder = tempfile.mkdtemp(prefix="sk-") if spec.get("transport") == "ipc" else None
+        self.ipc_folder = _ipc_folder(spec)
         self.km: Any = None
         self.kc: Any = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._start, args=(spec,), daemon=True)
         self.thread.start()
 
-    def _start(self, spec: dict[str, Any]) -> None:
+    def _start(self, spec: DriverSpec) -> None:
         try:
             from jupyter_client.manager import KernelManager
 
@@ -136,11 +201,14 @@ class _Kernel:
         start raised, if it never answered."""
         self.thread.join()
         if self.error is not None:
-            raise self.error
-        client = self.kc
-        # nbclient asks the manager for a client and waits for it to be ready: this one is.
-        client.wait_for_ready = lambda timeout=None: None
-        self.km.client = lambda **kwargs: client
+            raise _StartFailed(self.error)
+        # nbclient runs cells with an asyncio loop: a blocking client would block that loop in
+        # get_msg, so the check that the kernel is still alive (every second) would never run
+        # and a dead kernel would look like a slow cell. nbclient makes its own async client
+        # (one kernel_info round trip: this kernel has answered already).
+        self.kc.stop_channels()
+        self.kc = None
+        self.km.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
         return self.km
 
     def shutdown(self) -> None:
@@ -161,7 +229,7 @@ class _Kernel:
                 shutil.rmtree(self.ipc_folder, ignore_errors=True)
 
 
-def _kernel_key(spec: dict[str, Any]) -> tuple[str, str, str | None]:
+def _kernel_key(spec: DriverSpec) -> tuple[str, str, str | None]:
     return spec["cwd"], spec.get("kernel_name") or "python3", spec.get("transport")
 
 
@@ -185,7 +253,7 @@ def _shut_down_all() -> None:
         _STOPPING.pop().join(timeout=15)
 
 
-def _take_kernel(spec: dict[str, Any]) -> _Kernel:
+def _take_kernel(spec: DriverSpec) -> _Kernel:
     """The kernel started ahead for ``spec`` if it fits, else one started now."""
     while _SPARE:
         spare = _SPARE.pop()
@@ -195,7 +263,7 @@ def _take_kernel(spec: dict[str, Any]) -> _Kernel:
     return _Kernel(spec)
 
 
-def _execute_warm(spec: dict[str, Any], parameters: dict[str, Any]) -> None:
+def _execute_warm(spec: DriverSpec, parameters: dict[str, Any]) -> None:
     kernel = _take_kernel(spec)
     try:
         km = kernel.ready()
@@ -206,23 +274,23 @@ def _execute_warm(spec: dict[str, Any], parameters: dict[str, Any]) -> None:
         _shut_down(kernel)
 
 
-def _parameters(spec: dict[str, Any]) -> dict[str, Any]:
+def _parameters(spec: DriverSpec) -> dict[str, Any]:
     import yaml
 
     parameters: dict[str, Any] = {}
-    if spec.get("parameters_file"):
-        with open(spec["parameters_file"], encoding="utf-8") as handle:
+    path = spec.get("parameters_file")
+    if path:
+        with open(path, encoding="utf-8") as handle:
             parameters.update(yaml.safe_load(handle) or {})
     parameters.update(spec.get("parameters") or {})
     return parameters
 
 
-def _attempts(spec: dict[str, Any], parameters: dict[str, Any], result: dict[str, Any]) -> None:
+def _attempts(spec: DriverSpec, parameters: dict[str, Any], result: Outcome) -> None:
     attempts = max(1, int(spec.get("start_attempts", 1)))
     for attempt in range(1, attempts + 1):
         cold = not spec.get("warm")
-        ipc = cold and spec.get("transport") == "ipc"
-        ipc_folder = tempfile.mkdtemp(prefix="sk-") if ipc else None
+        ipc_folder = _ipc_folder(spec) if cold else None
         try:
             if cold:
                 _execute(spec, parameters, ipc_folder)
@@ -241,23 +309,28 @@ def _attempts(spec: dict[str, Any], parameters: dict[str, Any], result: dict[str
                 shutil.rmtree(ipc_folder, ignore_errors=True)
 
 
-def _watch_parent() -> None:
-    """SIGTERM this process (``_stop`` then ends the run) once its parent is gone."""
-    import threading
+_WATCHING: list[int] = []
 
+
+def _watch_parent() -> None:
+    """SIGTERM this process (``_stop`` then ends the run) once its parent is gone: a parent
+    that is SIGKILLed cannot stop its children, and an orphaned kernel would run on."""
+    if _WATCHING:
+        return
     parent = os.getppid()
+    _WATCHING.append(parent)
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1.0)
+            time.sleep(PARENT_POLL)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, daemon=True).start()
 
 
-def main(spec: dict[str, Any]) -> int:
+def main(spec: DriverSpec) -> int:
     """Execute the notebook; write ``{"ok": ...}`` to ``spec["result"]``; return the exit code."""
-    result: dict[str, Any] = {"ok": False}
+    result: Outcome = {"ok": False}
     if spec.get("watch_parent"):
         _watch_parent()
     try:
@@ -266,9 +339,12 @@ def main(spec: dict[str, Any]) -> int:
         result["error"] = "Interrupted"
         result["interrupted"] = True
     except Exception as error:
-        result["error"] = getattr(error, "ename", None) or type(error).__name__
-        result["message"] = str(getattr(error, "evalue", None) or error).strip()
-        result["executed"] = hasattr(error, "ename")  # a cell failed (PapermillExecutionError)
+        cause = error.cause if isinstance(error, _StartFailed) else error
+        result["error"] = getattr(cause, "ename", None) or type(cause).__name__
+        result["message"] = str(getattr(cause, "evalue", None) or cause).strip()
+        result["executed"] = hasattr(cause, "ename")  # a cell failed (PapermillExecutionError)
+        if _never_started(error):
+            result["start_failed"] = True
     with open(spec["result"], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     if result.get("interrupted"):
@@ -276,7 +352,47 @@ def main(spec: dict[str, Any]) -> int:
     return 0 if result["ok"] else 1
 
 
+def _announce_started() -> bool:
+    """Make papermill say ``\\0started`` on stdout as a notebook's first cell begins; False if
+    this papermill has no hook for it (then the start is announced before the kernel's)."""
+    try:
+        from papermill.engines import NotebookExecutionManager as manager
+    except Exception:
+        return False
+    cell_start = manager.cell_start
+
+    def announced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self, "_scaffold_started", False):
+            self._scaffold_started = True
+            _say("started")
+        return cell_start(self, *args, **kwargs)
+
+    manager.cell_start = announced
+    return True
+
+
+def _say(word: str) -> None:
+    sys.stdout.write("\0" + word + "\n")
+    sys.stdout.flush()
+
+
+def serve(lines: Any = None) -> None:
+    """Run one spec per line of ``lines`` (stdin), answering ``\\0done <exit code>`` each."""
+    hooked = _announce_started()
+    for line in sys.stdin if lines is None else lines:
+        if not hooked:
+            _say("started")
+        status = main(json.loads(line))
+        _say(f"done {status}")
+        if status == 130:  # stopped by a signal: no more notebooks
+            break
+
+
 if __name__ == "__main__":
     for stop in STOP_SIGNALS:
         signal.signal(stop, _stop)
-    sys.exit(main(json.loads(sys.argv[1])))
+    if sys.argv[1:] == ["--serve"]:
+        _watch_parent()
+        serve()
+    else:
+        sys.exit(main(json.loads(sys.argv[1])))

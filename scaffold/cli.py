@@ -675,7 +675,14 @@ def check_command(
             readable = [s for s in found if s.readable]
             limit = timeout if timeout is not None else config.threshold("timeout")
             targets = [project.root / s.path for s in readable]
-            ran_findings = run_notebooks(project, targets, jobs=jobs, timeout=limit, python=python)
+            ran_findings = run_notebooks(
+                project,
+                targets,
+                jobs=jobs,
+                timeout=limit,
+                python=python,
+                notice=lambda line: typer.echo(line, err=True),
+            )
             findings = keep([*findings, *ran_findings], readable, config)
             ran = len(targets)
     except ScaffoldError as error:

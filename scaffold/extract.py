@@ -639,7 +639,7 @@ def plan_extract(
     """
     from scaffold.check.checker import notebook_paths
     from scaffold.check.model import load_config
-    from scaffold.run import resolve_notebook
+    from scaffold.execution import resolve_notebook
 
     check_module_name(to)
     _check_names([*names, *params])
@@ -1156,8 +1156,8 @@ def _undo(writes: Sequence[Write], before: dict[Path, str]) -> None:
 
 
 def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) -> None:
+    from scaffold import execution as runner
     from scaffold import interpreters
-    from scaffold import run as runner
     from scaffold.layout import PARAMS_DIR
 
     interpreter = interpreters.find_interpreter(project, python)

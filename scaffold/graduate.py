@@ -724,9 +724,9 @@ def plan_graduate(
     project: Project, notebook: str, *, name: str | None = None, cwd: Path | None = None
 ) -> Plan:
     """What graduating ``notebook`` writes; nothing written."""
+    from scaffold.execution import resolve_notebook
     from scaffold.extract import dumped, formatted
     from scaffold.layout import check_module_name
-    from scaffold.run import resolve_notebook
 
     root = project.root
     path = resolve_notebook(root, notebook, cwd or Path.cwd())

@@ -476,8 +476,8 @@ def plan_promote(
 ) -> tuple[list[Write], Promotion, Path]:
     """The writes that make ``notebook`` a production notebook; nothing written."""
     from scaffold import pipeline
+    from scaffold.execution import resolve_notebook
     from scaffold.notebooks import code_deps
-    from scaffold.run import resolve_notebook
 
     root = project.root
     path = resolve_notebook(root, notebook, cwd or Path.cwd())
@@ -598,8 +598,8 @@ def promote(
 
 
 def _run(project: Project, path: Path, python: Path | None) -> None:
+    from scaffold import execution as runner
     from scaffold import interpreters
-    from scaffold import run as runner
 
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)

@@ -1,7 +1,7 @@
 """``scaffold report NOTEBOOK``: an executed notebook as HTML, Markdown or slides, for readers.
 
 The executed copy in ``reports/`` (what ``scaffold run``, ``make notebook`` and ``dvc repro``
-write), or with ``--execute`` a fresh run of the notebook (``run.execute``: papermill in the
+write), or with ``--execute`` a fresh run of the notebook (``execution.execute``: papermill in the
 project's environment, with its parameters file), is converted by nbconvert into
 ``reports/<stem>.<ext>``. nbconvert runs in the project's environment, like papermill (it is
 in the project's dev extra; scaffold never imports it). ``--no-input`` hides the code.
@@ -23,11 +23,18 @@ from pathlib import Path
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
+from scaffold.execution import (
+    NotebookFailed,
+    RunPlan,
+    execute,
+    failed_cell,
+    plan_runs,
+    resolve_notebook,
+)
 from scaffold.files import Change, refuse_outside, relative
 from scaffold.interpreters import Interpreter
 from scaffold.layout import REPORTS_DIR
 from scaffold.project import Project
-from scaffold.run import RunPlan
 
 # --to: nbconvert's exporter and the file name it writes after the notebook's stem.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -68,8 +75,6 @@ def plan_report(
     cwd: Path | None = None,
 ) -> ReportPlan:
     """Check what ``scaffold report NAME`` would do; nothing runs or is written."""
-    from scaffold import run
-
     if to not in FORMATS:
         raise ScaffoldError(f"--to must be one of {', '.join(FORMATS)}, got {to!r}.")
     root = project.root
@@ -78,11 +83,11 @@ def plan_report(
     if given.suffix == ".ipynb" and given.resolve().parent == (root / REPORTS_DIR).resolve():
         name = given.stem  # the executed copy itself: report on its notebook
     if execute:
-        (planned,) = run.plan_runs(project, [name], cwd=here)
+        (planned,) = plan_runs(project, [name], cwd=here)
         notebook, executed = planned.notebook, planned.output
     else:
         planned = None
-        notebook = run.resolve_notebook(root, name, here)
+        notebook = resolve_notebook(root, name, here)
         executed = root / REPORTS_DIR / f"{notebook.stem}.ipynb"
         _check_executed(root, notebook, executed)
     output = executed.with_name(f"{notebook.stem}{FORMATS[to][1]}")
@@ -103,15 +108,13 @@ def _check_targets(root: Path, targets: list[Path]) -> None:
 
 
 def _check_executed(root: Path, notebook: Path, executed: Path) -> None:
-    from scaffold import run
-
     stem, shown = notebook.stem, relative(executed, root)
     if not executed.is_file():
         raise ScaffoldError(
             f"{shown} does not exist yet: run the notebook first (scaffold run {stem}, or "
             f"make notebook NB={stem}), or add --execute to run it now."
         )
-    if run.failed_cell(executed) is not None:
+    if failed_cell(executed) is not None:
         raise ScaffoldError(
             f"{shown} is the output of a run that failed; fix {relative(notebook, root)} and "
             "run it again, or add --execute."
@@ -148,11 +151,9 @@ def make_report(
 
 
 def _execute(plan: RunPlan, interpreter: Interpreter, root: Path, progress: bool) -> None:
-    from scaffold import run
-
     try:
-        run.execute(plan, interpreter, root, progress=progress)
-    except run.NotebookFailed as error:
+        execute(plan, interpreter, root, progress=progress)
+    except NotebookFailed as error:
         failure = str(error).split(" The partial output is in ")[0]
         raise ScaffoldError(
             f"{failure} Nothing was written (scaffold run keeps the partial output)."

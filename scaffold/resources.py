@@ -8,7 +8,9 @@ file (``load_hook``), and typed by the Protocols of scaffold.hooks_api.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -39,14 +41,39 @@ def packaged_template_repo() -> Path:
     )
 
 
+def _sibling_imports(path: Path) -> list[str]:
+    """The hooks/ files that ``path`` imports by bare name at its top (``import processes``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = [
+        alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names
+    ]
+    return [name for name in names if name != path.stem and path.with_name(f"{name}.py").is_file()]
+
+
 @cache
 def load_hook(path: Path) -> ModuleType:
-    """The module of a hooks/ file, loaded by path once (the one loader of hooks/ modules)."""
+    """The module of a hooks/ file, loaded by path once (the one loader of hooks/ modules).
+
+    A hook run as a program imports its neighbours by bare name (``post_gen_project`` puts
+    hooks/ on ``sys.path``); loaded here, it gets the neighbours this function loaded, so the
+    process holds one copy of each, and ``sys.path`` and ``sys.modules`` are left as they were.
+    """
     spec = importlib.util.spec_from_file_location(f"scaffold_hooks_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ScaffoldError(f"cannot load {path}; reinstall nbscaffold.")
+    siblings = {name: load_hook(path.with_name(f"{name}.py")) for name in _sibling_imports(path)}
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    saved_path, saved = list(sys.path), {name: sys.modules.get(name) for name in siblings}
+    sys.modules.update(siblings)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved_path
+        for name, before in saved.items():
+            if before is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = before
     return module
 
 

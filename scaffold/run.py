@@ -1,42 +1,48 @@
 """``scaffold run``: execute notebooks with papermill in the PROJECT's environment.
 
-The interpreter comes from ``scaffold.interpreters``; papermill runs there as a subprocess
-(``_papermill_driver.py``), never in scaffold's own process. ``plan_runs`` checks a request
-before anything runs; ``execute`` runs one plan; ``repro`` hands ``--all`` to ``dvc repro``.
-Sweeps (``--grid``) are in ``scaffold.sweep``.
+The interpreter comes from ``scaffold.interpreters``; papermill runs there, never in
+scaffold's own process, through ``scaffold.execution`` (the driver process, failure reading).
+``plan_runs`` checks a request before anything runs; ``repro`` hands ``--all`` to ``dvc
+repro``. A sweep (``--grid``) is planned by ``scaffold.sweep`` (the model) and run here by
+one of its backends: ``pool`` (local), ``sweep_dvc`` (DVC's queue), ``sweep_cluster`` (Dask).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
+import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from scaffold import parameters as params
-from scaffold.errors import ScaffoldError, sentence
-from scaffold.files import read_text, relative
+from scaffold import pool, sweep_cluster, sweep_dvc
+from scaffold.errors import ScaffoldError
+from scaffold.execution import (
+    Echo,
+    NotebookFailed,
+    RunPlan,
+    execute,
+    failed_cell,
+    failure_message,
+    plan_runs,
+    resolve_notebook,
+)
+from scaffold.files import relative
 from scaffold.interpreters import RUNTIME, Interpreter, check_interpreter, find_interpreter
-from scaffold.layout import NOTEBOOKS_DIR, PARAMS_DIR, REPORTS_DIR
-from scaffold.options import parse_assignments
+from scaffold.layout import REPORTS_DIR
 from scaffold.pipeline import pipeline_notebooks
 from scaffold.project import Project
-
-INJECTED_TAG = "injected-parameters"
-
-
-Echo = Callable[[str], None]
-
-
-class NotebookFailed(ScaffoldError):
-    """A notebook stopped with an error; the message names the notebook, the cell, the error."""
+from scaffold.sweep import (
+    Outcome,
+    Progress,
+    Runner,
+    describe,
+    plan_sweep,
+    summary_lines,
+    write_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,6 @@ def run(project: Project, request: Request, echo: Echo) -> int:
     """Do what ``scaffold run`` was asked, printing each step with ``echo``; the exit code."""
     _check_request(request)
     if request.grid:
-        from scaffold.sweep import run_sweep
-
         return run_sweep(project, request, echo)
     if request.run_all:
         return _run_all(project, request, echo)
@@ -115,7 +119,7 @@ def _execute_all(
 ) -> None:
     for plan in plans:
         echo(f"run {plan.describe(root)}")
-        seconds = execute(plan, interpreter, root, progress=progress)
+        seconds = execute(plan, interpreter, root, progress=progress, notice=echo)
         echo(f"done {shown(plan.output)} ({seconds:.1f} s)")
 
 
@@ -128,270 +132,6 @@ def shown(path: Path) -> str:
 
 
 # -- planning -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """One notebook to execute, with its parameters."""
-
-    notebook: Path
-    output: Path
-    parameters_file: Path | None
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self, root: Path) -> str:
-        """``notebooks/a.ipynb -> reports/a.ipynb (params/a.yaml, -p seed=1)``."""
-        extras = [relative(self.parameters_file, root)] if self.parameters_file else []
-        extras += [f"-p {key}={json.dumps(value)}" for key, value in self.overrides.items()]
-        note = f" ({', '.join(extras)})" if extras else ""
-        return f"{relative(self.notebook, root)} -> {relative(self.output, root)}{note}"
-
-
-def convert(raw: str, declared: params.Parameter | None, key: str, flag: str = "-p") -> Any:
-    """A ``-p`` value as the notebook declares it: text for ``str``, else read as YAML;
-    errors name ``flag``, the option the user typed."""
-    import yaml
-
-    annotation = declared.annotation if declared else ""
-    if annotation == "str":
-        return raw
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
-    if annotation == "float" and isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = float(value)  # 1e-3: YAML 1.1 reads a float only with a dot
-    kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
-    expected = kinds.get(annotation)
-    if expected and (not isinstance(value, expected) or (annotation != "bool" and value is True)):
-        raise ScaffoldError(f"{flag} {key}={raw}: {key} is declared {annotation}.")
-    if annotation == "float" and isinstance(value, int):
-        value = float(value)
-    return value
-
-
-def resolve_notebook(root: Path, name: str, cwd: Path) -> Path:
-    """The notebook a user means by ``name``: a path, a stem in notebooks/, or ``1.2``."""
-    folder = root / NOTEBOOKS_DIR
-    stem = name[:-6] if name.endswith(".ipynb") else name
-    for candidate in (cwd / name, cwd / f"{stem}.ipynb", folder / name, folder / f"{stem}.ipynb"):
-        if candidate.is_file() and candidate.suffix == ".ipynb":
-            path = candidate.resolve()
-            break
-    else:
-        matches = sorted(folder.glob(f"{name}-*.ipynb")) if re.fullmatch(r"\d+\.\d+", name) else []
-        if len(matches) != 1:
-            known = sorted(path.stem for path in folder.glob("*.ipynb"))
-            listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-            raise ScaffoldError(
-                f"no notebook {name!r} in {NOTEBOOKS_DIR}/"
-                + (f" ({len(matches)} start with {name}-)" if matches else "")
-                + (f"; the notebooks are: {listed}." if known else "; it has no notebooks.")
-            )
-        path = matches[0].resolve()
-    if not path.is_relative_to(root):
-        raise ScaffoldError(f"{path} is outside the project {root}.")
-    if path.is_relative_to(root / REPORTS_DIR):
-        raise ScaffoldError(
-            f"{relative(path, root)} is an executed copy; run its source in {NOTEBOOKS_DIR}/."
-        )
-    return path
-
-
-def unknown_key(key: str, notebooks: Sequence[Path], declared: Sequence[params.Parameter]) -> str:
-    """The sentence for ``-p KEY`` (or ``--grid KEY``) that no notebook declares."""
-    known = sorted({parameter.name for parameter in declared})
-    if len(notebooks) == 1:
-        which, whose = f"{notebooks[0].name} has no", "its"
-    else:
-        which, whose = "none of these notebooks has a", "their"
-    listed = f"; {whose} parameters: {', '.join(known)}" if known else ""
-    return f"{key}: {which} parameter {key!r}{listed}."
-
-
-def read_params_file(path: Path, root: Path) -> dict[str, Any] | None:
-    """The values of a parameters file (None when there is none); refuse a broken one."""
-    import yaml
-
-    if not path.is_file():
-        return None
-    try:
-        loaded = yaml.safe_load(read_text(path, root))
-    except yaml.YAMLError:
-        raise ScaffoldError(f"{relative(path, root)} is not valid YAML.") from None
-    if loaded is not None and not isinstance(loaded, dict):
-        raise ScaffoldError(f"{relative(path, root)} must map names to values.")
-    return loaded or {}
-
-
-def _plan_one(
-    root: Path, path: Path, declared: Sequence[params.Parameter], raw: Mapping[str, str]
-) -> RunPlan:
-    by_name = {p.name: p for p in declared}
-    overrides = {k: convert(v, by_name[k], k) for k, v in raw.items() if k in by_name}
-    params_file = root / PARAMS_DIR / f"{path.stem}.yaml"
-    found = read_params_file(params_file, root) is not None
-    output = root / REPORTS_DIR / f"{path.stem}.ipynb"
-    if output.resolve() == path:
-        raise ScaffoldError(f"{relative(path, root)} would be overwritten by its own run.")
-    return RunPlan(path, output, params_file if found else None, overrides)
-
-
-def plan_runs(
-    project: Project,
-    names: Sequence[str],
-    assignments: Sequence[str] = (),
-    cwd: Path | None = None,
-) -> list[RunPlan]:
-    """What ``scaffold run NOTEBOOK... -p KEY=VALUE`` executes, checked before anything runs."""
-    root = project.root
-    raw = parse_assignments(assignments, names=True)
-    notebooks = list(dict.fromkeys(resolve_notebook(root, n, cwd or Path.cwd()) for n in names))
-    declared = {path: params.of_notebook(path) or [] for path in notebooks}
-    every = [parameter for found in declared.values() for parameter in found]
-    for key in raw:
-        if not any(parameter.name == key for parameter in every):
-            raise ScaffoldError("-p " + unknown_key(key, notebooks, every))
-    return [_plan_one(root, path, declared[path], raw) for path in notebooks]
-
-
-# -- executing ------------------------------------------------------------------------------
-
-
-def _driver_source() -> str:
-    return (Path(__file__).with_name("_papermill_driver.py")).read_text(encoding="utf-8")
-
-
-def execute(
-    plan: RunPlan, interpreter: Interpreter, root: Path, *, progress: bool = False
-) -> float:
-    """Run one notebook; return the seconds it took. Raise NotebookFailed if a cell fails."""
-    plan.output.parent.mkdir(parents=True, exist_ok=True)
-    handle, result_file = tempfile.mkstemp(prefix="scaffold-run-", suffix=".json")
-    os.close(handle)
-    spec = {
-        "input": str(plan.notebook),
-        "output": str(plan.output),
-        "cwd": str(plan.notebook.parent),
-        "parameters_file": str(plan.parameters_file) if plan.parameters_file else None,
-        "parameters": plan.overrides,
-        "progress": progress,
-        "result": result_file,
-    }
-    started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            [str(interpreter.python), "-c", _driver_source(), json.dumps(spec, default=str)],
-            cwd=root,
-            env=interpreter.environment(),
-            check=False,
-        )
-        try:
-            outcome = json.loads(Path(result_file).read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            outcome = {}
-    finally:
-        Path(result_file).unlink(missing_ok=True)
-    seconds = time.monotonic() - started
-    if completed.returncode == 0 and outcome.get("ok"):
-        return seconds
-    raise NotebookFailed(failure_message(plan.notebook, plan.output, root, outcome))
-
-
-def failed_cell(output: Path) -> dict[str, Any] | None:
-    """The first cell of an executed notebook that raised (None if none did)."""
-    try:
-        cells = json.loads(output.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        return None
-    for cell in cells:
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors or cell.get("metadata", {}).get("papermill", {}).get("exception") is True:
-            found: dict[str, Any] = dict(cell)
-            found["error"] = errors[0] if errors else {}
-            return found
-    return None
-
-
-def last_started_cell(output: Path) -> dict[str, Any] | None:
-    """The last cell papermill started in an executed notebook (where a dead kernel stopped)."""
-    try:
-        cells = json.loads(output.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        return None
-    started = [
-        cell
-        for cell in cells
-        if isinstance(cell, dict)
-        and (cell.get("metadata", {}).get("papermill") or {}).get("start_time")
-    ]
-    return started[-1] if started else None
-
-
-def _dead_kernel_message(name: str, notebook: Path, output: Path, root: Path) -> str:
-    started = last_started_cell(output) if output.is_file() else None
-    where = f" in {_source_position(notebook, started)}" if started else ""
-    partial = f" The partial output is in {relative(output, root)}." if output.is_file() else ""
-    return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{partial}"
-
-
-def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
-    error = outcome.get("error", "")
-    message = outcome.get("message", "")
-    detail = f"{error}: {message}" if error and message else error or message
-    return sentence(f"{name} did not run: {detail or 'papermill failed (see the output above)'}")
-
-
-def failure_message(
-    notebook: Path, output: Path, root: Path, outcome: Mapping[str, Any] | None = None
-) -> str:
-    """One sentence: which notebook, which cell, which error, where the partial output is."""
-    outcome = outcome or {}
-    name = relative(notebook, root)
-    cell = failed_cell(output) if output.is_file() else None
-    if cell is None and outcome.get("error") == "DeadKernelError":
-        return _dead_kernel_message(name, notebook, output, root)
-    if cell is None:
-        return _not_run_message(name, outcome)
-    place = failure_place(notebook, cell, outcome)
-    failed = sentence(f"{name} failed in {place}")
-    return f"{failed} The partial output is in {relative(output, root)}."
-
-
-def failure_place(
-    notebook: Path, cell: Mapping[str, Any], outcome: Mapping[str, Any] | None = None
-) -> str:
-    """``cell 7 (id 'explode', `x = 1 / 0`): ZeroDivisionError: division by zero``."""
-    outcome = outcome or {}
-    error = cell.get("error") or {}
-    ename = error.get("ename") or outcome.get("error") or "error"
-    evalue = error.get("evalue") or outcome.get("message") or ""
-    what = f"{ename}: {evalue}" if evalue else ename
-    if INJECTED_TAG in (cell.get("metadata", {}).get("tags") or []):
-        where = "the injected parameters cell"
-    else:
-        where = _source_position(notebook, cell)
-    return f"{where}: {what}"
-
-
-def _source_position(notebook: Path, cell: Mapping[str, Any]) -> str:
-    cell_id = cell.get("id")
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    first = first if len(first) <= 60 else first[:57] + "..."
-    try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        cells = []
-    index = next((i for i, c in enumerate(cells, start=1) if cell_id and c.get("id") == cell_id), 0)
-    parts = [f"cell {index}" if index else "a cell"]
-    if cell_id:
-        parts.append(f"id {cell_id!r}")
-    if first:
-        parts.append(f"`{first}`")
-    return f"{parts[0]} ({', '.join(parts[1:])})" if len(parts) > 1 else parts[0]
 
 
 # -- the whole pipeline ---------------------------------------------------------------------
@@ -439,3 +179,75 @@ def repro(project: Project, interpreter: Interpreter) -> None:
         if report.is_file() and report.stat().st_mtime >= started - 1 and failed_cell(report):
             raise NotebookFailed(failure_message(root / stage.notebook, report, root))
     raise ScaffoldError(f"dvc repro failed (exit {completed.returncode}); see its output above.")
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+
+BACKENDS: dict[str, tuple[Runner, tuple[str, ...], str]] = {
+    # backend: (runner, what the interpreter needs, the extras that bring it)
+    "pool": (pool.run_pool, RUNTIME, "dev"),
+    "dvc": (sweep_dvc.run_queue, (*RUNTIME, "dvc"), "dev"),
+    "cluster": (sweep_cluster.run_cluster, (*RUNTIME, "distributed"), "dev,cluster"),
+}
+
+
+def _backend(project: Project, notebook: Path, cluster: str | None) -> str:
+    if cluster:
+        return "cluster"
+    return "dvc" if sweep_dvc.stage_of(project, notebook) is not None else "pool"
+
+
+def _preflight(project: Project, backend: str, notebook: Path, cluster: str | None) -> None:
+    """Each backend's own refusals, before anything runs."""
+    if backend == "cluster" and cluster:
+        sweep_cluster.check_address(cluster)
+    elif backend == "dvc":
+        stage = sweep_dvc.stage_of(project, notebook)
+        assert stage is not None
+        sweep_dvc.check_committed(project.root, stage)
+
+
+def run_sweep(project: Project, request: Request, echo: Echo) -> int:
+    """Plan, print and run a sweep; write the summary; 1 when any run failed, else 0."""
+    notebook = resolve_notebook(project.root, request.notebooks[0], Path.cwd())
+    backend = _backend(project, notebook, request.cluster)
+    sweep = plan_sweep(project, request, backend=backend)
+    _preflight(project, backend, sweep.notebook, request.cluster)
+    runner, needs, extras = BACKENDS[backend]
+    if not request.dry_run:
+        interpreter = find_interpreter(project, request.python)
+        check_interpreter(interpreter, project, needs, extras)
+        if request.cluster:
+            sweep_cluster.probe(request.cluster, interpreter)  # a bad address prints no plan
+    for line in describe(sweep):
+        echo(line)
+    if request.dry_run:
+        return 0
+    echo(f"python {relative(interpreter.python, project.root)} ({interpreter.origin})")
+    progress = Progress(len(sweep.runs), echo, live=request.progress)
+    outcomes: list[Outcome] = []
+    sweep.folder.mkdir(parents=True)
+    try:
+        for outcome in runner(sweep, interpreter, progress):
+            outcomes.append(outcome)
+            progress.finished(outcome)
+    except BaseException:
+        progress.close()
+        shutil.rmtree(sweep.folder, ignore_errors=True)  # an interrupted sweep leaves nothing
+        _remove_empty_parents(sweep.folder, project.root / REPORTS_DIR)
+        raise
+    progress.close()
+    write_summary(sweep, outcomes)
+    for line in summary_lines(sweep, outcomes):
+        echo(line)
+    return 0 if all(outcome.status == "done" for outcome in outcomes) else 1
+
+
+def _remove_empty_parents(folder: Path, stop: Path) -> None:
+    for parent in folder.parents:
+        if parent == stop or not parent.is_relative_to(stop):
+            return
+        try:
+            parent.rmdir()
+        except OSError:
+            return

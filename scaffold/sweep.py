@@ -31,25 +31,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import product
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
+from scaffold.execution import (
+    Echo,
+    RunPlan,
+    convert,
+    read_params_file,
+    resolve_notebook,
+    run_failure,
+    unknown_key,
+)
 from scaffold.files import relative
+from scaffold.interpreters import Interpreter
 from scaffold.layout import PARAMS_DIR, REPORTS_DIR
 from scaffold.options import parse_assignments
 from scaffold.project import Project
-from scaffold.run import (
-    Echo,
-    Request,
-    RunPlan,
-    convert,
-    failed_cell,
-    failure_place,
-    read_params_file,
-    resolve_notebook,
-    unknown_key,
-)
 
 MAX_RUNS = 10_000
 SWEEPS_DIR = "sweeps"
@@ -240,16 +239,28 @@ def _runs(
     return runs
 
 
-def _backend(project: Project, notebook: Path, cluster: str | None) -> str:
-    from scaffold import sweep_dvc
+class SweepRequest(Protocol):
+    """What a sweep was asked (``scaffold.run.Request`` is one)."""
 
-    if cluster:
-        return "cluster"
-    return "dvc" if sweep_dvc.stage_of(project, notebook) is not None else "pool"
+    @property
+    def notebooks(self) -> Sequence[str]: ...
+    @property
+    def assignments(self) -> Sequence[str]: ...
+    @property
+    def grid(self) -> Sequence[str]: ...
+    @property
+    def jobs(self) -> int | None: ...
+    @property
+    def cluster(self) -> str | None: ...
+    @property
+    def yes(self) -> bool: ...
 
 
-def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> Sweep:
-    """The runs of ``scaffold run NOTEBOOK --grid ...``, checked before anything runs."""
+def plan_sweep(
+    project: Project, request: SweepRequest, cwd: Path | None = None, backend: str = "pool"
+) -> Sweep:
+    """The runs of ``scaffold run NOTEBOOK --grid ...`` on ``backend`` (``run`` chooses it),
+    checked before anything runs."""
     root = project.root
     notebook = resolve_notebook(root, request.notebooks[0], cwd or Path.cwd())
     declared = params.of_notebook(notebook)
@@ -258,10 +269,6 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
             f"{relative(notebook, root)} has no cell tagged 'parameters'; a sweep sets "
             "parameters (scaffold promote adds the cell)."
         )
-    if request.cluster:
-        from scaffold.sweep_cluster import check_address
-
-        check_address(request.cluster)
     raw_grid = parse_grid(request.grid)
     count = math.prod(len(values) for values in raw_grid.values())
     if count > MAX_RUNS and not request.yes:
@@ -274,13 +281,6 @@ def plan_sweep(project: Project, request: Request, cwd: Path | None = None) -> S
     read_params_file(params_file, root)  # refuse a broken one now
     folder = _new_folder(root, notebook.stem)
     jobs = request.jobs or os.cpu_count() or 1
-    backend = _backend(project, notebook, request.cluster)
-    if backend == "dvc":
-        from scaffold.sweep_dvc import check_committed, stage_of
-
-        stage = stage_of(project, notebook)
-        assert stage is not None
-        check_committed(root, stage)
     return Sweep(
         root=root,
         notebook=notebook,
@@ -365,14 +365,7 @@ def metrics_of(executed: Path) -> dict[str, Any]:
 
 def failure_of(sweep: Sweep, run: SweepRun, outcome: Mapping[str, Any]) -> str:
     """Why a run failed, in one sentence (its failing cell when it has one)."""
-    output = run.plan.output
-    cell = failed_cell(output) if output.is_file() else None
-    if cell is not None:
-        return failure_place(sweep.notebook, cell, outcome)
-    if outcome.get("error") == "DeadKernelError":
-        return "the kernel died (killed, or out of memory?)"
-    error, message = outcome.get("error", ""), outcome.get("message", "")
-    return f"{error}: {message}" if error and message else error or message or "it did not run"
+    return run_failure(sweep.notebook, run.plan.output, outcome)
 
 
 def write_summary(sweep: Sweep, outcomes: Sequence[Outcome]) -> Path:
@@ -511,79 +504,7 @@ class Progress:
         self._clear()
 
 
-# -- running --------------------------------------------------------------------------------
+# -- running ---------------------------------------------------------------------------------
 
-Runner = Callable[[Sweep, Any, Progress], Iterator[Outcome]]
-
-
-def run_sweep(project: Project, request: Request, echo: Echo) -> int:
-    """Plan, print and run a sweep; write the summary; 1 when any run failed, else 0."""
-    import shutil
-
-    from scaffold.interpreters import check_interpreter, find_interpreter
-
-    sweep = plan_sweep(project, request)
-    if not request.dry_run:
-        interpreter = find_interpreter(project, request.python)
-        needs, extras = _needs(sweep.backend)
-        check_interpreter(interpreter, project, needs, extras)
-        if sweep.cluster:
-            from scaffold.sweep_cluster import probe
-
-            probe(sweep.cluster, interpreter)  # before the plan: a bad address prints nothing
-    for line in describe(sweep):
-        echo(line)
-    if request.dry_run:
-        return 0
-    echo(f"python {relative(interpreter.python, project.root)} ({interpreter.origin})")
-    progress = Progress(len(sweep.runs), echo, live=request.progress)
-    outcomes: list[Outcome] = []
-    sweep.folder.mkdir(parents=True)
-    try:
-        for outcome in _runner(sweep.backend)(sweep, interpreter, progress):
-            outcomes.append(outcome)
-            progress.finished(outcome)
-    except BaseException:
-        progress.close()
-        shutil.rmtree(sweep.folder, ignore_errors=True)  # an interrupted sweep leaves nothing
-        _remove_empty_parents(sweep.folder, project.root / REPORTS_DIR)
-        raise
-    progress.close()
-    write_summary(sweep, outcomes)
-    for line in summary_lines(sweep, outcomes):
-        echo(line)
-    return 0 if all(outcome.status == "done" for outcome in outcomes) else 1
-
-
-def _remove_empty_parents(folder: Path, stop: Path) -> None:
-    for parent in folder.parents:
-        if parent == stop or not parent.is_relative_to(stop):
-            return
-        try:
-            parent.rmdir()
-        except OSError:
-            return
-
-
-def _needs(backend: str) -> tuple[tuple[str, ...], str]:
-    from scaffold.interpreters import RUNTIME
-
-    if backend == "dvc":
-        return (*RUNTIME, "dvc"), "dev"
-    if backend == "cluster":
-        return (*RUNTIME, "distributed"), "dev,cluster"
-    return RUNTIME, "dev"
-
-
-def _runner(backend: str) -> Runner:
-    if backend == "dvc":
-        from scaffold.sweep_dvc import run_queue
-
-        return run_queue
-    if backend == "cluster":
-        from scaffold.sweep_cluster import run_cluster
-
-        return run_cluster
-    from scaffold.pool import run_pool
-
-    return run_pool
+# A backend: runs a sweep's runs in the project's interpreter, yields each outcome as it ends.
+Runner = Callable[[Sweep, Interpreter, Progress], Iterator[Outcome]]

@@ -20,9 +20,8 @@ from typing import Any
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
+from scaffold.execution import driver_source, driver_spec, read_params_file
 from scaffold.interpreters import Interpreter
-from scaffold.pool import driver_source, run_spec
-from scaffold.run import read_params_file
 from scaffold.sweep import Outcome, Progress, Sweep, failure_of, metrics_of
 
 ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[\w.\-]+):\d{1,5}$")
@@ -69,9 +68,9 @@ def _spec(sweep: Sweep) -> dict[str, Any]:
     jobs = []
     for run in sweep.runs:
         # workers need no parameters file: the values go with the run
-        spec = run_spec(run, Path("unused"), parameters={**(base or {}), **run.plan.overrides})
+        spec = driver_spec(run.plan, parameters={**(base or {}), **run.plan.overrides})
         for key in ("input", "output", "cwd", "result", "parameters_file"):
-            spec.pop(key, None)
+            spec.pop(key, None)  # type: ignore[misc]
         jobs.append({"index": run.index, "output": str(run.plan.output), "spec": spec})
     return {
         "address": sweep.cluster,

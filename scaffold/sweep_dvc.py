@@ -9,8 +9,17 @@ DVC runs each experiment from the last commit (plus the changes to tracked files
 of the repository under ``.dvc/tmp/exps``; the stage's executed notebook is git-ignored and
 not cached, so DVC keeps no copy. scaffold collects it: the queue's workers are started with
 a ``papermill`` of scaffold's first on ``PATH`` (``_papermill_shim.py``), which runs the
-project's papermill and copies the executed notebook to the sweep's folder under the run's
-name (found from the parameters file the experiment ran with).
+notebook through scaffold's own driver (``_papermill_driver.py``: Unix sockets, the core's
+kernel-start timeout and retries, a driver that ends with its worker) and copies the
+executed notebook to the sweep's folder under the run's name (found from the parameters
+file the experiment ran with).
+
+Why the queue runs the notebooks (rather than a local pool with the queue for bookkeeping
+only): each run then is a real experiment, made by ``dvc exp run`` from the commit with the
+stage's dependencies, that ``dvc exp show``/``apply`` know; recording pool runs afterwards
+would need the workspace's params file and outputs rewritten run by run. The price is the
+queue's own cost per run (a copy of the repository, a git commit per experiment), measured
+in benchmarks/bench.py.
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ from typing import Any
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
+from scaffold.execution import START_ATTEMPTS, driver_source, start_timeout
 from scaffold.interpreters import Interpreter
-from scaffold.pipeline import PipelineNotebook, pipeline_notebooks
+from scaffold.pipeline import PipelineNotebook, pipeline_notebooks, pipeline_stages
 from scaffold.project import Project
 from scaffold.sweep import Outcome, Progress, Sweep, SweepRun, failure_of, metrics_of
 
@@ -112,8 +122,6 @@ def _tracked(root: Path, paths: Sequence[str]) -> set[str]:
 
 def _untracked_inputs(root: Path, stage: PipelineNotebook) -> list[str]:
     """The stage's inputs (not made by another stage) with nothing in git or DVC."""
-    from scaffold.pipeline import pipeline_stages
-
     stages = pipeline_stages(root)
     deps = next((s.deps for s in stages if s.name == stage.stage), ())
     outs = {out for s in stages for out in s.outs}
@@ -150,8 +158,9 @@ def _queue(sweep: Sweep, interpreter: Interpreter, stage: PipelineNotebook) -> d
     """Queue one experiment per run; DVC's experiment name -> run."""
     queued: dict[str, SweepRun] = {}
     for run in sweep.runs:
+        # ++KEY: set the key whether or not the params file has it yet, as -p does
         sets = [
-            f"{stage.params}:{key}={hydra_value(value)}"
+            f"{stage.params}:++{key}={hydra_value(value)}"
             for key, value in run.plan.overrides.items()
         ]
         args = [arg for setting in sets for arg in ("-S", setting)]
@@ -199,22 +208,31 @@ def _shim_env(
 ) -> dict[str, str]:
     env = interpreter.environment()
     env["PATH"] = os.pathsep.join([str(shim.parent), env.get("PATH", "")])
+    # the workers' kernel sockets and connection files land in the sweep's scratch folder,
+    # which goes when the sweep ends, however it ends
+    temporary = shim.parent / "tmp"
+    temporary.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(temporary)
     env["SCAFFOLD_SWEEP"] = json.dumps(
         {
             "python": str(interpreter.python),
             "folder": str(sweep.folder),
             "params": stage.params,
             "runs": [[run.plan.overrides, run.name] for run in sweep.runs],
+            "start_timeout": start_timeout(),
+            "start_attempts": START_ATTEMPTS,
         }
     )
     return env
 
 
 def _write_shim(folder: Path, interpreter: Interpreter) -> Path:
+    """``papermill`` for the queue's workers, and the driver it runs, side by side."""
     source = Path(__file__).with_name("_papermill_shim.py").read_text(encoding="utf-8")
     shim = folder / "papermill"
     shim.write_text(f"#!{interpreter.python}\n{source}", encoding="utf-8")
     shim.chmod(0o755)
+    (folder / "_papermill_driver.py").write_text(driver_source(), encoding="utf-8")
     return shim
 
 

@@ -71,6 +71,25 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         yield isolate(monkeypatch, tmp_path_factory)
 
 
+def new_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    folder: str,
+    name: str,
+    *flags: str,
+    extras: str | None = "dev",
+) -> Path:
+    """``scaffold new NAME --no-input --no-pre-commit FLAGS`` in a fresh folder, in an
+    isolated HOME, with its .venv (the project and ``extras``) unless ``extras`` is None:
+    the project of a module or session fixture."""
+    base = tmp_path_factory.mktemp(folder)
+    with isolated_environment(tmp_path_factory):
+        run_scaffold("new", name, "--no-input", "--no-pre-commit", *flags, cwd=base)
+        project = base / name.lower().replace(" ", "-")
+        if extras is not None:
+            project_venv(project, extras)
+    return project
+
+
 def copy_project(source: Path, destination: Path) -> Path:
     """A copy of a generated project (git and DVC folders included) for a test to change."""
     shutil.copytree(source, destination, symlinks=True)

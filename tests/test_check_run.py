@@ -18,25 +18,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.conftest import project_venv, run_scaffold, tree
+from tests.conftest import new_project, run_scaffold, tree
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("check-lab")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold("new", "Check Lab", "--no-input", "--no-pre-commit", cwd=base)
-        project = base / "check-lab"
-        project_venv(project)
-    yield project
+    yield new_project(tmp_path_factory, "check-lab", "Check Lab")
 
 
 def notebook(project: Path, name: str, *cells: tuple[str, int | None]) -> Path:
@@ -144,6 +131,34 @@ def test_ctrl_c_stops_every_kernel_at_once_and_writes_nothing(made: Path, after:
     finally:
         for name in names:
             (made / "notebooks" / name).unlink()
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_reported_at_once_and_tmpdir_is_left_empty(made: Path, tmp_path: Path):
+    # issue 23: a kernel that exits (segfault, OOM killer) was blamed as a timeout (NB002)
+    dies = notebook(made, "1.7-tu-dies.ipynb", ("import os", None), ("os._exit(0)", None))
+    slow = notebook(made, "1.8-tu-sleeps.ipynb", ("import time\n\ntime.sleep(120)", None))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    try:
+        result = run_scaffold(
+            "check", "--run", "-j", "2", "--timeout", "60", "--format", "json", str(dies),
+            cwd=made, env={"TMPDIR": str(scratch)}, check=False,
+        )  # fmt: skip
+        timed_out = run_scaffold(
+            "check", "--run", "--timeout", "3", str(slow),
+            cwd=made, env={"TMPDIR": str(scratch)}, check=False,
+        )  # fmt: skip
+    finally:
+        dies.unlink()
+        slow.unlink()
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["code"], f["cell"]) for f in findings] == [("NB001", 0)], result.stdout
+    assert "the kernel died" in findings[0]["message"]
+    assert "did not finish within 3 s" in timed_out.stdout
+    # no kernel sockets (sk-*) or connection files (tmp*.json, with the kernel's key) left
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    assert kernels_in(made / "notebooks") == []
 
 
 SLOW_KERNEL = """\

@@ -21,6 +21,10 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
+from tests.helpers import alive as _alive
+from tests.helpers import cmdline as _cmdline
+from tests.helpers import descendants as _descendants
+from tests.helpers import wait_for as _wait_for
 
 STRACE = shutil.which("strace")
 KEY_ID = "AKIAFAKEKEYID4RELIABLE"
@@ -222,53 +226,6 @@ def test_parallel_new_of_one_project_makes_it_once(workdir: Path):
 
 
 # --- items 3 and 9: SIGINT, SIGTERM and SIGHUP clean up and end the children -----------------
-
-
-def _descendants(pid: int) -> set[int]:
-    """Living descendants of ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_for(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def start_and_signal(

@@ -18,7 +18,13 @@ import pytest
 from scaffold.errors import ScaffoldError
 from scaffold.interpreters import candidate_environments, check_interpreter, find_interpreter
 from scaffold.project import Project
-from tests.conftest import copy_project, listing, project_venv, run_scaffold, scaffold_in_process
+from tests.conftest import (
+    copy_project,
+    listing,
+    new_project,
+    run_scaffold,
+    scaffold_in_process,
+)
 
 # -- the shared project ----------------------------------------------------------------------
 
@@ -26,20 +32,7 @@ from tests.conftest import copy_project, listing, project_venv, run_scaffold, sc
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project made by ``scaffold new`` (git and DVC, no hooks) with its .venv."""
-    base = tmp_path_factory.mktemp("run-lab")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold("new", "Run Lab", "--no-input", "--no-pre-commit", cwd=base)
-        project = base / "run-lab"
-        project_venv(project)
-    yield project
+    yield new_project(tmp_path_factory, "run-lab", "Run Lab")
 
 
 def add(project: Path, description: str, *cells: tuple[str, str], production: bool = False) -> str:
@@ -370,7 +363,9 @@ def _run_and_signal(
     import sys
     import time
 
-    from tests.test_reliability import _cmdline, _descendants, _wait_for
+    from tests.helpers import cmdline as _cmdline
+    from tests.helpers import descendants as _descendants
+    from tests.helpers import wait_for as _wait_for
 
     process = subprocess.Popen(
         [sys.executable, "-m", "scaffold", "run", stem],
@@ -408,7 +403,8 @@ def _run_and_signal(
 def test_a_signal_during_run_ends_driver_and_kernel_quietly(lab: Path, signum: int, group: bool):
     import time
 
-    from tests.test_reliability import _alive, _wait_for
+    from tests.helpers import alive as _alive
+    from tests.helpers import wait_for as _wait_for
 
     stem = add(lab, f"sleepy {signum}", ("nap", "import time\ntime.sleep(60)"))
     code, err, children = _run_and_signal(lab, stem, signum, group)

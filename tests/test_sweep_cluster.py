@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import project_venv, run_scaffold
-from tests.test_reliability import _cmdline, _descendants, _wait_for
+from tests.conftest import new_project, run_scaffold
+from tests.helpers import cmdline as _cmdline
+from tests.helpers import descendants as _descendants
+from tests.helpers import wait_for as _wait_for
 from tests.test_sweep_local import add, set_metrics, summary, sweep_folder
 
 pytestmark = pytest.mark.slow
@@ -36,21 +38,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("cluster-lab")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold(
-            "new", "Cluster Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=base
-        )
-        project = base / "cluster-lab"
-        project_venv(project, extras="dev,cluster")
-    yield project
+    yield new_project(
+        tmp_path_factory, "cluster-lab", "Cluster Lab", "--no-git", "--no-dvc", extras="dev,cluster"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,178 @@
+"""The programs scaffold runs in the project's interpreter, quick: ``_papermill_driver`` and
+``_papermill_shim`` imported in-process, and ``execution.DriverProcess`` against the real
+driver program in this interpreter (which has no papermill: the runs stop before a kernel,
+which is what these tests need). Real kernels: tests/test_check_run.py, test_run.py and
+test_sweep_local.py (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scaffold import _papermill_driver as driver
+from scaffold import _papermill_shim as shim
+from scaffold import execution
+from scaffold.interpreters import Interpreter
+
+
+def test_the_spec_type_is_the_drivers_own():
+    assert execution.DriverSpec is driver.DriverSpec
+    spec = execution.driver_spec(
+        execution.RunPlan(Path("/p/notebooks/a.ipynb"), Path("/p/reports/a.ipynb"), None, {"x": 1})
+    )
+    assert set(spec) <= set(driver.DriverSpec.__annotations__)
+    assert spec["cwd"] == "/p/notebooks"
+    assert spec["parameters"] == {"x": 1}
+    assert spec["start_attempts"] == execution.START_ATTEMPTS
+    assert execution.START_TIMEOUT <= spec["start_timeout"] <= execution.START_TIMEOUT_MAX
+    assert isinstance(spec["start_timeout"], int)  # nbclient's startup_timeout is an int trait
+
+
+def test_the_start_budget_covers_every_attempt():
+    spec: driver.DriverSpec = {"start_timeout": 100, "start_attempts": 3}
+    assert execution.start_budget(spec) > 300
+
+
+def test_parameters_come_from_the_file_then_the_overrides(tmp_path: Path):
+    params = tmp_path / "p.yaml"
+    params.write_text("a: 1\nb: two\n")
+    spec: driver.DriverSpec = {"parameters_file": str(params), "parameters": {"a": 5}}
+    assert driver._parameters(spec) == {"a": 5, "b": "two"}
+    assert driver._parameters({"parameters_file": None}) == {}
+
+
+def test_a_kernel_that_never_answered_is_told_from_a_failing_cell():
+    assert driver._never_started(RuntimeError("Kernel died before replying to kernel_info"))
+    assert driver._never_started(driver._StartFailed(OSError("no such kernel")))
+    assert not driver._never_started(ValueError("bad value"))
+
+    class CellError(Exception):
+        ename = "RuntimeError"
+
+    assert not driver._never_started(CellError("Kernel didn't respond"))  # a cell raised it
+
+
+def test_kernels_started_ahead_are_matched_by_folder_kernel_and_transport():
+    assert driver._kernel_key({"cwd": "/a"}) == ("/a", "python3", None)
+    assert driver._kernel_key({"cwd": "/a", "kernel_name": "k", "transport": "ipc"}) == (
+        "/a",
+        "k",
+        "ipc",
+    )
+
+
+def test_main_reports_a_run_that_could_not_start_in_its_result_file(tmp_path: Path):
+    result = tmp_path / "result.json"
+    spec: driver.DriverSpec = {"parameters_file": str(tmp_path / "missing.yaml")}
+    spec["result"] = str(result)
+    assert driver.main(spec) == 1
+    outcome = json.loads(result.read_text())
+    assert outcome["ok"] is False
+    assert outcome["error"] == "FileNotFoundError"
+    assert outcome["executed"] is False
+
+
+def test_the_shim_reads_the_stage_command_or_leaves_it_to_papermill():
+    argv = ["--no-progress-bar", "-k", "python3", "--cwd", "notebooks", "notebooks/a.ipynb"]
+    spec = shim.parse([*argv, "reports/a.ipynb", "-f", "params/a.yaml"])
+    assert spec is not None
+    assert spec["input"] == "notebooks/a.ipynb" and spec["output"] == "reports/a.ipynb"
+    assert spec["parameters_file"] == "params/a.yaml"
+    assert spec["kernel_name"] == "python3" and spec["progress"] is False
+    assert spec["cwd"] == os.path.abspath("notebooks")
+    assert set(spec) <= set(driver.DriverSpec.__annotations__)
+    assert shim.parse([*argv, "reports/a.ipynb", "--log-output"]) is None  # papermill runs it
+    assert shim.parse(["notebooks/a.ipynb"]) is None
+
+
+def test_the_shim_names_a_run_by_its_parameters():
+    sweep = {"runs": [[{"x": 1}, "x=1"], [{"x": 2}, "x=2"]]}
+    assert shim._run_name(sweep, {"x": 2, "other": 0}) == "x=2"
+    assert shim._run_name(sweep, {"x": 3}) is None
+
+
+def _interpreter() -> Interpreter:
+    return Interpreter(Path(sys.executable), "the test's")
+
+
+def test_a_driver_process_runs_specs_in_turn_and_leaves_no_tmpdir(tmp_path: Path):
+    process = execution.DriverProcess(_interpreter(), tmp_path)
+    plan = execution.RunPlan(tmp_path / "a.ipynb", tmp_path / "out" / "a.ipynb", None)
+    spec = execution.driver_spec(plan, parameters_file=str(tmp_path / "missing.yaml"))
+    try:
+        first = process.run(spec)
+        assert process.process is not None
+        pid, scratch = process.process.pid, process.scratch
+        assert scratch is not None and scratch.is_dir()
+        second = process.run(spec)
+        assert process.process is not None and process.process.pid == pid  # the same driver
+    finally:
+        process.stop()
+    assert first["error"] == second["error"] == "FileNotFoundError"
+    assert (tmp_path / "out").is_dir()
+    assert not scratch.exists()  # its TMPDIR: kernel sockets and connection files
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_cancelled_driver_process_starts_no_driver(tmp_path: Path):
+    process = execution.DriverProcess(_interpreter(), tmp_path)
+    process.cancel()
+    plan = execution.RunPlan(tmp_path / "a.ipynb", tmp_path / "a.out.ipynb", None)
+    with pytest.raises(execution.Cancelled):
+        process.run(execution.driver_spec(plan))
+    assert process.process is None
+
+
+PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", open(sys.argv[1]).read(), "--serve"],
+                         stdin=subprocess.PIPE, start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_driver_ends_when_its_parent_is_killed():
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(execution.DRIVER)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    time.sleep(0.5)
+    os.kill(child, 0)  # serving, its stdin still open
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the driver outlived its parent")
+
+
+def test_kernels_fall_back_to_tcp_when_the_socket_paths_would_be_too_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    short = tmp_path / "s"
+    short.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(short))
+    folder = driver._ipc_folder({"transport": "ipc"})
+    assert folder is not None and Path(folder).parent == short
+    assert driver._ipc_folder({}) is None  # TCP asked for
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    assert driver._ipc_folder({"transport": "ipc"}) is None
+    assert list(deep.iterdir()) == []  # the folder it tried is gone
