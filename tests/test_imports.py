@@ -45,7 +45,6 @@ EXECUTION = {
 KNOWN_COMMAND_IMPORTS = {
     ("scaffold.promote", "scaffold.extract"),  # extract.dumped: the notebook JSON writer
     ("scaffold.promote", "scaffold.notebooks"),  # the parameters cell and kernelspec
-    ("scaffold.extract", "scaffold.modules"),  # the module and test templates
     ("scaffold.update", "scaffold.generate"),  # update renders the project as new does
     ("scaffold.generate", "scaffold.remotes"),  # credentials asked at new
     ("scaffold.graduate", "scaffold.extract"),  # extract.dumped, as promote
