@@ -1113,7 +1113,13 @@ def share_jupyterhub(
 
     with user_errors():
         link = jupyterhub_link(
-            open_project(), hub, notebook=notebook, branch=branch, repo=repo, badge=badge
+            open_project(),
+            hub,
+            notebook=notebook,
+            branch=branch,
+            repo=repo,
+            badge=badge,
+            cwd=Path.cwd(),
         )
     typer.echo(link.url)
     for change in link.changes:
