@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from scaffold.errors import ScaffoldError
 from scaffold.execution import resolve_notebook
 from scaffold.files import Change, Write, apply, project_lock, read_text, relative
+from scaffold.ipynb import NAME
 from scaffold.layout import NOTEBOOKS_DIR
-from scaffold.notebooks import NAME
 from scaffold.processes import git
 from scaffold.project import Project
 
