@@ -331,7 +331,7 @@ def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> Non
 
 
 def test_failures_are_classified() -> None:
-    from scaffold.adopt.prove import reason
+    from scaffold.adopt.runs import reason
 
     def run_all(error: str) -> str:
         return f"fails on restart and run all: {error}; the notebook depends on state from cells"

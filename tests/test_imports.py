@@ -51,7 +51,7 @@ KNOWN_COMMAND_IMPORTS = {
     ("scaffold.share", "scaffold.notebooks"),  # the notebooks' location
 }
 # Circles that are still there (the package landed with them; take one off when it goes).
-KNOWN_CIRCLES = [["scaffold.adopt.pins", "scaffold.adopt.prove"]]
+KNOWN_CIRCLES: list[list[str]] = []
 
 
 def _module(path: Path) -> str:

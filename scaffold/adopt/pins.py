@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.prove import Outcome, failures
+from scaffold.adopt.runs import Outcome, failures
 from scaffold.project import Project
 
 PIN_MESSAGE = "Pin the versions that run the notebooks"
