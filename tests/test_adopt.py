@@ -345,3 +345,150 @@ def test_failures_are_classified() -> None:
     )
     assert reason(run_all("NameError: name 'y' is not defined")).startswith("hidden state")
     assert reason(run_all("ValueError: bad")) == "an error in the code (ValueError: bad)"
+
+
+# -- modernising removed APIs ------------------------------------------------------------------
+
+
+def _modernised(*cells: str) -> tuple[list[str], list[str], list[str]]:
+    """The cells after modernise (code cells only), its changes as text, what it left."""
+    from scaffold.adopt.modernise import modernise
+
+    data = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# title"},
+            *(
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+                for source in cells
+            ),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    done = modernise({"nb.ipynb": json.dumps(data)})
+    if "nb.ipynb" not in done.texts:
+        return list(cells), [], done.left
+    new = json.loads(done.texts["nb.ipynb"])["cells"][1:]
+    return ["".join(cell["source"]) for cell in new], [str(c) for c in done.changes], done.left
+
+
+def test_modernise_rewrites_pandas_display_options_by_their_full_name() -> None:
+    cells, changes, _ = _modernised(
+        "import pandas as pd\npd.set_option('max_rows', 8)\n"
+        'with pd.option_context("max_columns", 3, "display.width", 80, "precision", 2):\n'
+        "    pass\npd.set_option('mode.chained_assignment', None)\n"
+    )
+    assert "pd.set_option('display.max_rows', 8)" in cells[0]
+    assert 'option_context("display.max_columns", 3, "display.width", 80, ' in cells[0]
+    assert '"display.precision", 2)' in cells[0]
+    assert "'mode.chained_assignment'" in cells[0]
+    assert len(changes) == 3 and changes[0].startswith("nb.ipynb: cell 2: 'max_rows' ->")
+
+
+def test_modernise_renames_removed_keywords_keeping_the_meaning() -> None:
+    cells, changes, _ = _modernised(
+        "ax.hist(values, bins=5, normed=True)\nplt.hist(values, normed=1, density=0)\n",
+        "a = pd.read_csv(path, delim_whitespace=True, header=None)\n"
+        "b = pd.read_table(path, sep=',', delim_whitespace=True)\n",
+    )
+    assert cells[0] == (
+        "ax.hist(values, bins=5, density=True)\nplt.hist(values, normed=1, density=0)\n"
+    )  # both given: not guessed
+    assert 'pd.read_csv(path, sep=r"\\s+", header=None)' in cells[1]
+    assert "sep=',', delim_whitespace=True" in cells[1]  # a separator given: left alone
+    assert len(changes) == 2
+
+
+def test_modernise_moves_imports_of_moved_functions() -> None:
+    cells, changes, _ = _modernised(
+        "%matplotlib inline\nfrom IPython.display import display, set_matplotlib_formats\n"
+        "set_matplotlib_formats('svg')\n",
+        "from pandas.tools.plotting import scatter_matrix as sm\n"
+        "from sklearn.externals import joblib\n"
+        "from sklearn.cross_validation import train_test_split, KFold\n",
+        "if True:\n    from IPython.core.display import set_matplotlib_formats\n",
+    )
+    assert cells[0] == (
+        "%matplotlib inline\nfrom IPython.display import display\n"
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+        "set_matplotlib_formats('svg')\n"
+    )
+    assert cells[1] == (
+        "from pandas.plotting import scatter_matrix as sm\nimport joblib\n"
+        "from sklearn.cross_validation import KFold\n"  # KFold changed: not moved
+        "from sklearn.model_selection import train_test_split\n"
+    )
+    assert cells[2] == (
+        "if True:\n    from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+    )
+    assert len(changes) == 5
+
+
+def test_modernise_renames_the_seaborn_styles() -> None:
+    cells, _, _ = _modernised(
+        "plt.style.use('seaborn-whitegrid')\nplt.style.use(['seaborn', 'ggplot'])\n"
+        "with plt.style.context('seaborn-v0_8-dark'):\n    pass\nsns.set_style('whitegrid')\n"
+    )
+    assert cells[0] == (
+        "plt.style.use('seaborn-v0_8-whitegrid')\nplt.style.use(['seaborn-v0_8', 'ggplot'])\n"
+        "with plt.style.context('seaborn-v0_8-dark'):\n    pass\nsns.set_style('whitegrid')\n"
+    )
+
+
+def test_modernise_applies_ruffs_numpy_fixes_around_cells_that_are_not_python() -> None:
+    cells, changes, left = _modernised(
+        "import numpy as np\n",
+        "print 'a Python 2 cell'\n",
+        "!echo shell\nx = np.float(1) + np.NaN\ny = np.product([2, 3])\nz = np.in1d([1], [1])\n",
+    )
+    assert cells[1] == "print 'a Python 2 cell'\n"
+    assert cells[2] == (
+        "!echo shell\nx = float(1) + np.nan\ny = np.prod([2, 3])\nz = np.in1d([1], [1])\n"
+    )
+    assert sum("(ruff NPY" in change for change in changes) == 3
+    assert any("cell 4" in change and "np.NaN" in change for change in changes)
+    assert len(left) == 1 and "np.in1d" in left[0]  # no safe fix: listed, not rewritten
+
+
+def test_modernise_leaves_modern_code_alone() -> None:
+    source = "import numpy as np\nimport pandas as pd\npd.set_option('display.max_rows', 5)\n"
+    cells, changes, left = _modernised(source)
+    assert cells == [source] and changes == [] and left == []
+
+
+def test_adopt_commits_the_rewrites_apart(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    notebook(
+        repo / "explore.ipynb",
+        "import numpy as np\nimport pandas as pd\npd.set_option('max_rows', 5)\n",
+        "print(np.float(1))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert "removed APIs rewritten" in planned.stdout
+    assert "'max_rows' -> 'display.max_rows'" in planned.stdout
+    assert (
+        f"all in two commits: 'Adopt the scaffold layout' (undo: git reset --hard {head[:10]})"
+        in planned.stdout
+    )
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert git("log", "--format=%s", cwd=repo).splitlines() == [
+        "Modernise removed APIs (mechanical rewrites)",
+        "Adopt the scaffold layout",
+        "notebooks",
+    ]
+    diff = git("show", "--format=", "HEAD", cwd=repo)
+    assert "+    \"pd.set_option('display.max_rows', 5)\\n\"" in diff
+    assert '+    "print(float(1))\\n"' in diff
+    assert git("status", "--porcelain", cwd=repo) == ""

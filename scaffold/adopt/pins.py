@@ -63,7 +63,7 @@ def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
         return []
     notebooks = [entry.path for entry in plan.notebooks]
     stamp = processes.git_out(
-        "log", "-1", "--format=%cs", "HEAD~1", "--", *notebooks, cwd=plan.root
+        "log", "-1", "--format=%cs", plan.head, "--", *notebooks, cwd=plan.root
     )
     start = datetime.date.fromisoformat(stamp) if stamp else datetime.date.today()
     version = processes.run(

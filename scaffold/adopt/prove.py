@@ -126,7 +126,7 @@ def _outcomes(
     notebooks = plan.notebooks
     old_failures: dict[str, str] | None = None
     if before and plan.is_git:
-        head = processes.git_out("rev-parse", "HEAD~1", cwd=plan.root)
+        head = plan.head
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-before-") as scratch:
             old = Path(scratch)
             _old_tree(plan, head, old)
