@@ -309,7 +309,11 @@ def test_local_imports_come_from_the_package() -> None:
     assert rewritten("import os, helpers as h") == "import os; from proj import helpers as h"
     assert rewritten("from helpers import a, b as c") == "from proj.helpers import a, b as c"
     assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
-    assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
+    # the submodule loaded and the top name bound, as before
+    assert (
+        rewritten("import mglearn.plots") == "import proj.mglearn.plots; from proj import mglearn"
+    )
+    assert rewritten("import mglearn.plots as mp") == "import proj.mglearn.plots as mp"
     assert rewritten("import numpy") is None
 
 
@@ -492,3 +496,174 @@ def test_adopt_commits_the_rewrites_apart(tmp_path: Path) -> None:
     assert "+    \"pd.set_option('display.max_rows', 5)\\n\"" in diff
     assert '+    "print(float(1))\\n"' in diff
     assert git("status", "--porcelain", cwd=repo) == ""
+
+
+# -- pins, library by library ------------------------------------------------------------------
+
+
+def test_the_failure_names_the_library_that_broke() -> None:
+    from scaffold.adopt.pins import culprits
+
+    modules = {
+        "pandas": {"pandas"},
+        "numpy": {"numpy"},
+        "sklearn": {"scikit-learn"},
+        "matplotlib": {"matplotlib"},
+        "IPython": {"ipython"},
+    }
+    appended = (
+        "AttributeError: 'DataFrame' object has no attribute 'append'\n"
+        "Cell In[2], line 1\n----> 1 frame.append(row)\n"
+        "File /env/lib/python3.11/site-packages/IPython/core/interactiveshell.py:3577, in run\n"
+        "File /env/lib/python3.11/site-packages/pandas/core/generic.py:6299, in __getattr__\n"
+    )
+    assert culprits(appended, modules) == ["pandas"]  # the kernel's frames blame nothing
+    histogram = (
+        "AttributeError: Rectangle.set() got an unexpected keyword argument 'normed'\n"
+        "File /env/lib/python3.11/site-packages/pandas/plotting/_core.py:120, in hist_frame\n"
+        "File /env/lib/python3.11/site-packages/matplotlib/artist.py:147, in set\n"
+    )
+    assert culprits(histogram, modules) == ["matplotlib", "pandas"]  # innermost first
+    boston = (
+        "ImportError: cannot import name 'load_boston' from 'sklearn.datasets' "
+        "(/env/lib/python3.11/site-packages/sklearn/datasets/__init__.py)\n"
+    )
+    assert culprits(boston, modules) == ["scikit-learn"]
+    assert culprits("AttributeError: module 'numpy' has no attribute 'float'\n", modules) == [
+        "numpy"
+    ]
+    assert culprits("ModuleNotFoundError: No module named 'sklearn.cross_validation'", modules) == [
+        "scikit-learn"
+    ]
+    # a module nobody installed, an error in the notebook's own code: no library to search
+    assert culprits("ModuleNotFoundError: No module named 'mglearn'", modules) == []
+    assert culprits("ZeroDivisionError: division by zero\nCell In[3], line 2\n", modules) == []
+
+
+def _wheel(folder: Path, name: str, version: str, body: str, tag: str = "py3-none-any") -> None:
+    """A minimal wheel of one module ``name`` whose code is ``body``."""
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": body,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n",
+        f"{info}/top_level.txt": f"{name}\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-{tag}.whl", "w") as archive:
+        for path, text in {**files, f"{info}/RECORD": record}.items():
+            archive.writestr(path, text)
+
+
+def test_the_search_takes_the_newest_older_series_with_a_wheel_for_this_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    from scaffold.adopt.pins import Search
+    from scaffold.adopt.plan import Plan
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for version in ("1.0.0", "1.1.0", "1.1.2", "2.0.0", "2.1.0"):
+        _wheel(wheels, "pinlib", version, f"VERSION = {version!r}\n")
+    _wheel(wheels, "pinlib", "1.9.0", "", tag="cp27-cp27mu-manylinux1_x86_64")  # not this Python
+    with tarfile.open(wheels / "pinlib-1.8.0.tar.gz", "w:gz"):  # source only: never built
+        pass
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    venv = tmp_path / "venv"
+    from scaffold import processes
+
+    subprocess.run([processes.find_tool("uv") or "uv", "venv", "--quiet", str(venv)], check=True)
+    search = Search(Plan(tmp_path, False, "x", {}), venv, 60, print)
+    assert search._install("pinlib")
+    assert search.versions()["pinlib"] == "2.1.0"
+    assert search._install_below("pinlib", "2.1.0") == "2.0.0"
+    assert search._install_below("pinlib", "2.0.0") == "1.1.2"  # 1.9 and 1.8 skipped
+    assert search._install_below("pinlib", "1.1.2") == "1.0.0"
+    assert search._install_below("pinlib", "1.0.0") is None  # nothing older
+    assert search.versions()["pinlib"] == "1.0.0"
+
+
+def test_pins_are_written_with_their_reasons(tmp_path: Path) -> None:
+    from scaffold.adopt.pins import Pin, Pinned, write_pins
+    from scaffold.adopt.plan import Plan
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["pandas>=1", "seaborn"]\n'
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "adopted", cwd=repo)
+    plan = Plan(repo, True, "x", {"author_name": "A", "author_email": "a@b"})
+    plan.dependencies = ["pandas>=1", "seaborn"]
+    why = "pandas 2.2.3 breaks notebooks/1.1-a-b.ipynb (AttributeError: ...)"
+    pins = [
+        Pin("pandas", "1.5.3", why),
+        Pin("numpy", "1.26.4", "pandas 1.5.3 was built for NumPy 1"),
+    ]
+    write_pins(plan, Pinned(pins, ["notebooks/1.1-a-b.ipynb"]))
+    import tomllib
+
+    data = tomllib.loads((repo / "pyproject.toml").read_text())
+    assert data["project"]["dependencies"] == ["pandas==1.5.3", "seaborn", "numpy==1.26.4"]
+    pinned = data["tool"]["scaffold"]["adopt"]["pinned"]
+    assert pinned["pandas"] == f"1.5.3: {why}"
+    assert pinned["numpy"].startswith("1.26.4: pandas 1.5.3 was built")
+    assert "modernise" in data["tool"]["scaffold"]["adopt"]["why"]
+    assert git("log", "-1", "--format=%s", cwd=repo) == "Pin the versions that run the notebooks"
+
+
+def test_an_fstring_path_keeps_its_fields_and_gets_the_config_folder() -> None:
+    from scaffold.adopt import code
+
+    found = code.Code()
+    source = (
+        "for year in years:\n"
+        "    a = pd.read_csv(f'data/names/yob{year}.txt')\n"
+        '    b = rf"data/{year}\\{name}.csv"\n'
+        '    c = f"{year}/data/"\n'
+    )
+    code.analyse_source(found, 0, source)
+    inner = sorted((lit for lit in found.literals if lit.inner), key=lambda lit: lit.line)
+    assert [lit.value for lit in inner] == ["data/names/", "data/"]  # not c: no folder first
+    edits = []
+    for literal, target in zip(inner, ["data/raw/names", "data/raw"], strict=True):
+        expression, name = code.config_expression(target, literal)
+        assert name == "RAW_DATA_DIR"
+        edits.append(
+            code.Edit(0, literal.line, literal.col, literal.line, literal.end_col, expression)
+        )
+    rewritten = code.apply_edits(source, edits)
+    assert "pd.read_csv(f'{RAW_DATA_DIR}/names/yob{year}.txt')" in rewritten
+    assert 'rf"{RAW_DATA_DIR}/{year}\\{name}.csv"' in rewritten
+    assert 'c = f"{year}/data/"' in rewritten
+
+
+def test_adopt_rewrites_fstring_paths_in_a_notebook(tmp_path: Path) -> None:
+    repo = tmp_path / "names"
+    repo.mkdir()
+    (repo / "data").mkdir()
+    for year in (1880, 1881):
+        (repo / "data" / f"yob{year}.txt").write_text("Mary,F,7065\n")
+    notebook(
+        repo / "babynames.ipynb",
+        "import pandas as pd\n",
+        "frames = [pd.read_csv(f'data/yob{year}.txt', names=['name', 'sex', 'births'])\n"
+        "          for year in (1880, 1881)]\nprint(len(frames))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert "'data/' -> {RAW_DATA_DIR}/" in planned.stdout, planned.stdout
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    text = (repo / "notebooks/1.1-al-babynames.ipynb").read_text()
+    assert "pd.read_csv(f'{RAW_DATA_DIR}/yob{year}.txt'" in text
+    assert "from names.config import RAW_DATA_DIR" in text

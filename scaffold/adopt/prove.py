@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Outcome, failures
+from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
 
@@ -124,7 +124,7 @@ def _outcomes(
 ) -> list[Outcome]:
     """Run every notebook as it was and as adopted."""
     notebooks = plan.notebooks
-    old_failures: dict[str, str] | None = None
+    old_failures: dict[str, Failure] | None = None
     if before and plan.is_git:
         head = plan.head
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-before-") as scratch:
@@ -146,10 +146,17 @@ def _outcomes(
     outcomes = []
     for entry in notebooks:
         ran = None if old_failures is None else entry.path not in old_failures
-        why_before = (old_failures or {}).get(entry.path, "")
-        why = new_failures.get(entry.target, "")
+        was = (old_failures or {}).get(entry.path)
+        new = new_failures.get(entry.target)
         outcomes.append(
-            Outcome(entry.target, ran, entry.target not in new_failures, why, why_before)
+            Outcome(
+                entry.target,
+                ran,
+                new is None,
+                new.why if new else "",
+                was.why if was else "",
+                trace=new.trace if new else "",
+            )
         )
     return outcomes
 
@@ -187,12 +194,9 @@ def _totals(proof: Proof) -> list[str]:
     if worse:
         lines.append(f"ran before but not now: {', '.join(worse)}")
     if proof.pinned:
-        shown = ", ".join(
-            f"{name}=={version}" for name, version in sorted(proof.pinned.pins.items())
-        )
         lines.append(
-            f"pinned the versions of {proof.pinned.date} ({shown}): the newest break "
-            f"{', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] in pyproject.toml says so, "
-            "modernise and unpin later"
+            f"pinned (the newest break {', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] "
+            "in pyproject.toml says why: modernise, then unpin):"
         )
+        lines += [f"  {pin.name}=={pin.version}: {pin.why}" for pin in proof.pinned.pins]
     return lines

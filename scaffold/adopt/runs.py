@@ -4,9 +4,11 @@ and ``pins`` (older versions) share."""
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold.files import relative
 from scaffold.project import Project
 
 NETWORK = re.compile(
@@ -34,6 +36,7 @@ class Outcome:
     why: str  # why it fails now ("" when it runs)
     why_before: str = ""
     pinned: bool = False  # it runs with the pinned older versions, not the newest
+    trace: str = ""  # the error and traceback of its failure now, as plain text
 
     @property
     def network(self) -> bool:
@@ -58,11 +61,44 @@ def _error(message: str) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a notebook failed: the class (``reason``) and its error's traceback."""
+
+    why: str
+    trace: str = ""  # "ename: evalue" and the traceback, ANSI colours removed
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def failures(
     project: Project, notebooks: list[Path], python: Path, timeout: float
-) -> dict[str, str]:
-    """Each failing notebook's path -> why it failed (``reason``), run with ``python``."""
+) -> dict[str, Failure]:
+    """Each failing notebook's path -> why it failed, run with ``python``."""
     from scaffold.check.execute import run_notebooks
 
-    found = run_notebooks(project, notebooks, python=python, timeout=timeout)
-    return {finding.path: reason(finding.message) for finding in found}
+    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-run-") as scratch:
+        found = run_notebooks(
+            project, notebooks, python=python, timeout=timeout, outputs=Path(scratch)
+        )
+        paths = {relative(notebook, project.root): n for n, notebook in enumerate(notebooks)}
+        return {
+            finding.path: Failure(
+                reason(finding.message), _trace(Path(scratch), paths.get(finding.path))
+            )
+            for finding in found
+        }
+
+
+def _trace(folder: Path, number: int | None) -> str:
+    """The error and traceback of the executed copy ``<number>-*`` in ``folder``."""
+    from scaffold.execution import failed_cell
+
+    outputs = sorted(folder.glob(f"{number}-*")) if number is not None else []
+    cell = failed_cell(outputs[0]) if outputs else None
+    error = (cell or {}).get("error") or {}
+    lines = error.get("traceback") or []
+    head = f"{error.get('ename', '')}: {error.get('evalue', '')}"
+    text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else ""
+    return _ANSI.sub("", f"{head}\n{text}") if error else ""
