@@ -667,3 +667,16 @@ def test_adopt_rewrites_fstring_paths_in_a_notebook(tmp_path: Path) -> None:
     text = (repo / "notebooks/1.1-al-babynames.ipynb").read_text()
     assert "pd.read_csv(f'{RAW_DATA_DIR}/yob{year}.txt'" in text
     assert "from names.config import RAW_DATA_DIR" in text
+
+
+def test_the_failure_names_the_library_that_is_absent() -> None:
+    from scaffold.adopt.pins import absent_modules
+
+    assert absent_modules("AttributeError: The '.style' accessor requires jinja2") == ["jinja2"]
+    assert absent_modules(
+        "ImportError: Missing optional dependency 'openpyxl'.  Use pip or conda to install it."
+    ) == ["openpyxl"]
+    assert absent_modules("ModuleNotFoundError: No module named 'statsmodels.api'") == [
+        "statsmodels"
+    ]
+    assert absent_modules("ValueError: bad\nNo module named 'later'") == []  # the message only

@@ -36,6 +36,11 @@ _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)
 # the kernel's own machinery sits in every traceback: a frame there blames nothing
 _RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
            "jupyter_client", "jupyter_core", "debugpy", "_pytest"}  # fmt: skip
+# a library the failure says is not installed
+_ABSENT = re.compile(
+    r"No module named '([A-Za-z_][A-Za-z0-9_.]*)'|Missing optional dependency '([A-Za-z0-9_.-]+)'|"
+    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)"
+)
 # an extension built against NumPy 1, imported under NumPy 2
 _NUMPY_ABI = re.compile(
     r"numpy\.dtype size changed|compiled using NumPy 1\.x|_ARRAY_API not found|"
@@ -48,8 +53,12 @@ class Pin:
     """One library held at an older version, and why."""
 
     name: str  # the distribution
-    version: str
+    version: str  # "" for a library that was missing: declared, not pinned
     why: str  # e.g. "pandas 2.2.3 breaks notebooks/1.1-x.ipynb (AttributeError: ...)"
+
+    def __str__(self) -> str:
+        held = f"=={self.version}" if self.version else " (added)"
+        return f"{self.name}{held}: {self.why}"
 
 
 @dataclass
@@ -72,6 +81,17 @@ def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
         for name in sorted(modules.get(module, ())):
             if name not in found:
                 found.append(name)
+    return found
+
+
+def absent_modules(trace: str) -> list[str]:
+    """The top-level modules a failure's message says are not installed."""
+    message = trace.splitlines()[0] if trace else ""
+    found = []
+    for match in _ABSENT.finditer(message):
+        top = next(group for group in match.groups() if group).split(".")[0]
+        if top not in found:
+            found.append(top)
     return found
 
 
@@ -151,6 +171,8 @@ class Search:
     def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
         """Search the libraries the failures name, one at a time."""
         self.broken = list(broken)
+        for notebook in self.absent(broken):
+            broken.pop(notebook, None)
         tried: set[str] = set()
         for _ in range(LIBRARIES):
             blamed = self._next(broken, tried)
@@ -164,6 +186,33 @@ class Search:
         if not self.pins:
             return None
         return self._settle(running)
+
+    def absent(self, broken: dict[str, str]) -> list[str]:
+        """Install the libraries failures say are missing (an optional dependency of pandas,
+        an import adopt could not see); the notebooks that run then (they are declared)."""
+        from scaffold.check.imports import missing
+
+        modules = self.modules()
+        wanted: dict[str, list[str]] = {}
+        for notebook, trace in broken.items():
+            for top in absent_modules(trace):
+                if top not in modules:
+                    name = (missing(top, set(), set(), None) or (top,))[0]
+                    wanted.setdefault(name, []).append(notebook)
+        fixed: list[str] = []
+        for name, notebooks in wanted.items():
+            if not self._install(name):
+                continue
+            still = self.fails(notebooks)
+            ran = [notebook for notebook in notebooks if notebook not in still]
+            for notebook, failure in still.items():
+                broken[notebook] = failure.trace
+            if ran:
+                self.echo(f"  {name} (absent) runs {', '.join(ran)}")
+                first = broken[ran[0]].splitlines()[0][:90] if broken.get(ran[0]) else ""
+                self.pins.append(Pin(name, "", f"{', '.join(ran)} need it ({first})"))
+                fixed += ran
+        return fixed
 
     def _next(self, broken: dict[str, str], tried: set[str]) -> tuple[str, list[str]] | None:
         """The library the most failures name first, and the notebooks that name it."""
@@ -263,7 +312,7 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
 
     path = plan.root / "pyproject.toml"
     data = tomlkit.parse(path.read_text(encoding="utf-8"))
-    versions = {normalise(pin.name): pin.version for pin in pinned.pins}
+    versions = {normalise(pin.name): pin.version for pin in pinned.pins if pin.version}
     pinned_list = tomlkit.array()
     declared = set()
     for requirement in plan.dependencies:
@@ -273,7 +322,7 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
         pinned_list.append(f"{name}=={version}" if version else requirement)
     for pin in pinned.pins:  # a library the declared ones need at an older version
         if normalise(pin.name) not in declared:
-            pinned_list.append(f"{pin.name}=={pin.version}")
+            pinned_list.append(f"{pin.name}=={pin.version}" if pin.version else pin.name)
     pinned_list.multiline(True)
     data["project"]["dependencies"] = pinned_list
     tool = data.setdefault("tool", tomlkit.table(is_super_table=True))
@@ -282,7 +331,7 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
     adopt["why"] = "the newest versions break these notebooks; modernise them, then unpin"
     reasons = tomlkit.table()
     for pin in pinned.pins:
-        reasons[pin.name] = f"{pin.version}: {pin.why}"
+        reasons[pin.name] = f"{pin.version or 'added'}: {pin.why}"
     adopt["pinned"] = reasons
     scaffold_table["adopt"] = adopt
     old = path.read_bytes()

@@ -198,5 +198,5 @@ def _totals(proof: Proof) -> list[str]:
             f"pinned (the newest break {', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] "
             "in pyproject.toml says why: modernise, then unpin):"
         )
-        lines += [f"  {pin.name}=={pin.version}: {pin.why}" for pin in proof.pinned.pins]
+        lines += [f"  {pin}" for pin in proof.pinned.pins]
     return lines
