@@ -680,3 +680,30 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
         "statsmodels"
     ]
     assert absent_modules("ValueError: bad\nNo module named 'later'") == []  # the message only
+
+
+def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
+    repo = tmp_path / "book"
+    repo.mkdir()
+    (repo / "preamble.py").write_text(
+        "from IPython.display import set_matplotlib_formats, display\n"
+        "set_matplotlib_formats('png')\n"
+    )
+    notebook(repo / "01-intro.ipynb", "from preamble import *\n", "display(1)\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert (
+        "src/book/preamble.py: from IPython.display import set_matplotlib_formats, display -> "
+        "from IPython.display import display; "
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats (IPython 8"
+    ) in planned.stdout, planned.stdout
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert (repo / "src/book/preamble.py").read_text() == (
+        "from IPython.display import display\n"
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+        "set_matplotlib_formats('png')\n"
+    )
+    changed = git("show", "--name-only", "--format=%s", "HEAD", cwd=repo).splitlines()
+    assert changed == ["Modernise removed APIs (mechanical rewrites)", "", "src/book/preamble.py"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,8 @@ class Change:
     new: str
 
     def __str__(self) -> str:
-        return f"{self.notebook}: cell {self.cell}: {self.old} -> {self.new} ({self.rule})"
+        new = re.sub(r"\n\s*", "; ", self.new)
+        return f"{self.notebook}: cell {self.cell}: {self.old} -> {new} ({self.rule})"
 
 
 @dataclass

@@ -161,28 +161,40 @@ def plan_adopt(root: Path) -> Plan:
 
 
 def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
-    """Removed APIs rewritten where the new spelling means the same (a commit of its own);
-    the modules the rewrites import are declared."""
+    """Removed APIs rewritten where the new spelling means the same, in the notebooks and the
+    moved modules (a commit of its own); the modules the rewrites import are declared."""
     from scaffold.adopt import modernise
 
-    texts, sources = {}, {}
-    for entry in plan.notebooks:
+    texts, sources, modules = {}, {}, set()
+    for entry in plan.entries:
+        python = entry.kind in (MODULE, PACKAGE) and entry.path.endswith(".py")
+        if entry.kind != NOTEBOOK and not python:
+            continue
         text = plan.writes.get(entry.target)
         if text is None:
             try:
                 text = (plan.root / entry.path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
+        if python:  # a module is rewritten as a notebook of one cell
+            modules.add(entry.target)
+            text = json.dumps({"cells": [{"cell_type": "code", "source": text}]})
         texts[entry.target] = text
         sources[entry.target] = entry.path
     done = modernise.modernise(texts)
-    plan.modernised = done.texts
-    plan.modern = [str(change) for change in done.changes]
+    for target, text in done.texts.items():
+        plan.modernised[target] = (
+            code.source_of(json.loads(text)["cells"][0]) if target in modules else text
+        )
+    for change in done.changes:
+        shown = str(change)
+        if change.notebook in modules:
+            shown = shown.replace(f"{change.notebook}: cell 1:", f"{change.notebook}:")
+        plan.modern.append(shown)
     plan.left = done.left
-    for target, modules in done.modules.items():
-        found = analysed.get(sources[target])
-        if found is not None:
-            found.modules |= {module for module in modules if module}
+    for target, imported in done.modules.items():  # declared as the notebooks' imports are
+        found = analysed.setdefault(f"modernised:{sources[target]}", code.Code())
+        found.modules |= {module for module in imported if module}
 
 
 def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
