@@ -43,7 +43,7 @@ EXECUTION = {
 # beneath both, e.g. scaffold/ipynb.py, pycode.py, render.py, credentials.py). Do not add one.
 KNOWN_COMMAND_IMPORTS: set[tuple[str, str]] = set()
 # Circles that are still there (the package landed with them; take one off when it goes).
-KNOWN_CIRCLES = [["scaffold.adopt.pins", "scaffold.adopt.prove"]]
+KNOWN_CIRCLES: list[list[str]] = []
 
 
 def _module(path: Path) -> str:
