@@ -763,6 +763,8 @@ def plan_graduate(
     ]
     if not helper_path.exists():
         writes.insert(0, Write(helper_path, HELPER.format(package=package.name)))
+    elif not read_text(helper_path, root).strip():  # a bare package marker: nothing to keep
+        writes.insert(0, Write(helper_path, HELPER.format(package=package.name), create=False))
     elif "def main(" not in read_text(helper_path, root):
         raise ScaffoldError(
             f"{relative(helper_path, root)} exists without main(); scaffold graduate needs "
