@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_extract import cell, write_notebook
+from tests.helpers import cell, write_notebook
 
 STEM = "2.1-ab-train-churn"
 RAW = "customer,spend,visits\n" + "".join(

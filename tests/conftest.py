@@ -1,8 +1,12 @@
-"""Shared fixtures: an isolated home and git identity, the template as a local git repo, and
-helpers to run scaffold and cookiecutter the way users do."""
+"""Shared fixtures: an isolated home and git identity, the template as a local git repo (and a
+v1/v2 version of it), projects rendered once per worker for tests to copy, local mirrors of the
+hook repositories, and helpers to run scaffold and cookiecutter the way users do.
+
+Helpers that no fixture needs live in tests/helpers.py; no test module imports another."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import jinja2
 import pytest
+
+from tests.mirrors import build_mirrors, hook_repos, point_git_at_mirrors
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_REPO_FILES = ("cookiecutter.json", "copier.yml", "template", "hooks")
@@ -78,12 +85,12 @@ def new_project(
     *flags: str,
     extras: str | None = "dev",
 ) -> Path:
-    """``scaffold new NAME --no-input --no-pre-commit FLAGS`` in a fresh folder, in an
-    isolated HOME, with its .venv (the project and ``extras``) unless ``extras`` is None:
-    the project of a module or session fixture."""
+    """``scaffold new NAME --no-input --no-pre-commit FLAGS`` (in this process) in a fresh
+    folder, in an isolated HOME, with its .venv (the project and ``extras``) unless ``extras``
+    is None: the project of a module or session fixture."""
     base = tmp_path_factory.mktemp(folder)
     with isolated_environment(tmp_path_factory):
-        run_scaffold("new", name, "--no-input", "--no-pre-commit", *flags, cwd=base)
+        scaffold_in_process("new", name, "--no-input", "--no-pre-commit", *flags, cwd=base)
         project = base / name.lower().replace(" ", "-")
         if extras is not None:
             project_venv(project, extras)
@@ -132,6 +139,130 @@ def copy_template_repo(repo: Path) -> Path:
 def template_git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template repo (working tree, uncommitted edits included) as a local git repo."""
     return copy_template_repo(tmp_path_factory.mktemp("upstream") / "scaffold-template.git")
+
+
+# -- projects rendered once per worker, for tests to copy (never change them) ----------------
+
+
+@pytest.fixture(scope="session")
+def rendered_plain_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``scaffold new Lab`` without git, DVC or hooks (package ``lab``, notebooks by ``yn``),
+    rendered once; tests copy it (``plain_lab``)."""
+    return new_project(
+        tmp_path_factory, "rendered-plain-lab", "Lab", "--no-git", "--no-dvc", extras=None
+    )
+
+
+@pytest.fixture
+def plain_lab(rendered_plain_lab: Path, tmp_path: Path) -> Path:
+    """A fresh copy of ``rendered_plain_lab`` at ``tmp_path/lab``."""
+    return copy_project(rendered_plain_lab, tmp_path / "lab")
+
+
+@pytest.fixture(scope="session")
+def rendered_git_dvc_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``scaffold new Lab`` with git, DVC and its local remote, no hooks, rendered once; tests
+    copy it (``git_dvc_lab``)."""
+    return new_project(tmp_path_factory, "rendered-git-dvc-lab", "Lab", extras=None)
+
+
+@pytest.fixture
+def git_dvc_lab(rendered_git_dvc_lab: Path, workdir: Path) -> Path:
+    """A fresh copy of ``rendered_git_dvc_lab`` at ``workdir/lab``."""
+    return copy_project(rendered_git_dvc_lab, workdir / "lab")
+
+
+# -- the template at v1 and v2, and a project made from v1 (scaffold update) ------------------
+
+PROJECT_FILES = "template/{{ cookiecutter.repo_name }}"
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must occur once) in the file at ``path``."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} not (once) in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def add_option(repo: Path, name: str, default: str, prompt: str) -> None:
+    """A new question at the end of both option lists (cookiecutter.json and copier.yml)."""
+    path = repo / "template" / "cookiecutter.json"
+    config = json.loads(path.read_text())
+    options = {key: value for key, value in config.items() if not key.startswith("_")}
+    private = {key: value for key, value in config.items() if key.startswith("_")}
+    private["__prompts__"][name] = prompt
+    path.write_text(json.dumps({**options, name: default, **private}, indent=4) + "\n")
+    copier = repo / "copier.yml"
+    question = (
+        f"{name}:\n  type: str\n  help: {prompt}\n  default: {default}\n"
+        f"  validator: \"{{{{ scaffold_problem(_copier_answers, '{name}', {name}) }}}}\"\n\n"
+    )
+    replace_once(copier, "# Derived values", question + "# Derived values")
+    replace_once(copier, "'__initials': initials}", f"'{name}': {name}, '__initials': initials}}")
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template repo tagged v1, then v2: v2 adds an option (``team``) and CHANGELOG.md,
+    renames the README's "Set up" heading, changes a Makefile line and deletes two files."""
+    repo = copy_template_repo(tmp_path_factory.mktemp("versions") / "template")
+    fixture_git("tag", "v1", cwd=repo)
+    add_option(repo, "team", "data", "Team that owns the project")
+    files = repo / PROJECT_FILES
+    (files / "CHANGELOG.md").write_text(
+        "# Changes in {{ cookiecutter.project_name }} ({{ cookiecutter.team }})\n"
+    )
+    replace_once(files / "README.md", "\n## Set up\n", "\n## Setup\n")
+    replace_once(
+        files / "Makefile", "PYTHON_INTERPRETER = python\n", "PYTHON_INTERPRETER = python3\n"
+    )
+    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/reports/figures/.gitkeep", cwd=repo)
+    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/src/{{{{ cookiecutter.module_name }}}}/plots.py",
+                cwd=repo)  # fmt: skip
+    fixture_git("add", "--all", cwd=repo)
+    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v2", cwd=repo)
+    fixture_git("tag", "v2", cwd=repo)
+    return repo
+
+
+def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
+    """``scaffold new "My Project"`` from the template repo ``source`` at ``ref`` (no DVC)."""
+    scaffold_in_process("new", "My Project", "--no-input", "--template", str(source),
+                        "--vcs-ref", ref, "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
+    return workdir / "my-project"
+
+
+@pytest.fixture(scope="module")
+def made_v1(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project made by ``make_with_scaffold`` from upstream's v1, for tests to copy."""
+    with isolated_environment(tmp_path_factory):
+        return make_with_scaffold(upstream, tmp_path_factory.mktemp("made-v1"))
+
+
+@pytest.fixture
+def v1_project(made_v1: Path, workdir: Path) -> Path:
+    """A copy of ``made_v1`` at ``workdir/my-project``, as ``make_with_scaffold`` makes it."""
+    return copy_project(made_v1, workdir / "my-project")
+
+
+# -- local mirrors of the hook repositories (pre_commit_hooks=github without GitHub) -----------
+
+
+@pytest.fixture(scope="session")
+def hook_mirrors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Local tagged git mirrors of the template's hook repositories (built once)."""
+    template_project = REPO_ROOT / PROJECT_FILES
+    template = (template_project / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    config = tmp_path_factory.mktemp("hook-config") / ".pre-commit-config.yaml"
+    config.write_text(jinja2.Template(template).render(cookiecutter={"pre_commit_hooks": "github"}))
+    return build_mirrors(hook_repos(config), tmp_path_factory.mktemp("hook-mirrors"))
+
+
+@pytest.fixture
+def offline_hooks(isolated_home: Path, hook_mirrors: dict[str, Path]) -> dict[str, Path]:
+    """This test's git clones the hook repositories from the local mirrors."""
+    point_git_at_mirrors(isolated_home / ".gitconfig", hook_mirrors)
+    return hook_mirrors
 
 
 def project_venv(project: Path, extras: str = "dev") -> Path:

@@ -1,11 +1,196 @@
-"""Helpers shared by test modules (no test imports another test module): watching processes
-through /proc."""
+"""Helpers shared by test modules (no test imports another test module): notebooks written as
+JSON, ``scaffold add notebook`` with cells, commands and signals, processes watched through
+/proc, local servers. Fixtures (and the helpers they use) live in conftest.py."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import re
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_scaffold
+
+# -- notebooks as JSON ------------------------------------------------------------------------
+
+# Two helper functions a notebook defines (copied between notebooks, then extracted).
+HELPERS = '''def clean(frame):
+    """Drop empty rows."""
+    return frame.dropna()
+
+
+def scale(value, factor=2):
+    return math.sqrt(value) * factor
+'''
+
+
+def cell(source: str, cell_id: str, **metadata: Any) -> dict[str, Any]:
+    """A code cell (never run) with ``metadata``."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": metadata,
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def write_notebook(path: Path, cells: list[dict[str, Any]]) -> None:
+    """A Python 3 notebook of ``cells`` at ``path``, as Jupyter writes it."""
+    data = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def cells_of(path: Path) -> list[dict[str, Any]]:
+    """The cells of the notebook at ``path``."""
+    return json.loads(path.read_text())["cells"]
+
+
+def source(path: Path, index: int) -> str:
+    """The source of cell ``index`` of the notebook at ``path``."""
+    return "".join(cells_of(path)[index]["source"])
+
+
+def add_notebook_with_cells(
+    project: Path,
+    description: str,
+    *cells: tuple[str, str],
+    production: bool = False,
+    parameters: str = "",
+) -> str:
+    """``scaffold add notebook``, with code cells ``(id, source)`` before its metrics cell
+    and ``parameters`` (lines) added to its parameters cell; return the notebook's stem."""
+    flags = ["--production"] if production else []
+    out = run_scaffold("add", "notebook", description, *flags, cwd=project).stdout
+    stem = out.splitlines()[0].removeprefix("create notebooks/").removesuffix(".ipynb")
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    metrics = nb["cells"].pop()
+    assert metrics["id"] == "metrics"
+    assert nb["cells"][2]["id"] == "parameters"
+    if parameters:
+        text = "".join(nb["cells"][2]["source"])
+        nb["cells"][2]["source"] = text + "\n" + parameters
+    for cell_id, code in cells:
+        nb["cells"].append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": cell_id,
+                "metadata": {},
+                "outputs": [],
+                "source": code,
+            }
+        )
+    nb["cells"].append(metrics)
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    return stem
+
+
+def set_metrics(project: Path, stem: str, code: str) -> None:
+    """Replace the last (metrics) cell of notebook ``stem``."""
+    path = project / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][-1]["source"] = code
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+
+
+def sweep_folder(project: Path, stem: str) -> Path:
+    """The newest sweep folder of notebook ``stem``."""
+    [folder] = sorted((project / "reports" / "sweeps" / stem).iterdir())[-1:]
+    return folder
+
+
+def summary(folder: Path) -> list[dict[str, str]]:
+    """A sweep folder's summary.csv, row by row."""
+    return list(csv.DictReader((folder / "summary.csv").read_text().splitlines()))
+
+
+# -- commands and signals ---------------------------------------------------------------------
+
+
+def run(
+    args: list[str | Path], cwd: Path, env: dict[str, str] | None = None, expect_ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; unless ``expect_ok`` is False, fail the test (with its output) on error."""
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if expect_ok:
+        assert result.returncode == 0, (
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def hook_status(output: str, hook: str) -> str | None:
+    """A hook's result in pre-commit's output ("Passed", "Failed", ...), by hook name."""
+    found = re.search(rf"^{re.escape(hook)}\.+(\w+)", output, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def scaffold_command(*args: str) -> list[str]:
+    """The argv of the real ``scaffold`` command."""
+    return [sys.executable, "-m", "scaffold", *args]
+
+
+def start_and_signal(
+    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
+) -> tuple[subprocess.CompletedProcess[str], set[int]]:
+    """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
+    descendant whose command line contains ``when_running`` is alive; return the result and
+    the descendants it had."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=group,
+    )
+    children: set[int] = set()
+
+    def running() -> bool:
+        nonlocal children
+        children = descendants(process.pid)
+        return any(when_running in cmdline(pid) for pid in children)
+
+    try:
+        assert wait_for(running, 120), f"{when_running} never started"
+        children = descendants(process.pid)
+        if group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, out, err), children
+
+
+# -- processes through /proc ------------------------------------------------------------------
 
 
 def descendants(pid: int) -> set[int]:
@@ -56,3 +241,26 @@ def cmdline(pid: int) -> str:
             return handle.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+# -- local servers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serves(url: str, seconds: float) -> str:
+    """The body ``url`` answers with once it is up (waits up to ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,55 +12,39 @@ import pytest
 from tests.conftest import listing, run_scaffold, scaffold_in_process
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pristine")
-    scaffold_in_process(
-        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
-    )
-    return folder / "lab"
-
-
-@pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
-    return project
-
-
-def test_module_and_test_are_created_and_the_test_passes(lab: Path):
-    result = run_scaffold("add", "module", "clean_data", cwd=lab / "notebooks")
+def test_module_and_test_are_created_and_the_test_passes(plain_lab: Path):
+    result = run_scaffold("add", "module", "clean_data", cwd=plain_lab / "notebooks")
     assert result.stdout.splitlines() == [
         "create src/lab/clean_data.py",
         "create tests/test_clean_data.py",
     ]
-    module = (lab / "src" / "lab" / "clean_data.py").read_text()
+    module = (plain_lab / "src" / "lab" / "clean_data.py").read_text()
     assert "from lab import clean_data" in module  # how to import it from a notebook
     # the new test really runs and passes against the new module (the package is on the path)
     passed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-pno:cacheprovider", "tests/test_clean_data.py"],
-        cwd=lab,
+        cwd=plain_lab,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(lab / "src")},
+        env={**os.environ, "PYTHONPATH": str(plain_lab / "src")},
     )
     assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout + passed.stderr
     # and both files pass the project's ruff settings
     for args in (["check"], ["format", "--check"]):
         checked = subprocess.run(
             [sys.executable, "-m", "ruff", *args, "--no-cache", "src", "tests/test_clean_data.py"],
-            cwd=lab,
+            cwd=plain_lab,
             capture_output=True,
             text=True,
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_dry_run_writes_nothing(lab: Path):
-    before = listing(lab)
-    result = run_scaffold("add", "module", "features2", "--dry-run", cwd=lab)
+def test_dry_run_writes_nothing(plain_lab: Path):
+    before = listing(plain_lab)
+    result = run_scaffold("add", "module", "features2", "--dry-run", cwd=plain_lab)
     assert "create src/lab/features2.py" in result.stdout and "dry run" in result.stdout
-    assert listing(lab) == before
+    assert listing(plain_lab) == before
 
 
 @pytest.mark.parametrize(
@@ -79,15 +62,17 @@ def test_dry_run_writes_nothing(lab: Path):
         ("lab", "tests/test_lab.py already exists"),
     ],
 )
-def test_bad_or_taken_names_are_refused_and_nothing_is_created(lab: Path, name: str, message: str):
-    before = listing(lab)
-    dataset = (lab / "src" / "lab" / "dataset.py").read_text()
-    result = scaffold_in_process("add", "module", name, cwd=lab, check=False)
+def test_bad_or_taken_names_are_refused_and_nothing_is_created(
+    plain_lab: Path, name: str, message: str
+):
+    before = listing(plain_lab)
+    dataset = (plain_lab / "src" / "lab" / "dataset.py").read_text()
+    result = scaffold_in_process("add", "module", name, cwd=plain_lab, check=False)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert listing(lab) == before
-    assert (lab / "src" / "lab" / "dataset.py").read_text() == dataset
+    assert listing(plain_lab) == before
+    assert (plain_lab / "src" / "lab" / "dataset.py").read_text() == dataset
 
 
 def test_a_cookiecutter_data_science_layout_gets_the_module_beside_its_package(tmp_path: Path):

@@ -14,28 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_update
-from tests.conftest import project_venv, run_scaffold
-from tests.test_reliability import _wait_for, start_and_signal
-from tests.test_sweep_local import add
-
-# the template repository with v1 and v2, and a project made from v1 (test_update's fixtures)
-upstream, made_v1, v1_project = test_update.upstream, test_update.made_v1, test_update.v1_project
+from tests.conftest import new_project, run_scaffold
+from tests.helpers import add_notebook_with_cells as add
+from tests.helpers import start_and_signal, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("attack-lab")
-    run_scaffold(
-        "new", "Attack Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=base
-    )
-    project = base / "attack-lab"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        project_venv(project)
-    yield project
+def installed_plain_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``scaffold new "Attack Lab"`` (no git, no DVC) with its .venv, shared by the module."""
+    yield new_project(tmp_path_factory, "attack-lab", "Attack Lab", "--no-git", "--no-dvc")
 
 
 @pytest.fixture
@@ -56,37 +45,43 @@ def _reports(lab: Path, stem: str) -> list[str]:
     )
 
 
-def test_report_execute_publishes_nothing_when_the_run_fails(lab: Path, tmpdir_env: Path):
-    stem = add(lab, "report fails", ("boom", "raise ValueError('no rows.')"))
-    result = run_scaffold("report", stem, "--execute", cwd=lab, check=False)
+def test_report_execute_publishes_nothing_when_the_run_fails(
+    installed_plain_lab: Path, tmpdir_env: Path
+):
+    stem = add(installed_plain_lab, "report fails", ("boom", "raise ValueError('no rows.')"))
+    result = run_scaffold("report", stem, "--execute", cwd=installed_plain_lab, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert (
         "ValueError: no rows. Nothing was written (scaffold run keeps the partial output)." in last
     )
-    assert _reports(lab, stem) == []
+    assert _reports(installed_plain_lab, stem) == []
     assert list(tmpdir_env.iterdir()) == []
 
 
-def test_report_execute_publishes_the_run_and_the_report_together(lab: Path, tmpdir_env: Path):
-    stem = add(lab, "report works", ("fine", "print('fine')"))
-    result = run_scaffold("report", stem, "--execute", cwd=lab)
+def test_report_execute_publishes_the_run_and_the_report_together(
+    installed_plain_lab: Path, tmpdir_env: Path
+):
+    stem = add(installed_plain_lab, "report works", ("fine", "print('fine')"))
+    result = run_scaffold("report", stem, "--execute", cwd=installed_plain_lab)
     assert f"create reports/{stem}.html" in result.stdout
     assert f"create reports/{stem}.ipynb" in result.stdout
-    assert _reports(lab, stem) == [f"{stem}.html", f"{stem}.ipynb"]
+    assert _reports(installed_plain_lab, stem) == [f"{stem}.html", f"{stem}.ipynb"]
     assert list(tmpdir_env.iterdir()) == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_report_execute_leaves_nothing(lab: Path, tmpdir_env: Path, signum: int):
-    stem = add(lab, f"report sig{signum}", ("slow", "import time\ntime.sleep(120)"))
+def test_a_signal_during_report_execute_leaves_nothing(
+    installed_plain_lab: Path, tmpdir_env: Path, signum: int
+):
+    stem = add(installed_plain_lab, f"report sig{signum}", ("slow", "import time\ntime.sleep(120)"))
     command = [sys.executable, "-m", "scaffold", "report", stem, "--execute"]
-    result, children = start_and_signal(command, lab, signum, "ipykernel_launcher")
+    result, children = start_and_signal(command, installed_plain_lab, signum, "ipykernel_launcher")
     assert result.returncode == 128 + signum, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Interrupted")
     assert "Traceback" not in result.stderr
-    assert _wait_for(lambda: not any(_alive(pid) for pid in children), 30)
-    assert _reports(lab, stem) == []
+    assert wait_for(lambda: not any(_alive(pid) for pid in children), 30)
+    assert _reports(installed_plain_lab, stem) == []
     # everything report and run make is gone, the kernel's sockets and connection file too
     # (the execution core's driver keeps them in a private folder it removes)
     assert [p.name for p in tmpdir_env.iterdir()] == []
@@ -124,7 +119,7 @@ def test_ctrl_c_during_update_leaves_no_copier_scratch(
         text=True,
     )
     try:
-        assert _wait_for(lambda: _copier_folder(tmpdir, moment), 120), "copier never got there"
+        assert wait_for(lambda: _copier_folder(tmpdir, moment), 120), "copier never got there"
         assert not any(tmpdir.glob("copier.*"))  # inside scaffold's scratch, not beside it
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
@@ -159,7 +154,12 @@ def _make(lab: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "VIRTUAL_ENV": str(venv.parent),
     }
     return subprocess.run(
-        ["make", *args], cwd=lab, capture_output=True, text=True, env=env, timeout=600
+        ["make", *args],
+        cwd=lab,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
 
 
@@ -177,26 +177,33 @@ def _make(lab: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("target", "variable"),
     [("notebook", "NB"), ("report", "NB"), ("data-add", "FILE"), ("report", "TO")],
 )
-def test_make_passes_values_as_data(lab: Path, target: str, variable: str, value: str):
-    result = _make(lab, target, f"{variable}={value}")
+def test_make_passes_values_as_data(
+    installed_plain_lab: Path, target: str, variable: str, value: str
+):
+    result = _make(installed_plain_lab, target, f"{variable}={value}")
     assert result.returncode != 0, result.stdout + result.stderr
-    assert not list(lab.rglob("PWNED")) and not (lab.parent / "PWNED").exists()
-
-
-def test_make_notebook_runs_a_name_with_a_space_and_fails_when_papermill_fails(lab: Path):
-    stem = add(lab, "make works", ("fine", "print('fine')"))
-    spaced = f"{stem} copy 2"
-    (lab / "notebooks" / f"{spaced}.ipynb").write_bytes(
-        (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+    assert (
+        not list(installed_plain_lab.rglob("PWNED"))
+        and not (installed_plain_lab.parent / "PWNED").exists()
     )
-    result = _make(lab, "notebook", f"NB={spaced}")
+
+
+def test_make_notebook_runs_a_name_with_a_space_and_fails_when_papermill_fails(
+    installed_plain_lab: Path,
+):
+    stem = add(installed_plain_lab, "make works", ("fine", "print('fine')"))
+    spaced = f"{stem} copy 2"
+    (installed_plain_lab / "notebooks" / f"{spaced}.ipynb").write_bytes(
+        (installed_plain_lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+    )
+    result = _make(installed_plain_lab, "notebook", f"NB={spaced}")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (lab / "reports" / f"{spaced}.ipynb").is_file()
-    result = _make(lab, "report", f"NB={spaced}", "TO=markdown")
+    assert (installed_plain_lab / "reports" / f"{spaced}.ipynb").is_file()
+    result = _make(installed_plain_lab, "report", f"NB={spaced}", "TO=markdown")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (lab / "reports" / f"{spaced}.md").is_file()
-    failing = add(lab, "make fails", ("boom", "raise ValueError('no rows')"))
-    result = _make(lab, "notebook", f"NB={failing}")
+    assert (installed_plain_lab / "reports" / f"{spaced}.md").is_file()
+    failing = add(installed_plain_lab, "make fails", ("boom", "raise ValueError('no rows')"))
+    result = _make(installed_plain_lab, "notebook", f"NB={failing}")
     assert result.returncode == 2 and "ValueError" in result.stdout + result.stderr
 
 

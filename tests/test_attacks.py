@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from scaffold import run
-from tests import test_update
-from tests.conftest import copy_project, git, run_scaffold, scaffold_in_process
-from tests.test_extract import HELPERS, cell, write_notebook
+from tests.conftest import git, scaffold_in_process
+from tests.helpers import HELPERS, cell, write_notebook
 
 
 def _executed(path: Path, evalue: str) -> Path:
@@ -43,16 +42,10 @@ def test_papermill_messages_end_in_one_full_stop(tmp_path: Path):
         assert message.endswith(".") and ".." not in message, message
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("attacks")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
-    return folder / "lab"
-
-
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = copy_project(pristine, tmp_path / "lab")
+def helpers_lab(plain_lab: Path) -> Path:
+    """``plain_lab`` with a notebook that defines HELPERS (what ``scaffold extract`` moves)."""
+    project = plain_lab
     write_notebook(
         project / "notebooks" / "1.0-ab-explore.ipynb",
         [cell("import math\n\n" + HELPERS + "\nvalues = [scale(v) for v in (1, 4, 9)]", "helpers")],
@@ -74,17 +67,17 @@ def snapshot(root: Path) -> dict[str, str]:
     return seen
 
 
-def test_extracts_refusal_keeps_a_dangling_link(lab: Path, tmp_path: Path):
-    link = lab / "src" / "lab" / "linked.py"
+def test_extracts_refusal_keeps_a_dangling_link(helpers_lab: Path, tmp_path: Path):
+    link = helpers_lab / "src" / "lab" / "linked.py"
     link.symlink_to(tmp_path / "elsewhere" / "missing.py")
-    before = snapshot(lab)
+    before = snapshot(helpers_lab)
     result = scaffold_in_process(
-        "extract", "clean", "scale", "--to", "linked", cwd=lab, check=False
+        "extract", "clean", "scale", "--to", "linked", cwd=helpers_lab, check=False
     )
     assert result.returncode == 1
     assert "outside the project" in result.stderr
     assert os.path.lexists(link) and os.readlink(link) == str(tmp_path / "elsewhere" / "missing.py")
-    assert snapshot(lab) == before
+    assert snapshot(helpers_lab) == before
 
 
 def _executed_copy(lab: Path) -> str:
@@ -96,37 +89,37 @@ def _executed_copy(lab: Path) -> str:
 
 
 @pytest.mark.parametrize("execute", [False, True])
-def test_report_refuses_a_folder_where_the_report_goes(lab: Path, execute: bool):
-    stem = _executed_copy(lab)
-    folder = lab / "reports" / f"{stem}.html"
+def test_report_refuses_a_folder_where_the_report_goes(helpers_lab: Path, execute: bool):
+    stem = _executed_copy(helpers_lab)
+    folder = helpers_lab / "reports" / f"{stem}.html"
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")
-    before = snapshot(lab)
+    before = snapshot(helpers_lab)
     extra = ["--execute"] if execute else []
-    result = scaffold_in_process("report", stem, *extra, cwd=lab, check=False)
+    result = scaffold_in_process("report", stem, *extra, cwd=helpers_lab, check=False)
     assert result.returncode == 1
     assert result.stderr == (
         f"error: reports/{stem}.html is a folder; move it away (scaffold report writes a file "
         "there and never removes a folder).\n"
     )
-    assert snapshot(lab) == before
+    assert snapshot(helpers_lab) == before
 
 
-def test_report_refuses_a_reports_link_out_of_the_project(lab: Path, tmp_path: Path):
-    stem = _executed_copy(lab)
+def test_report_refuses_a_reports_link_out_of_the_project(helpers_lab: Path, tmp_path: Path):
+    stem = _executed_copy(helpers_lab)
     outside = tmp_path / "outside"
-    (lab / "reports").rename(outside)
-    (lab / "reports").symlink_to(outside)
-    before, before_outside = snapshot(lab), snapshot(outside)
-    result = scaffold_in_process("report", stem, cwd=lab, check=False)
+    (helpers_lab / "reports").rename(outside)
+    (helpers_lab / "reports").symlink_to(outside)
+    before, before_outside = snapshot(helpers_lab), snapshot(outside)
+    result = scaffold_in_process("report", stem, cwd=helpers_lab, check=False)
     assert result.returncode == 1
     assert "outside the project (a symbolic link); scaffold writes only inside" in result.stderr
-    assert snapshot(lab) == before and snapshot(outside) == before_outside
+    assert snapshot(helpers_lab) == before and snapshot(outside) == before_outside
     # the report file itself as a link out of the project
-    (lab / "reports").unlink()
-    outside.rename(lab / "reports")
-    (lab / "reports" / f"{stem}.html").symlink_to(tmp_path / "stolen.html")
-    result = scaffold_in_process("report", stem, cwd=lab, check=False)
+    (helpers_lab / "reports").unlink()
+    outside.rename(helpers_lab / "reports")
+    (helpers_lab / "reports" / f"{stem}.html").symlink_to(tmp_path / "stolen.html")
+    result = scaffold_in_process("report", stem, cwd=helpers_lab, check=False)
     assert result.returncode == 1 and "outside the project" in result.stderr
     assert not (tmp_path / "stolen.html").exists()
 
@@ -156,9 +149,9 @@ def _hostile(lab: Path, outside: Path) -> None:
     (notebooks / "1.4-ab-linked.ipynb").symlink_to(outside / "secret.ipynb")
 
 
-def test_check_reports_each_hostile_notebook_and_checks_the_rest(lab: Path, tmp_path: Path):
-    _hostile(lab, tmp_path / "outside")
-    result = _scaffold("check", "--format", "json", cwd=lab)
+def test_check_reports_each_hostile_notebook_and_checks_the_rest(helpers_lab: Path, tmp_path: Path):
+    _hostile(helpers_lab, tmp_path / "outside")
+    result = _scaffold("check", "--format", "json", cwd=helpers_lab)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     report = json.loads(result.stdout)
@@ -183,63 +176,61 @@ def test_check_reports_each_hostile_notebook_and_checks_the_rest(lab: Path, tmp_
          "not read")
     ]  # fmt: skip
     assert "token" not in result.stdout
-    human = _scaffold("check", cwd=lab)
+    human = _scaffold("check", cwd=helpers_lab)
     assert human.returncode == 1 and "Traceback" not in human.stderr
     assert "6 notebooks checked" in human.stdout
 
 
-def test_extract_and_promote_refuse_hostile_notebooks_in_one_sentence(lab: Path, tmp_path: Path):
-    _hostile(lab, tmp_path / "outside")
-    (lab / "notebooks" / "1.2-ab-deep.ipynb").unlink()
-    before = snapshot(lab)
-    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+def test_extract_and_promote_refuse_hostile_notebooks_in_one_sentence(
+    helpers_lab: Path, tmp_path: Path
+):
+    _hostile(helpers_lab, tmp_path / "outside")
+    (helpers_lab / "notebooks" / "1.2-ab-deep.ipynb").unlink()
+    before = snapshot(helpers_lab)
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=helpers_lab)
     assert dry.returncode == 1 and "Traceback" not in dry.stderr, dry.stderr
     assert dry.stderr == (
         "error: notebooks/1.3-ab-fifo.ipynb is not a regular file (a FIFO or a device?); "
         "remove it.\n"
     )
-    (lab / "notebooks" / "1.3-ab-fifo.ipynb").unlink()
-    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+    (helpers_lab / "notebooks" / "1.3-ab-fifo.ipynb").unlink()
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=helpers_lab)
     assert dry.returncode == 0, dry.stderr  # the huge cell is skipped, as check reports it
     assert "src/lab/utils.py" in dry.stdout or "create src/lab/" in dry.stdout
-    deep = lab / "notebooks" / "1.2-ab-deep.ipynb"
+    deep = helpers_lab / "notebooks" / "1.2-ab-deep.ipynb"
     deep.write_text('{"cells": ' + "[" * 200_000 + "]" * 200_000 + "}")
-    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=lab)
+    dry = _scaffold("extract", "clean", "scale", "--dry-run", cwd=helpers_lab)
     assert dry.returncode == 1 and dry.stderr == (
         "error: notebooks/1.2-ab-deep.ipynb is JSON nested too deeply to read; restore it.\n"
     )
-    promoted = _scaffold("promote", "1.2", "--no-run", cwd=lab)
+    promoted = _scaffold("promote", "1.2", "--no-run", cwd=helpers_lab)
     assert promoted.returncode == 1 and "Traceback" not in promoted.stderr
     assert (
         promoted.stderr
         == "error: notebooks/1.2-ab-deep.ipynb is not valid JSON; restore it from git.\n"
     )
     deep.write_text('{"cells": {"0": {}}, "nbformat": 4, "metadata": {}}')
-    promoted = _scaffold("promote", "1.2", "--no-run", cwd=lab)
+    promoted = _scaffold("promote", "1.2", "--no-run", cwd=helpers_lab)
     assert promoted.stderr == (
         "error: notebooks/1.2-ab-deep.ipynb is not a Jupyter notebook (no list of cells); fix it.\n"
     )
-    promoted = _scaffold("promote", "1.1", "--no-run", cwd=lab)
+    promoted = _scaffold("promote", "1.1", "--no-run", cwd=helpers_lab)
     assert promoted.returncode in (0, 1) and "Traceback" not in promoted.stderr, promoted.stderr
     deep.unlink()
-    assert {k for k in snapshot(lab) if not k.startswith(".cache")} >= set(before) - {
+    assert {k for k in snapshot(helpers_lab) if not k.startswith(".cache")} >= set(before) - {
         "notebooks/1.2-ab-deep.ipynb",
         "notebooks/1.3-ab-fifo.ipynb",
     }
 
 
-def test_a_deep_pyproject_is_a_configuration_error(lab: Path):
-    pyproject = lab / "pyproject.toml"
+def test_a_deep_pyproject_is_a_configuration_error(helpers_lab: Path):
+    pyproject = helpers_lab / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text() + "\n[tool.deep]\nx = " + "{a = " * 1000 + "1" + "}" * 1000 + "\n"
     )
-    result = _scaffold("check", cwd=lab)
+    result = _scaffold("check", cwd=helpers_lab)
     assert result.returncode == 2, result.stderr
     assert result.stderr == "error: pyproject.toml is nested too deeply to read; fix it.\n"
-
-
-# the template repository with v1 and v2, and a project made from v1 (test_update's fixtures)
-upstream, made_v1, v1_project = test_update.upstream, test_update.made_v1, test_update.v1_project
 
 
 def test_update_refuses_while_a_merge_is_in_progress(v1_project: Path):

@@ -15,33 +15,24 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app
 from scaffold.errors import describe_os_error
-from tests.conftest import listing, scaffold_in_process, tree
+from tests.conftest import listing, new_project, tree
 
 CHATTR = shutil.which("chattr") or "chattr"
 CAN_CHATTR = shutil.which("chattr") is not None
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One project made by ``scaffold new`` (git and DVC, no hooks), copied by each test."""
-    base = tmp_path_factory.mktemp("bad-input")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        scaffold_in_process("new", "Bad Lab", "--no-input", "--no-pre-commit", cwd=base)
-    return base / "bad-lab"
+def made_bad_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project made by ``scaffold new "Bad Lab"`` (git and DVC, no hooks), copied by each
+    test."""
+    return new_project(tmp_path_factory, "bad-input", "Bad Lab", extras=None)
 
 
 @pytest.fixture
-def project(made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def project(made_bad_lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh copy of the project, as the current folder; immutable flags cleared after."""
     copy = tmp_path / "bad-lab"
-    shutil.copytree(made, copy, symlinks=True)
+    shutil.copytree(made_bad_lab, copy, symlinks=True)
     monkeypatch.chdir(copy)
     yield copy
     if CAN_CHATTR:

@@ -33,7 +33,7 @@ dev = ["pytest", "PyYAML"]
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Path:
+def minimal_lab(tmp_path: Path) -> Path:
     """A minimal project laid out like ours: pyproject.toml, notebooks/, src/lab/."""
     root = tmp_path / "lab"
     (root / "notebooks").mkdir(parents=True)
@@ -66,18 +66,18 @@ def found(root: Path, *paths: Path, config: Config | None = None) -> list[str]:
 GOOD = "1.0-ab-explore.ipynb"
 
 
-def test_a_clean_notebook_has_no_findings(lab: Path):
-    write(lab, GOOD, new_markdown_cell("# Explore"), code("import pandas as pd\n\nx = 1"))
-    assert found(lab) == []
+def test_a_clean_notebook_has_no_findings(minimal_lab: Path):
+    write(minimal_lab, GOOD, new_markdown_cell("# Explore"), code("import pandas as pd\n\nx = 1"))
+    assert found(minimal_lab) == []
 
 
 # -- stored state and hidden state -------------------------------------------------------------
 
 
-def test_stored_outputs_and_execution_counts(lab: Path):
+def test_stored_outputs_and_execution_counts(minimal_lab: Path):
     stream = {"output_type": "stream", "name": "stdout", "text": "1\n"}
-    write(lab, GOOD, code("x = 1"), code("print(x)", 2, [stream]), code("y = 2", 3))
-    assert found(lab) == [
+    write(minimal_lab, GOOD, code("x = 1"), code("print(x)", 2, [stream]), code("y = 2", 3))
+    assert found(minimal_lab) == [
         f"notebooks/{GOOD}:2:0: NB201 stored outputs (it has outputs); clear them before "
         "committing (nbstripout, or Restart Kernel and Clear Outputs)",
         f"notebooks/{GOOD}:2:0: NB202 stored execution counts (2 cells have one); strip them "
@@ -85,16 +85,16 @@ def test_stored_outputs_and_execution_counts(lab: Path):
     ]
 
 
-def test_out_of_order_and_skipped_cells(lab: Path):
+def test_out_of_order_and_skipped_cells(minimal_lab: Path):
     write(
-        lab,
+        minimal_lab,
         GOOD,
         code("a = 1", 1),
         code("b = a + 1", 5),
         code("c = b * 2"),  # never run, between executed cells
         code("print(total)", 3),
     )
-    lines = found(lab, config=Config(ignore=("NB2", "NB304")))
+    lines = found(minimal_lab, config=Config(ignore=("NB2", "NB304")))
     assert lines == [
         f"notebooks/{GOOD}:3:0: NB302 cell 3 was skipped between executed cells; restart the "
         "kernel and run all, or delete the cell",
@@ -106,15 +106,15 @@ def test_out_of_order_and_skipped_cells(lab: Path):
 # -- reproducibility hazards ---------------------------------------------------------------------
 
 
-def test_absolute_paths_and_paths_outside_the_project(lab: Path):
+def test_absolute_paths_and_paths_outside_the_project(minimal_lab: Path):
     write(
-        lab,
+        minimal_lab,
         GOOD,
         code('import pandas as pd\n\nframe = pd.read_csv("/home/ada/data/raw.csv")'),
         code('other = r"C:\\Users\\ada\\x.csv"\n# "/home/ada" in a comment is fine'),
         code('inside = "../data/raw/x.csv"\noutside = "../../shared/x.csv"'),
     )
-    assert found(lab) == [
+    assert found(minimal_lab) == [
         f"notebooks/{GOOD}:1:3: NB401 absolute path '/home/ada/data/raw.csv' works only on one "
         "machine; use a path relative to the project (e.g. the package's config: "
         "RAW_DATA_DIR / 'file.csv')",
@@ -126,9 +126,9 @@ def test_absolute_paths_and_paths_outside_the_project(lab: Path):
     ]
 
 
-def test_pip_install_in_a_notebook(lab: Path):
-    write(lab, GOOD, code("%pip install seaborn\n!python -m pip install -q plotly\n!ls"))
-    assert found(lab) == [
+def test_pip_install_in_a_notebook(minimal_lab: Path):
+    write(minimal_lab, GOOD, code("%pip install seaborn\n!python -m pip install -q plotly\n!ls"))
+    assert found(minimal_lab) == [
         f"notebooks/{GOOD}:1:1: NB403 `%pip install seaborn` installs packages from the "
         "notebook; declare them in pyproject.toml and install the environment instead "
         "(make requirements)",
@@ -138,10 +138,10 @@ def test_pip_install_in_a_notebook(lab: Path):
     ]
 
 
-def test_undeclared_imports_with_aliases_stdlib_and_local_code(lab: Path):
-    (lab / "notebooks" / "helpers.py").write_text("X = 1\n")
+def test_undeclared_imports_with_aliases_stdlib_and_local_code(minimal_lab: Path):
+    (minimal_lab / "notebooks" / "helpers.py").write_text("X = 1\n")
     write(
-        lab,
+        minimal_lab,
         GOOD,
         code(
             "import os, json\nfrom pathlib import Path\nimport sklearn.linear_model\n"
@@ -150,7 +150,7 @@ def test_undeclared_imports_with_aliases_stdlib_and_local_code(lab: Path):
         code("def f():\n    import seaborn as sns\n    return sns"),
         code("from cv2 import imread"),
     )
-    assert found(lab) == [
+    assert found(minimal_lab) == [
         f"notebooks/{GOOD}:2:2: NB404 imports 'seaborn' (cell:line 2:2), which pyproject.toml "
         "does not declare, and whose distribution is unknown (not in the project's environment "
         "nor in the mapping); declare the distribution that provides it",
@@ -160,33 +160,33 @@ def test_undeclared_imports_with_aliases_stdlib_and_local_code(lab: Path):
     ]
 
 
-def test_the_projects_environment_maps_import_names(lab: Path):
+def test_the_projects_environment_maps_import_names(minimal_lab: Path):
     # a real installed distribution whose import name differs from its name
-    site = lab / ".venv" / "lib" / "python3.11" / "site-packages"
+    site = minimal_lab / ".venv" / "lib" / "python3.11" / "site-packages"
     dist = site / "Pretty_Widgets-1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: Pretty_Widgets\nVersion: 1.0\n")
     (dist / "top_level.txt").write_text("prettyw\n")
     (site / "prettyw").mkdir()
-    (lab / ".venv" / "bin").mkdir()
-    python = lab / ".venv" / "bin" / "python"
+    (minimal_lab / ".venv" / "bin").mkdir()
+    python = minimal_lab / ".venv" / "bin" / "python"
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
     assert environment_map([site])["prettyw"] == {"pretty-widgets"}
-    write(lab, GOOD, code("import prettyw"))
-    assert [line.split(": ", 1)[1][:5] for line in found(lab)] == ["NB404"]
-    (lab / "pyproject.toml").write_text(
+    write(minimal_lab, GOOD, code("import prettyw"))
+    assert [line.split(": ", 1)[1][:5] for line in found(minimal_lab)] == ["NB404"]
+    (minimal_lab / "pyproject.toml").write_text(
         PYPROJECT.replace('"pandas",', '"pandas", "pretty-widgets",')
     )
-    assert found(lab) == []
+    assert found(minimal_lab) == []
 
 
 # -- magics and bad input -----------------------------------------------------------------------
 
 
-def test_magics_and_shell_escapes_never_cause_findings(lab: Path):
+def test_magics_and_shell_escapes_never_cause_findings(minimal_lab: Path):
     write(
-        lab,
+        minimal_lab,
         GOOD,
         code("%load_ext autoreload\n%autoreload 2\nimport pandas as pd"),
         code("%%time\ntotal = sum(range(10))"),
@@ -195,7 +195,7 @@ def test_magics_and_shell_escapes_never_cause_findings(lab: Path):
         code("%matplotlib inline\nresult = %timeit -o sum(range(3))"),
         code("%%writefile ../../outside.txt\nnot python at all ("),
     )
-    assert found(lab) == []
+    assert found(minimal_lab) == []
 
 
 def test_blank_magics_keeps_lines_and_blocks():
@@ -205,14 +205,14 @@ def test_blank_magics_keeps_lines_and_blocks():
     assert blank_magics("%%capture out\nprint(1)") == "\nprint(1)"
 
 
-def test_bad_notebooks_are_findings_and_the_others_are_still_checked(lab: Path):
-    folder = lab / "notebooks"
+def test_bad_notebooks_are_findings_and_the_others_are_still_checked(minimal_lab: Path):
+    folder = minimal_lab / "notebooks"
     (folder / "1.1-ab-broken.ipynb").write_text('{"cells": [,]}')
     (folder / "1.2-ab-empty.ipynb").write_text("")
     (folder / "1.3-ab-old.ipynb").write_text(json.dumps({"nbformat": 3, "worksheets": []}))
-    write(lab, "1.4-ab-syntax.ipynb", code("x = (1,\n"), code('path = "/home/ada/x"'))
-    write(lab, GOOD, code('open("/Users/ada/x.csv")'))
-    lines = found(lab)
+    write(minimal_lab, "1.4-ab-syntax.ipynb", code("x = (1,\n"), code('path = "/home/ada/x"'))
+    write(minimal_lab, GOOD, code('open("/Users/ada/x.csv")'))
+    lines = found(minimal_lab)
     assert lines[0].startswith(f"notebooks/{GOOD}:1:1: NB401 absolute path '/Users/ada/x.csv'")
     assert lines[1:] == [
         "notebooks/1.1-ab-broken.ipynb:0:0: NB101 notebooks/1.1-ab-broken.ipynb is not valid "
@@ -250,11 +250,11 @@ def clean(frame, column="price"):
 """
 
 
-def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
-    write(lab, "1.0-ab-one.ipynb", code("import pandas as pd"), code(CLEAN))
-    write(lab, "1.1-ab-two.ipynb", code(CLEAN_RENAMED))
-    write(lab, "1.2-ab-three.ipynb", code("x = 1"), code("y = 2"), code(CLEAN_DRIFTED))
-    assert found(lab) == [
+def test_copies_across_notebooks_up_to_renaming_and_formatting(minimal_lab: Path):
+    write(minimal_lab, "1.0-ab-one.ipynb", code("import pandas as pd"), code(CLEAN))
+    write(minimal_lab, "1.1-ab-two.ipynb", code(CLEAN_RENAMED))
+    write(minimal_lab, "1.2-ab-three.ipynb", code("x = 1"), code("y = 2"), code(CLEAN_DRIFTED))
+    assert found(minimal_lab) == [
         "notebooks/1.0-ab-one.ipynb:2:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-two.ipynb:1; move it into src/lab/ and import it "
         "(scaffold extract clean)",
@@ -271,16 +271,16 @@ def test_copies_across_notebooks_up_to_renaming_and_formatting(lab: Path):
         "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
     # given one notebook, it is still compared with the others, and only it is reported
-    assert [line[:40] for line in found(lab, lab / "notebooks" / "1.1-ab-two.ipynb")] == [
-        "notebooks/1.1-ab-two.ipynb:1:1: NB501 fu"
-    ]
+    assert [
+        line[:40] for line in found(minimal_lab, minimal_lab / "notebooks" / "1.1-ab-two.ipynb")
+    ] == ["notebooks/1.1-ab-two.ipynb:1:1: NB501 fu"]
 
 
-def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
+def test_every_copy_names_three_others_and_counts_the_rest(minimal_lab: Path):
     for k in range(6):
-        write(lab, f"1.{k}-ab-n{k}.ipynb", code(CLEAN))
-    write(lab, "1.6-ab-n6.ipynb", code(CLEAN_DRIFTED))
-    assert found(lab, lab / "notebooks" / "1.0-ab-n0.ipynb") == [
+        write(minimal_lab, f"1.{k}-ab-n{k}.ipynb", code(CLEAN))
+    write(minimal_lab, "1.6-ab-n6.ipynb", code(CLEAN_DRIFTED))
+    assert found(minimal_lab, minimal_lab / "notebooks" / "1.0-ab-n0.ipynb") == [
         "notebooks/1.0-ab-n0.ipynb:1:1: NB501 function 'clean' is copied in "
         "notebooks/1.1-ab-n1.ipynb:1, notebooks/1.2-ab-n2.ipynb:1, notebooks/1.3-ab-n3.ipynb:1 "
         "and 2 more; move it into src/lab/ and import it (scaffold extract clean)",
@@ -289,7 +289,7 @@ def test_every_copy_names_three_others_and_counts_the_rest(lab: Path):
         "+ `return kept[kept[column] > 0]` (and 1 more changed lines); keep one version in "
         "src/lab/ (scaffold extract clean --from NOTEBOOK)",
     ]
-    assert found(lab, lab / "notebooks" / "1.6-ab-n6.ipynb") == [
+    assert found(minimal_lab, minimal_lab / "notebooks" / "1.6-ab-n6.ipynb") == [
         "notebooks/1.6-ab-n6.ipynb:1:1: NB502 function 'clean(frame, column)' has drifted from "
         "the one in notebooks/1.0-ab-n0.ipynb:1 (99% alike): - `return kept[kept[column] > 0]` "
         "+ `return kept[kept[column] >= 0]` (and 1 more changed lines); keep one version in "
@@ -396,18 +396,18 @@ stages:
 """
 
 
-def test_production_notebooks_keep_their_contract(lab: Path):
-    (lab / "params").mkdir()
-    (lab / "params" / "1.0-ab-train.yaml").write_text(
+def test_production_notebooks_keep_their_contract(minimal_lab: Path):
+    (minimal_lab / "params").mkdir()
+    (minimal_lab / "params" / "1.0-ab-train.yaml").write_text(
         "learning_rat: 0.1\nepochs: ten\nseed: 3\nratio: 1\n"
     )
-    (lab / "dvc.yaml").write_text(STAGE)
+    (minimal_lab / "dvc.yaml").write_text(STAGE)
     parameters = code(
         "learning_rate: float = 0.01\nepochs: int = 10\nseed = 1\nratio: float = 0.5",
         tags=["parameters"],
     )
-    write(lab, "1.0-ab-train.ipynb", code("import pandas as pd"), parameters)
-    assert found(lab) == [
+    write(minimal_lab, "1.0-ab-train.ipynb", code("import pandas as pd"), parameters)
+    assert found(minimal_lab) == [
         "notebooks/1.0-ab-train.ipynb:0:0: NB604 dvc.yaml stage '1_0-ab-train' does not depend "
         "on notebooks/1.0-ab-train.ipynb; add it to the stage's deps so dvc repro re-runs when "
         "it changes",
@@ -422,21 +422,21 @@ def test_production_notebooks_keep_their_contract(lab: Path):
     ]
 
 
-def test_a_production_notebook_needs_exactly_one_parameters_cell(lab: Path):
-    (lab / "params").mkdir()
-    (lab / "params" / "1.0-ab-none.yaml").write_text("seed: 1\n")
-    (lab / "params" / "1.1-ab-two.yaml").write_text("seed: 1\n")
-    (lab / "params" / "1.2-ab-bad.yaml").write_text("seed: [1\n")
-    write(lab, "1.0-ab-none.ipynb", code("seed = 1"))
+def test_a_production_notebook_needs_exactly_one_parameters_cell(minimal_lab: Path):
+    (minimal_lab / "params").mkdir()
+    (minimal_lab / "params" / "1.0-ab-none.yaml").write_text("seed: 1\n")
+    (minimal_lab / "params" / "1.1-ab-two.yaml").write_text("seed: 1\n")
+    (minimal_lab / "params" / "1.2-ab-bad.yaml").write_text("seed: [1\n")
+    write(minimal_lab, "1.0-ab-none.ipynb", code("seed = 1"))
     write(
-        lab,
+        minimal_lab,
         "1.1-ab-two.ipynb",
         code("seed = 1", tags=["parameters"]),
         code("x = 2", tags=["parameters"]),
     )
-    write(lab, "1.2-ab-bad.ipynb", code("seed = 1", tags=["parameters"]))
-    write(lab, "1.3-ab-free.ipynb", code("seed = 1"))  # not production: no params, no stage
-    assert found(lab) == [
+    write(minimal_lab, "1.2-ab-bad.ipynb", code("seed = 1", tags=["parameters"]))
+    write(minimal_lab, "1.3-ab-free.ipynb", code("seed = 1"))  # not production: no params, no stage
+    assert found(minimal_lab) == [
         "notebooks/1.0-ab-none.ipynb:0:0: NB601 production notebook: no cell is tagged "
         "'parameters'; tag the cell that holds the defaults (papermill injects the parameters "
         "after it)",
@@ -450,11 +450,11 @@ def test_a_production_notebook_needs_exactly_one_parameters_cell(lab: Path):
 # -- conventions, size, data ------------------------------------------------------------------
 
 
-def test_notebook_names_follow_the_convention(lab: Path):
-    write(lab, "Untitled1.ipynb", code("x = 1"))
-    write(lab, "2.1-ab-Clean_Data.ipynb", code("x = 1"))
-    write(lab, "2.2-ab-clean-data.ipynb", code("x = 1"))
-    assert found(lab) == [
+def test_notebook_names_follow_the_convention(minimal_lab: Path):
+    write(minimal_lab, "Untitled1.ipynb", code("x = 1"))
+    write(minimal_lab, "2.1-ab-Clean_Data.ipynb", code("x = 1"))
+    write(minimal_lab, "2.2-ab-clean-data.ipynb", code("x = 1"))
+    assert found(minimal_lab) == [
         "notebooks/2.1-ab-Clean_Data.ipynb:0:0: NB701 name '2.1-ab-Clean_Data.ipynb' does not "
         "follow <phase>.<seq>-<initials>-<description> (e.g. 1.2-ab-clean-data.ipynb); rename "
         "it (git mv)",
@@ -464,31 +464,31 @@ def test_notebook_names_follow_the_convention(lab: Path):
     ]
 
 
-def test_long_notebooks_and_many_functions_get_a_hint(lab: Path):
-    write(lab, GOOD, *[code(f"def f{i}(x):\n    return x + {i}") for i in range(37)])
-    assert found(lab) == [
+def test_long_notebooks_and_many_functions_get_a_hint(minimal_lab: Path):
+    write(minimal_lab, GOOD, *[code(f"def f{i}(x):\n    return x + {i}") for i in range(37)])
+    assert found(minimal_lab) == [
         f"notebooks/{GOOD}:0:0: NB801 37 cells (more than 36); long notebooks rarely reproduce:"
         " move steps into src/lab/ or split the notebook",
         f"notebooks/{GOOD}:0:0: NB802 defines 37 functions (more than 8); move them into "
         "src/lab/ and import them (scaffold add module NAME)",
     ]
-    (lab / "pyproject.toml").write_text(
+    (minimal_lab / "pyproject.toml").write_text(
         PYPROJECT + "\n[tool.scaffold.check]\nmax-cells = 40\nmax-functions = 37\n"
     )
-    assert found(lab, config=load_config(lab)) == []
+    assert found(minimal_lab, config=load_config(minimal_lab)) == []
 
 
-def test_data_files_in_git(lab: Path):
-    (lab / "data" / "raw").mkdir(parents=True)
-    (lab / "data" / "raw" / ".gitkeep").write_text("")
-    (lab / "data" / "raw" / "sales.csv").write_text("a,b\n1,2\n")
-    (lab / "data" / "raw" / "big.csv.dvc").write_text("outs: []\n")
-    (lab / "references").mkdir()
-    (lab / "references" / "dump.parquet").write_bytes(b"\0" * 1100 * 1024)
-    (lab / "references" / "small.parquet").write_bytes(b"\0" * 10)
-    subprocess.run(["git", "init", "-q"], cwd=lab, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=lab, check=True)
-    assert found(lab) == [
+def test_data_files_in_git(minimal_lab: Path):
+    (minimal_lab / "data" / "raw").mkdir(parents=True)
+    (minimal_lab / "data" / "raw" / ".gitkeep").write_text("")
+    (minimal_lab / "data" / "raw" / "sales.csv").write_text("a,b\n1,2\n")
+    (minimal_lab / "data" / "raw" / "big.csv.dvc").write_text("outs: []\n")
+    (minimal_lab / "references").mkdir()
+    (minimal_lab / "references" / "dump.parquet").write_bytes(b"\0" * 1100 * 1024)
+    (minimal_lab / "references" / "small.parquet").write_bytes(b"\0" * 10)
+    subprocess.run(["git", "init", "-q"], cwd=minimal_lab, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=minimal_lab, check=True)
+    assert found(minimal_lab) == [
         "data/raw/sales.csv:0:0: NB901 data/raw/sales.csv is in git; track data with DVC: "
         "git rm --cached data/raw/sales.csv && dvc add data/raw/sales.csv",
         "references/dump.parquet:0:0: NB902 references/dump.parquet (1100 kB) is in git; track"
@@ -500,29 +500,29 @@ def test_data_files_in_git(lab: Path):
 # -- silencing and configuration ----------------------------------------------------------------
 
 
-def test_a_noqa_comment_silences_one_finding_in_its_cell(lab: Path):
+def test_a_noqa_comment_silences_one_finding_in_its_cell(minimal_lab: Path):
     write(
-        lab,
+        minimal_lab,
         GOOD,
         code('a = "/home/ada/x.csv"  # scaffold: noqa NB401\nimport seaborn'),
         code('b = "/home/ada/y.csv"'),
         code('c = "/home/ada/z.csv"\nimport plotly  # scaffold: noqa'),
     )
-    lines = found(lab)
+    lines = found(minimal_lab)
     assert [line.split(" ", 2)[:2] for line in lines] == [
         [f"notebooks/{GOOD}:1:2:", "NB404"],
         [f"notebooks/{GOOD}:2:1:", "NB401"],
     ]
 
 
-def test_notebook_metadata_silences_whole_notebook_rules(lab: Path):
-    write(lab, "Scratch.ipynb", code("x = 1"), metadata={"scaffold": {"noqa": ["NB701"]}})
-    assert found(lab) == []
+def test_notebook_metadata_silences_whole_notebook_rules(minimal_lab: Path):
+    write(minimal_lab, "Scratch.ipynb", code("x = 1"), metadata={"scaffold": {"noqa": ["NB701"]}})
+    assert found(minimal_lab) == []
 
 
-def test_select_and_ignore_as_ruff_does(lab: Path):
-    write(lab, "Scratch.ipynb", code('import seaborn\np = "/home/a/x"'))
-    codes = lambda config: [line.split()[1] for line in found(lab, config=config)]  # noqa: E731
+def test_select_and_ignore_as_ruff_does(minimal_lab: Path):
+    write(minimal_lab, "Scratch.ipynb", code('import seaborn\np = "/home/a/x"'))
+    codes = lambda config: [line.split()[1] for line in found(minimal_lab, config=config)]  # noqa: E731
     assert codes(Config()) == ["NB701", "NB404", "NB401"]
     assert codes(Config(select=("NB4",))) == ["NB404", "NB401"]
     assert codes(Config(select=("NB4",), ignore=("NB404",))) == ["NB401"]
@@ -539,49 +539,53 @@ def test_select_and_ignore_as_ruff_does(lab: Path):
         ("colour = 'red'", "[tool.scaffold.check] has unknown key 'colour'"),
     ],
 )
-def test_bad_configuration_is_one_sentence(lab: Path, table: str, message: str):
-    (lab / "pyproject.toml").write_text(PYPROJECT + f"\n[tool.scaffold.check]\n{table}\n")
+def test_bad_configuration_is_one_sentence(minimal_lab: Path, table: str, message: str):
+    (minimal_lab / "pyproject.toml").write_text(PYPROJECT + f"\n[tool.scaffold.check]\n{table}\n")
     with pytest.raises(ScaffoldError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load_config(lab)
+        load_config(minimal_lab)
 
 
-def test_rules_that_need_no_parsing_do_not_parse(lab: Path):
-    path = write(lab, GOOD, code("x = (", 2), code('p = "/home/a/x"', 1))
+def test_rules_that_need_no_parsing_do_not_parse(minimal_lab: Path):
+    path = write(minimal_lab, GOOD, code("x = (", 2), code('p = "/home/a/x"', 1))
     everything = ["NB202", "NB104", "NB301", "NB401"]
-    codes = lambda config: [f.code for f in check(Project(lab), [], config).findings]  # noqa: E731
+    codes = lambda config: [f.code for f in check(Project(minimal_lab), [], config).findings]  # noqa: E731
     stored = Config(select=("NB2", "NB301", "NB302"))  # what nbstripout --verify, counts show
     assert codes(stored) == ["NB202", "NB301"]
-    unparsed = summaries(lab, [path], parse=False)[0]  # as cached by that check
+    unparsed = summaries(minimal_lab, [path], parse=False)[0]  # as cached by that check
     assert not unparsed.parsed
     assert [f.code for f in unparsed.findings] == ["NB202", "NB301"]  # no NB104: not parsed
     assert codes(Config()) == everything  # the unparsed summary in the cache is not used
     assert codes(stored) == ["NB202", "NB301"]
 
 
-def test_the_cache_is_used_and_refreshed(lab: Path, tmp_path: Path):
-    path = write(lab, GOOD, code('p = "/home/a/x"'))
-    project = Project(lab)
+def test_the_cache_is_used_and_refreshed(minimal_lab: Path, tmp_path: Path):
+    path = write(minimal_lab, GOOD, code('p = "/home/a/x"'))
+    project = Project(minimal_lab)
     first = check(project).findings
     assert [f.code for f in first] == ["NB401"]
     assert check(project).findings == first  # from the cache
-    write(lab, GOOD, code("p = 1"))
+    write(minimal_lab, GOOD, code("p = 1"))
     assert check(project).findings == []
     assert path.is_file()
-    assert not any(".cache" in name for name in listing(lab))  # nothing written in the project
+    assert not any(
+        ".cache" in name for name in listing(minimal_lab)
+    )  # nothing written in the project
 
 
 # -- the command ----------------------------------------------------------------------------------
 
 
-def test_the_command_output_formats_and_exit_codes(lab: Path):
-    path = write(lab, GOOD, code('p = "/home/a/x"\nq = 1'))
-    human = run_scaffold("check", cwd=lab / "notebooks", check=False)
+def test_the_command_output_formats_and_exit_codes(minimal_lab: Path):
+    path = write(minimal_lab, GOOD, code('p = "/home/a/x"\nq = 1'))
+    human = run_scaffold("check", cwd=minimal_lab / "notebooks", check=False)
     assert human.returncode == 1
     assert human.stdout.splitlines()[0].startswith(f"notebooks/{GOOD}:1:1: NB401 absolute path")
     assert human.stdout.splitlines()[-1] == (
         "Found 1 problem (1 error) in 1 file; 1 notebook checked."
     )
-    as_json = json.loads(run_scaffold("check", "--format", "json", cwd=lab, check=False).stdout)
+    as_json = json.loads(
+        run_scaffold("check", "--format", "json", cwd=minimal_lab, check=False).stdout
+    )
     assert as_json["findings"][0] == {
         "path": f"notebooks/{GOOD}",
         "cell": 1,
@@ -590,19 +594,19 @@ def test_the_command_output_formats_and_exit_codes(lab: Path):
         "severity": "error",
         "message": as_json["findings"][0]["message"],
     }
-    github = run_scaffold("check", "--format", "github", cwd=lab / "notebooks", check=False)
+    github = run_scaffold("check", "--format", "github", cwd=minimal_lab / "notebooks", check=False)
     # line=: the line of the .ipynb file that holds the cell's line, where GitHub shows it
     row = path.read_text().splitlines().index('    "p = \\"/home/a/x\\"\\n",') + 1
     assert github.stdout.splitlines()[0].startswith(
         f"::error file=notebooks/{GOOD},line={row},title=NB401::cell 1, line 1: absolute path"
     )
-    clean = run_scaffold("check", "--ignore", "NB401", cwd=lab)
+    clean = run_scaffold("check", "--ignore", "NB401", cwd=minimal_lab)
     assert clean.stdout == "All checks passed: 1 notebook.\n"
 
 
-def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
+def test_file_lines_find_a_cells_line_in_the_notebooks_json(minimal_lab: Path):
     path = write(
-        lab,
+        minimal_lab,
         GOOD,
         new_markdown_cell("# Title\ntext"),
         new_code_cell('import os\n\np = "/home/a/x"', metadata={"source": "a key named source"}),
@@ -633,9 +637,9 @@ def test_file_lines_find_a_cells_line_in_the_notebooks_json(lab: Path):
         (["--select", "NB9999"], "error: --select: unknown rule code 'NB9999'"),
     ],
 )
-def test_usage_errors_exit_2_with_one_sentence(lab: Path, args: list[str], message: str):
-    (lab.parent / "elsewhere.ipynb").write_text("{}")
-    result = run_scaffold("check", *args, cwd=lab, check=False)
+def test_usage_errors_exit_2_with_one_sentence(minimal_lab: Path, args: list[str], message: str):
+    (minimal_lab.parent / "elsewhere.ipynb").write_text("{}")
+    result = run_scaffold("check", *args, cwd=minimal_lab, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
@@ -648,8 +652,8 @@ def test_outside_any_project_exits_2(tmp_path: Path):
     assert result.stderr.startswith("error: ") and "is not inside a project" in result.stderr
 
 
-def test_check_help_and_static_checks_stay_light(lab: Path):
-    write(lab, GOOD, code("%time x = 1"))
+def test_check_help_and_static_checks_stay_light(minimal_lab: Path):
+    write(minimal_lab, GOOD, code("%time x = 1"))
     probe = (
         "import sys, os; from typer.testing import CliRunner; from scaffold.cli import app;"
         "r = CliRunner().invoke(app, sys.argv[1:]); print(r.exit_code);"
@@ -662,6 +666,6 @@ def test_check_help_and_static_checks_stay_light(lab: Path):
             capture_output=True,
             text=True,
             check=True,
-            cwd=lab,
+            cwd=minimal_lab,
         ).stdout.split("\n")
         assert out[:2] == ["0", "[]"], (args, out)

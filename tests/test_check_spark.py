@@ -26,7 +26,9 @@ NB = "1.0-ab-spark.ipynb"
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Path:
+def minimal_spark_lab(tmp_path: Path) -> Path:
+    """A minimal project laid out like ours with the spark extra: pyproject.toml, notebooks/,
+    src/lab/spark.py."""
     root = tmp_path / "lab"
     (root / "notebooks").mkdir(parents=True)
     (root / "src" / "lab").mkdir(parents=True)
@@ -56,50 +58,68 @@ def messages(root: Path) -> list[str]:
 # -- NB411 / NB412: pyspark declared through an extra -----------------------------------------
 
 
-def test_pyspark_declared_in_an_extra_is_fine_and_nb404_leaves_it_alone(lab: Path):
-    write(lab, "from pyspark.sql import SparkSession\nimport pyspark.sql.functions as F")
-    result = check(Project(lab), [], Config(select=("NB4",)), use_cache=False, cwd=lab)
+def test_pyspark_declared_in_an_extra_is_fine_and_nb404_leaves_it_alone(minimal_spark_lab: Path):
+    write(
+        minimal_spark_lab, "from pyspark.sql import SparkSession\nimport pyspark.sql.functions as F"
+    )
+    result = check(
+        Project(minimal_spark_lab),
+        [],
+        Config(select=("NB4",)),
+        use_cache=False,
+        cwd=minimal_spark_lab,
+    )
     assert result.findings == []
 
 
-def test_undeclared_pyspark_is_one_finding_per_notebook_naming_the_extra(lab: Path):
-    (lab / "pyproject.toml").write_text(WITH_EXTRA.replace('spark = ["pyspark[connect]==4.3.*"]',
-                                                           'dev = ["pytest"]'))  # fmt: skip
-    write(lab, "import os", "from pyspark.sql import functions as F\nimport pyspark")
-    assert spark_findings(lab) == [f"notebooks/{NB}:2:1: NB411"]
-    assert "[project.optional-dependencies] spark = [" in messages(lab)[0]
-    result = check(Project(lab), [], Config(select=("NB404",)), use_cache=False, cwd=lab)
+def test_undeclared_pyspark_is_one_finding_per_notebook_naming_the_extra(minimal_spark_lab: Path):
+    without = WITH_EXTRA.replace('spark = ["pyspark[connect]==4.3.*"]', 'dev = ["pytest"]')
+    (minimal_spark_lab / "pyproject.toml").write_text(without)
+    write(minimal_spark_lab, "import os", "from pyspark.sql import functions as F\nimport pyspark")
+    assert spark_findings(minimal_spark_lab) == [f"notebooks/{NB}:2:1: NB411"]
+    assert "[project.optional-dependencies] spark = [" in messages(minimal_spark_lab)[0]
+    result = check(
+        Project(minimal_spark_lab),
+        [],
+        Config(select=("NB404",)),
+        use_cache=False,
+        cwd=minimal_spark_lab,
+    )
     assert result.findings == []  # not twice
 
 
 @pytest.mark.parametrize("provider", ["pyspark-client", "databricks-connect==15.4.*"])
-def test_other_distributions_that_provide_pyspark_count(lab: Path, provider: str):
-    (lab / "pyproject.toml").write_text(WITH_EXTRA.replace("pyspark[connect]==4.3.*", provider))
-    write(lab, "from pyspark.sql import SparkSession")
-    assert spark_findings(lab) == []
+def test_other_distributions_that_provide_pyspark_count(minimal_spark_lab: Path, provider: str):
+    (minimal_spark_lab / "pyproject.toml").write_text(
+        WITH_EXTRA.replace("pyspark[connect]==4.3.*", provider)
+    )
+    write(minimal_spark_lab, "from pyspark.sql import SparkSession")
+    assert spark_findings(minimal_spark_lab) == []
 
 
-def test_pyspark_in_the_main_dependencies_is_a_warning_on_pyproject(lab: Path):
-    (lab / "pyproject.toml").write_text(WITH_EXTRA.replace('["pandas"]', '["pandas", "pyspark"]'))
-    write(lab, "import pyspark")
-    assert spark_findings(lab) == ["pyproject.toml:0:0: NB412"]
-    write(lab, "import pandas")  # no notebook uses Spark: nothing to say
-    assert spark_findings(lab) == []
+def test_pyspark_in_the_main_dependencies_is_a_warning_on_pyproject(minimal_spark_lab: Path):
+    (minimal_spark_lab / "pyproject.toml").write_text(
+        WITH_EXTRA.replace('["pandas"]', '["pandas", "pyspark"]')
+    )
+    write(minimal_spark_lab, "import pyspark")
+    assert spark_findings(minimal_spark_lab) == ["pyproject.toml:0:0: NB412"]
+    write(minimal_spark_lab, "import pandas")  # no notebook uses Spark: nothing to say
+    assert spark_findings(minimal_spark_lab) == []
 
 
 # -- NB413: the master comes from the environment ---------------------------------------------
 
 
-def test_hard_coded_masters_in_every_form(lab: Path):
+def test_hard_coded_masters_in_every_form(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'spark = SparkSession.builder.master("local[*]").appName("x").getOrCreate()',
         'spark = SparkSession.builder.remote("sc://cluster.example.com:15002").getOrCreate()',
         'sc = SparkContext("spark://10.0.0.5:7077", "app")\nconf = SparkConf().setMaster("yarn")',
         'b = SparkSession.builder.config("spark.master", "k8s://https://k8s:6443")',
         'os.environ["PYSPARK_SUBMIT_ARGS"] = "--master local[2] pyspark-shell"',
     )
-    assert spark_findings(lab) == [
+    assert spark_findings(minimal_spark_lab) == [
         f"notebooks/{NB}:1:1: NB413",
         f"notebooks/{NB}:2:1: NB413",
         f"notebooks/{NB}:3:1: NB413",
@@ -107,29 +127,29 @@ def test_hard_coded_masters_in_every_form(lab: Path):
         f"notebooks/{NB}:4:1: NB413",
         f"notebooks/{NB}:5:1: NB413",
     ]
-    assert messages(lab)[0] == (
+    assert messages(minimal_spark_lab)[0] == (
         "Spark master 'local[*]' is written in the notebook; set SPARK_MASTER=local[*] in .env "
         "and take the session from lab.spark.get_spark()"
     )
 
 
-def test_masters_from_the_environment_or_not_urls_are_fine(lab: Path):
+def test_masters_from_the_environment_or_not_urls_are_fine(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'spark = SparkSession.builder.master(os.environ["SPARK_MASTER"]).getOrCreate()',
         "spark = get_spark()",
         'frame.groupBy("master").count()\nrepo.remote("origin")\nbranch.master("x")',
         'remote = ray.remote("worker")  # spark',
     )
-    assert spark_findings(lab) == []
+    assert spark_findings(minimal_spark_lab) == []
 
 
 # -- NB414: credentials come from the environment ---------------------------------------------
 
 
-def test_credentials_in_settings_options_urls_and_environment(lab: Path):
+def test_credentials_in_settings_options_urls_and_environment(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'spark.conf.set("fs.s3a.secret.key", "abc123")  # spark',
         'b = builder.config("spark.hadoop.fs.azure.account.key.acct.blob.core.windows.net", "k==")',
         'df = spark.read.format("jdbc").option("url", url).option("password", "hunter2").load()',
@@ -137,7 +157,7 @@ def test_credentials_in_settings_options_urls_and_environment(lab: Path):
         'os.environ["AWS_SECRET_ACCESS_KEY"] = "wJalr"  # spark',
         'spark = SparkSession.builder.remote("sc://host:15002/;token=dapi123").getOrCreate()',
     )
-    assert spark_findings(lab) == [
+    assert spark_findings(minimal_spark_lab) == [
         f"notebooks/{NB}:1:1: NB414",
         f"notebooks/{NB}:2:1: NB414",
         f"notebooks/{NB}:3:1: NB414",
@@ -148,9 +168,9 @@ def test_credentials_in_settings_options_urls_and_environment(lab: Path):
     ]
 
 
-def test_settings_that_name_no_secret_or_read_it_are_fine(lab: Path):
+def test_settings_that_name_no_secret_or_read_it_are_fine(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'b = builder.config("spark.hadoop.fs.s3a.aws.credentials.provider", "com.amazonaws.X")',
         'spark.conf.set("fs.s3a.secret.key", os.environ["S3_SECRET"])  # spark',
         'df = spark.read.option("header", "true").option("user", "analyst").csv("s3a://b/k")',
@@ -158,15 +178,15 @@ def test_settings_that_name_no_secret_or_read_it_are_fine(lab: Path):
         'os.environ["PYSPARK_PYTHON"] = "python3"  # spark',
         'spark.conf.set("fs.s3a.secret.key", "")  # spark',
     )
-    assert spark_findings(lab) == []
+    assert spark_findings(minimal_spark_lab) == []
 
 
 # -- NB415: toPandas / collect of frames nothing reduced --------------------------------------
 
 
-def test_frames_read_from_storage_and_brought_back_whole(lab: Path):
+def test_frames_read_from_storage_and_brought_back_whole(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'df = spark.read.csv("data/raw/big.csv", header=True)',
         'clean = df.filter(df.price > 0).withColumn("x", F.lit(1))\npdf = clean.toPandas()',
         'rows = spark.sql("SELECT * FROM sales").collect()',
@@ -175,7 +195,7 @@ def test_frames_read_from_storage_and_brought_back_whole(lab: Path):
         "parquet.select('a').rdd.flatMap(lambda r: r).collect()",
         "train, test = df.randomSplit([0.8, 0.2])\ntrain.toPandas()",
     )
-    assert spark_findings(lab) == [
+    assert spark_findings(minimal_spark_lab) == [
         f"notebooks/{NB}:2:2: NB415",
         f"notebooks/{NB}:3:1: NB415",
         f"notebooks/{NB}:4:1: NB415",
@@ -184,9 +204,9 @@ def test_frames_read_from_storage_and_brought_back_whole(lab: Path):
     ]
 
 
-def test_limited_aggregated_local_or_untraceable_frames_are_fine(lab: Path):
+def test_limited_aggregated_local_or_untraceable_frames_are_fine(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'df = spark.read.parquet("s3a://bucket/events")\ndf = df.filter(df.ok)',
         "df.limit(20).toPandas()\ndf.sample(fraction=0.01).toPandas()",
         'df.groupBy("country").agg(F.count("*").alias("n")).toPandas()',
@@ -200,37 +220,48 @@ def test_limited_aggregated_local_or_untraceable_frames_are_fine(lab: Path):
         "import gc\ngc.collect()\npl.scan_csv('x.csv').collect()\nunknown.toPandas()",
         "top = df.orderBy('x').limit(5)\ntop = top.withColumn('y', F.lit(1))\ntop.toPandas()",
     )
-    assert spark_findings(lab) == []
+    assert spark_findings(minimal_spark_lab) == []
 
 
-def test_a_name_is_traced_to_its_latest_assignment_in_notebook_order(lab: Path):
+def test_a_name_is_traced_to_its_latest_assignment_in_notebook_order(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'df = spark.read.csv("x.csv")',
         "df = df.limit(10)",
         "df.toPandas()",
         'df = spark.table("events")',
         "df.toPandas()",
     )
-    assert spark_findings(lab) == [f"notebooks/{NB}:5:1: NB415"]
+    assert spark_findings(minimal_spark_lab) == [f"notebooks/{NB}:5:1: NB415"]
 
 
-def test_noqa_and_select_turn_the_rules_off(lab: Path):
-    write(lab, 'spark = SparkSession.builder.master("local[2]").getOrCreate()  # scaffold: noqa')
-    assert spark_findings(lab) == []
-    write(lab, 'spark = SparkSession.builder.master("local[2]").getOrCreate()')
-    result = check(Project(lab), [], Config(ignore=("NB41",)), use_cache=False, cwd=lab)
+def test_noqa_and_select_turn_the_rules_off(minimal_spark_lab: Path):
+    write(
+        minimal_spark_lab,
+        'spark = SparkSession.builder.master("local[2]").getOrCreate()  # scaffold: noqa',
+    )
+    assert spark_findings(minimal_spark_lab) == []
+    write(minimal_spark_lab, 'spark = SparkSession.builder.master("local[2]").getOrCreate()')
+    result = check(
+        Project(minimal_spark_lab),
+        [],
+        Config(ignore=("NB41",)),
+        use_cache=False,
+        cwd=minimal_spark_lab,
+    )
     assert [f.code for f in result.findings if f.code.startswith("NB41")] == []
 
 
-def test_notebooks_without_spark_are_not_parsed_for_these_rules(lab: Path):
-    write(lab, 'x = builder.master("local")')  # no mention of Sp-ark: not a Spark notebook
-    assert spark_findings(lab) == []
-
-
-def test_views_of_small_frames_catalog_statements_and_commit_logs_are_fine(lab: Path):
+def test_notebooks_without_spark_are_not_parsed_for_these_rules(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab, 'x = builder.master("local")'
+    )  # no mention of Sp-ark: not a Spark notebook
+    assert spark_findings(minimal_spark_lab) == []
+
+
+def test_views_of_small_frames_catalog_statements_and_commit_logs_are_fine(minimal_spark_lab: Path):
+    write(
+        minimal_spark_lab,
         'rdd = sc.parallelize(["{\\"a\\": 1}"])\npeople = spark.read.json(rdd)',
         'people.createOrReplaceTempView("people")\nspark.sql("select * from people").collect()',
         'stream.foreachRDD(lambda r: r.toDF().limit(10).registerTempTable("top"))',
@@ -238,18 +269,21 @@ def test_views_of_small_frames_catalog_statements_and_commit_logs_are_fine(lab: 
         'spark.sql("SHOW TABLES").collect()\nspark.sql("describe history events").collect()',
         'spark.sql("select snapshot_id from cat.db.orders.snapshots").collect()',
     )
-    assert spark_findings(lab) == []
-    write(lab, 'big = spark.read.parquet("s3a://b/e")\nbig.createOrReplaceTempView("events")',
+    assert spark_findings(minimal_spark_lab) == []
+    write(minimal_spark_lab, 'big = spark.read.parquet("s3a://b/e")\nbig.createOrReplaceTempView("events")',
           'spark.sql("select * from events").toPandas()')  # fmt: skip
-    assert spark_findings(lab) == [f"notebooks/{NB}:2:1: NB415"]
+    assert spark_findings(minimal_spark_lab) == [f"notebooks/{NB}:2:1: NB415"]
 
 
-def test_a_name_holding_a_literal_is_the_literal_reported_once_on_its_line(lab: Path):
+def test_a_name_holding_a_literal_is_the_literal_reported_once_on_its_line(minimal_spark_lab: Path):
     write(
-        lab,
+        minimal_spark_lab,
         'MASTER = "spark://10.1.2.3:7077"\nneo4j_password = "s3cret"',
         "spark = (\n    SparkSession.builder\n    .master(MASTER)\n    .getOrCreate()\n)",
         'df = spark.read.option("password", neo4j_password).load()',
         'df2 = spark.read.option("password", neo4j_password).load()',
     )
-    assert spark_findings(lab) == [f"notebooks/{NB}:2:3: NB413", f"notebooks/{NB}:3:1: NB414"]
+    assert spark_findings(minimal_spark_lab) == [
+        f"notebooks/{NB}:2:3: NB413",
+        f"notebooks/{NB}:3:1: NB414",
+    ]

@@ -12,11 +12,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +30,7 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
-from tests.test_generated_project import (  # noqa: F401 (fixtures)
-    hook_mirrors,
-    hook_status,
-    offline_hooks,
-    run,
-)
+from tests.helpers import free_port, hook_status, run, serves
 
 FIRST = "1.0-yn-initial-data-exploration"
 SYSTEM_PATH = "/usr/bin:/bin"
@@ -312,7 +304,7 @@ def test_scaffold_run_uses_the_projects_venv_over_scaffolds_own(installed: Insta
 @pytest.mark.slow
 def test_commits_after_dvc_repro_pass_the_hooks(
     installed: Installed,
-    offline_hooks: dict[str, Path],  # noqa: F811
+    offline_hooks: dict[str, Path],
 ):
     project = installed.project
     installed.dvc("repro")
@@ -336,12 +328,6 @@ def test_commits_after_dvc_repro_pass_the_hooks(
 # -- slow: day one to day thirty ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def lab_server(request: pytest.FixtureRequest) -> Iterator[list[subprocess.Popen[str]]]:
     """Servers a test starts; each is stopped (its process group) afterwards."""
@@ -356,23 +342,10 @@ def lab_server(request: pytest.FixtureRequest) -> Iterator[list[subprocess.Popen
                 os.killpg(process.pid, 9)
 
 
-def serves(url: str, seconds: float) -> str:
-    """The body ``url`` answers with once it is up (waits up to ``seconds``)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 @pytest.mark.slow
 def test_day_one_to_day_thirty(
     tmp_path: Path,
-    offline_hooks: dict[str, Path],  # noqa: F811
+    offline_hooks: dict[str, Path],
     lab_server: list[subprocess.Popen[str]],
 ):
     version = f"{sys.version_info.major}.{sys.version_info.minor}"

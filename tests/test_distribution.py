@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, scaffold_in_process
+from tests.conftest import REPO_ROOT, new_project
 
 PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"  # `python`, as in CI
 # An install command (pip, pipx, uv, uvx) that names a distribution `scaffold`, not nbscaffold.
@@ -26,13 +26,7 @@ OLD_INSTALL = re.compile(
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import isolated_environment
-
-    with isolated_environment(tmp_path_factory):
-        root = tmp_path_factory.mktemp("dist")
-        scaffold_in_process("new", "Dist Lab", "--no-input", "--no-git", "--no-dvc",
-                            "--no-pre-commit", cwd=root)  # fmt: skip
-        return root / "dist-lab"
+    return new_project(tmp_path_factory, "dist", "Dist Lab", "--no-git", "--no-dvc", extras=None)
 
 
 def install_lines(folder: Path) -> list[str]:

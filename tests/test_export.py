@@ -46,7 +46,15 @@ from scaffold.project import Project
 from tests.churn import OUTS as CHURN_OUTS
 from tests.churn import STEM as CHURN
 from tests.churn import production_notebook
-from tests.conftest import UV_CACHE_DIR, fixture_git, listing, project_venv, run_scaffold
+from tests.conftest import (
+    UV_CACHE_DIR,
+    fixture_git,
+    isolated_environment,
+    listing,
+    new_project,
+    project_venv,
+    run_scaffold,
+)
 
 MAKE = "1.1-t-make-numbers"
 SUM = "1.2-t-sum-numbers"
@@ -144,7 +152,7 @@ def make_pipeline(root: Path) -> None:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def flow_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A minimal project (pyproject.toml beside notebooks/) with the pipeline; the cwd."""
     root = tmp_path / "flow-lab"
     root.mkdir()
@@ -168,8 +176,8 @@ NO_ORCHESTRATOR = sys.executable  # scaffold's test interpreter has neither orch
 # -- reading the pipeline ---------------------------------------------------------------------
 
 
-def test_stages_are_ordered_by_their_deps_and_outs(lab: Path):
-    tasks = plan_tasks(lab, "airflow")
+def test_stages_are_ordered_by_their_deps_and_outs(flow_lab: Path):
+    tasks = plan_tasks(flow_lab, "airflow")
     assert [task.id for task in tasks] == ["make_numbers", "sum_numbers", "copy_total"]
     assert {task.id: task.upstream for task in tasks} == {
         "make_numbers": (),
@@ -189,9 +197,9 @@ def test_stages_are_ordered_by_their_deps_and_outs(lab: Path):
     assert by_id["copy_total"].papermill is None  # a plain command: a shell task
 
 
-def test_the_richer_reader_agrees_with_pipeline_notebooks(lab: Path):
-    stages = [s for s in pipeline_stages(lab) if s.papermill]
-    old = pipeline_notebooks(lab)
+def test_the_richer_reader_agrees_with_pipeline_notebooks(flow_lab: Path):
+    stages = [s for s in pipeline_stages(flow_lab) if s.papermill]
+    old = pipeline_notebooks(flow_lab)
     assert [
         (s.name, s.papermill.notebook, s.papermill.report, s.papermill.params) for s in stages
     ] == [  # type: ignore[union-attr]
@@ -213,10 +221,10 @@ def test_the_richer_reader_agrees_with_pipeline_notebooks(lab: Path):
         ),
     ],
 )
-def test_papermill_commands_are_read_with_shlex(lab: Path, cmd: str, expected: tuple):
-    (lab / "a.ipynb").write_text("{}")
-    (lab / "dvc.yaml").write_text(json.dumps({"stages": {"s": {"cmd": cmd}}}))
-    call = pipeline_stages(lab)[0].papermill
+def test_papermill_commands_are_read_with_shlex(flow_lab: Path, cmd: str, expected: tuple):
+    (flow_lab / "a.ipynb").write_text("{}")
+    (flow_lab / "dvc.yaml").write_text(json.dumps({"stages": {"s": {"cmd": cmd}}}))
+    call = pipeline_stages(flow_lab)[0].papermill
     assert call is not None
     assert (call.notebook, call.report, call.params, call.cwd, call.kernel, call.inline) == (
         expected
@@ -254,19 +262,19 @@ def test_papermill_commands_are_read_with_shlex(lab: Path, cmd: str, expected: t
     ],
 )
 def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
-    lab: Path, dvc_yaml: str | None, message: str
+    flow_lab: Path, dvc_yaml: str | None, message: str
 ):
     if dvc_yaml is None:
-        (lab / "dvc.yaml").unlink()
+        (flow_lab / "dvc.yaml").unlink()
     else:
-        (lab / "dvc.yaml").write_text(dvc_yaml)
-    before = listing(lab)
+        (flow_lab / "dvc.yaml").write_text(dvc_yaml)
+    before = listing(flow_lab)
     for target in TARGETS:
         code, out, err = cli("export", target)
         assert code == 1, out
         assert err.startswith("error: ") and message in err, err
         assert "Traceback" not in err and err.count("\n") == 1
-    assert listing(lab) == before
+    assert listing(flow_lab) == before
 
 
 @pytest.mark.parametrize(
@@ -281,10 +289,10 @@ def test_bad_pipelines_get_one_sentence_and_nothing_is_written(
         (["--output", "../elsewhere"], "must be inside the project"),
     ],
 )
-def test_bad_options_are_refused(lab: Path, args: list[str], message: str):
+def test_bad_options_are_refused(flow_lab: Path, args: list[str], message: str):
     code, _, err = cli("export", "airflow", *args)
     assert code == 1 and message in err, err
-    assert not (lab / "dags").exists() and not (lab.parent / "elsewhere").exists()
+    assert not (flow_lab / "dags").exists() and not (flow_lab.parent / "elsewhere").exists()
 
 
 @pytest.mark.parametrize(
@@ -295,21 +303,21 @@ def test_bad_options_are_refused(lab: Path, args: list[str], message: str):
         (["--output", "../elsewhere"], "must be inside the project"),
     ],
 )
-def test_bad_kubeflow_options_are_refused(lab: Path, args: list[str], message: str):
-    before = listing(lab)
+def test_bad_kubeflow_options_are_refused(flow_lab: Path, args: list[str], message: str):
+    before = listing(flow_lab)
     code, _, err = cli("export", "kubeflow", *args)
     assert code == 1 and message in err, err
-    assert listing(lab) == before and not (lab / "PWNED").exists()
+    assert listing(flow_lab) == before and not (flow_lab / "PWNED").exists()
 
 
 # -- the files --------------------------------------------------------------------------------
 
 
-def test_the_airflow_file_names_its_tasks_and_says_where_the_project_is(lab: Path):
+def test_the_airflow_file_names_its_tasks_and_says_where_the_project_is(flow_lab: Path):
     result = export(
-        Project(lab), "airflow", dag_id="nightly", schedule="0 3 * * *", python=NO_ORCHESTRATOR
+        Project(flow_lab), "airflow", dag_id="nightly", schedule="0 3 * * *", python=NO_ORCHESTRATOR
     )
-    assert result.path == lab / "dags" / "flow-lab.py"
+    assert result.path == flow_lab / "dags" / "flow-lab.py"
     text = result.path.read_text()
     tree = ast.parse(text)
     assigned = {
@@ -331,8 +339,8 @@ def test_the_airflow_file_names_its_tasks_and_says_where_the_project_is(lab: Pat
     assert "constraints-" in result.install
 
 
-def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
-    venv = lab / ".venv"  # the project's own environment, without Dagster
+def test_the_export_says_how_to_install_a_missing_orchestrator(flow_lab: Path):
+    venv = flow_lab / ".venv"  # the project's own environment, without Dagster
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     code, out, _ = cli("export", "dagster")
     assert code == 0
@@ -343,19 +351,19 @@ def test_the_export_says_how_to_install_a_missing_orchestrator(lab: Path):
     assert out.splitlines()[-1].startswith("Next: dagster dev -f pipelines/flow-lab.py")
 
 
-def test_every_target_says_what_it_wrote_and_what_comes_next(lab: Path):
+def test_every_target_says_what_it_wrote_and_what_comes_next(flow_lab: Path):
     for target in TARGETS:
         code, out, _ = cli("export", target)
         assert code == 0, out
         lines = out.splitlines()
         assert lines[0].startswith("create "), out
-        assert (lab / lines[0].split()[1]).is_file()
+        assert (flow_lab / lines[0].split()[1]).is_file()
         assert lines[-1].startswith("Next: ") and lines[0].split()[1] in lines[-1], out
 
 
-def test_only_the_executed_notebooks_name_is_an_airflow_template(lab: Path):
+def test_only_the_executed_notebooks_name_is_an_airflow_template(flow_lab: Path):
     """A `{{ ... }}` in a notebook's file name must not be rendered by Airflow at run time."""
-    text = export(Project(lab), "airflow", python=NO_ORCHESTRATOR).path.read_text()
+    text = export(Project(flow_lab), "airflow", python=NO_ORCHESTRATOR).path.read_text()
     stage_class = next(
         node
         for node in ast.parse(text).body
@@ -369,11 +377,11 @@ def test_only_the_executed_notebooks_name_is_an_airflow_template(lab: Path):
     assert ast.literal_eval(fields) == ("output_nb",)
 
 
-def test_values_are_data_in_the_generated_source(lab: Path):
+def test_values_are_data_in_the_generated_source(flow_lab: Path):
     tricky = 'echo "it\'s {{ ds }}" """ \\n done'
-    (lab / "dvc.yaml").write_text(json.dumps({"stages": {"odd": {"cmd": tricky}}}))
+    (flow_lab / "dvc.yaml").write_text(json.dumps({"stages": {"odd": {"cmd": tricky}}}))
     for target in TARGETS:
-        path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
+        path = export(Project(flow_lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
         constants = {
             node.value
             for node in ast.walk(ast.parse(path.read_text()))
@@ -382,27 +390,27 @@ def test_values_are_data_in_the_generated_source(lab: Path):
         assert tricky in constants
 
 
-def test_names_paths_and_parameters_are_literals_in_every_target(lab: Path):
+def test_names_paths_and_parameters_are_literals_in_every_target(flow_lab: Path):
     """A stage name, a notebook file name and a -p value that look like code stay data."""
     odd_name = 'nb"); import os; os.system("touch PWNED") #'
-    (lab / "notebooks" / f"{odd_name}.ipynb").write_text(notebook("x = 1\n", "print(x)\n"))
+    (flow_lab / "notebooks" / f"{odd_name}.ipynb").write_text(notebook("x = 1\n", "print(x)\n"))
     value = "'''; __import__('os').system('touch PWNED') #"
     cmd = f"papermill 'notebooks/{odd_name}.ipynb' 'reports/{odd_name}.ipynb' -p x \"{value}\""
     stage = {"cmd": cmd, "outs": [f"data/{odd_name}"]}
-    (lab / "dvc.yaml").write_text(json.dumps({"stages": {'odd"stage': stage}}))
+    (flow_lab / "dvc.yaml").write_text(json.dumps({"stages": {'odd"stage': stage}}))
     for target in TARGETS:
-        path = export(Project(lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
+        path = export(Project(flow_lab), target, python=NO_ORCHESTRATOR).path  # type: ignore[arg-type]
         tree = ast.parse(path.read_text())
         constants = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
         assert {f"notebooks/{odd_name}.ipynb", value} <= constants, target
         calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
         assert not any("system" in call or "__import__" in call for call in calls), target
-    assert not (lab / "PWNED").exists()
+    assert not (flow_lab / "PWNED").exists()
 
 
-def test_a_graduated_script_stage_runs_its_cmd_as_is_in_every_target(lab: Path):
+def test_a_graduated_script_stage_runs_its_cmd_as_is_in_every_target(flow_lab: Path):
     cmd = "python -m flow_lab.pipelines.double_total --params params/double-total.yaml"
-    with (lab / "dvc.yaml").open("a") as handle:
+    with (flow_lab / "dvc.yaml").open("a") as handle:
         handle.write(
             f"  double_total:\n    cmd: {cmd}\n    deps: [data/processed/total.txt]\n"
             "    outs: [data/processed/double.txt]\n"
@@ -410,30 +418,32 @@ def test_a_graduated_script_stage_runs_its_cmd_as_is_in_every_target(lab: Path):
     for target in TARGETS:
         code, out, _ = cli("export", target)
         assert code == 0 and "4 " in out and "(2 notebooks, 1 script, 1 shell)" in out, out
-        path = lab / out.split()[1]
+        path = flow_lab / out.split()[1]
         constants = [
             node.value
             for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.Constant)
         ]
         assert cmd in constants, target
-    tasks = {task.id: task for task in plan_tasks(lab, "prefect")}
+    tasks = {task.id: task for task in plan_tasks(flow_lab, "prefect")}
     assert tasks["double_total"].kind == "script"
     assert tasks["double_total"].upstream == ("sum_numbers",)
 
 
-def test_the_generated_files_are_ruff_clean(lab: Path):
+def test_the_generated_files_are_ruff_clean(flow_lab: Path):
     folders = []
     for target, spec in TARGETS.items():
-        export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+        export(Project(flow_lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
         folders.append(spec.folder)
     ruff = [sys.executable, "-m", "ruff"]
     for args in (["format", "--check", "--diff"], ["check"]):
-        done = subprocess.run([*ruff, *args, *folders], cwd=lab, capture_output=True, text=True)
+        done = subprocess.run(
+            [*ruff, *args, *folders], cwd=flow_lab, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_many_long_upstream_stages_stay_ruff_clean(lab: Path):
+def test_many_long_upstream_stages_stay_ruff_clean(flow_lab: Path):
     """Real pipelines have stages with several upstream stages and long names."""
     firsts = [f"prepare_the_{what}_data_for_training" for what in ("image", "label", "split")]
     stages: dict[str, dict[str, object]] = {
@@ -450,31 +460,34 @@ def test_many_long_upstream_stages_stay_ruff_clean(lab: Path):
         "deps": ["models/model.pkl"],
         "outs": [f"reports/figures/a_rather_long_figure_name_{i}.png" for i in range(4)],
     }
-    (lab / "dvc.yaml").write_text(json.dumps({"stages": stages}))
+    (flow_lab / "dvc.yaml").write_text(json.dumps({"stages": stages}))
     folders = []
     for target, spec in TARGETS.items():
-        export(Project(lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
+        export(Project(flow_lab), target, python=NO_ORCHESTRATOR)  # type: ignore[arg-type]
         folders.append(spec.folder)
     for args in (["format", "--check", "--diff"], ["check"]):
         done = subprocess.run(
-            [sys.executable, "-m", "ruff", *args, *folders], cwd=lab, capture_output=True, text=True
+            [sys.executable, "-m", "ruff", *args, *folders],
+            cwd=flow_lab,
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    upstream = {task.id: task.upstream for task in plan_tasks(lab, "kubeflow")}
+    upstream = {task.id: task.upstream for task in plan_tasks(flow_lab, "kubeflow")}
     assert upstream["train"] == tuple(firsts) and upstream["report"] == ("train",)
 
 
-def test_re_export_replaces_only_an_untouched_file(lab: Path):
+def test_re_export_replaces_only_an_untouched_file(flow_lab: Path):
     code, out, _ = cli("export", "airflow")
     assert code == 0 and out.startswith("create dags/flow-lab.py")
-    path = lab / "dags" / "flow-lab.py"
+    path = flow_lab / "dags" / "flow-lab.py"
     first = path.read_text()
     assert is_untouched(first)
 
     code, out, _ = cli("export", "airflow")
     assert code == 0 and out.startswith("unchanged dags/flow-lab.py")
 
-    (lab / "params" / f"{SUM}.yaml").write_text("scale: 5\n")  # parameters: no re-export
+    (flow_lab / "params" / f"{SUM}.yaml").write_text("scale: 5\n")  # parameters: no re-export
     assert cli("export", "airflow")[1].startswith("unchanged")
 
     code, out, _ = cli("export", "airflow", "--schedule", "@daily")  # the pipeline changed
@@ -497,8 +510,8 @@ def test_re_export_replaces_only_an_untouched_file(lab: Path):
     assert path.read_text() == first
 
 
-def test_a_file_scaffold_did_not_write_is_never_replaced(lab: Path):
-    mine = lab / "pipelines" / "flow-lab.py"
+def test_a_file_scaffold_did_not_write_is_never_replaced(flow_lab: Path):
+    mine = flow_lab / "pipelines" / "flow-lab.py"
     mine.parent.mkdir()
     mine.write_text("# my own definitions\n")
     code, _, err = cli("export", "dagster")
@@ -506,10 +519,10 @@ def test_a_file_scaffold_did_not_write_is_never_replaced(lab: Path):
     assert mine.read_text() == "# my own definitions\n"
 
 
-def test_output_folder_sets_where_the_root_is_found(lab: Path):
+def test_output_folder_sets_where_the_root_is_found(flow_lab: Path):
     code, out, _ = cli("export", "airflow", "--output", "deploy/airflow/dags")
     assert code == 0 and out.startswith("create deploy/airflow/dags/flow-lab.py")
-    text = (lab / "deploy" / "airflow" / "dags" / "flow-lab.py").read_text()
+    text = (flow_lab / "deploy" / "airflow" / "dags" / "flow-lab.py").read_text()
     assert "Path(__file__).resolve().parents[3]" in text
 
 
@@ -672,18 +685,8 @@ def clear_outputs(root: Path) -> None:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     """``scaffold new`` (git + DVC), the pipeline committed, its .venv, ``dvc repro`` run."""
-    base = tmp_path_factory.mktemp("export-flow")
-    home = base / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.delenv("VIRTUAL_ENV", raising=False)
-        run_scaffold("new", "Flow Lab", "--no-input", "--no-pre-commit", cwd=base)
-        root = base / "flow-lab"
+    root = new_project(tmp_path_factory, "export-flow", "Flow Lab", extras=None)
+    with isolated_environment(tmp_path_factory):
         for stale in (root / "notebooks").glob("*.ipynb"):
             stale.unlink()
         make_pipeline(root)

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import listing, run_scaffold
+from tests.conftest import listing, project_venv, run_scaffold
+from tests.helpers import (
+    HELPERS,
+    cell,
+    cells_of,
+    scaffold_command,
+    source,
+    start_and_signal,
+    write_notebook,
+)
 
 SETUP = (
     "%load_ext autoreload\n%autoreload 2\nimport math\n"
     "import pandas as pd\nfrom pathlib import Path"
 )
-HELPERS = '''def clean(frame):
-    """Drop empty rows."""
-    return frame.dropna()
-
-
-def scale(value, factor=2):
-    return math.sqrt(value) * factor
-'''
 # the same helpers with other local names and formatting: a copy for scaffold check
 HELPERS_RENAMED = """def clean(df):
     return df.dropna()
@@ -34,48 +33,10 @@ def scale(x, factor=2):
     return math.sqrt(x) * factor"""
 
 
-def cell(source: str, cell_id: str, **metadata: Any) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": cell_id,
-        "metadata": metadata,
-        "outputs": [],
-        "source": source.splitlines(keepends=True),
-    }
-
-
-def write_notebook(path: Path, cells: list[dict[str, Any]]) -> None:
-    data = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
-
-
-def cells_of(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())["cells"]
-
-
-def source(path: Path, index: int) -> str:
-    return "".join(cells_of(path)[index]["source"])
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
-    return folder / "lab"
-
-
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
+def copies_lab(plain_lab: Path) -> Path:
+    """``plain_lab`` with two notebooks holding copies of the same helpers (one renamed)."""
+    project = plain_lab
     notebooks = project / "notebooks"
     write_notebook(
         notebooks / "1.0-ab-explore.ipynb",
@@ -97,20 +58,22 @@ def lab(pristine: Path, tmp_path: Path) -> Path:
     return project
 
 
-def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
+def test_extract_moves_the_copies_and_both_notebooks_import_them(copies_lab: Path):
     first, second = (
-        lab / "notebooks" / "1.0-ab-explore.ipynb",
-        lab / "notebooks" / "1.1-ab-model.ipynb",
+        copies_lab / "notebooks" / "1.0-ab-explore.ipynb",
+        copies_lab / "notebooks" / "1.1-ab-model.ipynb",
     )
     before_first, before_second = cells_of(first), cells_of(second)
-    result = run_scaffold("extract", "clean", "scale", "--to", "helpers", cwd=lab / "notebooks")
+    result = run_scaffold(
+        "extract", "clean", "scale", "--to", "helpers", cwd=copies_lab / "notebooks"
+    )
     assert result.stdout.splitlines() == [
         "create src/lab/helpers.py",
         "create tests/test_helpers.py",
         "update notebooks/1.0-ab-explore.ipynb",
         "update notebooks/1.1-ab-model.ipynb",
     ]
-    module = (lab / "src" / "lab" / "helpers.py").read_text()
+    module = (copies_lab / "src" / "lab" / "helpers.py").read_text()
     assert "import math\n" in module and "def clean(frame):" in module  # the first version
     assert "pandas" not in module and "Path" not in module  # only the imports it needs
     # a cell with other code keeps it; the import joins the notebook's import cell
@@ -138,7 +101,7 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
     ]
     assert len(diff) == 2
     # the module imports, passes ruff, and its test passes
-    env_path = str(lab / "src")
+    env_path = str(copies_lab / "src")
     imported = subprocess.run(
         [sys.executable, "-c", "from lab.helpers import scale; print(scale(16))"],
         capture_output=True,
@@ -148,29 +111,29 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(lab: Path):
     assert imported.stdout.strip() == "8.0", imported.stderr
     checked = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests"],
-        cwd=lab,
+        cwd=copies_lab,
         capture_output=True,
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-pno:cacheprovider", "tests/test_helpers.py"],
-        cwd=lab, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path},
+        cwd=copies_lab, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": env_path},
     )  # fmt: skip
     assert tested.returncode == 0 and "2 passed" in tested.stdout, tested.stdout
     # a real stub per moved function: its parameters pinned, no placeholder describe()
-    stubs = (lab / "tests" / "test_helpers.py").read_text()
+    stubs = (copies_lab / "tests" / "test_helpers.py").read_text()
     assert 'assert list(inspect.signature(scale).parameters) == ["value", "factor"]' in stubs
     assert "describe" not in stubs and "describe" not in module
     # scaffold check no longer reports the copies
-    report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
+    report = run_scaffold("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
     assert report.returncode == 0, report.stdout + report.stderr
 
 
-def test_dry_run_prints_a_diff_and_writes_nothing(lab: Path):
-    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
-    files = listing(lab)
-    result = run_scaffold("extract", "scale", "--dry-run", cwd=lab)
+def test_dry_run_prints_a_diff_and_writes_nothing(copies_lab: Path):
+    before = {path: path.read_bytes() for path in (copies_lab / "notebooks").glob("*.ipynb")}
+    files = listing(copies_lab)
+    result = run_scaffold("extract", "scale", "--dry-run", cwd=copies_lab)
     assert "+def scale(value, factor=2):" in result.stdout
     assert "-def scale(x, factor=2):" in result.stdout
     assert "+from lab.utils import scale" in result.stdout
@@ -179,27 +142,27 @@ def test_dry_run_prints_a_diff_and_writes_nothing(lab: Path):
     assert "-    return math.sqrt(x) * factor\n\\ No newline at end of file\n+" in result.stdout
     diff = result.stdout.split("\ncreate src/lab/utils.py")[0].splitlines()
     assert all(line[:1] in " +-@\\" for line in diff)  # no line run into the next one
-    assert listing(lab) == files
+    assert listing(copies_lab) == files
     assert all(path.read_bytes() == data for path, data in before.items())
 
 
-def test_appends_to_an_existing_module_after_its_imports(lab: Path):
-    run_scaffold("extract", "clean", "--to", "plots", cwd=lab)
-    run_scaffold("extract", "scale", "--to", "plots", cwd=lab)
-    module = (lab / "src" / "lab" / "plots.py").read_text()
+def test_appends_to_an_existing_module_after_its_imports(copies_lab: Path):
+    run_scaffold("extract", "clean", "--to", "plots", cwd=copies_lab)
+    run_scaffold("extract", "scale", "--to", "plots", cwd=copies_lab)
+    module = (copies_lab / "src" / "lab" / "plots.py").read_text()
     assert module.count("import math") == 1 and "def clean(" in module and "def scale(" in module
-    stubs = (lab / "tests" / "test_plots.py").read_text()  # the template's plots has none
+    stubs = (copies_lab / "tests" / "test_plots.py").read_text()  # the template's plots has none
     assert stubs.count("def test_") == 2 and "def test_scale_takes_its_parameters" in stubs
     checked = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "src/lab/plots.py"],
-        cwd=lab,
+        cwd=copies_lab,
         capture_output=True,
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # the second import joins the first one (isort merges them; two would be I001)
     for name in ("1.1-ab-model", "1.0-ab-explore"):
-        setup = source(lab / "notebooks" / f"{name}.ipynb", 0)
+        setup = source(copies_lab / "notebooks" / f"{name}.ipynb", 0)
         assert setup.endswith("\n\nfrom lab.plots import clean, scale")
 
 
@@ -213,8 +176,8 @@ def ruff(project: Path, *paths: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
-    notebooks = lab / "notebooks"
+def test_the_imports_go_where_isort_wants_them_in_the_notebooks(copies_lab: Path):
+    notebooks = copies_lab / "notebooks"
     for path in notebooks.glob("*.ipynb"):
         path.unlink()
     prep, fit = notebooks / "3.0-ab-prep.ipynb", notebooks / "3.1-ab-fit.ipynb"
@@ -243,10 +206,10 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
             cell("print(np.round(norm([1, 3]), 2), math.e, twice(2), PROJ_ROOT.name)", "use"),
         ],
     )
-    before = ruff(lab, "notebooks")
+    before = ruff(copies_lab, "notebooks")
     assert before.returncode == 0, before.stdout  # the notebooks are clean to begin with
-    run_scaffold("extract", "norm", cwd=lab)
-    run_scaffold("extract", "twice", cwd=lab)  # into the same module: the imports merge
+    run_scaffold("extract", "norm", cwd=copies_lab)
+    run_scaffold("extract", "twice", cwd=copies_lab)  # into the same module: the imports merge
     # one import of both, merged into each notebook's import cell
     assert source(prep, 0).endswith("import numpy as np\n\nfrom lab.utils import norm, twice")
     assert source(prep, 1) == "import json\n\nLIMIT = 2\n\nprint(json.dumps(LIMIT))"
@@ -261,12 +224,12 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(lab: Path):
     )
     # the %%time cell held only the definitions: left with its magic alone, it is removed
     assert [c["id"] for c in cells_of(fit)] == ["setup", "use"]
-    after = ruff(lab, "notebooks", "src", "tests")
+    after = ruff(copies_lab, "notebooks", "src", "tests")
     assert after.returncode == 0, after.stdout
 
 
-def test_imports_only_the_moved_code_used_leave_the_notebook(lab: Path):
-    notebooks = lab / "notebooks"
+def test_imports_only_the_moved_code_used_leave_the_notebook(copies_lab: Path):
+    notebooks = copies_lab / "notebooks"
     for path in notebooks.glob("*.ipynb"):
         path.unlink()
     first, second = notebooks / "3.0-ab-one.ipynb", notebooks / "3.1-ab-two.ipynb"
@@ -288,10 +251,10 @@ def test_imports_only_the_moved_code_used_leave_the_notebook(lab: Path):
             cell("%timeit np.zeros(3)", "magic"),  # np still used, by a magic
         ],
     )
-    assert ruff(lab, "notebooks/3.0-ab-one.ipynb").returncode == 0
-    result = run_scaffold("extract", "spread", "--dry-run", cwd=lab)
+    assert ruff(copies_lab, "notebooks/3.0-ab-one.ipynb").returncode == 0
+    result = run_scaffold("extract", "spread", "--dry-run", cwd=copies_lab)
     assert "(cell 3 of notebooks/3.0-ab-one.ipynb is left empty: removed)" in result.stdout
-    run_scaffold("extract", "spread", cwd=lab)
+    run_scaffold("extract", "spread", cwd=copies_lab)
     # the import joins the import cell (whose numpy import only spread used); the emptied
     # definition cell is gone; the other import keeps the name still used
     assert [c["id"] for c in cells_of(first)] == ["numpy", "math", "use"]
@@ -303,22 +266,22 @@ def test_imports_only_the_moved_code_used_leave_the_notebook(lab: Path):
     assert source(second, 1) == "print(spread([4]))"
     assert source(second, 2) == "%timeit np.zeros(3)"
     # (ruff does not see the magic's use of np: it would remove the import; extract does not)
-    checked = ruff(lab, "notebooks/3.0-ab-one.ipynb", "src")
+    checked = ruff(copies_lab, "notebooks/3.0-ab-one.ipynb", "src")
     assert checked.returncode == 0, checked.stdout
 
 
-def test_an_import_from_a_module_the_module_imports_from_joins_that_import(lab: Path):
+def test_an_import_from_a_module_the_module_imports_from_joins_that_import(copies_lab: Path):
     write_notebook(
-        lab / "notebooks" / "2.0-ab-paths.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-paths.ipynb",
         [
             cell("from pathlib import PurePath", "setup"),
             cell("def stem(name):\n    return PurePath(name).stem", "a"),
         ],
     )
-    run_scaffold("extract", "stem", "--to", "config", cwd=lab)
-    module = (lab / "src" / "lab" / "config.py").read_text()
+    run_scaffold("extract", "stem", "--to", "config", cwd=copies_lab)
+    module = (copies_lab / "src" / "lab" / "config.py").read_text()
     assert "from pathlib import Path, PurePath\n" in module and module.count("from pathlib") == 1
-    checked = ruff(lab, "src")
+    checked = ruff(copies_lab, "src")
     assert checked.returncode == 0, checked.stdout
 
 
@@ -332,9 +295,9 @@ def refused(lab: Path, *args: str) -> str:
     return result.stderr
 
 
-def test_a_function_reading_a_notebook_global_is_refused(lab: Path):
+def test_a_function_reading_a_notebook_global_is_refused(copies_lab: Path):
     write_notebook(
-        lab / "notebooks" / "2.0-ab-global.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-global.ipynb",
         [
             cell(
                 "THRESHOLD = 3\n\ndef above(values):\n"
@@ -343,7 +306,7 @@ def test_a_function_reading_a_notebook_global_is_refused(lab: Path):
             )
         ],
     )
-    message = refused(lab, "above")
+    message = refused(copies_lab, "above")
     assert message == (
         "error: 'above' in notebooks/2.0-ab-global.ipynb reads the notebook global "
         "'THRESHOLD'; make it a parameter that every call passes: "
@@ -351,12 +314,12 @@ def test_a_function_reading_a_notebook_global_is_refused(lab: Path):
     )
 
 
-def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one(lab: Path):
+def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one(copies_lab: Path):
     write_notebook(
-        lab / "notebooks" / "2.0-ab-other.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-other.ipynb",
         [cell(SETUP, "s"), cell("def scale(value, factor=2):\n    return value * factor", "a")],
     )
-    message = refused(lab, "scale")
+    message = refused(copies_lab, "scale")
     assert "differ in more than renaming" in message
     # which notebooks hold which version (the first two are copies of each other)
     assert (
@@ -364,24 +327,29 @@ def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one
         "version 2 in notebooks/2.0-ab-other.ipynb)" in message
     )
     # a --from notebook that does not define it picks nothing: said so
-    write_notebook(lab / "notebooks" / "2.1-ab-none.ipynb", [cell("x = 1", "a")])
-    message = refused(lab, "scale", "--from", "2.1-ab-none")
+    write_notebook(copies_lab / "notebooks" / "2.1-ab-none.ipynb", [cell("x = 1", "a")])
+    message = refused(copies_lab, "scale", "--from", "2.1-ab-none")
     assert "none of the --from notebooks defines it; pick one that does" in message
-    run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=lab)
-    module = (lab / "src" / "lab" / "utils.py").read_text()
+    run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=copies_lab)
+    module = (copies_lab / "src" / "lab" / "utils.py").read_text()
     assert "return value * factor" in module and "import math" not in module
-    assert "from lab.utils import scale" in source(lab / "notebooks" / "1.0-ab-explore.ipynb", 0)
+    assert "from lab.utils import scale" in source(
+        copies_lab / "notebooks" / "1.0-ab-explore.ipynb", 0
+    )
 
 
-def test_a_function_calling_another_notebook_function_says_to_extract_both(lab: Path):
+def test_a_function_calling_another_notebook_function_says_to_extract_both(copies_lab: Path):
     write_notebook(
-        lab / "notebooks" / "2.0-ab-pair.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-pair.ipynb",
         [cell("def inner(x):\n    return x + 1\n\n\ndef outer(x):\n    return inner(x) * 2", "a")],
     )
-    assert "calls 'inner', defined in the notebook; extract both at once" in refused(lab, "outer")
-    run_scaffold("extract", "outer", "inner", cwd=lab)
+    assert "calls 'inner', defined in the notebook; extract both at once" in refused(
+        copies_lab, "outer"
+    )
+    run_scaffold("extract", "outer", "inner", cwd=copies_lab)
     assert (
-        source(lab / "notebooks" / "2.0-ab-pair.ipynb", 0) == "from lab.utils import inner, outer"
+        source(copies_lab / "notebooks" / "2.0-ab-pair.ipynb", 0)
+        == "from lab.utils import inner, outer"
     )
 
 
@@ -393,25 +361,25 @@ def test_a_function_calling_another_notebook_function_says_to_extract_both(lab: 
         (["clean", "--to", "lab"], "tests/test_lab.py already exists"),
     ],
 )
-def test_bad_input_is_one_sentence(lab: Path, args: list[str], message: str):
-    assert message in refused(lab, *args)
+def test_bad_input_is_one_sentence(copies_lab: Path, args: list[str], message: str):
+    assert message in refused(copies_lab, *args)
 
 
 @pytest.mark.slow
-def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
-    from tests.conftest import project_venv
-
-    python = project_venv(lab)
-    for path in (lab / "notebooks").glob("*.ipynb"):  # papermill needs only Python cells
+def test_extract_verify_runs_both_notebooks_with_the_same_outputs(copies_lab: Path):
+    python = project_venv(copies_lab)
+    for path in (copies_lab / "notebooks").glob("*.ipynb"):  # papermill needs only Python cells
         data = json.loads(path.read_text())
         data["cells"] = [c for c in data["cells"] if not "".join(c["source"]).startswith("%%bash")]
         path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     def outputs() -> list[str]:
-        run_scaffold("run", "1.0-ab-explore", "1.1-ab-model", "--python", str(python), cwd=lab)
+        run_scaffold(
+            "run", "1.0-ab-explore", "1.1-ab-model", "--python", str(python), cwd=copies_lab
+        )
         found = []
         for name in ("1.0-ab-explore", "1.1-ab-model"):
-            for executed in cells_of(lab / "reports" / f"{name}.ipynb"):
+            for executed in cells_of(copies_lab / "reports" / f"{name}.ipynb"):
                 found += [
                     o.get("text", "") for o in executed["outputs"] if o.get("name") == "stdout"
                 ]
@@ -419,47 +387,47 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(lab: Path):
         return [line for line in lines if "time" not in line]  # %time's timings vary
 
     before = outputs()
-    result = run_scaffold("extract", "clean", "scale", "--verify", "--python", str(python), cwd=lab)
+    result = run_scaffold(
+        "extract", "clean", "scale", "--verify", "--python", str(python), cwd=copies_lab
+    )
     assert "verified 2 notebooks" in result.stdout
     assert outputs() == before and before == ["hello", "[2.0, 4.0, 6.0] 12.0", "10.0"]
-    report = run_scaffold("check", "--select", "NB501,NB502", cwd=lab, check=False)
+    report = run_scaffold("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
     assert report.returncode == 0, report.stdout
     # a failing notebook undoes everything
-    files = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    files = {path: path.read_bytes() for path in (copies_lab / "notebooks").glob("*.ipynb")}
     write_notebook(
-        lab / "notebooks" / "2.0-ab-fails.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-fails.ipynb",
         [cell("def twice(x):\n    return 2 * x", "a"), cell("raise ValueError('boom')", "b")],
     )
     write_notebook(
-        lab / "notebooks" / "2.1-ab-twice.ipynb", [cell("def twice(y):\n    return 2 * y", "a")]
+        copies_lab / "notebooks" / "2.1-ab-twice.ipynb",
+        [cell("def twice(y):\n    return 2 * y", "a")],
     )
     failed = run_scaffold(
-        "extract", "twice", "--verify", "--python", str(python), cwd=lab, check=False
+        "extract", "twice", "--verify", "--python", str(python), cwd=copies_lab, check=False
     )
     assert failed.returncode == 1 and "boom" in failed.stderr and "undone" in failed.stderr
-    assert "def twice" not in (lab / "src" / "lab" / "utils.py").read_text()
+    assert "def twice" not in (copies_lab / "src" / "lab" / "utils.py").read_text()
     assert all(path.read_bytes() == data for path, data in files.items())
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_verify_undoes_everything(lab: Path):
+def test_ctrl_c_during_verify_undoes_everything(copies_lab: Path):
     import signal
 
-    from tests.conftest import project_venv
-    from tests.test_reliability import scaffold_command, start_and_signal
-
     def files() -> list[str]:  # what the kernels compile is no change of the project's
-        return [f for f in listing(lab) if ".venv" not in f and "__pycache__" not in f]
+        return [f for f in listing(copies_lab) if ".venv" not in f and "__pycache__" not in f]
 
-    python = project_venv(lab)
+    python = project_venv(copies_lab)
     write_notebook(
-        lab / "notebooks" / "2.0-ab-slow.ipynb",
+        copies_lab / "notebooks" / "2.0-ab-slow.ipynb",
         [cell(HELPERS_RENAMED, "defs"), cell("import time\n\ntime.sleep(120)", "sleep")],
     )
     listed = files()
-    before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
+    before = {path: path.read_bytes() for path in (copies_lab / "notebooks").glob("*.ipynb")}
     command = scaffold_command("extract", "clean", "--verify", "--python", str(python))
-    result, _ = start_and_signal(command, lab, signal.SIGINT, "ipykernel")
+    result, _ = start_and_signal(command, copies_lab, signal.SIGINT, "ipykernel")
     assert result.returncode == 130 and "Interrupted" in result.stderr, result.stderr
     assert files() == listed  # the module and its test are gone again
     assert all(path.read_bytes() == data for path, data in before.items())
@@ -474,8 +442,8 @@ SAVE_FIG = """def save_fig(fig_id, tight_layout=True, fig_extension="png"):
   return path"""
 
 
-def test_param_turns_a_read_global_into_a_parameter_every_call_passes(lab: Path):
-    notebooks = lab / "notebooks"
+def test_param_turns_a_read_global_into_a_parameter_every_call_passes(copies_lab: Path):
+    notebooks = copies_lab / "notebooks"
     for name, folder in (("4.0-ab-ch1", "ch1"), ("4.1-ab-ch2", "ch2")):
         write_notebook(
             notebooks / f"{name}.ipynb",
@@ -489,13 +457,13 @@ def test_param_turns_a_read_global_into_a_parameter_every_call_passes(lab: Path)
                 ),
             ],
         )
-    message = refused(lab, "save_fig", "--to", "figures")
+    message = refused(copies_lab, "save_fig", "--to", "figures")
     assert message.endswith(
         "reads the notebook global 'IMAGES_PATH'; make it a parameter that every call passes: "
         "scaffold extract save_fig --to figures --param IMAGES_PATH\n"
     )
-    run_scaffold("extract", "save_fig", "--to", "figures", "--param", "IMAGES_PATH", cwd=lab)
-    module = (lab / "src" / "lab" / "figures.py").read_text()
+    run_scaffold("extract", "save_fig", "--to", "figures", "--param", "IMAGES_PATH", cwd=copies_lab)
+    module = (copies_lab / "src" / "lab" / "figures.py").read_text()
     # the global is a keyword-only parameter; the 2-space indentation is ruff format's 4
     assert (
         'def save_fig(fig_id, tight_layout=True, fig_extension="png", *, images_path):\n'
@@ -515,20 +483,20 @@ def test_param_turns_a_read_global_into_a_parameter_every_call_passes(lab: Path)
     code = "\n".join(source(notebooks / "4.1-ab-ch2.ipynb", i) for i in range(3))
     ran = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False,
-        env={**os.environ, "PYTHONPATH": str(lab / "src")},
+        env={**os.environ, "PYTHONPATH": str(copies_lab / "src")},
     )  # fmt: skip
     assert ran.stdout.split() == ["tight", "images/ch2/a.png", "images/ch2/b.png"], ran.stderr
-    stubs = (lab / "tests" / "test_figures.py").read_text()
+    stubs = (copies_lab / "tests" / "test_figures.py").read_text()
     assert '"fig_extension",\n        "images_path",\n    ]' in stubs  # formatted by ruff
 
 
-def test_param_refusals(lab: Path):
+def test_param_refusals(copies_lab: Path):
     write_notebook(
-        lab / "notebooks" / "4.0-ab-g.ipynb",
+        copies_lab / "notebooks" / "4.0-ab-g.ipynb",
         [cell("LIMIT = 3\n\ndef above(v):\n    return v > LIMIT\n\nprint(above(4))", "a")],
     )
     assert "--param OTHER: none of the moved definitions reads a notebook global" in refused(
-        lab, "above", "--param", "LIMIT", "--param", "OTHER"
+        copies_lab, "above", "--param", "LIMIT", "--param", "OTHER"
     )
 
 
@@ -541,11 +509,11 @@ CLAMPED = """def distance_between(a, b):
     return math.acos(d)"""
 
 
-def test_drifted_copies_show_their_diff_and_which_copy_has_which_lines(lab: Path):
-    notebooks = lab / "notebooks"
+def test_drifted_copies_show_their_diff_and_which_copy_has_which_lines(copies_lab: Path):
+    notebooks = copies_lab / "notebooks"
     write_notebook(notebooks / "5.0-ab-a.ipynb", [cell("import math", "i"), cell(DISTANCE, "d")])
     write_notebook(notebooks / "5.1-ab-b.ipynb", [cell("import math", "i"), cell(CLAMPED, "d")])
-    message = refused(lab, "distance_between")
+    message = refused(copies_lab, "distance_between")
     first, *rest = message.splitlines()
     assert first == (
         "error: the copies of 'distance_between' differ in more than renaming (version 1 in "
@@ -559,7 +527,7 @@ def test_drifted_copies_show_their_diff_and_which_copy_has_which_lines(lab: Path
     assert "--- version 1 (notebooks/5.0-ab-a.ipynb)" in rest
     assert "+    d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN" in rest
     # --from the copy without the clamp: done, but not silently
-    result = run_scaffold("extract", "distance_between", "--from", "5.0-ab-a", cwd=lab)
+    result = run_scaffold("extract", "distance_between", "--from", "5.0-ab-a", cwd=copies_lab)
     assert result.stdout.splitlines()[-1] == (
         "note: kept 'distance_between' from notebooks/5.0-ab-a.ipynb; the copy in "
         "notebooks/5.1-ab-b.ipynb has lines it lacks: "

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, git, project_venv, run_scaffold
-from tests.mirrors import build_mirrors, hook_repos, point_git_at_mirrors
+from tests.helpers import hook_status, run
+from tests.mirrors import hook_repos
 
 pytestmark = pytest.mark.slow
 
@@ -45,25 +46,6 @@ OPTION_SETS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
 }
-
-
-def run(
-    args: list[str | Path], cwd: Path, env: dict[str, str] | None = None, expect_ok: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run a command; unless ``expect_ok`` is False, fail the test (with its output) on error."""
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    if expect_ok:
-        assert result.returncode == 0, (
-            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
 
 
 @dataclass
@@ -147,30 +129,6 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Projects:
 def generated(request: pytest.FixtureRequest, projects: Projects) -> Generated:
     """Each option set's shared project."""
     return projects.get(request.param)
-
-
-@pytest.fixture(scope="session")
-def hook_mirrors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Local tagged git mirrors of the template's hook repositories (built once)."""
-    import jinja2
-
-    template = (TEMPLATE_PROJECT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
-    config = tmp_path_factory.mktemp("hook-config") / ".pre-commit-config.yaml"
-    config.write_text(jinja2.Template(template).render(cookiecutter={"pre_commit_hooks": "github"}))
-    return build_mirrors(hook_repos(config), tmp_path_factory.mktemp("hook-mirrors"))
-
-
-@pytest.fixture
-def offline_hooks(isolated_home: Path, hook_mirrors: dict[str, Path]) -> dict[str, Path]:
-    """This test's git clones the hook repositories from the local mirrors."""
-    point_git_at_mirrors(isolated_home / ".gitconfig", hook_mirrors)
-    return hook_mirrors
-
-
-def hook_status(output: str, hook: str) -> str | None:
-    """A hook's result in pre-commit's output ("Passed", "Failed", ...), by hook name."""
-    found = re.search(rf"^{re.escape(hook)}\.+(\w+)", output, re.MULTILINE)
-    return found.group(1) if found else None
 
 
 def test_the_project_tests_pass(generated: Generated):

@@ -8,7 +8,6 @@ own environment, and proves equal outputs through `dvc repro` before and after.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,29 +17,24 @@ import yaml
 
 from tests.churn import OUTS, STEM, production_notebook
 from tests.conftest import listing, project_venv, run_scaffold, scaffold_in_process
-from tests.test_extract import cell, write_notebook
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
-    return folder / "lab"
+from tests.helpers import cell, write_notebook
 
 
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
-    production_notebook(project)
-    return project
+def production_lab(plain_lab: Path) -> Path:
+    """``plain_lab`` with the production notebook ``STEM`` and its data."""
+    production_notebook(plain_lab)
+    return plain_lab
 
 
-def test_dry_run_shows_the_module_stage_and_notebook_and_writes_nothing(lab: Path):
-    before = listing(lab)
-    dvc_before = (lab / "dvc.yaml").read_text()
-    result = scaffold_in_process("graduate", STEM, "--dry-run", cwd=lab)
-    assert listing(lab) == before and (lab / "dvc.yaml").read_text() == dvc_before
+def test_dry_run_shows_the_module_stage_and_notebook_and_writes_nothing(production_lab: Path):
+    before = listing(production_lab)
+    dvc_before = (production_lab / "dvc.yaml").read_text()
+    result = scaffold_in_process("graduate", STEM, "--dry-run", cwd=production_lab)
+    assert (
+        listing(production_lab) == before
+        and (production_lab / "dvc.yaml").read_text() == dvc_before
+    )
     out = result.stdout
     assert "+++ b/src/lab/pipelines/train_churn.py" in out
     assert "+def run(\n" in out or "+def run(*" in out
@@ -54,11 +48,11 @@ def test_dry_run_shows_the_module_stage_and_notebook_and_writes_nothing(lab: Pat
     assert "(dry run: nothing written)" in out
 
 
-def test_the_module_lifts_imports_and_self_contained_functions(lab: Path):
+def test_the_module_lifts_imports_and_self_contained_functions(production_lab: Path):
     from scaffold.graduate import plan_graduate
     from scaffold.project import open_project
 
-    plan = plan_graduate(open_project(lab), STEM, cwd=lab)
+    plan = plan_graduate(open_project(production_lab), STEM, cwd=production_lab)
     module = next(w.text for w in plan.writes if w.path.name == "train_churn.py")
     compile(module, "train_churn.py", "exec")
     lines = module.splitlines()
@@ -86,20 +80,20 @@ def test_the_module_lifts_imports_and_self_contained_functions(lab: Path):
     assert new["params"] == [{f"params/{STEM}.yaml": None}]
 
 
-def test_refusals(lab: Path):
-    write_notebook(lab / "notebooks" / "scratch.ipynb", [cell("x = 1", "a")])
-    result = scaffold_in_process("graduate", "scratch", cwd=lab, check=False)
+def test_refusals(production_lab: Path):
+    write_notebook(production_lab / "notebooks" / "scratch.ipynb", [cell("x = 1", "a")])
+    result = scaffold_in_process("graduate", "scratch", cwd=production_lab, check=False)
     assert result.returncode == 1
     assert "is not a production notebook" in result.stderr
     assert "scaffold promote scratch" in result.stderr
-    notebook = lab / "notebooks" / f"{STEM}.ipynb"
+    notebook = production_lab / "notebooks" / f"{STEM}.ipynb"
     data = json.loads(notebook.read_text())
     data["cells"][5]["source"] = ["!ls data\n", "raw = 1\n"]
     notebook.write_text(json.dumps(data))
-    before = listing(lab)
-    shell = scaffold_in_process("graduate", STEM, cwd=lab, check=False)
+    before = listing(production_lab)
+    shell = scaffold_in_process("graduate", STEM, cwd=production_lab, check=False)
     assert shell.returncode == 1 and "(cell 6) line 1 uses an IPython magic" in shell.stderr
-    assert listing(lab) == before
+    assert listing(production_lab) == before
 
 
 def test_a_pipelines_package_of_the_teams_own_is_kept(lab: Path):
@@ -246,24 +240,24 @@ def test_outputs_compare_bytes_then_numbers_within_the_tolerance(tmp_path: Path)
     assert compare(one, tmp_path / "gone.csv") == "missing after graduating"
 
 
-def test_the_exports_run_the_graduated_stage_by_its_command(lab: Path):
+def test_the_exports_run_the_graduated_stage_by_its_command(production_lab: Path):
     from scaffold.export import TARGETS
     from scaffold.files import apply, project_lock
     from scaffold.graduate import plan_graduate
     from scaffold.project import open_project
 
-    plan = plan_graduate(open_project(lab), STEM, cwd=lab)
-    with project_lock(lab):
+    plan = plan_graduate(open_project(production_lab), STEM, cwd=production_lab)
+    with project_lock(production_lab):
         apply(plan.writes)  # as graduate writes them once the outputs are proven equal
     command = f"python -m lab.pipelines.train_churn --cwd notebooks --params params/{STEM}.yaml"
     for engine in ("airflow", "dagster"):
-        scaffold_in_process("export", engine, cwd=lab)
-        folder = lab / TARGETS[engine].folder
+        scaffold_in_process("export", engine, cwd=production_lab)
+        folder = production_lab / TARGETS[engine].folder
         written = "\n".join(p.read_text() for p in folder.rglob("*.py"))
         assert command in written, engine
 
 
-def test_variables_left_to_look_at_keep_the_module_lint_clean(lab: Path):
+def test_variables_left_to_look_at_keep_the_module_lint_clean(production_lab: Path):
     from scaffold.graduate import UNUSED_NOTE, module_text
     from scaffold.parameters import Parameter
 

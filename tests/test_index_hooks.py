@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import BIN, git, isolated_environment, scaffold_in_process
-from tests.test_generated_project import hook_status, run
+from tests.helpers import hook_status, run
 
 pytestmark = pytest.mark.slow
 

@@ -32,26 +32,14 @@ from tests.conftest import git, listing, run_cookiecutter, run_scaffold, scaffol
 FIRST = "1.0-yn-initial-data-exploration"
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One rendered project (no git/DVC/hooks), copied fresh for each test."""
-    folder = tmp_path_factory.mktemp("pristine")
-    scaffold_in_process(
-        "new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
-    )
-    return folder / "lab"
-
-
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh copy of the rendered project ``lab`` (package ``lab``, author initials ``yn``),
-    used by someone without a git ``user.name``: notebooks get the author's initials."""
+def anonymous_lab(plain_lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``plain_lab`` (package ``lab``, author initials ``yn``), used by someone without a git
+    ``user.name``: notebooks get the author's initials."""
     empty = tmp_path / "no-identity.gitconfig"
     empty.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
-    return project
+    return plain_lab
 
 
 def add(project: Path, description: str, **options: object) -> str:
@@ -66,26 +54,26 @@ def read(project: Path, stem: str) -> nbformat.NotebookNode:
 # -- names and numbers ----------------------------------------------------------------------
 
 
-def test_cli_prints_status_lines_and_creates_the_next_notebook(lab: Path):
-    result = run_scaffold("add", "notebook", "Clean data", cwd=lab / "src")
+def test_cli_prints_status_lines_and_creates_the_next_notebook(anonymous_lab: Path):
+    result = run_scaffold("add", "notebook", "Clean data", cwd=anonymous_lab / "src")
     assert result.stdout.splitlines() == ["create notebooks/1.1-yn-clean-data.ipynb"]
-    assert (lab / "notebooks" / "1.1-yn-clean-data.ipynb").is_file()
-    assert not (lab / "params" / "1.1-yn-clean-data.yaml").exists()  # not production
+    assert (anonymous_lab / "notebooks" / "1.1-yn-clean-data.ipynb").is_file()
+    assert not (anonymous_lab / "params" / "1.1-yn-clean-data.yaml").exists()  # not production
 
 
-def test_numbering_follows_the_newest_phase_and_never_fills_gaps(lab: Path):
-    assert add(lab, "second look") == "1.1-yn-second-look"
-    assert add(lab, "features", phase=2) == "2.0-yn-features"
-    assert add(lab, "more features") == "2.1-yn-more-features"  # newest phase is now 2
-    assert add(lab, "back to cleaning", phase=1) == "1.2-yn-back-to-cleaning"
-    assert add(lab, "after the gap", phase=2) == "2.2-yn-after-the-gap"
-    (lab / "notebooks" / "3.5-xy-someone-else.ipynb").write_text("{}")
-    assert add(lab, "modelling") == "3.6-yn-modelling"  # the highest phase is the newest
-    (lab / "notebooks" / "0.01-pjb-data-source-1.ipynb").write_text("{}")
-    assert add(lab, "source two", phase=0) == "0.02-yn-source-two"  # keeps zero-padding
-    (lab / "params" / "4.0-zz-orphan.yaml").write_text("a: 1\n")
-    assert add(lab, "report", phase=4) == "4.1-yn-report"  # a parameters file holds 4.0
-    assert add(lab, "not numbered", phase=7, author="JQP") == "7.0-jqp-not-numbered"
+def test_numbering_follows_the_newest_phase_and_never_fills_gaps(anonymous_lab: Path):
+    assert add(anonymous_lab, "second look") == "1.1-yn-second-look"
+    assert add(anonymous_lab, "features", phase=2) == "2.0-yn-features"
+    assert add(anonymous_lab, "more features") == "2.1-yn-more-features"  # newest phase is now 2
+    assert add(anonymous_lab, "back to cleaning", phase=1) == "1.2-yn-back-to-cleaning"
+    assert add(anonymous_lab, "after the gap", phase=2) == "2.2-yn-after-the-gap"
+    (anonymous_lab / "notebooks" / "3.5-xy-someone-else.ipynb").write_text("{}")
+    assert add(anonymous_lab, "modelling") == "3.6-yn-modelling"  # the highest phase is the newest
+    (anonymous_lab / "notebooks" / "0.01-pjb-data-source-1.ipynb").write_text("{}")
+    assert add(anonymous_lab, "source two", phase=0) == "0.02-yn-source-two"  # keeps zero-padding
+    (anonymous_lab / "params" / "4.0-zz-orphan.yaml").write_text("a: 1\n")
+    assert add(anonymous_lab, "report", phase=4) == "4.1-yn-report"  # a parameters file holds 4.0
+    assert add(anonymous_lab, "not numbered", phase=7, author="JQP") == "7.0-jqp-not-numbered"
 
 
 def test_next_number_in_an_empty_project(tmp_path: Path):
@@ -106,8 +94,8 @@ def test_descriptions_are_slugified(description: str, title: str, slug: str):
     assert check_description(description) == (title, slug)
 
 
-def test_long_descriptions_are_cut_at_a_word(lab: Path):
-    stem = add(lab, "a very long description " * 6)
+def test_long_descriptions_are_cut_at_a_word(anonymous_lab: Path):
+    stem = add(anonymous_lab, "a very long description " * 6)
     assert len(stem.split("-", 2)[2]) <= 60 and not stem.endswith("-")
 
 
@@ -126,14 +114,16 @@ def test_long_descriptions_are_cut_at_a_word(lab: Path):
         (["notebook", "ok", "--phase", "-1"], "--phase must be 0 or more"),
     ],
 )
-def test_bad_input_is_one_sentence_and_creates_nothing(lab: Path, args: list[str], message: str):
-    before = listing(lab)
-    result = scaffold_in_process("add", *args, "--production", cwd=lab, check=False)
+def test_bad_input_is_one_sentence_and_creates_nothing(
+    anonymous_lab: Path, args: list[str], message: str
+):
+    before = listing(anonymous_lab)
+    result = scaffold_in_process("add", *args, "--production", cwd=anonymous_lab, check=False)
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
-    assert listing(lab) == before
+    assert listing(anonymous_lab) == before
 
 
 def test_outside_a_project_is_a_clear_error(workdir: Path):
@@ -144,29 +134,31 @@ def test_outside_a_project_is_a_clear_error(workdir: Path):
     assert listing(workdir) == []
 
 
-def test_dry_run_prints_and_writes_nothing(lab: Path):
-    before = listing(lab)
-    dvc_yaml = (lab / "dvc.yaml").read_text()
-    result = run_scaffold("add", "notebook", "clean data", "--production", "--dry-run", cwd=lab)
+def test_dry_run_prints_and_writes_nothing(anonymous_lab: Path):
+    before = listing(anonymous_lab)
+    dvc_yaml = (anonymous_lab / "dvc.yaml").read_text()
+    result = run_scaffold(
+        "add", "notebook", "clean data", "--production", "--dry-run", cwd=anonymous_lab
+    )
     assert result.stdout.splitlines() == [
         "create notebooks/1.1-yn-clean-data.ipynb",
         "create params/1.1-yn-clean-data.yaml",
         "update dvc.yaml",
         "(dry run: nothing written)",
     ]
-    assert listing(lab) == before and (lab / "dvc.yaml").read_text() == dvc_yaml
+    assert listing(anonymous_lab) == before and (anonymous_lab / "dvc.yaml").read_text() == dvc_yaml
 
 
-def test_a_stale_stage_with_the_same_name_stops_everything(lab: Path):
-    dvc_yaml = lab / "dvc.yaml"
+def test_a_stale_stage_with_the_same_name_stops_everything(anonymous_lab: Path):
+    dvc_yaml = anonymous_lab / "dvc.yaml"
     dvc_yaml.write_text(dvc_yaml.read_text() + "  1_1-yn-clean-data:\n    cmd: echo stale\n")
-    before = listing(lab)
+    before = listing(anonymous_lab)
     result = scaffold_in_process(
-        "add", "notebook", "clean data", "--production", cwd=lab, check=False
+        "add", "notebook", "clean data", "--production", cwd=anonymous_lab, check=False
     )
     assert result.returncode == 1
     assert "already has a stage named '1_1-yn-clean-data'" in result.stderr
-    assert listing(lab) == before  # the notebook was not left behind
+    assert listing(anonymous_lab) == before  # the notebook was not left behind
 
 
 def test_writes_never_replace_a_file_and_undo_on_failure(tmp_path: Path):
@@ -181,9 +173,11 @@ def test_writes_never_replace_a_file_and_undo_on_failure(tmp_path: Path):
 # -- content --------------------------------------------------------------------------------
 
 
-def test_the_notebook_is_valid_typed_and_deterministic(lab: Path, tmp_path: Path, pristine: Path):
-    stem = add(lab, "clean data")
-    nb = read(lab, stem)
+def test_the_notebook_is_valid_typed_and_deterministic(
+    anonymous_lab: Path, tmp_path: Path, rendered_plain_lab: Path
+):
+    stem = add(anonymous_lab, "clean data")
+    nb = read(anonymous_lab, stem)
     nbformat.validate(nb)
     assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
     assert nb.metadata.kernelspec == {
@@ -211,22 +205,25 @@ def test_the_notebook_is_valid_typed_and_deterministic(lab: Path, tmp_path: Path
     ]
     # the same name in another copy of the project gives the same bytes
     again = tmp_path / "again"
-    shutil.copytree(pristine, again)
+    shutil.copytree(rendered_plain_lab, again)
     assert add(again, "clean data") == stem
     assert (again / "notebooks" / f"{stem}.ipynb").read_bytes() == (
-        lab / "notebooks" / f"{stem}.ipynb"
+        anonymous_lab / "notebooks" / f"{stem}.ipynb"
     ).read_bytes()
 
 
-def test_new_notebooks_pass_the_projects_ruff_checks(lab: Path):
-    add(lab, "clean data")
-    add(lab, "train model", production=True)
+def test_new_notebooks_pass_the_projects_ruff_checks(anonymous_lab: Path):
+    add(anonymous_lab, "clean data")
+    add(anonymous_lab, "train model", production=True)
     for args in (
         ["check", "--no-cache", "notebooks"],
         ["format", "--no-cache", "--check", "notebooks"],
     ):
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", *args], cwd=lab, capture_output=True, text=True
+            [sys.executable, "-m", "ruff", *args],
+            cwd=anonymous_lab,
+            capture_output=True,
+            text=True,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -268,7 +265,7 @@ def test_built_notebooks_are_what_nbformat_makes_validates_and_writes(
     assert nbformat.writes(nbformat.from_dict(built)) + "\n" == text
 
 
-def test_add_notebook_does_not_import_nbformat(lab: Path):
+def test_add_notebook_does_not_import_nbformat(anonymous_lab: Path):
     """nbformat (and jsonschema under it) is only for a project's own notebook template;
     pydantic comes with typer 0.29 on every command (pyproject.toml keeps typer below)."""
     code = (
@@ -279,19 +276,25 @@ def test_add_notebook_does_not_import_nbformat(lab: Path):
         " if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=lab, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=anonymous_lab,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert out == "[]"
     assert (
-        nbformat.validate(nbformat.read(next((lab / "notebooks").glob("*clean-data.ipynb")), 4))
+        nbformat.validate(
+            nbformat.read(next((anonymous_lab / "notebooks").glob("*clean-data.ipynb")), 4)
+        )
         is None
     )
 
 
-def test_the_template_notebook_is_the_builders_output(pristine: Path):
+def test_the_template_notebook_is_the_builders_output(rendered_plain_lab: Path):
     """The notebook shape exists once: the template's first notebook is build_notebook's
     output for its own title, imports, parameters and analysis cells."""
-    rendered = (pristine / "notebooks" / f"{FIRST}.ipynb").read_text()
+    rendered = (rendered_plain_lab / "notebooks" / f"{FIRST}.ipynb").read_text()
     body = [
         Cell(cell["id"], cell["cell_type"], "".join(cell["source"]))
         for cell in json.loads(rendered)["cells"][3:-1]  # the builder adds the metrics cell
@@ -318,18 +321,18 @@ def test_the_template_notebook_is_the_builders_output(pristine: Path):
         production=True,
     )
     assert notebook_text(built) == rendered
-    params_file = (pristine / "params" / f"{FIRST}.yaml").read_text()
+    params_file = (rendered_plain_lab / "params" / f"{FIRST}.yaml").read_text()
     assert parameters_file_text(FIRST, parameters) == params_file
     assert (
         new_dvc_yaml(stage_block(FIRST, ["src/lab", "data/raw"]))
-        == (pristine / "dvc.yaml").read_text()
+        == (rendered_plain_lab / "dvc.yaml").read_text()
     )
 
 
-def test_generic_and_template_notebooks_share_the_structure(lab: Path):
-    first = read(lab, FIRST)
-    stem = add(lab, "train model", production=True)
-    new = read(lab, stem)
+def test_generic_and_template_notebooks_share_the_structure(anonymous_lab: Path):
+    first = read(anonymous_lab, FIRST)
+    stem = add(anonymous_lab, "train model", production=True)
+    new = read(anonymous_lab, stem)
     assert new.metadata == first.metadata
     assert [(c.id, c.cell_type) for c in new.cells[:3]] == [
         ("title", "markdown"),
@@ -354,19 +357,19 @@ def test_generic_and_template_notebooks_share_the_structure(lab: Path):
 # -- production -----------------------------------------------------------------------------
 
 
-def test_production_adds_a_params_file_and_a_stage_and_keeps_the_first(lab: Path):
-    dvc_before = (lab / "dvc.yaml").read_text()
-    result = run_scaffold("add", "notebook", "train model", "--production", cwd=lab)
+def test_production_adds_a_params_file_and_a_stage_and_keeps_the_first(anonymous_lab: Path):
+    dvc_before = (anonymous_lab / "dvc.yaml").read_text()
+    result = run_scaffold("add", "notebook", "train model", "--production", cwd=anonymous_lab)
     assert result.stdout.splitlines() == [
         "create notebooks/1.1-yn-train-model.ipynb",
         "create params/1.1-yn-train-model.yaml",
         "update dvc.yaml",
     ]
     stem = "1.1-yn-train-model"
-    params_file = yaml.safe_load((lab / "params" / f"{stem}.yaml").read_text())
+    params_file = yaml.safe_load((anonymous_lab / "params" / f"{stem}.yaml").read_text())
     assert params_file == {"input_file": "dataset.csv", "seed": 42}
-    assert set(params_file) == {p.name for p in parse(read(lab, stem).cells[2].source)}
-    text = (lab / "dvc.yaml").read_text()
+    assert set(params_file) == {p.name for p in parse(read(anonymous_lab, stem).cells[2].source)}
+    text = (anonymous_lab / "dvc.yaml").read_text()
     assert text.startswith(dvc_before)  # comments and the first stage untouched
     stages = yaml.safe_load(text)["stages"]
     assert list(stages) == ["1_0-yn-initial-data-exploration", "1_1-yn-train-model"]
@@ -377,24 +380,24 @@ def test_production_adds_a_params_file_and_a_stage_and_keeps_the_first(lab: Path
         "params": [{f"params/{stem}.yaml": None}],
         "outs": [{f"reports/{stem}.ipynb": {"cache": False}}],
     }
-    intro = read(lab, stem).cells[0].source
+    intro = read(anonymous_lab, stem).cells[0].source
     assert f"`make notebook NB={stem}` or `dvc repro`" in intro
 
     # a second production notebook leaves the first two stages exactly as they were
-    add(lab, "evaluate model", production=True)
-    assert (lab / "dvc.yaml").read_text().startswith(text)
-    assert len(yaml.safe_load((lab / "dvc.yaml").read_text())["stages"]) == 3
+    add(anonymous_lab, "evaluate model", production=True)
+    assert (anonymous_lab / "dvc.yaml").read_text().startswith(text)
+    assert len(yaml.safe_load((anonymous_lab / "dvc.yaml").read_text())["stages"]) == 3
 
 
-def test_makefile_runs_any_notebook_with_its_params_file_if_it_has_one(lab: Path):
-    plain = add(lab, "explore")
-    wired = add(lab, "pipeline step", production=True)
+def test_makefile_runs_any_notebook_with_its_params_file_if_it_has_one(anonymous_lab: Path):
+    plain = add(anonymous_lab, "explore")
+    wired = add(anonymous_lab, "pipeline step", production=True)
 
     def dry(stem: str) -> str:
         # RUN=echo prints the papermill command the recipe's shell builds (NB is data there)
         return subprocess.run(
             ["make", "-s", "notebook", f"NB={stem}", "RUN=echo"],
-            cwd=lab,
+            cwd=anonymous_lab,
             capture_output=True,
             text=True,
         ).stdout
@@ -463,12 +466,12 @@ def test_add_stage_refuses_what_it_cannot_edit_safely(text: str, message: str):
         add_stage(text, "2.0-ab-fit", ["src/lab"])
 
 
-def test_concurrent_adds_get_distinct_numbers(lab: Path):
+def test_concurrent_adds_get_distinct_numbers(anonymous_lab: Path):
     count = 8
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "scaffold", "add", "notebook", f"parallel {i}", "--production"],
-            cwd=lab,
+            cwd=anonymous_lab,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -477,15 +480,15 @@ def test_concurrent_adds_get_distinct_numbers(lab: Path):
     ]
     outputs = [process.communicate(timeout=120) for process in processes]
     assert [process.returncode for process in processes] == [0] * count, outputs
-    created = sorted((lab / "notebooks").glob("1.*-yn-parallel-*.ipynb"))
+    created = sorted((anonymous_lab / "notebooks").glob("1.*-yn-parallel-*.ipynb"))
     numbers = sorted(int(path.name.split("-")[0].split(".")[1]) for path in created)
     assert numbers == list(range(1, count + 1))
     descriptions = {path.stem.split("-", 2)[2] for path in created}
     assert descriptions == {f"parallel-{i}" for i in range(count)}  # nothing overwritten
     for path in created:
         nbformat.validate(nbformat.read(path, as_version=4))
-        assert (lab / "params" / f"{path.stem}.yaml").is_file()
-    stages = yaml.safe_load((lab / "dvc.yaml").read_text())["stages"]
+        assert (anonymous_lab / "params" / f"{path.stem}.yaml").is_file()
+    stages = yaml.safe_load((anonymous_lab / "dvc.yaml").read_text())["stages"]
     assert len(stages) == count + 1
 
 
@@ -509,9 +512,9 @@ def write_override(project: Path, cells: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_a_project_template_overrides_the_builder(lab: Path):
+def test_a_project_template_overrides_the_builder(anonymous_lab: Path):
     write_override(
-        lab,
+        anonymous_lab,
         [
             {
                 "kind": "markdown",
@@ -525,23 +528,23 @@ def test_a_project_template_overrides_the_builder(lab: Path):
             },
         ],
     )
-    result = run_scaffold("add", "notebook", "team review", "--production", cwd=lab)
+    result = run_scaffold("add", "notebook", "team review", "--production", cwd=anonymous_lab)
     stem = "1.1-yn-team-review"
     assert f"create notebooks/{stem}.ipynb" in result.stdout
-    nb = read(lab, stem)
+    nb = read(anonymous_lab, stem)
     nbformat.validate(nb)
     assert nb.cells[0].source == f"# Team review\n\nTeam notebook `{stem}` by yn."
     assert nb.cells[1].source == "from lab.config import DATA_DIR\n\nDATA_DIR"
     assert [cell.id for cell in nb.cells] == ["cell-1", "cell-2", "cell-3"]
     assert nb.metadata.kernelspec.name == "python3" and nb.metadata.language_info.name == "python"
-    params_file = (lab / "params" / f"{stem}.yaml").read_text()
+    params_file = (anonymous_lab / "params" / f"{stem}.yaml").read_text()
     assert yaml.safe_load(params_file) == {"team": "red", "threshold": 0.5}
     assert "team: red  # the team" in params_file
     # the project's ruff (make lint, the pre-commit hook) skips the template's placeholders
     for paths in (["."], [".scaffold/templates/notebook.ipynb"]):
         checked = subprocess.run(
             [sys.executable, "-m", "ruff", "check", "--no-cache", "--force-exclude", *paths],
-            cwd=lab,
+            cwd=anonymous_lab,
             capture_output=True,
             text=True,
         )
@@ -555,12 +558,14 @@ def test_a_project_template_overrides_the_builder(lab: Path):
         ([{"kind": "code", "source": "x = 1"}], "has no cell tagged 'parameters'"),
     ],
 )
-def test_a_bad_project_template_creates_nothing(lab: Path, cells, message: str):
-    write_override(lab, cells)
-    before = listing(lab)
-    result = scaffold_in_process("add", "notebook", "x", "--production", cwd=lab, check=False)
+def test_a_bad_project_template_creates_nothing(anonymous_lab: Path, cells, message: str):
+    write_override(anonymous_lab, cells)
+    before = listing(anonymous_lab)
+    result = scaffold_in_process(
+        "add", "notebook", "x", "--production", cwd=anonymous_lab, check=False
+    )
     assert result.returncode == 1 and message in result.stderr
-    assert listing(lab) == before
+    assert listing(anonymous_lab) == before
 
 
 # -- other projects ---------------------------------------------------------------------------
@@ -646,13 +651,15 @@ def test_help_stays_light():
     assert out == "[]"
 
 
-def test_initials_come_from_whoever_adds_the_notebook(lab: Path, monkeypatch: pytest.MonkeyPatch):
+def test_initials_come_from_whoever_adds_the_notebook(
+    anonymous_lab: Path, monkeypatch: pytest.MonkeyPatch
+):
     """A teammate (git user.name "New User") gets their own initials, not the author's."""
-    subprocess.run(["git", "init", "--quiet", str(lab)], check=True)
-    subprocess.run(["git", "config", "user.name", "New User"], cwd=lab, check=True)
-    assert add(lab, "clean data") == "1.1-nu-clean-data"
-    result = run_scaffold("add", "notebook", "more cleaning", "--production", cwd=lab)
+    subprocess.run(["git", "init", "--quiet", str(anonymous_lab)], check=True)
+    subprocess.run(["git", "config", "user.name", "New User"], cwd=anonymous_lab, check=True)
+    assert add(anonymous_lab, "clean data") == "1.1-nu-clean-data"
+    result = run_scaffold("add", "notebook", "more cleaning", "--production", cwd=anonymous_lab)
     assert result.stdout.splitlines()[0] == "create notebooks/1.2-nu-more-cleaning.ipynb"
     # without a git identity, the project's author (recorded answers) is the fallback
-    subprocess.run(["git", "config", "--unset", "user.name"], cwd=lab, check=True)
-    assert add(lab, "fallback") == "1.3-yn-fallback"
+    subprocess.run(["git", "config", "--unset", "user.name"], cwd=anonymous_lab, check=True)
+    assert add(anonymous_lab, "fallback") == "1.3-yn-fallback"

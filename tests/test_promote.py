@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import listing, run_scaffold
-from tests.test_extract import cell, cells_of, source, write_notebook
+from tests.conftest import listing, project_venv, run_scaffold
+from tests.helpers import cell, cells_of, source, write_notebook
 
 SETUP = "%load_ext autoreload\n%autoreload 2\nimport math"
 CONSTANTS = 'SEED = 7\nrate: float = 0.5\nlabel = "train"\nsizes = [1, 2, 3]\nframe = make(SEED)'
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
-    return folder / "lab"
-
-
 @pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
+def churn_lab(plain_lab: Path) -> Path:
+    """``plain_lab`` with the exploration notebook ``explore_churn`` to promote."""
+    project = plain_lab
     write_notebook(
         project / "notebooks" / "explore_churn.ipynb",
         [
@@ -39,10 +31,10 @@ def lab(pristine: Path, tmp_path: Path) -> Path:
     return project
 
 
-def test_promote_builds_the_parameters_cell_params_file_and_stage(lab: Path):
-    notebook = lab / "notebooks" / "explore_churn.ipynb"
+def test_promote_builds_the_parameters_cell_params_file_and_stage(churn_lab: Path):
+    notebook = churn_lab / "notebooks" / "explore_churn.ipynb"
     before = cells_of(notebook)
-    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab)
+    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab)
     assert result.stdout.splitlines()[:3] == [
         "update notebooks/explore_churn.ipynb",
         "create params/explore_churn.yaml",
@@ -63,36 +55,36 @@ def test_promote_builds_the_parameters_cell_params_file_and_stage(lab: Path):
         result.stdout
     )
     assert cells[0] == before[0] and cells[3] == before[2] and cells[4] == before[3]
-    assert yaml.safe_load((lab / "params" / "explore_churn.yaml").read_text()) == {
+    assert yaml.safe_load((churn_lab / "params" / "explore_churn.yaml").read_text()) == {
         "SEED": 7,
         "rate": 0.5,
         "sizes": [1, 2, 3],
     }
-    assert "papermill" in (lab / "dvc.yaml").read_text()
+    assert "papermill" in (churn_lab / "dvc.yaml").read_text()
     # the name does not follow the convention: a conventional one is proposed
     assert "the naming convention would call it 1.1-" in result.stdout
     # promoting it again is refused
-    again = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab, check=False)
+    again = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
     assert again.returncode == 1 and "already a production notebook" in again.stderr
 
 
-def test_only_the_named_params(lab: Path):
-    run_scaffold("promote", "explore_churn", "--no-run", "--param", "rate", cwd=lab)
-    params = yaml.safe_load((lab / "params" / "explore_churn.yaml").read_text())
+def test_only_the_named_params(churn_lab: Path):
+    run_scaffold("promote", "explore_churn", "--no-run", "--param", "rate", cwd=churn_lab)
+    params = yaml.safe_load((churn_lab / "params" / "explore_churn.yaml").read_text())
     assert params == {"rate": 0.5}
-    assert "SEED = 7" in source(lab / "notebooks" / "explore_churn.ipynb", 2)
+    assert "SEED = 7" in source(churn_lab / "notebooks" / "explore_churn.ipynb", 2)
 
 
-def test_named_params_join_a_parameters_cell_the_notebook_already_has(lab: Path):
+def test_named_params_join_a_parameters_cell_the_notebook_already_has(churn_lab: Path):
     # every notebook `scaffold add notebook` makes already has one (input_file, seed)
-    run_scaffold("add", "notebook", "tune", "--author", "ab", cwd=lab)
-    notebook = next((lab / "notebooks").glob("*-ab-tune.ipynb"))
+    run_scaffold("add", "notebook", "tune", "--author", "ab", cwd=churn_lab)
+    notebook = next((churn_lab / "notebooks").glob("*-ab-tune.ipynb"))
     data = json.loads(notebook.read_text())
     data["cells"].append(cell("FACTOR = 3\nprint(FACTOR)", "use-factor"))
     data["cells"].append(cell('NAME = "x"', "only-name"))
     notebook.write_text(json.dumps(data, indent=1) + "\n")
     result = run_scaffold("promote", notebook.stem, "--no-run", "--param", "FACTOR",
-                          "--param", "NAME", "--param", "seed", cwd=lab)  # fmt: skip
+                          "--param", "NAME", "--param", "seed", cwd=churn_lab)  # fmt: skip
     assert result.stdout.splitlines()[3] == (  # the comments stay in the cell
         'parameters: input_file: str = "dataset.csv", seed: int = 42, FACTOR: int = 3, '
         'NAME: str = "x"'
@@ -106,7 +98,7 @@ def test_named_params_join_a_parameters_cell_the_notebook_already_has(lab: Path)
     ]
     assert [c["id"] for c in cells][-2:] == ["metrics", "use-factor"]  # only-name was emptied
     assert "".join(cells[-1]["source"]) == "print(FACTOR)"
-    params = yaml.safe_load((lab / "params" / f"{notebook.stem}.yaml").read_text())
+    params = yaml.safe_load((churn_lab / "params" / f"{notebook.stem}.yaml").read_text())
     assert params == {"input_file": "dataset.csv", "seed": 42, "FACTOR": 3, "NAME": "x"}
 
 
@@ -119,27 +111,27 @@ def test_named_params_join_a_parameters_cell_the_notebook_already_has(lab: Path)
     ],
 )
 def test_a_param_that_is_not_a_literal_top_level_assignment_is_refused(
-    lab: Path, name: str, message: str
+    churn_lab: Path, name: str, message: str
 ):
-    files = listing(lab)
-    before = (lab / "notebooks" / "explore_churn.ipynb").read_bytes()
+    files = listing(churn_lab)
+    before = (churn_lab / "notebooks" / "explore_churn.ipynb").read_bytes()
     result = run_scaffold(
-        "promote", "explore_churn", "--no-run", "--param", name, cwd=lab, check=False
+        "promote", "explore_churn", "--no-run", "--param", name, cwd=churn_lab, check=False
     )
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
-    assert listing(lab) == files
-    assert (lab / "notebooks" / "explore_churn.ipynb").read_bytes() == before
+    assert listing(churn_lab) == files
+    assert (churn_lab / "notebooks" / "explore_churn.ipynb").read_bytes() == before
 
 
-def test_an_already_production_notebook_is_refused(lab: Path):
-    run_scaffold("add", "notebook", "train model", "--production", "--author", "ab", cwd=lab)
-    stem = next(p.stem for p in (lab / "notebooks").glob("*train-model.ipynb"))
-    result = run_scaffold("promote", stem, "--no-run", cwd=lab, check=False)
+def test_an_already_production_notebook_is_refused(churn_lab: Path):
+    run_scaffold("add", "notebook", "train model", "--production", "--author", "ab", cwd=churn_lab)
+    stem = next(p.stem for p in (churn_lab / "notebooks").glob("*train-model.ipynb"))
+    result = run_scaffold("promote", stem, "--no-run", cwd=churn_lab, check=False)
     assert result.returncode == 1 and "already a production notebook" in result.stderr
 
 
-def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_paths(lab: Path):
-    notebook = lab / "notebooks" / "explore_paths.ipynb"
+def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_paths(churn_lab: Path):
+    notebook = churn_lab / "notebooks" / "explore_paths.ipynb"
     write_notebook(
         notebook,
         [
@@ -152,7 +144,7 @@ def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_pat
             ),
         ],
     )
-    result = run_scaffold("promote", "explore_paths", "--no-run", cwd=lab)
+    result = run_scaffold("promote", "explore_paths", "--no-run", cwd=churn_lab)
     assert source(notebook, 1).splitlines()[2:] == [
         'RAW: str = "data/raw/x.csv"',
         'OUT: str = "reports/out.txt"',
@@ -165,7 +157,7 @@ def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_pat
         "RAW = Path(RAW)\nOUT = pathlib.Path(OUT)\nhome = Path.home()\n"
         'mixed = Path("data") / RAW.name'
     )
-    assert yaml.safe_load((lab / "params" / "explore_paths.yaml").read_text()) == {
+    assert yaml.safe_load((churn_lab / "params" / "explore_paths.yaml").read_text()) == {
         "RAW": "data/raw/x.csv",
         "OUT": "reports/out.txt",
         "rate": 1,
@@ -174,51 +166,51 @@ def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_pat
     assert "|" not in result.stdout
 
 
-def test_a_notebook_without_kernel_metadata_gets_pythons(lab: Path):
-    notebook = lab / "notebooks" / "explore_churn.ipynb"
+def test_a_notebook_without_kernel_metadata_gets_pythons(churn_lab: Path):
+    notebook = churn_lab / "notebooks" / "explore_churn.ipynb"
     data = json.loads(notebook.read_text())
     data["metadata"] = {}  # as some editors and generators save it: papermill cannot run it
     notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    run_scaffold("promote", "explore_churn", "--no-run", cwd=lab)
+    run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab)
     metadata = json.loads(notebook.read_text())["metadata"]
     assert metadata["kernelspec"]["name"] == "python3"
     assert metadata["kernelspec"]["language"] == metadata["language_info"]["name"] == "python"
 
 
-def test_a_notebook_with_another_language_is_refused(lab: Path):
-    notebook = lab / "notebooks" / "explore_churn.ipynb"
+def test_a_notebook_with_another_language_is_refused(churn_lab: Path):
+    notebook = churn_lab / "notebooks" / "explore_churn.ipynb"
     data = json.loads(notebook.read_text())
     data["metadata"] = {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
     notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    files, before = listing(lab), notebook.read_bytes()
-    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=lab, check=False)
+    files, before = listing(churn_lab), notebook.read_bytes()
+    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
     assert result.returncode == 1 and "is a R notebook" in result.stderr
-    assert listing(lab) == files and notebook.read_bytes() == before
+    assert listing(churn_lab) == files and notebook.read_bytes() == before
 
 
 @pytest.mark.slow
-def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
-    from tests.conftest import project_venv
-
-    python = project_venv(lab)
-    notebook = lab / "notebooks" / "explore_churn.ipynb"
+def test_promote_runs_it_and_undoes_everything_when_it_fails(churn_lab: Path):
+    python = project_venv(churn_lab)
+    notebook = churn_lab / "notebooks" / "explore_churn.ipynb"
     data = cells_of(notebook)
     write_notebook(notebook, [c for c in data if c["id"] != "shell"])
     saved = json.loads(notebook.read_text())
     saved["metadata"] = {}  # no kernel metadata: promote gives it Python's, papermill runs it
     notebook.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
-    files, before = listing(lab), notebook.read_bytes()
-    failed = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab, check=False)
+    files, before = listing(churn_lab), notebook.read_bytes()
+    failed = run_scaffold(
+        "promote", "explore_churn", "--python", str(python), cwd=churn_lab, check=False
+    )
     assert failed.returncode == 1 and "NameError" in failed.stderr and "undone" in failed.stderr
     assert "id 'constants'" in failed.stderr  # the failing cell is named
-    assert listing(lab) == files and notebook.read_bytes() == before
+    assert listing(churn_lab) == files and notebook.read_bytes() == before
     # fixed, it runs, and scaffold run -p feeds the new parameter
     text = notebook.read_text().replace("frame = make(SEED)", "frame = [SEED]")
     notebook.write_text(text)
-    done = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=lab)
+    done = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=churn_lab)
     assert "ran it top to bottom" in done.stdout
-    run_scaffold("run", "explore_churn", "-p", "rate=2", "--python", str(python), cwd=lab)
-    report = cells_of(lab / "reports" / "explore_churn.ipynb")
+    run_scaffold("run", "explore_churn", "-p", "rate=2", "--python", str(python), cwd=churn_lab)
+    report = cells_of(churn_lab / "reports" / "explore_churn.ipynb")
     printed = "".join("".join(o.get("text", "")) for c in report for o in c.get("outputs", []))
     assert "5.291502622129181 train" in printed
 
@@ -226,8 +218,6 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(lab: Path):
 @pytest.mark.slow
 def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Path):
     import subprocess
-
-    from tests.conftest import project_venv
 
     run_scaffold("new", "Pipe", "--no-input", "--no-pre-commit", cwd=tmp_path)
     project = tmp_path / "pipe"
@@ -256,24 +246,24 @@ def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Pa
     assert "seed" in diff.stdout and "3" in diff.stdout and "9" in diff.stdout
 
 
-def test_rename_gives_the_conventional_name_and_updates_references(lab: Path):
-    readme = lab / "README.md"
+def test_rename_gives_the_conventional_name_and_updates_references(churn_lab: Path):
+    readme = churn_lab / "README.md"
     readme.write_text(readme.read_text() + "\nSee notebooks/explore_churn.ipynb.\n")
-    result = run_scaffold("promote", "explore_churn", "--no-run", "--rename", cwd=lab)
-    assert not (lab / "notebooks" / "explore_churn.ipynb").exists()
+    result = run_scaffold("promote", "explore_churn", "--no-run", "--rename", cwd=churn_lab)
+    assert not (churn_lab / "notebooks" / "explore_churn.ipynb").exists()
     # The initials are those of whoever renames it (git user.name "Test User"), as for add notebook.
-    renamed = lab / "notebooks" / "1.1-tu-explore-churn.ipynb"
+    renamed = churn_lab / "notebooks" / "1.1-tu-explore-churn.ipynb"
     assert "create notebooks/1.1-tu-explore-churn.ipynb" in result.stdout
     assert source(renamed, 1).startswith("# Parameters") and "SEED: int = 7" in source(renamed, 1)
-    assert (lab / "params" / "1.1-tu-explore-churn.yaml").is_file()
-    assert "notebooks/1.1-tu-explore-churn.ipynb" in (lab / "dvc.yaml").read_text()
+    assert (churn_lab / "params" / "1.1-tu-explore-churn.yaml").is_file()
+    assert "notebooks/1.1-tu-explore-churn.ipynb" in (churn_lab / "dvc.yaml").read_text()
     assert "See notebooks/1.1-tu-explore-churn.ipynb." in readme.read_text()
     assert "naming convention" not in result.stdout
 
 
-def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(lab: Path):
+def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(churn_lab: Path):
     # a minimal reproduction of a long real notebook: inputs, plot cosmetics, an accumulator
-    notebook = lab / "notebooks" / "explore_housing.ipynb"
+    notebook = churn_lab / "notebooks" / "explore_housing.ipynb"
     write_notebook(
         notebook,
         [
@@ -293,7 +283,7 @@ def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(la
             ),
         ],
     )
-    result = run_scaffold("promote", "explore_housing", "--no-run", cwd=lab)
+    result = run_scaffold("promote", "explore_housing", "--no-run", cwd=churn_lab)
     assert source(notebook, 1).splitlines()[2:] == [
         'DATA_PATH: str = "../data/raw/housing.csv"',
         "TEST_SIZE: float = 0.2",
@@ -313,17 +303,19 @@ def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(la
     )
 
 
-def test_an_explicit_param_list_wins_over_the_ranking(lab: Path):
-    notebook = lab / "notebooks" / "explore_plot.ipynb"
+def test_an_explicit_param_list_wins_over_the_ranking(churn_lab: Path):
+    notebook = churn_lab / "notebooks" / "explore_plot.ipynb"
     write_notebook(
         notebook,
         [cell('color = "blue"\nseed = 1\nprint(dict(color=color), seed)', "a")],
     )
-    run_scaffold("promote", "explore_plot", "--no-run", "--param", "color", cwd=lab)
+    run_scaffold("promote", "explore_plot", "--no-run", "--param", "color", cwd=churn_lab)
     assert source(notebook, 0).splitlines()[2:] == ['color: str = "blue"']
     write_notebook(notebook, [cell('color = "blue"\nprint(dict(color=color))', "a")])
-    (lab / "params" / "explore_plot.yaml").unlink()
-    (lab / "dvc.yaml").write_text((lab / "dvc.yaml").read_text().split("  explore_plot:")[0])
-    refused = run_scaffold("promote", "explore_plot", "--no-run", cwd=lab, check=False)
+    (churn_lab / "params" / "explore_plot.yaml").unlink()
+    (churn_lab / "dvc.yaml").write_text(
+        (churn_lab / "dvc.yaml").read_text().split("  explore_plot:")[0]
+    )
+    refused = run_scaffold("promote", "explore_plot", "--no-run", cwd=churn_lab, check=False)
     assert refused.returncode == 1
     assert "has no literal that is clearly an input" in refused.stderr

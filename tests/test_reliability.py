@@ -7,33 +7,24 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import (
-    copy_project,
     git,
-    isolated_environment,
     listing,
     run_scaffold,
     scaffold_in_process,
 )
 from tests.helpers import alive as _alive
-from tests.helpers import cmdline as _cmdline
-from tests.helpers import descendants as _descendants
+from tests.helpers import scaffold_command, start_and_signal
 from tests.helpers import wait_for as _wait_for
 
 STRACE = shutil.which("strace")
 KEY_ID = "AKIAFAKEKEYID4RELIABLE"
 SECRET = "fake/Secret+Key=reliability-never-in-git"
-
-
-def scaffold_command(*args: str) -> list[str]:
-    """The argv of the real ``scaffold`` command."""
-    return [sys.executable, "-m", "scaffold", *args]
 
 
 def quiet_env() -> dict[str, str]:
@@ -45,19 +36,6 @@ def make_project(workdir: Path, name: str = "Lab", *args: str) -> Path:
     """A real project with git and DVC (no pre-commit: its hooks cannot be fetched here)."""
     scaffold_in_process("new", name, "--no-input", "--no-pre-commit", *args, cwd=workdir)
     return workdir / name.lower().replace(" ", "-")
-
-
-@pytest.fixture(scope="module")
-def made_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ``make_project`` (git and DVC), for tests to copy."""
-    with isolated_environment(tmp_path_factory):
-        return make_project(tmp_path_factory.mktemp("made-lab"))
-
-
-@pytest.fixture
-def lab(made_lab: Path, workdir: Path) -> Path:
-    """A copy of ``made_lab`` at ``workdir/lab``, as ``make_project(workdir)`` makes it."""
-    return copy_project(made_lab, workdir / "lab")
 
 
 def committable_text(project: Path) -> str:
@@ -98,9 +76,9 @@ ADD_TEAM = (
 @pytest.mark.skipif(STRACE is None, reason="needs strace to inject a kill at a rename")
 @pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
 def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
-    lab: Path, kill: str
+    git_dvc_lab: Path, kill: str
 ):
-    project = lab
+    project = git_dvc_lab
     assert STRACE is not None
     original = (project / ".dvc" / "config").read_bytes()
     assert not (project / ".dvc" / "config.local").exists()
@@ -145,8 +123,8 @@ def test_a_kill_at_any_rename_leaves_no_committable_secret_and_consistent_files(
     assert any(code != 0 for code in seen_outcomes)
 
 
-def test_secret_scratch_files_are_git_ignored_and_private(lab: Path):
-    project = lab
+def test_secret_scratch_files_are_git_ignored_and_private(git_dvc_lab: Path):
+    project = git_dvc_lab
     from scaffold.resources import PACKAGED_TEMPLATE
 
     module = PACKAGED_TEMPLATE.dvc_remote
@@ -180,8 +158,8 @@ def run_parallel(commands: list[list[str]], cwd: Path) -> list[subprocess.Comple
     return results
 
 
-def test_parallel_add_remote_keeps_every_remote(lab: Path):
-    project = lab
+def test_parallel_add_remote_keeps_every_remote(git_dvc_lab: Path):
+    project = git_dvc_lab
     results = run_parallel(
         [scaffold_command("add", "remote", f"r{i}", f"s3://bucket-{i}/x") for i in range(8)],
         project,
@@ -191,8 +169,8 @@ def test_parallel_add_remote_keeps_every_remote(lab: Path):
     assert [f'remote "r{i}"' in config for i in range(8)] == [True] * 8
 
 
-def test_parallel_add_notebook_and_module_lose_nothing(lab: Path):
-    project = lab
+def test_parallel_add_notebook_and_module_lose_nothing(git_dvc_lab: Path):
+    project = git_dvc_lab
     commands = [scaffold_command("add", "notebook", f"step {i}", "--phase", "2") for i in range(4)]
     commands += [scaffold_command("add", "module", f"part_{i}") for i in range(4)]
     commands += [
@@ -226,41 +204,6 @@ def test_parallel_new_of_one_project_makes_it_once(workdir: Path):
 
 
 # --- items 3 and 9: SIGINT, SIGTERM and SIGHUP clean up and end the children -----------------
-
-
-def start_and_signal(
-    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
-) -> tuple[subprocess.CompletedProcess[str], set[int]]:
-    """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
-    descendant whose command line contains ``when_running`` is alive; return the result and
-    the descendants it had."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=group,
-    )
-    children: set[int] = set()
-
-    def running() -> bool:
-        nonlocal children
-        children = _descendants(process.pid)
-        return any(when_running in _cmdline(pid) for pid in children)
-
-    try:
-        assert _wait_for(running, 120), f"{when_running} never started"
-        children = _descendants(process.pid)
-        if group:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return subprocess.CompletedProcess(command, process.returncode, out, err), children
 
 
 @pytest.mark.parametrize(

@@ -68,19 +68,6 @@ def new_project(workdir: Path, *args: str, name: str = "Lab") -> Path:
     return workdir / name.lower().replace(" ", "-")
 
 
-@pytest.fixture(scope="module")
-def made_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One default project (git, DVC and its local remote; no hooks) that tests copy."""
-    with isolated_environment(tmp_path_factory):
-        return new_project(tmp_path_factory.mktemp("made"))
-
-
-@pytest.fixture
-def lab(made_lab: Path, workdir: Path) -> Path:
-    """A copy of ``made_lab`` at ``workdir/lab``, as ``new_project(workdir)`` makes it."""
-    return copy_project(made_lab, workdir / "lab")
-
-
 def snapshot(project: Path) -> dict[str, bytes]:
     """Bytes of every file outside .git and DVC's scratch space."""
     return {
@@ -288,8 +275,8 @@ def test_add_remote_s3_credentials_by_profile_and_by_file_are_used(
 
 
 @pytest.mark.slow  # quick: no data in git (test_new.py), make data-add/push/pull (test_day_thirty)
-def test_dvc_add_tracks_pointer_files_and_never_the_data(lab: Path):
-    project = lab
+def test_dvc_add_tracks_pointer_files_and_never_the_data(git_dvc_lab: Path):
+    project = git_dvc_lab
     (project / "data" / "raw" / "a.csv").write_text("a\n1\n")
     (project / "data" / "raw" / "nested").mkdir()
     (project / "data" / "raw" / "nested" / "b.csv").write_text("b\n2\n")
@@ -441,8 +428,8 @@ def test_add_remote_config_for_gcs_azure_and_ssh(workdir: Path):
     assert "Add dvc[gs] to the project's dependencies" in result.stdout
 
 
-def test_relative_local_paths_resolve_where_the_user_meant(workdir: Path, lab: Path):
-    project = lab
+def test_relative_local_paths_resolve_where_the_user_meant(workdir: Path, git_dvc_lab: Path):
+    project = git_dvc_lab
     # The template's answer is relative to the project folder.
     storage = dvc_settings(project)["remote.storage.url"]
     assert storage == (str(workdir / "lab-dvc-storage"), ".dvc/config")
@@ -456,8 +443,8 @@ def test_relative_local_paths_resolve_where_the_user_meant(workdir: Path, lab: P
     assert "url = ../../backups" in (project / ".dvc" / "config").read_text()
 
 
-def test_default_and_force(workdir: Path, lab: Path):
-    project = lab
+def test_default_and_force(workdir: Path, git_dvc_lab: Path):
+    project = git_dvc_lab
     scaffold_in_process(
         "add", "remote", "team", "s3://team-data/x", "--profile", "dev", cwd=project
     )
@@ -471,8 +458,8 @@ def test_default_and_force(workdir: Path, lab: Path):
     assert "remote.team.profile" not in settings  # the replaced remote's settings are gone
 
 
-def test_local_overrides_the_committed_remote_for_this_clone_only(workdir: Path, lab: Path):
-    project = lab
+def test_local_overrides_the_committed_remote_for_this_clone_only(workdir: Path, git_dvc_lab: Path):
+    project = git_dvc_lab
     committed = (project / ".dvc" / "config").read_bytes()
     mine = workdir / "my-copy-of-storage"
     result = scaffold_in_process("add", "remote", "storage", str(mine), "--local", cwd=project)
@@ -550,9 +537,9 @@ def test_no_credential_given_to_scaffold_reaches_git(workdir: Path, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def bad_input_project(made_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bad_input_project(rendered_git_dvc_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One project for the refusals (each test checks that it did not change)."""
-    project = copy_project(made_lab, tmp_path_factory.mktemp("bad-input") / "lab")
+    project = copy_project(rendered_git_dvc_lab, tmp_path_factory.mktemp("bad-input") / "lab")
     (project / "key.json").write_text("{}")
     with isolated_environment(tmp_path_factory):
         scaffold_in_process(
@@ -612,8 +599,8 @@ def test_add_remote_outside_a_project_or_dvc_repo(tmp_path: Path, workdir: Path)
     assert not (project / ".dvc").exists()
 
 
-def test_when_dvc_rejects_the_result_both_files_are_restored(lab: Path):
-    project = lab
+def test_when_dvc_rejects_the_result_both_files_are_restored(git_dvc_lab: Path):
+    project = git_dvc_lab
     config = project / ".dvc" / "config"
     # A hand-edited setting DVC does not know: any change must leave both files as they were.
     config.write_text(config.read_text() + "['remote \"old\"']\n    url = /x\n    colour = red\n")

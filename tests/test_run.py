@@ -30,8 +30,8 @@ from tests.conftest import (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A project made by ``scaffold new`` (git and DVC, no hooks) with its .venv."""
+def run_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``scaffold new "Run Lab"`` (git and DVC, no hooks) with its .venv, shared by the module."""
     yield new_project(tmp_path_factory, "run-lab", "Run Lab")
 
 
@@ -77,46 +77,50 @@ SHOW = ("show", 'print(f"seed={seed} input_file={input_file}")')
 
 
 @pytest.mark.slow
-def test_parameters_come_from_the_file_and_p_overrides_win(lab: Path):
-    stem = add(lab, "params check", SHOW, production=True)
-    params_file = lab / "params" / f"{stem}.yaml"
+def test_parameters_come_from_the_file_and_p_overrides_win(run_lab: Path):
+    stem = add(run_lab, "params check", SHOW, production=True)
+    params_file = run_lab / "params" / f"{stem}.yaml"
     params_file.write_text(params_file.read_text().replace("seed: 42", "seed: 7"))
-    source = (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+    source = (run_lab / "notebooks" / f"{stem}.ipynb").read_bytes()
 
-    result = run_scaffold("run", stem, "-p", "input_file=other.csv", "--progress", cwd=lab)
+    result = run_scaffold("run", stem, "-p", "input_file=other.csv", "--progress", cwd=run_lab)
     assert "python .venv/bin/python (the project's .venv)" in result.stdout
     assert f"run notebooks/{stem}.ipynb -> reports/{stem}.ipynb" in result.stdout
     assert f"done reports/{stem}.ipynb" in result.stdout
     assert "Executing" in result.stderr  # papermill's progress bar
     assert "unknown parameter" not in result.stderr.lower()
     assert "without encryption" not in result.stderr  # ipykernel's warning at every start
-    cells = report(lab, stem)
+    cells = report(run_lab, stem)
     assert 'input_file = "other.csv"' in "".join(cells["injected"]["source"])
     assert "seed = 7" in "".join(cells["injected"]["source"])
     assert printed(cells["show"]) == "seed=7 input_file=other.csv\n"
 
-    run_scaffold("run", f"notebooks/{stem}.ipynb", "-p", "seed=9", "--no-progress", cwd=lab)
-    assert printed(report(lab, stem)["show"]) == "seed=9 input_file=dataset.csv\n"
-    assert (lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source  # never overwritten
+    run_scaffold("run", f"notebooks/{stem}.ipynb", "-p", "seed=9", "--no-progress", cwd=run_lab)
+    assert printed(report(run_lab, stem)["show"]) == "seed=9 input_file=dataset.csv\n"
+    assert (run_lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source  # never overwritten
 
 
 @pytest.mark.slow
-def test_the_kernel_is_the_projects_environment(lab: Path):
-    stem = add(lab, "which python", ("where", "import sys\n\nprint(sys.prefix)"))
+def test_the_kernel_is_the_projects_environment(run_lab: Path):
+    stem = add(run_lab, "which python", ("where", "import sys\n\nprint(sys.prefix)"))
     # scaffold runs from the test interpreter (like a pipx install); the kernel must not
-    run_scaffold("run", f"{stem}.ipynb", cwd=lab / "notebooks")
-    prefix = printed(report(lab, stem)["where"]).strip()
-    assert Path(prefix).resolve() == (lab / ".venv").resolve()
+    run_scaffold("run", f"{stem}.ipynb", cwd=run_lab / "notebooks")
+    prefix = printed(report(run_lab, stem)["where"]).strip()
+    assert Path(prefix).resolve() == (run_lab / ".venv").resolve()
     # the setup cell imported the project's own package in that kernel
-    assert report(lab, stem)["setup"]["outputs"] == []
+    assert report(run_lab, stem)["setup"]["outputs"] == []
 
 
 @pytest.mark.slow
-def test_papermill_shows_the_typed_parameters(lab: Path):
-    stem = add(lab, "typed")
+def test_papermill_shows_the_typed_parameters(run_lab: Path):
+    stem = add(run_lab, "typed")
     result = subprocess.run(
-        [str(lab / ".venv" / "bin" / "papermill"), "--help-notebook", f"notebooks/{stem}.ipynb"],
-        cwd=lab,
+        [
+            str(run_lab / ".venv" / "bin" / "papermill"),
+            "--help-notebook",
+            f"notebooks/{stem}.ipynb",
+        ],
+        cwd=run_lab,
         capture_output=True,
         text=True,
         check=True,
@@ -127,15 +131,15 @@ def test_papermill_shows_the_typed_parameters(lab: Path):
 
 
 @pytest.mark.slow
-def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(lab: Path):
+def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(run_lab: Path):
     stem = add(
-        lab,
+        run_lab,
         "boom",
         ("before", 'print("before the failure")'),
         ("explode", "ratio = 1 / (seed - seed)"),
         ("after", 'print("never")'),
     )
-    result = run_scaffold("run", stem, cwd=lab, check=False)
+    result = run_scaffold("run", stem, cwd=run_lab, check=False)
     assert result.returncode == 1
     assert (
         f"error: notebooks/{stem}.ipynb failed in cell 8 (id 'explode', "
@@ -143,54 +147,56 @@ def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(lab: Path):
         f"The partial output is in reports/{stem}.ipynb." in result.stderr
     )
     assert "Traceback" not in result.stderr
-    cells = report(lab, stem)  # kept for inspection
+    cells = report(run_lab, stem)  # kept for inspection
     assert printed(cells["before"]) == "before the failure\n"
     assert cells["explode"]["outputs"][0]["ename"] == "ZeroDivisionError"
     assert cells["after"]["outputs"] == []
 
 
 @pytest.mark.slow
-def test_run_all_is_dvc_repro_which_skips_unchanged_stages(lab: Path):
-    stem = add(lab, "pipeline step", SHOW, production=True)
+def test_run_all_is_dvc_repro_which_skips_unchanged_stages(run_lab: Path):
+    stem = add(run_lab, "pipeline step", SHOW, production=True)
     stage = stem.replace(".", "_")
-    first = run_scaffold("run", "--all", cwd=lab)
+    first = run_scaffold("run", "--all", cwd=run_lab)
     assert "run dvc repro" in first.stdout
     assert f"Running stage '{stage}'" in first.stdout
-    assert printed(report(lab, stem)["show"]) == "seed=42 input_file=dataset.csv\n"
+    assert printed(report(run_lab, stem)["show"]) == "seed=42 input_file=dataset.csv\n"
 
-    again = run_scaffold("run", "--all", cwd=lab)
+    again = run_scaffold("run", "--all", cwd=run_lab)
     assert f"Stage '{stage}' didn't change, skipping" in again.stdout
     assert "Running stage" not in again.stdout
 
-    params_file = lab / "params" / f"{stem}.yaml"
+    params_file = run_lab / "params" / f"{stem}.yaml"
     params_file.write_text(params_file.read_text().replace("seed: 42", "seed: 5"))
-    changed = run_scaffold("run", "--all", cwd=lab)
+    changed = run_scaffold("run", "--all", cwd=run_lab)
     assert [line for line in changed.stdout.splitlines() if line.startswith("Running stage")] == [
         f"Running stage '{stage}':"
     ]
-    assert printed(report(lab, stem)["show"]) == "seed=5 input_file=dataset.csv\n"
+    assert printed(report(run_lab, stem)["show"]) == "seed=5 input_file=dataset.csv\n"
 
     # a failing stage: non-zero, named; then put the pipeline back for the other tests
-    dvc_yaml = (lab / "dvc.yaml").read_text()
-    broken = add(lab, "broken step", ("explode", "raise ValueError('bad data')"), production=True)
+    dvc_yaml = (run_lab / "dvc.yaml").read_text()
+    broken = add(
+        run_lab, "broken step", ("explode", "raise ValueError('bad data')"), production=True
+    )
     try:
-        failed = run_scaffold("run", "--all", cwd=lab, check=False)
+        failed = run_scaffold("run", "--all", cwd=run_lab, check=False)
         assert failed.returncode == 1
         assert f"notebooks/{broken}.ipynb failed in cell 7 (id 'explode'" in failed.stderr
         assert "ValueError: bad data" in failed.stderr
     finally:
-        (lab / "dvc.yaml").write_text(dvc_yaml)
+        (run_lab / "dvc.yaml").write_text(dvc_yaml)
         for path in (f"notebooks/{broken}.ipynb", f"params/{broken}.yaml"):
-            (lab / path).unlink()
+            (run_lab / path).unlink()
 
 
 @pytest.mark.slow
-def test_the_projects_own_tests_pass_with_what_was_added(lab: Path):
-    add(lab, "checked by the project", production=True)
-    run_scaffold("add", "module", "cleaning", cwd=lab)
+def test_the_projects_own_tests_pass_with_what_was_added(run_lab: Path):
+    add(run_lab, "checked by the project", production=True)
+    run_scaffold("add", "module", "cleaning", cwd=run_lab)
     result = subprocess.run(
-        [str(lab / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-pno:cacheprovider"],
-        cwd=lab,
+        [str(run_lab / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-pno:cacheprovider"],
+        cwd=run_lab,
         capture_output=True,
         text=True,
     )
@@ -204,11 +210,7 @@ def test_the_projects_own_tests_pass_with_what_was_added(lab: Path):
 @pytest.fixture(scope="module")
 def made_plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project without git, DVC or hooks, made once; ``plain`` copies it."""
-    folder = tmp_path_factory.mktemp("plain")
-    scaffold_in_process(
-        "new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder
-    )
-    return folder / "plain"
+    return new_project(tmp_path_factory, "plain", "Plain", "--no-git", "--no-dvc", extras=None)
 
 
 @pytest.fixture
@@ -400,39 +402,41 @@ def _run_and_signal(
     [(15, False), (1, False), (2, True)],
     ids=["SIGTERM", "SIGHUP", "ctrl-c-to-the-group"],
 )
-def test_a_signal_during_run_ends_driver_and_kernel_quietly(lab: Path, signum: int, group: bool):
+def test_a_signal_during_run_ends_driver_and_kernel_quietly(
+    run_lab: Path, signum: int, group: bool
+):
     import time
 
     from tests.helpers import alive as _alive
     from tests.helpers import wait_for as _wait_for
 
-    stem = add(lab, f"sleepy {signum}", ("nap", "import time\ntime.sleep(60)"))
-    code, err, children = _run_and_signal(lab, stem, signum, group)
+    stem = add(run_lab, f"sleepy {signum}", ("nap", "import time\ntime.sleep(60)"))
+    code, err, children = _run_and_signal(run_lab, stem, signum, group)
     assert code == 128 + signum, err
     assert err.strip().splitlines()[-1].startswith("Interrupted")
     assert "Traceback" not in err and "asyncio" not in err
     assert any("ipykernel" in command for command in children.values())
     assert _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
-    written = lab / "reports" / f"{stem}.ipynb"
+    written = run_lab / "reports" / f"{stem}.ipynb"
     before = written.stat().st_mtime_ns if written.exists() else None
     time.sleep(2.0)
     assert (written.stat().st_mtime_ns if written.exists() else None) == before
 
 
 @pytest.mark.slow
-def test_a_killed_kernel_names_the_cell_and_the_partial_output(lab: Path):
+def test_a_killed_kernel_names_the_cell_and_the_partial_output(run_lab: Path):
     stem = add(
-        lab,
+        run_lab,
         "kernel killer",
         ("fine", "print('before')"),
         ("kill", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
         ("never", "print('after')"),
     )
-    result = run_scaffold("run", stem, cwd=lab, check=False)
+    result = run_scaffold("run", stem, cwd=run_lab, check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: notebooks/{stem}.ipynb stopped in cell ")
     assert "id 'kill'" in last and "the kernel died" in last
     assert last.endswith(f"The partial output is in reports/{stem}.ipynb.")
     assert "Traceback" not in result.stderr
-    assert "before" in printed(report(lab, stem)["fine"])
+    assert "before" in printed(report(run_lab, stem)["fine"])

@@ -32,7 +32,7 @@ from scaffold.project import open_project
 from scaffold.promote import promote
 from scaffold.report import _move_into_place, plan_report
 from tests.conftest import BIN, UV_CACHE_DIR, git, listing, run_scaffold, scaffold_in_process
-from tests.test_day_thirty import free_port, serves
+from tests.helpers import free_port, serves
 
 FIRST = "1.0-yn-initial-data-exploration"
 SKIP_ALL = ("git", "dvc", "pre-commit")
@@ -476,7 +476,7 @@ def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def binder_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with every sharing option (git, no DVC), installed as Binder installs it:
     ``binder/requirements.txt`` from the project's folder (with uv and its cache instead of
     pip), into ``.venv`` (where scaffold and make find it)."""
@@ -528,29 +528,31 @@ def start(project: Path, *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_the_installed_project_resolves_its_paths_to_the_repository(lab: Path, tmp_path: Path):
+def test_the_installed_project_resolves_its_paths_to_the_repository(
+    binder_lab: Path, tmp_path: Path
+):
     probe = "import lab.config as c; print(c.PROJ_ROOT)"
-    python = str(lab / ".venv" / "bin" / "python")
+    python = str(binder_lab / ".venv" / "bin" / "python")
     editable = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
-    assert editable.stdout.strip() == str(lab)  # from anywhere
+    assert editable.stdout.strip() == str(binder_lab)  # from anywhere
     # a plain `pip install .` (repo2docker's default, a Docker image): the source is not beside
     # the package, so config.py finds the project from the working folder
     copy = tmp_path / "wheel-venv"
     uv("venv", "--quiet", "--python", sys.executable, str(copy), cwd=tmp_path)
     uv("pip", "install", "--quiet", "--python", str(copy / "bin" / "python"), "--no-deps",
-       str(lab), "python-dotenv", cwd=tmp_path)  # fmt: skip
+       str(binder_lab), "python-dotenv", cwd=tmp_path)  # fmt: skip
     installed = subprocess.run(
         [str(copy / "bin" / "python"), "-c", probe + "; print(c.__file__)"],
-        cwd=lab / "notebooks", capture_output=True, text=True, check=True,
+        cwd=binder_lab / "notebooks", capture_output=True, text=True, check=True,
     )  # fmt: skip
     root, module = installed.stdout.split()
-    assert root == str(lab) and "site-packages" in module
+    assert root == str(binder_lab) and "site-packages" in module
 
 
 @pytest.mark.slow
-def test_the_generated_projects_own_tests_run_the_app(lab: Path):
+def test_the_generated_projects_own_tests_run_the_app(binder_lab: Path):
     # make exports command-line variables: pytest gets -v and only the app's test file
-    result = make(lab, "test", "PYTEST_ADDOPTS=-v tests/test_app.py")
+    result = make(binder_lab, "test", "PYTEST_ADDOPTS=-v tests/test_app.py")
     assert "tests/test_app.py::test_the_app_shows_the_data_and_its_histograms PASSED" in (
         result.stdout
     )
@@ -558,10 +560,10 @@ def test_the_generated_projects_own_tests_run_the_app(lab: Path):
 
 @pytest.mark.slow
 def test_the_streamlit_app_is_served(
-    lab: Path, servers: list[subprocess.Popen[str]], tmp_path: Path
+    binder_lab: Path, servers: list[subprocess.Popen[str]], tmp_path: Path
 ):
     port = free_port()
-    servers.append(start(lab, "app", f"APP_ARGS=--server.port {port}"))
+    servers.append(start(binder_lab, "app", f"APP_ARGS=--server.port {port}"))
     assert serves(f"http://127.0.0.1:{port}/_stcore/health", 180) == "ok"
     page = serves(f"http://127.0.0.1:{port}/", 30)
     assert "<title>Streamlit</title>" in page and '<div id="root">' in page
@@ -570,7 +572,7 @@ def test_the_streamlit_app_is_served(
     # The app runs in the browser's session: its title, its table and the histograms show.
     screenshot = tmp_path / "app.png"
     seen = subprocess.run(
-        [str(lab / ".venv" / "bin" / "python"), str(Path(__file__).with_name("browser.py")),
+        [str(binder_lab / ".venv" / "bin" / "python"), str(Path(__file__).with_name("browser.py")),
          f"http://127.0.0.1:{port}/", "Distributions", "1", str(screenshot)],
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
@@ -583,11 +585,11 @@ def test_the_streamlit_app_is_served(
 
 
 @pytest.mark.slow
-def test_git_diff_of_a_notebook_is_nbdimes_cell_diff(lab: Path):
-    result = make(lab, "hooks")
+def test_git_diff_of_a_notebook_is_nbdimes_cell_diff(binder_lab: Path):
+    result = make(binder_lab, "hooks")
     assert ">>> git diff and git merge of notebooks use nbdime" in result.stdout
-    assert (lab / ".git" / "hooks" / "pre-commit").is_file()
-    notebook = lab / "notebooks" / f"{FIRST}.ipynb"
+    assert (binder_lab / ".git" / "hooks" / "pre-commit").is_file()
+    notebook = binder_lab / "notebooks" / f"{FIRST}.ipynb"
     original = notebook.read_text()
     nb = nbformat.reads(original, as_version=4)
     (describe,) = [cell for cell in nb.cells if cell.id == "describe"]
@@ -596,7 +598,9 @@ def test_git_diff_of_a_notebook_is_nbdimes_cell_diff(lab: Path):
     try:
         # the environment is not active: git finds the drivers by their full paths
         plain = {**os.environ, "PATH": SYSTEM_PATH}
-        diff = subprocess.run(["git", "diff"], cwd=lab, env=plain, capture_output=True, text=True)
+        diff = subprocess.run(
+            ["git", "diff"], cwd=binder_lab, env=plain, capture_output=True, text=True
+        )
     finally:
         notebook.write_text(original)
     assert diff.returncode == 0, diff.stderr
@@ -605,13 +609,13 @@ def test_git_diff_of_a_notebook_is_nbdimes_cell_diff(lab: Path):
     assert f"## modified /cells/{index}/source:" in text
     assert "-  frame.describe()\n+  frame.describe().T" in text
     assert '"source": [' not in text  # not the JSON text diff
-    driver = git("config", "merge.jupyternotebook.driver", cwd=lab)
-    assert driver == f"{lab / '.venv' / 'bin'}/git-nbmergedriver merge %O %A %B %L %P"
+    driver = git("config", "merge.jupyternotebook.driver", cwd=binder_lab)
+    assert driver == f"{binder_lab / '.venv' / 'bin'}/git-nbmergedriver merge %O %A %B %L %P"
 
 
 @pytest.mark.slow
-def test_scaffold_new_configures_nbdime_when_it_is_installed(lab: Path, workdir: Path):
-    venv_bin = lab / ".venv" / "bin"
+def test_scaffold_new_configures_nbdime_when_it_is_installed(binder_lab: Path, workdir: Path):
+    venv_bin = binder_lab / ".venv" / "bin"
     env = {"PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
     result = run_scaffold("new", "Other", "--no-input", "--no-dvc", "--no-pre-commit",
                           cwd=workdir, env=env)  # fmt: skip
@@ -632,46 +636,52 @@ def test_scaffold_new_configures_nbdime_when_it_is_installed(lab: Path, workdir:
 
 
 @pytest.mark.slow
-def test_a_report_shows_the_outputs_without_the_code(lab: Path):
-    result = run_scaffold("report", "1.0", "--execute", "--no-input", cwd=lab)
+def test_a_report_shows_the_outputs_without_the_code(binder_lab: Path):
+    result = run_scaffold("report", "1.0", "--execute", "--no-input", cwd=binder_lab)
     lines = result.stdout.splitlines()
     assert lines[:2] == [
         f"run notebooks/{FIRST}.ipynb -> reports/{FIRST}.ipynb (params/{FIRST}.yaml)",
         f"create reports/{FIRST}.html",
     ]  # and the executed notebook, published with it
     assert lines[2:] in ([f"create reports/{FIRST}.ipynb"], [f"update reports/{FIRST}.ipynb"])
-    html = (lab / "reports" / f"{FIRST}.html").read_text()
+    html = (binder_lab / "reports" / f"{FIRST}.html").read_text()
     assert '<table border="1" class="dataframe">' in html  # frame.head() and describe()
     assert "data:image/png;base64," in html  # the histograms
     assert "Initial data exploration" in html  # the text cells stay
     assert "dataset.clean(" not in html and "preview_rows" not in html  # no code
-    assert [path.name for path in (lab / "reports").glob(".scaffold-report-*")] == []
+    assert [path.name for path in (binder_lab / "reports").glob(".scaffold-report-*")] == []
     # again with the code, and as Markdown: the figure beside it, the report replaced
-    again = run_scaffold("report", f"reports/{FIRST}.ipynb", "--to", "markdown", cwd=lab)
+    again = run_scaffold("report", f"reports/{FIRST}.ipynb", "--to", "markdown", cwd=binder_lab)
     assert again.stdout.splitlines() == [
         f"create reports/{FIRST}.md",
         f"create reports/{FIRST}_files/",
     ]
-    markdown = (lab / "reports" / f"{FIRST}.md").read_text()
+    markdown = (binder_lab / "reports" / f"{FIRST}.md").read_text()
     assert "dataset.clean(" in markdown
-    (figure,) = (lab / "reports" / f"{FIRST}_files").glob("*.png")
+    (figure,) = (binder_lab / "reports" / f"{FIRST}_files").glob("*.png")
     assert f"]({FIRST}_files/{figure.name})" in markdown
     # make report: nbconvert without scaffold
-    make(lab, "report", "TO=slides", "NO_INPUT=1")
-    slides = (lab / "reports" / f"{FIRST}.slides.html").read_text()
+    make(binder_lab, "report", "TO=slides", "NO_INPUT=1")
+    slides = (binder_lab / "reports" / f"{FIRST}.slides.html").read_text()
     assert "reveal" in slides and "data:image/png;base64," in slides
     # nbconvert failing (an executed copy that is not a notebook) changes nothing
-    (lab / "reports" / f"{FIRST}.ipynb").write_text("{not json")
-    before = {path: path.read_bytes() for path in (lab / "reports").rglob("*") if path.is_file()}
-    broken = run_scaffold("report", "1.0", cwd=lab, check=False)
+    (binder_lab / "reports" / f"{FIRST}.ipynb").write_text("{not json")
+    before = {
+        path: path.read_bytes() for path in (binder_lab / "reports").rglob("*") if path.is_file()
+    }
+    broken = run_scaffold("report", "1.0", cwd=binder_lab, check=False)
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     assert broken.stderr.startswith(f"error: nbconvert could not convert reports/{FIRST}.ipynb: ")
-    after = {path: path.read_bytes() for path in (lab / "reports").rglob("*") if path.is_file()}
+    after = {
+        path: path.read_bytes() for path in (binder_lab / "reports").rglob("*") if path.is_file()
+    }
     assert after == before
 
 
 @pytest.mark.slow
-def test_the_colab_cell_clones_and_installs_the_project_only_in_colab(lab: Path, tmp_path: Path):
+def test_the_colab_cell_clones_and_installs_the_project_only_in_colab(
+    binder_lab: Path, tmp_path: Path
+):
     # Colab: a Python with pip and the usual packages, google.colab imported at start-up, the
     # notebook alone in /content. Here: a venv, a fake google.colab, an empty folder, and git
     # told to fetch github.com/acme/lab from the project's own repository.
@@ -685,7 +695,7 @@ def test_the_colab_cell_clones_and_installs_the_project_only_in_colab(lab: Path,
     (fake / "__init__.py").write_text('"""A stand-in for Colab\'s module."""\n')
     content = tmp_path / "content"
     content.mkdir()
-    cells = nbformat.read(lab / "notebooks" / f"{FIRST}.ipynb", as_version=4).cells
+    cells = nbformat.read(binder_lab / "notebooks" / f"{FIRST}.ipynb", as_version=4).cells
     setup = next(cell.source for cell in cells if cell.id == "colab-setup")
     script = (
         "import json, sys\n"
@@ -705,7 +715,7 @@ def test_the_colab_cell_clones_and_installs_the_project_only_in_colab(lab: Path,
         **os.environ,
         "PYTHONPATH": str(tmp_path / "fake"),
         "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"url.file://{lab}.insteadOf",
+        "GIT_CONFIG_KEY_0": f"url.file://{binder_lab}.insteadOf",
         "GIT_CONFIG_VALUE_0": "https://github.com/acme/lab.git",
     }
     outside = subprocess.run([str(python), "-c", script], cwd=content, env=env,

@@ -22,7 +22,7 @@ from scaffold.errors import ScaffoldError
 from scaffold.generate import new_project
 from scaffold.options import resolve_answers
 from tests.conftest import isolated_environment, project_venv, run_scaffold
-from tests.test_day_thirty import free_port
+from tests.helpers import free_port
 
 SKIP_ALL = ("git", "dvc", "pre-commit")
 STEM = "1.1-yn-spark-aggregation"

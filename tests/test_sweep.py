@@ -21,15 +21,15 @@ from scaffold.sweep import (
     summary_lines,
     write_summary,
 )
-from tests.conftest import listing, run_scaffold
+from tests.conftest import listing, new_project
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project without git or DVC, and a notebook with typed parameters (no kernel runs)."""
-    base = tmp_path_factory.mktemp("sweep-plain")
-    run_scaffold("new", "Plain", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=base)
-    project = base / "plain"
+    project = new_project(
+        tmp_path_factory, "sweep-plain", "Plain", "--no-git", "--no-dvc", extras=None
+    )
     notebook = project / "notebooks" / "2.0-yn-train.ipynb"
     nb = json.loads((project / "notebooks" / "1.0-yn-initial-data-exploration.ipynb").read_text())
     for cell in nb["cells"]:

@@ -22,34 +22,30 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import new_project, run_scaffold
+from tests.helpers import add_notebook_with_cells as add
 from tests.helpers import cmdline as _cmdline
 from tests.helpers import descendants as _descendants
+from tests.helpers import free_port, set_metrics, summary, sweep_folder
 from tests.helpers import wait_for as _wait_for
-from tests.test_sweep_local import add, set_metrics, summary, sweep_folder
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def cluster_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``scaffold new "Cluster Lab"`` (no git, no DVC) with the dev and cluster extras."""
     yield new_project(
         tmp_path_factory, "cluster-lab", "Cluster Lab", "--no-git", "--no-dvc", extras="dev,cluster"
     )
 
 
 @pytest.fixture(scope="module")
-def cluster(lab: Path) -> Iterator[dict[str, object]]:
+def cluster(cluster_lab: Path) -> Iterator[dict[str, object]]:
     """``dask scheduler`` + 2 ``dask worker`` on 127.0.0.1, each in its own process group."""
-    dask = str(lab / ".venv" / "bin" / "dask")
+    dask = str(cluster_lab / ".venv" / "bin" / "dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    logs = lab.parent / "dask-logs"
+    logs = cluster_lab.parent / "dask-logs"
     logs.mkdir()
     common = ["--no-dashboard"]
     commands = [
@@ -70,7 +66,9 @@ def cluster(lab: Path) -> Iterator[dict[str, object]]:
             )
             if number == 0:
                 assert _wait_for(lambda: _listening(port), 120), "the scheduler did not start"
-        assert _wait_for(lambda: _workers(lab, address) == 2, 180), "the workers did not join"
+        assert _wait_for(lambda: _workers(cluster_lab, address) == 2, 180), (
+            "the workers did not join"
+        )
         yield {"address": address, "processes": processes}
     finally:
         for process in reversed(processes):
@@ -116,13 +114,13 @@ def _worker_kernels(cluster: dict[str, object]) -> list[int]:
     ]
 
 
-def test_a_grid_runs_on_the_cluster_and_the_notebooks_come_back(lab: Path, cluster: dict):
+def test_a_grid_runs_on_the_cluster_and_the_notebooks_come_back(cluster_lab: Path, cluster: dict):
     stem = add(
-        lab,
+        cluster_lab,
         "on the cluster",
         ("work", "import os\nscore = seed * 2\nassert seed != 3, 'bad seed'\nhere = os.getcwd()"),
     )
-    set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
+    set_metrics(cluster_lab, stem, 'metrics = {"score": score}\nmetrics')
     result = run_scaffold(
         "run",
         stem,
@@ -130,7 +128,7 @@ def test_a_grid_runs_on_the_cluster_and_the_notebooks_come_back(lab: Path, clust
         "seed=1,2,3",
         "--cluster",
         str(cluster["address"]),
-        cwd=lab,
+        cwd=cluster_lab,
         check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
@@ -138,7 +136,7 @@ def test_a_grid_runs_on_the_cluster_and_the_notebooks_come_back(lab: Path, clust
     assert f"3 runs (3 seed) on the Dask scheduler at {cluster['address']}" in out
     assert "connected to " in out and "2 workers, 2 threads" in out
     assert "failed seed=3: cell 6 (id 'work', `import os`): AssertionError: bad seed" in out
-    folder = sweep_folder(lab, stem)
+    folder = sweep_folder(cluster_lab, stem)
     rows = {row["run"]: row for row in summary(folder)}
     assert {run: row["status"] for run, row in rows.items()} == {
         "seed=1": "done",
@@ -166,10 +164,10 @@ if mode == "always" or first:
 
 
 def test_a_worker_dying_mid_run_is_retried_once_then_reported(
-    lab: Path, cluster: dict, tmp_path: Path
+    cluster_lab: Path, cluster: dict, tmp_path: Path
 ):
     declared = f'mode: str = "once"\nmarker_dir: str = "{tmp_path}"'
-    stem = add(lab, "worker killer", ("crash", CRASH), parameters=declared)
+    stem = add(cluster_lab, "worker killer", ("crash", CRASH), parameters=declared)
     result = run_scaffold(
         "run",
         stem,
@@ -177,11 +175,11 @@ def test_a_worker_dying_mid_run_is_retried_once_then_reported(
         "mode=once,always",
         "--cluster",
         str(cluster["address"]),
-        cwd=lab,
+        cwd=cluster_lab,
         check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    rows = {row["run"]: row for row in summary(sweep_folder(lab, stem))}
+    rows = {row["run"]: row for row in summary(sweep_folder(cluster_lab, stem))}
     assert rows["mode=once"]["status"] == "done"
     assert rows["mode=always"]["status"] == "failed"
     assert (
@@ -189,11 +187,11 @@ def test_a_worker_dying_mid_run_is_retried_once_then_reported(
         in result.stdout
     )
     # the nannies bring the workers back for the next test
-    assert _wait_for(lambda: _workers(lab, str(cluster["address"])) == 2, 120)
+    assert _wait_for(lambda: _workers(cluster_lab, str(cluster["address"])) == 2, 120)
 
 
-def test_ctrl_c_cancels_the_runs_on_the_cluster(lab: Path, cluster: dict):
-    stem = add(lab, "sleepy cluster", ("nap", "import time\ntime.sleep(300)"))
+def test_ctrl_c_cancels_the_runs_on_the_cluster(cluster_lab: Path, cluster: dict):
+    stem = add(cluster_lab, "sleepy cluster", ("nap", "import time\ntime.sleep(300)"))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -206,7 +204,7 @@ def test_ctrl_c_cancels_the_runs_on_the_cluster(lab: Path, cluster: dict):
             "--cluster",
             str(cluster["address"]),
         ],
-        cwd=lab,
+        cwd=cluster_lab,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -227,21 +225,21 @@ def test_ctrl_c_cancels_the_runs_on_the_cluster(lab: Path, cluster: dict):
     assert _wait_for(lambda: not _worker_kernels(cluster), 60)
     time.sleep(5)
     assert not _worker_kernels(cluster)
-    assert not (lab / "reports" / "sweeps" / stem).exists()
+    assert not (cluster_lab / "reports" / "sweeps" / stem).exists()
 
 
-def test_an_unreachable_scheduler_is_one_sentence(lab: Path):
-    stem = add(lab, "nowhere")
+def test_an_unreachable_scheduler_is_one_sentence(cluster_lab: Path):
+    stem = add(cluster_lab, "nowhere")
     address = f"tcp://127.0.0.1:{free_port()}"
     result = run_scaffold(
-        "run", stem, "--grid", "seed=1,2", "--cluster", address, cwd=lab, check=False
+        "run", stem, "--grid", "seed=1,2", "--cluster", address, cwd=cluster_lab, check=False
     )
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot reach the Dask scheduler at {address} (")
     assert last.endswith("start one (dask scheduler) or check the address.")
     assert "Traceback" not in result.stderr
-    assert not (lab / "reports" / "sweeps" / stem).exists()
+    assert not (cluster_lab / "reports" / "sweeps" / stem).exists()
 
 
 @pytest.fixture()
@@ -287,19 +285,19 @@ def impostor() -> Iterator[dict[str, str]]:
     ],
 )
 def test_a_bad_cluster_is_one_sentence_before_the_plan(
-    lab: Path, impostor: dict[str, str], kind: str, message: str
+    cluster_lab: Path, impostor: dict[str, str], kind: str, message: str
 ):
     """Dask's own parser checks the address; a short connect and handshake check the peer,
     before the plan is printed: one sentence, no traceback, nothing written."""
-    stem = add(lab, f"impostor {'port' if ':' in kind else kind}")
+    stem = add(cluster_lab, f"impostor {'port' if ':' in kind else kind}")
     address = impostor.get(kind, kind)
     started = time.monotonic()
     result = run_scaffold(
-        "run", stem, "--grid", "seed=1,2", "--cluster", address, cwd=lab, check=False
+        "run", stem, "--grid", "seed=1,2", "--cluster", address, cwd=cluster_lab, check=False
     )
     assert time.monotonic() - started < 90
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
     assert message in result.stderr and address in result.stderr
     assert "Traceback" not in result.stderr and "sweep " not in result.stdout
-    assert not (lab / "reports" / "sweeps" / stem).exists()
+    assert not (cluster_lab / "reports" / "sweeps" / stem).exists()

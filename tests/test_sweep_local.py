@@ -7,7 +7,6 @@ from the test interpreter, the kernels from the project's .venv.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -20,78 +19,38 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, new_project, run_scaffold, scaffold_in_process
+from tests.helpers import add_notebook_with_cells as add
 from tests.helpers import cmdline as _cmdline
 from tests.helpers import descendants as _descendants
+from tests.helpers import set_metrics, summary, sweep_folder
 from tests.helpers import wait_for as _wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def sweep_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``scaffold new "Sweep Lab"`` (git and DVC) with its .venv, shared by the module."""
     yield new_project(tmp_path_factory, "sweep-lab", "Sweep Lab")
 
 
-def add(
-    project: Path,
-    description: str,
-    *cells: tuple[str, str],
-    production: bool = False,
-    parameters: str = "",
-) -> str:
-    """``scaffold add notebook``, with code cells ``(id, source)`` before its metrics cell
-    and ``parameters`` (lines) added to its parameters cell."""
-    flags = ["--production"] if production else []
-    out = run_scaffold("add", "notebook", description, *flags, cwd=project).stdout
-    stem = out.splitlines()[0].removeprefix("create notebooks/").removesuffix(".ipynb")
-    path = project / "notebooks" / f"{stem}.ipynb"
-    nb = json.loads(path.read_text())
-    metrics = nb["cells"].pop()
-    assert metrics["id"] == "metrics"
-    assert nb["cells"][2]["id"] == "parameters"
-    if parameters:
-        source = "".join(nb["cells"][2]["source"])
-        nb["cells"][2]["source"] = source + "\n" + parameters
-    for cell_id, source in cells:
-        nb["cells"].append(
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": cell_id,
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-        )
-    nb["cells"].append(metrics)
-    path.write_text(json.dumps(nb, indent=1) + "\n")
-    return stem
-
-
-def set_metrics(project: Path, stem: str, source: str) -> None:
-    path = project / "notebooks" / f"{stem}.ipynb"
-    nb = json.loads(path.read_text())
-    nb["cells"][-1]["source"] = source
-    path.write_text(json.dumps(nb, indent=1) + "\n")
-
-
-def sweep_folder(project: Path, stem: str) -> Path:
-    [folder] = sorted((project / "reports" / "sweeps" / stem).iterdir())[-1:]
-    return folder
-
-
-def summary(folder: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader((folder / "summary.csv").read_text().splitlines()))
-
-
-def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
+def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(sweep_lab: Path):
     work = ("work", "score = seed * scale\nassert seed != 2, 'bad seed'")
-    stem = add(lab, "pool grid", work, parameters="scale: float = 1.0")
-    set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
-    source = (lab / "notebooks" / f"{stem}.ipynb").read_bytes()
+    stem = add(sweep_lab, "pool grid", work, parameters="scale: float = 1.0")
+    set_metrics(sweep_lab, stem, 'metrics = {"score": score}\nmetrics')
+    source = (sweep_lab / "notebooks" / f"{stem}.ipynb").read_bytes()
 
     result = run_scaffold(
-        "run", stem, "--grid", "seed=1,2", "--grid", "scale=10,0.5", "-j", "2", cwd=lab, check=False
+        "run",
+        stem,
+        "--grid",
+        "seed=1,2",
+        "--grid",
+        "scale=10,0.5",
+        "-j",
+        "2",
+        cwd=sweep_lab,
+        check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
@@ -100,7 +59,7 @@ def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
     assert f"failed seed=2,scale=10: {failed}" in out
     assert "2 of 4 runs done, 2 failed" in out
     assert "Traceback" not in result.stderr
-    folder = sweep_folder(lab, stem)
+    folder = sweep_folder(sweep_lab, stem)
     assert sorted(path.name for path in folder.iterdir()) == [
         "seed=1,scale=0.5.ipynb",
         "seed=1,scale=10.ipynb",
@@ -123,26 +82,28 @@ def test_a_grid_runs_in_the_pool_and_a_failing_set_is_named(lab: Path):
     assert "seed = 1\n" in "".join(injected["source"]) and "scale = 0.5\n" in "".join(
         injected["source"]
     )
-    assert (lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source
+    assert (sweep_lab / "notebooks" / f"{stem}.ipynb").read_bytes() == source
 
 
-def test_sixteen_runs_at_j4_none_collide(lab: Path):
+def test_sixteen_runs_at_j4_none_collide(sweep_lab: Path):
     work = (
         "import os\nfrom ipykernel.connect import get_connection_info\n"
         "value = seed * 3\nprint(os.getpid(), get_connection_info(unpack=True)['transport'])"
     )
-    stem = add(lab, "collisions", ("work", work))
-    set_metrics(lab, stem, 'metrics = {"value": value}\nmetrics')
+    stem = add(sweep_lab, "collisions", ("work", work))
+    set_metrics(sweep_lab, stem, 'metrics = {"value": value}\nmetrics')
     seeds = ",".join(str(n) for n in range(16))
-    result = run_scaffold("run", stem, "--grid", f"seed={seeds}", "-j", "4", cwd=lab, check=False)
+    result = run_scaffold(
+        "run", stem, "--grid", f"seed={seeds}", "-j", "4", cwd=sweep_lab, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "16 of 16 runs done, 0 failed" in result.stdout
-    rows = summary(sweep_folder(lab, stem))
+    rows = summary(sweep_folder(sweep_lab, stem))
     assert sorted(int(row["value"]) for row in rows) == [3 * n for n in range(16)]
     # 16 kernels, 16 different processes, none of them on a TCP port (Unix sockets instead)
     printed = set()
     for row in rows:
-        nb = json.loads((sweep_folder(lab, stem) / f"{row['run']}.ipynb").read_text())
+        nb = json.loads((sweep_folder(sweep_lab, stem) / f"{row['run']}.ipynb").read_text())
         cell = next(c for c in nb["cells"] if c["id"] == "work")
         # one print may arrive as several stream outputs (the kernel flushes as it likes)
         printed.add("".join("".join(output["text"]) for output in cell["outputs"]).strip())
@@ -150,13 +111,13 @@ def test_sixteen_runs_at_j4_none_collide(lab: Path):
     assert {line.split()[1] for line in printed} == {"ipc"}
 
 
-def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path, tmp_path: Path):
-    stem = add(lab, "sleepy pool", ("nap", "import time\ntime.sleep(120)"))
+def test_ctrl_c_stops_the_pool_and_leaves_nothing(sweep_lab: Path, tmp_path: Path):
+    stem = add(sweep_lab, "sleepy pool", ("nap", "import time\ntime.sleep(120)"))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "scaffold", "run", stem, "--grid", "seed=1,2,3", "-j", "2"],
-        cwd=lab,
+        cwd=sweep_lab,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -179,44 +140,46 @@ def test_ctrl_c_stops_the_pool_and_leaves_nothing(lab: Path, tmp_path: Path):
     assert err.strip().splitlines()[-1] == "Interrupted."
     assert "Traceback" not in err
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 20)
-    assert not (lab / "reports" / "sweeps" / stem).exists()
+    assert not (sweep_lab / "reports" / "sweeps" / stem).exists()
     assert list(scratch.iterdir()) == []  # no kernel sockets or connection files (issue 23)
 
 
-def test_a_dvc_stage_sweeps_through_the_experiment_queue(lab: Path):
+def test_a_dvc_stage_sweeps_through_the_experiment_queue(sweep_lab: Path):
     # offset is declared in the notebook but not (yet) in its params file: -p and --grid
     # accept it on the queue as on the pool (dvc exp run -S ...:++offset=100)
     work = ("work", "score = seed + offset")
-    stem = add(lab, "queued", work, production=True, parameters="offset: int = 0")
-    set_metrics(lab, stem, 'metrics = {"score": score}\nmetrics')
+    stem = add(sweep_lab, "queued", work, production=True, parameters="offset: int = 0")
+    set_metrics(sweep_lab, stem, 'metrics = {"score": score}\nmetrics')
     # the queue runs from git: uncommitted work is refused up front, nothing queued
-    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=sweep_lab, check=False)
     assert refused.returncode == 1
     assert "DVC's experiment queue runs from git" in refused.stderr
     assert "is not committed" in refused.stderr or "are not committed" in refused.stderr
-    git("add", "-A", cwd=lab)
-    git("commit", "-q", "-m", "a stage", cwd=lab)
-    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=lab, check=False)
+    git("add", "-A", cwd=sweep_lab)
+    git("commit", "-q", "-m", "a stage", cwd=sweep_lab)
+    refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=sweep_lab, check=False)
     assert "depends on data/raw, which has nothing in git or DVC" in refused.stderr
-    (lab / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
-    python = lab / ".venv" / "bin" / "python"
-    subprocess.run([python, "-m", "dvc", "add", "-q", "data/raw/sample.csv"], cwd=lab, check=True)
-    git("add", "-A", cwd=lab)
-    git("commit", "-q", "-m", "data", cwd=lab)
+    (sweep_lab / "data" / "raw" / "sample.csv").write_text("x,y\n1,2\n")
+    python = sweep_lab / ".venv" / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "dvc", "add", "-q", "data/raw/sample.csv"], cwd=sweep_lab, check=True
+    )
+    git("add", "-A", cwd=sweep_lab)
+    git("commit", "-q", "-m", "data", cwd=sweep_lab)
 
     result = run_scaffold(
-        "run", stem, "--grid", "seed=1,2", "-p", "offset=100", "-j", "2", cwd=lab, check=False
+        "run", stem, "--grid", "seed=1,2", "-p", "offset=100", "-j", "2", cwd=sweep_lab, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 runs (2 seed) on DVC's experiment queue, 2 at a time" in result.stdout
-    folder = sweep_folder(lab, stem)
+    folder = sweep_folder(sweep_lab, stem)
     rows = {row["run"]: row for row in summary(folder)}
     assert {run: row["score"] for run, row in rows.items()} == {"seed=1": "101", "seed=2": "102"}
     assert (folder / "seed=1.ipynb").is_file() and (folder / "seed=2.ipynb").is_file()
 
     shown = subprocess.run(
         [python, "-m", "dvc", "exp", "show", "--json"],
-        cwd=lab,
+        cwd=sweep_lab,
         capture_output=True,
         text=True,
         check=True,

@@ -3,27 +3,12 @@ notebook crosses with the number, the limit and the command that moves it on."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_scaffold, scaffold_in_process
-from tests.test_extract import cell, write_notebook
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pristine")
-    run_scaffold("new", "Lab", "--no-input", "--no-git", "--no-dvc", "--no-pre-commit", cwd=folder)
-    return folder / "lab"
-
-
-@pytest.fixture
-def lab(pristine: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "lab"
-    shutil.copytree(pristine, project)
-    return project
+from tests.conftest import scaffold_in_process
+from tests.helpers import cell, write_notebook
 
 
 def production(project: Path, stem: str, cells: list[dict[str, object]]) -> None:
@@ -39,34 +24,34 @@ def findings(project: Path) -> list[str]:
     return [line for line in result.stdout.splitlines() if ": NB81" in line]
 
 
-def test_the_generated_project_is_under_its_threshold(lab: Path):
-    assert "[tool.scaffold.threshold]" in (lab / "pyproject.toml").read_text()
-    assert findings(lab) == []
+def test_the_generated_project_is_under_its_threshold(plain_lab: Path):
+    assert "[tool.scaffold.threshold]" in (plain_lab / "pyproject.toml").read_text()
+    assert findings(plain_lab) == []
 
 
-def test_a_long_production_notebook_is_told_to_graduate(lab: Path):
-    production(lab, "2.1-ab-long", [cell(f"x{n} = {n}", f"c{n}") for n in range(30)])
-    assert findings(lab) == [
+def test_a_long_production_notebook_is_told_to_graduate(plain_lab: Path):
+    production(plain_lab, "2.1-ab-long", [cell(f"x{n} = {n}", f"c{n}") for n in range(30)])
+    assert findings(plain_lab) == [
         "notebooks/2.1-ab-long.ipynb:0:0: NB811 production notebook with 31 code cells, past "
         "the team's threshold of 30 (production-code-cells); make it a module and script "
         "stage: scaffold graduate 2.1-ab-long"
     ]
-    pyproject = lab / "pyproject.toml"
+    pyproject = plain_lab / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace("production-code-cells = 30", "production-code-cells = 40")
     )
-    assert findings(lab) == []
+    assert findings(plain_lab) == []
 
 
-def test_lines_functions_and_clusters(lab: Path):
+def test_lines_functions_and_clusters(plain_lab: Path):
     body = "\n".join(f"y{n} = {n}" for n in range(150))
     helpers = "\n\n".join(f"def f{n}():\n    return {n}" for n in range(6))
     production(
-        lab,
+        plain_lab,
         "2.2-ab-heavy",
         [cell(body, "body"), cell(helpers, "helpers"), cell("from pyspark.sql import F", "spark")],
     )
-    found = findings(lab)
+    found = findings(plain_lab)
     assert [line.split(": ")[1].split()[0] for line in found] == ["NB812", "NB813", "NB814"]
     assert "with 164 lines of code, past the team's threshold of 150" in found[0]
     assert found[1].startswith("notebooks/2.2-ab-heavy.ipynb:3:0: NB813 production notebook ")
@@ -75,26 +60,26 @@ def test_lines_functions_and_clusters(lab: Path):
         "into the package: scaffold extract f0 f1 f2 f3 f4 f5"
     )
     assert "imports pyspark.sql" in found[2] and found[2].endswith("scaffold graduate 2.2-ab-heavy")
-    pyproject = lab / "pyproject.toml"
+    pyproject = plain_lab / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace("cluster-notebooks = false", "cluster-notebooks = true")
     )
-    assert [line.split(": ")[1].split()[0] for line in findings(lab)] == ["NB812", "NB813"]
+    assert [line.split(": ")[1].split()[0] for line in findings(plain_lab)] == ["NB812", "NB813"]
 
 
-def test_an_exploratory_notebook_that_writes_data_is_told_to_promote(lab: Path):
-    notebook = lab / "notebooks" / "1.1-ab-explore.ipynb"
+def test_an_exploratory_notebook_that_writes_data_is_told_to_promote(plain_lab: Path):
+    notebook = plain_lab / "notebooks" / "1.1-ab-explore.ipynb"
     write_notebook(notebook, [cell("import pandas as pd", "load")])
-    assert findings(lab) == []  # read once, cached by size and modification time
+    assert findings(plain_lab) == []  # read once, cached by size and modification time
     write_notebook(
-        lab / "notebooks" / "1.1-ab-explore.ipynb",
+        plain_lab / "notebooks" / "1.1-ab-explore.ipynb",
         [
             cell("import pandas as pd\nframe = pd.DataFrame({'a': [1]})", "load"),
             cell("frame.plot()", "look"),
             cell("frame.to_csv('../data/processed/a.csv')", "save"),
         ],
     )
-    assert findings(lab) == [
+    assert findings(plain_lab) == [
         "notebooks/1.1-ab-explore.ipynb:3:0: NB815 exploratory notebook writes data 1 time(s) "
         "(to_csv), past the team's threshold of 0 (exploratory-writes); make it a pipeline "
         "step with parameters and a stage: scaffold promote 1.1-ab-explore"
@@ -109,10 +94,10 @@ def test_an_exploratory_notebook_that_writes_data_is_told_to_promote(lab: Path):
         ("cluster-notebooks = 1", "cluster-notebooks must be true or false"),
     ],
 )
-def test_a_bad_threshold_is_one_sentence(lab: Path, line: str, message: str):
-    pyproject = lab / "pyproject.toml"
+def test_a_bad_threshold_is_one_sentence(plain_lab: Path, line: str, message: str):
+    pyproject = plain_lab / "pyproject.toml"
     text = pyproject.read_text().replace("[tool.scaffold.threshold]\n", "")
     pyproject.write_text(text + f"\n[tool.scaffold.threshold]\n{line}\n")
-    result = scaffold_in_process("check", cwd=lab, check=False)
+    result = scaffold_in_process("check", cwd=plain_lab, check=False)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr

@@ -13,68 +13,21 @@ import pytest
 import yaml
 
 from tests.conftest import (
+    PROJECT_FILES,
     REPO_ROOT,
-    copy_project,
     copy_template_repo,
     fixture_git,
     git,
-    isolated_environment,
     listing,
+    make_with_scaffold,
+    replace_once,
     run_cookiecutter,
     run_scaffold,
     scaffold_in_process,
     tree,
 )
 
-PROJECT_FILES = "template/{{ cookiecutter.repo_name }}"
 CONFLICT = "<<<<<<< before updating\n## Installation\n=======\n## Setup\n>>>>>>> after updating\n"
-
-
-def replace_once(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} not (once) in {path}"
-    path.write_text(text.replace(old, new))
-
-
-def add_option(repo: Path, name: str, default: str, prompt: str) -> None:
-    """A new question at the end of both option lists (cookiecutter.json and copier.yml)."""
-    path = repo / "template" / "cookiecutter.json"
-    config = json.loads(path.read_text())
-    options = {key: value for key, value in config.items() if not key.startswith("_")}
-    private = {key: value for key, value in config.items() if key.startswith("_")}
-    private["__prompts__"][name] = prompt
-    path.write_text(json.dumps({**options, name: default, **private}, indent=4) + "\n")
-    copier = repo / "copier.yml"
-    question = (
-        f"{name}:\n  type: str\n  help: {prompt}\n  default: {default}\n"
-        f"  validator: \"{{{{ scaffold_problem(_copier_answers, '{name}', {name}) }}}}\"\n\n"
-    )
-    replace_once(copier, "# Derived values", question + "# Derived values")
-    replace_once(copier, "'__initials': initials}", f"'{name}': {name}, '__initials': initials}}")
-
-
-@pytest.fixture(scope="session")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template repo tagged v1, then v2: v2 adds an option (``team``) and CHANGELOG.md,
-    renames the README's "Set up" heading, changes a Makefile line and deletes two files."""
-    repo = copy_template_repo(tmp_path_factory.mktemp("versions") / "template")
-    fixture_git("tag", "v1", cwd=repo)
-    add_option(repo, "team", "data", "Team that owns the project")
-    files = repo / PROJECT_FILES
-    (files / "CHANGELOG.md").write_text(
-        "# Changes in {{ cookiecutter.project_name }} ({{ cookiecutter.team }})\n"
-    )
-    replace_once(files / "README.md", "\n## Set up\n", "\n## Setup\n")
-    replace_once(
-        files / "Makefile", "PYTHON_INTERPRETER = python\n", "PYTHON_INTERPRETER = python3\n"
-    )
-    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/reports/figures/.gitkeep", cwd=repo)
-    fixture_git("rm", "--quiet", f"{PROJECT_FILES}/src/{{{{ cookiecutter.module_name }}}}/plots.py",
-                cwd=repo)  # fmt: skip
-    fixture_git("add", "--all", cwd=repo)
-    fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v2", cwd=repo)
-    fixture_git("tag", "v2", cwd=repo)
-    return repo
 
 
 @pytest.fixture(scope="session")
@@ -87,25 +40,6 @@ def fork(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     fixture_git("commit", "--quiet", "--no-gpg-sign", "-m", "v3", cwd=repo)
     fixture_git("tag", "v3", cwd=repo)
     return repo
-
-
-def make_with_scaffold(source: Path, workdir: Path, ref: str = "v1") -> Path:
-    scaffold_in_process("new", "My Project", "--no-input", "--template", str(source),
-                        "--vcs-ref", ref, "--no-dvc", "--no-pre-commit", cwd=workdir)  # fmt: skip
-    return workdir / "my-project"
-
-
-@pytest.fixture(scope="module")
-def made_v1(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One project made by ``make_with_scaffold`` from upstream's v1, for tests to copy."""
-    with isolated_environment(tmp_path_factory):
-        return make_with_scaffold(upstream, tmp_path_factory.mktemp("made-v1"))
-
-
-@pytest.fixture
-def v1_project(made_v1: Path, workdir: Path) -> Path:
-    """A copy of ``made_v1`` at ``workdir/my-project``, as ``make_with_scaffold`` makes it."""
-    return copy_project(made_v1, workdir / "my-project")
 
 
 def make_with_cookiecutter(source: Path, workdir: Path) -> Path:

@@ -16,23 +16,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, UV_CACHE_DIR, git
+from tests.conftest import PROJECT_FILES, REPO_ROOT, UV_CACHE_DIR, git, replace_once
 
 pytestmark = pytest.mark.slow
 
 BUILD_FILES = ("pyproject.toml", "README.md", "scaffold", *("cookiecutter.json", "copier.yml"),
                "template", "hooks")  # fmt: skip
 CONFLICT = "<<<<<<< before updating\n## Installation\n=======\n## Setup\n>>>>>>> after updating\n"
-PROJECT_FILES = Path("template/{{ cookiecutter.repo_name }}")
 # No network: pip may only read the local wheel folder, and any HTTP goes nowhere.
 OFFLINE = {"PIP_NO_INDEX": "1", "http_proxy": "http://127.0.0.1:9",
            "https_proxy": "http://127.0.0.1:9", "UV_OFFLINE": "1"}  # fmt: skip
-
-
-def replace_once(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} not (once) in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def build_wheel(
