@@ -25,7 +25,7 @@ from typing import Any
 from scaffold import __version__
 from scaffold.check import duplicates, imports, spark, threshold
 from scaffold.check.model import Config, Finding, codes_where
-from scaffold.check.notebook import Summary, analyse
+from scaffold.check.notebook import Summary, analyse, forget_folders
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.project import Project
@@ -268,6 +268,7 @@ def summaries(
     ``parse=False`` when no enabled rule needs the code parsed (see ``PARSED``).
     """
     analyse_one = functools.partial(analyse, root, parse=parse)
+    forget_folders()  # links may have changed since the last check of this process
     if not use_cache:
         return _analyse_many(analyse_one, paths)
     cache_path = _cache_file(root)
