@@ -669,3 +669,51 @@ def test_check_help_and_static_checks_stay_light(minimal_lab: Path):
             cwd=minimal_lab,
         ).stdout.split("\n")
         assert out[:2] == ["0", "[]"], (args, out)
+
+
+def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_the_cache(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from scaffold.check import notebook
+
+    (lab / "params").mkdir()
+    (lab / "params" / "1.1-ab-prod.yaml").write_text("seed: 1\n")
+    functions = [code(f"def f{i}(x):\n    return x + {i}") for i in range(6)]
+    write(lab, "1.1-ab-prod.ipynb", code("seed = 1", tags=["parameters"]), *functions)
+    write(
+        lab, "1.2-ab-writes.ipynb", code("import pandas as pd"), code("pd.DataFrame().to_csv('x')")
+    )
+    write(
+        lab,
+        "1.3-ab-spark.ipynb",
+        code("from pyspark.sql import SparkSession"),
+        code('spark = SparkSession.builder.master("local[2]").getOrCreate()'),
+        code('spark.read.parquet("s3a://b/e").toPandas()'),
+    )
+    reads: list[str] = []
+    real = notebook.read_regular
+
+    def counted(path: Path) -> bytes | None:
+        reads.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(notebook, "read_regular", counted)
+    expected = {
+        ("1.1-ab-prod.ipynb", "NB813"),
+        ("1.2-ab-writes.ipynb", "NB815"),
+        ("1.3-ab-spark.ipynb", "NB411"),
+        ("1.3-ab-spark.ipynb", "NB413"),
+        ("1.3-ab-spark.ipynb", "NB415"),
+    }
+    cold = check(Project(lab), cwd=lab)
+    assert sorted(reads) == ["1.1-ab-prod.ipynb", "1.2-ab-writes.ipynb", "1.3-ab-spark.ipynb"]
+    found = {(Path(f.path).name, f.code) for f in cold.findings if f.code[:4] in ("NB41", "NB81")}
+    assert found == expected
+    master = next(f.message for f in cold.findings if f.code == "NB413")
+    assert master.endswith(
+        "build the session with the master read from the environment (os.environ)"
+    )
+    reads.clear()
+    warm = check(Project(lab), cwd=lab)
+    assert reads == []  # every rule, Spark's and the threshold's included, used the cache
+    assert warm.findings == cold.findings
