@@ -672,19 +672,22 @@ def test_check_help_and_static_checks_stay_light(minimal_lab: Path):
 
 
 def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_the_cache(
-    lab: Path, monkeypatch: pytest.MonkeyPatch
+    minimal_lab: Path, monkeypatch: pytest.MonkeyPatch
 ):
     from scaffold.check import notebook
 
-    (lab / "params").mkdir()
-    (lab / "params" / "1.1-ab-prod.yaml").write_text("seed: 1\n")
+    (minimal_lab / "params").mkdir()
+    (minimal_lab / "params" / "1.1-ab-prod.yaml").write_text("seed: 1\n")
     functions = [code(f"def f{i}(x):\n    return x + {i}") for i in range(6)]
-    write(lab, "1.1-ab-prod.ipynb", code("seed = 1", tags=["parameters"]), *functions)
+    write(minimal_lab, "1.1-ab-prod.ipynb", code("seed = 1", tags=["parameters"]), *functions)
     write(
-        lab, "1.2-ab-writes.ipynb", code("import pandas as pd"), code("pd.DataFrame().to_csv('x')")
+        minimal_lab,
+        "1.2-ab-writes.ipynb",
+        code("import pandas as pd"),
+        code("pd.DataFrame().to_csv('x')"),
     )
     write(
-        lab,
+        minimal_lab,
         "1.3-ab-spark.ipynb",
         code("from pyspark.sql import SparkSession"),
         code('spark = SparkSession.builder.master("local[2]").getOrCreate()'),
@@ -705,7 +708,7 @@ def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_th
         ("1.3-ab-spark.ipynb", "NB413"),
         ("1.3-ab-spark.ipynb", "NB415"),
     }
-    cold = check(Project(lab), cwd=lab)
+    cold = check(Project(minimal_lab), cwd=minimal_lab)
     assert sorted(reads) == ["1.1-ab-prod.ipynb", "1.2-ab-writes.ipynb", "1.3-ab-spark.ipynb"]
     found = {(Path(f.path).name, f.code) for f in cold.findings if f.code[:4] in ("NB41", "NB81")}
     assert found == expected
@@ -714,6 +717,6 @@ def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_th
         "build the session with the master read from the environment (os.environ)"
     )
     reads.clear()
-    warm = check(Project(lab), cwd=lab)
+    warm = check(Project(minimal_lab), cwd=minimal_lab)
     assert reads == []  # every rule, Spark's and the threshold's included, used the cache
     assert warm.findings == cold.findings
