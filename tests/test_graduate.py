@@ -96,23 +96,23 @@ def test_refusals(production_lab: Path):
     assert listing(production_lab) == before
 
 
-def test_a_pipelines_package_of_the_teams_own_is_kept(lab: Path):
+def test_a_pipelines_package_of_the_teams_own_is_kept(production_lab: Path):
     """An empty ``pipelines/__init__.py`` (a package marker) gets graduate's helper; one with
     the team's code and no ``main()`` is refused, and nothing is written."""
     from scaffold.graduate import plan_graduate
     from scaffold.project import open_project
 
-    marker = lab / "src" / "lab" / "pipelines" / "__init__.py"
+    marker = production_lab / "src" / "lab" / "pipelines" / "__init__.py"
     marker.parent.mkdir()
     marker.write_text("\n")
-    plan = plan_graduate(open_project(lab), STEM, cwd=lab)
+    plan = plan_graduate(open_project(production_lab), STEM, cwd=production_lab)
     assert [w.path for w in plan.writes if w.path == marker] == [marker]
     marker.write_text("STEPS = ['clean']\n")
-    before = listing(lab)
-    refused = scaffold_in_process("graduate", STEM, cwd=lab, check=False)
+    before = listing(production_lab)
+    refused = scaffold_in_process("graduate", STEM, cwd=production_lab, check=False)
     assert refused.returncode == 1
     assert "src/lab/pipelines/__init__.py exists without main()" in refused.stderr
-    assert listing(lab) == before and marker.read_text() == "STEPS = ['clean']\n"
+    assert listing(production_lab) == before and marker.read_text() == "STEPS = ['clean']\n"
 
 
 def _dvc(project: Path, python: Path, *args: str) -> str:
