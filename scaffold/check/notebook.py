@@ -39,7 +39,7 @@ from scaffold.check.names import (
     magic_code,
     magic_names,
 )
-from scaffold.check.threshold import CLUSTER_MODULES, WRITES, WRITES_BYTES, cluster_import
+from scaffold.check.threshold import CLUSTER_MODULES, WRITES_BYTES, cluster_import, data_writes
 
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
@@ -456,7 +456,7 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
     tags = (cell.get("metadata") or {}).get("tags") or []
     _code_size(summary, source)
     if state.writes is not None:
-        state.writes.append((number, WRITES.findall(source)))
+        state.writes.append((number, data_writes(source)))
     if place.parse and ("%" in source or "!" in source):
         _written_modules(summary, source, cell)
     _code_cell(summary, state, place, number, source, "parameters" in tags)
