@@ -39,7 +39,7 @@ from scaffold.check.names import (
     magic_code,
     magic_names,
 )
-from scaffold.check.threshold import CLUSTER_MODULES, WRITES, WRITES_BYTES, cluster_import
+from scaffold.check.threshold import CLUSTER_MODULES, WRITES_BYTES, cluster_import, data_writes
 
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
@@ -438,7 +438,7 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
         return
     source = _text(cell.get("source", ""))
     if "<<<<<<<" in source:
-        _cell_conflict(summary, place.rel, number, source)
+        _cell_conflict(summary, place.rel, number, source, cell.get("cell_type") == "markdown")
     if "noqa" in source:
         codes = _noqa(source)
         if codes is not None:
@@ -456,7 +456,7 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
     tags = (cell.get("metadata") or {}).get("tags") or []
     _code_size(summary, source)
     if state.writes is not None:
-        state.writes.append((number, WRITES.findall(source)))
+        state.writes.append((number, data_writes(source)))
     if place.parse and ("%" in source or "!" in source):
         _written_modules(summary, source, cell)
     _code_cell(summary, state, place, number, source, "parameters" in tags)
@@ -482,11 +482,21 @@ def _threshold_writes(summary: Summary, writes: list[tuple[int, list[str]]] | No
         summary.writes = (count, calls[0].rstrip("( ").lstrip("."), cell)
 
 
-def _cell_conflict(summary: Summary, rel: str, number: int, source: str) -> None:
-    match = MERGE_MARKER.search(source)
+# a whole conflict block: its three marker lines in order
+CONFLICT_BLOCK = re.compile(r"^<{7}(?: .*)?\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7}(?: |$)", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~).*?^[ \t]*(?:```|~~~)", re.MULTILINE | re.DOTALL)
+
+
+def _cell_conflict(summary: Summary, rel: str, number: int, source: str, markdown: bool) -> None:
+    """NB105 for a whole conflict block in the cell; in markdown, outside code fences (a
+    tutorial showing git's markers)."""
+    text = (
+        _FENCE.sub(lambda fence: "\n" * fence.group().count("\n"), source) if markdown else source
+    )
+    match = CONFLICT_BLOCK.search(text)
     if match is None:
         return
-    line = source.count("\n", 0, match.start()) + 1
+    line = text.count("\n", 0, match.start()) + 1
     summary.findings.append(
         Finding(
             rel,
@@ -663,7 +673,7 @@ def _parse(summary: Summary, rel: str, number: int, source: str) -> tuple[ast.Mo
     except (RecursionError, MemoryError):
         summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     except SyntaxError as error:
-        if _automagic(source) or MERGE_MARKER.search(source):
+        if _automagic(source) or CONFLICT_BLOCK.search(source):
             return None, code  # automagic runs; NB105 reports conflict markers
         summary.findings.append(
             Finding(

@@ -44,6 +44,21 @@ WRITES = re.compile(
     r"|savez_compressed|dump|write_parquet|write_csv)\s*\("
 )
 WRITES_BYTES = re.compile(WRITES.pattern.encode())
+# A write whose first argument names a page, picture or video (a map's .save("map.html"), an
+# animation's .save("x.mp4")): not data.
+NOT_DATA_FILE = re.compile(
+    r"""\s*[rRbBuUfF]{0,2}(['"])[^'"\n]*\.(?:html?|mp4|gif|png|jpe?g|svg|pdf|avi|mov|webm|webp)\1""",
+    re.IGNORECASE,
+)
+
+
+def data_writes(source: str) -> list[str]:
+    """The calls in ``source`` that write data files or models (``.to_csv(``, ``.save(``...)."""
+    return [
+        match.group()
+        for match in WRITES.finditer(source)
+        if not NOT_DATA_FILE.match(source, match.end())
+    ]
 
 
 @dataclass(frozen=True)
