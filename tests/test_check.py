@@ -722,16 +722,16 @@ def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_th
     assert warm.findings == cold.findings
 
 
-def test_saving_a_page_or_a_video_is_not_a_data_write(lab: Path):
+def test_saving_a_page_or_a_video_is_not_a_data_write(minimal_lab: Path):
     write(
-        lab,
+        minimal_lab,
         "1.0-ab-maps.ipynb",
         code('m = folium.Map()\nm.save("map.html")'),
         code("ani.save('wiggle.mp4', writer=w)\nplt.savefig('a.png')"),
     )
     config = Config(select=("NB815",))
-    assert check(Project(lab), [], config, cwd=lab).findings == []
-    write(lab, "1.1-ab-arrays.ipynb", code('np.save("an_array", x)\nm.save("map.html")'))
-    found = check(Project(lab), [], config, cwd=lab).findings
+    assert check(Project(minimal_lab), [], config, cwd=minimal_lab).findings == []
+    write(minimal_lab, "1.1-ab-arrays.ipynb", code('np.save("an_array", x)\nm.save("map.html")'))
+    found = check(Project(minimal_lab), [], config, cwd=minimal_lab).findings
     assert [(Path(f.path).name, f.code) for f in found] == [("1.1-ab-arrays.ipynb", "NB815")]
     assert "writes data 1 time(s) (save)" in found[0].message
