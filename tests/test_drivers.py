@@ -1,5 +1,5 @@
 """The programs scaffold runs in the project's interpreter, quick: ``_papermill_driver`` and
-``_papermill_shim`` imported in-process, and ``execution.DriverProcess`` against the real
+``_dvc_record`` imported in-process, and ``execution.DriverProcess`` against the real
 driver program in this interpreter (which has no papermill: the runs stop before a kernel,
 which is what these tests need). Real kernels: tests/test_check_run.py, test_run.py and
 test_sweep_local.py (slow)."""
@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from scaffold import _papermill_driver as driver
-from scaffold import _papermill_shim as shim
 from scaffold import execution
 from scaffold.interpreters import Interpreter
 
@@ -77,25 +76,6 @@ def test_main_reports_a_run_that_could_not_start_in_its_result_file(tmp_path: Pa
     assert outcome["ok"] is False
     assert outcome["error"] == "FileNotFoundError"
     assert outcome["executed"] is False
-
-
-def test_the_shim_reads_the_stage_command_or_leaves_it_to_papermill():
-    argv = ["--no-progress-bar", "-k", "python3", "--cwd", "notebooks", "notebooks/a.ipynb"]
-    spec = shim.parse([*argv, "reports/a.ipynb", "-f", "params/a.yaml"])
-    assert spec is not None
-    assert spec["input"] == "notebooks/a.ipynb" and spec["output"] == "reports/a.ipynb"
-    assert spec["parameters_file"] == "params/a.yaml"
-    assert spec["kernel_name"] == "python3" and spec["progress"] is False
-    assert spec["cwd"] == os.path.abspath("notebooks")
-    assert set(spec) <= set(driver.DriverSpec.__annotations__)
-    assert shim.parse([*argv, "reports/a.ipynb", "--log-output"]) is None  # papermill runs it
-    assert shim.parse(["notebooks/a.ipynb"]) is None
-
-
-def test_the_shim_names_a_run_by_its_parameters():
-    sweep = {"runs": [[{"x": 1}, "x=1"], [{"x": 2}, "x=2"]]}
-    assert shim._run_name(sweep, {"x": 2, "other": 0}) == "x=2"
-    assert shim._run_name(sweep, {"x": 3}) is None
 
 
 def _interpreter() -> Interpreter:
