@@ -204,7 +204,7 @@ def _problems(out: str, err: str, runs: Sequence[SweepRun], root: Path) -> list[
     if missing and not problems:
         where = relative(runs[0].plan.output.parent, root)
         problems.append(
-            f"DVC did not record {', '.join(missing)} as experiments ({_last_error(err)}); "
+            f"DVC did not record {', '.join(missing)} as experiments ({_last_error(err)[:-1]}); "
             f"the executed notebooks are in {where}."
         )
     return problems
