@@ -1,15 +1,16 @@
 """Record a sweep's runs as DVC experiments, in the project's interpreter (DVC imported once).
 
-``python _dvc_record.py SPEC.json``: SPEC names the ``stage``, its ``params`` file and its
-``output`` (the executed notebook), and the ``runs``, each with its ``name``, the
-``parameters`` it ran with (set in the params file on top of what is there) and its
-``executed`` notebook. For each run: the parameters go into the params file (DVC's own YAML
-round trip keeps its comments), the executed notebook becomes the stage's output, and
-``dvc exp save STAGE`` commits the stage (``dvc.lock`` gets the run's params and output
-hashes) and saves the workspace as an experiment of the last commit, named after the run
-(``x=1``) when that name is free and a valid ref name, else by DVC. One JSON line per run:
-``{"run": name, "experiment": sha}`` or ``{"run": name, "error": sentence}``. scaffold puts
-the params file, the output and ``dvc.lock`` back afterwards. Standard library and DVC only.
+``python _dvc_record.py SPEC.json RESULTS``: SPEC names the ``stage``, its ``params`` file and
+its ``output`` (the executed notebook); the runs come on stdin as they end, one JSON line
+each, with its ``name``, the ``parameters`` it ran with (set in the params file on top of
+what is there) and its ``executed`` notebook; it ends at the end of stdin. For each run: the
+parameters go into the params file (DVC's own YAML round trip keeps its comments), the
+executed notebook becomes the stage's output, and ``dvc exp save STAGE`` commits the stage
+(``dvc.lock`` gets the run's params and output hashes) and saves the workspace as an
+experiment of the last commit, named after the run (``x=1``) when that name is free and a
+valid ref name, else by DVC. One JSON line per run in RESULTS: ``{"run": name,
+"experiment": sha}`` or ``{"run": name, "error": sentence}``. scaffold puts the params
+file, the output and ``dvc.lock`` back afterwards. Standard library and DVC only.
 """
 
 from __future__ import annotations
@@ -60,13 +61,17 @@ def main(argv: list[str]) -> int:
 
     repo = Repo(".")
     try:
-        for run in spec["runs"]:
-            try:
-                print(json.dumps({"run": run["name"], "experiment": _save(repo, spec, run)}))
-            except Exception as error:
-                message = str(error).strip() or type(error).__name__
-                print(json.dumps({"run": run["name"], "error": message}))
-            sys.stdout.flush()
+        with open(argv[2], "a", encoding="utf-8") as results:
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                run = json.loads(line)
+                try:
+                    result = {"run": run["name"], "experiment": _save(repo, spec, run)}
+                except Exception as error:
+                    result = {"run": run["name"], "error": str(error).strip() or repr(error)}
+                results.write(json.dumps(result) + "\n")
+                results.flush()
     finally:
         repo.close()
     return 0

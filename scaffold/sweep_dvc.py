@@ -9,22 +9,23 @@ docs/development.md), the queue cost several times the pool per run, all of it D
 and a ``dvc exp exec-run`` process per experiment, ``dvc queue status`` polls), none of it
 the notebook. The pool runs the notebooks
 with the core's driver (one driver per slot, the next kernel started while a run executes);
-then one process in the project's interpreter imports DVC once and, for each run, writes the
-run's parameters into the stage's params file and its executed notebook to the stage's
-output, and saves the workspace as an experiment of the last commit (``dvc exp save`` with
+meanwhile one process in the project's interpreter imports DVC once and, as each run ends,
+writes the run's parameters into the stage's params file and its executed notebook to the
+stage's output, and saves the workspace as an experiment of the last commit (``dvc exp save`` with
 the stage as target: ``dvc.lock`` gets the run's params and output hashes). The params file,
 the output and ``dvc.lock`` are put back as they were afterwards, whatever happens.
 
 What the experiment holds is what ``dvc exp save`` takes: the committed files plus the
 workspace's changes to tracked files (as the queue took them), the run's params, and the
 stage's outputs as the workspace holds them. The runs read a copy of the params file, so the
-workspace's copy is free for the recorder.
+workspace's copy is free for the recorder, which records a run while the others go on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -122,58 +123,80 @@ def _reading_a_copy(sweep: Sweep, scratch: Path) -> Sweep:
 def run_experiments(
     sweep: Sweep, interpreter: Interpreter, progress: Progress
 ) -> Iterator[Outcome]:
-    """Run the sweep in the local pool, yield each outcome, then record the runs that
-    succeeded as DVC experiments."""
+    """Run the sweep in the local pool and yield each outcome; each run that succeeds is
+    recorded as a DVC experiment while the others go on (``_dvc_record.py`` in the project's
+    interpreter, under the project lock). The params file, the stage's output and dvc.lock
+    are put back as they were, however the sweep ends."""
     stage = stage_of(Project(sweep.root), sweep.notebook)
     assert stage is not None and stage.params
-    done: list[SweepRun] = []
-    with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as folder:
-        scratch = Path(folder)
-        for outcome in run_pool(_reading_a_copy(sweep, scratch), interpreter, progress):
-            if outcome.status == "done":
-                done.append(outcome.run)
-            yield outcome
-        if done:
-            progress.echo(f"recording {len(done)} run(s) as DVC experiments (dvc exp save)")
-            for problem in record(sweep, interpreter, stage, done, scratch):
-                progress.echo(problem)
-
-
-def record(
-    sweep: Sweep,
-    interpreter: Interpreter,
-    stage: PipelineNotebook,
-    runs: Sequence[SweepRun],
-    scratch: Path,
-) -> list[str]:
-    """Save each of ``runs`` as a DVC experiment (``_dvc_record.py`` in the project's
-    interpreter); the workspace's params file, stage output and dvc.lock are put back as
-    they were. The problems, one sentence each (none when all were recorded)."""
     root = sweep.root
-    assert stage.params
-    spec = {
-        "stage": stage.stage,
-        "params": stage.params,
-        "output": stage.report,
-        "runs": [
-            {"name": run.name, "parameters": run.plan.overrides, "executed": str(run.plan.output)}
-            for run in runs
-        ],
-    }
-    (scratch / "record.json").write_text(json.dumps(spec), encoding="utf-8")
-    kept = {path: _content(root / path) for path in (stage.params, stage.report, LOCK)}
-    with project_lock(root):
+    done: list[SweepRun] = []
+    with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as folder, project_lock(root):
+        scratch = Path(folder)
+        pooled = _reading_a_copy(sweep, scratch)
+        kept = {path: _content(root / path) for path in (stage.params, stage.report, LOCK)}
+        recorder = _start_recorder(interpreter, stage, root, scratch)
         try:
-            done = processes.run(
-                [str(interpreter.python), str(RECORDER), str(scratch / "record.json")],
-                cwd=root,
-                env=interpreter.environment(),
-                check=False,
-            )
+            for outcome in run_pool(pooled, interpreter, progress):
+                if outcome.status == "done":
+                    done.append(outcome.run)
+                    _send(recorder, outcome.run)
+                yield outcome
+            if done:
+                progress.echo(f"recording {len(done)} run(s) as DVC experiments (dvc exp save)")
+            if recorder.stdin is not None:
+                recorder.stdin.close()
+            recorder.wait()
         finally:
+            if recorder.poll() is None:  # interrupted: the runs not yet recorded are not
+                recorder.kill()
+                recorder.wait()
             for path, content in kept.items():
                 _put_back(root / path, content)
-    return _problems(done.text, done.stderr.decode("utf-8", "replace"), runs, root)
+        results = (scratch / "recorded.jsonl").read_text(encoding="utf-8", errors="replace")
+        errors = (scratch / "recorder.log").read_text(encoding="utf-8", errors="replace")
+        for problem in _problems(results, errors, done, root):
+            progress.echo(problem)
+
+
+def _start_recorder(
+    interpreter: Interpreter, stage: PipelineNotebook, root: Path, scratch: Path
+) -> subprocess.Popen[bytes]:
+    """``_dvc_record.py`` waiting for runs on its stdin (one JSON line each); it writes one
+    line per run to recorded.jsonl and its errors to recorder.log in ``scratch``. A
+    long-lived process, so subprocess directly (processes.run is for programs that end)."""
+    spec = {"stage": stage.stage, "params": stage.params, "output": stage.report}
+    (scratch / "record.json").write_text(json.dumps(spec), encoding="utf-8")
+    results = scratch / "recorded.jsonl"
+    results.touch()
+    with (scratch / "recorder.log").open("wb") as log:
+        try:
+            return subprocess.Popen(
+                [
+                    str(interpreter.python),
+                    str(RECORDER),
+                    str(scratch / "record.json"),
+                    str(results),
+                ],
+                cwd=root,
+                env=interpreter.environment(),
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError as error:
+            raise ScaffoldError(f"cannot start {interpreter.python}: {error}.") from None
+
+
+def _send(recorder: subprocess.Popen[bytes], run: SweepRun) -> None:
+    line = {"name": run.name, "parameters": run.plan.overrides, "executed": str(run.plan.output)}
+    if recorder.stdin is None or recorder.poll() is not None:
+        return  # it ended early: the runs it did not record are named at the end
+    try:
+        recorder.stdin.write((json.dumps(line) + "\n").encode("utf-8"))
+        recorder.stdin.flush()
+    except (BrokenPipeError, OSError):
+        return
 
 
 def _content(path: Path) -> bytes | None:
