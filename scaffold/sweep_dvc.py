@@ -4,7 +4,7 @@ show`` lists it with its params and the stage's metrics files, and ``dvc exp app
 it back into the workspace.
 
 Why not DVC's experiment queue: measured in benchmarks/bench.py (``--only queue``, figures in
-docs/development.md), the queue cost several times the pool per run, all of it DVC's own
+docs/development.md), the queue cost about 5x the pool per run (now 1.18x), all of it DVC's own
 (``dvc exp run --queue`` once per run, the celery workers' start, a copy of the repository
 and a ``dvc exp exec-run`` process per experiment, ``dvc queue status`` polls), none of it
 the notebook. The pool runs the notebooks
