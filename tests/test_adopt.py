@@ -416,7 +416,8 @@ def test_modernise_moves_imports_of_moved_functions() -> None:
         "set_matplotlib_formats('svg')\n",
         "from pandas.tools.plotting import scatter_matrix as sm\n"
         "from sklearn.externals import joblib\n"
-        "from sklearn.cross_validation import train_test_split, KFold\n",
+        "from sklearn.cross_validation import train_test_split, KFold\n"
+        "pd.scatter_matrix(df, alpha=0.2)\n",
         "if True:\n    from IPython.core.display import set_matplotlib_formats\n",
     )
     assert cells[0] == (
@@ -428,11 +429,12 @@ def test_modernise_moves_imports_of_moved_functions() -> None:
         "from pandas.plotting import scatter_matrix as sm\nimport joblib\n"
         "from sklearn.cross_validation import KFold\n"  # KFold changed: not moved
         "from sklearn.model_selection import train_test_split\n"
+        "pd.plotting.scatter_matrix(df, alpha=0.2)\n"
     )
     assert cells[2] == (
         "if True:\n    from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
     )
-    assert len(changes) == 5
+    assert len(changes) == 6
 
 
 def test_modernise_renames_the_seaborn_styles() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ PIN_MESSAGE = "Pin the versions that run the notebooks"
 _VERSION_REASONS = ("an error in the code", "missing module")
 LIBRARIES = 4  # libraries searched, at most
 SERIES = 8  # release series tried per library, at most
+BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
 _FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
 _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
 # the kernel's own machinery sits in every traceback: a frame there blames nothing
@@ -126,6 +128,7 @@ class Search:
         self.newest: dict[str, str] = {}
         self.pins: list[Pin] = []
         self.broken: list[str] = []  # the notebooks that failed at the newest versions
+        self.deadline = time.monotonic() + BUDGET
 
     def make(self) -> bool:
         """The scratch environment with the project at its newest versions."""
@@ -236,6 +239,9 @@ class Search:
                   f"older {name}")  # fmt: skip
         version = newest
         for _ in range(SERIES):
+            if time.monotonic() > self.deadline:
+                self.echo(f"  the search's {BUDGET:.0f} s are spent: no older {name} tried")
+                break
             version = self._install_below(name, version) or ""
             if not version:
                 break
@@ -251,6 +257,7 @@ class Search:
                 why = f"{name} {newest} breaks {', '.join(fixed)} ({first})"
                 self.pins.append(Pin(name, version, why))
                 return fixed
+            self.echo(f"  {name} {version}: still failing")
         if newest:
             self._install(f"{name}=={newest}")
         return []
