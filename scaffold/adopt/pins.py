@@ -129,6 +129,7 @@ class Search:
         self.pins: list[Pin] = []
         self.broken: list[str] = []  # the notebooks that failed at the newest versions
         self.deadline = time.monotonic() + BUDGET
+        self.first: dict[str, str] = {}  # notebook -> its error at the newest versions
 
     def make(self) -> bool:
         """The scratch environment with the project at its newest versions."""
@@ -174,6 +175,8 @@ class Search:
     def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
         """Search the libraries the failures name, one at a time."""
         self.broken = list(broken)
+        self.first = {notebook: trace.splitlines()[0][:90] for notebook, trace in broken.items()
+                      if trace}  # fmt: skip
         for notebook in self.absent(broken):
             broken.pop(notebook, None)
         tried: set[str] = set()
@@ -212,8 +215,8 @@ class Search:
                 broken[notebook] = failure.trace
             if ran:
                 self.echo(f"  {name} (absent) runs {', '.join(ran)}")
-                first = broken[ran[0]].splitlines()[0][:90] if broken.get(ran[0]) else ""
-                self.pins.append(Pin(name, "", f"{', '.join(ran)} need it ({first})"))
+                why = f"{', '.join(ran)} need it ({self.first.get(ran[0])})"
+                self.pins.append(Pin(name, "", why))
                 fixed += ran
         return fixed
 
@@ -254,7 +257,7 @@ class Search:
                 broken[notebook] = failure.trace  # the next failure may name another library
             if fixed:
                 self.echo(f"  {name} {version} runs {', '.join(fixed)}")
-                why = f"{name} {newest} breaks {', '.join(fixed)} ({first})"
+                why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
                 self.pins.append(Pin(name, version, why))
                 return fixed
             self.echo(f"  {name} {version}: still failing")
