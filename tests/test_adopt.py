@@ -709,3 +709,21 @@ def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
     )
     changed = git("show", "--name-only", "--format=%s", "HEAD", cwd=repo).splitlines()
     assert changed == ["Modernise removed APIs (mechanical rewrites)", "", "src/book/preamble.py"]
+
+
+def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
+    from scaffold.adopt.pins import probe
+
+    removed = (
+        "ImportError: `load_boston` has been removed from scikit-learn since version 1.2.\n"
+        "Cell In[4], line 1\n----> 1 from sklearn.datasets import load_boston\n"
+        "      2 boston = load_boston()\n"
+        "File /env/lib/python3.11/site-packages/sklearn/datasets/__init__.py:156, in __getattr__\n"
+    )
+    assert probe(removed) == "from sklearn.datasets import load_boston"
+    assert probe("AttributeError: module 'numpy' has no attribute 'float'\n") == (
+        "import numpy; numpy.float"
+    )
+    called = "TypeError: bad\nCell In[2], line 3\n----> 3 frame.hist(normed=True)\n"
+    assert probe(called) is None  # not an import: the notebook itself is run
+    assert probe("ImportError: x\n----> 1 from .local import thing\n") is None

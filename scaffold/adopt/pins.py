@@ -31,7 +31,7 @@ from scaffold.project import Project
 PIN_MESSAGE = "Pin the versions that run the notebooks"
 _VERSION_REASONS = ("an error in the code", "missing module")
 LIBRARIES = 4  # libraries searched, at most
-SERIES = 8  # release series tried per library, at most
+SERIES = 12  # release series tried per library, at most
 BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
 _FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
 _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
@@ -95,6 +95,33 @@ def absent_modules(trace: str) -> list[str]:
         if top not in found:
             found.append(top)
     return found
+
+
+_ARROW = re.compile(r"^-+> *\d+ (.+)$", re.M)
+_NO_ATTRIBUTE = re.compile(r"^AttributeError: module '([A-Za-z_][\w.]*)' has no attribute '(\w+)'")
+
+
+def probe(trace: str) -> str | None:
+    """A line of Python that fails as the notebook failed, to try a version in a second: the
+    import statement the notebook failed on, or the attribute a module lacks."""
+    import ast
+
+    missing_attribute = _NO_ATTRIBUTE.match(trace)
+    if missing_attribute:
+        module, name = missing_attribute.groups()
+        return f"import {module}; {module}.{name}"
+    arrow = _ARROW.search(trace)
+    if arrow is None:
+        return None
+    line = arrow.group(1).strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return None
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    if isinstance(statement, ast.ImportFrom) and statement.level:
+        return None  # relative: not importable from a one-line program
+    return line if isinstance(statement, ast.Import | ast.ImportFrom) else None
 
 
 def find_pins(
@@ -248,6 +275,9 @@ class Search:
             version = self._install_below(name, version) or ""
             if not version:
                 break
+            if not self._probes_pass(notebooks, broken):
+                self.echo(f"  {name} {version}: still failing (the failing line, tried alone)")
+                continue
             still = self.fails(notebooks)
             if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
                 self._install("numpy<2")
@@ -264,6 +294,18 @@ class Search:
         if newest:
             self._install(f"{name}=={newest}")
         return []
+
+    def _probes_pass(self, notebooks: list[str], broken: dict[str, str]) -> bool:
+        """False when the line each notebook failed on fails alone too (a second, instead of
+        running the notebooks); True when some notebook has no such line."""
+        for notebook in notebooks:
+            line = probe(broken.get(notebook, ""))
+            if line is None:
+                return True
+            result = processes.run([str(self.python), "-c", line], check=False, timeout=120)
+            if result.ok:
+                return True
+        return False
 
     def _install(self, requirement: str) -> bool:
         uv = processes.find_tool("uv") or "uv"
