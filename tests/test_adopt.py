@@ -416,7 +416,8 @@ def test_modernise_moves_imports_of_moved_functions() -> None:
         "set_matplotlib_formats('svg')\n",
         "from pandas.tools.plotting import scatter_matrix as sm\n"
         "from sklearn.externals import joblib\n"
-        "from sklearn.cross_validation import train_test_split, KFold\n",
+        "from sklearn.cross_validation import train_test_split, KFold\n"
+        "pd.scatter_matrix(df, alpha=0.2)\n",
         "if True:\n    from IPython.core.display import set_matplotlib_formats\n",
     )
     assert cells[0] == (
@@ -428,11 +429,12 @@ def test_modernise_moves_imports_of_moved_functions() -> None:
         "from pandas.plotting import scatter_matrix as sm\nimport joblib\n"
         "from sklearn.cross_validation import KFold\n"  # KFold changed: not moved
         "from sklearn.model_selection import train_test_split\n"
+        "pd.plotting.scatter_matrix(df, alpha=0.2)\n"
     )
     assert cells[2] == (
         "if True:\n    from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
     )
-    assert len(changes) == 5
+    assert len(changes) == 6
 
 
 def test_modernise_renames_the_seaborn_styles() -> None:
@@ -707,3 +709,21 @@ def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
     )
     changed = git("show", "--name-only", "--format=%s", "HEAD", cwd=repo).splitlines()
     assert changed == ["Modernise removed APIs (mechanical rewrites)", "", "src/book/preamble.py"]
+
+
+def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
+    from scaffold.adopt.pins import probe
+
+    removed = (
+        "ImportError: `load_boston` has been removed from scikit-learn since version 1.2.\n"
+        "Cell In[4], line 1\n----> 1 from sklearn.datasets import load_boston\n"
+        "      2 boston = load_boston()\n"
+        "File /env/lib/python3.11/site-packages/sklearn/datasets/__init__.py:156, in __getattr__\n"
+    )
+    assert probe(removed) == "from sklearn.datasets import load_boston"
+    assert probe("AttributeError: module 'numpy' has no attribute 'float'\n") == (
+        "import numpy; numpy.float"
+    )
+    called = "TypeError: bad\nCell In[2], line 3\n----> 3 frame.hist(normed=True)\n"
+    assert probe(called) is None  # not an import: the notebook itself is run
+    assert probe("ImportError: x\n----> 1 from .local import thing\n") is None

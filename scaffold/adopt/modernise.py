@@ -12,7 +12,8 @@ each a renamed keyword, option or module with the same meaning:
 - ``from IPython.display import set_matplotlib_formats`` (gone in IPython 8) -> from
   ``matplotlib_inline.backend_inline``;
 - matplotlib's ``'seaborn-*'`` styles (renamed in 3.6, gone in 3.8) -> ``'seaborn-v0_8-*'``;
-- ``pandas.tools.plotting`` -> ``pandas.plotting``; ``from sklearn.externals import joblib``
+- ``pandas.tools.plotting`` -> ``pandas.plotting``, ``pd.scatter_matrix`` ->
+  ``pd.plotting.scatter_matrix``; ``from sklearn.externals import joblib``
   -> ``import joblib``; ``from sklearn.cross_validation import train_test_split`` ->
   ``sklearn.model_selection``.
 
@@ -174,7 +175,22 @@ def _call_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]
         return _whitespace_edits(call, lines)
     if name in {"use", "context"} and isinstance(call.func, ast.Attribute):
         return _style_edits(call, lines)
+    if name == "scatter_matrix":
+        return _plotting_edits(call, lines)
     return []
+
+
+def _plotting_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``pd.scatter_matrix(...)`` (gone in pandas 1.0) -> ``pd.plotting.scatter_matrix``."""
+    func = call.func
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    if not (isinstance(owner, ast.Name) and owner.id in {"pd", "pandas"}):
+        return []
+    text = _segment(lines, func)
+    if text != f"{owner.id}.scatter_matrix":
+        return []
+    new = f"{owner.id}.plotting.scatter_matrix"
+    return [(_replace(func, text, new), "pandas 1.0 moved it to pandas.plotting")]
 
 
 def _option_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from scaffold.project import Project
 PIN_MESSAGE = "Pin the versions that run the notebooks"
 _VERSION_REASONS = ("an error in the code", "missing module")
 LIBRARIES = 4  # libraries searched, at most
-SERIES = 8  # release series tried per library, at most
+SERIES = 12  # release series tried per library, at most
+BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
 _FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
 _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
 # the kernel's own machinery sits in every traceback: a frame there blames nothing
@@ -95,6 +97,33 @@ def absent_modules(trace: str) -> list[str]:
     return found
 
 
+_ARROW = re.compile(r"^-+> *\d+ (.+)$", re.M)
+_NO_ATTRIBUTE = re.compile(r"^AttributeError: module '([A-Za-z_][\w.]*)' has no attribute '(\w+)'")
+
+
+def probe(trace: str) -> str | None:
+    """A line of Python that fails as the notebook failed, to try a version in a second: the
+    import statement the notebook failed on, or the attribute a module lacks."""
+    import ast
+
+    missing_attribute = _NO_ATTRIBUTE.match(trace)
+    if missing_attribute:
+        module, name = missing_attribute.groups()
+        return f"import {module}; {module}.{name}"
+    arrow = _ARROW.search(trace)
+    if arrow is None:
+        return None
+    line = arrow.group(1).strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return None
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    if isinstance(statement, ast.ImportFrom) and statement.level:
+        return None  # relative: not importable from a one-line program
+    return line if isinstance(statement, ast.Import | ast.ImportFrom) else None
+
+
 def find_pins(
     plan: Plan, outcomes: list[Outcome], python: Path, timeout: float, echo: Callable[[str], object]
 ) -> Pinned | None:
@@ -126,6 +155,8 @@ class Search:
         self.newest: dict[str, str] = {}
         self.pins: list[Pin] = []
         self.broken: list[str] = []  # the notebooks that failed at the newest versions
+        self.deadline = time.monotonic() + BUDGET
+        self.first: dict[str, str] = {}  # notebook -> its error at the newest versions
 
     def make(self) -> bool:
         """The scratch environment with the project at its newest versions."""
@@ -171,6 +202,8 @@ class Search:
     def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
         """Search the libraries the failures name, one at a time."""
         self.broken = list(broken)
+        self.first = {notebook: trace.splitlines()[0][:90] for notebook, trace in broken.items()
+                      if trace}  # fmt: skip
         for notebook in self.absent(broken):
             broken.pop(notebook, None)
         tried: set[str] = set()
@@ -209,8 +242,8 @@ class Search:
                 broken[notebook] = failure.trace
             if ran:
                 self.echo(f"  {name} (absent) runs {', '.join(ran)}")
-                first = broken[ran[0]].splitlines()[0][:90] if broken.get(ran[0]) else ""
-                self.pins.append(Pin(name, "", f"{', '.join(ran)} need it ({first})"))
+                why = f"{', '.join(ran)} need it ({self.first.get(ran[0])})"
+                self.pins.append(Pin(name, "", why))
                 fixed += ran
         return fixed
 
@@ -236,9 +269,15 @@ class Search:
                   f"older {name}")  # fmt: skip
         version = newest
         for _ in range(SERIES):
+            if time.monotonic() > self.deadline:
+                self.echo(f"  the search's {BUDGET:.0f} s are spent: no older {name} tried")
+                break
             version = self._install_below(name, version) or ""
             if not version:
                 break
+            if not self._probes_pass(notebooks, broken):
+                self.echo(f"  {name} {version}: still failing (the failing line, tried alone)")
+                continue
             still = self.fails(notebooks)
             if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
                 self._install("numpy<2")
@@ -248,12 +287,25 @@ class Search:
                 broken[notebook] = failure.trace  # the next failure may name another library
             if fixed:
                 self.echo(f"  {name} {version} runs {', '.join(fixed)}")
-                why = f"{name} {newest} breaks {', '.join(fixed)} ({first})"
+                why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
                 self.pins.append(Pin(name, version, why))
                 return fixed
+            self.echo(f"  {name} {version}: still failing")
         if newest:
             self._install(f"{name}=={newest}")
         return []
+
+    def _probes_pass(self, notebooks: list[str], broken: dict[str, str]) -> bool:
+        """False when the line each notebook failed on fails alone too (a second, instead of
+        running the notebooks); True when some notebook has no such line."""
+        for notebook in notebooks:
+            line = probe(broken.get(notebook, ""))
+            if line is None:
+                return True
+            result = processes.run([str(self.python), "-c", line], check=False, timeout=120)
+            if result.ok:
+                return True
+        return False
 
     def _install(self, requirement: str) -> bool:
         uv = processes.find_tool("uv") or "uv"

@@ -99,6 +99,7 @@ def _trace(folder: Path, number: int | None) -> str:
     cell = failed_cell(outputs[0]) if outputs else None
     error = (cell or {}).get("error") or {}
     lines = error.get("traceback") or []
-    head = f"{error.get('ename', '')}: {error.get('evalue', '')}"
+    evalue = next((line for line in str(error.get("evalue", "")).splitlines() if line.strip()), "")
+    head = f"{error.get('ename', '')}: {evalue.strip()}"
     text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else ""
     return _ANSI.sub("", f"{head}\n{text}") if error else ""
