@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from scaffold.check.model import Config, Finding, codes_where
 from scaffold.check.notebook import Summary, analyse, forget_folders
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
+from scaffold.processes import git
 from scaffold.project import Project
 
 NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -739,16 +739,10 @@ def _stage_rules(
 
 def _data_rules(root: Path, config: Config) -> list[Finding]:
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        listed = git("ls-files", "-z", "--cached", cwd=root, check=False, timeout=60)
+    except ScaffoldError:  # no git, or it hung: the data rules need the git index
         return []
-    if listed.returncode != 0:
+    if not listed.ok:
         return []
     limit = config.threshold("max-data-kb") * 1024
     found = []
