@@ -268,6 +268,7 @@ class Search:
         self.echo(f"{len(notebooks)} notebook(s) fail in {name} {newest} ({first}); trying "
                   f"older {name}")  # fmt: skip
         version = newest
+        before = {notebook: broken[notebook] for notebook in notebooks}
         for _ in range(SERIES):
             if time.monotonic() > self.deadline:
                 self.echo(f"  the search's {BUDGET:.0f} s are spent: no older {name} tried")
@@ -284,6 +285,7 @@ class Search:
                 self.pins.append(Pin(name, version, why))
                 return fixed
         self._restore(name)
+        broken.update(before)  # failures seen at older versions name no library to search
         return []
 
     def _try(
