@@ -268,6 +268,7 @@ class Search:
         self.echo(f"{len(notebooks)} notebook(s) fail in {name} {newest} ({first}); trying "
                   f"older {name}")  # fmt: skip
         version = newest
+        before = {notebook: broken[notebook] for notebook in notebooks}
         for _ in range(SERIES):
             if time.monotonic() > self.deadline:
                 self.echo(f"  the search's {BUDGET:.0f} s are spent: no older {name} tried")
@@ -278,22 +279,39 @@ class Search:
             if not self._probes_pass(notebooks, broken):
                 self.echo(f"  {name} {version}: still failing (the failing line, tried alone)")
                 continue
-            still = self.fails(notebooks)
-            if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
-                self._install("numpy<2")
-                still = self.fails(notebooks)
-            fixed = [notebook for notebook in notebooks if notebook not in still]
-            for notebook, failure in still.items():
-                broken[notebook] = failure.trace  # the next failure may name another library
+            fixed = self._try(name, version, notebooks, broken)
             if fixed:
-                self.echo(f"  {name} {version} runs {', '.join(fixed)}")
                 why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
                 self.pins.append(Pin(name, version, why))
                 return fixed
-            self.echo(f"  {name} {version}: still failing")
-        if newest:
-            self._install(f"{name}=={newest}")
+        self._restore(name)
+        broken.update(before)  # failures seen at older versions name no library to search
         return []
+
+    def _try(
+        self, name: str, version: str, notebooks: list[str], broken: dict[str, str]
+    ) -> list[str]:
+        """Run the notebooks at this version (with numpy<2 if it was built for NumPy 1); the
+        ones that run."""
+        still = self.fails(notebooks)
+        if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
+            self._install("numpy<2")
+            still = self.fails(notebooks)
+        fixed = [notebook for notebook in notebooks if notebook not in still]
+        for notebook, failure in still.items():
+            broken[notebook] = failure.trace  # the next failure may name another library
+        if fixed:
+            self.echo(f"  {name} {version} runs {', '.join(fixed)}")
+        else:
+            now = next(iter(still.values())).trace.splitlines() if still else []
+            self.echo(f"  {name} {version}: still failing ({now[0][:90] if now else ''})")
+        return fixed
+
+    def _restore(self, name: str) -> None:
+        """``name`` back at its newest, and numpy if it went below 2 for an old build."""
+        for back in (name, "numpy"):
+            if self.newest.get(back) and self.versions().get(back) != self.newest[back]:
+                self._install(f"{back}=={self.newest[back]}")
 
     def _probes_pass(self, notebooks: list[str], broken: dict[str, str]) -> bool:
         """False when the line each notebook failed on fails alone too (a second, instead of
