@@ -806,7 +806,8 @@ def _queue_project(work: Path, env: dict[str, str]) -> tuple[Path, str]:
 
 
 def queue_bench(runs: int, count: int = 4) -> None:
-    """Per-run cost of a sweep through DVC's experiment queue against the local pool, the
+    """Per-run cost of a sweep of a DVC stage (each run a DVC experiment; through DVC's
+    experiment queue before, now the pool and ``dvc exp save``) against the local pool, the
     same notebook (a production notebook of a fresh project) at -j 2."""
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -818,13 +819,15 @@ def queue_bench(runs: int, count: int = 4) -> None:
         queue = [*SCAFFOLD, "run", stem, *grid]
         done = subprocess.run(queue, cwd=project, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            print(f"scaffold run --grid (DVC queue) failed:\n{done.stdout}{done.stderr}")
+            print(f"scaffold run --grid (DVC stage) failed:\n{done.stdout}{done.stderr}")
             return
         cases = {
             f"local pool, {count} runs -j 2": _median_run(
                 [*SCAFFOLD, "run", "9.0", *grid], project, env, runs
             ),
-            f"DVC experiment queue, {count} runs -j 2": _median_run(queue, project, env, runs),
+            f"DVC stage (each run a DVC experiment), {count} runs -j 2": _median_run(
+                queue, project, env, runs
+            ),
         }
     print(f"\n| sweep backends (median of {runs}) | seconds | per run | vs local pool |")
     print("|---|---:|---:|---:|")

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from scaffold.check import spark
+from scaffold.check import checker, spark
 from scaffold.check.model import Config, Finding
 from scaffold.project import Project
 
@@ -53,7 +53,9 @@ def main(corpus: Path) -> None:
     for root in sorted(path for path in corpus.iterdir() if path.is_dir()):
         paths = sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
         start = time.perf_counter()
-        findings = spark.rules(Project(root), paths, Config(select=("NB41",)))
+        config = Config(select=("NB41",))
+        chosen = checker.summaries(root, paths, use_cache=False)
+        findings = spark.rules(Project(root), chosen, config)
         took += time.perf_counter() - start
         for finding in findings:
             counts[finding.code] += 1

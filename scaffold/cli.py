@@ -145,9 +145,9 @@ def new(
     ] = None,
 ) -> None:
     """Create a new project from the scaffold template."""
+    from scaffold.credentials import Credentials
     from scaffold.generate import create, plan_new
     from scaffold.interrupts import settle
-    from scaffold.remotes import Credentials
     from scaffold.sources import chosen_template
 
     with user_errors(), chosen_template(template, vcs_ref) as (chosen, source):
@@ -439,7 +439,7 @@ def add_remote(
     ] = False,
 ) -> None:
     """Add a DVC remote to the project you are in; secrets go only to .dvc/config.local."""
-    from scaffold.remotes import Credentials
+    from scaffold.credentials import Credentials
     from scaffold.remotes import add_remote as add
 
     with user_errors():
@@ -1113,7 +1113,13 @@ def share_jupyterhub(
 
     with user_errors():
         link = jupyterhub_link(
-            open_project(), hub, notebook=notebook, branch=branch, repo=repo, badge=badge
+            open_project(),
+            hub,
+            notebook=notebook,
+            branch=branch,
+            repo=repo,
+            badge=badge,
+            cwd=Path.cwd(),
         )
     typer.echo(link.url)
     for change in link.changes:

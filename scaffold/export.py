@@ -253,26 +253,7 @@ def airflow_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
         root_env_name=f"{env}_PROJECT_ROOT",
         root_variable_name=f"{env.lower()}_project_root",
         reports_env_name=f"{env}_REPORTS_DIR",
-        settings="\n".join(
-            [
-                _call(
-                    "PROJECT_ROOT = setting",
-                    [
-                        literal(f"{env}_PROJECT_ROOT"),
-                        literal(f"{env.lower()}_project_root"),
-                        f"Path(__file__).resolve().parents[{depth}]",
-                    ],
-                ),
-                _call(
-                    "REPORTS = setting",
-                    [
-                        literal(f"{env}_REPORTS_DIR"),
-                        literal(f"{env.lower()}_reports_dir"),
-                        'PROJECT_ROOT / "reports"',
-                    ],
-                ),
-            ]
-        ),
+        settings=_settings(env, depth, variables=True),
         tasks="\n".join(lines),
     )
 
@@ -310,24 +291,7 @@ def dagster_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
     return dict(
         root_env_name=f"{env}_PROJECT_ROOT",
         reports_env_name=f"{env}_REPORTS_DIR",
-        settings="\n".join(
-            [
-                _call(
-                    "PROJECT_ROOT = Path",
-                    [
-                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
-                        f" or Path(__file__).resolve().parents[{depth}]"
-                    ],
-                ),
-                _call(
-                    "REPORTS = Path",
-                    [
-                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
-                        ' or PROJECT_ROOT / "reports"'
-                    ],
-                ),
-            ]
-        ),
+        settings=_settings(env, depth),
         assets="\n".join(lines),
     )
 
@@ -446,24 +410,7 @@ def prefect_values(tasks: Sequence[Task], options: Options) -> dict[str, str]:
         "function": _flow_function(options.repo),
         "root_env_name": f"{env}_PROJECT_ROOT",
         "reports_env_name": f"{env}_REPORTS_DIR",
-        "settings": "\n".join(
-            [
-                _call(
-                    "PROJECT_ROOT = Path",
-                    [
-                        f"os.environ.get({literal(f'{env}_PROJECT_ROOT')})"
-                        f" or Path(__file__).resolve().parents[{options.depth}]"
-                    ],
-                ),
-                _call(
-                    "REPORTS = Path",
-                    [
-                        f"os.environ.get({literal(f'{env}_REPORTS_DIR')})"
-                        ' or PROJECT_ROOT / "reports"'
-                    ],
-                ),
-            ]
-        ),
+        "settings": _settings(env, options.depth),
         "calls": "\n".join(lines),
     }
 
@@ -517,6 +464,25 @@ def _call(prefix: str, args: Sequence[str], limit: int = 99) -> str:
     return f"{prefix}(\n" + "".join(f"    {arg},\n" for arg in args) + ")"
 
 
+def _settings(env: str, depth: int, variables: bool = False) -> str:
+    """The ``PROJECT_ROOT`` and ``REPORTS`` lines of a generated file: the environment
+    variable, else (``variables``: Airflow's ``setting``) an Airflow Variable, else the project
+    the file is in and its reports/."""
+    defaults = {
+        "PROJECT_ROOT": ("PROJECT_ROOT", f"Path(__file__).resolve().parents[{depth}]"),
+        "REPORTS": ("REPORTS_DIR", 'PROJECT_ROOT / "reports"'),
+    }
+    lines = []
+    for name, (suffix, default) in defaults.items():
+        variable = literal(f"{env}_{suffix}")
+        if variables:
+            args = [variable, literal(f"{env.lower()}_{suffix.lower()}"), default]
+            lines.append(_call(f"{name} = setting", args))
+        else:
+            lines.append(_call(f"{name} = Path", [f"os.environ.get({variable}) or {default}"]))
+    return "\n".join(lines)
+
+
 def _fill(template: str, **values: str) -> str:
     return string.Template(template).substitute(values)
 
@@ -524,7 +490,9 @@ def _fill(template: str, **values: str) -> str:
 def source(target: Target, tasks: Sequence[Task], options: Options) -> str:
     """The generated file's body (without the header): the target's template, filled."""
     spec = TARGETS[target]
-    return string.Template(spec.template).substitute(spec.writer(tasks, options))
+    # the helpers every target's file defines (each file stands alone), written once here
+    shared = {"parameters": _PARAMETERS}
+    return string.Template(spec.template).substitute(shared, **spec.writer(tasks, options))
 
 
 def header(target: Target, body: str) -> str:
@@ -767,6 +735,16 @@ def missing_packages(
     return tuple(result.text.split())
 
 
+_PARAMETERS = '''\
+def parameters(params_file: str | None, inline: dict) -> dict:
+    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
+    values = {}
+    if params_file:
+        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    return {**values, **inline}
+'''
+
 _AIRFLOW = '''\
 """Airflow DAG ${dag_name}: the notebook pipeline of dvc.yaml, one task per stage.
 
@@ -816,14 +794,7 @@ def setting(env: str, variable: str, default: Path) -> Path:
 ${settings}
 
 
-def parameters(params_file: str | None, inline: dict) -> dict:
-    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
-    values = {}
-    if params_file:
-        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle) or {}
-    return {**values, **inline}
-
+${parameters}
 
 class NotebookStage(PapermillOperator):
     """PapermillOperator in the stage's working directory, into a per-run folder.
@@ -890,14 +861,7 @@ from dagster import AssetExecutionContext, Definitions, MaterializeResult, Metad
 ${settings}
 
 
-def parameters(params_file: str | None, inline: dict) -> dict:
-    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
-    values = {}
-    if params_file:
-        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle) or {}
-    return {**values, **inline}
-
+${parameters}
 
 def notebook_asset(name, deps, *, notebook, report, params_file, inline, cwd, kernel, language):
     """An asset that executes ``notebook`` with papermill into the run's folder."""
@@ -1071,14 +1035,7 @@ from prefect.runtime import flow_run
 ${settings}
 
 
-def parameters(params_file: str | None, inline: dict) -> dict:
-    """The parameters dvc repro gives the notebook: its params file, then the cmd's -y/-p/-r."""
-    values = {}
-    if params_file:
-        with open(PROJECT_ROOT / params_file, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle) or {}
-    return {**values, **inline}
-
+${parameters}
 
 @task
 def run_notebook(*, notebook, report, params_file, inline, cwd, kernel, language) -> str:

@@ -11,7 +11,6 @@ escapes stay as they were.
 from __future__ import annotations
 
 import ast
-import builtins
 import difflib
 import io
 import itertools
@@ -19,7 +18,6 @@ import json
 import keyword
 import re
 import shlex
-import symtable
 import sys
 import tempfile
 import tokenize
@@ -32,11 +30,12 @@ from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.ipynb import dumped
 from scaffold.layout import Package, check_module_name, find_package
 from scaffold.project import Project
+from scaffold.pycode import BUILTINS, formatted, free_names
 
 DEFAULT_MODULE = "utils"
-_BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "display", "get_ipython"}
 
 
 @dataclass
@@ -295,24 +294,6 @@ def _refuse_differing(name: str, versions: list[list[_Found]], picked: bool) -> 
     )
 
 
-def _free_names(source: str) -> set[str]:
-    """The global names a top-level definition's code reads."""
-    table = symtable.symtable(source, "<extract>", "exec")
-    names = {
-        s.get_name()
-        for s in table.get_symbols()
-        if s.is_referenced() and not s.is_assigned() and not s.is_imported()
-    }
-    stack = list(table.get_children())
-    while stack:
-        scope = stack.pop()
-        stack.extend(scope.get_children())
-        for symbol in scope.get_symbols():
-            if symbol.is_global() and symbol.is_referenced():
-                names.add(symbol.get_name())
-    return names
-
-
 def _needed_imports(kept: _Found, known: set[str], params: Sequence[str] = ()) -> list[str]:
     """The notebook's import lines ``kept`` needs; refuse a name the module cannot have
     (a notebook global named in ``params`` becomes a parameter instead)."""
@@ -323,7 +304,7 @@ def _needed_imports(kept: _Found, known: set[str], params: Sequence[str] = ()) -
             "shell escapes; a module cannot, so rewrite them in Python first."
         )
     needed = []
-    for free in sorted(_free_names(body) - _BUILTINS - known - set(params)):
+    for free in sorted(free_names(body) - BUILTINS - known - set(params)):
         if free not in notebook.imports:
             _refuse_free(name, notebook, free)
         needed.append(notebook.imports[free])
@@ -333,7 +314,7 @@ def _needed_imports(kept: _Found, known: set[str], params: Sequence[str] = ()) -
 def notebook_globals(kept: _Found, known: set[str]) -> list[str]:
     """The notebook globals (assigned, not imported or defined) the definition reads."""
     notebook = kept.notebook
-    free = _free_names(kept.body) - _BUILTINS - known
+    free = free_names(kept.body) - BUILTINS - known
     return sorted(
         name
         for name in free
@@ -481,17 +462,6 @@ def _module_imports(existing: str, needed: list[str], package: str) -> str:
 # -- writing the module -----------------------------------------------------------------------
 
 
-def dumped(original: str, data: Any) -> str:
-    """``data`` as JSON laid out like ``original`` (Jupyter's indent and key order)."""
-    second = original.split("\n", 2)[1] if "\n" in original else ""
-    indent = len(second) - len(second.lstrip(" ")) or 1
-    for sort_keys in (True, False):
-        text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
-        if text.rstrip("\n") == original.rstrip("\n"):
-            break
-    return text + ("\n" if original.endswith("\n") else "")
-
-
 def _set_source(cell: dict[str, Any], text: str) -> None:
     cell["source"] = text.splitlines(keepends=True) if isinstance(cell["source"], list) else text
 
@@ -562,27 +532,6 @@ def _stub(package: str, module: str, body: str) -> str:
     names += [args.vararg.arg] if args.vararg else []
     names += [a.arg for a in args.kwonlyargs] + ([args.kwarg.arg] if args.kwarg else [])
     return TEST_STUB.format(**values, parameters=json.dumps(names))
-
-
-def formatted(text: str, root: Path, name: str, package: str | None = None) -> str:
-    """``text`` formatted by ruff with the project's settings (isort's order too, with
-    ``package`` first-party); unchanged when ruff is not installed or cannot format it."""
-    from scaffold import processes
-
-    ruff = processes.find_tool("ruff")
-    if ruff is None:
-        return text
-    steps = [["format", "--quiet", "-"]]
-    if package:
-        first = ["--config", f"lint.isort.known-first-party = [{json.dumps(package)}]"]
-        steps.insert(0, ["check", "--select", "I", "--fix", *first, "--quiet", "-"])
-    for args in steps:
-        done = processes.run(
-            [ruff, *args, "--stdin-filename", name], cwd=root, input=text, check=False
-        )
-        if done.text and (done.ok or args[0] == "check"):
-            text = done.text
-    return text
 
 
 def _module_writes(
@@ -1055,7 +1004,7 @@ def _orphaned_imports(notebook: _Notebook, copies: list[_Found], texts: dict[int
     wanted: set[str] = set()
     for one in copies:
         try:
-            wanted |= _free_names(blank_magics(one.body)) & set(notebook.imports)
+            wanted |= free_names(blank_magics(one.body)) & set(notebook.imports)
         except SyntaxError:
             continue
     if not wanted:

@@ -475,18 +475,18 @@ def _sort(cells: list[_Cell], parameters: Sequence[Parameter]) -> _Code:
 
 def _liftable(candidates: dict[str, tuple[_Cell, ast.stmt]], imported: set[str]) -> set[str]:
     """The definitions that read only built-ins, hoisted imports and each other."""
-    from scaffold.extract import _BUILTINS, _free_names
+    from scaffold.pycode import BUILTINS, free_names
 
     free = {}
     for name, (cell, node) in candidates.items():
         start, end = _span(node)
-        free[name] = _free_names("\n".join(cell.source.split("\n")[start:end]))
+        free[name] = free_names("\n".join(cell.source.split("\n")[start:end]))
     lifted = set(candidates)
     changed = True
     while changed:  # a definition moves only when all it reads moves too (or is built in)
         changed = False
         for name in sorted(lifted):
-            if not free[name] <= _BUILTINS | imported | lifted:
+            if not free[name] <= BUILTINS | imported | lifted:
                 lifted.discard(name)
                 changed = True
     return lifted
@@ -725,8 +725,9 @@ def plan_graduate(
 ) -> Plan:
     """What graduating ``notebook`` writes; nothing written."""
     from scaffold.execution import resolve_notebook
-    from scaffold.extract import dumped, formatted
+    from scaffold.ipynb import dumped
     from scaffold.layout import check_module_name
+    from scaffold.pycode import formatted
 
     root = project.root
     path = resolve_notebook(root, notebook, cwd or Path.cwd())
@@ -762,6 +763,8 @@ def plan_graduate(
     ]
     if not helper_path.exists():
         writes.insert(0, Write(helper_path, HELPER.format(package=package.name)))
+    elif not read_text(helper_path, root).strip():  # a bare package marker: nothing to keep
+        writes.insert(0, Write(helper_path, HELPER.format(package=package.name), create=False))
     elif "def main(" not in read_text(helper_path, root):
         raise ScaffoldError(
             f"{relative(helper_path, root)} exists without main(); scaffold graduate needs "

@@ -21,10 +21,11 @@ from typing import Any
 from scaffold import parameters as params
 from scaffold.errors import ScaffoldError
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.ipynb import KERNELSPEC, LANGUAGE_INFO, PARAMETERS_HEADER, code_deps
+from scaffold.ipynb import next_number as next_number
 from scaffold.layout import (
     NOTEBOOKS_DIR,
     PARAMS_DIR,
-    RAW_DATA_DIR,
     REPORTS_DIR,
     Package,
     check_initials,
@@ -37,14 +38,7 @@ from scaffold.project import Project
 OVERRIDE = Path(".scaffold", "templates", "notebook.ipynb")
 """A project's own notebook template, relative to its root."""
 
-NAME = re.compile(r"^(?P<phase>\d+)\.(?P<seq>\d+)-(?P<rest>.+)$")
 SLUG_MAX = 60
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-LANGUAGE_INFO = {"name": "python"}
-PARAMETERS_HEADER = (
-    "# Parameters: defaults for interactive runs. papermill overrides them from\n"
-    "# params/{stem}.yaml (if present) and `-p` options."
-)
 # The last cell of every notebook: scaffold run --grid reads the dict it shows (scaffold.sweep).
 METRICS_TAG = "metrics"
 METRICS_SOURCE = (
@@ -97,37 +91,6 @@ def check_description(description: str) -> tuple[str, str]:
     if not slug:
         raise ScaffoldError(f"{description!r} has no letters or digits to name a notebook with.")
     return text[0].upper() + text[1:], slug
-
-
-def numbered(folder: Path, suffix: str) -> list[tuple[int, int, str]]:
-    """``(phase, seq, seq as written)`` of the numbered files in ``folder``."""
-    found = []
-    for path in folder.glob(f"*{suffix}") if folder.is_dir() else []:
-        match = NAME.match(path.name[: -len(suffix)])
-        if match:
-            found.append((int(match["phase"]), int(match["seq"]), match["seq"]))
-    return sorted(found)
-
-
-def next_number(root: Path, phase: int | None = None) -> tuple[int, str]:
-    """The phase (given, else the newest notebook's, else 1) and the next sequence number.
-
-    The sequence continues after the highest number used in that phase by a notebook or a
-    parameters file (gaps are not filled), keeping zero-padding such as ``0.01`` if present.
-    """
-    notebooks = numbered(root / NOTEBOOKS_DIR, ".ipynb")
-    if phase is None:
-        phase = notebooks[-1][0] if notebooks else 1
-    if phase < 0:
-        raise ScaffoldError(f"--phase must be 0 or more, got {phase}.")
-    used = [
-        entry for entry in notebooks + numbered(root / PARAMS_DIR, ".yaml") if entry[0] == phase
-    ]
-    if not used:
-        return phase, "0"
-    _, seq, written = max(used)
-    width = len(written) if written.startswith("0") and len(written) > 1 else 0
-    return phase, str(seq + 1).zfill(width)
 
 
 # -- building -------------------------------------------------------------------------------
@@ -393,16 +356,6 @@ def run_command(root: Path, stem: str) -> str:
     except OSError:
         has_target = None
     return f"make notebook NB={stem}" if has_target else f"scaffold run {stem}"
-
-
-def code_deps(root: Path, package: Package | None) -> list[str]:
-    """What a pipeline notebook depends on besides itself: the package folder (or ``src/``)
-    and the raw data folder it reads (``data/raw``, when the project has one)."""
-    if package is not None:
-        deps = [relative(package.folder, root)]
-    else:
-        deps = ["src"] if (root / "src").is_dir() else []
-    return deps + ([RAW_DATA_DIR] if (root / RAW_DATA_DIR).is_dir() else [])
 
 
 def add_notebook(

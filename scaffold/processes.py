@@ -142,6 +142,7 @@ def git(
     input: bytes | str | None = None,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    timeout: float | None = None,
 ) -> Completed:
     """Run git, never stopping to ask for a password (it fails with git's message instead)."""
     return run(
@@ -150,6 +151,7 @@ def git(
         input=input,
         env={"GIT_TERMINAL_PROMPT": "0", **(env or {})},
         check=check,
+        timeout=timeout,
         why=GIT_MISSING,
     )
 

@@ -20,8 +20,15 @@ from typing import Any
 
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
-from scaffold.extract import dumped
 from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.ipynb import (
+    KERNELSPEC,
+    LANGUAGE_INFO,
+    PARAMETERS_HEADER,
+    code_deps,
+    dumped,
+    next_number,
+)
 from scaffold.layout import DATA_DIR, PARAMS_DIR, REPORTS_DIR, find_package
 from scaffold.parameters import TAG, Parameter, parse
 from scaffold.parameters import cell_source as parameters_cell
@@ -391,7 +398,6 @@ def _cut(cells: list[Any], assignments: list[_Assignment]) -> list[int]:
 
 def _parameters_cell(cells: list[Any], parameters: list[Parameter], stem: str) -> dict[str, Any]:
     """A code cell tagged ``parameters``, typed as ``scaffold add notebook`` writes it."""
-    from scaffold.notebooks import PARAMETERS_HEADER
 
     ids = {c.get("id") for c in cells if isinstance(c, dict)}
     cell_id = next(
@@ -458,7 +464,6 @@ def _tags(cell: dict[str, Any]) -> list[str]:
 def _with_kernel(data: dict[str, Any]) -> bool:
     """Give the notebook Python kernel metadata if it has none (papermill needs a language);
     say whether it had to."""
-    from scaffold.notebooks import KERNELSPEC, LANGUAGE_INFO
 
     metadata = data.setdefault("metadata", {})
     missing = "kernelspec" not in metadata or "language_info" not in metadata
@@ -477,7 +482,6 @@ def plan_promote(
     """The writes that make ``notebook`` a production notebook; nothing written."""
     from scaffold import pipeline
     from scaffold.execution import resolve_notebook
-    from scaffold.notebooks import code_deps
 
     root = project.root
     path = resolve_notebook(root, notebook, cwd or Path.cwd())
@@ -551,7 +555,6 @@ def _proposal(project: Project, stem: str) -> str | None:
     from slugify import slugify
 
     from scaffold.layout import default_initials
-    from scaffold.notebooks import next_number
 
     try:
         initials = default_initials(project)

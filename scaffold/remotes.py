@@ -1,4 +1,5 @@
-"""DVC remotes: ``scaffold add remote`` and the credentials given to ``scaffold new``.
+"""DVC remotes: ``scaffold add remote`` (the credentials, also given to ``scaffold new``, are
+scaffold/credentials.py's).
 
 One rule for where settings go: what everyone shares (the URL, an S3 endpoint) goes to the
 committed ``.dvc/config``; what belongs to one user (a profile, keys, a credentials file) goes
@@ -21,33 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold import processes
+from scaffold.credentials import Credentials, credential_options
 from scaffold.errors import ScaffoldError
 from scaffold.files import project_lock, read_text
 from scaffold.hooks_api import DvcConfigFile, DvcRemote
 from scaffold.project import find_root
-from scaffold.resources import PACKAGED_TEMPLATE, Template
+from scaffold.resources import PACKAGED_TEMPLATE
 
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # The DVC extra each remote type needs (``dvc[s3]`` ...); local remotes need none.
 EXTRAS = {"s3": "s3", "gcs": "gs", "azure": "azure", "ssh": "ssh"}
-# Which DVC option a credentials file becomes, per remote type.
-CREDENTIALS_FILE_KEY = {"s3": "credentialpath", "gcs": "credentialpath", "ssh": "keyfile"}
 SUPPORTED = "folder paths and s3://, gs://, azure:// or ssh:// URLs"
 MEANT = {"gcs": "gs", "gc": "gs", "az": "azure", "sftp": "ssh"}  # schemes people try
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Per-user secrets for a remote; written only to .dvc/config.local."""
-
-    access_key_id: str = ""
-    secret_access_key: str = ""
-    credentials_file: Path | None = None
-
-    @property
-    def given(self) -> bool:
-        """True when any credential was given."""
-        return bool(self.access_key_id or self.secret_access_key or self.credentials_file)
 
 
 @dataclass(frozen=True)
@@ -63,76 +49,6 @@ class AddedRemote:
     local_keys: tuple[str, ...]  # written to .dvc/config.local
     missing_extra: str  # a DVC extra (e.g. "s3") the project's pyproject.toml lacks, or ""
     clone_only: bool = False  # all of it in .dvc/config.local (``--local``)
-
-
-def credential_options(
-    remote_type: str, credentials: Credentials, cwd: Path | None = None
-) -> dict[str, str]:
-    """The .dvc/config.local options for ``credentials`` on a ``remote_type`` remote."""
-    if not credentials.given:
-        return {}
-    if remote_type == "none":
-        raise ScaffoldError("there is no remote for the credentials (dvc_remote is 'none').")
-    if remote_type == "local":
-        raise ScaffoldError("a local remote takes no credentials; drop the credential options.")
-    options = _access_key_options(remote_type, credentials)
-    if credentials.credentials_file is not None:
-        key = CREDENTIALS_FILE_KEY.get(remote_type)
-        if key is None:
-            raise ScaffoldError(
-                "azure remotes take credentials from the environment "
-                "(AZURE_STORAGE_CONNECTION_STRING, ...) or `az login`, not from a file."
-            )
-        options[key] = _credentials_file(credentials.credentials_file, cwd or Path.cwd())
-    return options
-
-
-def _access_key_options(remote_type: str, credentials: Credentials) -> dict[str, str]:
-    """``access_key_id`` and ``secret_access_key`` (s3 only, both or neither)."""
-    keys = (credentials.access_key_id, credentials.secret_access_key)
-    if not any(keys):
-        return {}
-    if remote_type != "s3":
-        raise ScaffoldError(
-            f"an access key id and secret access key are for s3 remotes, not '{remote_type}'."
-        )
-    if not all(keys):
-        raise ScaffoldError("give both the access key id and the secret access key.")
-    for value in keys:
-        if value != value.strip() or any(not char.isprintable() for char in value):
-            raise ScaffoldError("access keys must be one line without spaces around them.")
-        if "'" in value and '"' in value:
-            raise ScaffoldError("access keys must not contain both kinds of quotes.")
-    return dict(zip(("access_key_id", "secret_access_key"), keys, strict=True))
-
-
-def _credentials_file(given: Path, cwd: Path) -> str:
-    """The absolute path of an existing credentials file (``~`` expanded, relative to
-    ``cwd``)."""
-    path = cwd / Path(os.path.expanduser(given))
-    if path.is_dir():
-        raise ScaffoldError(
-            f"credentials file {given} is a folder; give the file "
-            "itself (e.g. ~/.aws/credentials or a key file)."
-        )
-    if not path.is_file():
-        raise ScaffoldError(f"credentials file {given} does not exist.")
-    return str(path.resolve())
-
-
-def store_credentials(
-    project: Path, options: dict[str, str], template: Template = PACKAGED_TEMPLATE
-) -> tuple[str, ...]:
-    """Write ``options`` for a new project's default remote (made by ``template``) to its
-    .dvc/config.local."""
-    module = template.dvc_remote
-    dvc_dir = project / ".dvc"
-    if not (dvc_dir / module.CONFIG).is_file():
-        raise ScaffoldError(
-            "DVC was not set up (dvc or git missing), so the credentials have nowhere to go."
-        )
-    module.write_local(dvc_dir, module.DEFAULT_REMOTE, options)
-    return tuple(options)
 
 
 def _check(name: str, url: str, endpoint_url: str, profile: str) -> tuple[str, list[str]]:

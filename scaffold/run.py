@@ -186,7 +186,7 @@ def repro(project: Project, interpreter: Interpreter) -> None:
 BACKENDS: dict[str, tuple[Runner, tuple[str, ...], str]] = {
     # backend: (runner, what the interpreter needs, the extras that bring it)
     "pool": (pool.run_pool, RUNTIME, "dev"),
-    "dvc": (sweep_dvc.run_queue, (*RUNTIME, "dvc"), "dev"),
+    "dvc": (sweep_dvc.run_experiments, (*RUNTIME, "dvc"), "dev"),
     "cluster": (sweep_cluster.run_cluster, (*RUNTIME, "distributed"), "dev,cluster"),
 }
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 from scaffold.errors import ScaffoldError
+from scaffold.execution import resolve_notebook
 from scaffold.files import Change, Write, apply, project_lock, read_text, relative
+from scaffold.ipynb import NAME
 from scaffold.layout import NOTEBOOKS_DIR
-from scaffold.notebooks import NAME
 from scaffold.processes import git
 from scaffold.project import Project
 
@@ -83,31 +84,20 @@ def current_branch(root: Path) -> str:
     return found.text.strip() if found.ok and found.text.strip() else "main"
 
 
-def notebook_path(root: Path, name: str | None) -> str:
-    """The notebook to open: ``name`` (a path, a stem, or ``1.2``), else the first numbered one."""
-    folder = root / NOTEBOOKS_DIR
-    if name is None:
-        numbered = sorted(
-            (int(m["phase"]), int(m["seq"]), path.name)
-            for path in folder.glob("*.ipynb")
-            if (m := NAME.match(path.stem))
-        )
-        if not numbered:
-            raise ScaffoldError(
-                f"{NOTEBOOKS_DIR}/ has no numbered notebook; name one with --notebook."
-            )
-        return f"{NOTEBOOKS_DIR}/{numbered[0][2]}"
-    stem = name.removesuffix(".ipynb")
-    candidates = [root / name, folder / f"{stem}.ipynb", *sorted(folder.glob(f"{stem}-*.ipynb"))]
-    for candidate in candidates:
-        if candidate.is_file() and candidate.suffix == ".ipynb":
-            resolved = candidate.resolve()
-            if not resolved.is_relative_to(root.resolve()):
-                raise ScaffoldError(f"{name} is outside the project.")
-            return relative(resolved, root.resolve())
-    raise ScaffoldError(
-        f"no notebook {name!r} in the project (try a path or a number such as 1.0)."
+def notebook_path(root: Path, name: str | None, cwd: Path | None = None) -> str:
+    """The notebook to open, relative to ``root``: ``name`` as ``scaffold run`` reads it (a
+    path, a stem, or ``1.2``; ``cwd``: where a relative path starts, the root by default),
+    else the first numbered notebook."""
+    if name is not None:
+        return relative(resolve_notebook(root, name, cwd or root), root)
+    numbered = sorted(
+        (int(m["phase"]), int(m["seq"]), path.name)
+        for path in (root / NOTEBOOKS_DIR).glob("*.ipynb")
+        if (m := NAME.match(path.stem))
     )
+    if not numbered:
+        raise ScaffoldError(f"{NOTEBOOKS_DIR}/ has no numbered notebook; name one with --notebook.")
+    return f"{NOTEBOOKS_DIR}/{numbered[0][2]}"
 
 
 def with_badge(readme: str, badge: str) -> str:
@@ -136,12 +126,14 @@ def jupyterhub_link(
     branch: str | None = None,
     repo: str | None = None,
     badge: bool = False,
+    cwd: Path | None = None,
 ) -> HubLink:
-    """The nbgitpuller link for ``project`` on ``hub``; with ``badge``, add it to README.md."""
+    """The nbgitpuller link for ``project`` on ``hub``; with ``badge``, add it to README.md
+    (``cwd``: where a relative ``notebook`` path starts)."""
     root = project.root
     url_of_repo = repository(project, repo)
     name = url_of_repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or root.name
-    opened = notebook_path(root, notebook)
+    opened = notebook_path(root, notebook, cwd)
     chosen = branch or current_branch(root)
     query = urlencode(
         {

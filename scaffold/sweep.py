@@ -3,8 +3,8 @@
 A sweep is planned here (the grid's cross product, typed as ``-p`` types values, checked
 against the notebook's parameters cell) and run by one of three backends:
 
-- the notebook is a DVC stage: DVC's experiment queue (``scaffold.sweep_dvc``), so every run
-  is a DVC experiment that ``dvc exp show`` lists with its params;
+- the notebook is a DVC stage: the local pool, each run then recorded as a DVC experiment
+  (``scaffold.sweep_dvc``) that ``dvc exp show`` lists with its params;
 - ``--cluster ADDRESS``: a Dask scheduler (``scaffold.sweep_cluster``);
 - otherwise a local pool of papermill processes (``scaffold.pool``).
 
@@ -302,7 +302,7 @@ def describe(sweep: Sweep) -> list[str]:
     sizes = " x ".join(f"{len(values)} {key}" for key, values in sweep.grid.items())
     where = {
         "pool": f"a local pool, {sweep.jobs} at a time",
-        "dvc": f"DVC's experiment queue, {sweep.jobs} at a time",
+        "dvc": f"a local pool, {sweep.jobs} at a time, each recorded as a DVC experiment",
         "cluster": f"the Dask scheduler at {sweep.cluster}",
     }[sweep.backend]
     noun = "run" if len(sweep.runs) == 1 else "runs"

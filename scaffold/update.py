@@ -779,8 +779,8 @@ def _render(
 ) -> Path:
     """``template`` rendered with the recorded ``answers`` (new options take their
     defaults), pruned and with its answers file, without git, DVC or hooks; return it."""
-    from scaffold.generate import STEPS, new_project
     from scaffold.options import load_options, resolve_answers
+    from scaffold.render import STEPS, new_project
 
     known = {option.name for option in load_options(template)}
     given = {key: str(value) for key, value in answers.items() if key in known}

@@ -309,7 +309,11 @@ def test_local_imports_come_from_the_package() -> None:
     assert rewritten("import os, helpers as h") == "import os; from proj import helpers as h"
     assert rewritten("from helpers import a, b as c") == "from proj.helpers import a, b as c"
     assert rewritten("from mglearn.plots import x") == "from proj.mglearn.plots import x"
-    assert rewritten("import mglearn.plots") is None  # would bind proj, not mglearn
+    # the submodule loaded and the top name bound, as before
+    assert (
+        rewritten("import mglearn.plots") == "import proj.mglearn.plots; from proj import mglearn"
+    )
+    assert rewritten("import mglearn.plots as mp") == "import proj.mglearn.plots as mp"
     assert rewritten("import numpy") is None
 
 
@@ -331,7 +335,7 @@ def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> Non
 
 
 def test_failures_are_classified() -> None:
-    from scaffold.adopt.prove import reason
+    from scaffold.adopt.runs import reason
 
     def run_all(error: str) -> str:
         return f"fails on restart and run all: {error}; the notebook depends on state from cells"
@@ -345,3 +349,381 @@ def test_failures_are_classified() -> None:
     )
     assert reason(run_all("NameError: name 'y' is not defined")).startswith("hidden state")
     assert reason(run_all("ValueError: bad")) == "an error in the code (ValueError: bad)"
+
+
+# -- modernising removed APIs ------------------------------------------------------------------
+
+
+def _modernised(*cells: str) -> tuple[list[str], list[str], list[str]]:
+    """The cells after modernise (code cells only), its changes as text, what it left."""
+    from scaffold.adopt.modernise import modernise
+
+    data = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# title"},
+            *(
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+                for source in cells
+            ),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    done = modernise({"nb.ipynb": json.dumps(data)})
+    if "nb.ipynb" not in done.texts:
+        return list(cells), [], done.left
+    new = json.loads(done.texts["nb.ipynb"])["cells"][1:]
+    return ["".join(cell["source"]) for cell in new], [str(c) for c in done.changes], done.left
+
+
+def test_modernise_rewrites_pandas_display_options_by_their_full_name() -> None:
+    cells, changes, _ = _modernised(
+        "import pandas as pd\npd.set_option('max_rows', 8)\n"
+        'with pd.option_context("max_columns", 3, "display.width", 80, "precision", 2):\n'
+        "    pass\npd.set_option('mode.chained_assignment', None)\n"
+    )
+    assert "pd.set_option('display.max_rows', 8)" in cells[0]
+    assert 'option_context("display.max_columns", 3, "display.width", 80, ' in cells[0]
+    assert '"display.precision", 2)' in cells[0]
+    assert "'mode.chained_assignment'" in cells[0]
+    assert len(changes) == 3 and changes[0].startswith("nb.ipynb: cell 2: 'max_rows' ->")
+
+
+def test_modernise_renames_removed_keywords_keeping_the_meaning() -> None:
+    cells, changes, _ = _modernised(
+        "ax.hist(values, bins=5, normed=True)\nplt.hist(values, normed=1, density=0)\n",
+        "a = pd.read_csv(path, delim_whitespace=True, header=None)\n"
+        "b = pd.read_table(path, sep=',', delim_whitespace=True)\n",
+    )
+    assert cells[0] == (
+        "ax.hist(values, bins=5, density=True)\nplt.hist(values, normed=1, density=0)\n"
+    )  # both given: not guessed
+    assert 'pd.read_csv(path, sep=r"\\s+", header=None)' in cells[1]
+    assert "sep=',', delim_whitespace=True" in cells[1]  # a separator given: left alone
+    assert len(changes) == 2
+
+
+def test_modernise_moves_imports_of_moved_functions() -> None:
+    cells, changes, _ = _modernised(
+        "%matplotlib inline\nfrom IPython.display import display, set_matplotlib_formats\n"
+        "set_matplotlib_formats('svg')\n",
+        "from pandas.tools.plotting import scatter_matrix as sm\n"
+        "from sklearn.externals import joblib\n"
+        "from sklearn.cross_validation import train_test_split, KFold\n"
+        "pd.scatter_matrix(df, alpha=0.2)\n",
+        "if True:\n    from IPython.core.display import set_matplotlib_formats\n",
+    )
+    assert cells[0] == (
+        "%matplotlib inline\nfrom IPython.display import display\n"
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+        "set_matplotlib_formats('svg')\n"
+    )
+    assert cells[1] == (
+        "from pandas.plotting import scatter_matrix as sm\nimport joblib\n"
+        "from sklearn.cross_validation import KFold\n"  # KFold changed: not moved
+        "from sklearn.model_selection import train_test_split\n"
+        "pd.plotting.scatter_matrix(df, alpha=0.2)\n"
+    )
+    assert cells[2] == (
+        "if True:\n    from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+    )
+    assert len(changes) == 6
+
+
+def test_modernise_renames_the_seaborn_styles() -> None:
+    cells, _, _ = _modernised(
+        "plt.style.use('seaborn-whitegrid')\nplt.style.use(['seaborn', 'ggplot'])\n"
+        "with plt.style.context('seaborn-v0_8-dark'):\n    pass\nsns.set_style('whitegrid')\n"
+    )
+    assert cells[0] == (
+        "plt.style.use('seaborn-v0_8-whitegrid')\nplt.style.use(['seaborn-v0_8', 'ggplot'])\n"
+        "with plt.style.context('seaborn-v0_8-dark'):\n    pass\nsns.set_style('whitegrid')\n"
+    )
+
+
+def test_modernise_applies_ruffs_numpy_fixes_around_cells_that_are_not_python() -> None:
+    cells, changes, left = _modernised(
+        "import numpy as np\n",
+        "print 'a Python 2 cell'\n",
+        "!echo shell\nx = np.float(1) + np.NaN\ny = np.product([2, 3])\nz = np.in1d([1], [1])\n",
+    )
+    assert cells[1] == "print 'a Python 2 cell'\n"
+    assert cells[2] == (
+        "!echo shell\nx = float(1) + np.nan\ny = np.prod([2, 3])\nz = np.in1d([1], [1])\n"
+    )
+    assert sum("(ruff NPY" in change for change in changes) == 3
+    assert any("cell 4" in change and "np.NaN" in change for change in changes)
+    assert len(left) == 1 and "np.in1d" in left[0]  # no safe fix: listed, not rewritten
+
+
+def test_modernise_leaves_modern_code_alone() -> None:
+    source = "import numpy as np\nimport pandas as pd\npd.set_option('display.max_rows', 5)\n"
+    cells, changes, left = _modernised(source)
+    assert cells == [source] and changes == [] and left == []
+
+
+def test_adopt_commits_the_rewrites_apart(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    repo.mkdir()
+    notebook(
+        repo / "explore.ipynb",
+        "import numpy as np\nimport pandas as pd\npd.set_option('max_rows', 5)\n",
+        "print(np.float(1))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert "removed APIs rewritten" in planned.stdout
+    assert "'max_rows' -> 'display.max_rows'" in planned.stdout
+    assert (
+        f"all in two commits: 'Adopt the scaffold layout' (undo: git reset --hard {head[:10]})"
+        in planned.stdout
+    )
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert git("log", "--format=%s", cwd=repo).splitlines() == [
+        "Modernise removed APIs (mechanical rewrites)",
+        "Adopt the scaffold layout",
+        "notebooks",
+    ]
+    diff = git("show", "--format=", "HEAD", cwd=repo)
+    assert "+    \"pd.set_option('display.max_rows', 5)\\n\"" in diff
+    assert '+    "print(float(1))\\n"' in diff
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
+# -- pins, library by library ------------------------------------------------------------------
+
+
+def test_the_failure_names_the_library_that_broke() -> None:
+    from scaffold.adopt.pins import culprits
+
+    modules = {
+        "pandas": {"pandas"},
+        "numpy": {"numpy"},
+        "sklearn": {"scikit-learn"},
+        "matplotlib": {"matplotlib"},
+        "IPython": {"ipython"},
+    }
+    appended = (
+        "AttributeError: 'DataFrame' object has no attribute 'append'\n"
+        "Cell In[2], line 1\n----> 1 frame.append(row)\n"
+        "File /env/lib/python3.11/site-packages/IPython/core/interactiveshell.py:3577, in run\n"
+        "File /env/lib/python3.11/site-packages/pandas/core/generic.py:6299, in __getattr__\n"
+    )
+    assert culprits(appended, modules) == ["pandas"]  # the kernel's frames blame nothing
+    histogram = (
+        "AttributeError: Rectangle.set() got an unexpected keyword argument 'normed'\n"
+        "File /env/lib/python3.11/site-packages/pandas/plotting/_core.py:120, in hist_frame\n"
+        "File /env/lib/python3.11/site-packages/matplotlib/artist.py:147, in set\n"
+    )
+    assert culprits(histogram, modules) == ["matplotlib", "pandas"]  # innermost first
+    boston = (
+        "ImportError: cannot import name 'load_boston' from 'sklearn.datasets' "
+        "(/env/lib/python3.11/site-packages/sklearn/datasets/__init__.py)\n"
+    )
+    assert culprits(boston, modules) == ["scikit-learn"]
+    assert culprits("AttributeError: module 'numpy' has no attribute 'float'\n", modules) == [
+        "numpy"
+    ]
+    assert culprits("ModuleNotFoundError: No module named 'sklearn.cross_validation'", modules) == [
+        "scikit-learn"
+    ]
+    # a module nobody installed, an error in the notebook's own code: no library to search
+    assert culprits("ModuleNotFoundError: No module named 'mglearn'", modules) == []
+    assert culprits("ZeroDivisionError: division by zero\nCell In[3], line 2\n", modules) == []
+
+
+def _wheel(folder: Path, name: str, version: str, body: str, tag: str = "py3-none-any") -> None:
+    """A minimal wheel of one module ``name`` whose code is ``body``."""
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": body,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n",
+        f"{info}/top_level.txt": f"{name}\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-{tag}.whl", "w") as archive:
+        for path, text in {**files, f"{info}/RECORD": record}.items():
+            archive.writestr(path, text)
+
+
+def test_the_search_takes_the_newest_older_series_with_a_wheel_for_this_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    from scaffold.adopt.pins import Search
+    from scaffold.adopt.plan import Plan
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for version in ("1.0.0", "1.1.0", "1.1.2", "2.0.0", "2.1.0"):
+        _wheel(wheels, "pinlib", version, f"VERSION = {version!r}\n")
+    _wheel(wheels, "pinlib", "1.9.0", "", tag="cp27-cp27mu-manylinux1_x86_64")  # not this Python
+    with tarfile.open(wheels / "pinlib-1.8.0.tar.gz", "w:gz"):  # source only: never built
+        pass
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    venv = tmp_path / "venv"
+    from scaffold import processes
+
+    subprocess.run([processes.find_tool("uv") or "uv", "venv", "--quiet", str(venv)], check=True)
+    search = Search(Plan(tmp_path, False, "x", {}), venv, 60, print)
+    assert search._install("pinlib")
+    assert search.versions()["pinlib"] == "2.1.0"
+    assert search._install_below("pinlib", "2.1.0") == "2.0.0"
+    assert search._install_below("pinlib", "2.0.0") == "1.1.2"  # 1.9 and 1.8 skipped
+    assert search._install_below("pinlib", "1.1.2") == "1.0.0"
+    assert search._install_below("pinlib", "1.0.0") is None  # nothing older
+    assert search.versions()["pinlib"] == "1.0.0"
+
+
+def test_pins_are_written_with_their_reasons(tmp_path: Path) -> None:
+    from scaffold.adopt.pins import Pin, Pinned, write_pins
+    from scaffold.adopt.plan import Plan
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["pandas>=1", "seaborn"]\n'
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "adopted", cwd=repo)
+    plan = Plan(repo, True, "x", {"author_name": "A", "author_email": "a@b"})
+    plan.dependencies = ["pandas>=1", "seaborn"]
+    why = "pandas 2.2.3 breaks notebooks/1.1-a-b.ipynb (AttributeError: ...)"
+    pins = [
+        Pin("pandas", "1.5.3", why),
+        Pin("numpy", "1.26.4", "pandas 1.5.3 was built for NumPy 1"),
+    ]
+    write_pins(plan, Pinned(pins, ["notebooks/1.1-a-b.ipynb"]))
+    import tomllib
+
+    data = tomllib.loads((repo / "pyproject.toml").read_text())
+    assert data["project"]["dependencies"] == ["pandas==1.5.3", "seaborn", "numpy==1.26.4"]
+    pinned = data["tool"]["scaffold"]["adopt"]["pinned"]
+    assert pinned["pandas"] == f"1.5.3: {why}"
+    assert pinned["numpy"].startswith("1.26.4: pandas 1.5.3 was built")
+    assert "modernise" in data["tool"]["scaffold"]["adopt"]["why"]
+    assert git("log", "-1", "--format=%s", cwd=repo) == "Pin the versions that run the notebooks"
+
+
+def test_an_fstring_path_keeps_its_fields_and_gets_the_config_folder() -> None:
+    from scaffold.adopt import code
+
+    found = code.Code()
+    source = (
+        "for year in years:\n"
+        "    a = pd.read_csv(f'data/names/yob{year}.txt')\n"
+        '    b = rf"data/{year}\\{name}.csv"\n'
+        '    c = f"{year}/data/"\n'
+    )
+    code.analyse_source(found, 0, source)
+    inner = sorted((lit for lit in found.literals if lit.inner), key=lambda lit: lit.line)
+    assert [lit.value for lit in inner] == ["data/names/", "data/"]  # not c: no folder first
+    edits = []
+    for literal, target in zip(inner, ["data/raw/names", "data/raw"], strict=True):
+        expression, name = code.config_expression(target, literal)
+        assert name == "RAW_DATA_DIR"
+        edits.append(
+            code.Edit(0, literal.line, literal.col, literal.line, literal.end_col, expression)
+        )
+    rewritten = code.apply_edits(source, edits)
+    assert "pd.read_csv(f'{RAW_DATA_DIR}/names/yob{year}.txt')" in rewritten
+    assert 'rf"{RAW_DATA_DIR}/{year}\\{name}.csv"' in rewritten
+    assert 'c = f"{year}/data/"' in rewritten
+
+
+def test_adopt_rewrites_fstring_paths_in_a_notebook(tmp_path: Path) -> None:
+    repo = tmp_path / "names"
+    repo.mkdir()
+    (repo / "data").mkdir()
+    for year in (1880, 1881):
+        (repo / "data" / f"yob{year}.txt").write_text("Mary,F,7065\n")
+    notebook(
+        repo / "babynames.ipynb",
+        "import pandas as pd\n",
+        "frames = [pd.read_csv(f'data/yob{year}.txt', names=['name', 'sex', 'births'])\n"
+        "          for year in (1880, 1881)]\nprint(len(frames))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert "'data/' -> {RAW_DATA_DIR}/" in planned.stdout, planned.stdout
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    text = (repo / "notebooks/1.1-al-babynames.ipynb").read_text()
+    assert "pd.read_csv(f'{RAW_DATA_DIR}/yob{year}.txt'" in text
+    assert "from names.config import RAW_DATA_DIR" in text
+
+
+def test_the_failure_names_the_library_that_is_absent() -> None:
+    from scaffold.adopt.pins import absent_modules
+
+    assert absent_modules("AttributeError: The '.style' accessor requires jinja2") == ["jinja2"]
+    assert absent_modules(
+        "ImportError: Missing optional dependency 'openpyxl'.  Use pip or conda to install it."
+    ) == ["openpyxl"]
+    assert absent_modules("ModuleNotFoundError: No module named 'statsmodels.api'") == [
+        "statsmodels"
+    ]
+    assert absent_modules("ValueError: bad\nNo module named 'later'") == []  # the message only
+
+
+def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
+    repo = tmp_path / "book"
+    repo.mkdir()
+    (repo / "preamble.py").write_text(
+        "from IPython.display import set_matplotlib_formats, display\n"
+        "set_matplotlib_formats('png')\n"
+    )
+    notebook(repo / "01-intro.ipynb", "from preamble import *\n", "display(1)\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert (
+        "src/book/preamble.py: from IPython.display import set_matplotlib_formats, display -> "
+        "from IPython.display import display; "
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats (IPython 8"
+    ) in planned.stdout, planned.stdout
+    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert (repo / "src/book/preamble.py").read_text() == (
+        "from IPython.display import display\n"
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+        "set_matplotlib_formats('png')\n"
+    )
+    changed = git("show", "--name-only", "--format=%s", "HEAD", cwd=repo).splitlines()
+    assert changed == ["Modernise removed APIs (mechanical rewrites)", "", "src/book/preamble.py"]
+
+
+def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
+    from scaffold.adopt.pins import probe
+
+    removed = (
+        "ImportError: `load_boston` has been removed from scikit-learn since version 1.2.\n"
+        "Cell In[4], line 1\n----> 1 from sklearn.datasets import load_boston\n"
+        "      2 boston = load_boston()\n"
+        "File /env/lib/python3.11/site-packages/sklearn/datasets/__init__.py:156, in __getattr__\n"
+    )
+    assert probe(removed) == "from sklearn.datasets import load_boston"
+    assert probe("AttributeError: module 'numpy' has no attribute 'float'\n") == (
+        "import numpy; numpy.float"
+    )
+    called = "TypeError: bad\nCell In[2], line 3\n----> 3 frame.hist(normed=True)\n"
+    assert probe(called) is None  # not an import: the notebook itself is run
+    assert probe("ImportError: x\n----> 1 from .local import thing\n") is None

@@ -669,3 +669,69 @@ def test_check_help_and_static_checks_stay_light(minimal_lab: Path):
             cwd=minimal_lab,
         ).stdout.split("\n")
         assert out[:2] == ["0", "[]"], (args, out)
+
+
+def test_a_warm_check_reads_no_notebook_and_the_spark_and_threshold_rules_use_the_cache(
+    minimal_lab: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from scaffold.check import notebook
+
+    (minimal_lab / "params").mkdir()
+    (minimal_lab / "params" / "1.1-ab-prod.yaml").write_text("seed: 1\n")
+    functions = [code(f"def f{i}(x):\n    return x + {i}") for i in range(6)]
+    write(minimal_lab, "1.1-ab-prod.ipynb", code("seed = 1", tags=["parameters"]), *functions)
+    write(
+        minimal_lab,
+        "1.2-ab-writes.ipynb",
+        code("import pandas as pd"),
+        code("pd.DataFrame().to_csv('x')"),
+    )
+    write(
+        minimal_lab,
+        "1.3-ab-spark.ipynb",
+        code("from pyspark.sql import SparkSession"),
+        code('spark = SparkSession.builder.master("local[2]").getOrCreate()'),
+        code('spark.read.parquet("s3a://b/e").toPandas()'),
+    )
+    reads: list[str] = []
+    real = notebook.read_regular
+
+    def counted(path: Path) -> bytes | None:
+        reads.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(notebook, "read_regular", counted)
+    expected = {
+        ("1.1-ab-prod.ipynb", "NB813"),
+        ("1.2-ab-writes.ipynb", "NB815"),
+        ("1.3-ab-spark.ipynb", "NB411"),
+        ("1.3-ab-spark.ipynb", "NB413"),
+        ("1.3-ab-spark.ipynb", "NB415"),
+    }
+    cold = check(Project(minimal_lab), cwd=minimal_lab)
+    assert sorted(reads) == ["1.1-ab-prod.ipynb", "1.2-ab-writes.ipynb", "1.3-ab-spark.ipynb"]
+    found = {(Path(f.path).name, f.code) for f in cold.findings if f.code[:4] in ("NB41", "NB81")}
+    assert found == expected
+    master = next(f.message for f in cold.findings if f.code == "NB413")
+    assert master.endswith(
+        "build the session with the master read from the environment (os.environ)"
+    )
+    reads.clear()
+    warm = check(Project(minimal_lab), cwd=minimal_lab)
+    assert reads == []  # every rule, Spark's and the threshold's included, used the cache
+    assert warm.findings == cold.findings
+
+
+def test_saving_a_page_or_a_video_is_not_a_data_write(minimal_lab: Path):
+    write(
+        minimal_lab,
+        "1.0-ab-maps.ipynb",
+        code('m = folium.Map()\nm.save("map.html")'),
+        code("ani.save('wiggle.mp4', writer=w)\nplt.savefig('a.png')"),
+    )
+    config = Config(select=("NB815",))
+    assert check(Project(minimal_lab), [], config, cwd=minimal_lab).findings == []
+    write(minimal_lab, "1.1-ab-arrays.ipynb", code('np.save("an_array", x)\nm.save("map.html")'))
+    found = check(Project(minimal_lab), [], config, cwd=minimal_lab).findings
+    assert [(Path(f.path).name, f.code) for f in found] == [("1.1-ab-arrays.ipynb", "NB815")]
+    assert "writes data 1 time(s) (save)" in found[0].message

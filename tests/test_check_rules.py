@@ -355,3 +355,16 @@ def test_unknown_distributions_are_never_declared(tmp_path: Path):
     fixed = run_scaffold("check", "--fix", cwd=root, check=False)
     assert fixed.returncode == 1 and "fixed" not in fixed.stdout
     assert "left_pad_ai" in fixed.stdout and "left" not in (root / "pyproject.toml").read_text()
+
+
+def test_conflict_markers_shown_in_a_tutorial_or_alone_are_not_a_conflict(tmp_path: Path):
+    block = "<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> main"
+    shown = f"# md:When git cannot merge, it writes:\n\n```\n{block}\n```"
+    notebook(
+        tmp_path / "x.ipynb",
+        shown,  # a git tutorial's example, in a code fence of a markdown cell
+        "# md:<<<<<<< HEAD is the first marker line",  # no whole block
+        "# md:Intro\n<<<<<<< local\nold text\n=======\nnew text\n>>>>>>> remote",  # nbdime's
+        "x = 1\n<<<<<<< HEAD\ny = 2\n",  # a broken cell, not a conflict block: NB104
+    )
+    assert anywhere(tmp_path, select=("NB104", "NB105")) == ["NB105 3:2", "NB104 4:2"]

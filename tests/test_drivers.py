@@ -1,5 +1,5 @@
 """The programs scaffold runs in the project's interpreter, quick: ``_papermill_driver`` and
-``_papermill_shim`` imported in-process, and ``execution.DriverProcess`` against the real
+``_dvc_record`` imported in-process, and ``execution.DriverProcess`` against the real
 driver program in this interpreter (which has no papermill: the runs stop before a kernel,
 which is what these tests need). Real kernels: tests/test_check_run.py, test_run.py and
 test_sweep_local.py (slow)."""
@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from scaffold import _papermill_driver as driver
-from scaffold import _papermill_shim as shim
 from scaffold import execution
 from scaffold.interpreters import Interpreter
 
@@ -77,25 +76,6 @@ def test_main_reports_a_run_that_could_not_start_in_its_result_file(tmp_path: Pa
     assert outcome["ok"] is False
     assert outcome["error"] == "FileNotFoundError"
     assert outcome["executed"] is False
-
-
-def test_the_shim_reads_the_stage_command_or_leaves_it_to_papermill():
-    argv = ["--no-progress-bar", "-k", "python3", "--cwd", "notebooks", "notebooks/a.ipynb"]
-    spec = shim.parse([*argv, "reports/a.ipynb", "-f", "params/a.yaml"])
-    assert spec is not None
-    assert spec["input"] == "notebooks/a.ipynb" and spec["output"] == "reports/a.ipynb"
-    assert spec["parameters_file"] == "params/a.yaml"
-    assert spec["kernel_name"] == "python3" and spec["progress"] is False
-    assert spec["cwd"] == os.path.abspath("notebooks")
-    assert set(spec) <= set(driver.DriverSpec.__annotations__)
-    assert shim.parse([*argv, "reports/a.ipynb", "--log-output"]) is None  # papermill runs it
-    assert shim.parse(["notebooks/a.ipynb"]) is None
-
-
-def test_the_shim_names_a_run_by_its_parameters():
-    sweep = {"runs": [[{"x": 1}, "x=1"], [{"x": 2}, "x=2"]]}
-    assert shim._run_name(sweep, {"x": 2, "other": 0}) == "x=2"
-    assert shim._run_name(sweep, {"x": 3}) is None
 
 
 def _interpreter() -> Interpreter:
@@ -176,3 +156,48 @@ def test_kernels_fall_back_to_tcp_when_the_socket_paths_would_be_too_long(
     monkeypatch.setattr("tempfile.tempdir", str(deep))
     assert driver._ipc_folder({"transport": "ipc"}) is None
     assert list(deep.iterdir()) == []  # the folder it tried is gone
+
+
+def test_the_recorder_sets_a_runs_parameters_and_keeps_the_comments(tmp_path: Path):
+    import yaml
+
+    from scaffold import _dvc_record as recorder
+
+    params = tmp_path / "p.yaml"
+    params.write_text("# papermill parameters\nseed: 42  # the seed\n")
+    recorder._set_parameters(str(params), {"seed": 2, "offset": 100})
+    text = params.read_text()
+    assert "# papermill parameters" in text and "# the seed" in text
+    assert yaml.safe_load(text) == {"seed": 2, "offset": 100}  # offset was not there yet
+    empty = tmp_path / "e.yaml"
+    empty.write_text("")
+    recorder._set_parameters(str(empty), {"x": 1})
+    assert yaml.safe_load(empty.read_text()) == {"x": 1}
+
+
+def test_the_workspace_is_put_back_and_unrecorded_runs_are_named(tmp_path: Path):
+    from scaffold import sweep_dvc
+
+    kept = tmp_path / "kept.yaml"
+    kept.write_text("seed: 2\n")
+    sweep_dvc._put_back(kept, b"seed: 42\n")
+    assert kept.read_bytes() == b"seed: 42\n"
+    made = tmp_path / "dvc.lock"
+    made.write_text("schema: '2.0'\n")
+    sweep_dvc._put_back(made, None)
+    assert not made.exists()
+
+    class Run:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.plan = type("Plan", (), {"output": tmp_path / "sweep" / f"{name}.ipynb"})()
+
+    runs = [Run("x=1"), Run("x=2")]
+    out = '{"run": "x=1", "experiment": "abc"}\n'
+    [problem] = sweep_dvc._problems(out, "ERROR: no git identity\n", runs, tmp_path)  # type: ignore[arg-type]
+    assert problem.startswith("DVC did not record x=2 as experiments (no git identity); ")
+    assert "sweep" in problem
+    failed = '{"run": "x=2", "error": "lock is busy"}\n' + out
+    assert sweep_dvc._problems(failed, "", runs, tmp_path) == [  # type: ignore[arg-type]
+        "DVC did not record x=2: lock is busy"
+    ]

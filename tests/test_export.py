@@ -43,6 +43,9 @@ from scaffold.export import (
 )
 from scaffold.pipeline import pipeline_notebooks, pipeline_stages
 from scaffold.project import Project
+from tests.churn import OUTS as CHURN_OUTS
+from tests.churn import STEM as CHURN
+from tests.churn import production_notebook
 from tests.conftest import (
     UV_CACHE_DIR,
     fixture_git,
@@ -547,6 +550,13 @@ def build_venv(folder: Path, *requirements: str) -> Path:
     return folder / "bin"
 
 
+CHURN_COMMAND = (
+    f"python -m flow_lab.pipelines.train_churn --cwd notebooks --params params/{CHURN}.yaml"
+)
+# What the graduated churn stage imports (the project is installed without its dependencies).
+GRADUATED_NEEDS = ("pandas", "scikit-learn", "python-dotenv")
+
+
 @pytest.fixture(scope="session")
 def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Airflow and its papermill provider at the versions the export pins."""
@@ -555,6 +565,7 @@ def airflow_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"apache-airflow=={AIRFLOW_VERSION}",
         f"apache-airflow-providers-papermill=={AIRFLOW_PAPERMILL_VERSION}",
         "ipykernel",
+        *GRADUATED_NEEDS,
     )
 
 
@@ -571,6 +582,7 @@ def kfp_prefect_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "ipykernel",
         "pyyaml",
         "pip",
+        *GRADUATED_NEEDS,
     )
 
 
@@ -605,6 +617,7 @@ def dagster_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "papermill",
         "ipykernel",
         "pyyaml",
+        *GRADUATED_NEEDS,
     )
 
 
@@ -614,6 +627,7 @@ class Flow:
 
     root: Path
     injected: dict[str, str]  # notebook stem -> the injected-parameters cell's source
+    churn: dict[str, bytes]  # the graduated churn stage's outputs, as `dvc repro` wrote them
 
 
 def injected_cell(path: Path) -> str:
@@ -664,6 +678,8 @@ def clear_outputs(root: Path) -> None:
     for folder in ("data/interim", "data/processed"):
         for path in (root / folder).glob("*.txt"):
             path.unlink()
+    for out in CHURN_OUTS:
+        (root / out).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -675,17 +691,31 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
             stale.unlink()
         make_pipeline(root)
         add_script_stage(root)
+        # the churn notebook (pandas and scikit-learn), graduated below by `scaffold graduate`
+        pyproject = root / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text().replace(
+                '"python-dotenv",', '"python-dotenv",\n    "scikit-learn",'
+            )
+        )
+        production_notebook(root, "flow_lab")
         fixture_git("add", "--all", cwd=root)
         fixture_git("commit", "--quiet", "--no-verify", "-m", "pipeline", cwd=root)
-        project_venv(root)
+        python = project_venv(root)
         run_scaffold("run", "--all", cwd=root)
         assert (root / "data" / "processed" / "total.txt").read_text() == "19"
         assert (root / "data" / "processed" / "double.txt").read_text() == "38"
         injected = {stem: injected_cell(root / "reports" / f"{stem}.ipynb") for stem in (MAKE, SUM)}
         assert injected[MAKE] == '# Parameters\nn = 4\nlabel = "{{ ds }} raw"\n'
         assert injected[SUM] == "# Parameters\nscale = 3\noffset = 1\n"
+        graduated = run_scaffold("graduate", CHURN, "--python", str(python), cwd=root)
+        assert "same data/processed/customers.csv: identical" in graduated.stdout
+        assert CHURN_COMMAND in (root / "dvc.yaml").read_text()
+        fixture_git("add", "--all", cwd=root)
+        fixture_git("commit", "--quiet", "--no-verify", "-m", "graduate churn", cwd=root)
+        churn = {out: (root / out).read_bytes() for out in CHURN_OUTS}
         clear_outputs(root)
-        yield Flow(root, injected)
+        yield Flow(root, injected, churn)
 
 
 def run_reports(reports: Path, known: set[str]) -> Path:
@@ -702,6 +732,23 @@ def assert_same_as_dvc_repro(flow: Flow, run: Path) -> None:
     assert (flow.root / "data" / "processed" / "total.txt").read_text() == "19"
     assert (flow.root / "data" / "processed" / "total-copy.txt").read_text() == "19"
     assert (flow.root / "data" / "processed" / "double.txt").read_text() == "38"
+    assert_churn_as_dvc_repro(flow.root, flow)
+
+
+def assert_churn_as_dvc_repro(outputs: Path, flow: Flow) -> None:
+    """The graduated churn stage ran: its processed CSV as `dvc repro` wrote it (numbers
+    within graduate's tolerance: the orchestrator's venv may hold other library versions) and
+    a model written anew."""
+    from scaffold.graduate import compare
+
+    reference = outputs.parent / "churn-reference.csv"
+    reference.write_bytes(flow.churn[CHURN_OUTS[0]])
+    try:
+        same = compare(reference, outputs / CHURN_OUTS[0])
+    finally:
+        reference.unlink()
+    assert same == "identical" or same.startswith("equal within"), same
+    assert (outputs / CHURN_OUTS[1]).stat().st_size > 0
 
 
 def last_json(output: str) -> list[dict[str, str]]:
@@ -904,6 +951,8 @@ def test_kubeflow_compiles_and_runs_with_kfps_local_runner(
     assert (run / "stage-double-total" / "outs/data/processed/double.txt").read_text() == "38"
     for stem, stage in ((MAKE, "stage-make-numbers"), (SUM, "stage-sum-numbers")):
         assert injected_cell(run / stage / "notebook") == flow.injected[stem]
+    (churn,) = (stage for stage in run.iterdir() if stage.name.endswith("train-churn"))
+    assert_churn_as_dvc_repro(churn / "outs", flow)
     clear_outputs(root)
 
     # The compiled YAML is guarded like the module: an edit stops the next export.

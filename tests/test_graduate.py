@@ -15,107 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.churn import OUTS, STEM, production_notebook
 from tests.conftest import listing, project_venv, run_scaffold, scaffold_in_process
 from tests.helpers import cell, write_notebook
-
-STEM = "2.1-ab-train-churn"
-RAW = "customer,spend,visits\n" + "".join(
-    f"c{n},{(n * 37) % 101 + 0.25},{n % 7 + 1}\n" for n in range(60)
-)
-SETUP = """\
-%load_ext autoreload
-%autoreload 2
-
-import pickle
-
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
-
-from lab.config import MODELS_DIR, PROCESSED_DATA_DIR, RAW_DATA_DIR"""
-PARAMETERS = (
-    """\
-# Parameters
-input_file: str = "customers.csv"  # a CSV under data/raw/
-threshold: float = 10.0  # spend per visit that counts as a high spender
-seed: int = 7
-"""
-    + 'C: float = 1.0  # inverse regularisation strength, """C""" in sklearn\\docs'
-)
-HELPER = '''\
-def add_ratio(frame, numerator, denominator):
-  """Spend per visit (2-space indentation, as some notebooks have it)."""
-  return frame.assign(ratio=frame[numerator] / frame[denominator])'''
-TRANSFORM = """\
-raw = pd.read_csv(RAW_DATA_DIR / input_file)
-clean = add_ratio(raw.dropna(), "spend", "visits")
-clean["label"] = (clean["ratio"] > threshold).astype(int)
-clean.head()"""
-READS_GLOBAL = """\
-def standardised(column):
-    return (clean[column] - clean[column].mean()) / clean[column].std()
-
-
-clean["spend_z"] = standardised("spend")
-clean.to_csv(PROCESSED_DATA_DIR / "customers.csv", index=False)"""
-FIT = """\
-model = LogisticRegression(C=C, random_state=seed, max_iter=500)
-model.fit(clean[["spend_z", "visits"]], clean["label"])
-with open(MODELS_DIR / "churn.pkl", "wb") as handle:
-    pickle.dump(model, handle)"""
-METRICS = """\
-metrics = {"accuracy": float(model.score(clean[["spend_z", "visits"]], clean["label"]))}
-metrics"""
-OUTS = ("data/processed/customers.csv", "models/churn.pkl")
-
-
-def markdown(text: str, cell_id: str) -> dict[str, object]:
-    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
-
-
-def production_notebook(project: Path) -> Path:
-    """The churn notebook, its params file and a stage with data outputs, as a team has them."""
-    notebook = project / "notebooks" / f"{STEM}.ipynb"
-    write_notebook(
-        notebook,
-        [
-            markdown("# Train churn\n\nA transform and a fit.", "title"),
-            cell(SETUP, "setup"),
-            cell(PARAMETERS, "parameters", tags=["parameters"]),
-            markdown("## Clean", "clean-title"),
-            cell(HELPER, "helper"),
-            cell(TRANSFORM, "transform"),
-            cell(READS_GLOBAL, "standardise"),
-            cell(FIT, "fit"),
-            cell(METRICS, "metrics", tags=["metrics"]),
-        ],
-    )
-    (project / "params" / f"{STEM}.yaml").write_text(
-        "input_file: customers.csv\nthreshold: 12.5\nseed: 7\nC: 0.5\n"
-    )
-    (project / "data" / "raw" / "customers.csv").write_text(RAW)
-    stage = f"""\
-  {STEM.replace(".", "_")}:
-    # a comment inside the stage
-    cmd: >-
-      papermill --no-progress-bar -k python3 --cwd notebooks
-      notebooks/{STEM}.ipynb
-      reports/{STEM}.ipynb
-      -f params/{STEM}.yaml
-    deps:
-      - notebooks/{STEM}.ipynb
-      - src/lab
-      - data/raw
-    params:
-      - params/{STEM}.yaml:
-    outs:
-      - reports/{STEM}.ipynb:
-          cache: false
-      - {OUTS[0]}
-      - {OUTS[1]}
-"""
-    dvc = project / "dvc.yaml"
-    dvc.write_text(dvc.read_text() + stage)
-    return notebook
 
 
 @pytest.fixture
@@ -192,6 +94,25 @@ def test_refusals(production_lab: Path):
     shell = scaffold_in_process("graduate", STEM, cwd=production_lab, check=False)
     assert shell.returncode == 1 and "(cell 6) line 1 uses an IPython magic" in shell.stderr
     assert listing(production_lab) == before
+
+
+def test_a_pipelines_package_of_the_teams_own_is_kept(production_lab: Path):
+    """An empty ``pipelines/__init__.py`` (a package marker) gets graduate's helper; one with
+    the team's code and no ``main()`` is refused, and nothing is written."""
+    from scaffold.graduate import plan_graduate
+    from scaffold.project import open_project
+
+    marker = production_lab / "src" / "lab" / "pipelines" / "__init__.py"
+    marker.parent.mkdir()
+    marker.write_text("\n")
+    plan = plan_graduate(open_project(production_lab), STEM, cwd=production_lab)
+    assert [w.path for w in plan.writes if w.path == marker] == [marker]
+    marker.write_text("STEPS = ['clean']\n")
+    before = listing(production_lab)
+    refused = scaffold_in_process("graduate", STEM, cwd=production_lab, check=False)
+    assert refused.returncode == 1
+    assert "src/lab/pipelines/__init__.py exists without main()" in refused.stderr
+    assert listing(production_lab) == before and marker.read_text() == "STEPS = ['clean']\n"
 
 
 def _dvc(project: Path, python: Path, *args: str) -> str:

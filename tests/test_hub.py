@@ -460,3 +460,24 @@ def test_jupyterhub_pulls_the_project_and_runs_its_kernel(
     click()
     assert "my own note" in first.read_text()
     assert (clone / "references" / "glossary.md").read_text() == "# Glossary\n"
+
+
+def test_share_reads_the_notebook_as_run_does(tmp_path: Path) -> None:
+    from scaffold.errors import ScaffoldError
+    from scaffold.share import notebook_path
+
+    root = tmp_path.resolve()
+    (root / "notebooks").mkdir()
+    (root / "reports").mkdir()
+    for name in ("2.0-yn-train.ipynb", "1.1-yn-clean.ipynb", "explore.ipynb"):
+        (root / "notebooks" / name).write_text("{}")
+    (root / "reports" / "1.1-yn-clean.ipynb").write_text("{}")
+    assert notebook_path(root, None) == "notebooks/1.1-yn-clean.ipynb"
+    assert notebook_path(root, "2.0") == "notebooks/2.0-yn-train.ipynb"
+    assert notebook_path(root, "explore") == "notebooks/explore.ipynb"
+    # a path starts where the user is, as with scaffold run
+    assert notebook_path(root, "explore.ipynb", root / "notebooks") == "notebooks/explore.ipynb"
+    with pytest.raises(ScaffoldError, match="is an executed copy"):
+        notebook_path(root, "reports/1.1-yn-clean.ipynb")
+    with pytest.raises(ScaffoldError, match=r"no notebook '3\.0'"):
+        notebook_path(root, "3.0")

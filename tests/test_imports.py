@@ -39,19 +39,11 @@ EXECUTION = {
     "scaffold.sweep_cluster",
     "scaffold.check.execute",
 }
-# Command -> command imports that are still there, each a capability that lives in a command
-# module (to move into a module of its own). The test fails when one goes (take it off the
-# list) or a new one comes (do not add it: put the shared piece beneath both).
-KNOWN_COMMAND_IMPORTS = {
-    ("scaffold.promote", "scaffold.extract"),  # extract.dumped: the notebook JSON writer
-    ("scaffold.promote", "scaffold.notebooks"),  # the parameters cell and kernelspec
-    ("scaffold.update", "scaffold.generate"),  # update renders the project as new does
-    ("scaffold.generate", "scaffold.remotes"),  # credentials asked at new
-    ("scaffold.graduate", "scaffold.extract"),  # extract.dumped, as promote
-    ("scaffold.share", "scaffold.notebooks"),  # the notebooks' location
-}
+# Command -> command imports that are still there (none: a piece two commands share lives
+# beneath both, e.g. scaffold/ipynb.py, pycode.py, render.py, credentials.py). Do not add one.
+KNOWN_COMMAND_IMPORTS: set[tuple[str, str]] = set()
 # Circles that are still there (the package landed with them; take one off when it goes).
-KNOWN_CIRCLES = [["scaffold.adopt.pins", "scaffold.adopt.prove"]]
+KNOWN_CIRCLES: list[list[str]] = []
 
 
 def _module(path: Path) -> str:

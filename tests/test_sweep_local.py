@@ -144,16 +144,16 @@ def test_ctrl_c_stops_the_pool_and_leaves_nothing(sweep_lab: Path, tmp_path: Pat
     assert list(scratch.iterdir()) == []  # no kernel sockets or connection files (issue 23)
 
 
-def test_a_dvc_stage_sweeps_through_the_experiment_queue(sweep_lab: Path):
+def test_a_dvc_stage_sweep_records_each_run_as_a_dvc_experiment(sweep_lab: Path):
     # offset is declared in the notebook but not (yet) in its params file: -p and --grid
-    # accept it on the queue as on the pool (dvc exp run -S ...:++offset=100)
+    # accept it on a DVC stage as on any notebook
     work = ("work", "score = seed + offset")
     stem = add(sweep_lab, "queued", work, production=True, parameters="offset: int = 0")
     set_metrics(sweep_lab, stem, 'metrics = {"score": score}\nmetrics')
-    # the queue runs from git: uncommitted work is refused up front, nothing queued
+    # an experiment is the last commit: uncommitted work is refused up front, nothing runs
     refused = scaffold_in_process("run", stem, "--grid", "seed=1,2", cwd=sweep_lab, check=False)
     assert refused.returncode == 1
-    assert "DVC's experiment queue runs from git" in refused.stderr
+    assert "DVC records each run as an experiment of the last git commit" in refused.stderr
     assert "is not committed" in refused.stderr or "are not committed" in refused.stderr
     git("add", "-A", cwd=sweep_lab)
     git("commit", "-q", "-m", "a stage", cwd=sweep_lab)
@@ -171,7 +171,10 @@ def test_a_dvc_stage_sweeps_through_the_experiment_queue(sweep_lab: Path):
         "run", stem, "--grid", "seed=1,2", "-p", "offset=100", "-j", "2", cwd=sweep_lab, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 runs (2 seed) on DVC's experiment queue, 2 at a time" in result.stdout
+    assert (
+        "2 runs (2 seed) on a local pool, 2 at a time, each recorded as a DVC experiment"
+        in result.stdout
+    )
     folder = sweep_folder(sweep_lab, stem)
     rows = {row["run"]: row for row in summary(folder)}
     assert {run: row["score"] for run, row in rows.items()} == {"seed=1": "101", "seed=2": "102"}
@@ -197,3 +200,13 @@ def test_a_dvc_stage_sweeps_through_the_experiment_queue(sweep_lab: Path):
         if params_file in exp["data"]["params"]
     )
     assert seeds == [1, 2]
+    # named after their runs; the workspace is as it was (params file, output, no dvc.lock)
+    assert sorted(exp["name"] for exp in experiments if exp.get("name")) == ["seed=1", "seed=2"]
+    assert git("status", "--porcelain", cwd=sweep_lab) == ""
+    # dvc exp apply brings a run's params back into the workspace
+    subprocess.run([python, "-m", "dvc", "exp", "apply", "seed=2"], cwd=sweep_lab, check=True,
+                   capture_output=True)  # fmt: skip
+    applied = (sweep_lab / params_file).read_text()
+    assert "seed: 2" in applied and "offset: 100" in applied
+    git("checkout", "--", ".", cwd=sweep_lab)
+    (sweep_lab / "dvc.lock").unlink(missing_ok=True)

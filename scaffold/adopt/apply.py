@@ -153,7 +153,17 @@ def _steps(plan: Plan, journal: Journal) -> str:
     for rel, text in plan.writes.items():
         journal.write(root / rel, text)
     _track_data(plan)
-    return _commit(plan)
+    commit = _commit(plan)
+    if plan.modernised:  # apart, so the team sees what changed in their code
+        from scaffold.adopt.modernise import MESSAGE
+
+        for rel, text in plan.modernised.items():
+            journal.write(root / rel, text)
+        processes.git("add", "--", *plan.modernised, cwd=root)
+        identity = identity_args(root, plan.answers)
+        processes.git(*identity, "commit", "--quiet", "--no-verify", "-m", MESSAGE, cwd=root)
+        commit = processes.git_out("rev-parse", "HEAD", cwd=root)
+    return commit
 
 
 def _remove_emptied(root: Path, moved: list[Path]) -> None:

@@ -11,6 +11,7 @@ import ast
 import json
 import os
 import posixpath
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class Literal:
     value: str
     argument: bool  # a direct argument of a call (a Path fits there)
     access: str = ""  # "read" / "write" when the call reads or writes a file
+    inner: bool = False  # the folder an f-string starts with (f"data/{name}.csv": 'data/')
 
 
 @dataclass
@@ -138,9 +140,13 @@ def analyse_source(code: Code, cell: int, source: str) -> None:
         return
     code.definitions += definitions(tree, "", cell)
     inside_fstring: set[int] = set()
+    lines = source.split("\n")
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             inside_fstring.update(id(value) for value in node.values)
+            prefix = _fstring_folder(cell, node, lines)
+            if prefix is not None:
+                code.literals.append(prefix)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             code.imports.append((cell, node))
             _modules(code, node)
@@ -154,6 +160,33 @@ def analyse_source(code: Code, cell: int, source: str) -> None:
     for node in ast.walk(tree):
         if _is_text(node) and id(node) not in inside_fstring:
             code.literals.append(_literal(cell, node, argument=False, access=""))
+
+
+_FSTRING_START = re.compile(r"[rRfF]{1,2}('''|\"\"\"|'|\")")
+
+
+def _fstring_folder(cell: int, node: ast.JoinedStr, lines: list[str]) -> Literal | None:
+    """The folder a one-line f-string starts with, placed inside its quotes (``data/`` of
+    ``f"data/{name}.csv"``), as a literal to rewrite; None when it starts otherwise."""
+    first = node.values[0] if node.values else None
+    if node.lineno != node.end_lineno or not isinstance(first, ast.Constant):
+        return None
+    value = first.value if isinstance(first.value, str) else ""
+    folder = value[: value.rfind("/") + 1]
+    if not folder or "{" in folder or "\\" in folder or len(node.values) < 2:
+        return None
+    data = lines[node.lineno - 1].encode("utf-8")
+    text = data[node.col_offset : node.end_col_offset].decode("utf-8", "replace")
+    start = _FSTRING_START.match(text)
+    if (
+        start is None
+        or "f" not in start.group().lower()
+        or not text[start.end() :].startswith(folder)
+    ):
+        return None
+    col = node.col_offset + start.end()
+    end = col + len(folder.encode("utf-8"))
+    return Literal(cell, node.lineno, col, end, folder, False, "", inner=True)
 
 
 def _is_text(node: ast.AST) -> bool:
@@ -246,6 +279,9 @@ def config_expression(target: str, literal: Literal) -> tuple[str, str]:
     name = CONFIG_DIRS[base]
     rest = target[len(base) :].lstrip("/") if base else target
     slash = "/" if literal.value.endswith(("/", "\\")) else ""
+    if literal.inner:  # inside an f-string already: the config path as a replacement field
+        tail = ((f"/{rest}" if rest else "") + slash).replace("{", "{{").replace("}", "}}")
+        return f"{{{name}}}{tail}", name
     if literal.argument and not slash and not (_GLOB & set(rest)):
         return (f"{name} / {json.dumps(rest)}" if rest else name), name
     tail = (f"/{rest}" if rest else "") + slash
@@ -262,8 +298,9 @@ def _bound(alias: ast.alias) -> str:
 
 
 def import_text(node: ast.Import | ast.ImportFrom, local: set[str], package: str) -> str | None:
-    """The statement with local modules imported from ``package`` (None: nothing to change,
-    or a form that cannot be rewritten without changing what it binds)."""
+    """The statement with local modules imported from ``package`` (None: nothing to change).
+    ``import helpers.plots`` binds ``helpers`` with its submodule loaded: ``import
+    pkg.helpers.plots; from pkg import helpers`` does that (and binds ``pkg`` too)."""
     if isinstance(node, ast.ImportFrom):
         if node.level or not node.module or node.module.split(".")[0] not in local:
             return None
@@ -280,7 +317,9 @@ def _one_import(alias: ast.alias, local: set[str], package: str) -> str | None:
         return f"import {alias.name}{_bound(alias)}"
     if "." not in alias.name:
         return f"from {package} import {alias.name}{_bound(alias)}"
-    return f"import {package}.{alias.name}{_bound(alias)}" if alias.asname else None
+    if alias.asname:
+        return f"import {package}.{alias.name}{_bound(alias)}"
+    return f"import {package}.{alias.name}; from {package} import {alias.name.split('.')[0]}"
 
 
 # -- editing ------------------------------------------------------------------------------

@@ -1,165 +1,362 @@
-"""Pin what runs the notebooks when the newest versions break them.
+"""Pin, library by library, what runs the notebooks when the newest versions break them.
 
-Notebooks written years ago often fail on today's libraries alone (a removed module, a changed
-default). When an adopted notebook fails with an error in the code or a missing module, adopt
-tries the versions of the notebooks' time: the dependencies installed as the package index was
-on the date the notebooks last changed (``uv pip install --exclude-newer``; compiled libraries
-from wheels only), then
-every two months for two years until three such environments install, never before the
-running Python's first release. The first environment
-in which a failing notebook runs and no running one fails gives the pins: the declared
-dependencies at its versions, written to pyproject.toml with the date and the reason in
-``[tool.scaffold.adopt]``, and committed ("Pin the versions that run the notebooks").
+When an adopted notebook fails with an error in the code or a missing module, its traceback
+names the library that broke: the innermost frame in ``site-packages`` (``pandas/core/
+generic.py`` for ``DataFrame.append``), else the module the error names (``cannot import name
+'load_boston' from 'sklearn.datasets'``, ``module 'numpy' has no attribute 'float'``). Adopt
+then searches that library's versions, newest first, one release series at a time, only the
+versions with wheels for the running Python (``uv pip install --only-binary NAME "NAME<2.2"``),
+in a scratch environment where everything else stays at its newest. A library built for NumPy
+1 gets ``numpy<2`` beside it. The first version under which a failing notebook runs is
+pinned; then the next library a failure names. Finally every notebook that ran must still
+run, else the last pin is dropped. The pins are written to pyproject.toml, each with its
+reason in ``[tool.scaffold.adopt.pinned]``, and committed ("Pin the versions that run the
+notebooks").
 """
 
 from __future__ import annotations
 
-import datetime
-import sys
+import re
 import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.prove import Outcome, failures
+from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.project import Project
 
 PIN_MESSAGE = "Pin the versions that run the notebooks"
-# The first release of each Python: no wheels of a library built before it.
-_PYTHON_RELEASED = {
-    (3, 10): datetime.date(2021, 10, 4),
-    (3, 11): datetime.date(2022, 10, 24),
-    (3, 12): datetime.date(2023, 10, 2),
-    (3, 13): datetime.date(2024, 10, 7),
-    (3, 14): datetime.date(2025, 10, 7),
-}
-ATTEMPTS = 3
-# Never built from source for an old date (minutes, then a failure): wheels only. Pure
-# packages without wheels (sdists) are built.
-COMPILED = (
-    "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "statsmodels", "pyarrow",
-    "tables", "h5py", "pillow", "lxml", "lightgbm", "xgboost", "torch", "tensorflow", "spacy",
-    "scikit-image", "opencv-python", "numba", "llvmlite", "pyzmq", "psutil", "kiwisolver",
-    "contourpy", "shapely", "pyproj", "fiona", "gdal", "cython", "blis", "thinc", "tornado",
-)  # fmt: skip
 _VERSION_REASONS = ("an error in the code", "missing module")
+LIBRARIES = 4  # libraries searched, at most
+SERIES = 12  # release series tried per library, at most
+BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
+_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
+_NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
+# the kernel's own machinery sits in every traceback: a frame there blames nothing
+_RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
+           "jupyter_client", "jupyter_core", "debugpy", "_pytest"}  # fmt: skip
+# a library the failure says is not installed
+_ABSENT = re.compile(
+    r"No module named '([A-Za-z_][A-Za-z0-9_.]*)'|Missing optional dependency '([A-Za-z0-9_.-]+)'|"
+    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)"
+)
+# an extension built against NumPy 1, imported under NumPy 2
+_NUMPY_ABI = re.compile(
+    r"numpy\.dtype size changed|compiled using NumPy 1\.x|_ARRAY_API not found|"
+    r"numpy\.core\.multiarray failed to import|module compiled against ABI version"
+)
 
 
 @dataclass(frozen=True)
+class Pin:
+    """One library held at an older version, and why."""
+
+    name: str  # the distribution
+    version: str  # "" for a library that was missing: declared, not pinned
+    why: str  # e.g. "pandas 2.2.3 breaks notebooks/1.1-x.ipynb (AttributeError: ...)"
+
+    def __str__(self) -> str:
+        held = f"=={self.version}" if self.version else " (added)"
+        return f"{self.name}{held}: {self.why}"
+
+
+@dataclass
 class Pinned:
-    """The pins that made notebooks run, and when they come from."""
+    """The pins that made notebooks run."""
 
-    date: str
-    pins: dict[str, str]  # distribution -> version
-    fixed: list[str]  # notebooks that run with the pins and not without
-
-
-def candidate_dates(plan: Plan, python: Path) -> list[datetime.date]:
-    """The date the notebooks last changed, then every two months for two years; none before
-    the Python's first release."""
-    if not plan.is_git:
-        return []
-    notebooks = [entry.path for entry in plan.notebooks]
-    stamp = processes.git_out(
-        "log", "-1", "--format=%cs", "HEAD~1", "--", *notebooks, cwd=plan.root
-    )
-    start = datetime.date.fromisoformat(stamp) if stamp else datetime.date.today()
-    version = processes.run(
-        [str(python), "-c", "import sys; print(*sys.version_info[:2])"], check=False
-    ).text.split()
-    key = (int(version[0]), int(version[1])) if len(version) == 2 else sys.version_info[:2]
-    start = max(start, _PYTHON_RELEASED.get(key, start))
-    today = datetime.date.today()
-    dates = [start + datetime.timedelta(days=61 * step) for step in range(13)]
-    return [date for date in dates if date < today]
+    pins: list[Pin] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)  # notebooks that run with the pins only
 
 
-def _environment(plan: Plan, folder: Path, date: datetime.date) -> Path | None:
-    """A venv with the project as the index was on ``date`` (None: it does not install)."""
-    uv = processes.find_tool("uv")
-    if uv is None:
-        return None
-    processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
-    python = folder / "bin" / "python"
-    result = processes.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python),
-         *(arg for name in COMPILED for arg in ("--only-binary", name)),
-         "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel"],
-        cwd=plan.root,
-        check=False,
-    )  # fmt: skip
-    return python if result.ok else None
-
-
-def _versions(python: Path, names: list[str]) -> dict[str, str]:
-    """The installed versions of ``names`` in ``python``'s environment."""
-    from scaffold.check.imports import normalise
-
-    uv = processes.find_tool("uv") or "uv"
-    frozen = processes.run([uv, "pip", "freeze", "--python", str(python)], check=False).text
-    wanted = {normalise(name) for name in names}
-    found = {}
-    for line in frozen.splitlines():
-        name, _, version = line.partition("==")
-        if version and normalise(name) in wanted:
-            found[name] = version.strip()
+def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
+    """The installed distributions a failure names: the innermost library frame first, then
+    outward, then the modules its message names (``modules``: import name -> distributions)."""
+    lines = trace.splitlines()
+    message = lines[0] if lines else ""
+    found: list[str] = []
+    named = [name.split(".")[0] for name in _NAMED.findall(message)]
+    framed = [name for name in reversed(_FRAME.findall(trace)) if name not in _RUNNER]
+    for module in [*framed, *named]:
+        for name in sorted(modules.get(module, ())):
+            if name not in found:
+                found.append(name)
     return found
+
+
+def absent_modules(trace: str) -> list[str]:
+    """The top-level modules a failure's message says are not installed."""
+    message = trace.splitlines()[0] if trace else ""
+    found = []
+    for match in _ABSENT.finditer(message):
+        top = next(group for group in match.groups() if group).split(".")[0]
+        if top not in found:
+            found.append(top)
+    return found
+
+
+_ARROW = re.compile(r"^-+> *\d+ (.+)$", re.M)
+_NO_ATTRIBUTE = re.compile(r"^AttributeError: module '([A-Za-z_][\w.]*)' has no attribute '(\w+)'")
+
+
+def probe(trace: str) -> str | None:
+    """A line of Python that fails as the notebook failed, to try a version in a second: the
+    import statement the notebook failed on, or the attribute a module lacks."""
+    import ast
+
+    missing_attribute = _NO_ATTRIBUTE.match(trace)
+    if missing_attribute:
+        module, name = missing_attribute.groups()
+        return f"import {module}; {module}.{name}"
+    arrow = _ARROW.search(trace)
+    if arrow is None:
+        return None
+    line = arrow.group(1).strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return None
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    if isinstance(statement, ast.ImportFrom) and statement.level:
+        return None  # relative: not importable from a one-line program
+    return line if isinstance(statement, ast.Import | ast.ImportFrom) else None
 
 
 def find_pins(
     plan: Plan, outcomes: list[Outcome], python: Path, timeout: float, echo: Callable[[str], object]
 ) -> Pinned | None:
-    """Older versions under which a failing notebook runs and no running one fails."""
-    broken = [o.notebook for o in outcomes if not o.now and o.why.startswith(_VERSION_REASONS)]
-    running = [o.notebook for o in outcomes if o.now]
+    """Older versions of the libraries the failures name, under which failing notebooks run
+    and every running one still runs (None: no such pins)."""
+    broken = {o.notebook: o.trace for o in outcomes
+              if not o.now and o.why.startswith(_VERSION_REASONS) and o.trace}  # fmt: skip
     if not broken:
         return None
-    tried = 0
-    for date in candidate_dates(plan, python):
-        if tried == ATTEMPTS:
-            break
-        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
-            older = _environment(plan, Path(scratch) / "venv", date)
-            if older is None:  # no wheels of that time for this Python: a later date
+    running = [o.notebook for o in outcomes if o.now]
+    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
+        search = Search(plan, Path(scratch) / "venv", timeout, echo)
+        if not search.make():
+            return None
+        search.newest = search.versions()
+        return search.run(broken, running)
+
+
+class Search:
+    """The library-by-library search in one scratch environment."""
+
+    def __init__(self, plan: Plan, venv: Path, timeout: float, echo: Callable[[str], object]):
+        self.plan = plan
+        self.venv = venv
+        self.python = venv / "bin" / "python"
+        self.timeout = timeout
+        self.echo = echo
+        self.project = Project(plan.root, plan.answers)
+        self.newest: dict[str, str] = {}
+        self.pins: list[Pin] = []
+        self.broken: list[str] = []  # the notebooks that failed at the newest versions
+        self.deadline = time.monotonic() + BUDGET
+        self.first: dict[str, str] = {}  # notebook -> its error at the newest versions
+
+    def make(self) -> bool:
+        """The scratch environment with the project at its newest versions."""
+        uv = processes.find_tool("uv")
+        if uv is None:
+            return False
+        processes.run([uv, "venv", "--quiet", str(self.venv)], cwd=self.plan.root)
+        result = processes.run(
+            [uv, "pip", "install", "--quiet", "--python", str(self.python), "-e", ".",
+             "papermill", "ipykernel"],
+            cwd=self.plan.root,
+            check=False,
+        )  # fmt: skip
+        return result.ok
+
+    def versions(self) -> dict[str, str]:
+        """Normalised distribution name -> installed version."""
+        from scaffold.check.imports import normalise
+
+        uv = processes.find_tool("uv") or "uv"
+        frozen = processes.run(
+            [uv, "pip", "freeze", "--python", str(self.python)], check=False
+        ).text
+        found = {}
+        for line in frozen.splitlines():
+            name, _, version = line.partition("==")
+            if version:
+                found[normalise(name)] = version.strip()
+        return found
+
+    def modules(self) -> dict[str, set[str]]:
+        """Import name -> the distributions that provide it, in the scratch environment."""
+        from scaffold.check.imports import environment_map, site_packages
+
+        return environment_map(site_packages(self.python))
+
+    def fails(self, notebooks: list[str]) -> dict[str, Failure]:
+        """The notebooks among ``notebooks`` that fail in the scratch environment."""
+        root = self.plan.root
+        return failures(self.project, [root / name for name in notebooks], self.python,
+                        self.timeout)  # fmt: skip
+
+    def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
+        """Search the libraries the failures name, one at a time."""
+        self.broken = list(broken)
+        self.first = {notebook: trace.splitlines()[0][:90] for notebook, trace in broken.items()
+                      if trace}  # fmt: skip
+        for notebook in self.absent(broken):
+            broken.pop(notebook, None)
+        tried: set[str] = set()
+        for _ in range(LIBRARIES):
+            blamed = self._next(broken, tried)
+            if blamed is None:
+                break
+            name, notebooks = blamed
+            tried.add(name)
+            fixed = self.library(name, notebooks, broken)
+            for notebook in fixed:
+                broken.pop(notebook, None)
+        if not self.pins:
+            return None
+        return self._settle(running)
+
+    def absent(self, broken: dict[str, str]) -> list[str]:
+        """Install the libraries failures say are missing (an optional dependency of pandas,
+        an import adopt could not see); the notebooks that run then (they are declared)."""
+        from scaffold.check.imports import missing
+
+        modules = self.modules()
+        wanted: dict[str, list[str]] = {}
+        for notebook, trace in broken.items():
+            for top in absent_modules(trace):
+                if top not in modules:
+                    name = (missing(top, set(), set(), None) or (top,))[0]
+                    wanted.setdefault(name, []).append(notebook)
+        fixed: list[str] = []
+        for name, notebooks in wanted.items():
+            if not self._install(name):
                 continue
-            tried += 1
-            echo(f"trying the versions of {date} for {len(broken)} failing notebooks")
-            found = _try(plan, older, date, broken, running, timeout)
-            if found is not None:
-                return found
-    return None
+            still = self.fails(notebooks)
+            ran = [notebook for notebook in notebooks if notebook not in still]
+            for notebook, failure in still.items():
+                broken[notebook] = failure.trace
+            if ran:
+                self.echo(f"  {name} (absent) runs {', '.join(ran)}")
+                why = f"{', '.join(ran)} need it ({self.first.get(ran[0])})"
+                self.pins.append(Pin(name, "", why))
+                fixed += ran
+        return fixed
 
+    def _next(self, broken: dict[str, str], tried: set[str]) -> tuple[str, list[str]] | None:
+        """The library the most failures name first, and the notebooks that name it."""
+        modules = self.modules()
+        blamed: dict[str, list[str]] = {}
+        for notebook, trace in broken.items():
+            for name in culprits(trace, modules)[:2]:
+                if name not in tried:
+                    blamed.setdefault(name, []).append(notebook)
+        if not blamed:
+            return None
+        name = max(blamed, key=lambda n: len(blamed[n]))
+        return name, blamed[name]
 
-def _try(
-    plan: Plan,
-    older: Path,
-    date: datetime.date,
-    broken: list[str],
-    running: list[str],
-    timeout: float,
-) -> Pinned | None:
-    """The pins of ``older`` if a broken notebook runs there and no running one fails."""
-    project = Project(plan.root, plan.answers)
-    still = failures(project, [plan.root / name for name in broken], older, timeout)
-    fixed = [name for name in broken if name not in still]
-    if not fixed or failures(project, [plan.root / name for name in running], older, timeout):
-        return None
-    names = [requirement_name(r) for r in plan.dependencies]
-    return Pinned(date.isoformat(), _versions(older, names), fixed)
+    def library(self, name: str, notebooks: list[str], broken: dict[str, str]) -> list[str]:
+        """Older versions of ``name``, newest first, until a notebook runs; the notebooks it
+        fixed (none: ``name`` back at its newest)."""
+        newest = self.newest.get(name, "")
+        first = broken[notebooks[0]].splitlines()[0][:90]
+        self.echo(f"{len(notebooks)} notebook(s) fail in {name} {newest} ({first}); trying "
+                  f"older {name}")  # fmt: skip
+        version = newest
+        for _ in range(SERIES):
+            if time.monotonic() > self.deadline:
+                self.echo(f"  the search's {BUDGET:.0f} s are spent: no older {name} tried")
+                break
+            version = self._install_below(name, version) or ""
+            if not version:
+                break
+            if not self._probes_pass(notebooks, broken):
+                self.echo(f"  {name} {version}: still failing (the failing line, tried alone)")
+                continue
+            still = self.fails(notebooks)
+            if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
+                self._install("numpy<2")
+                still = self.fails(notebooks)
+            fixed = [notebook for notebook in notebooks if notebook not in still]
+            for notebook, failure in still.items():
+                broken[notebook] = failure.trace  # the next failure may name another library
+            if fixed:
+                self.echo(f"  {name} {version} runs {', '.join(fixed)}")
+                why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
+                self.pins.append(Pin(name, version, why))
+                return fixed
+            self.echo(f"  {name} {version}: still failing")
+        if newest:
+            self._install(f"{name}=={newest}")
+        return []
+
+    def _probes_pass(self, notebooks: list[str], broken: dict[str, str]) -> bool:
+        """False when the line each notebook failed on fails alone too (a second, instead of
+        running the notebooks); True when some notebook has no such line."""
+        for notebook in notebooks:
+            line = probe(broken.get(notebook, ""))
+            if line is None:
+                return True
+            result = processes.run([str(self.python), "-c", line], check=False, timeout=120)
+            if result.ok:
+                return True
+        return False
+
+    def _install(self, requirement: str) -> bool:
+        uv = processes.find_tool("uv") or "uv"
+        name = re.match(r"[A-Za-z0-9._-]+", requirement)
+        only = ["--only-binary", name.group()] if name else []
+        result = processes.run(
+            [uv, "pip", "install", "--quiet", "--python", str(self.python), *only, requirement],
+            cwd=self.plan.root,
+            check=False,
+        )
+        return result.ok
+
+    def _install_below(self, name: str, version: str) -> str | None:
+        """The newest ``name`` of an earlier release series than ``version`` that has a wheel
+        for this Python, installed; None when there is none."""
+        series = ".".join(version.split(".")[:2]) if version else ""
+        if not series or not self._install(f"{name}<{series}"):
+            return None
+        installed = self.versions().get(name)
+        return installed if installed and installed != version else None
+
+    def _settle(self, running: list[str]) -> Pinned | None:
+        """Every notebook that ran must still run: drop the last pin until they do."""
+        from scaffold.check.imports import normalise
+
+        while self.pins:
+            if not running or not self.fails(running):
+                break
+            dropped = self.pins.pop()
+            self.echo(f"  {dropped.name} {dropped.version} stops a running notebook: not pinned")
+            self._install(f"{dropped.name}=={self.newest.get(dropped.name, '')}".rstrip("="))
+        still = self.fails(self.broken) if self.pins else {}
+        fixed = [notebook for notebook in self.broken if notebook not in still]
+        if not self.pins or not fixed:
+            return None
+        numpy = self.versions().get("numpy")
+        searched = {normalise(pin.name) for pin in self.pins}
+        if numpy and "numpy" not in searched and numpy != self.newest.get("numpy"):
+            pinned = ", ".join(f"{pin.name} {pin.version}" for pin in self.pins)
+            self.pins.append(Pin("numpy", numpy, f"{pinned} was built for NumPy 1"))
+        return Pinned(self.pins, fixed)
 
 
 def requirement_name(requirement: str) -> str:
     """The distribution name of a requirement string."""
-    import re
-
     match = re.match(r"[A-Za-z0-9._-]+", requirement)
     return match.group() if match else requirement
 
 
 def write_pins(plan: Plan, pinned: Pinned) -> str:
-    """pyproject.toml's dependencies pinned, the date and reason recorded; one commit."""
+    """pyproject.toml's dependencies pinned, each pin's reason recorded; one commit."""
     import tomlkit
 
     from scaffold.adopt.apply import identity_args
@@ -167,20 +364,28 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
 
     path = plan.root / "pyproject.toml"
     data = tomlkit.parse(path.read_text(encoding="utf-8"))
-    versions = {normalise(name): version for name, version in pinned.pins.items()}
+    versions = {normalise(pin.name): pin.version for pin in pinned.pins if pin.version}
     pinned_list = tomlkit.array()
+    declared = set()
     for requirement in plan.dependencies:
         name = requirement_name(requirement)
+        declared.add(normalise(name))
         version = versions.get(normalise(name))
         pinned_list.append(f"{name}=={version}" if version else requirement)
+    for pin in pinned.pins:  # a library the declared ones need at an older version
+        if normalise(pin.name) not in declared:
+            pinned_list.append(f"{pin.name}=={pin.version}" if pin.version else pin.name)
     pinned_list.multiline(True)
     data["project"]["dependencies"] = pinned_list
     tool = data.setdefault("tool", tomlkit.table(is_super_table=True))
     scaffold_table = tool.setdefault("scaffold", tomlkit.table(is_super_table=True))
-    scaffold_table["adopt"] = {
-        "pinned-as-of": pinned.date,
-        "why": "the newest versions break " + ", ".join(pinned.fixed) + "; modernise, then unpin",
-    }
+    adopt = tomlkit.table()
+    adopt["why"] = "the newest versions break these notebooks; modernise them, then unpin"
+    reasons = tomlkit.table()
+    for pin in pinned.pins:
+        reasons[pin.name] = f"{pin.version or 'added'}: {pin.why}"
+    adopt["pinned"] = reasons
+    scaffold_table["adopt"] = adopt
     old = path.read_bytes()
     try:
         path.write_text(tomlkit.dumps(data), encoding="utf-8")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scaffold import processes
 from scaffold.adopt import code, deps, survey
 from scaffold.adopt.survey import DATA, MODULE, NOTEBOOK, PACKAGE, Entry
 from scaffold.errors import ScaffoldError
@@ -56,6 +57,10 @@ class Plan:
     ambiguous: list[str] = field(default_factory=list)
     processed: dict[str, str] = field(default_factory=dict)  # pipeline files: old -> new
     render: Path | None = None  # the pristine template render (a scratch folder)
+    head: str = ""  # the commit adopted (empty: a plain folder)
+    modernised: dict[str, str] = field(default_factory=dict)  # notebook -> removed APIs rewritten
+    modern: list[str] = field(default_factory=list)  # each rewrite, for the plan
+    left: list[str] = field(default_factory=list)  # removed APIs with no safe rewrite
 
     @property
     def moves(self) -> list[Entry]:
@@ -126,6 +131,8 @@ def plan_adopt(root: Path) -> Plan:
         raise ScaffoldError(f"{root} has no notebook (.ipynb) to adopt.")
     answers = _answers(root, is_git)
     plan = Plan(root, is_git, answers["module_name"], answers)
+    if is_git:
+        plan.head = processes.git_out("rev-parse", "HEAD", cwd=root)
     notebooks = {name: code.load(root / name) for name in files if name.endswith(".ipynb")}
     analysed = {name: code.analyse_notebook(nb) for name, nb in notebooks.items() if nb}
     known = set(files) | {str(p) for name in files for p in PurePosixPath(name).parents} - {"."}
@@ -142,6 +149,7 @@ def plan_adopt(root: Path) -> Plan:
     _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
     _rewrite_modules(plan)
     _copies(plan, analysed)
+    _modernise(plan, analysed)
     plan.render = _render(answers)
     try:
         _template_files(plan)
@@ -150,6 +158,43 @@ def plan_adopt(root: Path) -> Plan:
         plan.cleanup()
         raise
     return plan
+
+
+def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
+    """Removed APIs rewritten where the new spelling means the same, in the notebooks and the
+    moved modules (a commit of its own); the modules the rewrites import are declared."""
+    from scaffold.adopt import modernise
+
+    texts, sources, modules = {}, {}, set()
+    for entry in plan.entries:
+        python = entry.kind in (MODULE, PACKAGE) and entry.path.endswith(".py")
+        if entry.kind != NOTEBOOK and not python:
+            continue
+        text = plan.writes.get(entry.target)
+        if text is None:
+            try:
+                text = (plan.root / entry.path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+        if python:  # a module is rewritten as a notebook of one cell
+            modules.add(entry.target)
+            text = json.dumps({"cells": [{"cell_type": "code", "source": text}]})
+        texts[entry.target] = text
+        sources[entry.target] = entry.path
+    done = modernise.modernise(texts)
+    for target, text in done.texts.items():
+        plan.modernised[target] = (
+            code.source_of(json.loads(text)["cells"][0]) if target in modules else text
+        )
+    for change in done.changes:
+        shown = str(change)
+        if change.notebook in modules:
+            shown = shown.replace(f"{change.notebook}: cell 1:", f"{change.notebook}:")
+        plan.modern.append(shown)
+    plan.left = done.left
+    for target, imported in done.modules.items():  # declared as the notebooks' imports are
+        found = analysed.setdefault(f"modernised:{sources[target]}", code.Code())
+        found.modules |= {module for module in imported if module}
 
 
 def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,59 +16,12 @@ from typing import TYPE_CHECKING
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
+from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.errors import ScaffoldError
 from scaffold.project import Project
 
 if TYPE_CHECKING:
     from scaffold.adopt.pins import Pinned
-
-NETWORK = re.compile(
-    r"URLError|HTTPError|ConnectionError|gaierror|ConnectTimeout|ReadTimeout|SSLError|"
-    r"MaxRetryError|NewConnectionError|Name or service not known|Temporary failure in name "
-    r"resolution|Network is unreachable|getaddrinfo|urlopen error|RemoteDisconnected"
-)
-REASONS = (
-    (NETWORK, "needs the network"),
-    (re.compile(r"FileNotFoundError|No such file or directory|does not exist"), "missing data"),
-    (re.compile(r"ModuleNotFoundError|ImportError|No module named"), "missing module"),
-    (re.compile(r"NameError"), "hidden state (a name defined out of order)"),
-    (re.compile(r"did not finish within"), "timed out"),
-    (re.compile(r"kernel did not start"), "no kernel"),
-)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One notebook's runs."""
-
-    notebook: str  # its new path
-    before: bool | None  # None: not run (a plain folder has no old commit to run)
-    now: bool
-    why: str  # why it fails now ("" when it runs)
-    why_before: str = ""
-    pinned: bool = False  # it runs with the pinned older versions, not the newest
-
-    @property
-    def network(self) -> bool:
-        """True when it failed for want of the network."""
-        return "network" in self.why or "network" in self.why_before
-
-
-def reason(message: str) -> str:
-    """The class of a run failure: network, missing data or module, hidden state, code."""
-    for pattern, text in REASONS:
-        if pattern.search(message):
-            detail = _error(message)
-            return f"{text} ({detail})" if detail else text
-    return f"an error in the code ({_error(message) or 'see scaffold check --run'})"
-
-
-def _error(message: str) -> str:
-    match = re.search(
-        r"run all(?: in the injected parameters)?: (.*?); the notebook", message, re.S
-    )
-    text = match.group(1).strip().splitlines()[0] if match and match.group(1).strip() else ""
-    return text if len(text) <= 90 else text[:87] + "..."
 
 
 def environment(plan: Plan, python: Path | None, echo: Callable[[str], object]) -> Path:
@@ -128,15 +80,6 @@ def _python_path(folder: Path) -> Iterator[None]:
             os.environ["PYTHONPATH"] = saved
 
 
-def failures(
-    project: Project, notebooks: list[Path], python: Path, timeout: float
-) -> dict[str, str]:
-    from scaffold.check.execute import run_notebooks
-
-    found = run_notebooks(project, notebooks, python=python, timeout=timeout)
-    return {finding.path: reason(finding.message) for finding in found}
-
-
 @dataclass(frozen=True)
 class Proof:
     """Every notebook's runs, and the pins that made some run (None: nothing pinned)."""
@@ -181,9 +124,9 @@ def _outcomes(
 ) -> list[Outcome]:
     """Run every notebook as it was and as adopted."""
     notebooks = plan.notebooks
-    old_failures: dict[str, str] | None = None
+    old_failures: dict[str, Failure] | None = None
     if before and plan.is_git:
-        head = processes.git_out("rev-parse", "HEAD~1", cwd=plan.root)
+        head = plan.head
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-before-") as scratch:
             old = Path(scratch)
             _old_tree(plan, head, old)
@@ -203,10 +146,17 @@ def _outcomes(
     outcomes = []
     for entry in notebooks:
         ran = None if old_failures is None else entry.path not in old_failures
-        why_before = (old_failures or {}).get(entry.path, "")
-        why = new_failures.get(entry.target, "")
+        was = (old_failures or {}).get(entry.path)
+        new = new_failures.get(entry.target)
         outcomes.append(
-            Outcome(entry.target, ran, entry.target not in new_failures, why, why_before)
+            Outcome(
+                entry.target,
+                ran,
+                new is None,
+                new.why if new else "",
+                was.why if was else "",
+                trace=new.trace if new else "",
+            )
         )
     return outcomes
 
@@ -244,12 +194,9 @@ def _totals(proof: Proof) -> list[str]:
     if worse:
         lines.append(f"ran before but not now: {', '.join(worse)}")
     if proof.pinned:
-        shown = ", ".join(
-            f"{name}=={version}" for name, version in sorted(proof.pinned.pins.items())
-        )
         lines.append(
-            f"pinned the versions of {proof.pinned.date} ({shown}): the newest break "
-            f"{', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] in pyproject.toml says so, "
-            "modernise and unpin later"
+            f"pinned (the newest break {', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] "
+            "in pyproject.toml says why: modernise, then unpin):"
         )
+        lines += [f"  {pin}" for pin in proof.pinned.pins]
     return lines

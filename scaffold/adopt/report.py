@@ -30,12 +30,20 @@ def describe(plan: Plan) -> list[str]:
     lines += _section("pipeline (dvc.yaml)", graph(plan))
     lines += _section("ambiguous (no stage made)", plan.ambiguous)
     lines += _section("notes", plan.notes)
+    lines += _section(
+        "removed APIs rewritten (the same meaning; a commit of its own, "
+        "'Modernise removed APIs (mechanical rewrites)')",
+        plan.modern,
+    )
+    lines += _section("removed APIs with no safe rewrite (left for you)", plan.left)
     if plan.raw_data:
         lines.append(
             f"\n{len(plan.raw_data)} data files leave git for DVC (dvc add data/raw); git's "
             "history keeps the old copies (rewrite it, e.g. git filter-repo, to drop them)."
         )
-    lines.append("\nall in one commit: 'Adopt the scaffold layout' (undo: git reset --hard HEAD~1)")
+    undo = f"git reset --hard {plan.head[:10]}" if plan.head else "rm -rf .git"
+    commits = "two commits" if plan.modernised else "one commit"
+    lines.append(f"\nall in {commits}: 'Adopt the scaffold layout' (undo: {undo})")
     return lines
 
 

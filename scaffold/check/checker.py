@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,9 +24,10 @@ from typing import Any
 from scaffold import __version__
 from scaffold.check import duplicates, imports, spark, threshold
 from scaffold.check.model import Config, Finding, codes_where
-from scaffold.check.notebook import Summary, analyse
+from scaffold.check.notebook import Summary, analyse, forget_folders
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
+from scaffold.processes import git
 from scaffold.project import Project
 
 NOTEBOOK_NAME = r"^\d+\.\d+-[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -163,6 +163,23 @@ def _analyse_many(analyse_one: Analyse, paths: Sequence[Path]) -> list[Summary]:
     while this process waits: on 1,000 notebooks it costs a few percent more CPU in all than
     one process does, for about half the wait on two idle cores.
     """
+    import gc
+
+    # The analysis makes and drops many small trees and keeps few of them: the cyclic
+    # collector would mostly traverse live objects (in a forked child, also touching and so
+    # copying the parent's pages). Reference counting frees the trees.
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        return _analyse_shared(analyse_one, paths)
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _analyse_shared(analyse_one: Analyse, paths: Sequence[Path]) -> list[Summary]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     shares = min(cores, 8)
     if len(paths) < PARALLEL_FROM or shares < 2 or sys.platform != "linux":
@@ -251,6 +268,7 @@ def summaries(
     ``parse=False`` when no enabled rule needs the code parsed (see ``PARSED``).
     """
     analyse_one = functools.partial(analyse, root, parse=parse)
+    forget_folders()  # links may have changed since the last check of this process
     if not use_cache:
         return _analyse_many(analyse_one, paths)
     cache_path = _cache_file(root)
@@ -721,16 +739,10 @@ def _stage_rules(
 
 def _data_rules(root: Path, config: Config) -> list[Finding]:
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        listed = git("ls-files", "-z", "--cached", cwd=root, check=False, timeout=60)
+    except ScaffoldError:  # no git, or it hung: the data rules need the git index
         return []
-    if listed.returncode != 0:
+    if not listed.ok:
         return []
     limit = config.threshold("max-data-kb") * 1024
     found = []
@@ -859,7 +871,7 @@ def check(
     if not paths and (config.enabled("NB901") or config.enabled("NB902")):
         findings.extend(_data_rules(root, config))
     findings.extend(threshold.rules(root, chosen, config.enabled))
-    findings.extend(spark.rules(project, chosen_paths, config))
+    findings.extend(spark.rules(project, chosen, config))
     return Result(keep(findings, chosen, config), len(chosen))
 
 

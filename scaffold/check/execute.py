@@ -125,9 +125,11 @@ def run_notebooks(
     timeout: float = 600,
     python: Path | None = None,
     notice: Echo | None = None,
+    outputs: Path | None = None,
 ) -> list[Finding]:
     """Run each notebook in a fresh kernel; a finding for each that fails or times out.
-    ``notice`` hears about kernels that are slow to start."""
+    ``notice`` hears about kernels that are slow to start. The executed copies go to a scratch
+    folder, removed after, or into ``outputs`` (``<number>-<name>``), kept."""
     if not notebooks:
         return []
     interpreter = interpreters.find_interpreter(project, python)
@@ -137,7 +139,7 @@ def run_notebooks(
         plans = []
         for number, notebook in enumerate(notebooks):
             params_file = root / PARAMS_DIR / f"{notebook.stem}.yaml"
-            output = Path(scratch, f"{number}-{notebook.name}")
+            output = Path(outputs or scratch, f"{number}-{notebook.name}")
             plans.append(RunPlan(notebook, output, params_file if params_file.is_file() else None))
         todo: queue.Queue[int] = queue.Queue()
         for index in range(len(plans)):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,10 @@ _DYNAMIC = (
 
 def dynamic(source: str) -> bool:
     """True when the cell's code can define names that no parse shows."""
-    return any(word in source and pattern.search(source) for word, pattern in _DYNAMIC)
+    for word, pattern in _DYNAMIC:  # noqa: SIM110 (a loop: no generator on every cell)
+        if word in source and pattern.search(source):
+            return True
+    return False
 
 
 MAGIC_OUTPUTS = re.compile(
@@ -89,7 +91,14 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-_SKIPPED_FIELDS = frozenset({"ctx", "type_params", "op", "ops", "type_comment", "kind"})
+# fields that hold no name to visit: contexts, operators, and strings or numbers
+_SKIPPED_FIELDS = frozenset(
+    {
+        "ctx", "type_params", "op", "ops", "type_comment", "kind", "attr", "arg", "id",
+        "name", "asname", "module", "level", "names", "rest", "kwd_attrs", "conversion",
+        "is_async",
+    }
+)  # fmt: skip
 
 
 def _fields(kind: type) -> tuple[str, ...]:
@@ -187,119 +196,140 @@ def _load(node: ast.Name) -> bool:
     return isinstance(node.ctx, ast.Load)
 
 
-def _push_field(stack: list[tuple[Any, _Context]], value: Any, context: _Context) -> None:
-    if type(value) is list:
-        stack.extend([(item, context) for item in value if item is not None])
-    elif value is not None and not isinstance(value, (str, int)):
-        stack.append((value, context))
-
-
 _SPECIAL = frozenset(
     {
         *_FUNCTIONS, ast.Lambda, ast.Import, ast.ImportFrom, ast.Global, ast.ClassDef,
         *_COMPREHENSIONS, ast.Try, ast.ExceptHandler, ast.MatchAs, ast.MatchStar,
-        ast.MatchMapping, ast.Nonlocal, ast.MatchClass,  # the last two hold lists of str
+        ast.MatchMapping,
     }
 )  # fmt: skip
 
 
+class _Enter:
+    """On the walk's stack: from here on (until the next one), nodes are in ``context``."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: _Context) -> None:
+        self.context = context
+
+
 class _Walk:
-    """One cell's walk: an explicit stack of (node, context)."""
+    """One cell's walk: an explicit stack of nodes, in the context of the last ``_Enter``.
+
+    A node that opens a scope pushes its children in groups, each under an ``_Enter`` of its
+    context, above an ``_Enter`` of the context it is in: the stack pops them in order, and
+    the context comes back when they are done. Other nodes push their children as they are
+    (``None``, strings and numbers too: they have no fields, so popping them does nothing),
+    which keeps the common case to a few operations per node.
+    """
 
     def __init__(self) -> None:
         self.names = CellNames()
-        self.stack: list[tuple[Any, _Context]] = []
+        self.stack: list[Any] = []
+        self.context: _Context = _MODULE
 
-    def push(self, nodes: Iterable[Any], context: _Context) -> None:
-        self.stack.extend([(node, context) for node in nodes if node is not None])
+    def enter(self, *groups: tuple[_Context, list[Any]]) -> None:
+        """Visit each group of nodes in its context (the last group first), then come back."""
+        stack = self.stack
+        stack.append(_Enter(self.context))
+        for context, nodes in groups:
+            stack.extend(nodes)
+            stack.append(_Enter(context))
 
-    def bind(self, name: str | None, context: _Context) -> None:
-        if name and context[2]:
+    def bind(self, name: str | None) -> None:
+        if name and self.context[2]:
             self.names.defined.add(name)
-
-    def read(self, name: str, line: int, context: _Context) -> None:
-        local, now, _, guarded = context
-        if guarded or name in local:
-            return
-        where = self.names.used if now else self.names.deferred
-        where.setdefault(name, line)
 
     def run(self, tree: ast.Module) -> CellNames:
         stack, special, fields_of = self.stack, _SPECIAL, _FIELDS
-        name_kind, constant = ast.Name, ast.Constant
-        self.push(tree.body, _MODULE)
+        name_kind, constant, enter = ast.Name, ast.Constant, _Enter
+        load, store = ast.Load, ast.Store
+        defined, used, deferred = self.names.defined, self.names.used, self.names.deferred
+        local, now, module, guarded = self.context
+        stack.extend(tree.body)
         while stack:
-            node, context = stack.pop()
+            node = stack.pop()
             kind = type(node)
             if kind is name_kind:
-                self._name(node, context)
+                ctx = type(node.ctx)
+                if ctx is load:
+                    if not guarded and node.id not in local:
+                        (used if now else deferred).setdefault(node.id, node.lineno)
+                elif ctx is store and module:
+                    defined.add(node.id)
             elif kind is constant:
                 continue
+            elif kind is enter:
+                self.context = node.context
+                local, now, module, guarded = self.context
             elif kind in special:
-                self._special(node, kind, context)
+                self._special(node, kind)
             else:  # the common case, inline: push the children that can hold names
-                for name in fields_of.get(kind) or _fields(kind):
-                    value = getattr(node, name)
+                fields = fields_of.get(kind)
+                for field_name in _fields(kind) if fields is None else fields:
+                    value = getattr(node, field_name)
                     if type(value) is list:
-                        stack.extend([(item, context) for item in value if item is not None])
-                    elif value is not None and not isinstance(value, (str, int)):
-                        stack.append((value, context))
+                        stack.extend(value)
+                    else:
+                        stack.append(value)
         return self.names
 
-    def _name(self, node: ast.Name, context: _Context) -> None:
-        ctx = type(node.ctx)
-        if ctx is ast.Load:
-            if not context[3] and node.id not in context[0]:
-                where = self.names.used if context[1] else self.names.deferred
-                where.setdefault(node.id, node.lineno)
-        elif ctx is ast.Store and context[2]:
-            self.names.defined.add(node.id)
-
-    def _special(self, node: Any, kind: type, context: _Context) -> None:
+    def _special(self, node: Any, kind: type) -> None:
         if kind in _FUNCTIONS or kind is ast.Lambda:
-            self._function(node, context)
+            self._function(node)
         else:
-            self._other(node, kind, context)
+            self._other(node, kind)
 
-    def _function(self, node: Any, context: _Context) -> None:
+    def _function(self, node: Any) -> None:
+        context = self.context
         local, _, _, guarded = context
         arguments = node.args
-        self.push([*arguments.defaults, *arguments.kw_defaults], context)
+        defaults = [*arguments.defaults, *arguments.kw_defaults]
         inner: _Context = (local | _function_locals(node), False, False, guarded)
         if isinstance(node, ast.Lambda):
-            self.push([node.body], inner)
+            self.enter((context, defaults), (inner, [node.body]))
             return
-        self.bind(node.name, context)
-        self.push(node.decorator_list, context)
+        self.bind(node.name)
         every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         every += [arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None]
         annotations = [arg.annotation for arg in every] + [node.returns]
-        self.push(annotations, (local, False, False, guarded))
-        self.push(node.body, inner)
+        self.enter(
+            (context, defaults),
+            (context, node.decorator_list),
+            ((local, False, False, guarded), annotations),
+            (inner, node.body),
+        )
 
-    def _other(self, node: Any, kind: type, context: _Context) -> None:
+    def _other(self, node: Any, kind: type) -> None:
+        context = self.context
         local, now, module, guarded = context
         if kind is ast.Import or kind is ast.ImportFrom:
             for alias in node.names:
-                self.bind(alias.asname or alias.name.split(".")[0], context)
+                self.bind(alias.asname or alias.name.split(".")[0])
         elif kind is ast.Global:
             self.names.defined.update(node.names)
         elif kind is ast.ClassDef:
-            self.bind(node.name, context)
-            self.push([*node.bases, *node.keywords, *node.decorator_list], context)
-            self.push(node.body, (local | _class_locals(node), now, False, guarded))
+            self.bind(node.name)
+            self.enter(
+                (context, [*node.bases, *node.keywords, *node.decorator_list]),
+                ((local | _class_locals(node), now, False, guarded), node.body),
+            )
         elif kind in _COMPREHENSIONS:
             # its targets are its own; a name it binds (:=) is its scope's, as here
-            self.push(_children(node), (local | _targets(node.generators), now, module, guarded))
+            inner = (local | _targets(node.generators), now, module, guarded)
+            self.enter((inner, _children(node)))
         elif kind is ast.Try and _catches_name_error(node):
-            self.push(node.body, (local, now, module, True))
-            self.push([*node.handlers, *node.orelse, *node.finalbody], context)
+            self.enter(
+                ((local, now, module, True), node.body),
+                (context, [*node.handlers, *node.orelse, *node.finalbody]),
+            )
         else:
             if kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
-                self.bind(node.name, context)
+                self.bind(node.name)
             elif kind is ast.MatchMapping:
-                self.bind(node.rest, context)
-            self.push(_children(node), context)
+                self.bind(node.rest)
+            self.stack.extend(_children(node))
 
 
 def cell_names(tree: ast.Module) -> CellNames:

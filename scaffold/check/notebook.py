@@ -14,6 +14,7 @@ line numbers) before ``ast.parse``: ``%line`` magics, ``!shell`` lines, ``x = !c
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import json
 import os
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaffold.check import spark
 from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.imports import NAMESPACES
 from scaffold.check.model import Finding
@@ -37,6 +39,7 @@ from scaffold.check.names import (
     magic_code,
     magic_names,
 )
+from scaffold.check.threshold import CLUSTER_MODULES, WRITES_BYTES, cluster_import, data_writes
 
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w., ]*?\s*=)\s*[%!]")
@@ -75,6 +78,18 @@ class Summary:
     noqa: dict[int, list[str]] = field(default_factory=dict)  # cell -> codes; [] = every code
     readable: bool = True
     parsed: bool = True  # False: the code was not parsed (no rule that needs it was enabled)
+    # for the threshold (threshold.py): code cells and lines (not blank, not comments), the
+    # top-level functions (name, cell), a cluster import (module, cell), data writes (count,
+    # first call, its cell)
+    code_cells: int = 0
+    code_lines: int = 0
+    function_names: list[tuple[str, int]] = field(default_factory=list)
+    cluster: tuple[str, int] | None = None
+    writes: tuple[int, str, int] | None = None
+    # for the Spark rules (spark.py), of a notebook that mentions Spark: (cell, line) of each
+    # pyspark import, and NB413-NB415's findings (NB413's fix says ``{helper}``)
+    spark_imports: list[tuple[int, int]] = field(default_factory=list)
+    spark_findings: list[Finding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON data."""
@@ -93,6 +108,13 @@ class Summary:
             "noqa": {str(k): v for k, v in self.noqa.items()},
             "readable": self.readable,
             "parsed": self.parsed,
+            "code_cells": self.code_cells,
+            "code_lines": self.code_lines,
+            "function_names": self.function_names,
+            "cluster": self.cluster,
+            "writes": self.writes,
+            "spark_imports": self.spark_imports,
+            "spark_findings": [[f.cell, f.line, f.code, f.message] for f in self.spark_findings],
         }
 
     @classmethod
@@ -114,6 +136,17 @@ class Summary:
             noqa={int(k): list(v) for k, v in data["noqa"].items()},
             readable=data["readable"],
             parsed=data["parsed"],
+            code_cells=data["code_cells"],
+            code_lines=data["code_lines"],
+            function_names=[(n, c) for n, c in data["function_names"]],
+            cluster=(data["cluster"][0], data["cluster"][1]) if data["cluster"] else None,
+            writes=(data["writes"][0], data["writes"][1], data["writes"][2])
+            if data["writes"]
+            else None,
+            spark_imports=[(c, ln) for c, ln in data["spark_imports"]],
+            spark_findings=[
+                Finding(path, c, ln, code, m) for c, ln, code, m in data["spark_findings"]
+            ],
         )
 
     def silenced(self, finding: Finding) -> bool:
@@ -187,12 +220,29 @@ def read_regular(path: Path) -> bytes | None:
 
 def read(path: Path) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """The notebook's JSON, or ``(code, message)`` saying why it is not a notebook."""
+    data, problem, _ = _load(path)
+    return data, problem
+
+
+Loaded = tuple[dict[str, Any] | None, tuple[str, str] | None, bytes]
+
+
+def _load(path: Path) -> Loaded:
+    """``read``, and the file's bytes (empty when it could not be read)."""
     try:
         raw = read_regular(path)
     except OSError as error:
-        return None, ("NB101", f"cannot be read ({error.strerror}); check its permissions")
+        return None, ("NB101", f"cannot be read ({error.strerror}); check its permissions"), b""
     if raw is None:
-        return None, ("NB101", "is not a regular file (a FIFO or a device?); only files are read")
+        return (
+            None,
+            ("NB101", "is not a regular file (a FIFO or a device?); only files are read"),
+            b"",
+        )
+    return (*_decode(raw), raw)
+
+
+def _decode(raw: bytes) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     if not raw.strip():
         return None, ("NB102", "is empty; delete it or save a notebook from Jupyter over it")
     try:
@@ -252,6 +302,8 @@ class _Cells:
     unexecuted: list[int] = field(default_factory=list)
     names: list[tuple[int, CellNames]] = field(default_factory=list)  # parsed cells, in order
     dynamic: bool = False  # a cell may define names no parse shows (see names.py)
+    trees: list[spark.Cell] | None = None  # the parsed cells, kept for the Spark rules
+    writes: list[tuple[int, list[str]]] | None = None  # (cell, data writes), when any can be
 
 
 @dataclass(frozen=True)
@@ -264,6 +316,25 @@ class _Place:
     parse: bool  # parse the code cells (False: only what their text shows)
 
 
+def _inside(root: Path, path: Path) -> bool:
+    """True when ``path``, links resolved, is in ``root`` (a folder's answer is cached)."""
+    if os.path.islink(path):
+        return path.resolve().is_relative_to(_resolved(root))
+    return _resolved(path.parent).is_relative_to(_resolved(root))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(folder: Path) -> Path:
+    """The folder with its links resolved (cached: one check asks for the same few folders;
+    ``summaries`` clears it before each check)."""
+    return folder.resolve()
+
+
+def forget_folders() -> None:
+    """Forget the resolved folders (before a check: links may have changed)."""
+    _resolved.cache_clear()
+
+
 def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     """Read and parse one notebook; collect every per-notebook fact and finding.
 
@@ -272,10 +343,11 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     """
     rel = path.relative_to(root).as_posix()
     summary = Summary(rel, parsed=parse)
-    if path.resolve().is_relative_to(root.resolve()):
-        data, problem = read(path)
+    if _inside(root, path):
+        data, problem, raw = _load(path)
     else:  # as promote refuses it
         data, problem = None, ("NB101", "leads outside the project (a symbolic link); not read")
+        raw = b""
     if data is None:
         assert problem is not None
         message = problem[1].replace("{path}", shlex.quote(rel))
@@ -285,10 +357,21 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     notebook_noqa = (data.get("metadata") or {}).get("scaffold", {})
     if isinstance(notebook_noqa, dict) and isinstance(notebook_noqa.get("noqa"), list):
         summary.noqa[0] = [str(code) for code in notebook_noqa["noqa"]]
+    place = _Place(rel, path.parent, root, parse and _python(data))
+    _analyse_cells(summary, place, data, raw)
+    return summary
+
+
+def _analyse_cells(summary: Summary, place: _Place, data: dict[str, Any], raw: bytes) -> None:
+    """Every cell's facts and findings, then those of the cells together."""
+    rel = place.rel
     cells = data["cells"]
     summary.cells = len(cells)
-    place = _Place(rel, path.parent, root, parse and _python(data))
     state = _Cells()
+    if place.parse and any(word in raw for word in (b"spark", b"Spark", b"SPARK")):
+        state.trees = []  # no lowercased copy: this runs on every notebook
+    if WRITES_BYTES.search(raw):
+        state.writes = []
     # Parsing may warn (invalid escapes, ``is`` with a literal): the notebook's business, and
     # not something to print in the middle of the report.
     with warnings.catch_warnings():
@@ -300,10 +383,12 @@ def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
                 summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     _stored_state(summary, rel, state.outputs, state.counted)
     _hidden_state(summary, rel, state.executed, state.unexecuted)
+    _threshold_writes(summary, state.writes)
+    if state.trees:
+        summary.spark_imports, summary.spark_findings = spark.facts(rel, state.trees)
     if place.parse and not state.dynamic and not _python2(data):
         for code, cell, line, message in hidden_state(state.names):
             summary.findings.append(Finding(rel, cell, line, code, message))
-    return summary
 
 
 # cell magics that are not Python and define no Python names
@@ -353,7 +438,7 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
         return
     source = _text(cell.get("source", ""))
     if "<<<<<<<" in source:
-        _cell_conflict(summary, place.rel, number, source)
+        _cell_conflict(summary, place.rel, number, source, cell.get("cell_type") == "markdown")
     if "noqa" in source:
         codes = _noqa(source)
         if codes is not None:
@@ -369,16 +454,49 @@ def _cell(summary: Summary, state: _Cells, place: _Place, number: int, cell: Any
     elif source.strip():
         state.unexecuted.append(number)
     tags = (cell.get("metadata") or {}).get("tags") or []
+    _code_size(summary, source)
+    if state.writes is not None:
+        state.writes.append((number, data_writes(source)))
     if place.parse and ("%" in source or "!" in source):
         _written_modules(summary, source, cell)
     _code_cell(summary, state, place, number, source, "parameters" in tags)
 
 
-def _cell_conflict(summary: Summary, rel: str, number: int, source: str) -> None:
-    match = MERGE_MARKER.search(source)
+def _code_size(summary: Summary, source: str) -> None:
+    """Count the cell's lines of code (not blank, not comments) for the threshold."""
+    lines = 0
+    for line in source.split("\n"):  # a plain loop: faster here than a regex or a generator
+        text = line.lstrip()
+        if text and text[0] != "#":
+            lines += 1
+    if lines:
+        summary.code_cells += 1
+        summary.code_lines += lines
+
+
+def _threshold_writes(summary: Summary, writes: list[tuple[int, list[str]]] | None) -> None:
+    """How many data writes the notebook's code makes, the first call and its cell."""
+    count = sum(len(calls) for _, calls in writes or ())
+    if writes and count:
+        cell, calls = next((n, calls) for n, calls in writes if calls)
+        summary.writes = (count, calls[0].rstrip("( ").lstrip("."), cell)
+
+
+# a whole conflict block: its three marker lines in order
+CONFLICT_BLOCK = re.compile(r"^<{7}(?: .*)?\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7}(?: |$)", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~).*?^[ \t]*(?:```|~~~)", re.MULTILINE | re.DOTALL)
+
+
+def _cell_conflict(summary: Summary, rel: str, number: int, source: str, markdown: bool) -> None:
+    """NB105 for a whole conflict block in the cell; in markdown, outside code fences (a
+    tutorial showing git's markers)."""
+    text = (
+        _FENCE.sub(lambda fence: "\n" * fence.group().count("\n"), source) if markdown else source
+    )
+    match = CONFLICT_BLOCK.search(text)
     if match is None:
         return
-    line = source.count("\n", 0, match.start()) + 1
+    line = text.count("\n", 0, match.start()) + 1
     summary.findings.append(
         Finding(
             rel,
@@ -465,18 +583,39 @@ def _code_cell(
         state.dynamic = state.dynamic or not _automagic(source)
         return
     _names(state, number, tree, source)
+    if state.trees is not None:
+        state.trees.append(spark.Cell(number, tree))
+    _tree_rules(summary, place, number, tree, code, is_parameters)
+
+
+def _definitions(summary: Summary, place: _Place, number: int, tree: ast.Module, code: str) -> None:
+    found = definitions(tree, place.rel, number, code)
+    summary.functions += sum(definition.kind == "function" for definition in found)
+    summary.definitions.extend(found)
+    summary.function_names += [
+        (node.name, number)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+
+
+def _tree_rules(
+    summary: Summary, place: _Place, number: int, tree: ast.Module, code: str, parameters: bool
+) -> None:
+    """The facts and findings of one parsed cell (``code``: the Python it is of)."""
     # Each rule looks at the tree only when the text can hold what it looks for.
     if "def" in code or "class" in code:
-        found = definitions(tree, place.rel, number, code)
-        summary.functions += sum(definition.kind == "function" for definition in found)
-        summary.definitions.extend(found)
+        _definitions(summary, place, number, tree, code)
     if "import" in code:
         _imports(summary, tree, number, code)
+        if summary.cluster is None and any(m.split(".")[0] in code for m in CLUSTER_MODULES):
+            module = cluster_import(tree)
+            summary.cluster = None if module is None else (module, number)
     if "sys" in code and _SYS_PATH.search(code):
         _sys_path_edits(summary, tree)
-    if _PATHISH.search(code):
+    if ("/" in code or "\\" in code) and _PATHISH.search(code):  # each path has one
         _paths(summary, tree, place, number)
-    if is_parameters and len(summary.parameters_cells) == 1:
+    if parameters and len(summary.parameters_cells) == 1:
         _parameters(summary, tree, code, number)
 
 
@@ -534,7 +673,7 @@ def _parse(summary: Summary, rel: str, number: int, source: str) -> tuple[ast.Mo
     except (RecursionError, MemoryError):
         summary.findings.append(Finding(rel, number, 0, "NB104", TOO_DEEP))
     except SyntaxError as error:
-        if _automagic(source) or MERGE_MARKER.search(source):
+        if _automagic(source) or CONFLICT_BLOCK.search(source):
             return None, code  # automagic runs; NB105 reports conflict markers
         summary.findings.append(
             Finding(

@@ -83,8 +83,7 @@ def github(
     lines = []
     located = _file_lines(findings, root) if root is not None else {}
     for finding in findings:
-        where = f"cell {finding.cell}, line {finding.line}: " if finding.cell else ""
-        line = located.get((finding.path, finding.cell, finding.line))
+        where, line = _placed(finding, located)
         at = f",line={line}" if line else ""
         lines.append(
             f"::{finding.severity} file={_escape(finding.path, True)}{at},"
@@ -94,6 +93,13 @@ def github(
         lines.append(f"::notice::{_escape(skipped)}")
     lines.append(summary_line(findings, notebooks, ran))
     return "\n".join(lines)
+
+
+def _placed(finding: Finding, located: dict[tuple[str, int, int], int]) -> tuple[str, int | None]:
+    """The ``cell 2, line 3: `` prefix of a finding's message, and its line in the notebook's
+    file when known (github and sarif both show both)."""
+    where = f"cell {finding.cell}, line {finding.line}: " if finding.cell else ""
+    return where, located.get((finding.path, finding.cell, finding.line))
 
 
 def _file_lines(findings: Sequence[Finding], root: Path) -> dict[tuple[str, int, int], int]:
@@ -141,11 +147,10 @@ def sarif(
     ]
     results = []
     for finding in findings:
-        where = f"cell {finding.cell}, line {finding.line}: " if finding.cell else ""
+        where, line = _placed(finding, located)
         location: dict[str, object] = {
             "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"}
         }
-        line = located.get((finding.path, finding.cell, finding.line))
         if line:
             location["region"] = {"startLine": line}
         results.append(

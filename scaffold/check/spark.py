@@ -15,7 +15,9 @@
   between limited or aggregated. A frame the rule cannot trace (a function's argument, a
   name it never saw assigned) is left alone: the rule reports what it can show.
 
-Only notebooks whose text mentions ``spark`` are parsed; everything else costs one read.
+Only notebooks whose text mentions ``spark`` get these rules. ``facts`` runs on the cells
+that check parsed while it read the notebook (``notebook.analyse``), and its findings are
+cached with the rest of the notebook's summary; ``rules`` needs no notebook read again.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scaffold.check import imports
 from scaffold.check.model import Config, Finding
-from scaffold.check.notebook import blank_magics, read, read_regular
-from scaffold.project import Project
+
+if TYPE_CHECKING:
+    from scaffold.check.notebook import Summary
+    from scaffold.project import Project
 
 CODES = ("NB411", "NB412", "NB413", "NB414", "NB415")
 IMPORTS = {"pyspark"}  # import names NB404 leaves to NB411
@@ -166,35 +171,14 @@ class SparkNotebook:
 
 # -- reading ---------------------------------------------------------------------------------
 
-
-def parse(root: Path, path: Path) -> SparkNotebook | None:
-    """The notebook's parsed code cells when it mentions Spark (None otherwise)."""
-    try:
-        raw = read_regular(path)  # never waits on a FIFO named like a notebook
-    except OSError:
-        return None
-    if raw is None or not any(word in raw for word in (b"spark", b"Spark", b"SPARK")):
-        return None  # no lowercased copy: this runs on every notebook of every check
-    data, _ = read(path)
-    if data is None:
-        return None
-    cells = _code_cells(data["cells"])
-    return SparkNotebook(path.relative_to(root).as_posix(), cells, _pyspark_imports(cells))
+HELPER = "{helper}"  # in NB413's message until the project's way to a session is known
 
 
-def _code_cells(cells: list[object]) -> list[Cell]:
-    """The code cells that parse (the others are NB104's business)."""
-    found = []
-    for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        try:
-            found.append(Cell(number, ast.parse(blank_magics(text))))
-        except (SyntaxError, ValueError):
-            continue
-    return found
+def facts(path: str, cells: list[Cell]) -> tuple[list[tuple[int, int]], list[Finding]]:
+    """The pyspark imports (cell, line) and the NB413-NB415 findings of one notebook's parsed
+    code cells (NB413's message says ``HELPER`` where ``rules`` puts the project's helper)."""
+    notebook = SparkNotebook(path, cells, _pyspark_imports(cells))
+    return notebook.imports, [*literal_rules(notebook, HELPER), *collect_rules(notebook)]
 
 
 def _pyspark_imports(cells: list[Cell]) -> list[tuple[int, int]]:
@@ -664,9 +648,12 @@ def _in_dependencies(root: Path) -> bool:
     return bool(names & PROVIDERS)
 
 
-def dependency_rules(root: Path, notebooks: Sequence[SparkNotebook]) -> list[Finding]:
-    """NB411 for each notebook that imports pyspark undeclared; NB412 once for the project."""
-    users = [notebook for notebook in notebooks if notebook.imports]
+def dependency_rules(
+    root: Path, notebooks: Sequence[tuple[str, list[tuple[int, int]]]]
+) -> list[Finding]:
+    """NB411 for each notebook (path, its pyspark imports) that imports pyspark undeclared;
+    NB412 once for the project."""
+    users = [(path, places) for path, places in notebooks if places]
     if not users:
         return []
     declared = imports.declared(root)
@@ -675,15 +662,15 @@ def dependency_rules(root: Path, notebooks: Sequence[SparkNotebook]) -> list[Fin
     if not declared & PROVIDERS:
         return [
             Finding(
-                notebook.path,
+                path,
                 cell,
                 line,
                 "NB411",
                 "imports pyspark, which the project does not declare; add it to an extra "
                 f"in pyproject.toml, [project.optional-dependencies] {EXTRA_HINT}",
             )
-            for notebook in users
-            for cell, line in notebook.imports[:1]
+            for path, places in users
+            for cell, line in places[:1]
         ]
     if _in_dependencies(root):
         return [
@@ -713,17 +700,20 @@ def _helper(project: Project) -> str:
     return "build the session with the master read from the environment (os.environ)"
 
 
-def rules(project: Project, paths: Sequence[Path], config: Config) -> list[Finding]:
-    """Every enabled Spark rule on the notebooks at ``paths``."""
+def rules(project: Project, chosen: Sequence[Summary], config: Config) -> list[Finding]:
+    """Every enabled Spark rule on the ``chosen`` notebooks' summaries."""
     root = project.root
-    notebooks = [found for path in paths if (found := parse(root, path)) is not None]
-    helper = _helper(project)
+    found = [summary for summary in chosen if summary.spark_imports or summary.spark_findings]
     findings: list[Finding] = []
-    for notebook in notebooks:
-        if config.enabled("NB413") or config.enabled("NB414"):
-            findings.extend(literal_rules(notebook, helper))
-        if config.enabled("NB415"):
-            findings.extend(collect_rules(notebook))
+    if any(summary.spark_findings for summary in found):
+        helper = _helper(project)
+        findings += [
+            Finding(f.path, f.cell, f.line, f.code, f.message.replace(HELPER, helper))
+            for summary in found
+            for f in summary.spark_findings
+            if config.enabled(f.code)
+        ]
     if config.enabled("NB411") or config.enabled("NB412"):
-        findings.extend(dependency_rules(root, notebooks))
+        users = [(summary.path, summary.spark_imports) for summary in found]
+        findings.extend(dependency_rules(root, users))
     return findings

@@ -1,0 +1,401 @@
+"""Safe, mechanical rewrites of APIs the notebooks' libraries removed, where the new spelling
+means exactly what the old one did.
+
+NumPy's removed aliases are ruff's: its NPY001 and NPY201 rules, safe fixes only, run on the
+notebooks (a cell that is not Python is left out). The rest are rewrites ruff has no rule for,
+each a renamed keyword, option or module with the same meaning:
+
+- pandas' short display options (``pd.set_option('max_rows', 10)``, ambiguous since pandas
+  1.4) -> ``'display.max_rows'``;
+- ``hist(..., normed=...)`` (matplotlib's alias, gone in 3.1) -> ``density=``;
+- ``read_csv(..., delim_whitespace=True)`` (gone in pandas 3) -> ``sep=r"\\s+"``;
+- ``from IPython.display import set_matplotlib_formats`` (gone in IPython 8) -> from
+  ``matplotlib_inline.backend_inline``;
+- matplotlib's ``'seaborn-*'`` styles (renamed in 3.6, gone in 3.8) -> ``'seaborn-v0_8-*'``;
+- ``pandas.tools.plotting`` -> ``pandas.plotting``, ``pd.scatter_matrix`` ->
+  ``pd.plotting.scatter_matrix``; ``from sklearn.externals import joblib``
+  -> ``import joblib``; ``from sklearn.cross_validation import train_test_split`` ->
+  ``sklearn.model_selection``.
+
+What is left (``DataFrame.append``, ``load_boston``, ``.ix``) changes meaning or has no
+replacement: the pins keep it running until the team modernises it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaffold import processes
+from scaffold.adopt import code
+from scaffold.check.notebook import blank_magics
+
+MESSAGE = "Modernise removed APIs (mechanical rewrites)"
+RUFF_RULES = "NPY001,NPY201"
+# pandas' display options by their short name (pandas resolves a short name only while it is
+# unambiguous; 'max_rows' has not been since the styler's options came in 1.4)
+DISPLAY_OPTIONS = frozenset({
+    "chop_threshold", "colheader_justify", "date_dayfirst", "date_yearfirst", "encoding",
+    "expand_frame_repr", "float_format", "large_repr", "max_categories", "max_columns",
+    "max_colwidth", "max_dir_items", "max_info_columns", "max_info_rows", "max_rows",
+    "max_seq_items", "memory_usage", "min_rows", "multi_sparse", "notebook_repr_html",
+    "pprint_nest_depth", "precision", "show_dimensions", "width",
+})  # fmt: skip
+_OPTION_CALLS = {"set_option", "get_option", "reset_option", "describe_option", "option_context"}
+_READERS = {"read_csv", "read_table", "read_fwf"}
+_FORMATS_MODULES = {"IPython.display", "IPython.core.display"}
+_FORMATS_HOME = "matplotlib_inline.backend_inline"
+# module -> its new name, for ``from MODULE import ...`` (every name moved with it)
+_MOVED = {"pandas.tools.plotting": "pandas.plotting", "sklearn.externals.joblib": "joblib"}
+# names that moved to sklearn.model_selection unchanged (the rest of cross_validation changed)
+_SAME_IN_MODEL_SELECTION = {"train_test_split"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One rewrite in one notebook cell."""
+
+    notebook: str
+    cell: int  # 1-based, counting every cell
+    rule: str
+    old: str
+    new: str
+
+    def __str__(self) -> str:
+        new = re.sub(r"\n\s*", "; ", self.new)
+        return f"{self.notebook}: cell {self.cell}: {self.old} -> {new} ({self.rule})"
+
+
+@dataclass
+class Modernised:
+    """The notebooks rewritten, what changed, what is left for the team."""
+
+    texts: dict[str, str]  # notebook -> its new text (changed ones only)
+    changes: list[Change]
+    left: list[str]  # removed APIs found with no safe rewrite
+    modules: dict[str, set[str]]  # notebook -> modules the rewrites import
+
+
+def modernise(texts: dict[str, str]) -> Modernised:
+    """Rewrite removed APIs in the notebooks ``texts`` (path -> notebook JSON)."""
+    notebooks: dict[str, dict[str, Any]] = {}
+    result = Modernised({}, [], [], {})
+    for name, text in texts.items():
+        try:
+            notebook = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(notebook, dict) and isinstance(notebook.get("cells"), list):
+            notebooks[name] = notebook
+    for name, notebook in notebooks.items():
+        for index, source in list(code.code_cells(notebook)):
+            edits, rules, modules = _cell_edits(source)
+            if not edits:
+                continue
+            notebook["cells"][index]["source"] = code.apply_edits(source, edits).splitlines(
+                keepends=True
+            )
+            for edit, rule in zip(edits, rules, strict=True):
+                result.changes.append(Change(name, index + 1, rule, edit.old, edit.text))
+            result.modules.setdefault(name, set()).update(modules)
+    _ruff(notebooks, result)
+    changed = {change.notebook for change in result.changes}
+    result.texts = {name: code.dump(notebooks[name]) for name in notebooks if name in changed}
+    return result
+
+
+# -- rewrites ruff has no rule for -------------------------------------------------------------
+
+
+def _cell_edits(source: str) -> tuple[list[code.Edit], list[str], set[str]]:
+    """The edits for one cell, the rule of each, and the modules they import."""
+    tree = code.parse(source)
+    if tree is None:
+        return [], [], set()
+    lines = blank_magics(source).splitlines(keepends=True)
+    edits: list[code.Edit] = []
+    rules: list[str] = []
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        found: list[tuple[code.Edit, str]] = []
+        if isinstance(node, ast.Call):
+            found = _call_edits(node, lines)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found = _import_edits(node, lines)
+            modules.update(_imported(edit.text) for edit, _ in found)
+        for edit, rule in found:
+            edits.append(edit)
+            rules.append(rule)
+    return edits, rules, modules
+
+
+def _imported(statement: str) -> str:
+    """The top-level module an import statement's last line names."""
+    words = statement.splitlines()[-1].split()
+    return words[1].split(".")[0] if len(words) > 1 else ""
+
+
+def _name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _segment(lines: list[str], node: ast.expr | ast.stmt | ast.keyword) -> str:
+    """The source text of a one-line node ('' when it spans lines)."""
+    if node.end_lineno != node.lineno or node.end_col_offset is None:
+        return ""
+    data = lines[node.lineno - 1].encode("utf-8")
+    return data[node.col_offset : node.end_col_offset].decode("utf-8")
+
+
+def _replace(node: ast.expr | ast.stmt | ast.keyword, old: str, new: str) -> code.Edit:
+    end = node.end_col_offset if node.end_col_offset is not None else node.col_offset
+    end_line = node.end_lineno or node.lineno
+    return code.Edit(0, node.lineno, node.col_offset, end_line, end, new, old)
+
+
+def _string(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _call_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    name = _name(call)
+    if name in _OPTION_CALLS:
+        return _option_edits(call, lines)
+    if name in {"hist", "hist2d"}:
+        return _renamed_keyword(call, lines, "normed", "density", "matplotlib 3.1")
+    if name in _READERS:
+        return _whitespace_edits(call, lines)
+    if name in {"use", "context"} and isinstance(call.func, ast.Attribute):
+        return _style_edits(call, lines)
+    if name == "scatter_matrix":
+        return _plotting_edits(call, lines)
+    return []
+
+
+def _plotting_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``pd.scatter_matrix(...)`` (gone in pandas 1.0) -> ``pd.plotting.scatter_matrix``."""
+    func = call.func
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    if not (isinstance(owner, ast.Name) and owner.id in {"pd", "pandas"}):
+        return []
+    text = _segment(lines, func)
+    if text != f"{owner.id}.scatter_matrix":
+        return []
+    new = f"{owner.id}.plotting.scatter_matrix"
+    return [(_replace(func, text, new), "pandas 1.0 moved it to pandas.plotting")]
+
+
+def _option_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """'max_rows' -> 'display.max_rows' (option_context takes pairs: every other one)."""
+    keys = call.args[::2] if _name(call) == "option_context" else call.args[:1]
+    found = []
+    for key in keys:
+        value, text = _string(key), _segment(lines, key)
+        if value in DISPLAY_OPTIONS and text[:1] in {"'", '"'} and text[1:-1] == value:
+            new = f"{text[0]}display.{value}{text[0]}"
+            found.append((_replace(key, text, new), "pandas: display option by its full name"))
+    return found
+
+
+def _renamed_keyword(
+    call: ast.Call, lines: list[str], old: str, new: str, since: str
+) -> list[tuple[code.Edit, str]]:
+    names = {keyword.arg for keyword in call.keywords}
+    if new in names:
+        return []
+    for keyword in call.keywords:
+        text = _segment(lines, keyword)
+        if keyword.arg == old and text.startswith(old):
+            edit = code.Edit(0, keyword.lineno, keyword.col_offset, keyword.lineno,
+                             keyword.col_offset + len(old), new, old)  # fmt: skip
+            return [(edit, f"{old}= was removed in {since}; {new}= means the same")]
+    return []
+
+
+def _whitespace_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``delim_whitespace=True`` -> ``sep=r"\\s+"`` when no separator is given."""
+    names = {keyword.arg for keyword in call.keywords}
+    if names & {"sep", "delimiter"} or len(call.args) > 1:
+        return []
+    for keyword in call.keywords:
+        text = _segment(lines, keyword)
+        constant = keyword.value
+        true = isinstance(constant, ast.Constant) and constant.value is True
+        if keyword.arg == "delim_whitespace" and true and text:
+            rule = "pandas 3: delim_whitespace=True is sep=r'\\s+'"
+            return [(_replace(keyword, text, 'sep=r"\\s+"'), rule)]
+    return []
+
+
+def _style_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``plt.style.use('seaborn-whitegrid')`` -> ``'seaborn-v0_8-whitegrid'``."""
+    func = call.func
+    assert isinstance(func, ast.Attribute)
+    owner = func.value
+    if not (isinstance(owner, ast.Attribute) and owner.attr == "style") or not call.args:
+        return []
+    styles = call.args[0].elts if isinstance(call.args[0], ast.List) else call.args[:1]
+    found = []
+    for style in styles:
+        value, text = _string(style), _segment(lines, style)
+        if value is None or text[1:-1] != value or text[:1] not in {"'", '"'}:
+            continue
+        if value == "seaborn" or (value.startswith("seaborn-") and "v0_8" not in value):
+            new = text[0] + "seaborn-v0_8" + value[len("seaborn") :] + text[0]
+            found.append((_replace(style, text, new), "matplotlib 3.6 renamed the seaborn styles"))
+    return found
+
+
+def _import_edits(node: ast.ImportFrom, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    module = node.module or ""
+    if node.level or node.lineno != node.end_lineno:
+        return []
+    old = _segment(lines, node)
+    if not old:
+        return []
+    indent = " " * node.col_offset
+    if module in _FORMATS_MODULES:
+        return _split_import(node, old, indent, {"set_matplotlib_formats"}, _FORMATS_HOME,
+                             "IPython 8 removed set_matplotlib_formats; it lives on in "
+                             "matplotlib-inline")  # fmt: skip
+    if module == "sklearn.cross_validation":
+        return _split_import(node, old, indent, _SAME_IN_MODEL_SELECTION,
+                             "sklearn.model_selection",
+                             "scikit-learn 0.20 moved it, unchanged")  # fmt: skip
+    if module == "sklearn.externals" and {a.name for a in node.names} == {"joblib"}:
+        alias = node.names[0]
+        new = f"import joblib{f' as {alias.asname}' if alias.asname else ''}"
+        return [(_replace(node, old, new), "scikit-learn 0.23 removed its copy of joblib")]
+    if module in _MOVED:
+        names = ", ".join(_alias(alias) for alias in node.names)
+        new = f"from {_MOVED[module]} import {names}"
+        return [(_replace(node, old, new), f"{module} moved to {_MOVED[module]}")]
+    return []
+
+
+def _alias(alias: ast.alias) -> str:
+    return f"{alias.name} as {alias.asname}" if alias.asname else alias.name
+
+
+def _split_import(
+    node: ast.ImportFrom, old: str, indent: str, moved: set[str], home: str, rule: str
+) -> list[tuple[code.Edit, str]]:
+    """The names in ``moved`` imported from ``home``; the others stay where they were."""
+    going = [alias for alias in node.names if alias.name in moved]
+    staying = [alias for alias in node.names if alias.name not in moved]
+    if not going or any(alias.name == "*" for alias in node.names):
+        return []
+    new = f"from {home} import {', '.join(_alias(a) for a in going)}"
+    if staying:
+        kept = f"from {node.module} import {', '.join(_alias(a) for a in staying)}"
+        new = f"{kept}\n{indent}{new}"
+    return [(_replace(node, old, new), rule)]
+
+
+# -- NumPy: ruff's rules -------------------------------------------------------------------------
+
+
+def _ruff(notebooks: dict[str, dict[str, Any]], result: Modernised) -> None:
+    """ruff's safe NPY001/NPY201 fixes, made in scratch copies and taken back cell by cell."""
+    ruff = processes.find_tool("ruff")
+    if ruff is None or not notebooks:
+        return
+    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-ruff-") as scratch:
+        folder = Path(scratch)
+        names = {f"n{i}.ipynb": name for i, name in enumerate(notebooks)}
+        blanked: dict[str, set[int]] = {file: set() for file in names}
+        for file, name in names.items():
+            _write_scratch(folder / file, notebooks[name], set())
+        found = _parsable(ruff, folder, names, notebooks, blanked)
+        _diagnostics(ruff, folder, fix=True)
+        for file, name in names.items():
+            _take_back(folder / file, notebooks[name], blanked[file])
+    for diagnostic in found:
+        file = Path(diagnostic["filename"]).name
+        if diagnostic.get("code") and file in names:
+            _record(names[file], diagnostic, result)
+
+
+def _parsable(
+    ruff: str,
+    folder: Path,
+    names: dict[str, str],
+    notebooks: dict[str, dict[str, Any]],
+    blanked: dict[str, set[int]],
+) -> list[dict[str, Any]]:
+    """ruff's findings once the cells that are not Python (which hide the whole notebook from
+    ruff) are emptied in the scratch copies."""
+    found: list[dict[str, Any]] = []
+    for _ in range(5):
+        found = _diagnostics(ruff, folder, fix=False)
+        broken = [d for d in found if not d.get("code") or d["code"] == "invalid-syntax"]
+        if not broken:
+            break
+        for diagnostic in broken:
+            file = Path(diagnostic["filename"]).name
+            blanked[file].add(int(diagnostic.get("cell") or 0))
+            _write_scratch(folder / file, notebooks[names[file]], blanked[file])
+    return found
+
+
+def _record(notebook: str, diagnostic: dict[str, Any], result: Modernised) -> None:
+    """A safe fix as a change; a finding without one as left for the team."""
+    fix = diagnostic.get("fix") or {}
+    cell, rule = int(diagnostic.get("cell") or 0), f"ruff {diagnostic['code']}"
+    if fix.get("applicability") == "safe":
+        old = _first_sentence(diagnostic["message"])
+        result.changes.append(Change(notebook, cell, rule, old, _new(str(fix.get("message")))))
+    else:
+        result.left.append(f"{notebook}: cell {cell}: {diagnostic['message']} ({rule})")
+
+
+def _first_sentence(message: str) -> str:
+    return message.split(" will be removed")[0].split(" is deprecated")[0]
+
+
+def _new(fix: str) -> str:
+    """``Replace with `numpy.nan``` -> ``numpy.nan``; ``Replace `np.int` with builtin type``
+    -> ``builtin type``."""
+    if fix.startswith("Replace with "):
+        return fix.removeprefix("Replace with ")
+    return fix.rsplit(" with ", 1)[-1] if fix.startswith("Replace ") else fix
+
+
+def _write_scratch(path: Path, notebook: dict[str, Any], blanked: set[int]) -> None:
+    """The notebook for ruff, with the cells numbered in ``blanked`` (1-based) emptied."""
+    copy = json.loads(json.dumps(notebook))
+    for number, cell in enumerate(copy["cells"], start=1):
+        if number in blanked and isinstance(cell, dict):
+            cell["source"] = []
+    path.write_text(code.dump(copy), encoding="utf-8")
+
+
+def _diagnostics(ruff: str, folder: Path, *, fix: bool) -> list[dict[str, Any]]:
+    args = [ruff, "check", "--isolated", "--no-cache", "--select", RUFF_RULES,
+            "--output-format", "json", *(["--fix"] if fix else []), "."]  # fmt: skip
+    output = processes.run(args, cwd=folder, check=False).text
+    try:
+        found = json.loads(output)
+    except ValueError:
+        return []
+    return found if isinstance(found, list) else []
+
+
+def _take_back(path: Path, notebook: dict[str, Any], blanked: set[int]) -> None:
+    """The fixed sources of the cells ruff saw, into ``notebook``."""
+    fixed = code.load(path)
+    if fixed is None or len(fixed["cells"]) != len(notebook["cells"]):
+        return
+    for number, (cell, new) in enumerate(zip(notebook["cells"], fixed["cells"], strict=True), 1):
+        if number in blanked or not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        if code.source_of(cell) != code.source_of(new):
+            cell["source"] = code.source_of(new).splitlines(keepends=True)

@@ -1,0 +1,105 @@
+"""One run of notebooks and why each failed: the piece ``prove`` (before and after adoption)
+and ``pins`` (older versions) share."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaffold.files import relative
+from scaffold.project import Project
+
+NETWORK = re.compile(
+    r"URLError|HTTPError|ConnectionError|gaierror|ConnectTimeout|ReadTimeout|SSLError|"
+    r"MaxRetryError|NewConnectionError|Name or service not known|Temporary failure in name "
+    r"resolution|Network is unreachable|getaddrinfo|urlopen error|RemoteDisconnected"
+)
+REASONS = (
+    (NETWORK, "needs the network"),
+    (re.compile(r"FileNotFoundError|No such file or directory|does not exist"), "missing data"),
+    (re.compile(r"ModuleNotFoundError|ImportError|No module named"), "missing module"),
+    (re.compile(r"NameError"), "hidden state (a name defined out of order)"),
+    (re.compile(r"did not finish within"), "timed out"),
+    (re.compile(r"kernel did not start"), "no kernel"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One notebook's runs."""
+
+    notebook: str  # its new path
+    before: bool | None  # None: not run (a plain folder has no old commit to run)
+    now: bool
+    why: str  # why it fails now ("" when it runs)
+    why_before: str = ""
+    pinned: bool = False  # it runs with the pinned older versions, not the newest
+    trace: str = ""  # the error and traceback of its failure now, as plain text
+
+    @property
+    def network(self) -> bool:
+        """True when it failed for want of the network."""
+        return "network" in self.why or "network" in self.why_before
+
+
+def reason(message: str) -> str:
+    """The class of a run failure: network, missing data or module, hidden state, code."""
+    for pattern, text in REASONS:
+        if pattern.search(message):
+            detail = _error(message)
+            return f"{text} ({detail})" if detail else text
+    return f"an error in the code ({_error(message) or 'see scaffold check --run'})"
+
+
+def _error(message: str) -> str:
+    match = re.search(
+        r"run all(?: in the injected parameters)?: (.*?); the notebook", message, re.S
+    )
+    text = match.group(1).strip().splitlines()[0] if match and match.group(1).strip() else ""
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a notebook failed: the class (``reason``) and its error's traceback."""
+
+    why: str
+    trace: str = ""  # "ename: evalue" and the traceback, ANSI colours removed
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def failures(
+    project: Project, notebooks: list[Path], python: Path, timeout: float
+) -> dict[str, Failure]:
+    """Each failing notebook's path -> why it failed, run with ``python``."""
+    from scaffold.check.execute import run_notebooks
+
+    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-run-") as scratch:
+        found = run_notebooks(
+            project, notebooks, python=python, timeout=timeout, outputs=Path(scratch)
+        )
+        paths = {relative(notebook, project.root): n for n, notebook in enumerate(notebooks)}
+        return {
+            finding.path: Failure(
+                reason(finding.message), _trace(Path(scratch), paths.get(finding.path))
+            )
+            for finding in found
+        }
+
+
+def _trace(folder: Path, number: int | None) -> str:
+    """The error and traceback of the executed copy ``<number>-*`` in ``folder``."""
+    from scaffold.execution import failed_cell
+
+    outputs = sorted(folder.glob(f"{number}-*")) if number is not None else []
+    cell = failed_cell(outputs[0]) if outputs else None
+    error = (cell or {}).get("error") or {}
+    lines = error.get("traceback") or []
+    evalue = next((line for line in str(error.get("evalue", "")).splitlines() if line.strip()), "")
+    head = f"{error.get('ename', '')}: {evalue.strip()}"
+    text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else ""
+    return _ANSI.sub("", f"{head}\n{text}") if error else ""
