@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from tests.mirrors import build_mirrors, hook_repos, point_git_at_mirrors
 
@@ -388,3 +391,97 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "work"
     folder.mkdir()
     yield folder
+
+
+# -- how pytest-xdist shares the suite out (pyproject.toml: --dist loadfile) --------------------
+#
+# loadfile, refined: each test file is one unit of work (one worker builds its module fixtures
+# once), except the tests SPLITS names, which share an expensive fixture the rest of their file
+# does not need and so run as a unit of their own, beside the rest. The workers order the units
+# heaviest first and xdist hands them out in that order (--no-loadscope-reorder), so that no
+# long unit starts last and runs alone at the end. (loadgroup would do the grouping with marks,
+# but pytest-xdist 3.8 cannot rename pytest 9's node ids, so its groups are silently lost.)
+#
+# Test file -> (regular expression on the test's name, unit name), first match wins.
+SPLITS: dict[str, tuple[tuple[str, str], ...]] = {
+    # its two option sets are two projects, each with its own venv and hook environments
+    "tests/test_generated_project.py": (
+        (r"\[uv-mit-s3-nodocs\]", "tests/test_generated_project.py[uv-mit-s3-nodocs]"),
+    ),
+}
+# Seconds per unit at -n 2 on the shared machine (load 10-13; the quick tier's --junitxml,
+# the slow tests' --durations and estimates, 6 December): relative weights only, for the order.
+# Units not listed weigh 0 and keep their files' order after the listed ones.
+UNIT_SECONDS: dict[str, float] = {
+    "tests/test_export.py": 700,
+    "tests/test_day_thirty.py": 650,
+    "tests/test_update.py": 550,
+    "tests/test_spark.py": 450,
+    "tests/test_ccds.py": 450,
+    "tests/test_remotes.py": 400,
+    "tests/test_generated_project.py": 350,
+    "tests/test_generated_project.py[uv-mit-s3-nodocs]": 300,
+    "tests/test_sharing.py": 350,
+    "tests/test_extract.py": 330,
+    "tests/test_tool_files.py": 300,
+    "tests/test_run.py": 280,
+    "tests/test_attack_signals.py": 260,
+    "tests/test_adopt.py": 250,
+    "tests/test_sweep_local.py": 250,
+    "tests/test_wheel_update.py": 250,
+    "tests/test_hub.py": 220,
+    "tests/test_index_hooks.py": 200,
+    "tests/test_check_run.py": 200,
+    "tests/test_reliability.py": 200,
+    "tests/test_sweep_cluster.py": 200,
+    "tests/test_promote.py": 200,
+    "tests/test_cookiecutter.py": 200,
+    "tests/test_packaging.py": 120,
+    "tests/test_graduate.py": 120,
+    "tests/test_copier_line.py": 100,
+    "tests/test_engines.py": 100,
+    "tests/test_new.py": 65,
+    "tests/test_lint.py": 55,
+    "tests/test_notebooks.py": 43,
+    "tests/test_attacks.py": 35,
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work of the test ``nodeid`` (its file, unless SPLITS says otherwise)."""
+    path, _, name = nodeid.partition("::")
+    for pattern, unit in SPLITS.get(path, ()):
+        if re.search(pattern, name):
+            return unit
+    return path
+
+
+class FileUnitScheduling(LoadFileScheduling):
+    """loadfile with ``work_unit``'s units."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    """``--dist loadfile`` shares out ``work_unit``'s units."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return FileUnitScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: the tests of a unit together, the heaviest unit first."""
+    if not hasattr(config, "workerinput"):
+        return
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(work_unit(item.nodeid), index)
+
+    def order(item: pytest.Item) -> tuple[float, int]:
+        unit = work_unit(item.nodeid)
+        return -UNIT_SECONDS.get(unit, 0.0), first[unit]
+
+    items.sort(key=order)
