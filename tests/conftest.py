@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -330,11 +331,18 @@ def scaffold_in_process(
     from scaffold.cli import app
 
     before = os.getcwd()
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     os.chdir(cwd)
     try:
         result = CliRunner().invoke(app, list(args), env=env)
     finally:
         os.chdir(before)
+        # the test process's signal state, as it was: children of later tests inherit it
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     completed = subprocess.CompletedProcess(

@@ -430,14 +430,21 @@ def wait_until_reading_a_pipe(pid: int, timeout: float = 30.0) -> None:
 def test_a_hook_program_exits_130_quietly_on_ctrl_c(program: str):
     import signal
 
+    def as_from_a_terminal() -> None:
+        # Ctrl-C as a shell delivers it, whatever the test worker's own signal state (an
+        # ignored or blocked SIGINT is inherited, and the program would then read empty answers)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "hooks" / program), "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     wait_until_reading_a_pipe(process.pid)  # the answers on stdin
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == 130, err[-2000:]
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err
 
 
