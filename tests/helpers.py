@@ -144,6 +144,12 @@ def run(
     return result
 
 
+def output(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """``run``'s stdout and stderr, one after the other (the command must succeed)."""
+    result = run(args, cwd, env)
+    return result.stdout + result.stderr
+
+
 def hook_status(output: str, hook: str) -> str | None:
     """A hook's result in pre-commit's output ("Passed", "Failed", ...), by hook name."""
     found = re.search(rf"^{re.escape(hook)}\.+(\w+)", output, re.MULTILINE)
@@ -156,11 +162,16 @@ def scaffold_command(*args: str) -> list[str]:
 
 
 def start_and_signal(
-    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
+    command: list[str],
+    cwd: Path,
+    signum: int,
+    when_running: str,
+    group: bool = False,
+    settle: float = 0.0,
 ) -> tuple[subprocess.CompletedProcess[str], set[int]]:
     """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
-    descendant whose command line contains ``when_running`` is alive; return the result and
-    the descendants it had."""
+    descendant whose command line contains ``when_running`` has been alive ``settle``
+    seconds; return the result and the descendants it had."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -178,6 +189,7 @@ def start_and_signal(
 
     try:
         assert wait_for(running, 120), f"{when_running} never started"
+        time.sleep(settle)
         children = descendants(process.pid)
         if group:
             os.killpg(process.pid, signum)
