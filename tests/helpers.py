@@ -276,3 +276,28 @@ def serves(url: str, seconds: float) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+# -- DVC in this process ----------------------------------------------------------------------
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real dvc command line, run in this process as DVC's own tests run it: the same
+    commands and files, without a second or two of DVC's start-up per call."""
+    import contextlib
+    import io
+
+    from dvc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(previous)
+    result = subprocess.CompletedProcess(["dvc", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"dvc {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
