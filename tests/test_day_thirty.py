@@ -108,6 +108,7 @@ def test_plain_dvc_pull_in_a_fresh_project_succeeds(default_project: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # eleven dvc start-ups through make
 def test_make_data_pull_fails_when_the_data_is_not_there(workdir: Path, default_project: Path):
     project = default_project
     raw = project / "data" / "raw" / "sales.csv"
