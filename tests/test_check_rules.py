@@ -439,3 +439,23 @@ def test_a_flat_cell_in_a_notebook_reports_the_line_of_the_use(tmp_path: Path):
         "later = 2",
     )
     assert anywhere(tmp_path, select=("NB303",)) == ["NB303 1:3"]
+
+
+def test_cells_that_repeat_are_parsed_once_and_keep_their_own_facts(tmp_path: Path):
+    from scaffold.check import names
+    from scaffold.check import notebook as read
+
+    read.forget_folders()
+    first = names.flat_names("shown = later + 1")
+    assert first is not None
+    first.defined.add("mutated")  # _names adds a magic's names to its cell's set
+    again = names.flat_names("shown = later + 1")
+    assert again is not None and again.defined == {"shown"} and again is not first
+    assert "shown = later + 1" in names.FLAT_SEEN
+    same = "def f(a):\n    return a\n"
+    for name in ("x", "y"):  # the same cell in two notebooks: one tree, both findings
+        notebook(tmp_path / f"{name}.ipynb", same, "print(undefined_here)")
+    assert anywhere(tmp_path, select=("NB304",)) == ["NB304 2:1", "NB304 2:1"]
+    assert same in read.TREES
+    read.forget_folders()
+    assert not read.TREES and not names.FLAT_SEEN

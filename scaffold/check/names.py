@@ -366,6 +366,19 @@ except ImportError:  # pragma: no cover (another Python: every cell is walked)
 FLAT_LIMIT = 1000
 
 
+def remember(memo: dict[str, Any], key: str, value: Any, size: int) -> Any:
+    """Keep ``value`` under ``key`` in a memo of at most ``size`` entries (the oldest goes)."""
+    if len(memo) >= size:
+        del memo[next(iter(memo))]
+    memo[key] = value
+    return value
+
+
+# flat cells seen in this check, by code: (defined, used) or None (not flat). Cells repeat
+# across a project (copied notebooks, the same imports): 6-69% of the corpora's code cells.
+FLAT_SEEN: dict[str, tuple[frozenset[str], tuple[str, ...]] | None] = {}
+
+
 def flat_names(code: str) -> CellNames | None:
     """A flat cell's names from Python's symbol table, without building a syntax tree.
 
@@ -373,8 +386,20 @@ def flat_names(code: str) -> CellNames | None:
     meaning as ``cell_names``', for about half the work. Their lines are found when a finding
     needs them (``hidden_state``). None for any other cell, or one that does not compile.
     """
-    if len(code) > FLAT_LIMIT or not _flat(code):
+    if len(code) > FLAT_LIMIT:
         return None
+    if code in FLAT_SEEN:
+        known = FLAT_SEEN[code]
+    else:
+        known = remember(FLAT_SEEN, code, _symbols(code) if _flat(code) else None, 4096)
+    if known is None:
+        return None
+    defined, used = known
+    return CellNames(set(defined), dict.fromkeys(used, 0), code=code)
+
+
+def _symbols(code: str) -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """The names a flat cell assigns and reads, from its symbol table (None: not usable)."""
     try:
         table = _SYMTABLE.symtable(code, "<cell>", "exec")
         assigned, read = _SYMTABLE.DEF_LOCAL, _SYMTABLE.USE
@@ -382,13 +407,11 @@ def flat_names(code: str) -> CellNames | None:
         return None  # AttributeError: no such module here (then ``None``)
     if table.children:  # a scope the words did not show (a type alias)
         return None
-    names = CellNames(code=code)
-    for name, flags in table.symbols.items():
-        if flags & assigned:
-            names.defined.add(name)
-        if flags & read:
-            names.used[name] = 0
-    return names
+    symbols = table.symbols.items()
+    return (
+        frozenset(name for name, flags in symbols if flags & assigned),
+        tuple(name for name, flags in symbols if flags & read),
+    )
 
 
 _TIMED = re.compile(

@@ -32,6 +32,7 @@ from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.imports import NAMESPACES
 from scaffold.check.model import Finding
 from scaffold.check.names import (
+    FLAT_SEEN,
     CellNames,
     cell_names,
     dynamic,
@@ -39,6 +40,7 @@ from scaffold.check.names import (
     hidden_state,
     magic_code,
     magic_names,
+    remember,
 )
 from scaffold.check.threshold import CLUSTER_MODULES, WRITES_BYTES, cluster_import, data_writes
 
@@ -332,8 +334,25 @@ def _resolved(folder: Path) -> Path:
 
 
 def forget_folders() -> None:
-    """Forget the resolved folders (before a check: links may have changed)."""
+    """Forget the resolved folders (before a check: links may have changed), and the cells
+    seen (their memory)."""
     _resolved.cache_clear()
+    TREES.clear()
+    FLAT_SEEN.clear()
+
+
+# parsed cells seen in this check, by code (only read by the rules, never changed)
+TREES: dict[str, ast.Module] = {}
+
+
+def _tree(code: str) -> ast.Module:
+    """``ast.parse(code)``; a short cell's tree is kept, for the cells that repeat."""
+    tree = TREES.get(code)
+    if tree is None:
+        tree = ast.parse(code)
+        if len(code) <= 4000:
+            remember(TREES, code, tree, 512)
+    return tree
 
 
 def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
@@ -680,7 +699,7 @@ def _parse(
     judged as the kernel judges them.
     """
     try:
-        return ast.parse(code), code
+        return _tree(code), code
     except (SyntaxError, ValueError):
         pass
     except (RecursionError, MemoryError):
