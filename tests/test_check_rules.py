@@ -445,7 +445,7 @@ def test_cells_that_repeat_are_parsed_once_and_keep_their_own_facts(tmp_path: Pa
     from scaffold.check import names
     from scaffold.check import notebook as read
 
-    read.forget_folders()
+    read.forget_cells()
     first = names.flat_names("shown = later + 1")
     assert first is not None
     first.defined.add("mutated")  # _names adds a magic's names to its cell's set
@@ -455,7 +455,15 @@ def test_cells_that_repeat_are_parsed_once_and_keep_their_own_facts(tmp_path: Pa
     same = "def f(a):\n    return a\n"
     for name in ("x", "y"):  # the same cell in two notebooks: one tree, both findings
         notebook(tmp_path / f"{name}.ipynb", same, "print(undefined_here)")
-    assert anywhere(tmp_path, select=("NB304",)) == ["NB304 2:1", "NB304 2:1"]
-    assert same in read.TREES
-    read.forget_folders()
-    assert not read.TREES and not names.FLAT_SEEN
+    seen: list[bool] = []
+    remember = read.remember
+
+    def kept(memo: dict[str, object], key: str, value: object, size: int) -> object:
+        seen.append(key == same)
+        return remember(memo, key, value, size)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(read, "remember", kept)
+        assert anywhere(tmp_path, select=("NB304",)) == ["NB304 2:1", "NB304 2:1"]
+    assert seen.count(True) == 1  # parsed for the first notebook, found again for the second
+    assert not read.TREES and not names.FLAT_SEEN  # forgotten after the analysis

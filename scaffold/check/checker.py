@@ -24,7 +24,7 @@ from typing import Any
 from scaffold import __version__
 from scaffold.check import duplicates, imports, spark, threshold
 from scaffold.check.model import Config, Finding, codes_where
-from scaffold.check.notebook import Summary, analyse, forget_folders
+from scaffold.check.notebook import Summary, analyse, forget_cells, forget_folders
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.processes import git
@@ -174,6 +174,7 @@ def _analyse_many(analyse_one: Analyse, paths: Sequence[Path]) -> list[Summary]:
     try:
         return _analyse_shared(analyse_one, paths)
     finally:
+        forget_cells()  # before the collector runs again: it would walk the kept trees
         gc.unfreeze()
         if enabled:
             gc.enable()

@@ -334,9 +334,12 @@ def _resolved(folder: Path) -> Path:
 
 
 def forget_folders() -> None:
-    """Forget the resolved folders (before a check: links may have changed), and the cells
-    seen (their memory)."""
+    """Forget the resolved folders (before a check: links may have changed)."""
     _resolved.cache_clear()
+
+
+def forget_cells() -> None:
+    """Forget the cells seen (after a check's analysis: the trees take memory)."""
     TREES.clear()
     FLAT_SEEN.clear()
 
