@@ -727,3 +727,94 @@ def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
     called = "TypeError: bad\nCell In[2], line 3\n----> 3 frame.hist(normed=True)\n"
     assert probe(called) is None  # not an import: the notebook itself is run
     assert probe("ImportError: x\n----> 1 from .local import thing\n") is None
+
+
+def _ran(source: str, count: int, error: str | None = None) -> dict[str, object]:
+    """A code cell as a committed notebook holds it after a run (its error, if it raised)."""
+    outputs = [{"output_type": "error", "ename": error, "evalue": "", "traceback": []}]
+    return {
+        "cell_type": "code",
+        "execution_count": count,
+        "metadata": {},
+        "outputs": outputs if error else [],
+        "source": source,
+    }
+
+
+def test_a_cell_that_raised_and_was_run_past_is_expected_to_raise() -> None:
+    from scaffold.adopt.code import expected_errors
+
+    shown = {"cells": [_ran("x = 1", 1), _ran("'5' + 5", 2, "TypeError"), _ran("x", 3)]}
+    assert expected_errors(shown) == [1]
+    last = {"cells": [_ran("x = 1", 1), _ran("1 / 0", 2, "ZeroDivisionError")]}
+    assert expected_errors(last) == []  # nothing ran after it: the notebook stopped there
+    rerun = {"cells": [_ran("x = 1", 5), _ran("1 / 0", 4, "ZeroDivisionError")]}
+    assert expected_errors(rerun) == []  # the later cell ran before it, not past it
+    stripped = {"cells": [_ran("'5' + 5", 1), _ran("x = 1", 2)]}
+    assert expected_errors(stripped) == []  # no error shown: nothing to go by
+
+
+def test_the_runner_passes_a_notebook_whose_only_errors_are_tagged(tmp_path: Path) -> None:
+    from scaffold._papermill_driver import _only_expected_errors
+
+    def executed(*cells: dict[str, object]) -> str:
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.ipynb"
+        path.write_text(json.dumps({"cells": list(cells)}), encoding="utf-8")
+        return str(path)
+
+    tagged = _ran("'5' + 5", 1, "TypeError")
+    tagged["metadata"] = {"tags": ["raises-exception"]}
+    assert _only_expected_errors(executed(tagged, _ran("x = 1", 2)))
+    assert not _only_expected_errors(executed(tagged, _ran("y", 2, "NameError")))
+    assert not _only_expected_errors(executed(_ran("'5' + 5", 1, "TypeError")))
+    assert not _only_expected_errors(str(tmp_path / "absent.ipynb"))
+
+
+def test_dates_start_where_the_python_has_wheels_and_end_before_today() -> None:
+    import datetime
+
+    from scaffold.adopt.dates import candidate_dates
+
+    day = datetime.date
+    old = candidate_dates(day(2016, 10, 28), (3, 11), day(2026, 12, 6))
+    assert old[0] == day(2022, 10, 24)  # Python 3.11's release: no older wheels for it
+    assert old[1:3] == [day(2022, 11, 8), day(2022, 11, 23)]
+    recent = candidate_dates(day(2026, 10, 1), (3, 11), day(2026, 12, 6))
+    assert recent[0] == day(2026, 10, 1) and all(d < day(2026, 12, 6) for d in recent)
+    assert len(recent) == 4  # 0, 15, 30 and 61 days on
+
+
+def test_compiled_libraries_are_those_installed_from_platform_wheels(tmp_path: Path) -> None:
+    from scaffold.adopt.dates import compiled
+
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    for name, tag in (
+        ("numpy-2.4.0", "cp311-cp311-manylinux_2_17_x86_64"),
+        ("scikit_learn-1.8.0", "cp311-cp311-manylinux_2_17_x86_64"),
+        ("seaborn-0.13.2", "py3-none-any"),
+    ):
+        (site / f"{name}.dist-info").mkdir(parents=True)
+        (site / f"{name}.dist-info" / "WHEEL").write_text(f"Wheel-Version: 1.0\nTag: {tag}\n")
+    assert compiled(tmp_path / "venv" / "bin" / "python") == ["numpy", "scikit_learn"]
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_on_purpose_is_tagged_and_run_past(tmp_path: Path) -> None:
+    repo = tmp_path / "demo"
+    repo.mkdir()
+    data = {
+        "cells": [_ran("x = 1\n", 1), _ran("'5' + 5\n", 2, "TypeError"), _ran("print(x)\n", 3)],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+    (repo / "01_demo.ipynb").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "demo", cwd=repo)
+    out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
+    assert "cell(s) 2 raise on purpose" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-al-demo"))
+    assert row.split()[1:3] == ["no", "yes"], out  # as it was, the run stopped at cell 2
+    cells = json.loads((repo / "notebooks/1.1-al-demo.ipynb").read_text())["cells"]
+    assert [c["metadata"].get("tags", []) for c in cells] == [[], ["raises-exception"], []]

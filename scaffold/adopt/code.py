@@ -85,6 +85,31 @@ def dump(notebook: dict[str, Any]) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
+RAISES = "raises-exception"  # the cell tag Jupyter's runners (nbclient) run on past
+
+
+def expected_errors(notebook: dict[str, Any]) -> list[int]:
+    """The cells (indices) that raise on purpose: the committed notebook shows the cell's
+    error, and a later cell ran after it (a higher execution count)."""
+    cells = [cell for cell in notebook.get("cells", []) if isinstance(cell, dict)]
+    counts = [cell.get("execution_count") for cell in cells]
+    found = []
+    for index, cell in enumerate(cells):
+        count = counts[index]
+        if not _shows_error(cell) or not isinstance(count, int):
+            continue
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        later = any(isinstance(c, int) and c > count for c in counts[index + 1 :])
+        if later and RAISES not in tags:
+            found.append(index)
+    return found
+
+
+def _shows_error(cell: dict[str, Any]) -> bool:
+    outputs = cell.get("outputs") or []
+    return any(isinstance(o, dict) and o.get("output_type") == "error" for o in outputs)
+
+
 def source_of(cell: Any) -> str:
     """A cell's source as one string."""
     source = cell.get("source", "") if isinstance(cell, dict) else ""

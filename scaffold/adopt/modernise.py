@@ -370,10 +370,20 @@ def _new(fix: str) -> str:
 
 
 def _write_scratch(path: Path, notebook: dict[str, Any], blanked: set[int]) -> None:
-    """The notebook for ruff, with the cells numbered in ``blanked`` (1-based) emptied."""
+    """The notebook for ruff, with the cells numbered in ``blanked`` (1-based) emptied, and
+    the fields ruff's schema wants where they are missing (a module wrapped as a cell, an old
+    notebook): else ruff sees no cell of it."""
     copy = json.loads(json.dumps(notebook))
+    for key, value in (("metadata", {}), ("nbformat", 4), ("nbformat_minor", 4)):
+        copy.setdefault(key, value)
     for number, cell in enumerate(copy["cells"], start=1):
-        if number in blanked and isinstance(cell, dict):
+        if not isinstance(cell, dict):
+            continue
+        cell.setdefault("metadata", {})
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+        if number in blanked:
             cell["source"] = []
     path.write_text(code.dump(copy), encoding="utf-8")
 

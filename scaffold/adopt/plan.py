@@ -148,6 +148,7 @@ def plan_adopt(root: Path) -> Plan:
     io = _pipeline(plan, analysed, known, basenames)
     _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
     _rewrite_modules(plan)
+    _expected_errors(plan, notebooks)
     _copies(plan, analysed)
     _modernise(plan, analysed)
     plan.render = _render(answers)
@@ -433,6 +434,30 @@ def _rewrite_notebooks(
             copy = json.loads(json.dumps(notebook))
             changed = code.edit_notebook(copy, edits, header, parameters=staged)
             plan.writes[targets[name]] = code.dump(changed)
+
+
+def _expected_errors(plan: Plan, notebooks: dict[str, dict[str, Any] | None]) -> None:
+    """Cells that raise on purpose (the committed notebook shows their error and ran on past
+    it) get the ``raises-exception`` tag, so a run top to bottom goes on past them too."""
+    targets = {e.path: e.target for e in plan.entries}
+    for name, notebook in notebooks.items():
+        target = targets.get(name)
+        if notebook is None or target is None:
+            continue
+        text = plan.writes.get(target)
+        current = json.loads(text) if text else json.loads(json.dumps(notebook))
+        found = code.expected_errors(current)
+        if not found:
+            continue
+        for index in found:
+            metadata = current["cells"][index].setdefault("metadata", {})
+            metadata["tags"] = [*metadata.get("tags", []), code.RAISES]
+        plan.writes[target] = code.dump(current)
+        numbers = ", ".join(str(index + 1) for index in found)
+        plan.notes.append(
+            f"{target}: cell(s) {numbers} raise on purpose (the notebook shows the error and "
+            f"ran on past it): tagged {code.RAISES!r}, so a run top to bottom goes on past them"
+        )
 
 
 def _outside(literal: code.Literal) -> bool:
