@@ -92,26 +92,42 @@ def compiled(python: Path) -> list[str]:
 
 def environment(
     plan: Plan, folder: Path, date: datetime.date, binary: list[str], extra: list[str]
-) -> Path | None:
-    """A venv with the project (and ``extra``) as the index was on ``date``; None: it does
-    not install."""
+) -> Path | str:
+    """A venv with the project (and ``extra``) as the index was on ``date``, or why it does
+    not install. Wheels only first (an old sdist's build fails and stops uv's resolution);
+    then sdists of pure libraries too, the compiled ones (``binary``) still from wheels."""
     uv = processes.find_tool("uv")
     if uv is None:
-        return None
+        return "uv is not installed"
     processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
     python = folder / "bin" / "python"
-    try:
-        result = processes.run(
-            [uv, "pip", "install", "--quiet", "--python", str(python),
-             *(arg for name in binary for arg in ("--only-binary", name)),
-             "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel", *extra],
-            cwd=plan.root,
-            check=False,
-            timeout=900,
-        )  # fmt: skip
-    except ScaffoldError:  # it did not finish in time
-        return None
-    return python if result.ok else None
+    why = ""
+    for wheels in ([":all:"], binary):
+        try:
+            result = processes.run(
+                [uv, "pip", "install", "--quiet", "--python", str(python),
+                 *(arg for name in wheels for arg in ("--only-binary", name)),
+                 "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel",
+                 *extra],
+                cwd=plan.root,
+                check=False,
+                timeout=900,
+            )  # fmt: skip
+        except ScaffoldError as error:  # it did not finish in time
+            return str(error)
+        if result.ok:
+            return python
+        why = why or _first_error(result.stderr)
+    return why
+
+
+def _first_error(stderr: bytes | str) -> str:
+    """uv's reason, shortened: its first line that says what failed."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = next((line for line in lines if "No solution" in line or "error" in line), "")
+    chosen = found or (lines[0] if lines else "")
+    return chosen[:120]
 
 
 def versions(python: Path) -> dict[str, str]:
@@ -151,8 +167,8 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
             break
         with tempfile.TemporaryDirectory(prefix="scaffold-adopt-date-") as scratch:
             older = environment(plan, Path(scratch) / "venv", date, trial.binary, trial.extra)
-            if older is None:
-                echo(f"  every library as of {date}: does not install for this Python")
+            if isinstance(older, str):
+                echo(f"  every library as of {date}: does not install ({older})")
                 continue
             made += 1
             dated = _try(plan, older, date, trial, echo)
