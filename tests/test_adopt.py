@@ -818,3 +818,35 @@ def test_a_cell_that_raises_on_purpose_is_tagged_and_run_past(tmp_path: Path) ->
     assert row.split()[1:3] == ["no", "yes"], out  # as it was, the run stopped at cell 2
     cells = json.loads((repo / "notebooks/1.1-al-demo.ipynb").read_text())["cells"]
     assert [c["metadata"].get("tags", []) for c in cells] == [[], ["raises-exception"], []]
+
+
+def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> None:
+    from scaffold.adopt.dates import Dated
+    from scaffold.adopt.pins import Pin, Pinned, Search, _dated_pins
+    from scaffold.adopt.plan import Plan
+    from scaffold.adopt.prove import Proof, _pin_lines
+
+    plan = Plan(tmp_path, True, "x", {})
+    plan.dependencies = ["pandas>=1", "scikit-learn", "seaborn"]
+    search = Search(plan, tmp_path / "venv", 60, print)
+    search.newest = {"pandas": "3.1.1", "scikit-learn": "1.9.1", "seaborn": "0.13.2",
+                     "numpy": "2.4.6"}  # fmt: skip
+    search.first = {"notebooks/1.2-a-b.ipynb": "ImportError: `load_boston` has been removed"}
+    single = Pinned([Pin("pandas", "2.3.3", "pandas 3.1.1 breaks 1.1"), Pin("jinja2", "", "1.1")],
+                    ["notebooks/1.1-a-a.ipynb"])  # fmt: skip
+    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5"}
+    dated = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"])
+    found = _dated_pins(plan, dated, search, single)
+    assert found is not None
+    assert [(p.name, p.version) for p in found.pins] == [
+        ("jinja2", ""),  # the library the single-library search added stays
+        ("pandas", "1.5.2"),
+        ("scikit-learn", "1.1.3"),  # seaborn is at its newest: not pinned
+        ("numpy", "1.23.5"),
+    ]
+    assert found.fixed == ["notebooks/1.1-a-a.ipynb", "notebooks/1.2-a-b.ipynb"]
+    assert "every library as of 2022-11-08" in found.pins[1].why
+    assert "load_boston" in found.pins[1].why
+    lines = _pin_lines(Proof([], found).pinned or found)
+    assert lines[0] == "  jinja2 (added): 1.1"
+    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5: every")

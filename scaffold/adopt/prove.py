@@ -220,5 +220,14 @@ def _totals(proof: Proof) -> list[str]:
             f"pinned (the newest break {', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] "
             "in pyproject.toml says why: modernise, then unpin):"
         )
-        lines += [f"  {pin}" for pin in proof.pinned.pins]
+        lines += _pin_lines(proof.pinned)
     return lines
+
+
+def _pin_lines(pinned: Pinned) -> list[str]:
+    """Each pin and its reason; pins that share a reason (a date's) on one line."""
+    groups: dict[str, list[str]] = {}
+    for pin in pinned.pins:
+        held = f"{pin.name}=={pin.version}" if pin.version else f"{pin.name} (added)"
+        groups.setdefault(pin.why, []).append(held)
+    return [f"  {', '.join(held)}: {why}" for why, held in groups.items()]
