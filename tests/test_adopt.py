@@ -850,3 +850,28 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
     lines = _pin_lines(Proof([], found).pinned or found)
     assert lines[0] == "  jinja2 (added): 1.1"
     assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5: every")
+
+
+def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
+    from scaffold.adopt.plan import plan_adopt
+
+    repo = tmp_path / "book"
+    repo.mkdir()
+    notebook(
+        repo / "ch06.ipynb",
+        "import pandas as pd\nframe = pd.read_csv('examples/ex1.csv')\n",
+        "frame.to_pickle('examples/frame_pickle')\npd.read_pickle('examples/frame_pickle')\n",
+        "writer = pd.ExcelWriter('examples/ex2.xlsx')\n",
+    )
+    (repo / "examples").mkdir()
+    (repo / "examples" / "ex1.csv").write_text("a,b\n1,2\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Wes M", "commit", "--quiet", "-m", "book", cwd=repo)
+    plan = plan_adopt(repo)
+    try:
+        rewrites = {(old, new) for _, old, new in plan.rewrites}
+    finally:
+        plan.cleanup()
+    assert ("'examples/frame_pickle'", 'RAW_DATA_DIR / "frame_pickle"') in rewrites
+    assert ("'examples/ex2.xlsx'", 'RAW_DATA_DIR / "ex2.xlsx"') in rewrites  # an unknown call

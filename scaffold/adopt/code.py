@@ -285,10 +285,13 @@ def resolve(
     return None
 
 
-def written_path(value: str, folder: str) -> str | None:
-    """The repository path a notebook in ``folder`` writes to (None: outside, or no file)."""
+def written_path(value: str, folder: str, bare: bool = False) -> str | None:
+    """The repository path a notebook in ``folder`` writes to (None: outside, or no file).
+    ``bare``: a path with a folder and no suffix counts too (a reader or writer's argument,
+    ``to_pickle("examples/frame_pickle")``)."""
     text = value.replace("\\", "/")
-    if "://" in text or is_absolute(text) or not posixpath.splitext(text)[1]:
+    named = posixpath.splitext(text)[1] or (bare and "/" in text.rstrip("/"))
+    if "://" in text or is_absolute(text) or not named:
         return None
     candidate = posixpath.normpath(posixpath.join(folder, text))
     return None if candidate.startswith("../") or candidate == ".." else candidate

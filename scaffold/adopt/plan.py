@@ -510,10 +510,9 @@ def _new_place(
     if not (literal.access or code.looks_like_path(literal.value)):
         return None
     old = code.resolve(literal.value, folder, root, known, basenames)
-    if old is None and literal.access:
-        return _unknown_file(code.written_path(literal.value, folder), known, folders, processed)
-    if old is None:
-        return None
+    if old is None:  # a file the notebook makes (written, or opened by a call adopt can't tell)
+        path = code.written_path(literal.value, folder, bare=bool(literal.access))
+        return _unknown_file(path, known, folders, processed)
     if old in processed:
         return processed[old]
     target = targets.get(old)
