@@ -875,3 +875,18 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
         plan.cleanup()
     assert ("'examples/frame_pickle'", 'RAW_DATA_DIR / "frame_pickle"') in rewrites
     assert ("'examples/ex2.xlsx'", 'RAW_DATA_DIR / "ex2.xlsx"') in rewrites  # an unknown call
+
+
+def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed() -> None:
+    import datetime
+
+    from scaffold.adopt.modernise import modernise
+
+    cell = {"cell_type": "code", "source": "import pandas as pd\npd.set_option('html', False)\n"}
+    text = json.dumps({"cells": [cell]})
+    old = modernise({"nb": text}, {"nb": datetime.date(2015, 4, 27)})
+    assert "'display.notebook_repr_html'" in old.texts["nb"]
+    assert "when the notebook last changed (2015-04-27)" in str(old.changes[0])
+    new = modernise({"nb": text}, {"nb": datetime.date(2017, 1, 1)})
+    assert new.texts == {}  # ambiguous by then: what it meant is not known
+    assert modernise({"nb": text}).texts == {}  # nor without a date

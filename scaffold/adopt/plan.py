@@ -4,6 +4,7 @@ before anything is written (``--dry-run`` prints it; ``apply`` carries it out)."
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import posixpath
 import shutil
@@ -182,7 +183,7 @@ def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
             text = json.dumps({"cells": [{"cell_type": "code", "source": text}]})
         texts[entry.target] = text
         sources[entry.target] = entry.path
-    done = modernise.modernise(texts)
+    done = modernise.modernise(texts, _last_changed(plan, sources))
     for target, text in done.texts.items():
         plan.modernised[target] = (
             code.source_of(json.loads(text)["cells"][0]) if target in modules else text
@@ -196,6 +197,17 @@ def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
     for target, imported in done.modules.items():  # declared as the notebooks' imports are
         found = analysed.setdefault(f"modernised:{sources[target]}", code.Code())
         found.modules |= {module for module in imported if module}
+
+
+def _last_changed(plan: Plan, sources: dict[str, str]) -> dict[str, datetime.date]:
+    """New path -> the day its file last changed in git (none for a plain folder)."""
+    found = {}
+    for target, path in sources.items() if plan.is_git and plan.head else ():
+        stamp = processes.git_out("log", "-1", "--format=%cs", plan.head, "--", path,
+                                  cwd=plan.root)  # fmt: skip
+        if stamp:
+            found[target] = datetime.date.fromisoformat(stamp)
+    return found
 
 
 def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
