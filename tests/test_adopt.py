@@ -727,3 +727,166 @@ def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
     called = "TypeError: bad\nCell In[2], line 3\n----> 3 frame.hist(normed=True)\n"
     assert probe(called) is None  # not an import: the notebook itself is run
     assert probe("ImportError: x\n----> 1 from .local import thing\n") is None
+
+
+def _ran(source: str, count: int, error: str | None = None) -> dict[str, object]:
+    """A code cell as a committed notebook holds it after a run (its error, if it raised)."""
+    outputs = [{"output_type": "error", "ename": error, "evalue": "", "traceback": []}]
+    return {
+        "cell_type": "code",
+        "execution_count": count,
+        "metadata": {},
+        "outputs": outputs if error else [],
+        "source": source,
+    }
+
+
+def test_a_cell_that_raised_and_was_run_past_is_expected_to_raise() -> None:
+    from scaffold.adopt.code import expected_errors
+
+    shown = {"cells": [_ran("x = 1", 1), _ran("'5' + 5", 2, "TypeError"), _ran("x", 3)]}
+    assert expected_errors(shown) == [1]
+    last = {"cells": [_ran("x = 1", 1), _ran("1 / 0", 2, "ZeroDivisionError")]}
+    assert expected_errors(last) == []  # nothing ran after it: the notebook stopped there
+    rerun = {"cells": [_ran("x = 1", 5), _ran("1 / 0", 4, "ZeroDivisionError")]}
+    assert expected_errors(rerun) == []  # the later cell ran before it, not past it
+    stripped = {"cells": [_ran("'5' + 5", 1), _ran("x = 1", 2)]}
+    assert expected_errors(stripped) == []  # no error shown: nothing to go by
+
+
+def test_the_runner_passes_a_notebook_whose_only_errors_are_tagged(tmp_path: Path) -> None:
+    from scaffold._papermill_driver import _only_expected_errors
+
+    def executed(*cells: dict[str, object]) -> str:
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.ipynb"
+        path.write_text(json.dumps({"cells": list(cells)}), encoding="utf-8")
+        return str(path)
+
+    tagged = _ran("'5' + 5", 1, "TypeError")
+    tagged["metadata"] = {"tags": ["raises-exception"]}
+    assert _only_expected_errors(executed(tagged, _ran("x = 1", 2)))
+    assert not _only_expected_errors(executed(tagged, _ran("y", 2, "NameError")))
+    assert not _only_expected_errors(executed(_ran("'5' + 5", 1, "TypeError")))
+    assert not _only_expected_errors(str(tmp_path / "absent.ipynb"))
+
+
+def test_dates_start_where_the_python_has_wheels_and_end_before_today() -> None:
+    import datetime
+
+    from scaffold.adopt.dates import candidate_dates
+
+    day = datetime.date
+    old = candidate_dates(day(2016, 10, 28), (3, 11), day(2026, 12, 6))
+    assert old[0] == day(2022, 10, 24)  # Python 3.11's release: no older wheels for it
+    assert old[1:3] == [day(2022, 11, 8), day(2022, 11, 23)]
+    recent = candidate_dates(day(2026, 10, 1), (3, 11), day(2026, 12, 6))
+    assert recent[0] == day(2026, 10, 1) and all(d < day(2026, 12, 6) for d in recent)
+    assert len(recent) == 4  # 0, 15, 30 and 61 days on
+
+
+def test_compiled_libraries_are_those_installed_from_platform_wheels(tmp_path: Path) -> None:
+    from scaffold.adopt.dates import compiled
+
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    for name, tag in (
+        ("numpy-2.4.0", "cp311-cp311-manylinux_2_17_x86_64"),
+        ("scikit_learn-1.8.0", "cp311-cp311-manylinux_2_17_x86_64"),
+        ("seaborn-0.13.2", "py3-none-any"),
+    ):
+        (site / f"{name}.dist-info").mkdir(parents=True)
+        (site / f"{name}.dist-info" / "WHEEL").write_text(f"Wheel-Version: 1.0\nTag: {tag}\n")
+    assert compiled(tmp_path / "venv" / "bin" / "python") == ["numpy", "scikit_learn"]
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_on_purpose_is_tagged_and_run_past(tmp_path: Path) -> None:
+    repo = tmp_path / "demo"
+    repo.mkdir()
+    data = {
+        "cells": [_ran("x = 1\n", 1), _ran("'5' + 5\n", 2, "TypeError"), _ran("print(x)\n", 3)],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+    (repo / "01_demo.ipynb").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "demo", cwd=repo)
+    out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
+    assert "cell(s) 2 raise on purpose" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-al-demo"))
+    assert row.split()[1:3] == ["no", "yes"], out  # as it was, the run stopped at cell 2
+    cells = json.loads((repo / "notebooks/1.1-al-demo.ipynb").read_text())["cells"]
+    assert [c["metadata"].get("tags", []) for c in cells] == [[], ["raises-exception"], []]
+
+
+def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> None:
+    from scaffold.adopt.dates import Dated
+    from scaffold.adopt.pins import Pin, Pinned, Search, _dated_pins
+    from scaffold.adopt.plan import Plan
+    from scaffold.adopt.prove import Proof, _pin_lines
+
+    plan = Plan(tmp_path, True, "x", {})
+    plan.dependencies = ["pandas>=1", "scikit-learn", "seaborn"]
+    search = Search(plan, tmp_path / "venv", 60, print)
+    search.newest = {"pandas": "3.1.1", "scikit-learn": "1.9.1", "seaborn": "0.13.2",
+                     "numpy": "2.4.6"}  # fmt: skip
+    search.first = {"notebooks/1.2-a-b.ipynb": "ImportError: `load_boston` has been removed"}
+    single = Pinned([Pin("pandas", "2.3.3", "pandas 3.1.1 breaks 1.1"), Pin("jinja2", "", "1.1")],
+                    ["notebooks/1.1-a-a.ipynb"])  # fmt: skip
+    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5"}
+    dated = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"])
+    found = _dated_pins(plan, dated, search, single)
+    assert found is not None
+    assert [(p.name, p.version) for p in found.pins] == [
+        ("jinja2", ""),  # the library the single-library search added stays
+        ("pandas", "1.5.2"),
+        ("scikit-learn", "1.1.3"),  # seaborn is at its newest: not pinned
+        ("numpy", "1.23.5"),
+    ]
+    assert found.fixed == ["notebooks/1.1-a-a.ipynb", "notebooks/1.2-a-b.ipynb"]
+    assert "every library as of 2022-11-08" in found.pins[1].why
+    assert "load_boston" in found.pins[1].why
+    lines = _pin_lines(Proof([], found).pinned or found)
+    assert lines[0] == "  jinja2 (added): 1.1"
+    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5: every")
+
+
+def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
+    from scaffold.adopt.plan import plan_adopt
+
+    repo = tmp_path / "book"
+    repo.mkdir()
+    notebook(
+        repo / "ch06.ipynb",
+        "import pandas as pd\nframe = pd.read_csv('examples/ex1.csv')\n",
+        "frame.to_pickle('examples/frame_pickle')\npd.read_pickle('examples/frame_pickle')\n",
+        "writer = pd.ExcelWriter('examples/ex2.xlsx')\n",
+    )
+    (repo / "examples").mkdir()
+    (repo / "examples" / "ex1.csv").write_text("a,b\n1,2\n")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Wes M", "commit", "--quiet", "-m", "book", cwd=repo)
+    plan = plan_adopt(repo)
+    try:
+        rewrites = {(old, new) for _, old, new in plan.rewrites}
+    finally:
+        plan.cleanup()
+    assert ("'examples/frame_pickle'", 'RAW_DATA_DIR / "frame_pickle"') in rewrites
+    assert ("'examples/ex2.xlsx'", 'RAW_DATA_DIR / "ex2.xlsx"') in rewrites  # an unknown call
+
+
+def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed() -> None:
+    import datetime
+
+    from scaffold.adopt.modernise import modernise
+
+    cell = {"cell_type": "code", "source": "import pandas as pd\npd.set_option('html', False)\n"}
+    text = json.dumps({"cells": [cell]})
+    old = modernise({"nb": text}, {"nb": datetime.date(2015, 4, 27)})
+    assert "'display.notebook_repr_html'" in old.texts["nb"]
+    assert "when the notebook last changed (2015-04-27)" in str(old.changes[0])
+    new = modernise({"nb": text}, {"nb": datetime.date(2017, 1, 1)})
+    assert new.texts == {}  # ambiguous by then: what it meant is not known
+    assert modernise({"nb": text}).texts == {}  # nor without a date

@@ -85,6 +85,31 @@ def dump(notebook: dict[str, Any]) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
+RAISES = "raises-exception"  # the cell tag Jupyter's runners (nbclient) run on past
+
+
+def expected_errors(notebook: dict[str, Any]) -> list[int]:
+    """The cells (indices) that raise on purpose: the committed notebook shows the cell's
+    error, and a later cell ran after it (a higher execution count)."""
+    cells = [cell for cell in notebook.get("cells", []) if isinstance(cell, dict)]
+    counts = [cell.get("execution_count") for cell in cells]
+    found = []
+    for index, cell in enumerate(cells):
+        count = counts[index]
+        if not _shows_error(cell) or not isinstance(count, int):
+            continue
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        later = any(isinstance(c, int) and c > count for c in counts[index + 1 :])
+        if later and RAISES not in tags:
+            found.append(index)
+    return found
+
+
+def _shows_error(cell: dict[str, Any]) -> bool:
+    outputs = cell.get("outputs") or []
+    return any(isinstance(o, dict) and o.get("output_type") == "error" for o in outputs)
+
+
 def source_of(cell: Any) -> str:
     """A cell's source as one string."""
     source = cell.get("source", "") if isinstance(cell, dict) else ""
@@ -260,10 +285,13 @@ def resolve(
     return None
 
 
-def written_path(value: str, folder: str) -> str | None:
-    """The repository path a notebook in ``folder`` writes to (None: outside, or no file)."""
+def written_path(value: str, folder: str, bare: bool = False) -> str | None:
+    """The repository path a notebook in ``folder`` writes to (None: outside, or no file).
+    ``bare``: a path with a folder and no suffix counts too (a reader or writer's argument,
+    ``to_pickle("examples/frame_pickle")``)."""
     text = value.replace("\\", "/")
-    if "://" in text or is_absolute(text) or not posixpath.splitext(text)[1]:
+    named = posixpath.splitext(text)[1] or (bare and "/" in text.rstrip("/"))
+    if "://" in text or is_absolute(text) or not named:
         return None
     candidate = posixpath.normpath(posixpath.join(folder, text))
     return None if candidate.startswith("../") or candidate == ".." else candidate

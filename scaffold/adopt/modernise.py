@@ -24,6 +24,7 @@ replacement: the pins keep it running until the team modernises it.
 from __future__ import annotations
 
 import ast
+import datetime
 import json
 import re
 import tempfile
@@ -46,6 +47,11 @@ DISPLAY_OPTIONS = frozenset({
     "max_seq_items", "memory_usage", "min_rows", "multi_sparse", "notebook_repr_html",
     "pprint_nest_depth", "precision", "show_dimensions", "width",
 })  # fmt: skip
+# short names pandas matched to one option once and to several later: what the name meant, and
+# the release date that made it ambiguous ('html' matched display.notebook_repr_html alone
+# until pandas 0.19 added display.html.border). Rewritten only in notebooks last changed
+# before that date, when the name had that one meaning.
+AMBIGUOUS_SINCE = {"html": ("display.notebook_repr_html", datetime.date(2016, 10, 2))}
 _OPTION_CALLS = {"set_option", "get_option", "reset_option", "describe_option", "option_context"}
 _READERS = {"read_csv", "read_table", "read_fwf"}
 _FORMATS_MODULES = {"IPython.display", "IPython.core.display"}
@@ -81,8 +87,9 @@ class Modernised:
     modules: dict[str, set[str]]  # notebook -> modules the rewrites import
 
 
-def modernise(texts: dict[str, str]) -> Modernised:
-    """Rewrite removed APIs in the notebooks ``texts`` (path -> notebook JSON)."""
+def modernise(texts: dict[str, str], changed: dict[str, datetime.date] | None = None) -> Modernised:
+    """Rewrite removed APIs in the notebooks ``texts`` (path -> notebook JSON); ``changed``:
+    the day each notebook last changed, for the names whose meaning depends on it."""
     notebooks: dict[str, dict[str, Any]] = {}
     result = Modernised({}, [], [], {})
     for name, text in texts.items():
@@ -94,7 +101,7 @@ def modernise(texts: dict[str, str]) -> Modernised:
             notebooks[name] = notebook
     for name, notebook in notebooks.items():
         for index, source in list(code.code_cells(notebook)):
-            edits, rules, modules = _cell_edits(source)
+            edits, rules, modules = _cell_edits(source, (changed or {}).get(name))
             if not edits:
                 continue
             notebook["cells"][index]["source"] = code.apply_edits(source, edits).splitlines(
@@ -104,15 +111,17 @@ def modernise(texts: dict[str, str]) -> Modernised:
                 result.changes.append(Change(name, index + 1, rule, edit.old, edit.text))
             result.modules.setdefault(name, set()).update(modules)
     _ruff(notebooks, result)
-    changed = {change.notebook for change in result.changes}
-    result.texts = {name: code.dump(notebooks[name]) for name in notebooks if name in changed}
+    rewritten = {change.notebook for change in result.changes}
+    result.texts = {name: code.dump(notebooks[name]) for name in notebooks if name in rewritten}
     return result
 
 
 # -- rewrites ruff has no rule for -------------------------------------------------------------
 
 
-def _cell_edits(source: str) -> tuple[list[code.Edit], list[str], set[str]]:
+def _cell_edits(
+    source: str, changed: datetime.date | None = None
+) -> tuple[list[code.Edit], list[str], set[str]]:
     """The edits for one cell, the rule of each, and the modules they import."""
     tree = code.parse(source)
     if tree is None:
@@ -124,7 +133,7 @@ def _cell_edits(source: str) -> tuple[list[code.Edit], list[str], set[str]]:
     for node in ast.walk(tree):
         found: list[tuple[code.Edit, str]] = []
         if isinstance(node, ast.Call):
-            found = _call_edits(node, lines)
+            found = _call_edits(node, lines, changed)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found = _import_edits(node, lines)
             modules.update(_imported(edit.text) for edit, _ in found)
@@ -165,10 +174,12 @@ def _string(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _call_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+def _call_edits(
+    call: ast.Call, lines: list[str], changed: datetime.date | None = None
+) -> list[tuple[code.Edit, str]]:
     name = _name(call)
     if name in _OPTION_CALLS:
-        return _option_edits(call, lines)
+        return _option_edits(call, lines, changed)
     if name in {"hist", "hist2d"}:
         return _renamed_keyword(call, lines, "normed", "density", "matplotlib 3.1")
     if name in _READERS:
@@ -193,15 +204,24 @@ def _plotting_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, s
     return [(_replace(func, text, new), "pandas 1.0 moved it to pandas.plotting")]
 
 
-def _option_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
-    """'max_rows' -> 'display.max_rows' (option_context takes pairs: every other one)."""
+def _option_edits(
+    call: ast.Call, lines: list[str], changed: datetime.date | None = None
+) -> list[tuple[code.Edit, str]]:
+    """'max_rows' -> 'display.max_rows' (option_context takes pairs: every other one); 'html'
+    -> 'display.notebook_repr_html' in a notebook last changed while it meant that alone."""
     keys = call.args[::2] if _name(call) == "option_context" else call.args[:1]
     found = []
     for key in keys:
         value, text = _string(key), _segment(lines, key)
-        if value in DISPLAY_OPTIONS and text[:1] in {"'", '"'} and text[1:-1] == value:
+        if value is None or text[:1] not in {"'", '"'} or text[1:-1] != value:
+            continue
+        if value in DISPLAY_OPTIONS:
             new = f"{text[0]}display.{value}{text[0]}"
             found.append((_replace(key, text, new), "pandas: display option by its full name"))
+        meant, since = AMBIGUOUS_SINCE.get(value, ("", None))
+        if since and changed and changed < since:
+            why = f"pandas: what the name meant when the notebook last changed ({changed})"
+            found.append((_replace(key, text, f"{text[0]}{meant}{text[0]}"), why))
     return found
 
 
@@ -370,10 +390,20 @@ def _new(fix: str) -> str:
 
 
 def _write_scratch(path: Path, notebook: dict[str, Any], blanked: set[int]) -> None:
-    """The notebook for ruff, with the cells numbered in ``blanked`` (1-based) emptied."""
+    """The notebook for ruff, with the cells numbered in ``blanked`` (1-based) emptied, and
+    the fields ruff's schema wants where they are missing (a module wrapped as a cell, an old
+    notebook): else ruff sees no cell of it."""
     copy = json.loads(json.dumps(notebook))
+    for key, value in (("metadata", {}), ("nbformat", 4), ("nbformat_minor", 4)):
+        copy.setdefault(key, value)
     for number, cell in enumerate(copy["cells"], start=1):
-        if number in blanked and isinstance(cell, dict):
+        if not isinstance(cell, dict):
+            continue
+        cell.setdefault("metadata", {})
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+        if number in blanked:
             cell["source"] = []
     path.write_text(code.dump(copy), encoding="utf-8")
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold import processes
+from scaffold.adopt import dates
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.project import Project
@@ -139,7 +140,50 @@ def find_pins(
         if not search.make():
             return None
         search.newest = search.versions()
-        return search.run(broken, running)
+        binary = dates.compiled(search.python)
+        pinned = search.run(dict(broken), running)
+    left = [notebook for notebook in broken if not pinned or notebook not in pinned.fixed]
+    if not left:
+        return pinned
+    trial = dates.Trial(left, running, binary, [], timeout)
+    return _together(plan, python, search, pinned, trial)
+
+
+def _together(
+    plan: Plan, python: Path, search: Search, pinned: Pinned | None, trial: dates.Trial
+) -> Pinned | None:
+    """The fallback: every library as of a date, when the single-library pins left notebooks
+    failing; kept only when it runs one and stops none (else ``pinned``)."""
+    search.echo(f"{len(trial.broken)} notebook(s) still fail: trying every library as of a "
+                "date contemporary with the notebooks")  # fmt: skip
+    if pinned:
+        trial.running = trial.running + pinned.fixed
+        trial.extra = [pin.name for pin in pinned.pins if not pin.version]
+    dated = dates.together(plan, python, trial, search.echo)
+    if dated is None:
+        return pinned
+    return _dated_pins(plan, dated, search, pinned)
+
+
+def _dated_pins(
+    plan: Plan, dated: dates.Dated, search: Search, pinned: Pinned | None
+) -> Pinned | None:
+    """The declared dependencies (and numpy) at a date's versions where they differ from the
+    newest, the libraries the search added kept; they replace the single-library pins."""
+    from scaffold.check.imports import normalise
+
+    fixed = (pinned.fixed if pinned else []) + dated.fixed
+    error = search.first.get(dated.fixed[0], "")
+    why = (f"every library as of {dated.date}: no single library's older version runs "
+           f"{', '.join(dated.fixed)} ({error})")  # fmt: skip
+    names = [requirement_name(requirement) for requirement in plan.dependencies]
+    pins = [pin for pin in (pinned.pins if pinned else []) if not pin.version]
+    for name in [*names, "numpy"]:
+        version = dated.versions.get(normalise(name))
+        newer = version and version != search.newest.get(normalise(name))
+        if newer and all(normalise(pin.name) != normalise(name) for pin in pins):
+            pins.append(Pin(name, version or "", why))
+    return Pinned(pins, fixed) if any(pin.version for pin in pins) else pinned
 
 
 class Search:

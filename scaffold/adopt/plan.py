@@ -4,6 +4,7 @@ before anything is written (``--dry-run`` prints it; ``apply`` carries it out)."
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import posixpath
 import shutil
@@ -148,6 +149,7 @@ def plan_adopt(root: Path) -> Plan:
     io = _pipeline(plan, analysed, known, basenames)
     _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
     _rewrite_modules(plan)
+    _expected_errors(plan, notebooks)
     _copies(plan, analysed)
     _modernise(plan, analysed)
     plan.render = _render(answers)
@@ -181,7 +183,7 @@ def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
             text = json.dumps({"cells": [{"cell_type": "code", "source": text}]})
         texts[entry.target] = text
         sources[entry.target] = entry.path
-    done = modernise.modernise(texts)
+    done = modernise.modernise(texts, _last_changed(plan, sources))
     for target, text in done.texts.items():
         plan.modernised[target] = (
             code.source_of(json.loads(text)["cells"][0]) if target in modules else text
@@ -195,6 +197,17 @@ def _modernise(plan: Plan, analysed: dict[str, code.Code]) -> None:
     for target, imported in done.modules.items():  # declared as the notebooks' imports are
         found = analysed.setdefault(f"modernised:{sources[target]}", code.Code())
         found.modules |= {module for module in imported if module}
+
+
+def _last_changed(plan: Plan, sources: dict[str, str]) -> dict[str, datetime.date]:
+    """New path -> the day its file last changed in git (none for a plain folder)."""
+    found = {}
+    for target, path in sources.items() if plan.is_git and plan.head else ():
+        stamp = processes.git_out("log", "-1", "--format=%cs", plan.head, "--", path,
+                                  cwd=plan.root)  # fmt: skip
+        if stamp:
+            found[target] = datetime.date.fromisoformat(stamp)
+    return found
 
 
 def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
@@ -435,6 +448,30 @@ def _rewrite_notebooks(
             plan.writes[targets[name]] = code.dump(changed)
 
 
+def _expected_errors(plan: Plan, notebooks: dict[str, dict[str, Any] | None]) -> None:
+    """Cells that raise on purpose (the committed notebook shows their error and ran on past
+    it) get the ``raises-exception`` tag, so a run top to bottom goes on past them too."""
+    targets = {e.path: e.target for e in plan.entries}
+    for name, notebook in notebooks.items():
+        target = targets.get(name)
+        if notebook is None or target is None:
+            continue
+        text = plan.writes.get(target)
+        current = json.loads(text) if text else json.loads(json.dumps(notebook))
+        found = code.expected_errors(current)
+        if not found:
+            continue
+        for index in found:
+            metadata = current["cells"][index].setdefault("metadata", {})
+            metadata["tags"] = [*metadata.get("tags", []), code.RAISES]
+        plan.writes[target] = code.dump(current)
+        numbers = ", ".join(str(index + 1) for index in found)
+        plan.notes.append(
+            f"{target}: cell(s) {numbers} raise on purpose (the notebook shows the error and "
+            f"ran on past it): tagged {code.RAISES!r}, so a run top to bottom goes on past them"
+        )
+
+
 def _outside(literal: code.Literal) -> bool:
     """True for an absolute path to a file (outside the repository, or it would resolve)."""
     value = literal.value
@@ -485,10 +522,9 @@ def _new_place(
     if not (literal.access or code.looks_like_path(literal.value)):
         return None
     old = code.resolve(literal.value, folder, root, known, basenames)
-    if old is None and literal.access:
-        return _unknown_file(code.written_path(literal.value, folder), known, folders, processed)
-    if old is None:
-        return None
+    if old is None:  # a file the notebook makes (written, or opened by a call adopt can't tell)
+        path = code.written_path(literal.value, folder, bare=bool(literal.access))
+        return _unknown_file(path, known, folders, processed)
     if old in processed:
         return processed[old]
     target = targets.get(old)

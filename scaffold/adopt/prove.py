@@ -110,13 +110,35 @@ def prove(
     echo(f"committed {commit[:10]} {pins.PIN_MESSAGE!r}")
     if python is None:
         environment(plan, None, echo)  # the project's .venv gets the pinned versions
-    outcomes = [
-        Outcome(o.notebook, o.before, True, "", o.why_before, pinned=True)
-        if o.notebook in found.fixed
-        else o
-        for o in outcomes
-    ]
-    return Proof(outcomes, found)
+    return Proof(_recheck(plan, outcomes, found, interpreter, timeout, echo), found)
+
+
+def _recheck(
+    plan: Plan,
+    outcomes: list[Outcome],
+    found: Pinned,
+    interpreter: Path,
+    timeout: float,
+    echo: Callable[[str], object],
+) -> list[Outcome]:
+    """Every notebook said to run, run again in the environment with the pins: the table
+    says what runs there, not what ran in the search's scratch environment."""
+    claimed = [o.notebook for o in outcomes if o.now or o.notebook in found.fixed]
+    echo(f"running {len(claimed)} notebooks again with the pinned versions")
+    project = Project(plan.root, plan.answers)
+    still = failures(project, [plan.root / name for name in claimed], interpreter, timeout)
+    checked = []
+    for o in outcomes:
+        if o.notebook in still:
+            failure = still[o.notebook]
+            why = f"{failure.why} with the pinned versions"
+            checked.append(Outcome(o.notebook, o.before, False, why, o.why_before,
+                                   trace=failure.trace))  # fmt: skip
+        elif o.notebook in found.fixed:
+            checked.append(Outcome(o.notebook, o.before, True, "", o.why_before, pinned=True))
+        else:
+            checked.append(o)
+    return checked
 
 
 def _outcomes(
@@ -198,5 +220,14 @@ def _totals(proof: Proof) -> list[str]:
             f"pinned (the newest break {', '.join(proof.pinned.fixed)}; [tool.scaffold.adopt] "
             "in pyproject.toml says why: modernise, then unpin):"
         )
-        lines += [f"  {pin}" for pin in proof.pinned.pins]
+        lines += _pin_lines(proof.pinned)
     return lines
+
+
+def _pin_lines(pinned: Pinned) -> list[str]:
+    """Each pin and its reason; pins that share a reason (a date's) on one line."""
+    groups: dict[str, list[str]] = {}
+    for pin in pinned.pins:
+        held = f"{pin.name}=={pin.version}" if pin.version else f"{pin.name} (added)"
+        groups.setdefault(pin.why, []).append(held)
+    return [f"  {', '.join(held)}: {why}" for why, held in groups.items()]

@@ -1,0 +1,197 @@
+"""Every library as of one date: the pin search's fallback when no single library's older
+version runs a notebook, because several must move together (scikit-learn 1.1 needs
+``numpy<2``, under which the newest pandas does not import).
+
+The dates: the day the notebooks last changed (the adopted commit), never before the running
+Python's first release (no wheels of a compiled library are older), then a fortnight, one,
+two, four and six months, one and two years later, none after today. Each is an environment
+of its own: the project installed with ``uv pip install --exclude-newer DATE``, compiled
+libraries from wheels only (those the newest environment has as platform wheels); a date
+that does not install is skipped, and at most three environments are made. A date is kept
+when a failing notebook runs in it and every notebook that runs (at the newest versions or
+with the single-library pins) still runs there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaffold import processes
+from scaffold.adopt.plan import Plan
+from scaffold.adopt.runs import failures
+from scaffold.errors import ScaffoldError
+from scaffold.project import Project
+
+# The first release of each Python: no wheels of a compiled library built before it.
+PYTHON_RELEASED = {
+    (3, 9): datetime.date(2020, 10, 5),
+    (3, 10): datetime.date(2021, 10, 4),
+    (3, 11): datetime.date(2022, 10, 24),
+    (3, 12): datetime.date(2023, 10, 2),
+    (3, 13): datetime.date(2024, 10, 7),
+    (3, 14): datetime.date(2025, 10, 7),
+}
+OFFSETS = (0, 15, 30, 61, 122, 183, 365, 730)  # days after the first date
+ENVIRONMENTS = 3  # dates that install, at most
+
+
+@dataclass(frozen=True)
+class Dated:
+    """The date whose versions run notebooks no single library's version ran."""
+
+    date: str
+    versions: dict[str, str]  # normalised distribution -> its version in that environment
+    fixed: list[str]  # the failing notebooks that run there
+
+
+def candidate_dates(
+    last_change: datetime.date, python: tuple[int, int], today: datetime.date
+) -> list[datetime.date]:
+    """The dates to try, oldest first: from the notebooks' last change (never before the
+    Python's first release) onwards, before ``today``."""
+    start = max(last_change, PYTHON_RELEASED.get(python, last_change))
+    dates = [start + datetime.timedelta(days=days) for days in OFFSETS]
+    return [date for date in dates if date < today]
+
+
+def last_change(plan: Plan) -> datetime.date | None:
+    """The day the adopted commit's notebooks last changed (None: a plain folder)."""
+    if not plan.is_git or not plan.head:
+        return None
+    paths = [entry.path for entry in plan.notebooks]
+    stamp = processes.git_out("log", "-1", "--format=%cs", plan.head, "--", *paths, cwd=plan.root)
+    return datetime.date.fromisoformat(stamp) if stamp else None
+
+
+def python_version(python: Path) -> tuple[int, int] | None:
+    """``python``'s (major, minor)."""
+    out = processes.run(
+        [str(python), "-c", "import sys; print(*sys.version_info[:2])"], check=False
+    ).text.split()
+    return (int(out[0]), int(out[1])) if len(out) == 2 and all(p.isdigit() for p in out) else None
+
+
+def compiled(python: Path) -> list[str]:
+    """The distributions installed in ``python``'s environment from platform wheels (built
+    code: never built from source for an old date, which takes minutes and then fails)."""
+    from scaffold.check.imports import site_packages
+
+    found = []
+    for folder in site_packages(python):
+        for wheel in sorted(folder.glob("*.dist-info/WHEEL")):
+            text = wheel.read_text(encoding="utf-8", errors="replace")
+            tags = [line[4:].strip() for line in text.splitlines() if line.startswith("Tag:")]
+            if tags and not any(tag.endswith("-none-any") for tag in tags):
+                found.append(wheel.parent.name.split("-")[0])
+    return found
+
+
+def environment(
+    plan: Plan, folder: Path, date: datetime.date, binary: list[str], extra: list[str]
+) -> Path | str:
+    """A venv with the project (and ``extra``) as the index was on ``date``, or why it does
+    not install. Wheels only first (an old sdist's build fails and stops uv's resolution);
+    then sdists of pure libraries too, the compiled ones (``binary``) still from wheels."""
+    uv = processes.find_tool("uv")
+    if uv is None:
+        return "uv is not installed"
+    processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
+    python = folder / "bin" / "python"
+    why = ""
+    for wheels in ([":all:"], binary):
+        try:
+            result = processes.run(
+                [uv, "pip", "install", "--quiet", "--python", str(python),
+                 *(arg for name in wheels for arg in ("--only-binary", name)),
+                 "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel",
+                 *extra],
+                cwd=plan.root,
+                check=False,
+                timeout=900,
+            )  # fmt: skip
+        except ScaffoldError as error:  # it did not finish in time
+            return str(error)
+        if result.ok:
+            return python
+        why = why or _first_error(result.stderr)
+    return why
+
+
+def _first_error(stderr: bytes | str) -> str:
+    """uv's reason, shortened: its first line that says what failed."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = next((line for line in lines if "No solution" in line or "error" in line), "")
+    chosen = found or (lines[0] if lines else "")
+    return chosen[:120]
+
+
+def versions(python: Path) -> dict[str, str]:
+    """Normalised distribution name -> installed version."""
+    from scaffold.check.imports import normalise
+
+    uv = processes.find_tool("uv") or "uv"
+    frozen = processes.run([uv, "pip", "freeze", "--python", str(python)], check=False).text
+    found = {}
+    for line in frozen.splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            found[normalise(name)] = version.strip()
+    return found
+
+
+@dataclass
+class Trial:
+    """What a date must do: run some of ``broken`` and every one of ``running``."""
+
+    broken: list[str]
+    running: list[str]
+    binary: list[str]  # installed from wheels only
+    extra: list[str]  # libraries the single-library search added (absent ones)
+    timeout: float
+
+
+def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], object]) -> Dated | None:
+    """The first date under which a broken notebook runs and no running one fails."""
+    changed = last_change(plan)
+    version = python_version(python)
+    if changed is None or version is None or not trial.broken:
+        return None
+    made = 0
+    for date in candidate_dates(changed, version, datetime.date.today()):
+        if made == ENVIRONMENTS:
+            break
+        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-date-") as scratch:
+            older = environment(plan, Path(scratch) / "venv", date, trial.binary, trial.extra)
+            if isinstance(older, str):
+                echo(f"  every library as of {date}: does not install ({older})")
+                continue
+            made += 1
+            dated = _try(plan, older, date, trial, echo)
+            if dated is not None:
+                return dated
+    return None
+
+
+def _try(
+    plan: Plan, older: Path, date: datetime.date, trial: Trial, echo: Callable[[str], object]
+) -> Dated | None:
+    """The date's result when it runs a broken notebook and stops no running one."""
+    project = Project(plan.root, plan.answers)
+    still = failures(project, [plan.root / name for name in trial.broken], older, trial.timeout)
+    fixed = [name for name in trial.broken if name not in still]
+    if not fixed:
+        first = next(iter(still.values())).why if still else ""
+        echo(f"  every library as of {date}: still failing ({first[:90]})")
+        return None
+    stopped = failures(project, [plan.root / name for name in trial.running], older, trial.timeout)
+    if stopped:
+        echo(f"  every library as of {date} runs {', '.join(fixed)} but stops "
+             f"{', '.join(stopped)}: not kept")  # fmt: skip
+        return None
+    echo(f"  every library as of {date} runs {', '.join(fixed)}")
+    return Dated(date.isoformat(), versions(older), fixed)
