@@ -574,10 +574,15 @@ def test_a_bad_project_template_creates_nothing(anonymous_lab: Path, cells, mess
 def test_a_project_made_by_plain_cookiecutter(
     template_git_repo: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    scratch = workdir.parent / "tmpdir"
+    scratch.mkdir()
     run_cookiecutter(
-        f"git+file://{template_git_repo}", "--no-input", "author_name=Ada Lovelace", cwd=workdir
-    )
+        f"git+file://{template_git_repo}", "--no-input", "author_name=Ada Lovelace", cwd=workdir,
+        env={"TMPDIR": str(scratch)},
+    )  # fmt: skip
     project = workdir / "my-project"
+    # cookiecutter leaves its rendered copies of the hook entry points; they remove themselves
+    assert list(scratch.iterdir()) == []
     # No git identity: the initials come from the recorded author (the answers were found).
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(workdir / "no-identity.gitconfig"))
     result = run_scaffold(
