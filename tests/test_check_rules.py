@@ -467,3 +467,13 @@ def test_cells_that_repeat_are_parsed_once_and_keep_their_own_facts(tmp_path: Pa
         assert anywhere(tmp_path, select=("NB304",)) == ["NB304 2:1", "NB304 2:1"]
     assert seen.count(True) == 1  # parsed for the first notebook, found again for the second
     assert not read.TREES and not names.FLAT_SEEN  # forgotten after the analysis
+
+
+def test_finding_a_flat_cells_line_prints_no_warning(tmp_path: Path):
+    import warnings
+
+    notebook(tmp_path / "x.ipynb", 'pattern = "\\d+"\nfound = later_name', "later_name = 1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert anywhere(tmp_path, select=("NB303",)) == ["NB303 1:2"]
+    assert not [w for w in caught if issubclass(w.category, (SyntaxWarning, DeprecationWarning))]

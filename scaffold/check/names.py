@@ -25,6 +25,7 @@ import ast
 import builtins
 import importlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -480,7 +481,9 @@ def _first(
     cell, line = min(places)
     if line or not cells[cell].code:
         return cell, line
-    walked = cell_names(ast.parse(cells[cell].code)).used.get(name, 0)
+    with warnings.catch_warnings():  # the cell's business (invalid escapes), as in notebook.py
+        warnings.simplefilter("ignore")
+        walked = cell_names(ast.parse(cells[cell].code)).used.get(name, 0)
     return min((at, walked if (at, seen) == (cell, 0) else seen) for at, seen in places)
 
 
