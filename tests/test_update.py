@@ -139,6 +139,10 @@ def test_check_exits_2_while_a_newer_version_exists(upstream: Path, v1_project: 
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
+
+@pytest.mark.slow  # two whole updates; `--check` before them is the quick test above
+def test_an_updated_project_is_up_to_date_and_refuses_a_downgrade(upstream: Path, v1_project: Path):
+    project = v1_project
     # no user edits: no conflicts, exit 0
     updated = scaffold_in_process("update", "--trust", cwd=project)
     assert "Updated to v2" in updated.stdout
