@@ -26,7 +26,7 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
-from tests.helpers import dvc
+from tests.helpers import dvc, run
 
 DVC = str(BIN / "dvc")
 
@@ -259,11 +259,13 @@ def test_add_remote_s3_credentials_by_profile_and_by_file_are_used(
 
     content = write_data(project)
     dvc("add", "data/raw/measurements.csv", cwd=project)
+    # Each push in its own process, as users run them: in one process, s3fs would reuse the
+    # credentials an earlier push found.
     for name in ("viaprofile", "viafile"):
-        dvc("push", "-r", name, cwd=project)
+        run([DVC, "push", "-r", name], cwd=project)
         assert bucket_keys(s3_endpoint, f"{name}/files/md5/"), name
     # Without credentials the same store refuses: the ones scaffold configured were used.
-    assert dvc("push", "-r", "nocreds", cwd=project, check=False).returncode != 0
+    assert run([DVC, "push", "-r", "nocreds"], cwd=project, expect_ok=False).returncode != 0
     assert not bucket_keys(s3_endpoint, "nocreds/")
     assert (project / "data" / "raw" / "measurements.csv").read_bytes() == content
 
