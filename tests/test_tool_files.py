@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from scaffold.resources import PACKAGED_TEMPLATE
-from tests.conftest import BIN, git, run_cookiecutter, run_scaffold
+from tests.conftest import BIN, git, run_cookiecutter, run_scaffold, scaffold_in_process
+from tests.helpers import dvc
 
 tool_files = PACKAGED_TEMPLATE.hook("tool_files")
 DVC, PRE_COMMIT = str(BIN / "dvc"), str(BIN / "pre-commit")
@@ -37,8 +38,8 @@ def new_repo(folder: Path) -> Path:
 
 
 def real_dvc_init(folder: Path) -> Path:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    subprocess.run([DVC, "init", "--quiet"], cwd=folder, env=env, check=True)
+    """The real ``dvc init`` (its command line, in this process)."""
+    dvc("init", "--quiet", cwd=folder)
     return folder
 
 
@@ -124,13 +125,13 @@ def test_projects_get_the_real_tools_files(
     `dvc init` and `pre-commit install` then run (the template's own .dvcignore and
     .gitignore are what dvc sees)."""
     if engine == "scaffold":
-        run_scaffold("new", "Lab", "--no-input", cwd=workdir)
+        scaffold_in_process("new", "Lab", "--no-input", cwd=workdir)
     else:
         run_cookiecutter(
             f"git+file://{template_git_repo}", "--no-input", "project_name=Lab", cwd=workdir
         )
     project = workdir / "lab"
-    run_scaffold("new", "Lab", "--no-input", "--no-dvc", "--no-pre-commit", cwd=tmp_path)
+    scaffold_in_process("new", "Lab", "--no-input", "--no-dvc", "--no-pre-commit", cwd=tmp_path)
     twin = real_dvc_init(tmp_path / "lab")
     subprocess.run([PRE_COMMIT, "install"], cwd=twin, check=True, capture_output=True)
     made, real = files_and_modes(project), files_and_modes(twin)
