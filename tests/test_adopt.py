@@ -890,3 +890,29 @@ def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed()
     new = modernise({"nb": text}, {"nb": datetime.date(2017, 1, 1)})
     assert new.texts == {}  # ambiguous by then: what it meant is not known
     assert modernise({"nb": text}).texts == {}  # nor without a date
+
+
+def test_a_version_3_notebook_is_read_and_its_paths_rewritten(tmp_path: Path) -> None:
+    from scaffold.adopt.plan import plan_adopt
+
+    repo = tmp_path / "old"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "data").mkdir()
+    (repo / "data" / "info.csv").write_text("a,b\n1,2\n")
+    cell = {"cell_type": "code", "collapsed": False, "input": "import pandas as pd\n"
+            "info = pd.read_csv('../data/info.csv')", "language": "python",
+            "metadata": {}, "outputs": [], "prompt_number": 1}  # fmt: skip
+    v3 = {"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+          "worksheets": [{"cells": [cell], "metadata": {}}]}  # fmt: skip
+    (repo / "notebooks" / "analysis.ipynb").write_text(json.dumps(v3), encoding="utf-8")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Jo Vine", "commit", "--quiet", "-m", "2015", cwd=repo)
+    plan = plan_adopt(repo)
+    try:
+        assert ("notebooks/1.1-jv-analysis.ipynb", "'../data/info.csv'",
+                'RAW_DATA_DIR / "info.csv"') in plan.rewrites  # fmt: skip
+        written = json.loads(plan.writes["notebooks/1.1-jv-analysis.ipynb"])
+        assert written["nbformat"] == 4 and "pandas" in plan.dependencies
+    finally:
+        plan.cleanup()
