@@ -682,6 +682,9 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
         "statsmodels"
     ]
     assert absent_modules("ValueError: bad\nNo module named 'later'") == []  # the message only
+    assert absent_modules(
+        "ImportError: Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'."
+    ) == ["pyarrow"]  # pandas' first choice for parquet
 
 
 def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:

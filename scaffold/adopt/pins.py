@@ -42,7 +42,8 @@ _RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornad
 # a library the failure says is not installed
 _ABSENT = re.compile(
     r"No module named '([A-Za-z_][A-Za-z0-9_.]*)'|Missing optional dependency '([A-Za-z0-9_.-]+)'|"
-    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)"
+    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)|"
+    r"Unable to find a usable engine; tried using: '([A-Za-z_][A-Za-z0-9_]*)'"
 )
 # an extension built against NumPy 1, imported under NumPy 2
 _NUMPY_ABI = re.compile(
