@@ -919,3 +919,13 @@ def test_a_version_3_notebook_is_read_and_its_paths_rewritten(tmp_path: Path) ->
         assert written["nbformat"] == 4 and "pandas" in plan.dependencies
     finally:
         plan.cleanup()
+
+
+def test_a_library_with_no_release_before_the_date_is_taken_at_its_newest() -> None:
+    from scaffold.adopt.dates import _FILTERED
+
+    hint = (
+        "hint: `codecov` was filtered by `exclude-newer` to only include packages uploaded "
+        "before 2022-11-24T00:00:00Z. The latest version satisfying the requirement is v2.1.13"
+    )
+    assert _FILTERED.findall(hint) == ["codecov"]
