@@ -866,6 +866,9 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
         "frame.to_pickle('examples/frame_pickle')\npd.read_pickle('examples/frame_pickle')\n",
         "writer = pd.ExcelWriter('examples/ex2.xlsx')\n",
     )
+    (repo / "notebooks").mkdir()  # a notebook in a folder: 'display.max_rows' is no file there
+    notebook(repo / "notebooks" / "ch07.ipynb", "import pandas as pd\n",
+             "pd.set_option('display.max_rows', 25)\nprint('report.txt')\n")  # fmt: skip
     (repo / "examples").mkdir()
     (repo / "examples" / "ex1.csv").write_text("a,b\n1,2\n")
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
@@ -878,6 +881,7 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
         plan.cleanup()
     assert ("'examples/frame_pickle'", 'RAW_DATA_DIR / "frame_pickle"') in rewrites
     assert ("'examples/ex2.xlsx'", 'RAW_DATA_DIR / "ex2.xlsx"') in rewrites  # an unknown call
+    assert not [old for old, _ in rewrites if "display" in old or "report" in old]  # no files
 
 
 def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed() -> None:
