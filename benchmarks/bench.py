@@ -309,8 +309,13 @@ def main() -> None:
 # -- scaffold check -----------------------------------------------------------------------------
 
 
-def _bench_cell(i: int, k: int) -> dict[str, object]:
-    """Cell ``i`` of benchmark notebook ``k``: markdown, imports, functions, pandas code."""
+def _bench_cell(i: int, k: int, unique: bool = False) -> dict[str, object]:
+    """Cell ``i`` of benchmark notebook ``k``: markdown, imports, functions, pandas code.
+
+    The pandas cells are the same in every notebook (as copied notebooks and common steps
+    repeat), unless ``unique``: then no code cell but the imports repeats.
+    """
+    size = i + 1000 * k if unique else i
     if i % 3 == 0:
         return {
             "cell_type": "markdown",
@@ -328,7 +333,7 @@ def _bench_cell(i: int, k: int) -> dict[str, object]:
         )
     else:
         source = (
-            f'frame_{i} = pd.DataFrame({{"x": np.arange({i}), "y": np.arange({i}) * 2}})\n'
+            f'frame_{i} = pd.DataFrame({{"x": np.arange({size}), "y": np.arange({size}) * 2}})\n'
             f'frame_{i}["z"] = frame_{i}["x"] + frame_{i}["y"]\n'
             f"frame_{i}.describe()"
         )
@@ -342,8 +347,9 @@ def _bench_cell(i: int, k: int) -> dict[str, object]:
     }
 
 
-def write_bench_project(root: Path, notebooks: int, cells: int = 30) -> None:
-    """A project of ``notebooks`` clean notebooks of ``cells`` cells (2/3 code)."""
+def write_bench_project(root: Path, notebooks: int, cells: int = 30, unique: bool = False) -> None:
+    """A project of ``notebooks`` clean notebooks of ``cells`` cells (2/3 code; ``unique``:
+    see ``_bench_cell``)."""
     import json
 
     (root / "notebooks").mkdir(parents=True)
@@ -358,7 +364,7 @@ def write_bench_project(root: Path, notebooks: int, cells: int = 30) -> None:
     }
     for k in range(notebooks):
         nb = {
-            "cells": [_bench_cell(i, k) for i in range(cells)],
+            "cells": [_bench_cell(i, k, unique) for i in range(cells)],
             "metadata": metadata,
             "nbformat": 4,
             "nbformat_minor": 5,
@@ -409,34 +415,50 @@ def _print_check_table(title: str, results: dict[str, Timing], base: str | None)
         print(f"| {name} | {seconds} | {wall} | {cpu} |")
 
 
+def _static_cases(
+    cases: dict[str, tuple[list[str], Path]], project: Path, size: str, label: str
+) -> tuple[str | None, list[str]]:
+    """Add the cases of one set of notebooks to ``cases``: (the base, the case names)."""
+    scaffold = [sys.executable, "-m", "scaffold", "check"]
+    names = [f"scaffold check --no-cache ({size}, cold)"]
+    cases[names[0]] = ([*scaffold, "--no-cache"], project)
+    if not label:
+        names.append(f"scaffold check ({size}, warm cache)")
+        cases[names[1]] = (scaffold, project)
+    nbstripout = tool("nbstripout")
+    if not nbstripout:
+        return None, names
+    files = sorted(str(p) for p in (project / "notebooks").glob("*.ipynb"))
+    base = f"nbstripout --verify --keep-id (same files{label})"
+    cases[base] = ([nbstripout, "--verify", "--keep-id", *files], project)
+    return base, [*names, base]
+
+
 def check_static(runs: int, notebooks: int = 1000) -> None:
     """``scaffold check`` (cold: --no-cache; warm: cache) vs ``nbstripout --verify``.
 
     Interleaved as the other tables are: each round runs every case once. Wall and CPU
-    seconds both: the cold check uses both cores, nbstripout one.
+    seconds both: the cold check uses both cores, nbstripout one. Two sets of notebooks:
+    the usual one, whose pandas cells repeat from notebook to notebook (a check parses a
+    repeated cell once), and one where no code cell but the imports repeats.
     """
     nbstripout = tool("nbstripout")
     load = os.getloadavg()[0]
+    tables: dict[str, tuple[str | None, list[str]]] = {}
+    cases: dict[str, tuple[list[str], Path]] = {}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        project = work / "bench"
-        write_bench_project(project, notebooks)
         env = isolated_env(work)
-        scaffold = [sys.executable, "-m", "scaffold", "check"]
-        cases = {
-            f"scaffold check --no-cache ({notebooks} x 30 cells, cold)": [*scaffold, "--no-cache"],
-            f"scaffold check ({notebooks} x 30 cells, warm cache)": scaffold,
-        }
-        base = None
-        if nbstripout:
-            files = sorted(str(p) for p in (project / "notebooks").glob("*.ipynb"))
-            base = "nbstripout --verify --keep-id (same files)"
-            cases[base] = [nbstripout, "--verify", "--keep-id", *files]
-        for args in cases.values():  # untimed: .pyc files, the cache
+        for label, unique in (("", False), (", every cell unique", True)):
+            project = work / ("unique" if unique else "bench")
+            write_bench_project(project, notebooks, unique=unique)
+            base, names = _static_cases(cases, project, f"{notebooks} x 30 cells{label}", label)
+            tables[f"static checks{label} (median of {runs})"] = (base, names)
+        for args, project in cases.values():  # untimed: .pyc files, the cache
             subprocess.run(args, cwd=project, env=env, capture_output=True, check=False)
         samples: dict[str, list[Timing]] = {name: [] for name in cases}
         for _ in range(runs):
-            for name, args in cases.items():
+            for name, (args, project) in cases.items():
                 samples[name].append(_timed_median(args, project, env, 1))
     results = {
         name: Timing(
@@ -450,9 +472,10 @@ def check_static(runs: int, notebooks: int = 1000) -> None:
         f"\nMachine: {os.cpu_count()} cores; load average (1 min) {load:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after"
     )
-    if base is None:
+    if not nbstripout:
         print("(nbstripout is not installed: no ratios)")
-    _print_check_table(f"static checks (median of {runs})", results, base)
+    for title, (base, names) in tables.items():
+        _print_check_table(title, {name: results[name] for name in names}, base)
 
 
 def check_run(runs: int, notebooks: int = 8) -> None:

@@ -30,7 +30,7 @@ from typing import Literal
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change, Write, apply, project_lock, relative
+from scaffold.files import Change, Write, apply, project_lock, relative, scratch_folder
 from scaffold.layout import REPORTS_DIR
 from scaffold.pipeline import Stage, pipeline_stages
 from scaffold.project import Project
@@ -662,7 +662,7 @@ def _compile_kfp(project: Project, python: str | None, module: str) -> str:
         from scaffold.interpreters import find_interpreter
 
         python = str(find_interpreter(project).python)
-    with tempfile.TemporaryDirectory(prefix="scaffold-kfp-") as folder:
+    with scratch_folder("scaffold-kfp-") as folder:
         program, compiled = Path(folder) / "pipeline.py", Path(folder) / "pipeline.yaml"
         apply([Write(program, module)], root=Path(folder))
         result = processes.run(

@@ -19,7 +19,6 @@ import keyword
 import re
 import shlex
 import sys
-import tempfile
 import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.files import Change, Write, apply, changes, project_lock, relative, scratch_folder
 from scaffold.ipynb import dumped
 from scaffold.layout import Package, check_module_name, find_package
 from scaffold.project import Project
@@ -1111,7 +1110,7 @@ def _verify(project: Project, notebooks: Sequence[Path], python: Path | None) ->
 
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)
-    with tempfile.TemporaryDirectory(prefix="scaffold-extract-") as folder:
+    with scratch_folder("scaffold-extract-") as folder:
         for path in notebooks:
             params = project.root / PARAMS_DIR / f"{path.stem}.yaml"
             plan = runner.RunPlan(

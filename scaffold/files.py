@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -180,3 +181,19 @@ def project_lock(root: Path) -> Iterator[None]:
             _locked.pop()
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str, within: Path | None = None) -> Iterator[Path]:
+    """A new private folder (in TMPDIR, or ``within``), removed with its contents at the end.
+
+    Unlike ``tempfile.TemporaryDirectory``, the folder is made inside the ``try``: a signal
+    that interrupts scaffold (scaffold.interrupts) just after the folder is made still
+    removes it, where mkdtemp's folder would be left behind."""
+    parent = within if within is not None else Path(tempfile.gettempdir())
+    folder = parent / f"{prefix}{os.urandom(8).hex()}"  # 64 random bits: nobody else's
+    try:
+        folder.mkdir(mode=0o700)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -27,7 +27,6 @@ import math
 import re
 import shlex
 import shutil
-import tempfile
 import tokenize
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,16 @@ from typing import Any
 
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change, Write, apply, changes, project_lock, read_text, relative
+from scaffold.files import (
+    Change,
+    Write,
+    apply,
+    changes,
+    project_lock,
+    read_text,
+    relative,
+    scratch_folder,
+)
 from scaffold.layout import Package, find_package
 from scaffold.parameters import TAG, Parameter, cell_source, parse, python_literal
 from scaffold.project import Project
@@ -935,7 +943,7 @@ def graduate(
         outputs = [*plan.graduation.outputs, plan.report]
         created = [w.path.parent for w in plan.writes if w.create and not w.path.parent.exists()]
         before_text = {w.path: read_text(w.path, root) for w in plan.writes if not w.create}
-        with tempfile.TemporaryDirectory(prefix="scaffold-graduate-") as scratch:
+        with scratch_folder("scaffold-graduate-") as scratch:
             saved = Path(scratch, "saved")
             kept = _copy(root, outputs, saved)
             try:

@@ -59,6 +59,12 @@ class DvcConfigFile(Protocol):
     def text(self) -> str:
         """The file's text as it would be saved."""
 
+    def set(self, section: str, key: str, value: str) -> None:
+        """Set ``key`` in ``[section]`` (made when absent)."""
+
+    def save(self, private: bool = False) -> None:
+        """Write the file atomically (``private``: readable by its owner alone)."""
+
 
 ConfigFileT = TypeVar("ConfigFileT", bound=DvcConfigFile)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,7 +19,7 @@ from typing import Any
 
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change, Write, apply, changes, project_lock, relative
+from scaffold.files import Change, Write, apply, changes, project_lock, relative, scratch_folder
 from scaffold.ipynb import (
     KERNELSPEC,
     LANGUAGE_INFO,
@@ -606,7 +605,7 @@ def _run(project: Project, path: Path, python: Path | None) -> None:
 
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)
-    with tempfile.TemporaryDirectory(prefix="scaffold-promote-") as folder:
+    with scratch_folder("scaffold-promote-") as folder:
         params = project.root / PARAMS_DIR / f"{path.stem}.yaml"
         plan = runner.RunPlan(path, Path(folder) / path.name, params)
         try:

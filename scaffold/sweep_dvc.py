@@ -26,13 +26,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
-from scaffold.files import project_lock, relative
+from scaffold.files import project_lock, relative, scratch_folder
 from scaffold.interpreters import Interpreter
 from scaffold.pipeline import PipelineNotebook, pipeline_notebooks, pipeline_stages
 from scaffold.pool import run_pool
@@ -131,7 +130,7 @@ def run_experiments(
     assert stage is not None and stage.params
     root = sweep.root
     done: list[SweepRun] = []
-    with tempfile.TemporaryDirectory(prefix="scaffold-dvc-") as folder, project_lock(root):
+    with scratch_folder("scaffold-dvc-") as folder, project_lock(root):
         scratch = Path(folder)
         pooled = _reading_a_copy(sweep, scratch)
         kept = {path: _content(root / path) for path in (stage.params, stage.report, LOCK)}

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import tempfile
 import warnings
@@ -47,7 +46,7 @@ from typing import Any
 
 from scaffold import processes
 from scaffold.errors import ScaffoldError
-from scaffold.files import Change
+from scaffold.files import Change, scratch_folder
 from scaffold.layout import DATA_DIR
 from scaffold.processes import git, git_out
 from scaffold.project import ANSWERS_FILE, read_answers
@@ -574,16 +573,15 @@ def _scratch() -> Iterator[Path]:
     (``copier._vcs.clone.*``, ``copier._main.old_copy.*``). Under the CLI, SIGTERM and SIGHUP
     end the children (git, copier's tasks) first and then unwind like Ctrl-C
     (scaffold.interrupts), so nothing is still writing into it when it is removed."""
-    folder = Path(tempfile.mkdtemp(prefix="scaffold-update-"))
     previous = tempfile.tempdir
-    # copier makes its clones and renders with tempfile: inside this folder, they go with it
-    tempfile.tempdir = str(folder / "tmp")
-    try:
-        (folder / "tmp").mkdir()
-        yield folder
-    finally:
-        tempfile.tempdir = previous
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_folder("scaffold-update-") as folder:
+        try:
+            (folder / "tmp").mkdir()
+            # copier makes its clones and renders with tempfile: inside this folder, they go
+            tempfile.tempdir = str(folder / "tmp")
+            yield folder
+        finally:
+            tempfile.tempdir = previous
 
 
 def trust_question(root: Path, template: str | None = None) -> str | None:

@@ -75,6 +75,21 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     return home
 
 
+@pytest.fixture(autouse=True)
+def signal_state() -> Iterator[None]:
+    """The test process's signal handlers and mask, put back after each test: the programs
+    later tests start inherit them (a worker once had SIGINT ignored, and a hook under test
+    never saw Ctrl-C)."""
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    yield
+    for signum, handler in handlers.items():
+        if handler is not None and signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 @contextmanager
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """``isolated_home``'s environment for module and session fixtures (built outside it)."""

@@ -144,6 +144,12 @@ def run(
     return result
 
 
+def output(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """``run``'s stdout and stderr, one after the other (the command must succeed)."""
+    result = run(args, cwd, env)
+    return result.stdout + result.stderr
+
+
 def hook_status(output: str, hook: str) -> str | None:
     """A hook's result in pre-commit's output ("Passed", "Failed", ...), by hook name."""
     found = re.search(rf"^{re.escape(hook)}\.+(\w+)", output, re.MULTILINE)
@@ -156,11 +162,16 @@ def scaffold_command(*args: str) -> list[str]:
 
 
 def start_and_signal(
-    command: list[str], cwd: Path, signum: int, when_running: str, group: bool = False
+    command: list[str],
+    cwd: Path,
+    signum: int,
+    when_running: str,
+    group: bool = False,
+    settle: float = 0.0,
 ) -> tuple[subprocess.CompletedProcess[str], set[int]]:
     """Start ``command``, send ``signum`` to it alone (or its whole process group) once a
-    descendant whose command line contains ``when_running`` is alive; return the result and
-    the descendants it had."""
+    descendant whose command line contains ``when_running`` has been alive ``settle``
+    seconds; return the result and the descendants it had."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -178,6 +189,7 @@ def start_and_signal(
 
     try:
         assert wait_for(running, 120), f"{when_running} never started"
+        time.sleep(settle)
         children = descendants(process.pid)
         if group:
             os.killpg(process.pid, signum)
@@ -264,3 +276,28 @@ def serves(url: str, seconds: float) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+# -- DVC in this process ----------------------------------------------------------------------
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real dvc command line, run in this process as DVC's own tests run it: the same
+    commands and files, without a second or two of DVC's start-up per call."""
+    import contextlib
+    import io
+
+    from dvc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(previous)
+    result = subprocess.CompletedProcess(["dvc", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"dvc {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_project, git, project_venv, run_scaffold, scaffold_in_process
+from tests.helpers import output
 
 # Option set id -> --set assignments.
 OPTION_SETS: dict[str, list[str]] = {
@@ -82,19 +83,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     return project
 
 
-def run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
 @pytest.mark.parametrize("options", sorted(OPTION_SETS))
 def test_the_folders_and_files_of_cookiecutter_data_science(rendered, options: str):
     assignments = OPTION_SETS[options]
@@ -133,13 +121,13 @@ def test_no_template_leftovers(rendered, options: str):
 def test_the_make_targets_ccds_runs_exist(rendered, options: str):
     project = rendered(options)
     for target in CCDS_TARGETS + DATA_TARGETS:
-        run(["make", "--dry-run", target], cwd=project)
-    listed = run(["make", "help"], cwd=project)
+        output(["make", "--dry-run", target], cwd=project)
+    listed = output(["make", "help"], cwd=project)
     for target in CCDS_TARGETS + DATA_TARGETS:
         assert re.search(rf"^  {re.escape(target)}\s", listed, re.MULTILINE), target
     # CCDS's names for data sync are DVC's push and pull underneath.
-    assert "dvc push" in run(["make", "--dry-run", "sync_data_up"], cwd=project)
-    assert "dvc pull" in run(["make", "--dry-run", "sync_data_down"], cwd=project)
+    assert "dvc push" in output(["make", "--dry-run", "sync_data_up"], cwd=project)
+    assert "dvc pull" in output(["make", "--dry-run", "sync_data_down"], cwd=project)
 
 
 @pytest.mark.parametrize("options", ["minimal", "no-example-basic-nodocs"])
@@ -148,10 +136,10 @@ def test_a_minimal_project_imports_passes_its_tests_and_scaffold_check(
 ):
     project = copy_project(rendered(options), tmp_path / "my-project")
     env = {"PYTHONPATH": str(project / "src")}
-    imported = run([sys.executable, "-c", f"import {MODULE}.config as c; print(c.PROJ_ROOT)"],
+    imported = output([sys.executable, "-c", f"import {MODULE}.config as c; print(c.PROJ_ROOT)"],
                    cwd=tmp_path, env=env)  # fmt: skip
     assert imported.strip() == str(project.resolve())
-    tests = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    tests = output([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                 cwd=project, env=env)  # fmt: skip
     assert re.search(r"\b\d+ passed\b", tests) and "failed" not in tests
     run_scaffold("check", cwd=project)
@@ -162,7 +150,7 @@ def test_config_loads_the_env_file_and_the_environment_wins(rendered, tmp_path: 
     (project / ".env").write_text("CCDS_TOKEN=from-dotenv\nCCDS_SET=from-dotenv\n")
     code = f"import os, {MODULE}.config; print(os.environ['CCDS_TOKEN'], os.environ['CCDS_SET'])"
     env = {"PYTHONPATH": str(project / "src"), "CCDS_SET": "from-shell"}
-    assert run([sys.executable, "-c", code], cwd=tmp_path, env=env).split() == [
+    assert output([sys.executable, "-c", code], cwd=tmp_path, env=env).split() == [
         "from-dotenv",
         "from-shell",
     ]
@@ -209,9 +197,9 @@ def test_minimal_project_end_to_end(tmp_path: Path):
     for module in ("pandas", "numpy", "matplotlib"):
         missing = subprocess.run([python, "-c", f"import {module}"], capture_output=True)
         assert missing.returncode != 0, f"{module} is installed with pydata_packages=none"
-    assert re.search(r"\b\d+ passed\b", run(["make", "test"], cwd=project, env=env))
-    assert "All checks passed" in run(["make", "lint"], cwd=project, env=env)
-    run(["make", "notebook"], cwd=project, env=env)
+    assert re.search(r"\b\d+ passed\b", output(["make", "test"], cwd=project, env=env))
+    assert "All checks passed" in output(["make", "lint"], cwd=project, env=env)
+    output(["make", "notebook"], cwd=project, env=env)
     notebook = next((project / "reports").glob("*.ipynb"))
     assert "does not exist yet" in notebook.read_text()
     run_scaffold("check", "--run", cwd=project, env=env)
@@ -224,8 +212,8 @@ def test_each_environment_manager_has_its_dependency_file_and_targets(tmp_path: 
         present = {name for name in files.values() if (project / name).exists()}
         assert present == ({files[manager]} if manager in files else set()), manager
         for target in [*CCDS_TARGETS, "notebook"]:
-            run(["make", "--dry-run", target], cwd=project)
-        created = run(["make", "--dry-run", "create_environment"], cwd=project)
+            output(["make", "--dry-run", target], cwd=project)
+        created = output(["make", "--dry-run", "create_environment"], cwd=project)
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
         assert version in created, created  # python_version
     pipfile = (tmp_path / "pipenv" / "my-project" / "Pipfile").read_text()
@@ -258,7 +246,7 @@ def test_environment_manager_end_to_end(tmp_path: Path, manager: str):
     make("create_environment")
     python = project / ".venv" / "bin" / "python"
     assert python.exists(), f"{manager} made no .venv"
-    version = run([python, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+    version = output([python, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
                   cwd=project).strip()  # fmt: skip
     assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
     make("requirements")

@@ -368,3 +368,112 @@ def test_conflict_markers_shown_in_a_tutorial_or_alone_are_not_a_conflict(tmp_pa
         "x = 1\n<<<<<<< HEAD\ny = 2\n",  # a broken cell, not a conflict block: NB104
     )
     assert anywhere(tmp_path, select=("NB104", "NB105")) == ["NB105 3:2", "NB104 4:2"]
+
+
+# -- flat cells: names from the symbol table, no syntax tree (issue 25's speed) ------------
+
+FLAT_CELLS = (
+    'frame = pd.DataFrame({"x": np.arange(3)})\nframe["y"] = frame.x * 2\nframe.describe()',
+    "total += step\ncount: int = 0\nlabel: str\nfirst, *rest = items\nobj.attr = value",
+    "with open(path) as handle:\n    text = handle.read()\nif text:\n    print(f'{text!r}')",
+    "while n > 0:\n    n -= 1\nelse:\n    done = True",
+    "match point:\n    case (x, y):\n        where = x\n    case {'k': 1, **rest}:\n        pass",
+    "model.fit(X_train, y_train)\ndelta = model.score(X_test, y_test)",  # del, for: in words
+)
+NOT_FLAT_CELLS = (
+    "def f(a):\n    return a + b",
+    "squares = [x * x for x in xs]",
+    "f = lambda: y",
+    "try:\n    z\nexcept NameError:\n    z = 1",
+    "del frame",
+    "global g\ng = 1",
+    "if (n := len(a)) > 2:\n    pass",
+    "import numpy as np",
+    "class A:\n    pass",
+    "x = (",  # does not compile: the walk's path reports it
+    "x = 1\n" * 200,  # longer than FLAT_LIMIT
+)
+
+
+@pytest.mark.parametrize("code", FLAT_CELLS)
+def test_a_flat_cells_names_are_the_walks(code: str):
+    import ast
+
+    from scaffold.check.names import cell_names, flat_names
+
+    flat, walked = flat_names(code), cell_names(ast.parse(code))
+    assert flat is not None and not walked.deferred
+    assert (flat.defined, set(flat.used)) == (walked.defined, set(walked.used))
+    assert set(flat.used.values()) == {0} and flat.code == code  # lines: found when asked
+
+
+@pytest.mark.parametrize("code", NOT_FLAT_CELLS)
+def test_cells_with_scopes_guards_or_declarations_are_walked(code: str):
+    from scaffold.check.names import flat_names
+
+    assert flat_names(code) is None
+
+
+def test_hidden_state_finds_a_flat_cells_lines_as_the_walk_does():
+    import ast
+
+    from scaffold.check.names import cell_names, flat_names, hidden_state
+
+    sources = ["a = 1\n\nprint(b)\nd = kernel_only", "b = 2\nprint(\n    c, a)", "c = 3"]
+    walked = [(n, cell_names(ast.parse(s))) for n, s in enumerate(sources, start=1)]
+    flat = [(n, flat_names(s)) for n, s in enumerate(sources, start=1)]
+    assert all(names is not None for _, names in flat)
+    expected = hidden_state(walked)
+    assert hidden_state(flat) == expected  # type: ignore[arg-type]
+    assert [(code, cell, line) for code, cell, line, _ in expected] == [
+        ("NB303", 1, 3),
+        ("NB303", 2, 3),
+        ("NB304", 1, 4),
+    ]
+
+
+def test_a_flat_cell_in_a_notebook_reports_the_line_of_the_use(tmp_path: Path):
+    notebook(
+        tmp_path / "x.ipynb",
+        "first = 1\n\nshown = later + first",  # flat: no tree is built for it
+        "later = 2",
+    )
+    assert anywhere(tmp_path, select=("NB303",)) == ["NB303 1:3"]
+
+
+def test_cells_that_repeat_are_parsed_once_and_keep_their_own_facts(tmp_path: Path):
+    from scaffold.check import names
+    from scaffold.check import notebook as read
+
+    read.forget_cells()
+    first = names.flat_names("shown = later + 1")
+    assert first is not None
+    first.defined.add("mutated")  # _names adds a magic's names to its cell's set
+    again = names.flat_names("shown = later + 1")
+    assert again is not None and again.defined == {"shown"} and again is not first
+    assert "shown = later + 1" in names.FLAT_SEEN
+    same = "def f(a):\n    return a\n"
+    for name in ("x", "y"):  # the same cell in two notebooks: one tree, both findings
+        notebook(tmp_path / f"{name}.ipynb", same, "print(undefined_here)")
+    seen: list[bool] = []
+    remember = read.remember
+
+    def kept(memo: dict[str, object], key: str, value: object, size: int) -> object:
+        seen.append(key == same)
+        return remember(memo, key, value, size)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(read, "remember", kept)
+        assert anywhere(tmp_path, select=("NB304",)) == ["NB304 2:1", "NB304 2:1"]
+    assert seen.count(True) == 1  # parsed for the first notebook, found again for the second
+    assert not read.TREES and not names.FLAT_SEEN  # forgotten after the analysis
+
+
+def test_finding_a_flat_cells_line_prints_no_warning(tmp_path: Path):
+    import warnings
+
+    notebook(tmp_path / "x.ipynb", 'pattern = "\\d+"\nfound = later_name', "later_name = 1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert anywhere(tmp_path, select=("NB303",)) == ["NB303 1:2"]
+    assert not [w for w in caught if issubclass(w.category, (SyntaxWarning, DeprecationWarning))]

@@ -30,7 +30,7 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
-from tests.helpers import free_port, hook_status, run, serves
+from tests.helpers import dvc, free_port, hook_status, run, serves
 
 FIRST = "1.0-yn-initial-data-exploration"
 SYSTEM_PATH = "/usr/bin:/bin"
@@ -104,10 +104,11 @@ def test_reports_and_sweep_summaries_are_ignored_by_git(made_default: Path):
 
 def test_plain_dvc_pull_in_a_fresh_project_succeeds(default_project: Path):
     project = default_project
-    result = run([BIN / "dvc", "pull"], cwd=project, expect_ok=False)
+    result = dvc("pull", cwd=project, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # eleven dvc start-ups through make
 def test_make_data_pull_fails_when_the_data_is_not_there(workdir: Path, default_project: Path):
     project = default_project
     raw = project / "data" / "raw" / "sales.csv"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import listing, project_venv, run_scaffold
+from tests.conftest import listing, project_venv, scaffold_in_process
 from tests.helpers import (
     HELPERS,
     cell,
@@ -64,7 +64,7 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(copies_lab: Pat
         copies_lab / "notebooks" / "1.1-ab-model.ipynb",
     )
     before_first, before_second = cells_of(first), cells_of(second)
-    result = run_scaffold(
+    result = scaffold_in_process(
         "extract", "clean", "scale", "--to", "helpers", cwd=copies_lab / "notebooks"
     )
     assert result.stdout.splitlines() == [
@@ -126,14 +126,14 @@ def test_extract_moves_the_copies_and_both_notebooks_import_them(copies_lab: Pat
     assert 'assert list(inspect.signature(scale).parameters) == ["value", "factor"]' in stubs
     assert "describe" not in stubs and "describe" not in module
     # scaffold check no longer reports the copies
-    report = run_scaffold("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
+    report = scaffold_in_process("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
     assert report.returncode == 0, report.stdout + report.stderr
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(copies_lab: Path):
     before = {path: path.read_bytes() for path in (copies_lab / "notebooks").glob("*.ipynb")}
     files = listing(copies_lab)
-    result = run_scaffold("extract", "scale", "--dry-run", cwd=copies_lab)
+    result = scaffold_in_process("extract", "scale", "--dry-run", cwd=copies_lab)
     assert "+def scale(value, factor=2):" in result.stdout
     assert "-def scale(x, factor=2):" in result.stdout
     assert "+from lab.utils import scale" in result.stdout
@@ -147,8 +147,8 @@ def test_dry_run_prints_a_diff_and_writes_nothing(copies_lab: Path):
 
 
 def test_appends_to_an_existing_module_after_its_imports(copies_lab: Path):
-    run_scaffold("extract", "clean", "--to", "plots", cwd=copies_lab)
-    run_scaffold("extract", "scale", "--to", "plots", cwd=copies_lab)
+    scaffold_in_process("extract", "clean", "--to", "plots", cwd=copies_lab)
+    scaffold_in_process("extract", "scale", "--to", "plots", cwd=copies_lab)
     module = (copies_lab / "src" / "lab" / "plots.py").read_text()
     assert module.count("import math") == 1 and "def clean(" in module and "def scale(" in module
     stubs = (copies_lab / "tests" / "test_plots.py").read_text()  # the template's plots has none
@@ -208,8 +208,10 @@ def test_the_imports_go_where_isort_wants_them_in_the_notebooks(copies_lab: Path
     )
     before = ruff(copies_lab, "notebooks")
     assert before.returncode == 0, before.stdout  # the notebooks are clean to begin with
-    run_scaffold("extract", "norm", cwd=copies_lab)
-    run_scaffold("extract", "twice", cwd=copies_lab)  # into the same module: the imports merge
+    scaffold_in_process("extract", "norm", cwd=copies_lab)
+    scaffold_in_process(
+        "extract", "twice", cwd=copies_lab
+    )  # into the same module: the imports merge
     # one import of both, merged into each notebook's import cell
     assert source(prep, 0).endswith("import numpy as np\n\nfrom lab.utils import norm, twice")
     assert source(prep, 1) == "import json\n\nLIMIT = 2\n\nprint(json.dumps(LIMIT))"
@@ -252,9 +254,9 @@ def test_imports_only_the_moved_code_used_leave_the_notebook(copies_lab: Path):
         ],
     )
     assert ruff(copies_lab, "notebooks/3.0-ab-one.ipynb").returncode == 0
-    result = run_scaffold("extract", "spread", "--dry-run", cwd=copies_lab)
+    result = scaffold_in_process("extract", "spread", "--dry-run", cwd=copies_lab)
     assert "(cell 3 of notebooks/3.0-ab-one.ipynb is left empty: removed)" in result.stdout
-    run_scaffold("extract", "spread", cwd=copies_lab)
+    scaffold_in_process("extract", "spread", cwd=copies_lab)
     # the import joins the import cell (whose numpy import only spread used); the emptied
     # definition cell is gone; the other import keeps the name still used
     assert [c["id"] for c in cells_of(first)] == ["numpy", "math", "use"]
@@ -278,7 +280,7 @@ def test_an_import_from_a_module_the_module_imports_from_joins_that_import(copie
             cell("def stem(name):\n    return PurePath(name).stem", "a"),
         ],
     )
-    run_scaffold("extract", "stem", "--to", "config", cwd=copies_lab)
+    scaffold_in_process("extract", "stem", "--to", "config", cwd=copies_lab)
     module = (copies_lab / "src" / "lab" / "config.py").read_text()
     assert "from pathlib import Path, PurePath\n" in module and module.count("from pathlib") == 1
     checked = ruff(copies_lab, "src")
@@ -288,7 +290,7 @@ def test_an_import_from_a_module_the_module_imports_from_joins_that_import(copie
 def refused(lab: Path, *args: str) -> str:
     before = {path: path.read_bytes() for path in (lab / "notebooks").glob("*.ipynb")}
     files = listing(lab)
-    result = run_scaffold("extract", *args, cwd=lab, check=False)
+    result = scaffold_in_process("extract", *args, cwd=lab, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert listing(lab) == files
     assert all(path.read_bytes() == data for path, data in before.items())
@@ -330,7 +332,7 @@ def test_differing_copies_are_refused_naming_the_notebooks_unless_from_picks_one
     write_notebook(copies_lab / "notebooks" / "2.1-ab-none.ipynb", [cell("x = 1", "a")])
     message = refused(copies_lab, "scale", "--from", "2.1-ab-none")
     assert "none of the --from notebooks defines it; pick one that does" in message
-    run_scaffold("extract", "scale", "--from", "2.0-ab-other", cwd=copies_lab)
+    scaffold_in_process("extract", "scale", "--from", "2.0-ab-other", cwd=copies_lab)
     module = (copies_lab / "src" / "lab" / "utils.py").read_text()
     assert "return value * factor" in module and "import math" not in module
     assert "from lab.utils import scale" in source(
@@ -346,7 +348,7 @@ def test_a_function_calling_another_notebook_function_says_to_extract_both(copie
     assert "calls 'inner', defined in the notebook; extract both at once" in refused(
         copies_lab, "outer"
     )
-    run_scaffold("extract", "outer", "inner", cwd=copies_lab)
+    scaffold_in_process("extract", "outer", "inner", cwd=copies_lab)
     assert (
         source(copies_lab / "notebooks" / "2.0-ab-pair.ipynb", 0)
         == "from lab.utils import inner, outer"
@@ -374,7 +376,7 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(copies_lab: Pa
         path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     def outputs() -> list[str]:
-        run_scaffold(
+        scaffold_in_process(
             "run", "1.0-ab-explore", "1.1-ab-model", "--python", str(python), cwd=copies_lab
         )
         found = []
@@ -387,12 +389,12 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(copies_lab: Pa
         return [line for line in lines if "time" not in line]  # %time's timings vary
 
     before = outputs()
-    result = run_scaffold(
+    result = scaffold_in_process(
         "extract", "clean", "scale", "--verify", "--python", str(python), cwd=copies_lab
     )
     assert "verified 2 notebooks" in result.stdout
     assert outputs() == before and before == ["hello", "[2.0, 4.0, 6.0] 12.0", "10.0"]
-    report = run_scaffold("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
+    report = scaffold_in_process("check", "--select", "NB501,NB502", cwd=copies_lab, check=False)
     assert report.returncode == 0, report.stdout
     # a failing notebook undoes everything
     files = {path: path.read_bytes() for path in (copies_lab / "notebooks").glob("*.ipynb")}
@@ -404,7 +406,7 @@ def test_extract_verify_runs_both_notebooks_with_the_same_outputs(copies_lab: Pa
         copies_lab / "notebooks" / "2.1-ab-twice.ipynb",
         [cell("def twice(y):\n    return 2 * y", "a")],
     )
-    failed = run_scaffold(
+    failed = scaffold_in_process(
         "extract", "twice", "--verify", "--python", str(python), cwd=copies_lab, check=False
     )
     assert failed.returncode == 1 and "boom" in failed.stderr and "undone" in failed.stderr
@@ -462,7 +464,9 @@ def test_param_turns_a_read_global_into_a_parameter_every_call_passes(copies_lab
         "reads the notebook global 'IMAGES_PATH'; make it a parameter that every call passes: "
         "scaffold extract save_fig --to figures --param IMAGES_PATH\n"
     )
-    run_scaffold("extract", "save_fig", "--to", "figures", "--param", "IMAGES_PATH", cwd=copies_lab)
+    scaffold_in_process(
+        "extract", "save_fig", "--to", "figures", "--param", "IMAGES_PATH", cwd=copies_lab
+    )
     module = (copies_lab / "src" / "lab" / "figures.py").read_text()
     # the global is a keyword-only parameter; the 2-space indentation is ruff format's 4
     assert (
@@ -527,7 +531,9 @@ def test_drifted_copies_show_their_diff_and_which_copy_has_which_lines(copies_la
     assert "--- version 1 (notebooks/5.0-ab-a.ipynb)" in rest
     assert "+    d = min(max(d, -1.0), 1.0)  # rounding pushes d past 1: NaN" in rest
     # --from the copy without the clamp: done, but not silently
-    result = run_scaffold("extract", "distance_between", "--from", "5.0-ab-a", cwd=copies_lab)
+    result = scaffold_in_process(
+        "extract", "distance_between", "--from", "5.0-ab-a", cwd=copies_lab
+    )
     assert result.stdout.splitlines()[-1] == (
         "note: kept 'distance_between' from notebooks/5.0-ab-a.ipynb; the copy in "
         "notebooks/5.1-ab-b.ipynb has lines it lacks: "

@@ -574,10 +574,15 @@ def test_a_bad_project_template_creates_nothing(anonymous_lab: Path, cells, mess
 def test_a_project_made_by_plain_cookiecutter(
     template_git_repo: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    scratch = workdir.parent / "tmpdir"
+    scratch.mkdir()
     run_cookiecutter(
-        f"git+file://{template_git_repo}", "--no-input", "author_name=Ada Lovelace", cwd=workdir
-    )
+        f"git+file://{template_git_repo}", "--no-input", "author_name=Ada Lovelace", cwd=workdir,
+        env={"TMPDIR": str(scratch)},
+    )  # fmt: skip
     project = workdir / "my-project"
+    # cookiecutter leaves its rendered copies of the hook entry points; they remove themselves
+    assert list(scratch.iterdir()) == []
     # No git identity: the initials come from the recorded author (the answers were found).
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(workdir / "no-identity.gitconfig"))
     result = run_scaffold(
@@ -663,3 +668,15 @@ def test_initials_come_from_whoever_adds_the_notebook(
     # without a git identity, the project's author (recorded answers) is the fallback
     subprocess.run(["git", "config", "--unset", "user.name"], cwd=anonymous_lab, check=True)
     assert add(anonymous_lab, "fallback") == "1.3-yn-fallback"
+
+
+def test_a_scratch_folder_is_private_and_goes_however_the_block_ends(tmp_path: Path):
+    from scaffold.files import scratch_folder
+
+    with pytest.raises(KeyboardInterrupt), scratch_folder("x-", within=tmp_path) as folder:
+        assert folder.parent == tmp_path and folder.name.startswith("x-")
+        assert folder.stat().st_mode & 0o777 == 0o700
+        (folder / "inner").mkdir()
+        (folder / "inner" / "file").write_text("partial")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import listing, project_venv, run_scaffold
+from tests.conftest import listing, project_venv, run_scaffold, scaffold_in_process
 from tests.helpers import cell, cells_of, source, write_notebook
 
 SETUP = "%load_ext autoreload\n%autoreload 2\nimport math"
@@ -34,7 +34,7 @@ def churn_lab(plain_lab: Path) -> Path:
 def test_promote_builds_the_parameters_cell_params_file_and_stage(churn_lab: Path):
     notebook = churn_lab / "notebooks" / "explore_churn.ipynb"
     before = cells_of(notebook)
-    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab)
+    result = scaffold_in_process("promote", "explore_churn", "--no-run", cwd=churn_lab)
     assert result.stdout.splitlines()[:3] == [
         "update notebooks/explore_churn.ipynb",
         "create params/explore_churn.yaml",
@@ -64,12 +64,12 @@ def test_promote_builds_the_parameters_cell_params_file_and_stage(churn_lab: Pat
     # the name does not follow the convention: a conventional one is proposed
     assert "the naming convention would call it 1.1-" in result.stdout
     # promoting it again is refused
-    again = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
+    again = scaffold_in_process("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
     assert again.returncode == 1 and "already a production notebook" in again.stderr
 
 
 def test_only_the_named_params(churn_lab: Path):
-    run_scaffold("promote", "explore_churn", "--no-run", "--param", "rate", cwd=churn_lab)
+    scaffold_in_process("promote", "explore_churn", "--no-run", "--param", "rate", cwd=churn_lab)
     params = yaml.safe_load((churn_lab / "params" / "explore_churn.yaml").read_text())
     assert params == {"rate": 0.5}
     assert "SEED = 7" in source(churn_lab / "notebooks" / "explore_churn.ipynb", 2)
@@ -77,13 +77,13 @@ def test_only_the_named_params(churn_lab: Path):
 
 def test_named_params_join_a_parameters_cell_the_notebook_already_has(churn_lab: Path):
     # every notebook `scaffold add notebook` makes already has one (input_file, seed)
-    run_scaffold("add", "notebook", "tune", "--author", "ab", cwd=churn_lab)
+    scaffold_in_process("add", "notebook", "tune", "--author", "ab", cwd=churn_lab)
     notebook = next((churn_lab / "notebooks").glob("*-ab-tune.ipynb"))
     data = json.loads(notebook.read_text())
     data["cells"].append(cell("FACTOR = 3\nprint(FACTOR)", "use-factor"))
     data["cells"].append(cell('NAME = "x"', "only-name"))
     notebook.write_text(json.dumps(data, indent=1) + "\n")
-    result = run_scaffold("promote", notebook.stem, "--no-run", "--param", "FACTOR",
+    result = scaffold_in_process("promote", notebook.stem, "--no-run", "--param", "FACTOR",
                           "--param", "NAME", "--param", "seed", cwd=churn_lab)  # fmt: skip
     assert result.stdout.splitlines()[3] == (  # the comments stay in the cell
         'parameters: input_file: str = "dataset.csv", seed: int = 42, FACTOR: int = 3, '
@@ -115,7 +115,7 @@ def test_a_param_that_is_not_a_literal_top_level_assignment_is_refused(
 ):
     files = listing(churn_lab)
     before = (churn_lab / "notebooks" / "explore_churn.ipynb").read_bytes()
-    result = run_scaffold(
+    result = scaffold_in_process(
         "promote", "explore_churn", "--no-run", "--param", name, cwd=churn_lab, check=False
     )
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
@@ -124,9 +124,11 @@ def test_a_param_that_is_not_a_literal_top_level_assignment_is_refused(
 
 
 def test_an_already_production_notebook_is_refused(churn_lab: Path):
-    run_scaffold("add", "notebook", "train model", "--production", "--author", "ab", cwd=churn_lab)
+    scaffold_in_process(
+        "add", "notebook", "train model", "--production", "--author", "ab", cwd=churn_lab
+    )
     stem = next(p.stem for p in (churn_lab / "notebooks").glob("*train-model.ipynb"))
-    result = run_scaffold("promote", stem, "--no-run", cwd=churn_lab, check=False)
+    result = scaffold_in_process("promote", stem, "--no-run", cwd=churn_lab, check=False)
     assert result.returncode == 1 and "already a production notebook" in result.stderr
 
 
@@ -144,7 +146,7 @@ def test_paths_of_literals_become_string_parameters_the_cell_turns_back_into_pat
             ),
         ],
     )
-    result = run_scaffold("promote", "explore_paths", "--no-run", cwd=churn_lab)
+    result = scaffold_in_process("promote", "explore_paths", "--no-run", cwd=churn_lab)
     assert source(notebook, 1).splitlines()[2:] == [
         'RAW: str = "data/raw/x.csv"',
         'OUT: str = "reports/out.txt"',
@@ -171,7 +173,7 @@ def test_a_notebook_without_kernel_metadata_gets_pythons(churn_lab: Path):
     data = json.loads(notebook.read_text())
     data["metadata"] = {}  # as some editors and generators save it: papermill cannot run it
     notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab)
+    scaffold_in_process("promote", "explore_churn", "--no-run", cwd=churn_lab)
     metadata = json.loads(notebook.read_text())["metadata"]
     assert metadata["kernelspec"]["name"] == "python3"
     assert metadata["kernelspec"]["language"] == metadata["language_info"]["name"] == "python"
@@ -183,7 +185,7 @@ def test_a_notebook_with_another_language_is_refused(churn_lab: Path):
     data["metadata"] = {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}
     notebook.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     files, before = listing(churn_lab), notebook.read_bytes()
-    result = run_scaffold("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
+    result = scaffold_in_process("promote", "explore_churn", "--no-run", cwd=churn_lab, check=False)
     assert result.returncode == 1 and "is a R notebook" in result.stderr
     assert listing(churn_lab) == files and notebook.read_bytes() == before
 
@@ -198,7 +200,7 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(churn_lab: Path):
     saved["metadata"] = {}  # no kernel metadata: promote gives it Python's, papermill runs it
     notebook.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
     files, before = listing(churn_lab), notebook.read_bytes()
-    failed = run_scaffold(
+    failed = scaffold_in_process(
         "promote", "explore_churn", "--python", str(python), cwd=churn_lab, check=False
     )
     assert failed.returncode == 1 and "NameError" in failed.stderr and "undone" in failed.stderr
@@ -207,9 +209,11 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(churn_lab: Path):
     # fixed, it runs, and scaffold run -p feeds the new parameter
     text = notebook.read_text().replace("frame = make(SEED)", "frame = [SEED]")
     notebook.write_text(text)
-    done = run_scaffold("promote", "explore_churn", "--python", str(python), cwd=churn_lab)
+    done = scaffold_in_process("promote", "explore_churn", "--python", str(python), cwd=churn_lab)
     assert "ran it top to bottom" in done.stdout
-    run_scaffold("run", "explore_churn", "-p", "rate=2", "--python", str(python), cwd=churn_lab)
+    scaffold_in_process(
+        "run", "explore_churn", "-p", "rate=2", "--python", str(python), cwd=churn_lab
+    )
     report = cells_of(churn_lab / "reports" / "explore_churn.ipynb")
     printed = "".join("".join(o.get("text", "")) for c in report for o in c.get("outputs", []))
     assert "5.291502622129181 train" in printed
@@ -219,7 +223,7 @@ def test_promote_runs_it_and_undoes_everything_when_it_fails(churn_lab: Path):
 def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Path):
     import subprocess
 
-    run_scaffold("new", "Pipe", "--no-input", "--no-pre-commit", cwd=tmp_path)
+    scaffold_in_process("new", "Pipe", "--no-input", "--no-pre-commit", cwd=tmp_path)
     project = tmp_path / "pipe"
     python = project_venv(project)
     notebook = project / "notebooks" / "1.1-ab-churn.ipynb"
@@ -227,15 +231,16 @@ def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Pa
         notebook,
         [cell("import math", "setup"), cell("seed = 3\nprint(f'root={math.sqrt(seed):.2f}')", "a")],
     )
-    run_scaffold("promote", "1.1-ab-churn", "--python", str(python), cwd=project)
+    scaffold_in_process("promote", "1.1-ab-churn", "--python", str(python), cwd=project)
     git = ["git", "-c", "commit.gpgsign=false"]
     subprocess.run([*git, "add", "-A"], cwd=project, check=True, capture_output=True)
     subprocess.run([*git, "commit", "-qm", "promote"], cwd=project, check=True)
+    # a separate process: the output of dvc repro, which scaffold passes on, is checked
     first = run_scaffold("run", "--all", cwd=project)
     assert "Running stage '1_1-ab-churn'" in first.stdout
     printed = str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
     assert "root=1.73" in printed
-    run_scaffold("run", "1.1-ab-churn", "-p", "seed=16", cwd=project)
+    scaffold_in_process("run", "1.1-ab-churn", "-p", "seed=16", cwd=project)
     assert "root=4.00" in str(cells_of(project / "reports" / "1.1-ab-churn.ipynb"))
     params = project / "params" / "1.1-ab-churn.yaml"
     params.write_text(params.read_text().replace("seed: 3", "seed: 9"))
@@ -249,7 +254,7 @@ def test_a_promoted_notebook_is_a_dvc_stage_whose_params_dvc_tracks(tmp_path: Pa
 def test_rename_gives_the_conventional_name_and_updates_references(churn_lab: Path):
     readme = churn_lab / "README.md"
     readme.write_text(readme.read_text() + "\nSee notebooks/explore_churn.ipynb.\n")
-    result = run_scaffold("promote", "explore_churn", "--no-run", "--rename", cwd=churn_lab)
+    result = scaffold_in_process("promote", "explore_churn", "--no-run", "--rename", cwd=churn_lab)
     assert not (churn_lab / "notebooks" / "explore_churn.ipynb").exists()
     # The initials are those of whoever renames it (git user.name "Test User"), as for add notebook.
     renamed = churn_lab / "notebooks" / "1.1-tu-explore-churn.ipynb"
@@ -283,7 +288,7 @@ def test_promote_ranks_inputs_first_and_never_lifts_cosmetics_or_accumulators(ch
             ),
         ],
     )
-    result = run_scaffold("promote", "explore_housing", "--no-run", cwd=churn_lab)
+    result = scaffold_in_process("promote", "explore_housing", "--no-run", cwd=churn_lab)
     assert source(notebook, 1).splitlines()[2:] == [
         'DATA_PATH: str = "../data/raw/housing.csv"',
         "TEST_SIZE: float = 0.2",
@@ -309,13 +314,13 @@ def test_an_explicit_param_list_wins_over_the_ranking(churn_lab: Path):
         notebook,
         [cell('color = "blue"\nseed = 1\nprint(dict(color=color), seed)', "a")],
     )
-    run_scaffold("promote", "explore_plot", "--no-run", "--param", "color", cwd=churn_lab)
+    scaffold_in_process("promote", "explore_plot", "--no-run", "--param", "color", cwd=churn_lab)
     assert source(notebook, 0).splitlines()[2:] == ['color: str = "blue"']
     write_notebook(notebook, [cell('color = "blue"\nprint(dict(color=color))', "a")])
     (churn_lab / "params" / "explore_plot.yaml").unlink()
     (churn_lab / "dvc.yaml").write_text(
         (churn_lab / "dvc.yaml").read_text().split("  explore_plot:")[0]
     )
-    refused = run_scaffold("promote", "explore_plot", "--no-run", cwd=churn_lab, check=False)
+    refused = scaffold_in_process("promote", "explore_plot", "--no-run", cwd=churn_lab, check=False)
     assert refused.returncode == 1
     assert "has no literal that is clearly an input" in refused.stderr

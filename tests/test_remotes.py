@@ -26,8 +26,10 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
+from tests.helpers import dvc
 
 DVC = str(BIN / "dvc")
+
 QUIET = ("--no-input", "--no-pre-commit")
 BUCKET = "scaffold-test-bucket"
 # Fake credentials for moto; each must end up in .dvc/config.local and nowhere in git.
@@ -39,14 +41,6 @@ OTHER_SECRET = "second-fake-secret-0123456789"
 def hook_module(name: str) -> ModuleType:
     """A stdlib module of the template's hooks/ folder."""
     return load_hook(REPO_ROOT / "hooks" / f"{name}.py")
-
-
-def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real dvc."""
-    result = subprocess.run([DVC, *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"dvc {args} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def dvc_settings(project: Path) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
+from tests.helpers import alive, start_and_signal, wait_for
 
 # -- the shared project ----------------------------------------------------------------------
 
@@ -356,46 +359,6 @@ def test_the_order_is_documented(envs: dict[str, Path]):
 # -- interrupted and killed runs (issue 9) ----------------------------------------------------
 
 
-def _run_and_signal(
-    lab: Path, stem: str, signum: int, group: bool
-) -> tuple[int, str, dict[int, str]]:
-    """Start ``scaffold run stem``; once its kernel runs the sleeping cell, send ``signum``
-    to scaffold alone, or (``group``) to its whole process group as Ctrl-C in a terminal does."""
-    import os
-    import sys
-    import time
-
-    from tests.helpers import cmdline as _cmdline
-    from tests.helpers import descendants as _descendants
-    from tests.helpers import wait_for as _wait_for
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scaffold", "run", stem],
-        cwd=lab,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=group,
-    )
-    try:
-        # The kernel itself (the interpreter probe before it also names ipykernel).
-        assert _wait_for(
-            lambda: any("ipykernel_launcher" in _cmdline(p) for p in _descendants(process.pid)),
-            120,
-        )
-        time.sleep(2.0)  # the kernel is now inside time.sleep(60)
-        children = {pid: _cmdline(pid) for pid in _descendants(process.pid)}
-        if group:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return process.returncode, err, children
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "group"),
@@ -405,18 +368,22 @@ def _run_and_signal(
 def test_a_signal_during_run_ends_driver_and_kernel_quietly(
     run_lab: Path, signum: int, group: bool
 ):
-    import time
-
-    from tests.helpers import alive as _alive
-    from tests.helpers import wait_for as _wait_for
-
     stem = add(run_lab, f"sleepy {signum}", ("nap", "import time\ntime.sleep(60)"))
-    code, err, children = _run_and_signal(run_lab, stem, signum, group)
-    assert code == 128 + signum, err
+    # Once the kernel itself runs the sleeping cell (the interpreter probe before it also
+    # names ipykernel), scaffold alone, or its whole group as Ctrl-C in a terminal, is signalled.
+    result, children = start_and_signal(
+        [sys.executable, "-m", "scaffold", "run", stem],
+        run_lab,
+        signum,
+        "ipykernel_launcher",
+        group=group,
+        settle=2.0,
+    )
+    err = result.stderr
+    assert result.returncode == 128 + signum, err
     assert err.strip().splitlines()[-1].startswith("Interrupted")
     assert "Traceback" not in err and "asyncio" not in err
-    assert any("ipykernel" in command for command in children.values())
-    assert _wait_for(lambda: not any(_alive(pid) for pid in children), 15)
+    assert wait_for(lambda: not any(alive(pid) for pid in children), 15)
     written = run_lab / "reports" / f"{stem}.ipynb"
     before = written.stat().st_mtime_ns if written.exists() else None
     time.sleep(2.0)

@@ -139,6 +139,10 @@ def test_check_exits_2_while_a_newer_version_exists(upstream: Path, v1_project: 
     assert "template v1 -> v2 available" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
 
+
+@pytest.mark.slow  # two whole updates; `--check` before them is the quick test above
+def test_an_updated_project_is_up_to_date_and_refuses_a_downgrade(upstream: Path, v1_project: Path):
+    project = v1_project
     # no user edits: no conflicts, exit 0
     updated = scaffold_in_process("update", "--trust", cwd=project)
     assert "Updated to v2" in updated.stdout
@@ -172,13 +176,18 @@ def test_pretend_shows_the_diff_and_changes_nothing(upstream: Path, v1_project: 
     assert status == "?? data/raw/sales.csv.dvc"
 
 
-def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_project: Path):
-    project = v1_project
+def dirty(project: Path) -> None:
+    """An unfinished Makefile edit, a new script, and a DVC pointer file being added."""
     (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
     (project / "data" / "raw" / "sales.csv.dvc").write_text("outs:\n- path: sales.csv\n")
     with (project / "Makefile").open("a") as makefile:
         makefile.write("# unfinished\n")
     (project / "scratch.py").write_text("print('wip')\n")
+
+
+def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_project: Path):
+    project = v1_project
+    dirty(project)
     before = tree(project)
 
     result = scaffold_in_process("update", "--trust", cwd=project, check=False)
@@ -189,6 +198,12 @@ def test_a_dirty_tree_is_refused_by_name_but_data_is_not(upstream: Path, v1_proj
     assert "sales.csv.dvc" not in result.stderr
     assert tree(project) == before
 
+
+@pytest.mark.slow  # two whole updates; the refusal is the quick test above
+def test_pretend_shows_a_dirty_trees_update_and_data_survives_it(upstream: Path, v1_project: Path):
+    project = v1_project
+    dirty(project)
+    before = tree(project)
     # --pretend writes nothing, so a dirty tree is fine: it shows the last commit's update.
     pretend = scaffold_in_process("update", "--trust", "--pretend", cwd=project)
     assert "+PYTHON_INTERPRETER = python3" in pretend.stdout
@@ -508,22 +523,31 @@ def test_a_huge_answer_is_passed_without_the_command_line(workdir: Path):
     assert answers(workdir / "big")["description"] == description.strip()
 
 
-def test_in_a_terminal_update_asks_and_no_changes_nothing(upstream: Path, v1_project: Path):
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("n", "update cancelled; nothing was changed."),
+        pytest.param("y", "Updated", marks=pytest.mark.slow),  # a whole update
+    ],
+)
+def test_in_a_terminal_update_asks_and_no_changes_nothing(
+    upstream: Path, v1_project: Path, answer: str, expected: str
+):
     import pexpect
 
     project = v1_project
     before = tree(project)
-    for answer, expected in (("n", "update cancelled; nothing was changed."), ("y", "Updated")):
-        child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
-                              encoding="utf-8", timeout=60)  # fmt: skip
-        child.expect_exact(f"The update renders {upstream} with copier")
-        child.expect_exact("Run it? [y/N]: ")
-        child.sendline(answer)
-        child.expect_exact(expected)
-        child.expect(pexpect.EOF)
-        if answer == "n":
-            assert tree(project) == before
-    assert answers(project)["_commit"] == "v2"
+    child = pexpect.spawn(sys.executable, ["-m", "scaffold", "update"], cwd=str(project),
+                          encoding="utf-8", timeout=60)  # fmt: skip
+    child.expect_exact(f"The update renders {upstream} with copier")
+    child.expect_exact("Run it? [y/N]: ")
+    child.sendline(answer)
+    child.expect_exact(expected)
+    child.expect(pexpect.EOF)
+    if answer == "n":
+        assert tree(project) == before
+    else:
+        assert answers(project)["_commit"] == "v2"
 
 
 def test_a_failing_pre_generation_program_is_named(tmp_path: Path, workdir: Path):

@@ -18,6 +18,7 @@ from scaffold import processes
 from scaffold.adopt.plan import COMMIT_MESSAGE, Plan
 from scaffold.adopt.survey import DATA
 from scaffold.errors import ScaffoldError
+from scaffold.resources import PACKAGED_TEMPLATE
 
 TEMPLATE_REF = "refs/scaffold/template"
 _SKIPPED = {".git"}
@@ -180,10 +181,30 @@ def _track_data(plan: Plan) -> None:
     if not plan.raw_data and not plan.stages:
         return
     if not (root / ".dvc").exists():
-        processes.run(["dvc", "init", "--quiet"], cwd=root)
-        processes.run(["dvc", "config", "core.analytics", "false"], cwd=root)
+        _init_dvc(root)
     if plan.raw_data:
         processes.run(["dvc", "add", "--quiet", "data/raw"], cwd=root)
+
+
+def _init_dvc(root: Path) -> None:
+    """``dvc init`` and ``dvc config core.analytics false``: the files written as ``scaffold
+    new`` writes them when it knows this DVC's (hooks/tool_files.py), else the commands."""
+    tool_files = PACKAGED_TEMPLATE.hook("tool_files")
+    dvc = processes.find_tool("dvc")
+
+    def ignored(paths: list[str]) -> set[str]:
+        found = processes.git("check-ignore", "--", *paths, cwd=root, check=False)
+        return set(found.text.splitlines())
+
+    if (
+        dvc is None
+        or not tool_files.knows_dvc_init(dvc)
+        or not tool_files.write_dvc_init(root, ignored)
+    ):
+        processes.run(["dvc", "init", "--quiet"], cwd=root)
+    config = PACKAGED_TEMPLATE.dvc_remote.ConfigFile(root / ".dvc" / "config")
+    config.set("core", "analytics", "false")
+    config.save()
 
 
 def identity_args(root: Path, answers: dict[str, str]) -> list[str]:

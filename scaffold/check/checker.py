@@ -24,7 +24,7 @@ from typing import Any
 from scaffold import __version__
 from scaffold.check import duplicates, imports, spark, threshold
 from scaffold.check.model import Config, Finding, codes_where
-from scaffold.check.notebook import Summary, analyse, forget_folders
+from scaffold.check.notebook import Summary, analyse, forget_cells, forget_folders
 from scaffold.errors import ScaffoldError
 from scaffold.files import relative
 from scaffold.processes import git
@@ -77,6 +77,8 @@ def _walk(folder: Path, root: Path, config: Config) -> list[Path]:
 
 
 def _excluded(path: Path, root: Path, config: Config) -> bool:
+    if not config.exclude:  # the usual case: no relative path to make for each notebook
+        return False
     rel = relative(path, root)
     return any(fnmatch.fnmatch(rel, pattern) for pattern in config.exclude)
 
@@ -174,6 +176,7 @@ def _analyse_many(analyse_one: Analyse, paths: Sequence[Path]) -> list[Summary]:
     try:
         return _analyse_shared(analyse_one, paths)
     finally:
+        forget_cells()  # before the collector runs again: it would walk the kept trees
         gc.unfreeze()
         if enabled:
             gc.enable()
@@ -628,13 +631,14 @@ def _production_rules(project: Project, chosen: Sequence[Summary]) -> list[Findi
 
     root = project.root
     stages, found = _stages(root)
+    params = (root / PARAMS_DIR).is_dir()  # else no notebook has a params file to look for
     for summary in chosen:
         if not summary.readable:
             continue
         stem = Path(summary.path).stem
         params_path = root / PARAMS_DIR / f"{stem}.yaml"
         stage_info = stages.get(os.path.normpath(summary.path))
-        if stage_info is None and not params_path.is_file():
+        if stage_info is None and not (params and params_path.is_file()):
             continue
         found.extend(_parameters_cell_rules(summary, root, params_path))
         if stage_info is not None:

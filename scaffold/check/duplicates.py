@@ -149,14 +149,22 @@ def _dump_node(node: ast.AST, scopes: Scopes, out: list[str]) -> None:
     opened = kind in _SCOPES
     if opened:
         scopes.append((_locals(node), {}))  # type: ignore[arg-type]
-    for name, how in _dumped_fields(kind):
+    fields = _DUMPED.get(kind)
+    for name, how in _dumped_fields(kind) if fields is None else fields:
         value: Any = getattr(node, name, None)
         if how == _RENAME:
             out.append(_renamed(value, scopes))
         elif how == _BODY and _docstring(value):
             _dump(value[1:], scopes, out)
-        else:
-            _dump(value, scopes, out)
+        elif type(value) is list:
+            out.append("[")
+            for item in value:
+                _dump(item, scopes, out)
+            out.append("]")
+        elif isinstance(value, ast.AST):
+            _dump_node(value, scopes, out)
+        else:  # a string, number or None: inline, as ``_dump`` would write it
+            out.append(repr(value))
     if opened:
         scopes.pop()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import queue
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +35,7 @@ from scaffold.execution import (
     failed_cell,
     failure_message,
 )
-from scaffold.files import relative
+from scaffold.files import relative, scratch_folder
 from scaffold.layout import PARAMS_DIR
 from scaffold.project import Project
 
@@ -135,7 +134,7 @@ def run_notebooks(
     interpreter = interpreters.find_interpreter(project, python)
     interpreters.check_interpreter(interpreter, project)
     root = project.root
-    with tempfile.TemporaryDirectory(prefix="scaffold-check-") as scratch:
+    with scratch_folder("scaffold-check-") as scratch:
         plans = []
         for number, notebook in enumerate(notebooks):
             params_file = root / PARAMS_DIR / f"{notebook.stem}.yaml"

@@ -32,12 +32,15 @@ from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.imports import NAMESPACES
 from scaffold.check.model import Finding
 from scaffold.check.names import (
+    FLAT_SEEN,
     CellNames,
     cell_names,
     dynamic,
+    flat_names,
     hidden_state,
     magic_code,
     magic_names,
+    remember,
 )
 from scaffold.check.threshold import CLUSTER_MODULES, WRITES_BYTES, cluster_import, data_writes
 
@@ -335,6 +338,26 @@ def forget_folders() -> None:
     _resolved.cache_clear()
 
 
+def forget_cells() -> None:
+    """Forget the cells seen (after a check's analysis: the trees take memory)."""
+    TREES.clear()
+    FLAT_SEEN.clear()
+
+
+# parsed cells seen in this check, by code (only read by the rules, never changed)
+TREES: dict[str, ast.Module] = {}
+
+
+def _tree(code: str) -> ast.Module:
+    """``ast.parse(code)``; a short cell's tree is kept, for the cells that repeat."""
+    tree = TREES.get(code)
+    if tree is None:
+        tree = ast.parse(code)
+        if len(code) <= 4000:
+            remember(TREES, code, tree, 512)
+    return tree
+
+
 def analyse(root: Path, path: Path, parse: bool = True) -> Summary:
     """Read and parse one notebook; collect every per-notebook fact and finding.
 
@@ -578,11 +601,17 @@ def _code_cell(
         _pip_installs(summary, place.rel, number, source)
     if not place.parse:
         return
-    tree, code = _parse(summary, place.rel, number, source)
+    code = blank_magics(source)
+    if state.trees is None and not is_parameters and not _needs_tree(code):
+        flat = flat_names(code)  # no rule needs this cell's tree: names only, from Python
+        if flat is not None:
+            _names(state, number, flat, source)
+            return
+    tree, code = _parse(summary, place.rel, number, source, code)
     if tree is None:
         state.dynamic = state.dynamic or not _automagic(source)
         return
-    _names(state, number, tree, source)
+    _names(state, number, cell_names(tree), source)
     if state.trees is not None:
         state.trees.append(spark.Cell(number, tree))
     _tree_rules(summary, place, number, tree, code, is_parameters)
@@ -599,11 +628,23 @@ def _definitions(summary: Summary, place: _Place, number: int, tree: ast.Module,
     ]
 
 
+def _needs_tree(code: str) -> bool:
+    """True when a rule of ``_tree_rules`` may look at the cell's tree (its same tests)."""
+    return (
+        "def" in code
+        or "class" in code
+        or "import" in code
+        or ("sys" in code and _SYS_PATH.search(code) is not None)
+        or (("/" in code or "\\" in code) and _PATHISH.search(code) is not None)
+    )
+
+
 def _tree_rules(
     summary: Summary, place: _Place, number: int, tree: ast.Module, code: str, parameters: bool
 ) -> None:
     """The facts and findings of one parsed cell (``code``: the Python it is of)."""
-    # Each rule looks at the tree only when the text can hold what it looks for.
+    # Each rule looks at the tree only when the text can hold what it looks for (keep
+    # ``_needs_tree`` in step: a cell it passes over is not parsed into a tree).
     if "def" in code or "class" in code:
         _definitions(summary, place, number, tree, code)
     if "import" in code:
@@ -619,9 +660,8 @@ def _tree_rules(
         _parameters(summary, tree, code, number)
 
 
-def _names(state: _Cells, number: int, tree: ast.Module, source: str) -> None:
-    """The names the cell binds and reads (with its magics'), for NB303/NB304."""
-    names = cell_names(tree)
+def _names(state: _Cells, number: int, names: CellNames, source: str) -> None:
+    """Record the names the cell binds and reads (with its magics'), for NB303/NB304."""
     state.names.append((number, names))
     if "%" in source:
         names.defined |= magic_names(source)
@@ -650,18 +690,19 @@ def _pip_installs(summary: Summary, rel: str, number: int, source: str) -> None:
             )
 
 
-def _parse(summary: Summary, rel: str, number: int, source: str) -> tuple[ast.Module | None, str]:
+def _parse(
+    summary: Summary, rel: str, number: int, source: str, code: str
+) -> tuple[ast.Module | None, str]:
     """The cell's syntax tree and the Python text it is of; no tree (and an NB104 finding)
     when IPython could not run the cell.
 
-    The fast path parses ``blank_magics(source)``. Only a cell that fails it pays for
+    The fast path parses ``code``, ``blank_magics(source)``. Only a cell that fails it pays for
     IPython's own transformer (``IPython.core.inputtransformer2``, which ipykernel runs on
     every cell; imported on first need), so magics, automagic and continuation lines are
     judged as the kernel judges them.
     """
-    code = blank_magics(source)
     try:
-        return ast.parse(code), code
+        return _tree(code), code
     except (SyntaxError, ValueError):
         pass
     except (RecursionError, MemoryError):

@@ -8,7 +8,14 @@ answer would exceed the argument limit, and arguments are visible to other users
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+# cookiecutter (and cruft through it) runs a rendered copy of this file from TMPDIR and never
+# removes it; the copy holds the answers. Python has read it, so it goes now.
+HERE = Path(__file__).resolve()
+if HERE.parent == Path(tempfile.gettempdir()).resolve() and HERE.name.startswith("tmp"):
+    HERE.unlink(missing_ok=True)
 
 # _unrendered: the answers as typed, before cookiecutter rendered them (see problems()).
 CONTEXT = {{dict(cookiecutter, _unrendered=_cookiecutter | default({})) | jsonify | tojson}}
