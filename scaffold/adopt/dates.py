@@ -199,8 +199,9 @@ def _try(
     still = failures(project, [plan.root / name for name in trial.broken], older, trial.timeout)
     fixed = [name for name in trial.broken if name not in still]
     if not fixed:
-        first = next(iter(still.values())).why if still else ""
-        echo(f"  every library as of {date}: still failing ({first[:90]})")
+        echo(f"  every library as of {date}: still failing")
+        for name, failure in still.items():
+            echo(f"    {name}: {failure.why[:100]}")
         return None
     stopped = failures(project, [plan.root / name for name in trial.running], older, trial.timeout)
     if stopped:
