@@ -833,11 +833,12 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
     plan.dependencies = ["pandas>=1", "scikit-learn", "seaborn"]
     search = Search(plan, tmp_path / "venv", 60, print)
     search.newest = {"pandas": "3.1.1", "scikit-learn": "1.9.1", "seaborn": "0.13.2",
-                     "numpy": "2.4.6"}  # fmt: skip
+                     "numpy": "2.4.6", "matplotlib-inline": "0.2.2"}  # fmt: skip
     search.first = {"notebooks/1.2-a-b.ipynb": "ImportError: `load_boston` has been removed"}
     single = Pinned([Pin("pandas", "2.3.3", "pandas 3.1.1 breaks 1.1"), Pin("jinja2", "", "1.1")],
                     ["notebooks/1.1-a-a.ipynb"])  # fmt: skip
-    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5"}
+    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5",
+                "matplotlib-inline": "0.1.6", "only-then": "1.0"}  # fmt: skip
     dated = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"])
     found = _dated_pins(plan, dated, search, single)
     assert found is not None
@@ -846,13 +847,14 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
         ("pandas", "1.5.2"),
         ("scikit-learn", "1.1.3"),  # seaborn is at its newest: not pinned
         ("numpy", "1.23.5"),
+        ("matplotlib-inline", "0.1.6"),  # the rest of that environment too (ipykernel's)
     ]
     assert found.fixed == ["notebooks/1.1-a-a.ipynb", "notebooks/1.2-a-b.ipynb"]
     assert "every library as of 2022-11-08" in found.pins[1].why
     assert "load_boston" in found.pins[1].why
     lines = _pin_lines(Proof([], found).pinned or found)
     assert lines[0] == "  jinja2 (added): 1.1"
-    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5: every")
+    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5, matplotlib")
 
 
 def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
