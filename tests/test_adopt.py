@@ -682,6 +682,9 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
         "statsmodels"
     ]
     assert absent_modules("ValueError: bad\nNo module named 'later'") == []  # the message only
+    assert absent_modules(
+        "ImportError: Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'."
+    ) == ["pyarrow"]  # pandas' first choice for parquet
 
 
 def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
@@ -830,11 +833,12 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
     plan.dependencies = ["pandas>=1", "scikit-learn", "seaborn"]
     search = Search(plan, tmp_path / "venv", 60, print)
     search.newest = {"pandas": "3.1.1", "scikit-learn": "1.9.1", "seaborn": "0.13.2",
-                     "numpy": "2.4.6"}  # fmt: skip
+                     "numpy": "2.4.6", "matplotlib-inline": "0.2.2"}  # fmt: skip
     search.first = {"notebooks/1.2-a-b.ipynb": "ImportError: `load_boston` has been removed"}
     single = Pinned([Pin("pandas", "2.3.3", "pandas 3.1.1 breaks 1.1"), Pin("jinja2", "", "1.1")],
                     ["notebooks/1.1-a-a.ipynb"])  # fmt: skip
-    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5"}
+    versions = {"pandas": "1.5.2", "scikit-learn": "1.1.3", "seaborn": "0.13.2", "numpy": "1.23.5",
+                "matplotlib-inline": "0.1.6", "only-then": "1.0"}  # fmt: skip
     dated = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"])
     found = _dated_pins(plan, dated, search, single)
     assert found is not None
@@ -843,13 +847,14 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
         ("pandas", "1.5.2"),
         ("scikit-learn", "1.1.3"),  # seaborn is at its newest: not pinned
         ("numpy", "1.23.5"),
+        ("matplotlib-inline", "0.1.6"),  # the rest of that environment too (ipykernel's)
     ]
     assert found.fixed == ["notebooks/1.1-a-a.ipynb", "notebooks/1.2-a-b.ipynb"]
     assert "every library as of 2022-11-08" in found.pins[1].why
     assert "load_boston" in found.pins[1].why
     lines = _pin_lines(Proof([], found).pinned or found)
     assert lines[0] == "  jinja2 (added): 1.1"
-    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5: every")
+    assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5, matplotlib")
 
 
 def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
@@ -863,6 +868,9 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
         "frame.to_pickle('examples/frame_pickle')\npd.read_pickle('examples/frame_pickle')\n",
         "writer = pd.ExcelWriter('examples/ex2.xlsx')\n",
     )
+    (repo / "notebooks").mkdir()  # a notebook in a folder: 'display.max_rows' is no file there
+    notebook(repo / "notebooks" / "ch07.ipynb", "import pandas as pd\n",
+             "pd.set_option('display.max_rows', 25)\nprint('report.txt')\n")  # fmt: skip
     (repo / "examples").mkdir()
     (repo / "examples" / "ex1.csv").write_text("a,b\n1,2\n")
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
@@ -875,6 +883,7 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
         plan.cleanup()
     assert ("'examples/frame_pickle'", 'RAW_DATA_DIR / "frame_pickle"') in rewrites
     assert ("'examples/ex2.xlsx'", 'RAW_DATA_DIR / "ex2.xlsx"') in rewrites  # an unknown call
+    assert not [old for old, _ in rewrites if "display" in old or "report" in old]  # no files
 
 
 def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed() -> None:
@@ -890,3 +899,39 @@ def test_an_option_name_gets_the_meaning_it_had_when_the_notebook_last_changed()
     new = modernise({"nb": text}, {"nb": datetime.date(2017, 1, 1)})
     assert new.texts == {}  # ambiguous by then: what it meant is not known
     assert modernise({"nb": text}).texts == {}  # nor without a date
+
+
+def test_a_version_3_notebook_is_read_and_its_paths_rewritten(tmp_path: Path) -> None:
+    from scaffold.adopt.plan import plan_adopt
+
+    repo = tmp_path / "old"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "data").mkdir()
+    (repo / "data" / "info.csv").write_text("a,b\n1,2\n")
+    cell = {"cell_type": "code", "collapsed": False, "input": "import pandas as pd\n"
+            "info = pd.read_csv('../data/info.csv')", "language": "python",
+            "metadata": {}, "outputs": [], "prompt_number": 1}  # fmt: skip
+    v3 = {"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+          "worksheets": [{"cells": [cell], "metadata": {}}]}  # fmt: skip
+    (repo / "notebooks" / "analysis.ipynb").write_text(json.dumps(v3), encoding="utf-8")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Jo Vine", "commit", "--quiet", "-m", "2015", cwd=repo)
+    plan = plan_adopt(repo)
+    try:
+        assert ("notebooks/1.1-jv-analysis.ipynb", "'../data/info.csv'",
+                'RAW_DATA_DIR / "info.csv"') in plan.rewrites  # fmt: skip
+        written = json.loads(plan.writes["notebooks/1.1-jv-analysis.ipynb"])
+        assert written["nbformat"] == 4 and "pandas" in plan.dependencies
+    finally:
+        plan.cleanup()
+
+
+def test_a_library_with_no_release_before_the_date_is_taken_at_its_newest() -> None:
+    from scaffold.adopt.dates import _FILTERED
+
+    hint = (
+        "hint: `codecov` was filtered by `exclude-newer` to only include packages uploaded "
+        "before 2022-11-24T00:00:00Z. The latest version satisfying the requirement is v2.1.13"
+    )
+    assert _FILTERED.findall(hint) == ["codecov"]

@@ -70,14 +70,29 @@ class Code:
 
 
 def load(path: Path) -> dict[str, Any] | None:
-    """A notebook's JSON (None when it is not a readable version-4 notebook)."""
+    """A notebook's JSON, a version-3 one (worksheets, 2011-2015) upgraded to version 4 as
+    Jupyter does when it saves one (None when it is not a readable notebook)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if isinstance(data, dict) and data.get("nbformat") == 3 and "worksheets" in data:
+        data = _upgrade(data)
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None
     return data
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any] | None:
+    """A version-3 notebook as version 4 (nbformat's own conversion)."""
+    import nbformat
+
+    try:
+        upgraded = nbformat.convert(nbformat.from_dict(data), 4)
+    except Exception:  # nbformat raises many kinds on a malformed notebook
+        return None
+    plain: dict[str, Any] = json.loads(json.dumps(upgraded))
+    return plain
 
 
 def dump(notebook: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ with the single-library pins) still runs there.
 from __future__ import annotations
 
 import datetime
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,27 +104,40 @@ def environment(
     python = folder / "bin" / "python"
     why = ""
     for wheels in ([":all:"], binary):
-        try:
-            result = processes.run(
-                [uv, "pip", "install", "--quiet", "--python", str(python),
-                 *(arg for name in wheels for arg in ("--only-binary", name)),
-                 "--exclude-newer", date.isoformat(), "-e", ".", "papermill", "ipykernel",
-                 *extra],
-                cwd=plan.root,
-                check=False,
-                timeout=900,
-            )  # fmt: skip
-        except ScaffoldError as error:  # it did not finish in time
-            return str(error)
-        if result.ok:
-            return python
-        why = why or _first_error(result.stderr)
+        lifted: list[str] = []  # libraries with no release before the date: at their newest
+        for _ in range(LIFTED + 1):
+            args = [uv, "pip", "install", "--quiet", "--python", str(python),
+                    *(arg for name in wheels for arg in ("--only-binary", name)),
+                    "--exclude-newer", date.isoformat(),
+                    *(arg for name in lifted for arg in ("--exclude-newer-package",
+                                                         f"{name}={datetime.date.today()}")),
+                    "-e", ".", "papermill", "ipykernel", *extra]  # fmt: skip
+            try:
+                result = processes.run(args, cwd=plan.root, check=False, timeout=900)
+            except ScaffoldError as error:  # it did not finish in time
+                return str(error)
+            if result.ok:
+                return python
+            why = why or _first_error(result.stderr)
+            more = [name for name in _FILTERED.findall(_text(result.stderr)) if name not in lifted]
+            if not more:
+                break
+            lifted += more
     return why
+
+
+# uv's hint when a library has no release before the date (codecov's old ones were deleted)
+_FILTERED = re.compile(r"`([A-Za-z0-9._-]+)` was filtered by `exclude-newer`")
+LIFTED = 6  # libraries taken at their newest for a date, at most
+
+
+def _text(stderr: bytes | str) -> str:
+    return stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
 
 
 def _first_error(stderr: bytes | str) -> str:
     """uv's reason, shortened: its first line that says what failed."""
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    text = _text(stderr)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     found = next((line for line in lines if "No solution" in line or "error" in line), "")
     chosen = found or (lines[0] if lines else "")
@@ -185,8 +199,9 @@ def _try(
     still = failures(project, [plan.root / name for name in trial.broken], older, trial.timeout)
     fixed = [name for name in trial.broken if name not in still]
     if not fixed:
-        first = next(iter(still.values())).why if still else ""
-        echo(f"  every library as of {date}: still failing ({first[:90]})")
+        echo(f"  every library as of {date}: still failing")
+        for name, failure in still.items():
+            echo(f"    {name}: {failure.why[:100]}")
         return None
     stopped = failures(project, [plan.root / name for name in trial.running], older, trial.timeout)
     if stopped:

@@ -42,7 +42,8 @@ _RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornad
 # a library the failure says is not installed
 _ABSENT = re.compile(
     r"No module named '([A-Za-z_][A-Za-z0-9_.]*)'|Missing optional dependency '([A-Za-z0-9_.-]+)'|"
-    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)"
+    r"accessor requires ([A-Za-z_][A-Za-z0-9_]*)|"
+    r"Unable to find a usable engine; tried using: '([A-Za-z_][A-Za-z0-9_]*)'"
 )
 # an extension built against NumPy 1, imported under NumPy 2
 _NUMPY_ABI = re.compile(
@@ -168,8 +169,9 @@ def _together(
 def _dated_pins(
     plan: Plan, dated: dates.Dated, search: Search, pinned: Pinned | None
 ) -> Pinned | None:
-    """The declared dependencies (and numpy) at a date's versions where they differ from the
-    newest, the libraries the search added kept; they replace the single-library pins."""
+    """Every library of a date's environment (the declared ones first) at its version where
+    it differs from the newest, the libraries the search added kept; they replace the
+    single-library pins."""
     from scaffold.check.imports import normalise
 
     fixed = (pinned.fixed if pinned else []) + dated.fixed
@@ -178,7 +180,10 @@ def _dated_pins(
            f"{', '.join(dated.fixed)} ({error})")  # fmt: skip
     names = [requirement_name(requirement) for requirement in plan.dependencies]
     pins = [pin for pin in (pinned.pins if pinned else []) if not pin.version]
-    for name in [*names, "numpy"]:
+    # the rest of that environment too (matplotlib-inline at its newest breaks the matplotlib
+    # of 2022 in the project's .venv): what ran is the whole environment, not its top
+    others = sorted(name for name in dated.versions if name in search.newest)
+    for name in [*names, "numpy", *others]:
         version = dated.versions.get(normalise(name))
         newer = version and version != search.newest.get(normalise(name))
         if newer and all(normalise(pin.name) != normalise(name) for pin in pins):

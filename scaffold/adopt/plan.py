@@ -522,6 +522,8 @@ def _new_place(
     if not (literal.access or code.looks_like_path(literal.value)):
         return None
     old = code.resolve(literal.value, folder, root, known, basenames)
+    if old is None and not literal.access and "/" not in literal.value.replace("\\", "/"):
+        return None  # 'display.max_rows' has a suffix, yet it is no file
     if old is None:  # a file the notebook makes (written, or opened by a call adopt can't tell)
         path = code.written_path(literal.value, folder, bare=bool(literal.access))
         return _unknown_file(path, known, folders, processed)
