@@ -172,23 +172,33 @@ def _dated_pins(
     """Every library of a date's environment (the declared ones first) at its version where
     it differs from the newest, the libraries the search added kept; they replace the
     single-library pins."""
-    from scaffold.check.imports import normalise
-
     fixed = (pinned.fixed if pinned else []) + dated.fixed
-    error = search.first.get(dated.fixed[0], "")
-    why = (f"every library as of {dated.date}: no single library's older version runs "
-           f"{', '.join(dated.fixed)} ({error})")  # fmt: skip
     names = [requirement_name(requirement) for requirement in plan.dependencies]
     pins = [pin for pin in (pinned.pins if pinned else []) if not pin.version]
     # the rest of that environment too (matplotlib-inline at its newest breaks the matplotlib
     # of 2022 in the project's .venv): what ran is the whole environment, not its top
     others = sorted(name for name in dated.versions if name in search.newest)
-    for name in [*names, "numpy", *others]:
+    _add_differing(pins, [*names, "numpy", *others], dated, search)
+    return Pinned(pins, fixed) if any(pin.version for pin in pins) else pinned
+
+
+def _add_differing(pins: list[Pin], names: list[str], dated: dates.Dated, search: Search) -> None:
+    """Each of ``names`` whose version on the date differs from the newest, pinned once."""
+    from scaffold.check.imports import normalise
+
+    why = _dated_why(dated, search)
+    for name in names:
         version = dated.versions.get(normalise(name))
         newer = version and version != search.newest.get(normalise(name))
         if newer and all(normalise(pin.name) != normalise(name) for pin in pins):
             pins.append(Pin(name, version or "", why))
-    return Pinned(pins, fixed) if any(pin.version for pin in pins) else pinned
+
+
+def _dated_why(dated: dates.Dated, search: Search) -> str:
+    """A date's pins' reason: the notebooks it runs and the first one's error."""
+    error = search.first.get(dated.fixed[0], "")
+    return (f"every library as of {dated.date}: no single library's older version runs "
+            f"{', '.join(dated.fixed)} ({error})")  # fmt: skip
 
 
 class Search:
