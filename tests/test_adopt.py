@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_scaffold, tree
+from tests.conftest import git, run_scaffold, scaffold_in_process, tree
 
 HELPER = "def clean(df):\n    return df.dropna()\n"
 
@@ -86,7 +86,7 @@ def state(root: Path) -> tuple[dict[str, bytes], str, str]:
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "messy")
     before = state(repo)
-    result = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    result = scaffold_in_process("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
     assert result.returncode == 2, result.stderr
     out = result.stdout
     assert "01_load data.ipynb -> notebooks/1.1-al-load-data.ipynb" in out
@@ -108,7 +108,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_adopt_lays_out_tracks_rewrites_and_declares(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "messy")
-    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
     assert git("log", "-1", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
     assert git("status", "--porcelain", cwd=repo) == ""
     files = git("ls-files", cwd=repo).splitlines()
@@ -139,12 +139,12 @@ def test_adopt_lays_out_tracks_rewrites_and_declares(tmp_path: Path) -> None:
     # the README is merged, not replaced
     assert (repo / "README.md").read_text().startswith("# Messy\n\nMy notebooks.")
     # scaffold check: no path findings
-    checked = run_scaffold("check", cwd=repo, check=False)
+    checked = scaffold_in_process("check", cwd=repo, check=False)
     paths = [line for line in checked.stdout.splitlines() if " NB40" in line]
     assert len(paths) == 1 and "/Users/ana/Downloads/other.csv" in paths[0], checked.stdout
     assert "NB6" not in checked.stdout, checked.stdout
     # and now it is a scaffold project
-    again = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path)
+    again = scaffold_in_process("adopt", str(repo), "--dry-run", cwd=tmp_path)
     assert "nothing to adopt" in again.stdout
 
 
@@ -153,7 +153,7 @@ def test_a_dirty_tree_is_refused_with_its_files(tmp_path: Path) -> None:
     (repo / "lookup.csv").write_text("k,v\nb,2\n")
     (repo / "scratch.py").write_text("x = 1\n")
     before = tree(repo)
-    result = run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    result = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert "lookup.csv" in result.stderr and "scratch.py" in result.stderr
     assert "Traceback" not in result.stderr
@@ -161,15 +161,15 @@ def test_a_dirty_tree_is_refused_with_its_files(tmp_path: Path) -> None:
 
 
 def test_a_scaffold_project_has_nothing_to_adopt(tmp_path: Path) -> None:
-    run_scaffold("new", "Churn", "--no-input", cwd=tmp_path)
-    result = run_scaffold("adopt", "churn", "--dry-run", cwd=tmp_path)
+    scaffold_in_process("new", "Churn", "--no-input", cwd=tmp_path)
+    result = scaffold_in_process("adopt", "churn", "--dry-run", cwd=tmp_path)
     assert result.returncode == 0
     assert "nothing to adopt" in result.stdout
 
 
 def test_a_plain_folder_gets_git(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "plain", commit=False)
-    run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
     assert git("log", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
     assert (repo / "notebooks").is_dir() and (repo / "data/raw/lookup.csv").is_file()
 
@@ -177,7 +177,7 @@ def test_a_plain_folder_gets_git(tmp_path: Path) -> None:
 def test_without_yes_and_no_terminal_it_asks_for_yes(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "messy")
     before = state(repo)
-    result = run_scaffold("adopt", str(repo), "--no-run", cwd=tmp_path, check=False)
+    result = scaffold_in_process("adopt", str(repo), "--no-run", cwd=tmp_path, check=False)
     assert result.returncode == 1 and "--yes" in result.stderr
     assert state(repo) == before
 
@@ -326,7 +326,7 @@ def test_a_failure_midway_leaves_the_repository_as_it_was(tmp_path: Path) -> Non
     git("add", "--all", cwd=repo)
     git("commit", "--quiet", "-m", "readme elsewhere", cwd=repo)
     before = state(repo)
-    result = run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    result = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert "README.md leads outside the repository" in result.stderr
     assert outside.read_text() == "# not the repository's\n"
@@ -469,6 +469,7 @@ def test_modernise_leaves_modern_code_alone() -> None:
     assert cells == [source] and changes == [] and left == []
 
 
+@pytest.mark.slow  # a whole adopt; the rewrite itself has a quick test
 def test_adopt_commits_the_rewrites_apart(tmp_path: Path) -> None:
     repo = tmp_path / "old"
     repo.mkdir()
@@ -648,6 +649,7 @@ def test_an_fstring_path_keeps_its_fields_and_gets_the_config_folder() -> None:
     assert 'c = f"{year}/data/"' in rewritten
 
 
+@pytest.mark.slow  # a whole adopt; the rewrite itself has a quick test
 def test_adopt_rewrites_fstring_paths_in_a_notebook(tmp_path: Path) -> None:
     repo = tmp_path / "names"
     repo.mkdir()
@@ -687,6 +689,7 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
     ) == ["pyarrow"]  # pandas' first choice for parquet
 
 
+@pytest.mark.slow  # a whole adopt; the rewrite itself has a quick test
 def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
     repo = tmp_path / "book"
     repo.mkdir()

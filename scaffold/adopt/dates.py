@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from scaffold import processes
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import failures
 from scaffold.errors import ScaffoldError
+from scaffold.files import scratch_folder
 from scaffold.project import Project
 
 # The first release of each Python: no wheels of a compiled library built before it.
@@ -179,7 +179,7 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
     for date in candidate_dates(changed, version, datetime.date.today()):
         if made == ENVIRONMENTS:
             break
-        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-date-") as scratch:
+        with scratch_folder("scaffold-adopt-date-") as scratch:
             older = environment(plan, Path(scratch) / "venv", date, trial.binary, trial.extra)
             if isinstance(older, str):
                 echo(f"  every library as of {date}: does not install ({older})")

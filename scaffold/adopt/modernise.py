@@ -27,7 +27,6 @@ import ast
 import datetime
 import json
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from scaffold import processes
 from scaffold.adopt import code
 from scaffold.check.notebook import blank_magics
+from scaffold.files import scratch_folder
 
 MESSAGE = "Modernise removed APIs (mechanical rewrites)"
 RUFF_RULES = "NPY001,NPY201"
@@ -328,7 +328,7 @@ def _ruff(notebooks: dict[str, dict[str, Any]], result: Modernised) -> None:
     ruff = processes.find_tool("ruff")
     if ruff is None or not notebooks:
         return
-    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-ruff-") as scratch:
+    with scratch_folder("scaffold-adopt-ruff-") as scratch:
         folder = Path(scratch)
         names = {f"n{i}.ipynb": name for i, name in enumerate(notebooks)}
         blanked: dict[str, set[int]] = {file: set() for file in names}

@@ -17,7 +17,6 @@ notebooks").
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from scaffold import processes
 from scaffold.adopt import dates
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import Failure, Outcome, failures
+from scaffold.files import scratch_folder
 from scaffold.project import Project
 
 PIN_MESSAGE = "Pin the versions that run the notebooks"
@@ -136,7 +136,7 @@ def find_pins(
     if not broken:
         return None
     running = [o.notebook for o in outcomes if o.now]
-    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-pins-") as scratch:
+    with scratch_folder("scaffold-adopt-pins-") as scratch:
         search = Search(plan, Path(scratch) / "venv", timeout, echo)
         if not search.make():
             return None

@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from scaffold import processes
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.errors import ScaffoldError
+from scaffold.files import scratch_folder
 from scaffold.project import Project
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def _outcomes(
     old_failures: dict[str, Failure] | None = None
     if before and plan.is_git:
         head = plan.head
-        with tempfile.TemporaryDirectory(prefix="scaffold-adopt-before-") as scratch:
+        with scratch_folder("scaffold-adopt-before-") as scratch:
             old = Path(scratch)
             _old_tree(plan, head, old)
             echo(f"running {len(notebooks)} notebooks as they were")

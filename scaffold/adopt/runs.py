@@ -4,11 +4,10 @@ and ``pins`` (older versions) share."""
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold.files import relative
+from scaffold.files import relative, scratch_folder
 from scaffold.project import Project
 
 NETWORK = re.compile(
@@ -78,7 +77,7 @@ def failures(
     """Each failing notebook's path -> why it failed, run with ``python``."""
     from scaffold.check.execute import run_notebooks
 
-    with tempfile.TemporaryDirectory(prefix="scaffold-adopt-run-") as scratch:
+    with scratch_folder("scaffold-adopt-run-") as scratch:
         found = run_notebooks(
             project, notebooks, python=python, timeout=timeout, outputs=Path(scratch)
         )
