@@ -75,19 +75,28 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     return home
 
 
-@pytest.fixture(autouse=True)
-def signal_state() -> Iterator[None]:
-    """The test process's signal handlers and mask, put back after each test: the programs
-    later tests start inherit them (a worker once had SIGINT ignored, and a hook under test
-    never saw Ctrl-C)."""
+@contextmanager
+def kept_signal_state() -> Iterator[None]:
+    """Put this process's SIGINT/SIGTERM/SIGHUP handlers and signal mask back afterwards:
+    the programs started later inherit them (a worker once had SIGINT ignored, and a hook
+    under test never saw Ctrl-C)."""
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     handlers = {signum: signal.getsignal(signum) for signum in signals}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
-    yield
-    for signum, handler in handlers.items():
-        if handler is not None and signal.getsignal(signum) is not handler:
-            signal.signal(signum, handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            if handler is not None and signal.getsignal(signum) is not handler:
+                signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@pytest.fixture(autouse=True)
+def signal_state() -> Iterator[None]:
+    """Every test's signal state, put back after it (``kept_signal_state``)."""
+    with kept_signal_state():
+        yield
 
 
 @contextmanager
@@ -346,18 +355,13 @@ def scaffold_in_process(
     from scaffold.cli import app
 
     before = os.getcwd()
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    handlers = {signum: signal.getsignal(signum) for signum in signals}
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(app, list(args), env=env)
+        # scaffold installs its own handlers; the test's later programs must not inherit them
+        with kept_signal_state():
+            result = CliRunner().invoke(app, list(args), env=env)
     finally:
         os.chdir(before)
-        # the test process's signal state, as it was: children of later tests inherit it
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     completed = subprocess.CompletedProcess(

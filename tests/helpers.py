@@ -4,7 +4,9 @@ JSON, ``scaffold add notebook`` with cells, commands and signals, processes watc
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -88,16 +90,7 @@ def add_notebook_with_cells(
         text = "".join(nb["cells"][2]["source"])
         nb["cells"][2]["source"] = text + "\n" + parameters
     for cell_id, code in cells:
-        nb["cells"].append(
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": cell_id,
-                "metadata": {},
-                "outputs": [],
-                "source": code,
-            }
-        )
+        nb["cells"].append(cell(code, cell_id))
     nb["cells"].append(metrics)
     path.write_text(json.dumps(nb, indent=1) + "\n")
     return stem
@@ -284,10 +277,7 @@ def serves(url: str, seconds: float) -> str:
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The real dvc command line, run in this process as DVC's own tests run it: the same
     commands and files, without a second or two of DVC's start-up per call."""
-    import contextlib
-    import io
-
-    from dvc.cli import main
+    from dvc.cli import main  # heavy: only for the tests that call DVC
 
     out, err = io.StringIO(), io.StringIO()
     previous = os.getcwd()

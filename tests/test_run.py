@@ -27,7 +27,7 @@ from tests.conftest import (
     run_scaffold,
     scaffold_in_process,
 )
-from tests.helpers import alive, start_and_signal, wait_for
+from tests.helpers import alive, cell, start_and_signal, wait_for
 
 # -- the shared project ----------------------------------------------------------------------
 
@@ -46,16 +46,7 @@ def add(project: Path, description: str, *cells: tuple[str, str], production: bo
     path = project / "notebooks" / f"{stem}.ipynb"
     nb = json.loads(path.read_text())
     for cell_id, source in cells:
-        nb["cells"].append(
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": cell_id,
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-        )
+        nb["cells"].append(cell(source, cell_id))
     path.write_text(json.dumps(nb, indent=1) + "\n")
     return stem
 
@@ -64,9 +55,9 @@ def report(project: Path, stem: str) -> dict[str, dict]:
     """The executed copy's cells by id (the injected cell under "injected")."""
     nb = json.loads((project / "reports" / f"{stem}.ipynb").read_text())
     cells = {}
-    for cell in nb["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        cells["injected" if "injected-parameters" in tags else cell["id"]] = cell
+    for each in nb["cells"]:
+        tags = each.get("metadata", {}).get("tags", [])
+        cells["injected" if "injected-parameters" in tags else each["id"]] = each
     return cells
 
 

@@ -232,19 +232,8 @@ class Search:
         return result.ok
 
     def versions(self) -> dict[str, str]:
-        """Normalised distribution name -> installed version."""
-        from scaffold.check.imports import normalise
-
-        uv = processes.find_tool("uv") or "uv"
-        frozen = processes.run(
-            [uv, "pip", "freeze", "--python", str(self.python)], check=False
-        ).text
-        found = {}
-        for line in frozen.splitlines():
-            name, _, version = line.partition("==")
-            if version:
-                found[normalise(name)] = version.strip()
-        return found
+        """Normalised distribution name -> installed version, in the scratch environment."""
+        return dates.versions(self.python)
 
     def modules(self) -> dict[str, set[str]]:
         """Import name -> the distributions that provide it, in the scratch environment."""
