@@ -8,11 +8,12 @@ id), ``driver`` (the papermill driver's source), ``notebook`` (its JSON text),
 "spec" (the driver's spec: parameters, timeouts)}``.
 
 Each run is one Dask task (``run_on_worker``): the worker writes the notebook to a
-temporary folder, runs the papermill driver with the worker's own Python (its environment
-must have the project installed) and returns the outcome with the executed notebook's text,
-which this program writes to ``output``. A task whose worker dies is run again by Dask; the
-task counts its starts in a Dask ``Variable`` and gives up on the third (retried once, then
-failed). SIGTERM or SIGINT sets a Dask ``Event`` that the running tasks poll (they stop their
+temporary folder in its Dask local directory, runs the papermill driver with the worker's
+own Python (its environment must have the project installed) and returns the outcome with
+the executed notebook's text, which this program writes to ``output``. A task whose
+worker dies is run again by Dask; the task counts its starts in a Dask ``Variable`` and
+gives up on the third (retried once, then failed). SIGTERM or SIGINT sets a Dask ``Event``
+that the running tasks poll (they stop their
 papermill and its kernel) and cancels the rest.
 
 Stdout carries one JSON object per line for scaffold: ``connected``, ``running``,
@@ -58,7 +59,9 @@ def run_on_worker(
     if count > MAX_STARTS:
         return {"ok": False, "error": "WorkerDied", "message": "its worker died twice"}
     started = time.monotonic()
-    folder = tempfile.mkdtemp(prefix="scaffold-run-")
+    # In the worker's own folder, not TMPDIR: a worker killed mid-run never reaches the
+    # ``finally``, and Dask removes a dead worker's folder when the next worker starts.
+    folder = tempfile.mkdtemp(prefix="scaffold-run-", dir=get_worker().local_directory)
     try:
         notebook = os.path.join(folder, common["file_name"])
         with open(notebook, "w", encoding="utf-8") as handle:

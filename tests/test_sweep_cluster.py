@@ -47,6 +47,8 @@ def cluster(cluster_lab: Path) -> Iterator[dict[str, object]]:
     address = f"tcp://127.0.0.1:{port}"
     logs = cluster_lab.parent / "dask-logs"
     logs.mkdir()
+    scratch = cluster_lab.parent / "worker-tmp"  # the workers' TMPDIR
+    scratch.mkdir()
     common = ["--no-dashboard"]
     commands = [
         [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), *common],
@@ -61,7 +63,11 @@ def cluster(cluster_lab: Path) -> Iterator[dict[str, object]]:
             log = (logs / f"{number}.log").open("w")
             processes.append(
                 subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**os.environ, "TMPDIR": str(scratch)},
                 )
             )
             if number == 0:
@@ -69,7 +75,7 @@ def cluster(cluster_lab: Path) -> Iterator[dict[str, object]]:
         assert _wait_for(lambda: _workers(cluster_lab, address) == 2, 180), (
             "the workers did not join"
         )
-        yield {"address": address, "processes": processes}
+        yield {"address": address, "processes": processes, "tmp": scratch}
     finally:
         for process in reversed(processes):
             for pid in [*_descendants(process.pid), process.pid]:
@@ -188,6 +194,10 @@ def test_a_worker_dying_mid_run_is_retried_once_then_reported(
     )
     # the nannies bring the workers back for the next test
     assert _wait_for(lambda: _workers(cluster_lab, str(cluster["address"])) == 2, 120)
+    # and Dask removes the dead workers' folders, with the runs' scratch folders in them
+    tmp = cluster["tmp"]
+    assert isinstance(tmp, Path)
+    assert _wait_for(lambda: not list(tmp.rglob("scaffold-run-*")), 30), list(tmp.rglob("*"))
 
 
 def test_ctrl_c_cancels_the_runs_on_the_cluster(cluster_lab: Path, cluster: dict):
