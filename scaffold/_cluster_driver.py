@@ -13,8 +13,8 @@ own Python (its environment must have the project installed) and returns the out
 the executed notebook's text, which this program writes to ``output``. A task whose
 worker dies is run again by Dask; the task counts its starts in a Dask ``Variable`` and
 gives up on the third (retried once, then failed). SIGTERM or SIGINT sets a Dask ``Event``
-that the running tasks poll (they stop their
-papermill and its kernel) and cancels the rest.
+that the running tasks poll (they stop their papermill and its kernel) and cancels the
+rest.
 
 Stdout carries one JSON object per line for scaffold: ``connected``, ``running``,
 ``finished``, ``unreachable``. ``-c <source> --probe ADDRESS SECONDS`` only checks the address
