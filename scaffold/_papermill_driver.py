@@ -42,6 +42,12 @@ import threading
 import time
 from typing import Any, TypedDict
 
+# papermill reads notebooks with nbformat, which imports jsonschema, whose format checkers
+# import rfc3987-syntax where it is installed (Jupyter's packages pull it in). That import
+# builds Lark parsers: 0.7-1.5 s of every driver's start. nbformat never checks the "iri"
+# formats it serves, so the driver does without it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 
 class DriverSpec(TypedDict, total=False):
     """One notebook to run: what scaffold writes, one JSON object per line (see the module)."""

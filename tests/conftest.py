@@ -29,6 +29,15 @@ TEMPLATE_REPO_FILES = ("cookiecutter.json", "copier.yml", "template", "hooks")
 BIN = Path(sys.executable).parent
 # One wheel cache for every generated project's venv (outlives the per-test HOME).
 UV_CACHE_DIR = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
+# The same for the projects whose Makefile installs with pip, poetry or pipenv: their caches
+# would otherwise be in the per-test HOME, so every such test downloaded and built anew.
+PACKAGE_CACHES = {
+    "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"),
+    "POETRY_CACHE_DIR": os.environ.get("POETRY_CACHE_DIR")
+    or str(Path.home() / ".cache" / "pypoetry"),
+    "PIPENV_CACHE_DIR": os.environ.get("PIPENV_CACHE_DIR")
+    or str(Path.home() / ".cache" / "pipenv"),
+}
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -66,6 +75,8 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UV_CACHE_DIR", UV_CACHE_DIR)
+    for name, folder in PACKAGE_CACHES.items():
+        monkeypatch.setenv(name, folder)
     # pre-commit's hook environments are expensive to build: share them across tests.
     # Under pytest-xdist each worker has its own basetemp; their common parent is shared
     # (pre-commit locks its store, so workers can build environments side by side).
