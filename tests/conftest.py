@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 import pytest
+from filelock import FileLock
 from xdist.scheduler import LoadFileScheduling
 
 from tests.mirrors import build_mirrors, hook_repos, point_git_at_mirrors
@@ -80,10 +81,15 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     # pre-commit's hook environments are expensive to build: share them across tests.
     # Under pytest-xdist each worker has its own basetemp; their common parent is shared
     # (pre-commit locks its store, so workers can build environments side by side).
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(shared / "pre-commit-cache"))
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(run_wide(tmp_path_factory) / "pre-commit-cache"))
     return home
+
+
+def run_wide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every pytest-xdist worker of this run shares: the common parent of their
+    basetemps (the basetemp itself without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @contextmanager
@@ -289,12 +295,24 @@ def v1_project(made_v1: Path, workdir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def hook_mirrors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Local tagged git mirrors of the template's hook repositories (built once)."""
-    template_project = REPO_ROOT / PROJECT_FILES
-    template = (template_project / ".pre-commit-config.yaml").read_text(encoding="utf-8")
-    config = tmp_path_factory.mktemp("hook-config") / ".pre-commit-config.yaml"
-    config.write_text(jinja2.Template(template).render(cookiecutter={"pre_commit_hooks": "github"}))
-    return build_mirrors(hook_repos(config), tmp_path_factory.mktemp("hook-mirrors"))
+    """Local tagged git mirrors of the template's hook repositories, built once per run by
+    the first worker that asks (the others wait on the lock, then read its list)."""
+    shared = run_wide(tmp_path_factory)
+    root = shared / "hook-mirrors"
+    listing = root / "mirrors.json"
+    with FileLock(shared / "hook-mirrors.lock"):
+        if listing.is_file():
+            return {url: Path(path) for url, path in json.loads(listing.read_text()).items()}
+        shutil.rmtree(root, ignore_errors=True)  # a build that an earlier worker left unfinished
+        root.mkdir()
+        template_project = REPO_ROOT / PROJECT_FILES
+        template = (template_project / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+        config = root / ".pre-commit-config.yaml"
+        rendered = jinja2.Template(template).render(cookiecutter={"pre_commit_hooks": "github"})
+        config.write_text(rendered)
+        mirrors = build_mirrors(hook_repos(config), root)
+        listing.write_text(json.dumps({url: str(path) for url, path in mirrors.items()}))
+        return mirrors
 
 
 @pytest.fixture
