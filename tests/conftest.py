@@ -520,6 +520,16 @@ class FileUnitScheduling(LoadFileScheduling):
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a worker per core for the quick tier, which keeps every core busy; one
+    more when slow tests run, because they spend a fifth of their time waiting (servers and
+    clusters starting, kernels answering, signals settling) with a core idle."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quick_only = (config.getoption("markexpr") or "").split() == ["not", "slow"]
+    return (cores or 1) + (0 if quick_only else 1)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
     """``--dist loadfile`` shares out ``work_unit``'s units."""
     if config.getvalue("dist") != "loadfile":
