@@ -938,3 +938,116 @@ def test_a_library_with_no_release_before_the_date_is_taken_at_its_newest() -> N
         "before 2022-11-24T00:00:00Z. The latest version satisfying the requirement is v2.1.13"
     )
     assert _FILTERED.findall(hint) == ["codecov"]
+
+
+def _failure(trace: str, source: str, why: str = "an error in the code (see)") -> object:
+    from scaffold.adopt.runs import Failure
+
+    return Failure(why, trace, 3, source)
+
+
+CELL_TRACE = (
+    "TypeError: 'tuple' object does not support item assignment\n"
+    "---------------------------------------------------------------------------\n"
+    "TypeError                                 Traceback (most recent call last)\n"
+    "Cell In[4], line 2\n      1 t = (1, 2)\n----> 2 t[0] = 5\n\n"
+    "TypeError: 'tuple' object does not support item assignment"
+)
+
+
+def test_a_short_cell_whose_own_last_line_raises_is_on_purpose() -> None:
+    from scaffold.adopt.raises import on_purpose
+
+    assert on_purpose(_failure(CELL_TRACE, "t = (1, 2)\nt[0] = 5\n"))  # type: ignore[arg-type]
+    old_ipython = CELL_TRACE.replace("Cell In[4], line 2", "<ipython-input-4-ab12> in <module>")
+    assert on_purpose(_failure(old_ipython, "t = (1, 2)\nt[0] = 5"))  # type: ignore[arg-type]
+
+
+def test_library_rot_and_hidden_state_are_not_on_purpose() -> None:
+    from scaffold.adopt.raises import on_purpose
+
+    def ok(trace: str, source: str, why: str = "an error in the code (x)") -> bool:
+        return on_purpose(_failure(trace, source, why))  # type: ignore[arg-type]
+
+    source = "t = (1, 2)\nt[0] = 5\n"
+    # raised deep in a library (pandas' positional fallback, which an older pandas cures)
+    deep = CELL_TRACE.replace(
+        "\n\nTypeError:", "\nFile ~/.venv/lib/python3.11/site-packages/pandas/core/series.py"
+        ":1121, in Series.__getitem__(self, key)\n-> 1121 raise KeyError(key)\n\nTypeError:"
+    )  # fmt: skip
+    assert not ok(deep, source)
+    # a changed signature raises in the cell's own frame: a removed keyword is library rot
+    kwarg = "TypeError: DataFrame.groupby() got an unexpected keyword argument 'axis'\n" + (
+        "Cell In[4], line 2\n----> 2 t[0] = 5"
+    )
+    assert not ok(kwarg, source)
+    removed = CELL_TRACE.replace("TypeError: 'tuple'", "AttributeError: 'Series'", 1)
+    assert not ok(removed, source)  # a missing attribute: an API that went away
+    assert not ok(CELL_TRACE, source, "hidden state (a name defined out of order) (NameError)")
+    assert not ok(CELL_TRACE, source, "missing module (ImportError: x)")
+    assert not ok(CELL_TRACE, "t = (1, 2)\nt[0] = 5\nu = t\n")  # the raising line is not last
+    assert not ok(CELL_TRACE, "a = 1\nb = 2\nt = (1, 2)\nt[0] = 5\n")  # too long to be a demo
+    assert not ok(CELL_TRACE.replace("----> 2", "  --> 2"), source)  # no line to go by
+
+
+def test_tags_are_taken_back_when_the_notebook_still_fails(tmp_path: Path) -> None:
+    from scaffold.adopt.raises import _tag_rounds
+    from scaffold.adopt.runs import Failure
+
+    source = "t = (1, 2)\nt[0] = 5\n"
+    for name in ("clean", "cascades"):
+        notebook(tmp_path / f"{name}.ipynb", "x = 1\n", "y = 2\n", "z = 3\n", source, "print(t)")
+    before = (tmp_path / "cascades.ipynb").read_text()
+    failing = {
+        name: Failure("an error in the code (TypeError)", CELL_TRACE, 3, source)
+        for name in ("clean.ipynb", "cascades.ipynb")
+    }
+    later = Failure("hidden state (a name defined out of order) (NameError)", "NameError: t", 4)
+    seen: list[list[str]] = []
+
+    def run(names: list[str]) -> dict[str, Failure]:
+        seen.append(names)
+        return {"cascades.ipynb": later}  # the tagged cell's failure cascades in this one
+
+    tagged = _tag_rounds(tmp_path, failing, run)
+    assert seen == [["clean.ipynb", "cascades.ipynb"]]
+    assert [str(cell) for cell in tagged["clean.ipynb"]] == [
+        "cell 4 raises TypeError: 'tuple' object does not support item assignment on purpose? "
+        "tagged raises-exception - review"
+    ]
+    assert "cascades.ipynb" not in tagged
+    assert (tmp_path / "cascades.ipynb").read_text() == before  # its tag taken back
+    cells = json.loads((tmp_path / "clean.ipynb").read_text())["cells"]
+    assert [c["metadata"].get("tags", []) for c in cells][3] == ["raises-exception"]
+
+
+@pytest.mark.slow
+def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "course"
+    repo.mkdir()
+    demo = "t = (1, 2)\nt[0] = 5  # tuples are immutable\n"
+    notebook(repo / "01_tuples.ipynb", "x = 1\n", demo, "print(x + 1)\n")
+    # the raising cell defines nothing, but the next cell needs what it would have made
+    notebook(repo / "02_cascade.ipynb", "y = int('seven')\n", "print(y)\n")
+    notebook(repo / "03_hidden.ipynb", "print(z)\n", "z = 1\n")  # a name out of order
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "course", cwd=repo)
+    out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("notebooks/")}
+    tuples = rows["notebooks/1.1-al-tuples.ipynb"]
+    assert tuples.split()[1:3] == ["no", "yes"], out
+    assert "cell 2 raises TypeError" in tuples and "review" in tuples, out
+    assert rows["notebooks/1.2-al-cascade.ipynb"].split()[1:3] == ["no", "no"], out
+    assert rows["notebooks/1.3-al-hidden.ipynb"].split()[1:3] == ["no", "no"], out
+    assert "2 of them run as they are" not in out and "0 of them run as they are, 1 with" in out
+    assert git("log", "--format=%s", cwd=repo).splitlines()[0] == (
+        "Tag the cells that raise on purpose (review them)"
+    )
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert "[tool.scaffold.adopt.raises]" in pyproject and "1.1-al-tuples.ipynb" in pyproject
+    for name in ("1.2-al-cascade", "1.3-al-hidden"):
+        cells = json.loads((repo / f"notebooks/{name}.ipynb").read_text())["cells"]
+        assert all("raises-exception" not in c["metadata"].get("tags", []) for c in cells)

@@ -36,6 +36,7 @@ class Outcome:
     why_before: str = ""
     pinned: bool = False  # it runs with the pinned older versions, not the newest
     trace: str = ""  # the error and traceback of its failure now, as plain text
+    tagged: tuple[str, ...] = ()  # cells adopt tagged raises-exception so that it runs
 
     @property
     def network(self) -> bool:
@@ -66,6 +67,8 @@ class Failure:
 
     why: str
     trace: str = ""  # "ename: evalue" and the traceback, ANSI colours removed
+    cell: int = -1  # the failing cell's index in the notebook (-1: not known)
+    source: str = ""  # that cell's source
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -82,23 +85,50 @@ def failures(
             project, notebooks, python=python, timeout=timeout, outputs=Path(scratch)
         )
         paths = {relative(notebook, project.root): n for n, notebook in enumerate(notebooks)}
-        return {
-            finding.path: Failure(
-                reason(finding.message), _trace(Path(scratch), paths.get(finding.path))
-            )
-            for finding in found
-        }
+        found_failures = {}
+        for finding in found:
+            trace, cell, source = _failed(Path(scratch), paths.get(finding.path))
+            found_failures[finding.path] = Failure(reason(finding.message), trace, cell, source)
+        return found_failures
 
 
-def _trace(folder: Path, number: int | None) -> str:
-    """The error and traceback of the executed copy ``<number>-*`` in ``folder``."""
-    from scaffold.execution import failed_cell
+# cells the runner adds to the executed copy: the parameters, papermill's error banners
+_ADDED = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def _failed(folder: Path, number: int | None) -> tuple[str, int, str]:
+    """The error and traceback of the executed copy ``<number>-*`` in ``folder``, the failing
+    cell's index and its source: the first cell that raised and is not tagged
+    ``raises-exception`` (those the runner goes on past)."""
+    import json
 
     outputs = sorted(folder.glob(f"{number}-*")) if number is not None else []
-    cell = failed_cell(outputs[0]) if outputs else None
-    error = (cell or {}).get("error") or {}
+    try:
+        cells = json.loads(outputs[0].read_text(encoding="utf-8")).get("cells", [])
+    except (IndexError, OSError, ValueError, AttributeError):
+        return "", -1, ""
+    position = -1
+    for cell in cells if isinstance(cells, list) else []:
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if _ADDED.intersection(tags):
+            continue
+        position += 1
+        errors = [o for o in cell.get("outputs") or [] if o.get("output_type") == "error"]
+        if errors and "raises-exception" not in tags:
+            return _text(errors[0]), position, source_text(cell)
+    return "", -1, ""
+
+
+def source_text(cell: dict[str, object]) -> str:
+    """A cell's source as one string."""
+    source = cell.get("source", "")
+    return "".join(str(s) for s in source) if isinstance(source, list) else str(source)
+
+
+def _text(error: dict[str, object]) -> str:
+    """``ename: evalue`` (its first line) and the traceback, ANSI colours removed."""
     lines = error.get("traceback") or []
     evalue = next((line for line in str(error.get("evalue", "")).splitlines() if line.strip()), "")
     head = f"{error.get('ename', '')}: {evalue.strip()}"
     text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else ""
-    return _ANSI.sub("", f"{head}\n{text}") if error else ""
+    return _ANSI.sub("", f"{head}\n{text}")
