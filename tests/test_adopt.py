@@ -1051,3 +1051,73 @@ def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
     for name in ("1.2-al-cascade", "1.3-al-hidden"):
         cells = json.loads((repo / f"notebooks/{name}.ipynb").read_text())["cells"]
         assert all("raises-exception" not in c["metadata"].get("tags", []) for c in cells)
+
+
+def _wheel(folder: Path, version: str, body: str) -> None:
+    """A one-module wheel of ``scaffold_lift_probe`` at ``version`` (RECORD with hashes)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"scaffold_lift_probe-{version}.dist-info"
+    files = {
+        "scaffold_lift_probe/__init__.py": body,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: scaffold-lift-probe\n"
+        f"Version: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    path = folder / f"scaffold_lift_probe-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+
+
+@pytest.mark.slow
+def test_a_library_the_dates_failure_names_is_tried_newer_on_top_of_the_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+    import types
+
+    from scaffold import processes
+    from scaffold.adopt.dates import Trial, _lift
+    from scaffold.adopt.runs import failures
+    from scaffold.project import Project
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    # 1.0 passes a keyword its dependency later dropped; 2.0 does not: the newer one runs
+    _wheel(wheels, "1.0", "def go():\n    return dict(cachedir=1)['dir']\n")
+    _wheel(wheels, "2.0", "def go():\n    return 'ok'\n")
+    root = tmp_path / "project"
+    root.mkdir()
+    notebook(
+        root / "uses.ipynb", "import scaffold_lift_probe\n", "print(scaffold_lift_probe.go())\n"
+    )
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python),
+                    "scaffold-lift-probe==1.0"], check=True)  # fmt: skip
+    still = failures(Project(root), [root / "uses.ipynb"], python, 120)
+    assert "KeyError" in still["uses.ipynb"].trace
+    plan = types.SimpleNamespace(root=root, answers={})
+    trial = Trial(["uses.ipynb"], [], [], [], 120, {"scaffold-lift-probe": "2.0"})
+    said: list[str] = []
+    ran, why = _lift(plan, python, datetime.date(2022, 11, 8), still, trial, said.append)  # type: ignore[arg-type]
+    assert ran == ["uses.ipynb"], said
+    assert list(why) == ["scaffold-lift-probe"]
+    assert (
+        "scaffold-lift-probe 1.0 of then breaks uses.ipynb (KeyError" in why["scaffold-lift-probe"]
+    )
+    assert any("with scaffold-lift-probe 2.0 runs uses.ipynb" in line for line in said), said

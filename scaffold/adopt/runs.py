@@ -25,6 +25,28 @@ REASONS = (
 )
 
 
+_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
+_NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
+# the kernel's own machinery sits in every traceback: a frame there blames nothing
+_RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
+           "jupyter_client", "jupyter_core", "debugpy", "_pytest"}  # fmt: skip
+
+
+def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
+    """The installed distributions a failure names: the innermost library frame first, then
+    outward, then the modules its message names (``modules``: import name -> distributions)."""
+    lines = trace.splitlines()
+    message = lines[0] if lines else ""
+    found: list[str] = []
+    named = [name.split(".")[0] for name in _NAMED.findall(message)]
+    framed = [name for name in reversed(_FRAME.findall(trace)) if name not in _RUNNER]
+    for module in [*framed, *named]:
+        for name in sorted(modules.get(module, ())):
+            if name not in found:
+                found.append(name)
+    return found
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One notebook's runs."""
