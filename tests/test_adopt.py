@@ -1053,7 +1053,7 @@ def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
         assert all("raises-exception" not in c["metadata"].get("tags", []) for c in cells)
 
 
-def _wheel(folder: Path, version: str, body: str) -> None:
+def _probe_wheel(folder: Path, version: str, body: str) -> None:
     """A one-module wheel of ``scaffold_lift_probe`` at ``version`` (RECORD with hashes)."""
     import base64
     import hashlib
@@ -1093,8 +1093,8 @@ def test_a_library_the_dates_failure_names_is_tried_newer_on_top_of_the_date(
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     # 1.0 passes a keyword its dependency later dropped; 2.0 does not: the newer one runs
-    _wheel(wheels, "1.0", "def go():\n    return dict(cachedir=1)['dir']\n")
-    _wheel(wheels, "2.0", "def go():\n    return 'ok'\n")
+    _probe_wheel(wheels, "1.0", "def go():\n    return dict(cachedir=1)['dir']\n")
+    _probe_wheel(wheels, "2.0", "def go():\n    return 'ok'\n")
     root = tmp_path / "project"
     root.mkdir()
     notebook(
@@ -1121,3 +1121,68 @@ def test_a_library_the_dates_failure_names_is_tried_newer_on_top_of_the_date(
         "scaffold-lift-probe 1.0 of then breaks uses.ipynb (KeyError" in why["scaffold-lift-probe"]
     )
     assert any("with scaffold-lift-probe 2.0 runs uses.ipynb" in line for line in said), said
+
+
+def test_a_removed_method_is_rewritten_on_the_line_the_traceback_names() -> None:
+    from scaffold.adopt.callsites import named, rewrite_line
+    from scaffold.adopt.runs import Failure
+
+    source = "def rates(m):\n    top = m.order(ascending=False)\n    return top.order()\n"
+    assert rewrite_line(source, "order", "sort_values", 2) == source.replace(
+        "m.order(", "m.sort_values(", 1
+    )
+    assert rewrite_line(source, "order", "sort_values", 3) == source.replace(
+        "top.order(", "top.sort_values("
+    )
+    assert rewrite_line("s.order(False)\n", "order", "sort_values", 1) is None  # positional
+    assert rewrite_line("s.order() + t.order()\n", "order", "sort_values", 1) is None  # which?
+    assert rewrite_line("s.sort()\n", "order", "sort_values", 1) is None
+    trace = (
+        "AttributeError: 'Series' object has no attribute 'order'\n"
+        "Cell In[7], line 1\n----> 1 rates(s)\n"
+        "Cell In[5], line 2, in rates(m)\n----> 2     top = m.order(ascending=False)\n"
+        "File ~/.venv/lib/python3.11/site-packages/pandas/core/generic.py:6299, in __getattr__\n"
+    )
+    failure = Failure("an error in the code (AttributeError)", trace, 6, "rates(s)", {5: 4, 7: 6})
+    assert named(failure) == ("Series", "order", 4, 2)  # the innermost cell frame
+    ix = trace.replace("'order'", "'ix'")
+    assert named(Failure("an error in the code", ix, 6, "", {5: 4})) is None  # not unambiguous
+
+
+@pytest.mark.slow
+def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Path) -> None:
+    import types
+
+    from scaffold import processes
+    from scaffold.adopt.callsites import MESSAGE, rewrite
+    from scaffold.adopt.runs import Outcome
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    # a stand-in for pandas' Series: order() went away, sort_values() takes the same keywords
+    notebook(
+        root / "rates.ipynb",
+        "class Series:\n    def sort_values(self, ascending=True):\n        return 'sorted'\n",
+        "def top(s):\n    return s.order(ascending=False)\n",
+        "print(top(Series()))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=root)
+    git("add", "--all", cwd=root)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "rates", cwd=root)
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    trace = "AttributeError: 'Series' object has no attribute 'order'\n"
+    outcomes = [Outcome("rates.ipynb", False, False, "an error in the code", trace=trace)]
+    plan = types.SimpleNamespace(root=root, answers={"author_name": "Ana Lopez"})
+    said: list[str] = []
+    after = rewrite(plan, outcomes, python, 120, said.append)  # type: ignore[arg-type]
+    assert after[0].now and after[0].rewritten == (
+        "cell 2 line 2: Series.order() -> sort_values() (rewritten)",
+    ), said
+    cells = json.loads((root / "rates.ipynb").read_text())["cells"]
+    assert "".join(cells[1]["source"]) == "def top(s):\n    return s.sort_values(ascending=False)\n"
+    assert git("log", "--format=%s", cwd=root).splitlines()[0] == MESSAGE

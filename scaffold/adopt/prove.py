@@ -115,6 +115,9 @@ def prove(
         outcomes = _recheck(plan, outcomes, found, interpreter, timeout, echo)
     if not pin:  # a cell is tagged only once no version adopt tried runs its notebook
         return Proof(outcomes, found)
+    from scaffold.adopt import callsites
+
+    outcomes = callsites.rewrite(plan, outcomes, interpreter, timeout, echo)
     return _tagged(plan, Proof(outcomes, found), interpreter, timeout, echo)
 
 
@@ -207,9 +210,12 @@ def _outcomes(
 
 def _why(outcome: Outcome) -> str:
     """The table's last column for one notebook."""
-    if outcome.tagged:
+    changes = [*outcome.rewritten, *outcome.tagged]
+    if changes and outcome.now:
         pinned = " with the pinned versions" if outcome.pinned else ""
-        return f"runs{pinned}; {'; '.join(outcome.tagged)}"
+        return f"runs{pinned}; {'; '.join(changes)}"
+    if changes:
+        return f"{outcome.why}; {'; '.join(changes)}"
     if outcome.pinned:
         return "with the pinned versions"
     return outcome.why or (f"(before: {outcome.why_before})" if outcome.why_before else "")

@@ -4,7 +4,7 @@ and ``pins`` (older versions) share."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold.files import relative, scratch_folder
@@ -59,6 +59,7 @@ class Outcome:
     pinned: bool = False  # it runs with the pinned older versions, not the newest
     trace: str = ""  # the error and traceback of its failure now, as plain text
     tagged: tuple[str, ...] = ()  # cells adopt tagged raises-exception so that it runs
+    rewritten: tuple[str, ...] = ()  # calls adopt rewrote where its traceback named them
 
     @property
     def network(self) -> bool:
@@ -91,6 +92,7 @@ class Failure:
     trace: str = ""  # "ename: evalue" and the traceback, ANSI colours removed
     cell: int = -1  # the failing cell's index in the notebook (-1: not known)
     source: str = ""  # that cell's source
+    counts: dict[int, int] = field(default_factory=dict)  # execution count -> cell index
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -109,8 +111,10 @@ def failures(
         paths = {relative(notebook, project.root): n for n, notebook in enumerate(notebooks)}
         found_failures = {}
         for finding in found:
-            trace, cell, source = _failed(Path(scratch), paths.get(finding.path))
-            found_failures[finding.path] = Failure(reason(finding.message), trace, cell, source)
+            trace, cell, source, counts = _failed(Path(scratch), paths.get(finding.path))
+            found_failures[finding.path] = Failure(
+                reason(finding.message), trace, cell, source, counts
+            )
         return found_failures
 
 
@@ -118,27 +122,30 @@ def failures(
 _ADDED = {"injected-parameters", "papermill-error-cell-tag"}
 
 
-def _failed(folder: Path, number: int | None) -> tuple[str, int, str]:
+def _failed(folder: Path, number: int | None) -> tuple[str, int, str, dict[int, int]]:
     """The error and traceback of the executed copy ``<number>-*`` in ``folder``, the failing
-    cell's index and its source: the first cell that raised and is not tagged
-    ``raises-exception`` (those the runner goes on past)."""
+    cell's index and its source (the first cell that raised and is not tagged
+    ``raises-exception``, which the runner goes on past), and each execution count's cell."""
     import json
 
     outputs = sorted(folder.glob(f"{number}-*")) if number is not None else []
     try:
         cells = json.loads(outputs[0].read_text(encoding="utf-8")).get("cells", [])
     except (IndexError, OSError, ValueError, AttributeError):
-        return "", -1, ""
+        return "", -1, "", {}
     position = -1
+    counts: dict[int, int] = {}
     for cell in cells if isinstance(cells, list) else []:
         tags = (cell.get("metadata") or {}).get("tags") or []
         if _ADDED.intersection(tags):
             continue
         position += 1
+        if isinstance(cell.get("execution_count"), int):
+            counts[cell["execution_count"]] = position
         errors = [o for o in cell.get("outputs") or [] if o.get("output_type") == "error"]
         if errors and "raises-exception" not in tags:
-            return _text(errors[0]), position, source_text(cell)
-    return "", -1, ""
+            return _text(errors[0]), position, source_text(cell), counts
+    return "", -1, "", counts
 
 
 def source_text(cell: dict[str, object]) -> str:
