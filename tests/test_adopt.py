@@ -959,6 +959,11 @@ def test_a_short_cell_whose_own_last_line_raises_is_on_purpose() -> None:
     from scaffold.adopt.raises import on_purpose
 
     assert on_purpose(_failure(CELL_TRACE, "t = (1, 2)\nt[0] = 5\n"))  # type: ignore[arg-type]
+    # a function an earlier cell defined raised it: still the notebook's own code
+    own = CELL_TRACE.replace(
+        "\n\nTypeError:", "\nCell In[2], line 4, in attempt(x)\n----> 4 x[0] = 1\n\nTypeError:"
+    )
+    assert on_purpose(_failure(own, "t = (1, 2)\nt[0] = 5\n"))  # type: ignore[arg-type]
     old_ipython = CELL_TRACE.replace("Cell In[4], line 2", "<ipython-input-4-ab12> in <module>")
     assert on_purpose(_failure(old_ipython, "t = (1, 2)\nt[0] = 5"))  # type: ignore[arg-type]
 
@@ -1042,7 +1047,8 @@ def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
     assert "cell 2 raises TypeError" in tuples and "review" in tuples, out
     assert rows["notebooks/1.2-al-cascade.ipynb"].split()[1:3] == ["no", "no"], out
     assert rows["notebooks/1.3-al-hidden.ipynb"].split()[1:3] == ["no", "no"], out
-    assert "2 of them run as they are" not in out and "0 of them run as they are, 1 with" in out
+    assert "1 of 3 notebooks that need no network run now (before: 0)" in out, out
+    assert "1 of them with cells adopt tagged 'raises-exception'" in out, out
     assert git("log", "--format=%s", cwd=repo).splitlines()[0] == (
         "Tag the cells that raise on purpose (review them)"
     )

@@ -246,8 +246,8 @@ def _totals(proof: Proof) -> list[str]:
     tagged = sum(bool(o.tagged) for o in offline)
     if tagged:
         lines.append(
-            f"{runs - tagged} of them run as they are, {tagged} with cells adopt tagged "
-            f"{RAISES!r} ([tool.scaffold.adopt.raises] in pyproject.toml lists them: review)"
+            f"{tagged} of them with cells adopt tagged {RAISES!r} "
+            "([tool.scaffold.adopt.raises] in pyproject.toml lists them: review)"
         )
     worse = [o.notebook for o in outcomes if o.before and not o.now]
     if worse:

@@ -11,8 +11,9 @@ convention: the runner goes on past it) only when all of these hold:
   ``TypeError``, ``ValueError``, ``KeyError``, ``IndexError``, ``ZeroDivisionError``, whose
   message says nothing of a changed API (an unexpected keyword argument, a removed or
   deprecated name, a missing attribute);
-- the traceback has one frame, the cell's own line: Python or a builtin raised it, not a
-  library (a library's error is the kind a version cures);
+- every frame of the traceback is the notebook's own code (the cell's line, or a function
+  an earlier cell defined): Python or a builtin raised it, not a library (a library's error
+  is the kind a version cures);
 - the cell is short (at most ``LINES`` lines of code) and the line that raised is its last
   statement, so nothing after it in the cell is skipped;
 - with the cell tagged, the notebook runs to its end (a later cell that fails the same way
@@ -39,9 +40,16 @@ from scaffold.project import Project
 
 TAG = "raises-exception"
 TAG_MESSAGE = "Tag the cells that raise on purpose (review them)"
-ON_PURPOSE = ("TypeError", "ValueError", "KeyError", "IndexError", "ZeroDivisionError")
+ON_PURPOSE = (
+    "TypeError",
+    "ValueError",
+    "KeyError",
+    "IndexError",
+    "ZeroDivisionError",
+    "UnicodeDecodeError",
+)
 LINES = 3  # lines of code in a tagged cell, at most
-TAGS = 3  # tagged cells per notebook, at most
+TAGS = 8  # tagged cells per notebook, at most
 # a message that says an API changed: library rot, which a version (or a rewrite) cures
 _CHANGED_API = re.compile(
     r"unexpected keyword|keyword argument|positional argument|required positional|"
@@ -78,7 +86,7 @@ def on_purpose(failure: Failure) -> bool:
     if ename not in ON_PURPOSE or _CHANGED_API.search(head):
         return False
     frames = [line for line in lines[1:] if _CELL_FRAME.match(line) or _FILE_FRAME.match(line)]
-    if len(frames) != 1 or not _CELL_FRAME.match(frames[0]):
+    if not frames or not all(_CELL_FRAME.match(frame) for frame in frames):
         return False
     arrow = _ARROW.search(failure.trace)
     return arrow is not None and _last_statement(failure.source, int(arrow.group(1)))
