@@ -235,15 +235,10 @@ def _lift(
     run then, and the library's reason (none: nothing ran)."""
     from scaffold.check.imports import environment_map, normalise, site_packages
 
-    modules = environment_map(site_packages(older))
-    blamed: dict[str, list[str]] = {}
-    for notebook, failure in still.items():
-        for name in culprits(failure.trace, modules)[:1]:
-            blamed.setdefault(name, []).append(notebook)
-    if not blamed:
+    found = _blamed(still, environment_map(site_packages(older)))
+    if found is None:
         return [], {}
-    name = max(blamed, key=lambda n: len(blamed[n]))
-    notebooks = blamed[name]
+    name, notebooks = found
     have = versions(older).get(normalise(name), "")
     newest = trial.newest.get(normalise(name), "")
     if not have or not newest or have == newest:
@@ -262,10 +257,27 @@ def _lift(
             why = (f"every library as of {date} but {name}: {name} {have} of then breaks "
                    f"{', '.join(ran)} ({error})")  # fmt: skip
             return ran, {name: why}
-        echo(f"  every library as of {date} with {name} {version}: still failing")
+        first = next(iter(again.values())).why[:100] if again else ""
+        echo(f"  every library as of {date} with {name} {version}: still failing ({first})")
         series = ".".join(version.split(".")[:2])
         requirement = f"{name}>{have},<{series}"
     return [], {}
+
+
+def _blamed(
+    still: dict[str, Failure], modules: dict[str, set[str]]
+) -> tuple[str, list[str]] | None:
+    """The library the most failures' innermost library frames name, and those notebooks."""
+    blamed: dict[str, list[str]] = {}
+    for notebook, failure in still.items():
+        if not failure.why.startswith("an error in the code"):
+            continue  # a name the library of then lacks: a newer one lacks it too, or more
+        for name in culprits(failure.trace, modules)[:1]:
+            blamed.setdefault(name, []).append(notebook)
+    if not blamed:
+        return None
+    name = max(blamed, key=lambda n: len(blamed[n]))
+    return name, blamed[name]
 
 
 def _install(plan: Plan, python: Path, name: str, requirement: str) -> str:
