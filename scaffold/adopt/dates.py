@@ -188,16 +188,22 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
                 echo(f"  every library as of {date}: does not install ({older})")
                 continue
             made += 1
-            dated = _try(plan, older, date, trial, echo)
+            dated = _try(plan, older, date, trial, echo, lift=made == 1)
             if dated is not None:
                 return dated
     return None
 
 
 def _try(
-    plan: Plan, older: Path, date: datetime.date, trial: Trial, echo: Callable[[str], object]
+    plan: Plan,
+    older: Path,
+    date: datetime.date,
+    trial: Trial,
+    echo: Callable[[str], object],
+    lift: bool = False,
 ) -> Dated | None:
-    """The date's result when it runs a broken notebook and stops no running one."""
+    """The date's result when it runs a broken notebook and stops no running one (``lift``:
+    the first date that installs, where one library may be tried newer)."""
     project = Project(plan.root, plan.answers)
     still = failures(project, [plan.root / name for name in trial.broken], older, trial.timeout)
     fixed = [name for name in trial.broken if name not in still]
@@ -206,7 +212,7 @@ def _try(
         echo(f"  every library as of {date}: still failing")
         for name, failure in still.items():
             echo(f"    {name}: {failure.why[:100]}")
-        fixed, lifted = _lift(plan, older, date, still, trial, echo)
+        fixed, lifted = _lift(plan, older, date, still, trial, echo) if lift else ([], {})
         if not fixed:
             return None
     stopped = failures(project, [plan.root / name for name in trial.running], older, trial.timeout)
