@@ -858,6 +858,15 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
     lines = _pin_lines(Proof([], found).pinned or found)
     assert lines[0] == "  jinja2 (added): 1.1"
     assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5, matplotlib")
+    # a library taken newer on top of the date is pinned too, though at its newest
+    search.newest["mglearn"] = versions["mglearn"] = "0.2.0"
+    why = "every library as of 2022-11-08 but mglearn: mglearn 0.1.9 of then breaks 1.2"
+    lifted = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"], {"mglearn": why})
+    both = _dated_pins(plan, lifted, search, None)
+    assert both is not None and ("mglearn", "0.2.0", why) in [
+        (p.name, p.version, p.why) for p in both.pins
+    ]
+    assert ("scikit-learn", "1.1.3") in [(p.name, p.version) for p in both.pins]
 
 
 def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
