@@ -224,6 +224,7 @@ def _try(
     return Dated(date.isoformat(), versions(older), fixed, lifted)
 
 
+_LACKS = re.compile(r"\A[^\n]*(?:has no attribute|cannot import name|No module named)")
 LIFTS = 3  # newer versions of the one library tried on top of a date's environment, at most
 
 
@@ -276,7 +277,7 @@ def _blamed(
     """The library the most failures' innermost library frames name, and those notebooks."""
     blamed: dict[str, list[str]] = {}
     for notebook, failure in still.items():
-        if not failure.why.startswith("an error in the code"):
+        if not failure.why.startswith("an error in the code") or _LACKS.search(failure.trace):
             continue  # a name the library of then lacks: a newer one lacks it too, or more
         for name in culprits(failure.trace, modules)[:1]:
             blamed.setdefault(name, []).append(notebook)
