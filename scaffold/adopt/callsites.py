@@ -133,6 +133,7 @@ def rewrite(
     except BaseException:
         for name, text in originals.items():
             (plan.root / name).write_text(text, encoding="utf-8")
+        processes.git("reset", "--quiet", cwd=plan.root, check=False)
         raise
     for name, changes in done.items():
         for change in changes:
