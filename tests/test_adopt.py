@@ -858,6 +858,15 @@ def test_a_dates_versions_replace_the_single_library_pins(tmp_path: Path) -> Non
     lines = _pin_lines(Proof([], found).pinned or found)
     assert lines[0] == "  jinja2 (added): 1.1"
     assert lines[1].startswith("  pandas==1.5.2, scikit-learn==1.1.3, numpy==1.23.5, matplotlib")
+    # a library taken newer on top of the date is pinned too, though at its newest
+    search.newest["mglearn"] = versions["mglearn"] = "0.2.0"
+    why = "every library as of 2022-11-08 but mglearn: mglearn 0.1.9 of then breaks 1.2"
+    lifted = Dated("2022-11-08", versions, ["notebooks/1.2-a-b.ipynb"], {"mglearn": why})
+    both = _dated_pins(plan, lifted, search, None)
+    assert both is not None and ("mglearn", "0.2.0", why) in [
+        (p.name, p.version, p.why) for p in both.pins
+    ]
+    assert ("scikit-learn", "1.1.3") in [(p.name, p.version) for p in both.pins]
 
 
 def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> None:
@@ -938,3 +947,257 @@ def test_a_library_with_no_release_before_the_date_is_taken_at_its_newest() -> N
         "before 2022-11-24T00:00:00Z. The latest version satisfying the requirement is v2.1.13"
     )
     assert _FILTERED.findall(hint) == ["codecov"]
+
+
+def _failure(trace: str, source: str, why: str = "an error in the code (see)") -> object:
+    from scaffold.adopt.runs import Failure
+
+    return Failure(why, trace, 3, source)
+
+
+CELL_TRACE = (
+    "TypeError: 'tuple' object does not support item assignment\n"
+    "---------------------------------------------------------------------------\n"
+    "TypeError                                 Traceback (most recent call last)\n"
+    "Cell In[4], line 2\n      1 t = (1, 2)\n----> 2 t[0] = 5\n\n"
+    "TypeError: 'tuple' object does not support item assignment"
+)
+
+
+def test_a_short_cell_whose_own_last_line_raises_is_on_purpose() -> None:
+    from scaffold.adopt.raises import on_purpose
+
+    assert on_purpose(_failure(CELL_TRACE, "t = (1, 2)\nt[0] = 5\n"))  # type: ignore[arg-type]
+    # a function an earlier cell defined raised it: still the notebook's own code
+    own = CELL_TRACE.replace(
+        "\n\nTypeError:", "\nCell In[2], line 4, in attempt(x)\n----> 4 x[0] = 1\n\nTypeError:"
+    )
+    assert on_purpose(_failure(own, "t = (1, 2)\nt[0] = 5\n"))  # type: ignore[arg-type]
+    old_ipython = CELL_TRACE.replace("Cell In[4], line 2", "<ipython-input-4-ab12> in <module>")
+    assert on_purpose(_failure(old_ipython, "t = (1, 2)\nt[0] = 5"))  # type: ignore[arg-type]
+
+
+def test_library_rot_and_hidden_state_are_not_on_purpose() -> None:
+    from scaffold.adopt.raises import on_purpose
+
+    def ok(trace: str, source: str, why: str = "an error in the code (x)") -> bool:
+        return on_purpose(_failure(trace, source, why))  # type: ignore[arg-type]
+
+    source = "t = (1, 2)\nt[0] = 5\n"
+    # raised deep in a library (pandas' positional fallback, which an older pandas cures)
+    deep = CELL_TRACE.replace(
+        "\n\nTypeError:", "\nFile ~/.venv/lib/python3.11/site-packages/pandas/core/series.py"
+        ":1121, in Series.__getitem__(self, key)\n-> 1121 raise KeyError(key)\n\nTypeError:"
+    )  # fmt: skip
+    assert not ok(deep, source)
+    # a changed signature raises in the cell's own frame: a removed keyword is library rot
+    kwarg = "TypeError: DataFrame.groupby() got an unexpected keyword argument 'axis'\n" + (
+        "Cell In[4], line 2\n----> 2 t[0] = 5"
+    )
+    assert not ok(kwarg, source)
+    removed = CELL_TRACE.replace("TypeError: 'tuple'", "AttributeError: 'Series'", 1)
+    assert not ok(removed, source)  # a missing attribute: an API that went away
+    assert not ok(CELL_TRACE, source, "hidden state (a name defined out of order) (NameError)")
+    assert not ok(CELL_TRACE, source, "missing module (ImportError: x)")
+    assert not ok(CELL_TRACE, "t = (1, 2)\nt[0] = 5\nu = t\n")  # the raising line is not last
+    assert not ok(CELL_TRACE, "a = 1\nb = 2\nt = (1, 2)\nt[0] = 5\n")  # too long to be a demo
+    assert not ok(CELL_TRACE.replace("----> 2", "  --> 2"), source)  # no line to go by
+
+
+def test_tags_are_taken_back_when_the_notebook_still_fails(tmp_path: Path) -> None:
+    from scaffold.adopt.raises import _tag_rounds
+    from scaffold.adopt.runs import Failure
+
+    source = "t = (1, 2)\nt[0] = 5\n"
+    for name in ("clean", "cascades"):
+        notebook(tmp_path / f"{name}.ipynb", "x = 1\n", "y = 2\n", "z = 3\n", source, "print(t)")
+    before = (tmp_path / "cascades.ipynb").read_text()
+    failing = {
+        name: Failure("an error in the code (TypeError)", CELL_TRACE, 3, source)
+        for name in ("clean.ipynb", "cascades.ipynb")
+    }
+    later = Failure("hidden state (a name defined out of order) (NameError)", "NameError: t", 4)
+    seen: list[list[str]] = []
+
+    def run(names: list[str]) -> dict[str, Failure]:
+        seen.append(names)
+        return {"cascades.ipynb": later}  # the tagged cell's failure cascades in this one
+
+    tagged = _tag_rounds(tmp_path, failing, run)
+    assert seen == [["clean.ipynb", "cascades.ipynb"]]
+    assert [str(cell) for cell in tagged["clean.ipynb"]] == [
+        "cell 4 raises TypeError: 'tuple' object does not support item assignment on purpose? "
+        "tagged raises-exception - review"
+    ]
+    assert "cascades.ipynb" not in tagged
+    assert (tmp_path / "cascades.ipynb").read_text() == before  # its tag taken back
+    cells = json.loads((tmp_path / "clean.ipynb").read_text())["cells"]
+    assert [c["metadata"].get("tags", []) for c in cells][3] == ["raises-exception"]
+
+
+@pytest.mark.slow
+def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "course"
+    repo.mkdir()
+    demo = "t = (1, 2)\nt[0] = 5  # tuples are immutable\n"
+    notebook(repo / "01_tuples.ipynb", "x = 1\n", demo, "print(x + 1)\n")
+    # the raising cell defines nothing, but the next cell needs what it would have made
+    notebook(repo / "02_cascade.ipynb", "y = int('seven')\n", "print(y)\n")
+    notebook(repo / "03_hidden.ipynb", "print(z)\n", "z = 1\n")  # a name out of order
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "course", cwd=repo)
+    out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("notebooks/")}
+    tuples = rows["notebooks/1.1-al-tuples.ipynb"]
+    assert tuples.split()[1:3] == ["no", "yes"], out
+    assert "cell 2 raises TypeError" in tuples and "review" in tuples, out
+    assert rows["notebooks/1.2-al-cascade.ipynb"].split()[1:3] == ["no", "no"], out
+    assert rows["notebooks/1.3-al-hidden.ipynb"].split()[1:3] == ["no", "no"], out
+    assert "1 of 3 notebooks that need no network run now (before: 0)" in out, out
+    assert "1 of them with cells adopt tagged 'raises-exception'" in out, out
+    assert git("log", "--format=%s", cwd=repo).splitlines()[0] == (
+        "Tag the cells that raise on purpose (review them)"
+    )
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert "[tool.scaffold.adopt.raises]" in pyproject and "1.1-al-tuples.ipynb" in pyproject
+    for name in ("1.2-al-cascade", "1.3-al-hidden"):
+        cells = json.loads((repo / f"notebooks/{name}.ipynb").read_text())["cells"]
+        assert all("raises-exception" not in c["metadata"].get("tags", []) for c in cells)
+
+
+def _probe_wheel(folder: Path, version: str, body: str) -> None:
+    """A one-module wheel of ``scaffold_lift_probe`` at ``version`` (RECORD with hashes)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"scaffold_lift_probe-{version}.dist-info"
+    files = {
+        "scaffold_lift_probe/__init__.py": body,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: scaffold-lift-probe\n"
+        f"Version: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    path = folder / f"scaffold_lift_probe-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+
+
+@pytest.mark.slow
+def test_a_library_the_dates_failure_names_is_tried_newer_on_top_of_the_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+    import types
+
+    from scaffold import processes
+    from scaffold.adopt.dates import Trial, _lift
+    from scaffold.adopt.runs import failures
+    from scaffold.project import Project
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    # 1.0 passes a keyword its dependency later dropped; 2.0 does not: the newer one runs
+    _probe_wheel(wheels, "1.0", "def go():\n    return dict(cachedir=1)['dir']\n")
+    _probe_wheel(wheels, "2.0", "def go():\n    return 'ok'\n")
+    root = tmp_path / "project"
+    root.mkdir()
+    notebook(
+        root / "uses.ipynb", "import scaffold_lift_probe\n", "print(scaffold_lift_probe.go())\n"
+    )
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python),
+                    "scaffold-lift-probe==1.0"], check=True)  # fmt: skip
+    still = failures(Project(root), [root / "uses.ipynb"], python, 120)
+    assert "KeyError" in still["uses.ipynb"].trace
+    plan = types.SimpleNamespace(root=root, answers={})
+    trial = Trial(["uses.ipynb"], [], [], [], 120, {"scaffold-lift-probe": "2.0"})
+    said: list[str] = []
+    ran, why = _lift(plan, python, datetime.date(2022, 11, 8), still, trial, said.append)  # type: ignore[arg-type]
+    assert ran == ["uses.ipynb"], said
+    assert list(why) == ["scaffold-lift-probe"]
+    assert (
+        "scaffold-lift-probe 1.0 of then breaks uses.ipynb (KeyError" in why["scaffold-lift-probe"]
+    )
+    assert any("with scaffold-lift-probe 2.0 runs uses.ipynb" in line for line in said), said
+
+
+def test_a_removed_method_is_rewritten_on_the_line_the_traceback_names() -> None:
+    from scaffold.adopt.callsites import named, rewrite_line
+    from scaffold.adopt.runs import Failure
+
+    source = "def rates(m):\n    top = m.order(ascending=False)\n    return top.order()\n"
+    assert rewrite_line(source, "order", "sort_values", 2) == source.replace(
+        "m.order(", "m.sort_values(", 1
+    )
+    assert rewrite_line(source, "order", "sort_values", 3) == source.replace(
+        "top.order(", "top.sort_values("
+    )
+    assert rewrite_line("s.order(False)\n", "order", "sort_values", 1) is None  # positional
+    assert rewrite_line("s.order() + t.order()\n", "order", "sort_values", 1) is None  # which?
+    assert rewrite_line("s.sort()\n", "order", "sort_values", 1) is None
+    trace = (
+        "AttributeError: 'Series' object has no attribute 'order'\n"
+        "Cell In[7], line 1\n----> 1 rates(s)\n"
+        "Cell In[5], line 2, in rates(m)\n----> 2     top = m.order(ascending=False)\n"
+        "File ~/.venv/lib/python3.11/site-packages/pandas/core/generic.py:6299, in __getattr__\n"
+    )
+    failure = Failure("an error in the code (AttributeError)", trace, 6, "rates(s)", {5: 4, 7: 6})
+    assert named(failure) == ("Series", "order", 4, 2)  # the innermost cell frame
+    ix = trace.replace("'order'", "'ix'")
+    assert named(Failure("an error in the code", ix, 6, "", {5: 4})) is None  # not unambiguous
+
+
+@pytest.mark.slow
+def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Path) -> None:
+    import types
+
+    from scaffold import processes
+    from scaffold.adopt.callsites import MESSAGE, rewrite
+    from scaffold.adopt.runs import Outcome
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    # a stand-in for pandas' Series: order() went away, sort_values() takes the same keywords
+    notebook(
+        root / "rates.ipynb",
+        "class Series:\n    def sort_values(self, ascending=True):\n        return 'sorted'\n",
+        "def top(s):\n    return s.order(ascending=False)\n",
+        "print(top(Series()))\n",
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=root)
+    git("add", "--all", cwd=root)
+    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "rates", cwd=root)
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    trace = "AttributeError: 'Series' object has no attribute 'order'\n"
+    outcomes = [Outcome("rates.ipynb", False, False, "an error in the code", trace=trace)]
+    plan = types.SimpleNamespace(root=root, answers={"author_name": "Ana Lopez"})
+    said: list[str] = []
+    after = rewrite(plan, outcomes, python, 120, said.append)  # type: ignore[arg-type]
+    assert after[0].now and after[0].rewritten == (
+        "cell 2 line 2: Series.order() -> sort_values() (rewritten)",
+    ), said
+    cells = json.loads((root / "rates.ipynb").read_text())["cells"]
+    assert "".join(cells[1]["source"]) == "def top(s):\n    return s.sort_values(ascending=False)\n"
+    assert git("log", "--format=%s", cwd=root).splitlines()[0] == MESSAGE

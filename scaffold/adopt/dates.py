@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import failures
+from scaffold.adopt.runs import Failure, culprits, failures
 from scaffold.errors import ScaffoldError
 from scaffold.files import scratch_folder
 from scaffold.project import Project
@@ -47,6 +47,8 @@ class Dated:
     date: str
     versions: dict[str, str]  # normalised distribution -> its version in that environment
     fixed: list[str]  # the failing notebooks that run there
+    # libraries taken newer than the date (its version broke them), and why
+    lifted: dict[str, str] = field(default_factory=dict)
 
 
 def candidate_dates(
@@ -167,6 +169,7 @@ class Trial:
     binary: list[str]  # installed from wheels only
     extra: list[str]  # libraries the single-library search added (absent ones)
     timeout: float
+    newest: dict[str, str] = field(default_factory=dict)  # the newest environment's versions
 
 
 def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], object]) -> Dated | None:
@@ -185,28 +188,117 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
                 echo(f"  every library as of {date}: does not install ({older})")
                 continue
             made += 1
-            dated = _try(plan, older, date, trial, echo)
+            dated = _try(plan, older, date, trial, echo, lift=made == 1)
             if dated is not None:
                 return dated
     return None
 
 
 def _try(
-    plan: Plan, older: Path, date: datetime.date, trial: Trial, echo: Callable[[str], object]
+    plan: Plan,
+    older: Path,
+    date: datetime.date,
+    trial: Trial,
+    echo: Callable[[str], object],
+    lift: bool = False,
 ) -> Dated | None:
-    """The date's result when it runs a broken notebook and stops no running one."""
+    """The date's result when it runs a broken notebook and stops no running one (``lift``:
+    the first date that installs, where one library may be tried newer)."""
     project = Project(plan.root, plan.answers)
     still = failures(project, [plan.root / name for name in trial.broken], older, trial.timeout)
     fixed = [name for name in trial.broken if name not in still]
+    lifted: dict[str, str] = {}
     if not fixed:
         echo(f"  every library as of {date}: still failing")
         for name, failure in still.items():
             echo(f"    {name}: {failure.why[:100]}")
-        return None
+        fixed, lifted = _lift(plan, older, date, still, trial, echo) if lift else ([], {})
+        if not fixed:
+            return None
     stopped = failures(project, [plan.root / name for name in trial.running], older, trial.timeout)
     if stopped:
         echo(f"  every library as of {date} runs {', '.join(fixed)} but stops "
              f"{', '.join(stopped)}: not kept")  # fmt: skip
         return None
     echo(f"  every library as of {date} runs {', '.join(fixed)}")
-    return Dated(date.isoformat(), versions(older), fixed)
+    return Dated(date.isoformat(), versions(older), fixed, lifted)
+
+
+_LACKS = re.compile(r"\A[^\n]*(?:has no attribute|cannot import name|No module named)")
+LIFTS = 3  # newer versions of the one library tried on top of a date's environment, at most
+
+
+def _lift(
+    plan: Plan,
+    older: Path,
+    date: datetime.date,
+    still: dict[str, Failure],
+    trial: Trial,
+    echo: Callable[[str], object],
+) -> tuple[list[str], dict[str, str]]:
+    """When the date's failures name one library (its innermost frame: mglearn of 2020
+    passes joblib a keyword joblib of 2022 dropped), that library's versions nearer the
+    newest on top of the date's environment, newest first, wheels first: the notebooks that
+    run then, and the library's reason (none: nothing ran)."""
+    from scaffold.check.imports import environment_map, normalise, site_packages
+
+    found = _blamed(still, environment_map(site_packages(older)))
+    if found is None:
+        return [], {}
+    name, notebooks = found
+    have = versions(older).get(normalise(name), "")
+    newest = trial.newest.get(normalise(name), "")
+    if not have or not newest or have == newest:
+        return [], {}
+    error = still[notebooks[0]].trace.splitlines()[0][:90]
+    project = Project(plan.root, plan.answers)
+    requirement = f"{name}=={newest}"
+    for _ in range(LIFTS):
+        version = _install(plan, older, name, requirement)
+        if not version or version == have:
+            break
+        again = failures(project, [plan.root / n for n in notebooks], older, trial.timeout)
+        ran = [notebook for notebook in notebooks if notebook not in again]
+        if ran:
+            echo(f"  every library as of {date} with {name} {version} runs {', '.join(ran)}")
+            why = (f"every library as of {date} but {name}: {name} {have} of then breaks "
+                   f"{', '.join(ran)} ({error})")  # fmt: skip
+            return ran, {name: why}
+        first = next(iter(again.values())).why[:100] if again else ""
+        echo(f"  every library as of {date} with {name} {version}: still failing ({first})")
+        series = ".".join(version.split(".")[:2])
+        requirement = f"{name}>{have},<{series}"
+    return [], {}
+
+
+def _blamed(
+    still: dict[str, Failure], modules: dict[str, set[str]]
+) -> tuple[str, list[str]] | None:
+    """The library the most failures' innermost library frames name, and those notebooks."""
+    blamed: dict[str, list[str]] = {}
+    for notebook, failure in still.items():
+        if not failure.why.startswith("an error in the code") or _LACKS.search(failure.trace):
+            continue  # a name the library of then lacks: a newer one lacks it too, or more
+        for name in culprits(failure.trace, modules)[:1]:
+            blamed.setdefault(name, []).append(notebook)
+    if not blamed:
+        return None
+    name = max(blamed, key=lambda n: len(blamed[n]))
+    return name, blamed[name]
+
+
+def _install(plan: Plan, python: Path, name: str, requirement: str) -> str:
+    """``requirement`` installed into ``python``'s environment (``name`` from a wheel
+    first, else its sdist); the version of ``name`` installed then ("" when none)."""
+    from scaffold.check.imports import normalise
+
+    uv = processes.find_tool("uv") or "uv"
+    for only in (["--only-binary", name], []):
+        args = [uv, "pip", "install", "--quiet", "--python", str(python), *only, requirement]
+        try:
+            result = processes.run(args, cwd=plan.root, check=False, timeout=900)
+        except ScaffoldError:  # it did not finish in time
+            return ""
+        if result.ok:
+            return versions(python).get(normalise(name), "")
+    return ""

@@ -25,7 +25,7 @@ from pathlib import Path
 from scaffold import processes
 from scaffold.adopt import dates
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, failures
+from scaffold.adopt.runs import Failure, Outcome, culprits, failures
 from scaffold.files import scratch_folder
 from scaffold.project import Project
 
@@ -34,11 +34,6 @@ _VERSION_REASONS = ("an error in the code", "missing module")
 LIBRARIES = 4  # libraries searched, at most
 SERIES = 12  # release series tried per library, at most
 BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
-_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
-_NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
-# the kernel's own machinery sits in every traceback: a frame there blames nothing
-_RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
-           "jupyter_client", "jupyter_core", "debugpy", "_pytest"}  # fmt: skip
 # a library the failure says is not installed
 _ABSENT = re.compile(
     r"No module named '([A-Za-z_][A-Za-z0-9_.]*)'|Missing optional dependency '([A-Za-z0-9_.-]+)'|"
@@ -71,21 +66,6 @@ class Pinned:
 
     pins: list[Pin] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)  # notebooks that run with the pins only
-
-
-def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
-    """The installed distributions a failure names: the innermost library frame first, then
-    outward, then the modules its message names (``modules``: import name -> distributions)."""
-    lines = trace.splitlines()
-    message = lines[0] if lines else ""
-    found: list[str] = []
-    named = [name.split(".")[0] for name in _NAMED.findall(message)]
-    framed = [name for name in reversed(_FRAME.findall(trace)) if name not in _RUNNER]
-    for module in [*framed, *named]:
-        for name in sorted(modules.get(module, ())):
-            if name not in found:
-                found.append(name)
-    return found
 
 
 def absent_modules(trace: str) -> list[str]:
@@ -146,7 +126,7 @@ def find_pins(
     left = [notebook for notebook in broken if not pinned or notebook not in pinned.fixed]
     if not left:
         return pinned
-    trial = dates.Trial(left, running, binary, [], timeout)
+    trial = dates.Trial(left, running, binary, [], timeout, search.newest)
     return _together(plan, python, search, pinned, trial)
 
 
@@ -172,9 +152,15 @@ def _dated_pins(
     """Every library of a date's environment (the declared ones first) at its version where
     it differs from the newest, the libraries the search added kept; they replace the
     single-library pins."""
+    from scaffold.check.imports import normalise
+
     fixed = (pinned.fixed if pinned else []) + dated.fixed
     names = [requirement_name(requirement) for requirement in plan.dependencies]
     pins = [pin for pin in (pinned.pins if pinned else []) if not pin.version]
+    versions = {normalise(name): version for name, version in dated.versions.items()}
+    for name, why in dated.lifted.items():  # newer than the date: pinned whatever the newest
+        if versions.get(normalise(name)):
+            pins.append(Pin(name, versions[normalise(name)], why))
     # the rest of that environment too (matplotlib-inline at its newest breaks the matplotlib
     # of 2022 in the project's .venv): what ran is the whole environment, not its top
     others = sorted(name for name in dated.versions if name in search.newest)

@@ -9,11 +9,12 @@ import io
 import os
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scaffold import processes
+from scaffold.adopt.code import RAISES
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import Failure, Outcome, failures
 from scaffold.errors import ScaffoldError
@@ -22,6 +23,7 @@ from scaffold.project import Project
 
 if TYPE_CHECKING:
     from scaffold.adopt.pins import Pinned
+    from scaffold.adopt.raises import Tagged
 
 
 def environment(plan: Plan, python: Path | None, echo: Callable[[str], object]) -> Path:
@@ -86,6 +88,7 @@ class Proof:
 
     outcomes: list[Outcome]
     pinned: Pinned | None = None
+    tagged: list[Tagged] = field(default_factory=list)  # cells tagged raises-exception
 
 
 def prove(
@@ -104,13 +107,35 @@ def prove(
     interpreter = environment(plan, python, echo)
     outcomes = _outcomes(plan, interpreter, timeout, echo, before)
     found = pins.find_pins(plan, outcomes, interpreter, timeout, echo) if pin else None
-    if found is None:
-        return Proof(outcomes)
-    commit = pins.write_pins(plan, found)
-    echo(f"committed {commit[:10]} {pins.PIN_MESSAGE!r}")
-    if python is None:
-        environment(plan, None, echo)  # the project's .venv gets the pinned versions
-    return Proof(_recheck(plan, outcomes, found, interpreter, timeout, echo), found)
+    if found is not None:
+        commit = pins.write_pins(plan, found)
+        echo(f"committed {commit[:10]} {pins.PIN_MESSAGE!r}")
+        if python is None:
+            environment(plan, None, echo)  # the project's .venv gets the pinned versions
+        outcomes = _recheck(plan, outcomes, found, interpreter, timeout, echo)
+    if not pin:  # a cell is tagged only once no version adopt tried runs its notebook
+        return Proof(outcomes, found)
+    from scaffold.adopt import callsites
+
+    outcomes = callsites.rewrite(plan, outcomes, interpreter, timeout, echo)
+    return _tagged(plan, Proof(outcomes, found), interpreter, timeout, echo)
+
+
+def _tagged(
+    plan: Plan, proof: Proof, interpreter: Path, timeout: float, echo: Callable[[str], object]
+) -> Proof:
+    """The proof with the cells that raise on purpose tagged, their notebooks running."""
+    from scaffold.adopt import raises
+
+    found = raises.tag(plan, proof.outcomes, interpreter, timeout, echo)
+    if not found:
+        return proof
+    echo(f"committed {raises.TAG_MESSAGE!r}")
+    outcomes = []
+    for o in proof.outcomes:
+        cells = tuple(str(cell) for cell in found if cell.notebook == o.notebook)
+        outcomes.append(replace(o, now=True, why="", tagged=cells) if cells else o)
+    return Proof(outcomes, proof.pinned, found)
 
 
 def _recheck(
@@ -185,6 +210,12 @@ def _outcomes(
 
 def _why(outcome: Outcome) -> str:
     """The table's last column for one notebook."""
+    changes = [*outcome.rewritten, *outcome.tagged]
+    if changes and outcome.now:
+        pinned = " with the pinned versions" if outcome.pinned else ""
+        return f"runs{pinned}; {'; '.join(changes)}"
+    if changes:
+        return f"{outcome.why}; {'; '.join(changes)}"
     if outcome.pinned:
         return "with the pinned versions"
     return outcome.why or (f"(before: {outcome.why_before})" if outcome.why_before else "")
@@ -212,6 +243,12 @@ def _totals(proof: Proof) -> list[str]:
         f"{runs} of {len(offline)} notebooks that need no network run now (before: {ran}); "
         f"{len(outcomes) - len(offline)} need the network"
     )
+    tagged = sum(bool(o.tagged) for o in offline)
+    if tagged:
+        lines.append(
+            f"{tagged} of them with cells adopt tagged {RAISES!r} "
+            "([tool.scaffold.adopt.raises] in pyproject.toml lists them: review)"
+        )
     worse = [o.notebook for o in outcomes if o.before and not o.now]
     if worse:
         lines.append(f"ran before but not now: {', '.join(worse)}")

@@ -4,7 +4,7 @@ and ``pins`` (older versions) share."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold.files import relative, scratch_folder
@@ -25,6 +25,28 @@ REASONS = (
 )
 
 
+_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
+_NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
+# the kernel's own machinery sits in every traceback: a frame there blames nothing
+_RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
+           "jupyter_client", "jupyter_core", "debugpy", "_pytest"}  # fmt: skip
+
+
+def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
+    """The installed distributions a failure names: the innermost library frame first, then
+    outward, then the modules its message names (``modules``: import name -> distributions)."""
+    lines = trace.splitlines()
+    message = lines[0] if lines else ""
+    found: list[str] = []
+    named = [name.split(".")[0] for name in _NAMED.findall(message)]
+    framed = [name for name in reversed(_FRAME.findall(trace)) if name not in _RUNNER]
+    for module in [*framed, *named]:
+        for name in sorted(modules.get(module, ())):
+            if name not in found:
+                found.append(name)
+    return found
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One notebook's runs."""
@@ -36,6 +58,8 @@ class Outcome:
     why_before: str = ""
     pinned: bool = False  # it runs with the pinned older versions, not the newest
     trace: str = ""  # the error and traceback of its failure now, as plain text
+    tagged: tuple[str, ...] = ()  # cells adopt tagged raises-exception so that it runs
+    rewritten: tuple[str, ...] = ()  # calls adopt rewrote where its traceback named them
 
     @property
     def network(self) -> bool:
@@ -66,6 +90,9 @@ class Failure:
 
     why: str
     trace: str = ""  # "ename: evalue" and the traceback, ANSI colours removed
+    cell: int = -1  # the failing cell's index in the notebook (-1: not known)
+    source: str = ""  # that cell's source
+    counts: dict[int, int] = field(default_factory=dict)  # execution count -> cell index
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -82,23 +109,55 @@ def failures(
             project, notebooks, python=python, timeout=timeout, outputs=Path(scratch)
         )
         paths = {relative(notebook, project.root): n for n, notebook in enumerate(notebooks)}
-        return {
-            finding.path: Failure(
-                reason(finding.message), _trace(Path(scratch), paths.get(finding.path))
+        found_failures = {}
+        for finding in found:
+            trace, cell, source, counts = _failed(Path(scratch), paths.get(finding.path))
+            found_failures[finding.path] = Failure(
+                reason(finding.message), trace, cell, source, counts
             )
-            for finding in found
-        }
+        return found_failures
 
 
-def _trace(folder: Path, number: int | None) -> str:
-    """The error and traceback of the executed copy ``<number>-*`` in ``folder``."""
-    from scaffold.execution import failed_cell
+# cells the runner adds to the executed copy: the parameters, papermill's error banners
+_ADDED = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def _failed(folder: Path, number: int | None) -> tuple[str, int, str, dict[int, int]]:
+    """The error and traceback of the executed copy ``<number>-*`` in ``folder``, the failing
+    cell's index and its source (the first cell that raised and is not tagged
+    ``raises-exception``, which the runner goes on past), and each execution count's cell."""
+    import json
 
     outputs = sorted(folder.glob(f"{number}-*")) if number is not None else []
-    cell = failed_cell(outputs[0]) if outputs else None
-    error = (cell or {}).get("error") or {}
+    try:
+        cells = json.loads(outputs[0].read_text(encoding="utf-8")).get("cells", [])
+    except (IndexError, OSError, ValueError, AttributeError):
+        return "", -1, "", {}
+    position = -1
+    counts: dict[int, int] = {}
+    for cell in cells if isinstance(cells, list) else []:
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if _ADDED.intersection(tags):
+            continue
+        position += 1
+        if isinstance(cell.get("execution_count"), int):
+            counts[cell["execution_count"]] = position
+        errors = [o for o in cell.get("outputs") or [] if o.get("output_type") == "error"]
+        if errors and "raises-exception" not in tags:
+            return _text(errors[0]), position, source_text(cell), counts
+    return "", -1, "", counts
+
+
+def source_text(cell: dict[str, object]) -> str:
+    """A cell's source as one string."""
+    source = cell.get("source", "")
+    return "".join(str(s) for s in source) if isinstance(source, list) else str(source)
+
+
+def _text(error: dict[str, object]) -> str:
+    """``ename: evalue`` (its first line) and the traceback, ANSI colours removed."""
     lines = error.get("traceback") or []
     evalue = next((line for line in str(error.get("evalue", "")).splitlines() if line.strip()), "")
     head = f"{error.get('ename', '')}: {evalue.strip()}"
     text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else ""
-    return _ANSI.sub("", f"{head}\n{text}") if error else ""
+    return _ANSI.sub("", f"{head}\n{text}")
