@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,6 +206,20 @@ def _init_dvc(root: Path) -> None:
     config = PACKAGED_TEMPLATE.dvc_remote.ConfigFile(root / ".dvc" / "config")
     config.set("core", "analytics", "false")
     config.save()
+
+
+@contextlib.contextmanager
+def undone_on_failure(root: Path, names: Sequence[str]) -> Iterator[None]:
+    """If the block raises (Ctrl-C included), the files ``names`` (relative to ``root``) are
+    put back as they were and unstaged."""
+    originals = {name: (root / name).read_bytes() for name in names}
+    try:
+        yield
+    except BaseException:
+        for name, data in originals.items():
+            (root / name).write_bytes(data)
+        processes.git("reset", "--quiet", "--", *names, cwd=root, check=False)
+        raise
 
 
 def identity_args(root: Path, answers: dict[str, str]) -> list[str]:

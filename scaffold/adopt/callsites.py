@@ -125,16 +125,12 @@ def rewrite(
     def run(names: list[str]) -> dict[str, Failure]:
         return failures(project, [plan.root / name for name in names], python, timeout)
 
-    originals = {name: (plan.root / name).read_text(encoding="utf-8") for name in chosen}
-    try:
+    from scaffold.adopt.apply import undone_on_failure
+
+    with undone_on_failure(plan.root, chosen):
         done, failing = _rounds(plan.root, run(chosen), run)
         if done:
             _commit(plan, done)
-    except BaseException:
-        for name, text in originals.items():
-            (plan.root / name).write_text(text, encoding="utf-8")
-        processes.git("reset", "--quiet", cwd=plan.root, check=False)
-        raise
     for name, changes in done.items():
         for change in changes:
             echo(f"  {name}: {change}")

@@ -411,7 +411,7 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
     """pyproject.toml's dependencies pinned, each pin's reason recorded; one commit."""
     import tomlkit
 
-    from scaffold.adopt.apply import identity_args
+    from scaffold.adopt.apply import identity_args, undone_on_failure
     from scaffold.check.imports import normalise
 
     path = plan.root / "pyproject.toml"
@@ -438,14 +438,9 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
         reasons[pin.name] = f"{pin.version or 'added'}: {pin.why}"
     adopt["pinned"] = reasons
     scaffold_table["adopt"] = adopt
-    old = path.read_bytes()
-    try:
+    with undone_on_failure(plan.root, ["pyproject.toml"]):
         path.write_text(tomlkit.dumps(data), encoding="utf-8")
         args = identity_args(plan.root, plan.answers)
         processes.git("add", "pyproject.toml", cwd=plan.root)
         processes.git(*args, "commit", "--quiet", "--no-verify", "-m", PIN_MESSAGE, cwd=plan.root)
-    except BaseException:
-        path.write_bytes(old)
-        processes.git("reset", "--quiet", "--", "pyproject.toml", cwd=plan.root, check=False)
-        raise
     return processes.git_out("rev-parse", "HEAD", cwd=plan.root)

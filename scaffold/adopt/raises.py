@@ -121,9 +121,9 @@ def tag(
     project = Project(plan.root, plan.answers)
     echo(f"looking for cells that raise on purpose in {len(candidates)} failing notebook(s)")
     failing = failures(project, [plan.root / name for name in candidates], python, timeout)
-    originals = {name: (plan.root / name).read_text(encoding="utf-8") for name in failing}
-    pyproject = (plan.root / "pyproject.toml").read_bytes()
-    try:
+    from scaffold.adopt.apply import undone_on_failure
+
+    with undone_on_failure(plan.root, [*failing, "pyproject.toml"]):
         tagged = _tag_rounds(
             plan.root,
             failing,
@@ -132,12 +132,6 @@ def tag(
         found = [cell for cells in tagged.values() for cell in cells]
         if found:
             _commit(plan, found)
-    except BaseException:
-        for name, text in originals.items():
-            (plan.root / name).write_text(text, encoding="utf-8")
-        (plan.root / "pyproject.toml").write_bytes(pyproject)
-        processes.git("reset", "--quiet", cwd=plan.root, check=False)
-        raise
     for cell in found:
         echo(f"  {cell.notebook}: {cell}")
     return found
