@@ -280,16 +280,26 @@ def test_nbconvert_restart_and_run_all_works(installed: Installed, tmp_path: Pat
 
 @pytest.mark.slow
 def test_stages_depend_on_the_raw_data_and_any_kernel_name_runs(installed: Installed):
+    """(The notebook and the data are put back: the other tests share this project.)"""
     notebook = installed.project / "notebooks" / f"{FIRST}.ipynb"
-    # Saved with a kernel registered by `make kernel` on another machine (not here).
-    nb = json.loads(notebook.read_text())
-    nb["metadata"]["kernelspec"] = {"name": "my-project", "display_name": "Python (my-project)"}
-    notebook.write_text(json.dumps(nb, indent=1) + "\n")
-    assert "Running stage" in installed.dvc("repro").stdout
-    assert "Running stage" not in installed.dvc("repro").stdout
+    data = installed.project / "data" / "raw" / "dataset.csv"
+    kept = {path: path.read_bytes() if path.exists() else None for path in (notebook, data)}
+    try:
+        # Saved with a kernel registered by `make kernel` on another machine (not here).
+        nb = json.loads(notebook.read_text())
+        nb["metadata"]["kernelspec"] = {"name": "my-project", "display_name": "Python (my-project)"}
+        notebook.write_text(json.dumps(nb, indent=1) + "\n")
+        assert "Running stage" in installed.dvc("repro").stdout
+        assert "Running stage" not in installed.dvc("repro").stdout
 
-    (installed.project / "data" / "raw" / "dataset.csv").write_text("a,b\n1,2\n3,5\n")
-    assert "Running stage" in installed.dvc("repro").stdout  # the data changed
+        data.write_text("a,b\n1,2\n3,5\n")
+        assert "Running stage" in installed.dvc("repro").stdout  # the data changed
+    finally:
+        for path, content in kept.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
 
 
 @pytest.mark.slow
