@@ -32,6 +32,7 @@ Standard library plus papermill (and its PyYAML) only; keep it compatible with P
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -78,6 +79,7 @@ class Outcome(TypedDict, total=False):
     interrupted: bool
     restarts: int
     start_failed: bool
+    kernel_log: str  # what the kernel wrote to stderr, when it died or never answered
 
 
 PARENT_POLL = 0.5  # seconds between two looks at whether the parent is still there
@@ -94,7 +96,42 @@ def _stop(signum: int, frame: object) -> None:
         signal.signal(other, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(devnull, sys.stderr.fileno())  # where _kernels_write_apart moved it
     raise KeyboardInterrupt
+
+
+_KERNEL_LOG: list[int] = []  # the descriptor of the (unlinked) file kernels write stderr to
+KERNEL_LOG_TAIL = 2000  # bytes of it kept in an outcome
+
+
+def _kernels_write_apart() -> None:
+    """Kernels inherit this process's standard error (fd 2): point it at an unlinked temporary
+    file, so what ipykernel logs as it stops (a ZMQ traceback when a socket closes first)
+    never reaches the user; ``sys.stderr`` (papermill's progress bar) stays where it was.
+    The file's tail explains a kernel that died or never answered."""
+    try:
+        handle, path = tempfile.mkstemp(prefix="kernels-", suffix=".log")
+        os.unlink(path)  # nothing to clean up, however this process ends
+        original = os.dup(2)
+        os.dup2(handle, 2)
+    except OSError:
+        return
+    sys.stderr = os.fdopen(original, "w", buffering=1, encoding="utf-8", errors="replace")
+    _KERNEL_LOG.append(handle)
+
+
+def _kernel_log_size() -> int:
+    return os.fstat(_KERNEL_LOG[0]).st_size if _KERNEL_LOG else 0
+
+
+def _kernel_log_since(offset: int) -> str:
+    """What kernels wrote to stderr after ``offset`` (its last ``KERNEL_LOG_TAIL`` bytes)."""
+    end = _kernel_log_size()
+    if end <= offset:
+        return ""
+    start = max(offset, end - KERNEL_LOG_TAIL)
+    return os.pread(_KERNEL_LOG[0], end - start, start).decode("utf-8", "replace").strip()
 
 
 # What a kernel that never came up looks like (jupyter_client / nbclient / ZMQ messages).
@@ -361,6 +398,7 @@ def main(spec: DriverSpec) -> int:
     result: Outcome = {"ok": False}
     if spec.get("watch_parent"):
         _watch_parent()
+    logged = _kernel_log_size()
     try:
         _attempts(spec, _parameters(spec), result)
     except KeyboardInterrupt:
@@ -373,6 +411,8 @@ def main(spec: DriverSpec) -> int:
         result["executed"] = hasattr(cause, "ename")  # a cell failed (PapermillExecutionError)
         if _never_started(error):
             result["start_failed"] = True
+        if result.get("start_failed") or result["error"] == "DeadKernelError":
+            result["kernel_log"] = _kernel_log_since(logged)
     with open(spec["result"], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     if result.get("interrupted"):
@@ -417,6 +457,7 @@ def serve(lines: Any = None) -> None:
 
 
 if __name__ == "__main__":
+    _kernels_write_apart()
     for stop in STOP_SIGNALS:
         signal.signal(stop, _stop)
     if sys.argv[1:] == ["--serve"]:

@@ -508,11 +508,27 @@ def last_started_cell(output: Path) -> dict[str, Any] | None:
     return started[-1] if started else None
 
 
-def _dead_kernel_message(name: str, notebook: Path, output: Path, root: Path) -> str:
+def _dead_kernel_message(
+    name: str, notebook: Path, output: Path, root: Path, outcome: Mapping[str, Any]
+) -> str:
     started = last_started_cell(output) if output.is_file() else None
     where = f" in {_source_position(notebook, started)}" if started else ""
     partial = f" The partial output is in {relative(output, root)}." if output.is_file() else ""
-    return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{partial}"
+    said = _kernel_said(outcome)
+    return f"{name} stopped{where}: the kernel died (killed, or out of memory?).{said}{partial}"
+
+
+def _kernel_said(outcome: Mapping[str, Any]) -> str:
+    """`` Its last line on stderr: `...`.`` from the driver's ``kernel_log`` ("" if none): the
+    driver keeps kernels' stderr apart and reports it only when a kernel died or never
+    answered."""
+    lines = [line.strip() for line in str(outcome.get("kernel_log") or "").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    if not last:
+        return ""
+    if len(last) > 160:
+        last = last[:157] + "..."
+    return f" Its last line on stderr: `{last}`."
 
 
 def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
@@ -520,7 +536,8 @@ def _not_run_message(name: str, outcome: Mapping[str, Any]) -> str:
     message = outcome.get("message", "")
     detail = (f"{error}: {message}" if error and message else error or message).rstrip(".")
     if outcome.get("start_failed"):
-        return f"{name} did not run: its kernel would not start ({detail or 'no reason given'})."
+        reason = detail or "no reason given"
+        return f"{name} did not run: its kernel would not start ({reason}).{_kernel_said(outcome)}"
     return sentence(f"{name} did not run: {detail or 'papermill failed (see the output above)'}")
 
 
@@ -532,7 +549,7 @@ def failure_message(
     name = relative(notebook, root)
     cell = failed_cell(output) if output.is_file() else None
     if cell is None and outcome.get("error") == "DeadKernelError":
-        return _dead_kernel_message(name, notebook, output, root)
+        return _dead_kernel_message(name, notebook, output, root, outcome)
     if cell is None:
         return _not_run_message(name, outcome)
     place = failure_place(notebook, cell, outcome)
@@ -562,7 +579,7 @@ def run_failure(notebook: Path, output: Path, outcome: Mapping[str, Any]) -> str
     if cell is not None:
         return failure_place(notebook, cell, outcome)
     if outcome.get("error") == "DeadKernelError":
-        return "the kernel died (killed, or out of memory?)"
+        return "the kernel died (killed, or out of memory?)" + _kernel_said(outcome).rstrip(".")
     error, message = outcome.get("error", ""), outcome.get("message", "")
     detail = f"{error}: {message}" if error and message else error or message or "it did not run"
     return f"its kernel would not start ({detail})" if outcome.get("start_failed") else detail

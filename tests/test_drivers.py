@@ -78,6 +78,46 @@ def test_main_reports_a_run_that_could_not_start_in_its_result_file(tmp_path: Pa
     assert outcome["executed"] is False
 
 
+APART = """
+import runpy, subprocess, sys
+driver = runpy.run_path(sys.argv[1])
+driver["_kernels_write_apart"]()
+subprocess.run(["sh", "-c", "echo what a kernel logs >&2"], check=True)
+print("the driver's own", file=sys.stderr)
+print(repr(driver["_kernel_log_since"](0)))
+"""
+
+
+def test_kernels_stderr_is_kept_apart_and_read_back(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-c", APART, str(execution.DRIVER)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        check=True,
+    )
+    assert done.stderr == "the driver's own\n"  # papermill's progress bar stays visible
+    assert done.stdout.strip() == repr("what a kernel logs")
+    assert list(tmp_path.iterdir()) == []  # the file was unlinked as soon as it was made
+
+
+def test_a_dead_kernels_last_line_is_in_the_message(tmp_path: Path):
+    outcome = {"ok": False, "error": "DeadKernelError", "kernel_log": "a\nSegmentation fault\n\n"}
+    message = execution.failure_message(tmp_path / "n.ipynb", tmp_path / "out.ipynb", tmp_path,
+                                        outcome)  # fmt: skip
+    assert message == (
+        "n.ipynb stopped: the kernel died (killed, or out of memory?). "
+        "Its last line on stderr: `Segmentation fault`."
+    )
+    assert execution.run_failure(tmp_path / "n.ipynb", tmp_path / "out.ipynb", outcome).endswith(
+        "Its last line on stderr: `Segmentation fault`"
+    )
+    quiet = {"ok": False, "error": "DeadKernelError"}
+    assert "stderr" not in execution.failure_message(
+        tmp_path / "n.ipynb", tmp_path / "out.ipynb", tmp_path, quiet
+    )
+
+
 def _interpreter() -> Interpreter:
     return Interpreter(Path(sys.executable), "the test's")
 

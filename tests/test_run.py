@@ -129,7 +129,13 @@ def test_a_failing_cell_names_the_notebook_the_cell_and_the_error(run_lab: Path)
     stem = add(
         run_lab,
         "boom",
-        ("before", 'print("before the failure")'),
+        # what ipykernel itself logs to its process's stderr (a ZMQ traceback as it stops, at
+        # times) is not the user's error: it stays out of scaffold's output
+        (
+            "before",
+            'import sys\nsys.__stderr__.write("Traceback (kernel noise)\\n")\n'
+            'sys.__stderr__.flush()\nprint("before the failure")',
+        ),
         ("explode", "ratio = 1 / (seed - seed)"),
         ("after", 'print("never")'),
     )
@@ -387,7 +393,11 @@ def test_a_killed_kernel_names_the_cell_and_the_partial_output(run_lab: Path):
         run_lab,
         "kernel killer",
         ("fine", "print('before')"),
-        ("kill", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        (
+            "kill",
+            "import os, signal, sys\nsys.__stderr__.write('last words\\n')\n"
+            "sys.__stderr__.flush()\nos.kill(os.getpid(), signal.SIGKILL)",
+        ),
         ("never", "print('after')"),
     )
     result = run_scaffold("run", stem, cwd=run_lab, check=False)
@@ -395,6 +405,8 @@ def test_a_killed_kernel_names_the_cell_and_the_partial_output(run_lab: Path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: notebooks/{stem}.ipynb stopped in cell ")
     assert "id 'kill'" in last and "the kernel died" in last
+    assert "Its last line on stderr: `last words`." in last  # what it said, once, in the error
+    assert result.stderr.count("last words") == 1
     assert last.endswith(f"The partial output is in reports/{stem}.ipynb.")
     assert "Traceback" not in result.stderr
     assert "before" in printed(report(run_lab, stem)["fine"])
