@@ -161,9 +161,7 @@ def _steps(plan: Plan, journal: Journal) -> str:
 
         for rel, text in plan.modernised.items():
             journal.write(root / rel, text)
-        processes.git("add", "--", *plan.modernised, cwd=root)
-        identity = identity_args(root, plan.answers)
-        processes.git(*identity, "commit", "--quiet", "--no-verify", "-m", MESSAGE, cwd=root)
+        commit_apart(root, plan.answers, list(plan.modernised), MESSAGE)
         commit = processes.git_out("rev-parse", "HEAD", cwd=root)
     return commit
 
@@ -229,6 +227,15 @@ def identity_args(root: Path, answers: dict[str, str]) -> list[str]:
     name = answers.get("author_name") or "scaffold"
     email = answers.get("author_email") or "scaffold@localhost"
     return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+
+
+def commit_apart(root: Path, answers: dict[str, str], paths: list[str], *message: str) -> None:
+    """Stage ``paths`` and commit them on their own (each of ``message`` a paragraph): the
+    commits after adoption's own, so the team sees each kind of change apart."""
+    processes.git("add", "--", *paths, cwd=root)
+    paragraphs = [arg for text in message for arg in ("-m", text)]
+    identity = identity_args(root, answers)
+    processes.git(*identity, "commit", "--quiet", "--no-verify", *paragraphs, cwd=root)
 
 
 def _commit(plan: Plan) -> str:

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, failures
+from scaffold.adopt.runs import Failure, Outcome, failures, rerun_rounds
 from scaffold.project import Project
 
 MESSAGE = "Modernise removed APIs the runs named (mechanical rewrites)"
@@ -128,32 +127,15 @@ def rewrite(
     from scaffold.adopt.apply import undone_on_failure
 
     with undone_on_failure(plan.root, chosen):
-        done, failing = _rounds(plan.root, run(chosen), run)
+        done, failing = rerun_rounds(
+            run(chosen), lambda name, failure: _apply(plan.root / name, failure, name), run, ROUNDS
+        )
         if done:
             _commit(plan, done)
     for name, changes in done.items():
         for change in changes:
             echo(f"  {name}: {change}")
     return [_updated(o, done.get(o.notebook, []), failing.get(o.notebook)) for o in outcomes]
-
-
-def _rounds(
-    root: Path, failing: dict[str, Failure], run: Callable[[list[str]], dict[str, Failure]]
-) -> tuple[dict[str, list[Rewrite]], dict[str, Failure]]:
-    """Rewrite what each failure names and run those notebooks again, at most ``ROUNDS``
-    times: the rewrites, and the notebooks that still fail."""
-    done: dict[str, list[Rewrite]] = {}
-    for _ in range(ROUNDS):
-        again = []
-        for name, failure in failing.items():
-            change = _apply(root / name, failure, name)
-            if change is not None:
-                done.setdefault(name, []).append(change)
-                again.append(name)
-        if not again:
-            break
-        failing = {n: f for n, f in failing.items() if n not in again} | run(again)
-    return done, failing
 
 
 def _updated(outcome: Outcome, changes: list[Rewrite], failure: Failure | None) -> Outcome:
@@ -169,10 +151,7 @@ def _updated(outcome: Outcome, changes: list[Rewrite], failure: Failure | None) 
 
 
 def _commit(plan: Plan, done: dict[str, list[Rewrite]]) -> None:
-    from scaffold.adopt.apply import identity_args
+    from scaffold.adopt.apply import commit_apart
 
     body = "\n".join(f"{name}: {change}" for name, changes in done.items() for change in changes)
-    processes.git("add", *done, cwd=plan.root)
-    args = identity_args(plan.root, plan.answers)
-    processes.git(*args, "commit", "--quiet", "--no-verify", "-m", MESSAGE, "-m", body,
-                  cwd=plan.root)  # fmt: skip
+    commit_apart(plan.root, plan.answers, list(done), MESSAGE, body)

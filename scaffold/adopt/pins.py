@@ -411,7 +411,7 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
     """pyproject.toml's dependencies pinned, each pin's reason recorded; one commit."""
     import tomlkit
 
-    from scaffold.adopt.apply import identity_args, undone_on_failure
+    from scaffold.adopt.apply import commit_apart, undone_on_failure
     from scaffold.check.imports import normalise
 
     path = plan.root / "pyproject.toml"
@@ -440,7 +440,5 @@ def write_pins(plan: Plan, pinned: Pinned) -> str:
     scaffold_table["adopt"] = adopt
     with undone_on_failure(plan.root, ["pyproject.toml"]):
         path.write_text(tomlkit.dumps(data), encoding="utf-8")
-        args = identity_args(plan.root, plan.answers)
-        processes.git("add", "pyproject.toml", cwd=plan.root)
-        processes.git(*args, "commit", "--quiet", "--no-verify", "-m", PIN_MESSAGE, cwd=plan.root)
+        commit_apart(plan.root, plan.answers, ["pyproject.toml"], PIN_MESSAGE)
     return processes.git_out("rev-parse", "HEAD", cwd=plan.root)

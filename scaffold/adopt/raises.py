@@ -33,9 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold import processes
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, failures
+from scaffold.adopt.runs import Failure, Outcome, failures, rerun_rounds
 from scaffold.project import Project
 
 TAG = "raises-exception"
@@ -144,18 +143,13 @@ def _tag_rounds(
     notebook again, at most ``TAGS`` times; a notebook that still fails gets its file back
     untagged. The tags of the notebooks that run now."""
     originals = {name: (root / name).read_text(encoding="utf-8") for name in failing}
-    tagged: dict[str, list[Tagged]] = {}
-    for _ in range(TAGS):
-        chosen = [name for name, failure in failing.items()
-                  if on_purpose(failure) and _add_tag(root / name, failure)]  # fmt: skip
-        if not chosen:
-            break
-        for name in chosen:
-            failure = failing[name]
-            error = failure.trace.splitlines()[0]
-            tagged.setdefault(name, []).append(Tagged(name, failure.cell + 1, error))
-        still = run(chosen)
-        failing = {name: f for name, f in failing.items() if name not in chosen} | still
+
+    def tagged_cell(name: str, failure: Failure) -> Tagged | None:
+        if not (on_purpose(failure) and _add_tag(root / name, failure)):
+            return None
+        return Tagged(name, failure.cell + 1, failure.trace.splitlines()[0])
+
+    tagged, failing = rerun_rounds(failing, tagged_cell, run, TAGS)
     for name in [name for name in tagged if name in failing]:
         (root / name).write_text(originals[name], encoding="utf-8")
         del tagged[name]
@@ -185,7 +179,7 @@ def _commit(plan: Plan, found: list[Tagged]) -> None:
     """The tagged notebooks and their list in ``[tool.scaffold.adopt.raises]``; one commit."""
     import tomlkit
 
-    from scaffold.adopt.apply import identity_args
+    from scaffold.adopt.apply import commit_apart
 
     path = plan.root / "pyproject.toml"
     data = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -198,6 +192,4 @@ def _commit(plan: Plan, found: list[Tagged]) -> None:
     adopt["raises"] = raises
     path.write_text(tomlkit.dumps(data), encoding="utf-8")
     names = sorted({cell.notebook for cell in found})
-    processes.git("add", "pyproject.toml", *names, cwd=plan.root)
-    args = identity_args(plan.root, plan.answers)
-    processes.git(*args, "commit", "--quiet", "--no-verify", "-m", TAG_MESSAGE, cwd=plan.root)
+    commit_apart(plan.root, plan.answers, ["pyproject.toml", *names], TAG_MESSAGE)

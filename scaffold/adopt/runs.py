@@ -4,8 +4,10 @@ and ``pins`` (older versions) share."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from scaffold.files import relative, scratch_folder
 from scaffold.project import Project
@@ -120,6 +122,32 @@ def failures(
 
 # cells the runner adds to the executed copy: the parameters, papermill's error banners
 _ADDED = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+Change = TypeVar("Change")
+
+
+def rerun_rounds(
+    failing: dict[str, Failure],
+    change: Callable[[str, Failure], Change | None],
+    run: Callable[[list[str]], dict[str, Failure]],
+    limit: int,
+) -> tuple[dict[str, list[Change]], dict[str, Failure]]:
+    """Apply ``change`` to each failing notebook (None: nothing to change) and ``run`` the
+    changed ones again, at most ``limit`` times: the changes made, by notebook, and the
+    notebooks that still fail."""
+    done: dict[str, list[Change]] = {}
+    for _ in range(limit):
+        again = []
+        for name, failure in failing.items():
+            made = change(name, failure)
+            if made is not None:
+                done.setdefault(name, []).append(made)
+                again.append(name)
+        if not again:
+            break
+        failing = {n: f for n, f in failing.items() if n not in again} | run(again)
+    return done, failing
 
 
 def _failed(folder: Path, number: int | None) -> tuple[str, int, str, dict[int, int]]:
