@@ -71,10 +71,16 @@ def make_messy(root: Path, commit: bool = True) -> Path:
     (root / "requirements.txt").write_text("pandas\n")
     (root / "README.md").write_text("# Messy\n\nMy notebooks.\n")
     if commit:
-        git("init", "--quiet", "--initial-branch=main", cwd=root)
-        git("add", "--all", cwd=root)
-        git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=root)
+        commit_all(root, "notebooks")
     return root
+
+
+def commit_all(repo: Path, message: str, author: str = "Ana Lopez") -> None:
+    """``git init`` in ``repo`` and one commit of everything in it, by ``author`` (whom adopt
+    takes the initials from)."""
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("-c", f"user.name={author}", "commit", "--quiet", "-m", message, cwd=repo)
 
 
 def state(root: Path) -> tuple[dict[str, bytes], str, str]:
@@ -478,9 +484,7 @@ def test_adopt_commits_the_rewrites_apart(tmp_path: Path) -> None:
         "import numpy as np\nimport pandas as pd\npd.set_option('max_rows', 5)\n",
         "print(np.float(1))\n",
     )
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    commit_all(repo, "notebooks")
     head = git("rev-parse", "HEAD", cwd=repo)
     planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
     assert "removed APIs rewritten" in planned.stdout
@@ -662,9 +666,7 @@ def test_adopt_rewrites_fstring_paths_in_a_notebook(tmp_path: Path) -> None:
         "frames = [pd.read_csv(f'data/yob{year}.txt', names=['name', 'sex', 'births'])\n"
         "          for year in (1880, 1881)]\nprint(len(frames))\n",
     )
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    commit_all(repo, "notebooks")
     planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
     assert "'data/' -> {RAW_DATA_DIR}/" in planned.stdout, planned.stdout
     run_scaffold("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
@@ -698,9 +700,7 @@ def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
         "set_matplotlib_formats('png')\n"
     )
     notebook(repo / "01-intro.ipynb", "from preamble import *\n", "display(1)\n")
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "notebooks", cwd=repo)
+    commit_all(repo, "notebooks")
     planned = run_scaffold("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
     assert (
         "src/book/preamble.py: from IPython.display import set_matplotlib_formats, display -> "
@@ -815,9 +815,7 @@ def test_a_cell_that_raises_on_purpose_is_tagged_and_run_past(tmp_path: Path) ->
         "nbformat_minor": 4,
     }
     (repo / "01_demo.ipynb").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "demo", cwd=repo)
+    commit_all(repo, "demo")
     out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
     assert "cell(s) 2 raise on purpose" in out, out
     row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-al-demo"))
@@ -885,9 +883,7 @@ def test_files_a_notebook_makes_in_a_moved_folder_follow_it(tmp_path: Path) -> N
              "pd.set_option('display.max_rows', 25)\nprint('report.txt')\n")  # fmt: skip
     (repo / "examples").mkdir()
     (repo / "examples" / "ex1.csv").write_text("a,b\n1,2\n")
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Wes M", "commit", "--quiet", "-m", "book", cwd=repo)
+    commit_all(repo, "book", author="Wes M")
     plan = plan_adopt(repo)
     try:
         rewrites = {(old, new) for _, old, new in plan.rewrites}
@@ -926,9 +922,7 @@ def test_a_version_3_notebook_is_read_and_its_paths_rewritten(tmp_path: Path) ->
     v3 = {"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
           "worksheets": [{"cells": [cell], "metadata": {}}]}  # fmt: skip
     (repo / "notebooks" / "analysis.ipynb").write_text(json.dumps(v3), encoding="utf-8")
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Jo Vine", "commit", "--quiet", "-m", "2015", cwd=repo)
+    commit_all(repo, "2015", author="Jo Vine")
     plan = plan_adopt(repo)
     try:
         assert ("notebooks/1.1-jv-analysis.ipynb", "'../data/info.csv'",
@@ -1046,9 +1040,7 @@ def test_cells_that_raise_on_purpose_are_tagged_in_notebooks_without_outputs(
     # the raising cell defines nothing, but the next cell needs what it would have made
     notebook(repo / "02_cascade.ipynb", "y = int('seven')\n", "print(y)\n")
     notebook(repo / "03_hidden.ipynb", "print(z)\n", "z = 1\n")  # a name out of order
-    git("init", "--quiet", "--initial-branch=main", cwd=repo)
-    git("add", "--all", cwd=repo)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "course", cwd=repo)
+    commit_all(repo, "course")
     out = run_scaffold("adopt", str(repo), "--yes", cwd=tmp_path).stdout
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("notebooks/")}
     tuples = rows["notebooks/1.1-al-tuples.ipynb"]
@@ -1181,9 +1173,7 @@ def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Pa
         "def top(s):\n    return s.order(ascending=False)\n",
         "print(top(Series()))\n",
     )
-    git("init", "--quiet", "--initial-branch=main", cwd=root)
-    git("add", "--all", cwd=root)
-    git("-c", "user.name=Ana Lopez", "commit", "--quiet", "-m", "rates", cwd=root)
+    commit_all(root, "rates")
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
     uv = processes.find_tool("uv") or "uv"
