@@ -1191,3 +1191,56 @@ def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Pa
     cells = json.loads((root / "rates.ipynb").read_text())["cells"]
     assert "".join(cells[1]["source"]) == "def top(s):\n    return s.sort_values(ascending=False)\n"
     assert git("log", "--format=%s", cwd=root).splitlines()[0] == MESSAGE
+
+
+def test_a_glob_that_matches_nothing_is_missing_data(tmp_path: Path) -> None:
+    """A notebook that globs a folder never committed (git-ignored) fails further on, on
+    an empty list (``pd.concat([])``): that is missing data, not an error in the code, and
+    no version search is started for it."""
+    from scaffold.adopt.code import empty_glob
+
+    root = tmp_path / "repo"
+    (root / "data" / "pages").mkdir(parents=True)
+    (root / "data" / "pages" / "a.csv").write_text("x\n1\n")
+    (root / "notebooks").mkdir()
+    path = root / "notebooks" / "merge.ipynb"
+    notebook(
+        path,
+        "from glob import glob\nfrom pathlib import Path\n",
+        "pages = [open(p).read() for p in glob('../data/pages/*.csv')]\n",
+        "statuses = glob('../data/statuses/*.csv')\n",
+        "longest = max(len(open(p).read()) for p in statuses)\n",
+    )
+    assert empty_glob(path) == "../data/statuses/*.csv"
+    assert empty_glob(path, 1) == ""  # up to the second cell, every pattern matches a file
+    other = root / "notebooks" / "other.ipynb"
+    notebook(other, "from pathlib import Path\nfound = list(Path('../data/none').rglob('*.csv'))\n")
+    assert empty_glob(other) == "../data/none/**/*.csv"
+    notebook(other, "import glob\nnames = glob.glob('../data/pages/*.csv') + glob.glob(name)\n")
+    assert empty_glob(other) == ""  # a pattern that is not literal text is not judged
+
+
+@pytest.mark.slow
+def test_a_failure_after_an_empty_glob_is_classed_missing_data(tmp_path: Path) -> None:
+    from scaffold import processes
+    from scaffold.adopt.runs import failures
+    from scaffold.project import Project
+
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    path = root / "notebooks" / "merge.ipynb"
+    notebook(
+        path,
+        "from glob import glob\nstatuses = glob('../data/statuses/*.csv')\n",
+        "longest = max(len(open(p).read()) for p in statuses)\n",
+    )
+    venv = tmp_path / "venv"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                    "papermill", "ipykernel"], check=True)  # fmt: skip
+    found = failures(Project(root), [path], venv / "bin" / "python", 120)
+    assert found["notebooks/merge.ipynb"].why == (
+        "missing data (no file matches ../data/statuses/*.csv)"
+    )
+    assert "ValueError" in found["notebooks/merge.ipynb"].trace

@@ -260,6 +260,48 @@ def analyse_notebook(notebook: dict[str, Any]) -> Code:
     return code
 
 
+def empty_glob(notebook: Path, upto: int = -1) -> str:
+    """A literal glob pattern in the code cells of ``notebook`` (up to cell ``upto``; -1:
+    all) that matches no file, seen from the notebook's folder, where it runs: its data was
+    never committed (``glob("../data/statuses/*.csv")`` under a git-ignored folder). ""
+    when every pattern matches something."""
+    import glob
+
+    data = load(notebook)
+    for index, source in code_cells(data) if data is not None else ():
+        if 0 <= upto < index:
+            break
+        tree = parse(source)
+        for node in ast.walk(tree) if tree is not None else ():
+            pattern = _glob_pattern(node) if isinstance(node, ast.Call) else None
+            if pattern and not glob.glob(pattern, root_dir=notebook.parent, recursive=True):
+                return pattern
+    return ""
+
+
+def _glob_pattern(call: ast.Call) -> str | None:
+    """The pattern of ``glob("p")``, ``glob.iglob("p")`` or ``Path("folder").glob("p")``
+    with literal text; None for any other call."""
+    name = _call_name(call)
+    pattern = _text_of(call.args[0]) if call.args else None
+    if name not in ("glob", "iglob", "rglob") or pattern is None:
+        return None
+    owner = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if isinstance(owner, ast.Call) and _call_name(owner) == "Path":
+        folder = _text_of(owner.args[0]) if len(owner.args) == 1 else None
+        if folder is None:
+            return None
+        pattern = posixpath.join(folder, ("**/" if name == "rglob" else "") + pattern)
+    return pattern if _GLOB & set(pattern) else None
+
+
+def _text_of(node: ast.AST) -> str | None:
+    """The value of a one-line string literal; None for any other expression."""
+    if _is_text(node) and isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
 # -- paths --------------------------------------------------------------------------------
 
 

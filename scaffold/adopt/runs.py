@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from scaffold.adopt.code import empty_glob
 from scaffold.files import relative, scratch_folder
 from scaffold.project import Project
 
@@ -114,9 +115,15 @@ def failures(
         found_failures = {}
         for finding in found:
             trace, cell, source, counts = _failed(Path(scratch), paths.get(finding.path))
-            found_failures[finding.path] = Failure(
-                reason(finding.message), trace, cell, source, counts
+            why = reason(finding.message)
+            unmatched = (
+                empty_glob(project.root / finding.path, cell)
+                if why.startswith("an error in the code")
+                else ""
             )
+            if unmatched:  # the error follows from data that is not there (pd.concat([]))
+                why = f"missing data (no file matches {unmatched})"
+            found_failures[finding.path] = Failure(why, trace, cell, source, counts)
         return found_failures
 
 
