@@ -1244,3 +1244,71 @@ def test_a_failure_after_an_empty_glob_is_classed_missing_data(tmp_path: Path) -
         "missing data (no file matches ../data/statuses/*.csv)"
     )
     assert "ValueError" in found["notebooks/merge.ipynb"].trace
+
+
+def _modules_repo(root: Path) -> Path:
+    """A notebook at the top importing a module beside it that reads data by a path from the
+    top, and one in analysis/ importing a module beside it that reads it from there."""
+    (root / "analysis").mkdir(parents=True)
+    (root / "data").mkdir()
+    notebook(root / "01_top.ipynb", "import helpers\nprint(helpers.load())\n")
+    notebook(root / "analysis" / "02_sub.ipynb", "import loader\nprint(loader.rows())\n")
+    (root / "helpers.py").write_text(
+        '"""Helpers."""\nfrom __future__ import annotations\ndef load():\n'
+        "    return open('data/x.csv').read()\n"
+    )
+    (root / "analysis" / "loader.py").write_text(
+        "def rows():\n    return open('../data/x.csv').read().splitlines()\n"
+    )
+    (root / "data" / "x.csv").write_text("a,b\n1,2\n")
+    commit_all(root, "notebooks")
+    return root
+
+
+def test_modules_beside_notebooks_move_with_their_paths_rewritten(tmp_path: Path) -> None:
+    """A notebook runs in its own folder, so ``import loader`` in analysis/ finds
+    analysis/loader.py: the module goes into the package as a top-level one does, and the
+    paths modules read (relative to that folder) become config paths, since the notebooks
+    now run from notebooks/ and the data is in data/raw/."""
+    repo = _modules_repo(tmp_path / "mods")
+    shown = scaffold_in_process("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    assert "analysis/loader.py -> src/mods/loader.py  [module the notebooks import" in shown.stdout
+    assert "src/mods/helpers.py: 'data/x.csv' -> RAW_DATA_DIR / \"x.csv\"" in shown.stdout
+    scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    files = git("ls-files", cwd=repo).splitlines()
+    assert "src/mods/loader.py" in files and "analysis/loader.py" not in files
+    assert (repo / "src/mods/helpers.py").read_text() == (
+        '"""Helpers."""\nfrom __future__ import annotations\n'
+        "from mods.config import RAW_DATA_DIR\n\n\ndef load():\n"
+        '    return open(RAW_DATA_DIR / "x.csv").read()\n'
+    )
+    assert (repo / "src/mods/loader.py").read_text() == (
+        "from mods.config import RAW_DATA_DIR\n\n\ndef rows():\n"
+        '    return open(RAW_DATA_DIR / "x.csv").read().splitlines()\n'
+    )
+    assert "from mods import loader" in (repo / "notebooks/1.2-al-sub.ipynb").read_text()
+
+
+def test_two_modules_of_one_name_for_two_folders_are_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "twice"
+    for folder in ("a", "b"):
+        (repo / folder).mkdir(parents=True)
+        notebook(repo / folder / "nb.ipynb", "import helpers\n")
+        (repo / folder / "helpers.py").write_text("X = 1\n")
+    commit_all(repo, "notebooks")
+    before = state(repo)
+    done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
+    assert "a/helpers.py and b/helpers.py would both become src/twice/helpers.py" in done.stderr
+    assert state(repo) == before
+
+
+@pytest.mark.slow
+def test_notebooks_importing_modules_beside_them_still_run(tmp_path: Path) -> None:
+    repo = _modules_repo(tmp_path / "mods")
+    done = run_scaffold("adopt", "--yes", cwd=repo)
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("notebooks/")]
+    assert rows == [
+        ["notebooks/1.1-al-top.ipynb", "yes", "yes"],
+        ["notebooks/1.2-al-sub.ipynb", "yes", "yes"],
+    ], done.stdout

@@ -117,8 +117,7 @@ def declare(plan: Plan, analysed: dict[str, code.Code]) -> None:
     """Fill ``plan.dependencies`` and write them into pyproject.toml (merged with the old one)."""
     from scaffold.check import imports
 
-    local = {PurePosixPath(e.path).stem if e.kind == MODULE else PurePosixPath(e.path).parts[0]
-             for e in plan.entries if e.kind in (MODULE, PACKAGE)}  # fmt: skip
+    local = {e.module for e in plan.entries if e.kind in (MODULE, PACKAGE)}
     local |= {plan.package, "src"}
     installed = imports.environment_map(imports.site_packages(Path(sys.executable)))
     wanted = old_requirements(plan.root, [e.path for e in plan.entries if e.kind == DEPENDENCIES])

@@ -3,6 +3,7 @@ before anything is written (``--dry-run`` prints it; ``apply`` carries it out)."
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime
 import json
@@ -146,9 +147,10 @@ def plan_adopt(root: Path) -> Plan:
         root, [e.path for e in plan.entries if e.kind == NOTEBOOK], is_git, fallback
     )
     _assign_targets(plan, names)
-    io = _pipeline(plan, analysed, known, basenames)
-    _rewrite_notebooks(plan, notebooks, analysed, known, basenames, io)
-    _rewrite_modules(plan)
+    _pipeline(plan, analysed, known, basenames)
+    places = _places(plan, known, basenames)
+    _rewrite_notebooks(plan, notebooks, analysed, places)
+    _rewrite_modules(plan, places)
     _expected_errors(plan, notebooks)
     _copies(plan, analysed)
     _modernise(plan, analysed)
@@ -231,25 +233,31 @@ def _copies(plan: Plan, analysed: dict[str, code.Code]) -> None:
         )
 
 
-def _imported(root: Path, files: list[str], analysed: dict[str, code.Code]) -> set[str]:
-    """Top-level names the notebooks import, and those the repository's own modules they
-    import import in turn (``from preamble import *`` whose preamble imports ``mglearn``)."""
-    imported: set[str] = set().union(*(c.modules for c in analysed.values())) if analysed else set()
-    sources: dict[str, list[str]] = defaultdict(list)
-    for name in files:
-        parts = PurePosixPath(name).parts
-        if name.endswith(".py"):
-            sources[PurePosixPath(name).stem if len(parts) == 1 else parts[0]].append(name)
-    done: set[str] = set()
-    while todo := (imported & set(sources)) - done:
-        for module in todo:
-            done.add(module)
-            for name in sources[module]:
-                found = code.Code()
-                with contextlib.suppress(OSError, UnicodeDecodeError):
-                    code.analyse_source(found, 0, (root / name).read_text(encoding="utf-8"))
-                imported |= found.modules
-    return imported
+def _imported(root: Path, files: list[str], analysed: dict[str, code.Code]) -> dict[str, set[str]]:
+    """For each folder of notebooks: the top-level names its notebooks import, and those the
+    repository's own modules there import in turn (``from preamble import *`` whose
+    preamble imports ``mglearn``). A notebook runs in its folder: that is where its
+    ``import helpers`` finds ``helpers.py``."""
+    by_folder: dict[str, set[str]] = defaultdict(set)
+    for name, found in analysed.items():
+        by_folder[posixpath.dirname(name)] |= found.modules
+    for folder, imported in by_folder.items():
+        sources: dict[str, list[str]] = defaultdict(list)
+        for name in files:
+            inside = PurePosixPath(posixpath.relpath(name, folder or "."))
+            if name.endswith(".py") and ".." not in inside.parts:
+                parts = inside.parts
+                sources[inside.stem if len(parts) == 1 else parts[0]].append(name)
+        done: set[str] = set()
+        while todo := (imported & set(sources)) - done:
+            for module in todo:
+                done.add(module)
+                for name in sources[module]:
+                    found = code.Code()
+                    with contextlib.suppress(OSError, UnicodeDecodeError):
+                        code.analyse_source(found, 0, (root / name).read_text(encoding="utf-8"))
+                    imported |= found.modules
+    return dict(by_folder)
 
 
 def _unique_basenames(files: list[str]) -> dict[str, str]:
@@ -328,8 +336,19 @@ def _assign_targets(plan: Plan, names: dict[str, str]) -> None:
         if entry.kind == NOTEBOOK:
             entry = Entry(entry.path, NOTEBOOK, entry.reason, names[entry.path])
         elif entry.kind in (MODULE, PACKAGE):
-            entry = Entry(entry.path, entry.kind, entry.reason, f"src/{package}/{entry.path}")
+            target = f"src/{package}/{entry.target}"
+            entry = Entry(entry.path, entry.kind, entry.reason, target, entry.module)
         entries.append(entry)
+    claimed: dict[str, str] = {}
+    for entry in entries:
+        if entry.kind in (MODULE, PACKAGE) and claimed.setdefault(entry.target, entry.path) != (
+            entry.path
+        ):
+            raise ScaffoldError(
+                f"{claimed[entry.target]} and {entry.path} would both become {entry.target} "
+                "(notebooks in two folders import a module of one name): rename one, commit, "
+                "and run adopt again."
+            )
     plan.entries = entries
 
 
@@ -403,49 +422,68 @@ def _stages(plan: Plan, io: dict[str, tuple[set[str], set[str]]], targets: dict[
         )
 
 
+@dataclass(frozen=True)
+class _Places:
+    """What a path literal is resolved against: the repository's files and where they go."""
+
+    known: set[str]
+    basenames: dict[str, str]
+    targets: dict[str, str]  # old path -> new path
+    folders: dict[str, str]  # old folder -> new folder
+
+
+def _places(plan: Plan, known: set[str], basenames: dict[str, str]) -> _Places:
+    targets = {e.path: e.target for e in plan.entries}
+    return _Places(known, basenames, targets, _folder_targets(plan.entries))
+
+
+def _path_edits(
+    plan: Plan, found: code.Code, folder: str, where: str, places: _Places
+) -> tuple[list[code.Edit], set[str], set[str]]:
+    """Edits that make the path literals of code run in ``folder`` config paths; the config
+    names they use, and those of the folders they write into (made if missing)."""
+    edits: list[code.Edit] = []
+    needed: set[str] = set()
+    made: set[str] = set()
+    for literal in found.literals:
+        new = _new_place(literal, folder, plan.root, places.known, places.basenames,
+                         places.targets, places.folders, plan.processed)  # fmt: skip
+        if new is None:
+            if _outside(literal):
+                plan.outside.append((where, literal.value))
+            continue
+        expression, config = code.config_expression(new, literal)
+        needed.add(config)
+        if literal.access == "write" and config != "PROJ_ROOT":
+            made.add(config)
+        edits.append(code.Edit(literal.cell, literal.line, literal.col, literal.line,
+                               literal.end_col, expression, repr(literal.value)))  # fmt: skip
+        plan.rewrites.append((where, repr(literal.value), expression))
+    return edits, needed, made
+
+
 def _rewrite_notebooks(
     plan: Plan,
     notebooks: dict[str, dict[str, Any] | None],
     analysed: dict[str, code.Code],
-    known: set[str],
-    basenames: dict[str, str],
-    io: dict[str, tuple[set[str], set[str]]],
+    places: _Places,
 ) -> None:
     """Paths to config paths, local imports to the package, for every notebook that moves."""
-    targets = {e.path: e.target for e in plan.entries}
-    folders = _folder_targets(plan.entries)
-    processed = plan.processed
-    local = {PurePosixPath(e.path).stem if e.kind == MODULE else PurePosixPath(e.path).parts[0]
-             for e in plan.entries if e.kind in (MODULE, PACKAGE)}  # fmt: skip
+    local = {e.module for e in plan.entries if e.kind in (MODULE, PACKAGE)}
     for name, notebook in notebooks.items():
         if notebook is None or name not in analysed:
             continue
-        folder = posixpath.dirname(name)
-        edits: list[code.Edit] = []
-        needed: set[str] = set()
-        made: set[str] = set()  # folders the notebook writes into: made if missing
-        for literal in analysed[name].literals:
-            new = _new_place(
-                literal, folder, plan.root, known, basenames, targets, folders, processed
-            )
-            if new is None:
-                if _outside(literal):
-                    plan.outside.append((targets[name], literal.value))
-                continue
-            expression, config = code.config_expression(new, literal)
-            needed.add(config)
-            if literal.access == "write" and config != "PROJ_ROOT":
-                made.add(config)
-            edits.append(code.Edit(literal.cell, literal.line, literal.col, literal.line,
-                                   literal.end_col, expression, repr(literal.value)))  # fmt: skip
-            plan.rewrites.append((targets[name], repr(literal.value), expression))
-        edits += _import_edits(plan, analysed[name], local, targets[name])
+        where = places.targets[name]
+        edits, needed, made = _path_edits(
+            plan, analysed[name], posixpath.dirname(name), where, places
+        )
+        edits += _import_edits(plan, analysed[name], local, where)
         if edits:
             header = _header(plan.package, needed, made)
-            staged = any(stage.notebook == targets[name] for stage in plan.stages)
+            staged = any(stage.notebook == where for stage in plan.stages)
             copy = json.loads(json.dumps(notebook))
             changed = code.edit_notebook(copy, edits, header, parameters=staged)
-            plan.writes[targets[name]] = code.dump(changed)
+            plan.writes[where] = code.dump(changed)
 
 
 def _expected_errors(plan: Plan, notebooks: dict[str, dict[str, Any] | None]) -> None:
@@ -577,10 +615,11 @@ def _names(node: Any) -> set[str]:
     return {alias.name.split(".")[0] for alias in node.names}
 
 
-def _rewrite_modules(plan: Plan) -> None:
-    """Moved modules import each other from the package."""
-    local = {PurePosixPath(e.path).stem if e.kind == MODULE else PurePosixPath(e.path).parts[0]
-             for e in plan.entries if e.kind in (MODULE, PACKAGE)}  # fmt: skip
+def _rewrite_modules(plan: Plan, places: _Places) -> None:
+    """Moved modules import each other from the package, and name the files they read and
+    write by config paths, as the notebooks do: they run in the folder of the notebooks
+    that import them, which is where their relative paths were read from."""
+    local = {e.module for e in plan.entries if e.kind in (MODULE, PACKAGE)}
     for entry in plan.entries:
         if entry.kind not in (MODULE, PACKAGE) or not entry.path.endswith(".py"):
             continue
@@ -600,8 +639,41 @@ def _rewrite_modules(plan: Plan) -> None:
                         0, node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, text
                     )
                 )
-        if edits:
-            plan.writes[entry.target] = code.apply_edits(source, edits)
+        inside = entry.target.removeprefix(f"src/{plan.package}/")
+        folder = entry.path[: len(entry.path) - len(inside)].rstrip("/")
+        moved, needed, made = _path_edits(plan, found, folder, entry.target, places)
+        if edits or moved:
+            text = code.apply_edits(source, edits + moved)
+            plan.writes[entry.target] = _with_header(text, _header(plan.package, needed, made))
+
+
+def _with_header(source: str, header: str) -> str:
+    """A module's ``source`` with ``header`` (its config imports) after its docstring and
+    ``from __future__`` imports."""
+    tree = code.parse(source)
+    if not header or tree is None:
+        return source
+    line = 0  # the header goes before this (0-based) line
+    for position, node in enumerate(tree.body):
+        if not (_is_docstring(node, position) or _is_future(node)):
+            break
+        line = node.end_lineno or node.lineno
+    lines = source.splitlines(keepends=True)
+    before, after = "".join(lines[:line]), "".join(lines[line:])
+    if before and not before.endswith("\n"):
+        before += "\n"
+    if after.strip() and not after.startswith("\n"):
+        header += "\n\n" if after.startswith(("def ", "class ", "@", "async def ")) else "\n"
+    return before + header + after
+
+
+def _is_docstring(node: ast.stmt, position: int) -> bool:
+    value = node.value if isinstance(node, ast.Expr) else None
+    return position == 0 and isinstance(value, ast.Constant) and isinstance(value.value, str)
+
+
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
 def _render(answers: dict[str, str]) -> Path:

@@ -16,7 +16,8 @@ def describe(plan: Plan) -> list[str]:
         lines.append("git init: the folder becomes a git repository (branch main)")
     lines += _files(plan)
     lines += _section(
-        "rewrites in notebooks", [f"{nb}: {old} -> {new}" for nb, old, new in plan.rewrites]
+        "rewrites in notebooks and modules",
+        [f"{nb}: {old} -> {new}" for nb, old, new in plan.rewrites],
     )
     lines += _section(
         "absolute paths outside the repository (not guessed: move the files into data/raw "

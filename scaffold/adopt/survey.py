@@ -63,6 +63,7 @@ class Entry:
     kind: str  # NOTEBOOK, DATA, MODULE, PACKAGE, DEPENDENCIES, DOCS, OTHER
     reason: str
     target: str = ""  # where it goes ("" = it stays)
+    module: str = ""  # a module's or package's import name ("helpers", "mglearn")
 
     @property
     def moves(self) -> bool:
@@ -183,12 +184,13 @@ def classify(
     root: Path,
     files: list[str],
     used: set[str],
-    imported: set[str],
+    imported: dict[str, set[str]],
 ) -> list[Entry]:
-    """Every file with its kind and reason (targets of notebooks are filled in later).
+    """Every file with its kind and reason (targets of notebooks are filled in later; those
+    of modules and packages are their paths inside the package).
 
     ``used`` are the files the notebooks' code names; ``imported`` the top-level module
-    names the notebooks import.
+    names the notebooks in each folder import.
     """
     entries: list[Entry] = []
     taken: set[str] = set()
@@ -209,17 +211,31 @@ def classify(
     return entries
 
 
-def _code_or_docs(path: str, imported: set[str]) -> Entry:
+def _code_or_docs(path: str, imported: dict[str, set[str]]) -> Entry:
     pure = PurePosixPath(path)
-    if pure.suffix == ".py" and len(pure.parts) == 1 and pure.stem in imported:
-        return Entry(path, MODULE, f"module the notebooks import ({pure.stem})")
-    if pure.suffix == ".py" and len(pure.parts) > 1 and pure.parts[0] in imported:
-        return Entry(path, PACKAGE, f"part of the package {pure.parts[0]} the notebooks import")
     if pure.suffix == ".py":
-        return Entry(path, OTHER, "Python file no notebook imports (a script); stays")
+        return _python_file(path, imported)
     if pure.suffix.lower() in DOC_SUFFIXES or pure.name.upper().startswith(("README", "LICENSE")):
         return Entry(path, DOCS, "documentation or an image it shows; stays")
     return Entry(path, OTHER, "not a notebook, data, code or dependency file; stays")
+
+
+def _python_file(path: str, imported: dict[str, set[str]]) -> Entry:
+    """A module or a package's file that notebooks import, or a script. A notebook runs in
+    its own folder, so ``import helpers`` finds ``helpers.py`` (or a ``helpers/`` package)
+    beside it: the nearest folder of notebooks that imports it claims it."""
+    for folder in sorted(imported, key=lambda name: -len(PurePosixPath(name).parts)):
+        if folder and not PurePosixPath(path).is_relative_to(folder):
+            continue
+        inside = PurePosixPath(path).relative_to(folder) if folder else PurePosixPath(path)
+        parts = inside.parts
+        if len(parts) == 1 and inside.stem in imported[folder]:
+            reason = f"module the notebooks import ({inside.stem})"
+            return Entry(path, MODULE, reason, inside.as_posix(), inside.stem)
+        if len(parts) > 1 and parts[0] in imported[folder]:
+            reason = f"part of the package {parts[0]} the notebooks import"
+            return Entry(path, PACKAGE, reason, inside.as_posix(), parts[0])
+    return Entry(path, OTHER, "Python file no notebook imports (a script); stays")
 
 
 def git_state(root: Path) -> bool:
