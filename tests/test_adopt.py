@@ -1312,3 +1312,23 @@ def test_notebooks_importing_modules_beside_them_still_run(tmp_path: Path) -> No
         ["notebooks/1.1-al-top.ipynb", "yes", "yes"],
         ["notebooks/1.2-al-sub.ipynb", "yes", "yes"],
     ], done.stdout
+
+
+def test_a_shapefile_moves_whole_and_its_folder_stays_one(tmp_path: Path) -> None:
+    """A shapefile is several files (.shp, .shx, .dbf, .prj, .cpg) read as one, often by its
+    folder: they move together, into a folder of their own under data/raw/."""
+    repo = tmp_path / "maps"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "output" / "states").mkdir(parents=True)
+    for suffix in ("shp", "shx", "dbf", "prj", "cpg"):
+        (repo / "output" / "states" / f"states.{suffix}").write_bytes(b"\0" * 8)
+    (repo / "output" / "notes.prj").write_text("not a shapefile's part: no states.shp here\n")
+    notebook(repo / "notebooks" / "map.ipynb", "import geopandas as gpd\n",
+             "states = gpd.read_file('../output/states')\n")  # fmt: skip
+    commit_all(repo, "maps")
+    shown = scaffold_in_process("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False).stdout
+    for suffix in ("shp", "shx", "dbf", "prj", "cpg"):
+        assert f"output/states/states.{suffix} -> data/raw/states/states.{suffix} (DVC)" in shown
+    assert "[data (part of the shapefile states.shp)]" in shown
+    assert "output/notes.prj  [not a notebook, data" in shown
+    assert "'../output/states' -> RAW_DATA_DIR / \"states\"" in shown

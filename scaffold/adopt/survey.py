@@ -34,6 +34,8 @@ DATA_SUFFIXES = {
 # Data only when a notebook uses them, they sit in a data folder, or they are big.
 MAYBE_DATA_SUFFIXES = {".txt", ".json", ".xml", ".dat", ".png", ".jpg", ".jpeg", ".gif", ".tif",
                        ".tiff", ".bmp", ".wav", ".mp3"}  # fmt: skip
+# The files that travel with a .shp of the same name (ESRI's shapefile is several files).
+SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".qpj", ".fix"}
 DATA_FOLDERS = {"data", "dataset", "datasets", "input", "inputs", "raw", "raw_data"}
 _NEVER_DATA = {".md", ".rst", ".py", ".ipynb", ".cfg", ".toml", ".yml", ".yaml", ".sh"}
 BIG = 1_000_000  # bytes: a text file this big beside notebooks is data, not documentation
@@ -143,10 +145,12 @@ def _in_data_folder(path: str) -> bool:
 
 
 def data_target(path: str, taken: set[str]) -> str:
-    """Where a data file goes: ``data/raw/`` plus its path under its data folder (or its name)."""
+    """Where a data file goes: ``data/raw/`` plus its path under its data folder, or else
+    under its top folder (``output/states/states.shp`` -> ``data/raw/states/states.shp``, so
+    a folder read whole stays one folder), or its name."""
     parts = PurePosixPath(path).parts
     under = [i for i, part in enumerate(parts[:-1]) if part.lower() in DATA_FOLDERS]
-    rest = "/".join(parts[under[-1] + 1 :]) if under else parts[-1]
+    rest = "/".join(parts[under[-1] + 1 :] if under else parts[1:] or parts)
     if parts[:2] == ("data", "raw"):
         rest = "/".join(parts[2:])
     target = f"data/raw/{rest}"
@@ -156,11 +160,16 @@ def data_target(path: str, taken: set[str]) -> str:
     return target
 
 
-def data_reason(root: Path, path: str, used: set[str]) -> str | None:
-    """Why ``path`` is data (None: it is not)."""
-    suffix = PurePosixPath(path).suffix.lower()
+def data_reason(root: Path, path: str, used: set[str], files: set[str]) -> str | None:
+    """Why ``path`` is data (None: it is not). ``files``: the repository's files, where a
+    shapefile's other parts are found beside its ``.shp``."""
+    pure = PurePosixPath(path)
+    suffix = pure.suffix.lower()
     if suffix in DATA_SUFFIXES:
         return f"data ({suffix[1:]} file)"
+    shapefile = pure.with_suffix(".shp").as_posix()
+    if suffix in SHAPEFILE_PARTS and shapefile in files:
+        return f"data (part of the shapefile {pure.with_suffix('.shp').name})"
     if suffix not in MAYBE_DATA_SUFFIXES:
         if _in_data_folder(path) and suffix not in _NEVER_DATA:
             return f"data ({suffix[1:] or 'a'} file in a data folder)"
@@ -194,10 +203,11 @@ def classify(
     """
     entries: list[Entry] = []
     taken: set[str] = set()
+    everything = set(files)
     for path in files:
         pure = PurePosixPath(path)
         hidden = any(part.startswith(".") for part in pure.parts)
-        reason = None if hidden else data_reason(root, path, used)
+        reason = None if hidden else data_reason(root, path, used, everything)
         if hidden:
             entries.append(Entry(path, OTHER, "tool configuration (a dot folder or file); stays"))
         elif pure.suffix == ".ipynb":
