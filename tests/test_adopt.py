@@ -1332,3 +1332,24 @@ def test_a_shapefile_moves_whole_and_its_folder_stays_one(tmp_path: Path) -> Non
     assert "[data (part of the shapefile states.shp)]" in shown
     assert "output/notes.prj  [not a notebook, data" in shown
     assert "'../output/states' -> RAW_DATA_DIR / \"states\"" in shown
+
+
+def test_a_gitignore_that_hides_what_adopt_commits_is_commented_out(tmp_path: Path) -> None:
+    """A team that kept downloaded data out of git with ``data`` in .gitignore: that line
+    would hide data/raw.dvc, which ``dvc add`` refuses to write; it is commented out, and
+    the template's rules keep the data itself out of git."""
+    repo = tmp_path / "ignored"
+    (repo / "output").mkdir(parents=True)
+    (repo / "output" / "rows.csv").write_text("a\n1\n")
+    notebook(repo / "read.ipynb", "print(open('output/rows.csv').read())\n")
+    (repo / ".gitignore").write_text("data\n.ipynb_checkpoints\n")
+    commit_all(repo, "notebooks")
+    done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert "`data` commented out (it hid data/.gitignore, data/raw.dvc)" in done.stdout
+    ignore = (repo / ".gitignore").read_text()
+    assert ignore.startswith(
+        "# data  (scaffold adopt: it hid data/.gitignore)\n.ipynb_checkpoints\n"
+    )
+    files = git("ls-files", cwd=repo).splitlines()
+    assert "data/raw.dvc" in files and "data/raw/rows.csv" not in files
+    assert git("check-ignore", "data/raw/rows.csv", cwd=repo) == "data/raw/rows.csv"

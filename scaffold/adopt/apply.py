@@ -182,7 +182,7 @@ def _track_data(plan: Plan) -> None:
     if not (root / ".dvc").exists():
         _init_dvc(root)
     if plan.raw_data:
-        processes.run(["dvc", "add", "--quiet", "data/raw"], cwd=root)
+        processes.run(["dvc", "add", "data/raw"], cwd=root)  # --quiet hides its errors too
 
 
 def _init_dvc(root: Path) -> None:
@@ -200,7 +200,7 @@ def _init_dvc(root: Path) -> None:
         or not tool_files.knows_dvc_init(dvc)
         or not tool_files.write_dvc_init(root, ignored)
     ):
-        processes.run(["dvc", "init", "--quiet"], cwd=root)
+        processes.run(["dvc", "init"], cwd=root)
     config = PACKAGED_TEMPLATE.dvc_remote.ConfigFile(root / ".dvc" / "config")
     config.set("core", "analytics", "false")
     config.save()

@@ -158,6 +158,7 @@ def plan_adopt(root: Path) -> Plan:
     try:
         _template_files(plan)
         deps.declare(plan, analysed)
+        _unignore(plan)
     except BaseException:  # the scratch render never outlives the plan
         plan.cleanup()
         raise
@@ -748,6 +749,37 @@ def _merge_gitignore(plan: Plan) -> None:
             f"{text.rstrip()}\n\n# scaffold adopt: the template's entries\n{joined}\n"
         )
         plan.merged[".gitignore"] = f"{len(missing)} entries of the template appended"
+
+
+def _unignore(plan: Plan) -> None:
+    """Comment out the lines of the repository's own .gitignore that would hide a file adopt
+    commits. A team that kept data out of git with ``data`` also hides ``data/raw.dvc``,
+    DVC's pointer (``dvc add`` refuses a git-ignored one); the template's ``/data/**``
+    rules keep the data itself out of git."""
+    import pathspec
+
+    path = plan.root / ".gitignore"
+    if ".gitignore" in plan.added or not path.is_file():
+        return
+    mine = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    kept = {e.target for e in plan.entries if e.target and e.kind != DATA} | set(plan.writes)
+    if plan.raw_data:
+        kept |= {"data/raw.dvc", "data/.gitignore"}
+    lines = plan.writes.get(".gitignore", "\n".join(mine)).splitlines()
+    said = []
+    for number, line in enumerate(lines[: len(mine)]):
+        rule = line.strip()
+        if not rule or rule.startswith(("#", "!")):
+            continue
+        spec = pathspec.GitIgnoreSpec.from_lines([rule])
+        found = sorted(name for name in kept if spec.match_file(name))
+        if found:
+            lines[number] = f"# {line}  (scaffold adopt: it hid {found[0]})"
+            said.append(f"`{rule}` commented out (it hid {', '.join(found[:2])})")
+    if said:
+        plan.writes[".gitignore"] = "\n".join(lines) + "\n"
+        merged = [plan.merged[".gitignore"]] if ".gitignore" in plan.merged else []
+        plan.merged[".gitignore"] = "; ".join([*merged, *said])
 
 
 def _dvc_yaml(plan: Plan) -> None:
