@@ -1290,11 +1290,23 @@ def test_modules_beside_notebooks_move_with_their_paths_rewritten(tmp_path: Path
 
 
 def test_two_modules_of_one_name_for_two_folders_are_refused(tmp_path: Path) -> None:
+    """Two different helpers.py for notebooks in two folders cannot both become the
+    package's helpers.py; an identical copy (pasted) stays, and both import the one moved."""
+    same = tmp_path / "same"
+    for folder in ("a", "b"):
+        (same / folder).mkdir(parents=True)
+        notebook(same / folder / "nb.ipynb", "import helpers\n")
+        (same / folder / "helpers.py").write_text("X = 1\n")
+    commit_all(same, "notebooks")
+    shown = scaffold_in_process("adopt", str(same), "--dry-run", cwd=tmp_path, check=False).stdout
+    assert "a/helpers.py -> src/same/helpers.py  [module the notebooks import" in shown
+    assert "b/helpers.py  [a copy of a/helpers.py (identical), which moves into" in shown
+
     repo = tmp_path / "twice"
     for folder in ("a", "b"):
         (repo / folder).mkdir(parents=True)
         notebook(repo / folder / "nb.ipynb", "import helpers\n")
-        (repo / folder / "helpers.py").write_text("X = 1\n")
+        (repo / folder / "helpers.py").write_text(f"X = {folder!r}\n")
     commit_all(repo, "notebooks")
     before = state(repo)
     done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path, check=False)
@@ -1342,13 +1354,16 @@ def test_a_gitignore_that_hides_what_adopt_commits_is_commented_out(tmp_path: Pa
     (repo / "output").mkdir(parents=True)
     (repo / "output" / "rows.csv").write_text("a\n1\n")
     notebook(repo / "read.ipynb", "print(open('output/rows.csv').read())\n")
-    (repo / ".gitignore").write_text("data\n.ipynb_checkpoints\n")
+    (repo / ".gitignore").write_text("data\n.ipynb_checkpoints\ndocs\n")
     commit_all(repo, "notebooks")
     done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
     assert "`data` commented out (it hid data/.gitignore, data/raw.dvc)" in done.stdout
+    # a template file the team's rules hide is not added; the rule stays
+    assert "your .gitignore's `docs` ignores docs/README.md" in done.stdout
+    assert not (repo / "docs").exists()
     ignore = (repo / ".gitignore").read_text()
     assert ignore.startswith(
-        "# data  (scaffold adopt: it hid data/.gitignore)\n.ipynb_checkpoints\n"
+        "# data  (scaffold adopt: it hid data/.gitignore)\n.ipynb_checkpoints\ndocs\n"
     )
     files = git("ls-files", cwd=repo).splitlines()
     assert "data/raw.dvc" in files and "data/raw/rows.csv" not in files

@@ -18,7 +18,7 @@ from typing import Any
 
 from scaffold import processes
 from scaffold.adopt import code, deps, survey
-from scaffold.adopt.survey import DATA, MODULE, NOTEBOOK, PACKAGE, Entry
+from scaffold.adopt.survey import DATA, MODULE, NOTEBOOK, OTHER, PACKAGE, Entry
 from scaffold.errors import ScaffoldError
 
 COMMIT_MESSAGE = "Adopt the scaffold layout"
@@ -340,17 +340,33 @@ def _assign_targets(plan: Plan, names: dict[str, str]) -> None:
             target = f"src/{package}/{entry.target}"
             entry = Entry(entry.path, entry.kind, entry.reason, target, entry.module)
         entries.append(entry)
+    plan.entries = _one_module_per_name(plan.root, entries)
+
+
+def _one_module_per_name(root: Path, entries: list[Entry]) -> list[Entry]:
+    """Where notebooks in two folders import a module of one name, which would become one
+    file of the package: an identical copy stays where it is (the notebooks import the one
+    that moved); different ones are refused."""
     claimed: dict[str, str] = {}
+    kept = []
     for entry in entries:
-        if entry.kind in (MODULE, PACKAGE) and claimed.setdefault(entry.target, entry.path) != (
-            entry.path
-        ):
+        first = (
+            claimed.setdefault(entry.target, entry.path)
+            if entry.kind in (MODULE, PACKAGE)
+            else None
+        )
+        if first is None or first == entry.path:
+            kept.append(entry)
+        elif (root / first).read_bytes() == (root / entry.path).read_bytes():
+            reason = f"a copy of {first} (identical), which moves into the package; stays"
+            kept.append(Entry(entry.path, OTHER, reason))
+        else:
             raise ScaffoldError(
-                f"{claimed[entry.target]} and {entry.path} would both become {entry.target} "
+                f"{first} and {entry.path} would both become {entry.target} "
                 "(notebooks in two folders import a module of one name): rename one, commit, "
                 "and run adopt again."
             )
-    plan.entries = entries
+    return kept
 
 
 def _pipeline(
@@ -751,20 +767,22 @@ def _merge_gitignore(plan: Plan) -> None:
         plan.merged[".gitignore"] = f"{len(missing)} entries of the template appended"
 
 
+# What scaffold update needs, even where the team's .gitignore would hide it.
+_NEEDED_TEMPLATE_FILES = {".copier-answers.yml", "dvc.yaml"}
+
+
 def _unignore(plan: Plan) -> None:
-    """Comment out the lines of the repository's own .gitignore that would hide a file adopt
-    commits. A team that kept data out of git with ``data`` also hides ``data/raw.dvc``,
-    DVC's pointer (``dvc add`` refuses a git-ignored one); the template's ``/data/**``
-    rules keep the data itself out of git."""
+    """Settle what the repository's own .gitignore would hide of what adopt commits. A
+    template file it hides (``docs`` hides the template's docs/) is not added, and the plan
+    says so. A line that hides what adopt must commit is commented out: a team that kept
+    data out of git with ``data`` also hides ``data/raw.dvc``, DVC's pointer (``dvc add``
+    refuses a git-ignored one); the template's ``/data/**`` keeps the data out of git."""
     import pathspec
 
     path = plan.root / ".gitignore"
     if ".gitignore" in plan.added or not path.is_file():
         return
     mine = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    kept = {e.target for e in plan.entries if e.target and e.kind != DATA} | set(plan.writes)
-    if plan.raw_data:
-        kept |= {"data/raw.dvc", "data/.gitignore"}
     lines = plan.writes.get(".gitignore", "\n".join(mine)).splitlines()
     said = []
     for number, line in enumerate(lines[: len(mine)]):
@@ -772,14 +790,40 @@ def _unignore(plan: Plan) -> None:
         if not rule or rule.startswith(("#", "!")):
             continue
         spec = pathspec.GitIgnoreSpec.from_lines([rule])
-        found = sorted(name for name in kept if spec.match_file(name))
-        if found:
-            lines[number] = f"# {line}  (scaffold adopt: it hid {found[0]})"
-            said.append(f"`{rule}` commented out (it hid {', '.join(found[:2])})")
+        hidden = sorted(name for name in _committed(plan) if spec.match_file(name))
+        needed = _drop_hidden_template_files(plan, rule, hidden)
+        if needed:
+            lines[number] = f"# {line}  (scaffold adopt: it hid {needed[0]})"
+            said.append(f"`{rule}` commented out (it hid {', '.join(needed[:2])})")
     if said:
         plan.writes[".gitignore"] = "\n".join(lines) + "\n"
         merged = [plan.merged[".gitignore"]] if ".gitignore" in plan.merged else []
         plan.merged[".gitignore"] = "; ".join([*merged, *said])
+
+
+def _drop_hidden_template_files(plan: Plan, rule: str, hidden: list[str]) -> list[str]:
+    """Leave out the template files among ``hidden`` (a .gitignore ``rule`` hides them),
+    saying so; the rest of ``hidden``, which adopt must commit."""
+    optional = set(plan.added) - _NEEDED_TEMPLATE_FILES
+    dropped = [name for name in hidden if name in optional]
+    for name in dropped:
+        plan.added.remove(name)
+        del plan.writes[name]
+    if dropped:
+        more = " and more" if len(dropped) > 3 else ""
+        plan.notes.append(
+            f"your .gitignore's `{rule}` ignores {', '.join(dropped[:3])}{more}: "
+            "the template's were not added"
+        )
+    return [name for name in hidden if name not in optional]
+
+
+def _committed(plan: Plan) -> set[str]:
+    """The paths adopt commits: moved notebooks and code, written files, DVC's pointer."""
+    kept = {e.target for e in plan.entries if e.target and e.kind != DATA} | set(plan.writes)
+    if plan.raw_data:
+        kept |= {"data/raw.dvc", "data/.gitignore"}
+    return kept
 
 
 def _dvc_yaml(plan: Plan) -> None:
