@@ -1354,16 +1354,18 @@ def test_a_gitignore_that_hides_what_adopt_commits_is_commented_out(tmp_path: Pa
     (repo / "output").mkdir(parents=True)
     (repo / "output" / "rows.csv").write_text("a\n1\n")
     notebook(repo / "read.ipynb", "print(open('output/rows.csv').read())\n")
-    (repo / ".gitignore").write_text("data\n.ipynb_checkpoints\ndocs\n")
+    (repo / ".gitignore").write_text("data\n.ipynb_checkpoints\ndocs\n.env\n")
     commit_all(repo, "notebooks")
     done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
     assert "`data` commented out (it hid data/.gitignore, data/raw.dvc)" in done.stdout
     # a template file the team's rules hide is not added; the rule stays
     assert "your .gitignore's `docs` ignores docs/README.md" in done.stdout
     assert not (repo / "docs").exists()
+    assert (repo / ".env").is_file()
+    assert ".env" not in git("ls-files", cwd=repo).splitlines()  # by design
     ignore = (repo / ".gitignore").read_text()
     assert ignore.startswith(
-        "# data  (scaffold adopt: it hid data/.gitignore)\n.ipynb_checkpoints\ndocs\n"
+        "# data  (scaffold adopt: it hid data/.gitignore)\n.ipynb_checkpoints\ndocs\n.env\n"
     )
     files = git("ls-files", cwd=repo).splitlines()
     assert "data/raw.dvc" in files and "data/raw/rows.csv" not in files

@@ -784,13 +784,17 @@ def _unignore(plan: Plan) -> None:
         return
     mine = path.read_text(encoding="utf-8", errors="replace").splitlines()
     lines = plan.writes.get(".gitignore", "\n".join(mine)).splitlines()
+    assert plan.render is not None
+    template = (plan.render / ".gitignore").read_text(encoding="utf-8").splitlines()
+    by_design = pathspec.GitIgnoreSpec.from_lines(template)  # .env: written, never committed
     said = []
     for number, line in enumerate(lines[: len(mine)]):
+        committed = {name for name in _committed(plan) if not by_design.match_file(name)}
         rule = line.strip()
         if not rule or rule.startswith(("#", "!")):
             continue
         spec = pathspec.GitIgnoreSpec.from_lines([rule])
-        hidden = sorted(name for name in _committed(plan) if spec.match_file(name))
+        hidden = sorted(name for name in committed if spec.match_file(name))
         needed = _drop_hidden_template_files(plan, rule, hidden)
         if needed:
             lines[number] = f"# {line}  (scaffold adopt: it hid {needed[0]})"
