@@ -355,6 +355,9 @@ def test_failures_are_classified() -> None:
     )
     assert reason(run_all("NameError: name 'y' is not defined")).startswith("hidden state")
     assert reason(run_all("ValueError: bad")) == "an error in the code (ValueError: bad)"
+    assert reason(
+        run_all("PyperclipException: Pyperclip could not find a copy/paste mechanism")
+    ).startswith("needs a desktop (the clipboard)")
 
 
 # -- modernising removed APIs ------------------------------------------------------------------

@@ -60,7 +60,7 @@ _CHANGED_API = re.compile(
 _CELL_FRAME = re.compile(r"^(?:Cell In ?\[|Input In ?\[|<ipython-input-)")
 _FILE_FRAME = re.compile(r"^(?:File |\S+\.py[:\s])")
 _ARROW = re.compile(r"^-+> *(\d+)", re.M)
-_SKIPPED = ("missing data", "needs the network", "timed out", "no kernel", "hidden state")
+_SKIPPED = ("missing data", "needs the", "timed out", "no kernel", "hidden state")
 
 
 @dataclass(frozen=True)
