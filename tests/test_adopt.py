@@ -1373,3 +1373,21 @@ def test_a_gitignore_that_hides_what_adopt_commits_is_commented_out(tmp_path: Pa
     files = git("ls-files", cwd=repo).splitlines()
     assert "data/raw.dvc" in files and "data/raw/rows.csv" not in files
     assert git("check-ignore", "data/raw/rows.csv", cwd=repo) == "data/raw/rows.csv"
+
+
+def test_files_the_template_has_under_another_case_are_the_teams(tmp_path: Path) -> None:
+    """A repository's ``makefile`` (which make reads before ``Makefile``) and ``readme.md``
+    are its Makefile and README: adding the template's beside them would overwrite them on a
+    case-insensitive file system (macOS) and put two of each in git."""
+    repo = tmp_path / "cased"
+    repo.mkdir()
+    notebook(repo / "nb.ipynb", "x = 1\n")
+    (repo / "makefile").write_text("all:\n\techo mine\n")
+    (repo / "readme.md").write_text("# Mine\n")
+    commit_all(repo, "notebooks")
+    done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert "kept your makefile; the template's was not added" in done.stdout
+    files = git("ls-files", cwd=repo).splitlines()
+    assert "Makefile" not in files and "README.md" not in files
+    assert (repo / "makefile").read_text() == "all:\n\techo mine\n"
+    assert (repo / "readme.md").read_text().startswith("# Mine\n\n## Working on this project")

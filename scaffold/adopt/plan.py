@@ -719,8 +719,9 @@ def _template_files(plan: Plan) -> None:
         rel = path.relative_to(render).as_posix()
         if rel.startswith(_SKIP_TEMPLATE) or rel in _MERGED:
             continue
-        if (rel in present or (root / rel).exists()) and rel not in moved:
-            plan.notes.append(f"kept your {rel}; the template's was not added")
+        yours = _same_file(plan, rel)
+        if (rel in present or (root / rel).exists() or yours) and (yours or rel) not in moved:
+            plan.notes.append(f"kept your {yours or rel}; the template's was not added")
             continue
         plan.added.append(rel)
         plan.writes[rel] = path.read_text(encoding="utf-8")
@@ -730,18 +731,31 @@ def _template_files(plan: Plan) -> None:
         _dvc_yaml(plan)
 
 
+# Names that stand for the template's file of that name: GNU make reads any of these first.
+_ALIASES = {"makefile": ("gnumakefile", "makefile")}
+
+
+def _same_file(plan: Plan, rel: str) -> str:
+    """The repository's file that is the template's ``rel`` under another case (``makefile``
+    for ``Makefile``, ``readme.md``), which a case-insensitive file system (macOS, Windows)
+    would overwrite and git would hold twice; "" when there is none."""
+    wanted = set(_ALIASES.get(rel.lower(), (rel.lower(),)))
+    return next((e.path for e in plan.entries if e.path.lower() in wanted), "")
+
+
 def _merge_readme(plan: Plan) -> None:
     assert plan.render is not None
     template = (plan.render / "README.md").read_text(encoding="utf-8")
-    mine = plan.root / "README.md"
+    name = _same_file(plan, "README.md") or "README.md"
+    mine = plan.root / name
     if not mine.is_file():
         plan.added.append("README.md")
         plan.writes["README.md"] = template
         return
     body = template.split("\n", 1)[1].lstrip("\n") if "\n" in template else ""
     text = mine.read_text(encoding="utf-8", errors="replace").rstrip("\n")
-    plan.writes["README.md"] = f"{text}\n\n## Working on this project (scaffold)\n\n{body}"
-    plan.merged["README.md"] = "the template's set-up and layout sections appended under yours"
+    plan.writes[name] = f"{text}\n\n## Working on this project (scaffold)\n\n{body}"
+    plan.merged[name] = "the template's set-up and layout sections appended under yours"
 
 
 def _merge_gitignore(plan: Plan) -> None:
