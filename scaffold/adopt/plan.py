@@ -712,16 +712,16 @@ def _render(answers: dict[str, str]) -> Path:
 def _template_files(plan: Plan) -> None:
     """The template's files that are absent (added), and the merges of those present."""
     assert plan.render is not None
-    render, root = plan.render, plan.root
+    render = plan.render
     present = {e.path for e in plan.entries} | {e.target for e in plan.entries} | set(plan.writes)
     moved = {e.path for e in plan.moves}
     for path in sorted(p for p in render.rglob("*") if p.is_file()):
         rel = path.relative_to(render).as_posix()
         if rel.startswith(_SKIP_TEMPLATE) or rel in _MERGED:
             continue
-        yours = _same_file(plan, rel)
-        if (rel in present or (root / rel).exists() or yours) and (yours or rel) not in moved:
-            plan.notes.append(f"kept your {yours or rel}; the template's was not added")
+        yours = _same_file(plan, rel, present)
+        if yours and yours not in moved:
+            plan.notes.append(f"kept your {yours}; the template's was not added")
             continue
         plan.added.append(rel)
         plan.writes[rel] = path.read_text(encoding="utf-8")
@@ -735,10 +735,13 @@ def _template_files(plan: Plan) -> None:
 _ALIASES = {"makefile": ("gnumakefile", "makefile")}
 
 
-def _same_file(plan: Plan, rel: str) -> str:
-    """The repository's file that is the template's ``rel`` under another case (``makefile``
-    for ``Makefile``, ``readme.md``), which a case-insensitive file system (macOS, Windows)
-    would overwrite and git would hold twice; "" when there is none."""
+def _same_file(plan: Plan, rel: str, present: set[str]) -> str:
+    """The repository's file that is the template's ``rel`` (in ``present``, on disk, or
+    under another case: ``makefile`` for ``Makefile``, ``readme.md``, which a
+    case-insensitive file system, macOS or Windows, would overwrite and git would hold
+    twice); "" when there is none."""
+    if rel in present or (plan.root / rel).exists():
+        return rel
     wanted = set(_ALIASES.get(rel.lower(), (rel.lower(),)))
     return next((e.path for e in plan.entries if e.path.lower() in wanted), "")
 
@@ -746,7 +749,7 @@ def _same_file(plan: Plan, rel: str) -> str:
 def _merge_readme(plan: Plan) -> None:
     assert plan.render is not None
     template = (plan.render / "README.md").read_text(encoding="utf-8")
-    name = _same_file(plan, "README.md") or "README.md"
+    name = _same_file(plan, "README.md", set()) or "README.md"
     mine = plan.root / name
     if not mine.is_file():
         plan.added.append("README.md")
