@@ -242,13 +242,14 @@ def _imported(root: Path, files: list[str], analysed: dict[str, code.Code]) -> d
     by_folder: dict[str, set[str]] = defaultdict(set)
     for name, found in analysed.items():
         by_folder[posixpath.dirname(name)] |= found.modules
+    python = [name for name in files if name.endswith(".py")]
     for folder, imported in by_folder.items():
         sources: dict[str, list[str]] = defaultdict(list)
-        for name in files:
-            inside = PurePosixPath(posixpath.relpath(name, folder or "."))
-            if name.endswith(".py") and ".." not in inside.parts:
-                parts = inside.parts
-                sources[inside.stem if len(parts) == 1 else parts[0]].append(name)
+        prefix = f"{folder}/" if folder else ""
+        for name in python:
+            if name.startswith(prefix):
+                inside = PurePosixPath(name[len(prefix) :])
+                sources[inside.stem if len(inside.parts) == 1 else inside.parts[0]].append(name)
         done: set[str] = set()
         while todo := (imported & set(sources)) - done:
             for module in todo:

@@ -204,6 +204,7 @@ def classify(
     entries: list[Entry] = []
     taken: set[str] = set()
     everything = set(files)
+    nearest_first = sorted(imported.items(), key=lambda item: -len(PurePosixPath(item[0]).parts))
     for path in files:
         pure = PurePosixPath(path)
         hidden = any(part.startswith(".") for part in pure.parts)
@@ -217,11 +218,11 @@ def classify(
         elif DEPENDENCY_FILES.match(path):
             entries.append(Entry(path, DEPENDENCIES, "dependency file; merged into pyproject.toml"))
         else:
-            entries.append(_code_or_docs(path, imported))
+            entries.append(_code_or_docs(path, nearest_first))
     return entries
 
 
-def _code_or_docs(path: str, imported: dict[str, set[str]]) -> Entry:
+def _code_or_docs(path: str, imported: list[tuple[str, set[str]]]) -> Entry:
     pure = PurePosixPath(path)
     if pure.suffix == ".py":
         return _python_file(path, imported)
@@ -230,19 +231,21 @@ def _code_or_docs(path: str, imported: dict[str, set[str]]) -> Entry:
     return Entry(path, OTHER, "not a notebook, data, code or dependency file; stays")
 
 
-def _python_file(path: str, imported: dict[str, set[str]]) -> Entry:
+def _python_file(path: str, imported: list[tuple[str, set[str]]]) -> Entry:
     """A module or a package's file that notebooks import, or a script. A notebook runs in
     its own folder, so ``import helpers`` finds ``helpers.py`` (or a ``helpers/`` package)
-    beside it: the nearest folder of notebooks that imports it claims it."""
-    for folder in sorted(imported, key=lambda name: -len(PurePosixPath(name).parts)):
-        if folder and not PurePosixPath(path).is_relative_to(folder):
+    beside it: the nearest folder of notebooks that imports it (``imported``: each folder
+    and the names its notebooks import, deepest first) claims it."""
+    for folder, names in imported:
+        prefix = f"{folder}/" if folder else ""
+        if not path.startswith(prefix):
             continue
-        inside = PurePosixPath(path).relative_to(folder) if folder else PurePosixPath(path)
+        inside = PurePosixPath(path[len(prefix) :])
         parts = inside.parts
-        if len(parts) == 1 and inside.stem in imported[folder]:
+        if len(parts) == 1 and inside.stem in names:
             reason = f"module the notebooks import ({inside.stem})"
             return Entry(path, MODULE, reason, inside.as_posix(), inside.stem)
-        if len(parts) > 1 and parts[0] in imported[folder]:
+        if len(parts) > 1 and parts[0] in names:
             reason = f"part of the package {parts[0]} the notebooks import"
             return Entry(path, PACKAGE, reason, inside.as_posix(), parts[0])
     return Entry(path, OTHER, "Python file no notebook imports (a script); stays")
