@@ -472,6 +472,22 @@ def test_modernise_applies_ruffs_numpy_fixes_around_cells_that_are_not_python() 
     assert len(left) == 1 and "np.in1d" in left[0]  # no safe fix: listed, not rewritten
 
 
+def test_modernise_reads_from_csv_with_read_csv_and_its_defaults() -> None:
+    cells, changes, _ = _modernised(
+        'quakes = pd.DataFrame.from_csv("../data/q.csv", index_col=None, parse_dates=["time"])\n'
+        "frame = pandas.DataFrame.from_csv('x.csv')\n"
+        "odd = pd.DataFrame.from_csv('x.csv', 0, ',')\n"  # positional: read_csv reads them apart
+        "tup = pd.DataFrame.from_csv('x.csv', tupleize_cols=True)\n"
+    )
+    assert cells[0].splitlines() == [
+        'quakes = pd.read_csv("../data/q.csv", index_col=None, parse_dates=["time"])',
+        "frame = pandas.read_csv('x.csv', index_col=0, parse_dates=True)",
+        "odd = pd.DataFrame.from_csv('x.csv', 0, ',')",
+        "tup = pd.DataFrame.from_csv('x.csv', tupleize_cols=True)",
+    ]
+    assert len(changes) == 2 and "removed DataFrame.from_csv" in changes[0]
+
+
 def test_modernise_leaves_modern_code_alone() -> None:
     source = "import numpy as np\nimport pandas as pd\npd.set_option('display.max_rows', 5)\n"
     cells, changes, left = _modernised(source)

@@ -12,6 +12,8 @@ each a renamed keyword, option or module with the same meaning:
 - ``from IPython.display import set_matplotlib_formats`` (gone in IPython 8) -> from
   ``matplotlib_inline.backend_inline``;
 - matplotlib's ``'seaborn-*'`` styles (renamed in 3.6, gone in 3.8) -> ``'seaborn-v0_8-*'``;
+- ``pd.DataFrame.from_csv(path)`` (gone in pandas 1.0) -> ``pd.read_csv(path, index_col=0,
+  parse_dates=True)``, from_csv's own defaults (keywords read_csv reads alike only);
 - ``pandas.tools.plotting`` -> ``pandas.plotting``, ``pd.scatter_matrix`` ->
   ``pd.plotting.scatter_matrix``; ``from sklearn.externals import joblib``
   -> ``import joblib``; ``from sklearn.cross_validation import train_test_split`` ->
@@ -188,7 +190,40 @@ def _call_edits(
         return _style_edits(call, lines)
     if name == "scatter_matrix":
         return _plotting_edits(call, lines)
+    if name == "from_csv":
+        return _from_csv_edits(call, lines)
     return []
+
+
+# DataFrame.from_csv's keywords that read_csv takes with the same meaning
+_FROM_CSV_KEYWORDS = {"header", "sep", "index_col", "parse_dates", "encoding"}
+
+
+def _pandas_dataframe(func: ast.expr) -> str:
+    """``pd`` for ``pd.DataFrame.<method>`` (``pandas`` for ``pandas.DataFrame...``), else ""."""
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    module = owner.value if isinstance(owner, ast.Attribute) and owner.attr == "DataFrame" else None
+    return module.id if isinstance(module, ast.Name) and module.id in {"pd", "pandas"} else ""
+
+
+def _from_csv_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``pd.DataFrame.from_csv(path, ...)`` (gone in pandas 1.0) -> ``pd.read_csv(path, ...,
+    index_col=0, parse_dates=True)``: its own defaults, given where the call left them."""
+    module = _pandas_dataframe(call.func)
+    names = {keyword.arg for keyword in call.keywords}
+    one_path = len(call.args) == 1 and not isinstance(call.args[0], ast.Starred)
+    if not module or not one_path or not names <= _FROM_CSV_KEYWORDS:
+        return []
+    text = _segment(lines, call)
+    head = _segment(lines, call.func)
+    if not text or not head or not text.endswith(")"):
+        return []
+    added = [f"{key}={value}" for key, value in (("index_col", "0"), ("parse_dates", "True"))
+             if key not in names]  # fmt: skip
+    inner = text[len(head) :].strip()[1:-1].rstrip().rstrip(",")
+    new = f"{module}.read_csv({', '.join([inner, *added])})"
+    rule = "pandas 1.0 removed DataFrame.from_csv; read_csv with its defaults reads the same"
+    return [(_replace(call, text, new), rule)]
 
 
 def _plotting_edits(call: ast.Call, lines: list[str]) -> list[tuple[code.Edit, str]]:
