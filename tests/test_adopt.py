@@ -1230,13 +1230,15 @@ def test_a_glob_that_matches_nothing_is_missing_data(tmp_path: Path) -> None:
         "statuses = glob('../data/statuses/*.csv')\n",
         "longest = max(len(open(p).read()) for p in statuses)\n",
     )
-    assert empty_glob(path) == "../data/statuses/*.csv"
-    assert empty_glob(path, 1) == ""  # up to the second cell, every pattern matches a file
+    assert empty_glob(path, root) == "../data/statuses/*.csv"
+    assert empty_glob(path, root, 1) == ""  # up to the second cell, every pattern matches a file
     other = root / "notebooks" / "other.ipynb"
     notebook(other, "from pathlib import Path\nfound = list(Path('../data/none').rglob('*.csv'))\n")
-    assert empty_glob(other) == "../data/none/**/*.csv"
+    assert empty_glob(other, root) == "../data/none/**/*.csv"
     notebook(other, "import glob\nnames = glob.glob('../data/pages/*.csv') + glob.glob(name)\n")
-    assert empty_glob(other) == ""  # a pattern that is not literal text is not judged
+    assert empty_glob(other, root) == ""  # a pattern that is not literal text is not judged
+    notebook(other, "import glob\nnames = glob.glob('/srv/**/*.csv') + glob.glob('../../*.csv')\n")
+    assert empty_glob(other, root) == ""  # outside the repository: not judged
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ edited in place: only the text of a literal or an import statement changes.
 from __future__ import annotations
 
 import ast
+import glob
 import json
 import os
 import posixpath
@@ -260,13 +261,12 @@ def analyse_notebook(notebook: dict[str, Any]) -> Code:
     return code
 
 
-def empty_glob(notebook: Path, upto: int = -1) -> str:
+def empty_glob(notebook: Path, root: Path, upto: int = -1) -> str:
     """A literal glob pattern in the code cells of ``notebook`` (up to cell ``upto``; -1:
     all) that matches no file, seen from the notebook's folder, where it runs: its data was
     never committed (``glob("../data/statuses/*.csv")`` under a git-ignored folder). ""
-    when every pattern matches something."""
-    import glob
-
+    when every pattern matches something. Only patterns inside ``root`` are judged (never
+    a walk of the machine's disks)."""
     data = load(notebook)
     for index, source in code_cells(data) if data is not None else ():
         if 0 <= upto < index:
@@ -274,9 +274,23 @@ def empty_glob(notebook: Path, upto: int = -1) -> str:
         tree = parse(source)
         for node in ast.walk(tree) if tree is not None else ():
             pattern = _glob_pattern(node) if isinstance(node, ast.Call) else None
-            if pattern and not glob.glob(pattern, root_dir=notebook.parent, recursive=True):
+            if (
+                pattern
+                and _inside(notebook.parent, pattern, root)
+                and not glob.glob(pattern, root_dir=notebook.parent, recursive=True)
+            ):
                 return pattern
     return ""
+
+
+def _inside(folder: Path, pattern: str, root: Path) -> bool:
+    """True when the fixed part of a relative glob ``pattern`` (before its first wildcard),
+    seen from ``folder``, stays inside ``root``."""
+    fixed = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    if is_absolute(pattern) or pattern.startswith(("/", "~")):
+        return False
+    base = Path(os.path.normpath(folder / fixed))
+    return base.is_relative_to(root.resolve()) or base.is_relative_to(root)
 
 
 def _glob_pattern(call: ast.Call) -> str | None:

@@ -119,7 +119,7 @@ def failures(
             trace, cell, source, counts = _failed(Path(scratch), paths.get(finding.path))
             why = reason(finding.message)
             unmatched = (
-                empty_glob(project.root / finding.path, cell)
+                empty_glob(project.root / finding.path, project.root, cell)
                 if why.startswith("an error in the code")
                 else ""
             )
