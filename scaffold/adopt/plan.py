@@ -805,15 +805,16 @@ def _unignore(plan: Plan) -> None:
     assert plan.render is not None
     template = (plan.render / ".gitignore").read_text(encoding="utf-8").splitlines()
     by_design = pathspec.GitIgnoreSpec.from_lines(template)  # .env: written, never committed
+    committed = {name for name in _committed(plan) if not by_design.match_file(name)}
     said = []
     for number, line in enumerate(lines[: len(mine)]):
-        committed = {name for name in _committed(plan) if not by_design.match_file(name)}
         rule = line.strip()
         if not rule or rule.startswith(("#", "!")):
             continue
         spec = pathspec.GitIgnoreSpec.from_lines([rule])
         hidden = sorted(name for name in committed if spec.match_file(name))
         needed = _drop_hidden_template_files(plan, rule, hidden)
+        committed -= set(hidden) - set(needed)  # dropped: no later rule judges them
         if needed:
             lines[number] = f"# {line}  (scaffold adopt: it hid {needed[0]})"
             said.append(f"`{rule}` commented out (it hid {', '.join(needed[:2])})")
