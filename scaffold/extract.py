@@ -18,13 +18,13 @@ import json
 import keyword
 import re
 import shlex
-import sys
 import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaffold import pycode
 from scaffold.check.duplicates import Definition, definitions
 from scaffold.check.notebook import blank_magics
 from scaffold.errors import ScaffoldError
@@ -104,13 +104,6 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def _import_text(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
-    spelled = f"{alias.name} as {alias.asname}" if alias.asname else alias.name
-    if isinstance(node, ast.Import):
-        return f"import {spelled}"
-    return f"from {'.' * node.level}{node.module or ''} import {spelled}"
-
-
 def _bound(alias: ast.alias) -> str:
     """The name an import binds: ``np`` for ``import numpy as np``, ``os`` for ``import os.x``."""
     return alias.asname or alias.name.split(".")[0]
@@ -183,7 +176,7 @@ def _record_import(notebook: _Notebook, node: ast.Import | ast.ImportFrom) -> No
         shown = alias
         if isinstance(node, ast.Import) and not alias.asname:
             shown = ast.alias(alias.name.split(".")[0])  # `import os.path` binds `os`
-        notebook.imports.setdefault(_bound(alias), _import_text(node, shown))
+        notebook.imports.setdefault(_bound(alias), pycode.import_text(node, shown))
 
 
 # -- finding and checking the definitions -----------------------------------------------------
@@ -354,110 +347,6 @@ def _top_level(text: str) -> set[str]:
     return names
 
 
-# -- placing imports as ruff's isort rules (I001) want them ----------------------------------
-
-
-def _section(module: str, package: str) -> int:
-    """isort's sections, in order: future, standard library, third party, first party."""
-    top = module.lstrip(".").split(".")[0]
-    if module.startswith(".") or top == package:
-        return 3
-    return 1 if top in sys.stdlib_module_names else 2
-
-
-def _module_of(node: ast.Import | ast.ImportFrom) -> str:
-    if isinstance(node, ast.Import):
-        return node.names[0].name
-    return "." * node.level + (node.module or "")
-
-
-def _key(node: ast.Import | ast.ImportFrom, package: str) -> tuple[int, int, str]:
-    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-        return (0, 1, "")
-    module = _module_of(node)
-    return (_section(module, package), isinstance(node, ast.ImportFrom), module.lower())
-
-
-def _member_key(alias: ast.alias) -> tuple[int, str, str]:
-    """isort's order of imported names (``order-by-type``): CONSTANTS, Classes, functions."""
-    name = alias.name
-    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    return (kind, name.lower(), name)
-
-
-def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
-    return [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-
-
-def _from_import(node: ast.ImportFrom, aliases: Sequence[ast.alias]) -> str:
-    """``from <node's module> import <aliases>``, the names in isort's order."""
-    members = sorted(aliases, key=_member_key)
-    spelled = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in members)
-    return f"from {'.' * node.level}{node.module or ''} import {spelled}"
-
-
-def _merged(node: ast.ImportFrom, statement: ast.ImportFrom) -> str:
-    """One ``from`` import holding the names of both (isort merges them)."""
-    names = {_import_text(node, a): a for a in (*node.names, *statement.names)}
-    return _from_import(node, list(names.values()))
-
-
-def _splice(lines: list[str], start: int, end: int, new: str) -> str:
-    return "".join(lines[:start]) + new + "".join(lines[end:])
-
-
-def _add_import(text: str, line: str, package: str) -> str:
-    """``text`` with the import ``line`` where ruff's isort rules (I001) put it."""
-    statement = ast.parse(line).body[0]
-    assert isinstance(statement, (ast.Import, ast.ImportFrom))
-    key = _key(statement, package)
-    tree = ast.parse(blank_magics(text))
-    lines = text.splitlines(keepends=True)
-    found = [(_key(node, package), node) for node in _imports(tree)]
-    for _, node in found:
-        if (
-            isinstance(node, ast.ImportFrom)
-            and isinstance(statement, ast.ImportFrom)
-            and (node.module, node.level) == (statement.module, statement.level)
-        ):
-            end = node.end_lineno or node.lineno
-            return _splice(lines, node.lineno - 1, end, _merged(node, statement) + "\n")
-    if not found:
-        after = 0
-        if tree.body and isinstance(tree.body[0], ast.Expr):  # the module's docstring
-            after = tree.body[0].end_lineno or 0
-        return _splice(lines, after, after, f"\n{line}\n")
-    at, new = _import_position(found, key)
-    return _splice(lines, at, at, new.format(line=line))
-
-
-def _import_position(
-    found: list[tuple[tuple[int, int, str], ast.Import | ast.ImportFrom]], key: tuple[int, int, str]
-) -> tuple[int, str]:
-    """The 0-based line to insert a new import at, and its text (blank lines around it)."""
-    later = [node for k, node in found if k > key]
-    same = [node for k, node in found if k[0] == key[0]]
-    if later and later[0] in same:
-        return later[0].lineno - 1, "{line}\n"
-    if same:
-        return same[-1].end_lineno or same[-1].lineno, "{line}\n"
-    if later:  # a new section before a later one
-        return later[0].lineno - 1, "{line}\n\n"
-    last = found[-1][1]
-    return last.end_lineno or last.lineno, "\n{line}\n"
-
-
-def _module_imports(existing: str, needed: list[str], package: str) -> str:
-    """``existing`` module text with the ``needed`` import lines added among its imports."""
-    present = {
-        _import_text(node, alias) for node in _imports(ast.parse(existing)) for alias in node.names
-    }
-    for line in dict.fromkeys(needed):
-        if line not in present:
-            existing = _add_import(existing, line, package)
-    return existing
-
-
 # -- writing the module -----------------------------------------------------------------------
 
 
@@ -551,7 +440,7 @@ def _module_writes(
             if taken.exists():
                 raise ScaffoldError(f"{relative(taken, root)} already exists; choose another --to.")
     base = MODULE.format(**values) if existing is None else existing
-    text = _module_imports(base, needed, package.name).rstrip("\n") + "\n"
+    text = pycode.add_imports(base, needed, package.name).rstrip("\n") + "\n"
     shown = relative(module_path, root)
     for body in bodies:
         text += "\n\n" + formatted(body, root, shown)
@@ -870,7 +759,7 @@ def _with_import(lines: list[str], statement: str, package: str) -> None:
     if block:
         start, end = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
         head = "".join(line + "\n" for line in lines[start:end])
-        merged = _add_import(head, statement, package).rstrip("\n").split("\n")
+        merged = pycode.add_import(head, statement, package).rstrip("\n").split("\n")
         lines[start:end] = merged
         _blank_lines_after(lines, start + len(merged))
         return
@@ -929,7 +818,7 @@ def _import_cell(notebook: _Notebook, first: int) -> int | None:
     for cell in notebook.cells:
         if cell.index > first:
             return None
-        if _imports(cell.tree):
+        if pycode.imports_of(cell.tree):
             return cell.index
     return None
 
@@ -945,7 +834,9 @@ def _moved_out(
     texts = {cell.index: cell.source for cell in notebook.cells}
     for index, here in by_cell.items():
         texts[index] = _cut_definitions(texts[index], [o.span for o in here])
-    names = sorted({one.definition.name for one in copies}, key=lambda n: _member_key(ast.alias(n)))
+    names = sorted(
+        {one.definition.name for one in copies}, key=lambda n: pycode.member_key(ast.alias(n))
+    )
     statement = f"from {module} import {', '.join(names)}"
     home = _import_cell(notebook, min(by_cell))
     home = min(by_cell) if home is None else home
@@ -1039,8 +930,8 @@ def _alone(node: ast.stmt, lines: list[str]) -> bool:
 def _statements(node: ast.Import | ast.ImportFrom, kept: list[ast.alias]) -> list[str]:
     """The import ``node`` reduced to the ``kept`` names, one ``import`` per line (isort)."""
     if isinstance(node, ast.ImportFrom):
-        return [_from_import(node, kept)]
-    return [_import_text(node, alias) for alias in kept]
+        return [pycode.from_import(node, kept)]
+    return [pycode.import_text(node, alias) for alias in kept]
 
 
 def _drop_imports(source: str, names: set[str]) -> str:
@@ -1050,7 +941,7 @@ def _drop_imports(source: str, names: set[str]) -> str:
     except (SyntaxError, ValueError):
         return source
     lines = source.removesuffix("\n").split("\n")
-    for node in reversed(_imports(tree)):
+    for node in reversed(pycode.imports_of(tree)):
         kept = [a for a in node.names if a.name == "*" or _bound(a) not in names]
         if len(kept) == len(node.names) or not _alone(node, lines):
             continue

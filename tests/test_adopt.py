@@ -1299,7 +1299,7 @@ def test_modules_beside_notebooks_move_with_their_paths_rewritten(tmp_path: Path
     files = git("ls-files", cwd=repo).splitlines()
     assert "src/mods/loader.py" in files and "analysis/loader.py" not in files
     assert (repo / "src/mods/helpers.py").read_text() == (
-        '"""Helpers."""\nfrom __future__ import annotations\n'
+        '"""Helpers."""\nfrom __future__ import annotations\n\n'
         "from mods.config import RAW_DATA_DIR\n\n\ndef load():\n"
         '    return open(RAW_DATA_DIR / "x.csv").read()\n'
     )

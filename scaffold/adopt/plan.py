@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime
+import itertools
 import json
 import posixpath
 import shutil
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from scaffold import processes
+from scaffold import processes, pycode
 from scaffold.adopt import code, deps, survey
 from scaffold.adopt.survey import DATA, MODULE, NOTEBOOK, OTHER, PACKAGE, Entry
 from scaffold.errors import ScaffoldError
@@ -662,36 +663,31 @@ def _rewrite_modules(plan: Plan, places: _Places) -> None:
         moved, needed, made = _path_edits(plan, found, folder, entry.target, places)
         if edits or moved:
             text = code.apply_edits(source, edits + moved)
-            plan.writes[entry.target] = _with_header(text, _header(plan.package, needed, made))
+            plan.writes[entry.target] = _with_config(text, plan.package, needed, made)
 
 
-def _with_header(source: str, header: str) -> str:
-    """A module's ``source`` with ``header`` (its config imports) after its docstring and
-    ``from __future__`` imports."""
-    tree = code.parse(source)
-    if not header or tree is None:
+def _with_config(source: str, package: str, needed: set[str], made: set[str]) -> str:
+    """A moved module's ``source`` importing the config paths it uses, where ruff's isort
+    rules put the import, and making the folders it writes into after its imports."""
+    if not needed or code.parse(source) is None:
         return source
-    line = 0  # the header goes before this (0-based) line
-    for position, node in enumerate(tree.body):
-        if not (_is_docstring(node, position) or _is_future(node)):
-            break
-        line = node.end_lineno or node.lineno
-    lines = source.splitlines(keepends=True)
-    before, after = "".join(lines[:line]), "".join(lines[line:])
-    if before and not before.endswith("\n"):
-        before += "\n"
-    if after.strip() and not after.startswith("\n"):
-        header += "\n\n" if after.startswith(("def ", "class ", "@", "async def ")) else "\n"
-    return before + header + after
-
-
-def _is_docstring(node: ast.stmt, position: int) -> bool:
-    value = node.value if isinstance(node, ast.Expr) else None
-    return position == 0 and isinstance(value, ast.Constant) and isinstance(value.value, str)
-
-
-def _is_future(node: ast.stmt) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+    names = ", ".join(sorted(needed))
+    text = pycode.add_import(source, f"from {package}.config import {names}", package)
+    if not made:
+        return text
+    head = list(
+        itertools.takewhile(
+            lambda node: (
+                isinstance(node, (ast.Import, ast.ImportFrom))
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+            ),
+            ast.parse(text).body,
+        )
+    )
+    at = head[-1].end_lineno or head[-1].lineno
+    lines = text.splitlines(keepends=True)
+    made_lines = "".join(f"{name}.mkdir(parents=True, exist_ok=True)\n" for name in sorted(made))
+    return "".join(lines[:at]) + made_lines + "".join(lines[at:])
 
 
 def _render(answers: dict[str, str]) -> Path:
