@@ -1409,3 +1409,24 @@ def test_files_the_template_has_under_another_case_are_the_teams(tmp_path: Path)
     assert "Makefile" not in files and "README.md" not in files
     assert (repo / "makefile").read_text() == "all:\n\techo mine\n"
     assert (repo / "readme.md").read_text().startswith("# Mine\n\n## Working on this project")
+
+
+def test_modernise_spells_pandas_np_as_numpy() -> None:
+    """``pd.np`` (gone in pandas 2.0) was NumPy: ``np`` where the notebook imports it, and
+    ``import numpy as np`` before its ``import pandas as pd`` where it does not."""
+    cells, changes, _ = _modernised(
+        "import numpy as np\nimport pandas as pd\n", "x = pd.np.nan\ny = pd.np.where(a, 1, 2)\n"
+    )
+    assert cells[1] == "x = np.nan\ny = np.where(a, 1, 2)\n" and len(changes) == 2
+    cells, changes, _ = _modernised(
+        "import pandas as pd\nimport os\n", "df.replace('', pd.np.nan)\n", "import pandas as pd\n"
+    )
+    assert cells == [
+        "import numpy as np\nimport pandas as pd\nimport os\n",
+        "df.replace('', np.nan)\n",
+        "import pandas as pd\n",
+    ]
+    assert changes[0].endswith("(pandas 2.0 removed pandas.np, its alias of NumPy)")
+    # np is something else, or used before pandas is imported: left alone
+    assert _modernised("import pandas as pd\nnp = 3\n", "pd.np.nan\n")[1] == []
+    assert _modernised("x = pd.np.nan\n", "import pandas as pd\n")[1] == []

@@ -14,6 +14,8 @@ each a renamed keyword, option or module with the same meaning:
 - matplotlib's ``'seaborn-*'`` styles (renamed in 3.6, gone in 3.8) -> ``'seaborn-v0_8-*'``;
 - ``pd.DataFrame.from_csv(path)`` (gone in pandas 1.0) -> ``pd.read_csv(path, index_col=0,
   parse_dates=True)``, from_csv's own defaults (keywords read_csv reads alike only);
+- ``pd.np.nan`` (``pandas.np``, gone in pandas 2.0) -> ``np.nan``, with ``import numpy as np``
+  before the notebook's ``import pandas as pd`` where it had none;
 - ``pandas.tools.plotting`` -> ``pandas.plotting``, ``pd.scatter_matrix`` ->
   ``pd.plotting.scatter_matrix``; ``from sklearn.externals import joblib``
   -> ``import joblib``; ``from sklearn.cross_validation import train_test_split`` ->
@@ -102,8 +104,10 @@ def modernise(texts: dict[str, str], changed: dict[str, datetime.date] | None = 
         if isinstance(notebook, dict) and isinstance(notebook.get("cells"), list):
             notebooks[name] = notebook
     for name, notebook in notebooks.items():
+        numpy, first = _numpy_binding(notebook)
         for index, source in list(code.code_cells(notebook)):
-            edits, rules, modules = _cell_edits(source, (changed or {}).get(name))
+            spelling = "np" if numpy == "add" and index != first else numpy
+            edits, rules, modules = _cell_edits(source, (changed or {}).get(name), spelling)
             if not edits:
                 continue
             notebook["cells"][index]["source"] = code.apply_edits(source, edits).splitlines(
@@ -122,9 +126,10 @@ def modernise(texts: dict[str, str], changed: dict[str, datetime.date] | None = 
 
 
 def _cell_edits(
-    source: str, changed: datetime.date | None = None
+    source: str, changed: datetime.date | None = None, numpy: str = ""
 ) -> tuple[list[code.Edit], list[str], set[str]]:
-    """The edits for one cell, the rule of each, and the modules they import."""
+    """The edits for one cell, the rule of each, and the modules they import; ``numpy`` says
+    how the notebook binds ``np`` (see ``_numpy_binding``)."""
     tree = code.parse(source)
     if tree is None:
         return [], [], set()
@@ -139,10 +144,82 @@ def _cell_edits(
         elif isinstance(node, ast.ImportFrom) and node.module:
             found = _import_edits(node, lines)
             modules.update(_imported(edit.text) for edit, _ in found)
+        elif numpy and isinstance(node, (ast.Attribute, ast.Import)):
+            found = _pandas_np_edits(node, lines, numpy)
+            modules.update("numpy" for edit, _ in found if edit.text.startswith("import numpy"))
         for edit, rule in found:
             edits.append(edit)
             rules.append(rule)
     return edits, rules, modules
+
+
+_PANDAS_NP = "pandas 2.0 removed pandas.np, its alias of NumPy"
+
+
+def _numpy_binding(notebook: dict[str, Any]) -> tuple[str, int]:
+    """How the notebook can spell NumPy where it wrote ``pd.np``: "np" when a cell imports
+    ``numpy as np``; "add" when no cell binds ``np`` and the first use of ``pd.np`` comes
+    after a cell's own ``import pandas as pd`` line (``import numpy as np`` goes before it);
+    "" when the notebook has no ``pd.np`` or ``np`` is something else. With it, the index of
+    the first cell that imports pandas."""
+    uses: list[int] = []
+    imports_pandas: list[int] = []
+    numpy = other = False
+    for index, source in code.code_cells(notebook):
+        tree = code.parse(source)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if _is_pandas_np(node):
+                uses.append(index)
+            elif isinstance(node, ast.Name) and node.id == "np" and isinstance(node.ctx, ast.Store):
+                other = True
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if (alias.asname or alias.name) == "np":
+                        numpy |= isinstance(node, ast.Import) and alias.name == "numpy"
+                        other |= not (isinstance(node, ast.Import) and alias.name == "numpy")
+        imports_pandas += [index] if any(_is_pandas_import(node) for node in tree.body) else []
+    first = imports_pandas[0] if imports_pandas else -1
+    if not uses or other:
+        return "", first
+    if numpy:
+        return "np", first
+    return ("add" if 0 <= first <= min(uses) else ""), first
+
+
+def _is_pandas_np(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "np"
+        and isinstance(node.value, ast.Name)
+        and node.value.id in {"pd", "pandas"}
+    )
+
+
+def _is_pandas_import(node: ast.AST) -> bool:
+    """``import pandas as pd`` (or ``import pandas``), alone on its line."""
+    return (
+        isinstance(node, ast.Import)
+        and len(node.names) == 1
+        and node.names[0].name == "pandas"
+        and node.names[0].asname in {None, "pd"}
+    )
+
+
+def _pandas_np_edits(
+    node: ast.Attribute | ast.Import, lines: list[str], numpy: str
+) -> list[tuple[code.Edit, str]]:
+    """``pd.np.nan`` -> ``np.nan``; where the notebook never imported NumPy, ``import numpy
+    as np`` goes before its first ``import pandas as pd``."""
+    if _is_pandas_np(node):
+        text = _segment(lines, node)
+        return [(_replace(node, text, "np"), _PANDAS_NP)] if text else []
+    if numpy == "add" and _is_pandas_import(node) and node.col_offset == 0:
+        text = _segment(lines, node)
+        if text:
+            return [(_replace(node, text, f"import numpy as np\n{text}"), _PANDAS_NP)]
+    return []
 
 
 def _imported(statement: str) -> str:
