@@ -246,6 +246,13 @@ def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Pa
         "df = pd.DataFrame({'x': [1]}).append({'x': 2}, ignore_index=True)\nprint(len(df))\n",
     )
     notebook(repo / "02_fine.ipynb", "import pandas as pd\nprint(pd.Series([1]).sum())\n")
+    # past append, at the older pandas, it needs a desktop: no version (nor date) can run it
+    notebook(
+        repo / "03_copy.ipynb",
+        "import os\nimport pandas as pd\n",
+        "for name in ('DISPLAY', 'WAYLAND_DISPLAY'):\n    os.environ.pop(name, None)\n"
+        "df = pd.DataFrame({'x': [1]}).append({'x': 2}, ignore_index=True)\ndf.to_clipboard()\n",
+    )
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
     git("add", "--all", cwd=repo)
     dated = {"GIT_COMMITTER_DATE": "2022-12-01T12:00:00", "GIT_AUTHOR_DATE": "2022-12-01T12:00:00"}
@@ -260,6 +267,9 @@ def test_older_versions_are_pinned_when_the_newest_break_a_notebook(tmp_path: Pa
     assert "Pin the versions that run the notebooks" in out, out
     row = next(line for line in out.splitlines() if line.startswith("notebooks/1.1-tu-grow.ipynb "))
     assert row.split()[1:3] == ["no", "yes"] and "pinned" in row, out
+    copy = next(line for line in out.splitlines() if line.startswith("notebooks/1.3-tu-copy"))
+    assert copy.split()[1:3] == ["no", "no"], out
+    assert "trying every library as of a date" not in out, out  # the clipboard needs no date
     assert git("log", "--format=%s", cwd=repo).splitlines()[:2] == [
         "Pin the versions that run the notebooks",
         "Adopt the scaffold layout",

@@ -31,6 +31,8 @@ from scaffold.project import Project
 
 PIN_MESSAGE = "Pin the versions that run the notebooks"
 _VERSION_REASONS = ("an error in the code", "missing module")
+# what stops a notebook that got past the old error whatever the versions: the search ends
+_BEYOND_VERSIONS = ("needs the network", "missing data", "needs a desktop")
 LIBRARIES = 4  # libraries searched, at most
 SERIES = 12  # release series tried per library, at most
 BUDGET = 900.0  # seconds of searching, at most: no new version is tried after that
@@ -124,6 +126,7 @@ def find_pins(
         binary = dates.compiled(search.python)
         pinned = search.run(dict(broken), running)
     left = [notebook for notebook in broken if not pinned or notebook not in pinned.fixed]
+    left = [notebook for notebook in left if notebook not in search.beyond]
     if not left:
         return pinned
     trial = dates.Trial(left, running, binary, [], timeout, search.newest)
@@ -202,6 +205,9 @@ class Search:
         self.broken: list[str] = []  # the notebooks that failed at the newest versions
         self.deadline = time.monotonic() + BUDGET
         self.first: dict[str, str] = {}  # notebook -> its error at the newest versions
+        # notebook -> what stopped it, past its old error, at an older version: no version
+        # can run it (the network, data, a desktop), so no date is tried for it either
+        self.beyond: dict[str, str] = {}
 
     def make(self) -> bool:
         """The scratch environment with the project at its newest versions."""
@@ -318,6 +324,9 @@ class Search:
                 why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
                 self.pins.append(Pin(name, version, why))
                 return fixed
+            if set(self.beyond) >= set(notebooks):
+                self.echo(f"  no version of {name} can run them: {self._beyond(notebooks)}")
+                break
         self._restore(name)
         broken.update(before)  # failures seen at older versions name no library to search
         return []
@@ -332,6 +341,8 @@ class Search:
             self._install("numpy<2")
             still = self.fails(notebooks)
         fixed = [notebook for notebook in notebooks if notebook not in still]
+        self.beyond.update({notebook: failure.why for notebook, failure in still.items()
+                            if failure.why.startswith(_BEYOND_VERSIONS)})  # fmt: skip
         for notebook, failure in still.items():
             broken[notebook] = failure.trace  # the next failure may name another library
         if fixed:
@@ -340,6 +351,10 @@ class Search:
             now = next(iter(still.values())).trace.splitlines() if still else []
             self.echo(f"  {name} {version}: still failing ({now[0][:90] if now else ''})")
         return fixed
+
+    def _beyond(self, notebooks: list[str]) -> str:
+        """Why each of ``notebooks`` now stops, past what this library's version broke."""
+        return "; ".join(f"{nb} now stops on: {self.beyond[nb]}" for nb in notebooks)
 
     def _restore(self, name: str) -> None:
         """``name`` back at its newest, and numpy if it went below 2 for an old build."""
