@@ -1440,3 +1440,38 @@ def test_modernise_spells_pandas_np_as_numpy() -> None:
     # np is something else, or used before pandas is imported: left alone
     assert _modernised("import pandas as pd\nnp = 3\n", "pd.np.nan\n")[1] == []
     assert _modernised("x = pd.np.nan\n", "import pandas as pd\n")[1] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the dates are Python 3.11's")
+def test_a_date_in_a_pythons_first_months_gets_its_compiled_libraries_later(
+    tmp_path: Path,
+) -> None:
+    """MarkupSafe had no wheel for Python 3.11 until January 2023: as of 2022-11-01 the
+    project does not install from wheels; with the compiled libraries as of three months
+    after 3.11's release, it does, and the pure ones stay as of the date."""
+    import datetime
+    from types import SimpleNamespace
+    from typing import cast
+
+    from scaffold.adopt import dates
+    from scaffold.adopt.plan import Plan
+
+    root = tmp_path / "old"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "old"\nversion = "0"\ndependencies = ["jinja2", "markupsafe"]\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        "[tool.hatch.build.targets.wheel]\nbypass-selection = true\n"
+    )
+    plan = cast(Plan, SimpleNamespace(root=root))
+    day = datetime.date(2022, 11, 1)
+    later = dates.PYTHON_RELEASED[(3, 11)] + dates.WHEELS_AFTER
+    assert isinstance(dates.environment(plan, tmp_path / "a", day, ["MarkupSafe"], []), str)
+    made = dates.environment(plan, tmp_path / "b", day, ["MarkupSafe"], [], later)
+    assert not isinstance(made, str), made
+    python, compiled = made
+    assert compiled == later
+    found = dates.versions(python)
+    assert found["markupsafe"] == "2.1.2", found  # January 2023's, with wheels for 3.11
+    assert found["jinja2"] == "3.1.2", found  # as of the date (3.1.3 came in 2024)

@@ -7,9 +7,11 @@ Python's first release (no wheels of a compiled library are older), then a fortn
 two, four and six months, one and two years later, none after today. Each is an environment
 of its own: the project installed with ``uv pip install --exclude-newer DATE``, compiled
 libraries from wheels only (those the newest environment has as platform wheels); a date
-that does not install is skipped, and at most three environments are made. A date is kept
-when a failing notebook runs in it and every notebook that runs (at the newest versions or
-with the single-library pins) still runs there.
+in a Python's first months that does not install so gets its compiled libraries as of three
+months after that Python's release (their first wheels for it), the pure ones as of the
+date; a date that does not install is skipped, and at most three environments are made. A
+date is kept when a failing notebook runs in it and every notebook that runs (at the newest
+versions or with the single-library pins) still runs there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scaffold import processes
@@ -37,6 +39,10 @@ PYTHON_RELEASED = {
     (3, 14): datetime.date(2025, 10, 7),
 }
 OFFSETS = (0, 15, 30, 61, 122, 183, 365, 730)  # days after the first date
+# Compiled libraries put out wheels for a new Python over its first months (MarkupSafe's came
+# for 3.11 in January 2023): a date that does not install as it is gets its compiled
+# libraries as of this long after the Python's release, its pure ones as of the date.
+WHEELS_AFTER = datetime.timedelta(days=92)
 ENVIRONMENTS = 3  # dates that install, at most
 
 
@@ -49,6 +55,14 @@ class Dated:
     fixed: list[str]  # the failing notebooks that run there
     # libraries taken newer than the date (its version broke them), and why
     lifted: dict[str, str] = field(default_factory=dict)
+    compiled: str = ""  # the later date compiled libraries were taken at ("": the date)
+
+    @property
+    def label(self) -> str:
+        """ "2022-10-24", or "2022-10-24 (compiled ones as of 2023-01-24, ...)"."""
+        if not self.compiled:
+            return self.date
+        return f"{self.date} (compiled ones as of {self.compiled}: their wheels for this Python)"
 
 
 def candidate_dates(
@@ -94,32 +108,44 @@ def compiled(python: Path) -> list[str]:
 
 
 def environment(
-    plan: Plan, folder: Path, date: datetime.date, binary: list[str], extra: list[str]
-) -> Path | str:
+    plan: Plan,
+    folder: Path,
+    date: datetime.date,
+    binary: list[str],
+    extra: list[str],
+    wheels_from: datetime.date | None = None,
+) -> tuple[Path, datetime.date | None] | str:
     """A venv with the project (and ``extra``) as the index was on ``date``, or why it does
-    not install. Wheels only first (an old sdist's build fails and stops uv's resolution);
-    then sdists of pure libraries too, the compiled ones (``binary``) still from wheels."""
+    not install; with the date its compiled libraries were taken at, when later. Wheels only
+    first (an old sdist's build fails and stops uv's resolution); then sdists of pure
+    libraries too, the compiled ones (``binary``) still from wheels; then, before
+    ``wheels_from``, the compiled ones as of that day (the date had no wheels of them)."""
     uv = processes.find_tool("uv")
     if uv is None:
         return "uv is not installed"
     processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
     python = folder / "bin" / "python"
     why = ""
-    for wheels in ([":all:"], binary):
+    passes: list[tuple[list[str], datetime.date | None]] = [([":all:"], None), (binary, None)]
+    if wheels_from is not None and date < wheels_from:
+        passes.append((binary, wheels_from))
+    for wheels, compiled in passes:
+        later = {name: compiled for name in binary} if compiled else {}
         lifted: list[str] = []  # libraries with no release before the date: at their newest
         for _ in range(LIFTED + 1):
+            later.update(dict.fromkeys(lifted, datetime.date.today()))
             args = [uv, "pip", "install", "--quiet", "--python", str(python),
                     *(arg for name in wheels for arg in ("--only-binary", name)),
                     "--exclude-newer", date.isoformat(),
-                    *(arg for name in lifted for arg in ("--exclude-newer-package",
-                                                         f"{name}={datetime.date.today()}")),
+                    *(arg for name, day in later.items()
+                      for arg in ("--exclude-newer-package", f"{name}={day.isoformat()}")),
                     "-e", ".", "papermill", "ipykernel", *extra]  # fmt: skip
             try:
                 result = processes.run(args, cwd=plan.root, check=False, timeout=900)
             except ScaffoldError as error:  # it did not finish in time
                 return str(error)
             if result.ok:
-                return python
+                return python, compiled
             why = why or _first_error(result.stderr)
             more = [name for name in _FILTERED.findall(_text(result.stderr)) if name not in lifted]
             if not more:
@@ -178,19 +204,27 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
     version = python_version(python)
     if changed is None or version is None or not trial.broken:
         return None
+    released = PYTHON_RELEASED.get(version)
+    wheels_from = released + WHEELS_AFTER if released else None
     made = 0
     for date in candidate_dates(changed, version, datetime.date.today()):
         if made == ENVIRONMENTS:
             break
         with scratch_folder("scaffold-adopt-date-") as scratch:
-            older = environment(plan, Path(scratch) / "venv", date, trial.binary, trial.extra)
-            if isinstance(older, str):
-                echo(f"  every library as of {date}: does not install ({older})")
+            made_env = environment(
+                plan, Path(scratch) / "venv", date, trial.binary, trial.extra, wheels_from
+            )
+            if isinstance(made_env, str):
+                echo(f"  every library as of {date}: does not install ({made_env})")
                 continue
+            older, compiled = made_env
+            if compiled:
+                echo(f"  every library as of {date} does not install; its compiled ones "
+                     f"as of {compiled} (their wheels for this Python) do")  # fmt: skip
             made += 1
             dated = _try(plan, older, date, trial, echo, lift=made == 1)
             if dated is not None:
-                return dated
+                return replace(dated, compiled=compiled.isoformat() if compiled else "")
     return None
 
 

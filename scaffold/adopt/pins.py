@@ -186,7 +186,7 @@ def _add_differing(pins: list[Pin], names: list[str], dated: dates.Dated, search
 def _dated_why(dated: dates.Dated, search: Search) -> str:
     """A date's pins' reason: the notebooks it runs and the first one's error."""
     error = search.first.get(dated.fixed[0], "")
-    return (f"every library as of {dated.date}: no single library's older version runs "
+    return (f"every library as of {dated.label}: no single library's older version runs "
             f"{', '.join(dated.fixed)} ({error})")  # fmt: skip
 
 
