@@ -1475,3 +1475,21 @@ def test_a_date_in_a_pythons_first_months_gets_its_compiled_libraries_later(
     found = dates.versions(python)
     assert found["markupsafe"] == "2.1.2", found  # January 2023's, with wheels for 3.11
     assert found["jinja2"] == "3.1.2", found  # as of the date (3.1.3 came in 2024)
+
+
+def test_modernise_reads_ix_with_labels_as_loc() -> None:
+    """``.ix`` (gone in pandas 1.0) read a string key as a label on any index, as ``.loc``
+    does; an integer or a name was a position or a label by the index: left alone."""
+    cells, changes, _ = _modernised(
+        'a = df.ix[:"2014-06"]["x"]\nb = df.ix["2011-01":"2011-06", ["x", "y"]]\n'
+        'df.ix["Port Arthur", "n"] = 3\n',
+        "c = df.ix[3]\nd = df.ix[key]\ne = df.ix[:, 'x']\nf = df.ix[0:5, 'x']\ng = df.ix[:]\n",
+    )
+    assert cells[0] == (
+        'a = df.loc[:"2014-06"]["x"]\nb = df.loc["2011-01":"2011-06", ["x", "y"]]\n'
+        'df.loc["Port Arthur", "n"] = 3\n'
+    )
+    assert cells[1] == (
+        "c = df.ix[3]\nd = df.ix[key]\ne = df.loc[:, 'x']\nf = df.ix[0:5, 'x']\ng = df.ix[:]\n"
+    )
+    assert len(changes) == 4 and "(pandas 1.0 removed .ix;" in changes[0]

@@ -14,6 +14,8 @@ each a renamed keyword, option or module with the same meaning:
 - matplotlib's ``'seaborn-*'`` styles (renamed in 3.6, gone in 3.8) -> ``'seaborn-v0_8-*'``;
 - ``pd.DataFrame.from_csv(path)`` (gone in pandas 1.0) -> ``pd.read_csv(path, index_col=0,
   parse_dates=True)``, from_csv's own defaults (keywords read_csv reads alike only);
+- ``df.ix["a":"b", "col"]`` (gone in pandas 1.0) -> ``df.loc[...]`` when every part of the key
+  is a string, a list or slice of strings, or ``:`` (``.ix`` read strings as labels);
 - ``pd.np.nan`` (``pandas.np``, gone in pandas 2.0) -> ``np.nan``, with ``import numpy as np``
   before the notebook's ``import pandas as pd`` where it had none;
 - ``pandas.tools.plotting`` -> ``pandas.plotting``, ``pd.scatter_matrix`` ->
@@ -21,8 +23,8 @@ each a renamed keyword, option or module with the same meaning:
   -> ``import joblib``; ``from sklearn.cross_validation import train_test_split`` ->
   ``sklearn.model_selection``.
 
-What is left (``DataFrame.append``, ``load_boston``, ``.ix``) changes meaning or has no
-replacement: the pins keep it running until the team modernises it.
+What is left (``DataFrame.append``, ``load_boston``, ``.ix`` with integers) changes meaning or
+has no replacement: the pins keep it running until the team modernises it.
 """
 
 from __future__ import annotations
@@ -144,6 +146,8 @@ def _cell_edits(
         elif isinstance(node, ast.ImportFrom) and node.module:
             found = _import_edits(node, lines)
             modules.update(_imported(edit.text) for edit, _ in found)
+        elif isinstance(node, ast.Subscript) and _is_ix(node.value):
+            found = _ix_edits(node, lines)
         elif numpy and isinstance(node, (ast.Attribute, ast.Import)):
             found = _pandas_np_edits(node, lines, numpy)
             modules.update("numpy" for edit, _ in found if edit.text.startswith("import numpy"))
@@ -151,6 +155,37 @@ def _cell_edits(
             edits.append(edit)
             rules.append(rule)
     return edits, rules, modules
+
+
+def _is_ix(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "ix"
+
+
+def _label(node: ast.expr) -> bool:
+    """True for a key ``.ix`` read as a label whatever the index: a string, a list of
+    strings, a slice of strings (or open ends), ``:``."""
+    if isinstance(node, ast.Slice):
+        ends = [end for end in (node.lower, node.upper) if end is not None]
+        return node.step is None and all(_string(end) is not None for end in ends)
+    if isinstance(node, ast.List):
+        return bool(node.elts) and all(_string(element) is not None for element in node.elts)
+    return _string(node) is not None
+
+
+def _ix_edits(node: ast.Subscript, lines: list[str]) -> list[tuple[code.Edit, str]]:
+    """``df.ix["a":"b", "col"]`` (gone in pandas 1.0) -> ``df.loc[...]`` when every part of
+    the key is a label (strings, ``:``): ``.ix`` read a string as a label on any index. An
+    integer or a name is left alone: there ``.ix`` chose ``.loc`` or ``.iloc`` by the index."""
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if not parts or not all(_label(part) for part in parts):
+        return []
+    if all(isinstance(part, ast.Slice) and part.lower is part.upper is None for part in parts):
+        return []  # only ":": nothing says which
+    text = _segment(lines, node.value)
+    if not text.endswith(".ix"):
+        return []
+    rule = "pandas 1.0 removed .ix; with labels for keys it read them as .loc does"
+    return [(_replace(node.value, text, text[: -len("ix")] + "loc"), rule)]
 
 
 _PANDAS_NP = "pandas 2.0 removed pandas.np, its alias of NumPy"
