@@ -1249,6 +1249,13 @@ def test_a_glob_that_matches_nothing_is_missing_data(tmp_path: Path) -> None:
     assert empty_glob(other, root) == ""  # a pattern that is not literal text is not judged
     notebook(other, "import glob\nnames = glob.glob('/srv/**/*.csv') + glob.glob('../../*.csv')\n")
     assert empty_glob(other, root) == ""  # outside the repository: not judged
+    # a config path adopt wrote is read as the folder it names, seen from the notebook
+    (root / "data" / "raw" / "pages").mkdir(parents=True)
+    (root / "data" / "raw" / "pages" / "a.csv").write_text("x\n1\n")
+    notebook(other, "from glob import glob\nold = glob(f'{RAW_DATA_DIR}/pages/*.csv')\n")
+    assert empty_glob(other, root) == ""
+    notebook(other, "from glob import glob\nold = glob(f'{RAW_DATA_DIR}/contributions/*.csv')\n")
+    assert empty_glob(other, root) == "../data/raw/contributions/*.csv"
 
 
 @pytest.mark.slow

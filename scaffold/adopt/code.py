@@ -268,12 +268,13 @@ def empty_glob(notebook: Path, root: Path, upto: int = -1) -> str:
     when every pattern matches something. Only patterns inside ``root`` are judged (never
     a walk of the machine's disks)."""
     data = load(notebook)
+    up = os.path.relpath(root, notebook.parent)  # the config paths, seen from the notebook
     for index, source in code_cells(data) if data is not None else ():
         if 0 <= upto < index:
             break
         tree = parse(source)
         for node in ast.walk(tree) if tree is not None else ():
-            pattern = _glob_pattern(node) if isinstance(node, ast.Call) else None
+            pattern = _glob_pattern(node, up) if isinstance(node, ast.Call) else None
             if (
                 pattern
                 and _inside(notebook.parent, pattern, root)
@@ -293,11 +294,12 @@ def _inside(folder: Path, pattern: str, root: Path) -> bool:
     return base.is_relative_to(root.resolve()) or base.is_relative_to(root)
 
 
-def _glob_pattern(call: ast.Call) -> str | None:
+def _glob_pattern(call: ast.Call, up: str = ".") -> str | None:
     """The pattern of ``glob("p")``, ``glob.iglob("p")`` or ``Path("folder").glob("p")``
-    with literal text; None for any other call."""
+    with literal text, or with a config path adopt wrote (``f"{RAW_DATA_DIR}/x/*.csv"``,
+    the project's root being ``up`` from the notebook); None for any other call."""
     name = _call_name(call)
-    pattern = _text_of(call.args[0]) if call.args else None
+    pattern = (_text_of(call.args[0]) or _config_text(call.args[0], up)) if call.args else None
     if name not in ("glob", "iglob", "rglob") or pattern is None:
         return None
     owner = call.func.value if isinstance(call.func, ast.Attribute) else None
@@ -307,6 +309,21 @@ def _glob_pattern(call: ast.Call) -> str | None:
             return None
         pattern = posixpath.join(folder, ("**/" if name == "rglob" else "") + pattern)
     return pattern if _GLOB & set(pattern) else None
+
+
+def _config_text(node: ast.AST, up: str) -> str | None:
+    """``f"{RAW_DATA_DIR}/names/*.txt"`` as a path from the notebook (``../data/raw/...``)."""
+    if not isinstance(node, ast.JoinedStr) or len(node.values) != 2:
+        return None
+    head, tail = node.values
+    plain = isinstance(head, ast.FormattedValue) and head.conversion == -1
+    if not (plain and isinstance(head, ast.FormattedValue) and isinstance(head.value, ast.Name)):
+        return None
+    folder = {name: path for path, name in CONFIG_DIRS.items()}.get(head.value.id)
+    rest = tail.value if isinstance(tail, ast.Constant) and isinstance(tail.value, str) else None
+    if folder is None or rest is None or head.format_spec is not None:
+        return None
+    return posixpath.normpath(posixpath.join(up, folder)) + rest
 
 
 def _text_of(node: ast.AST) -> str | None:
