@@ -718,6 +718,13 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
     assert absent_modules(
         "ImportError: Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'."
     ) == ["pyarrow"]  # pandas' first choice for parquet
+    # an old library's `import pkg_resources`, which setuptools provides (not in new venvs)
+    from scaffold.check.imports import missing
+
+    assert absent_modules("ModuleNotFoundError: No module named 'pkg_resources'") == [
+        "pkg_resources"
+    ]
+    assert missing("pkg_resources", set(), set(), None) == ("setuptools",)
 
 
 @pytest.mark.slow  # a whole adopt; the rewrite itself has a quick test

@@ -52,6 +52,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python"),
     "PIL": ("pillow",),
     "yaml": ("pyyaml",),
+    "pkg_resources": ("setuptools",),
     "bs4": ("beautifulsoup4",),
     "dateutil": ("python-dateutil",),
     "dotenv": ("python-dotenv",),
