@@ -727,6 +727,26 @@ def test_the_failure_names_the_library_that_is_absent() -> None:
     assert missing("pkg_resources", set(), set(), None) == ("setuptools",)
 
 
+def test_an_absent_module_a_library_imports_is_installed_only_by_a_known_name() -> None:
+    """A notebook's own ``import foo`` that fails may get ``foo`` installed; a library's
+    import of a name no mapping knows may not (an index name can be someone else's)."""
+    from scaffold.adopt.pins import absent_distribution
+    from scaffold.adopt.runs import raised_in_library
+
+    own = (
+        "ModuleNotFoundError: No module named 'tablib'\nCell In[2], line 1\n----> 1 import tablib\n"
+    )
+    deep = (
+        "ModuleNotFoundError: No module named 'tablib'\n"
+        "Cell In[2], line 1\n----> 1 import styles\n"
+        "File /v/lib/python3.11/site-packages/styles/__init__.py:3\n----> 3 import tablib\n"
+    )
+    assert not raised_in_library(own) and raised_in_library(deep)
+    assert absent_distribution("tablib", own) == "tablib"
+    assert absent_distribution("tablib", deep) is None
+    assert absent_distribution("yaml", deep.replace("tablib", "yaml")) == "pyyaml"
+
+
 @pytest.mark.slow  # a whole adopt; the rewrite itself has a quick test
 def test_adopt_modernises_the_moved_modules_too(tmp_path: Path) -> None:
     repo = tmp_path / "book"

@@ -25,7 +25,7 @@ from pathlib import Path
 from scaffold import processes
 from scaffold.adopt import dates
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, culprits, failures
+from scaffold.adopt.runs import Failure, Outcome, culprits, failures, raised_in_library
 from scaffold.files import scratch_folder
 from scaffold.project import Project
 
@@ -79,6 +79,19 @@ def absent_modules(trace: str) -> list[str]:
         if top not in found:
             found.append(top)
     return found
+
+
+def absent_distribution(module: str, trace: str) -> str | None:
+    """The distribution to install for an absent ``module`` the failure ``trace`` names: the
+    one check's mappings know, else the module's own name, but only when the notebook's own
+    cell imported it. A library's import of a name no mapping knows is not taken for a
+    distribution's (PyPI's ``mplstyle``, not the notebook's, imports ``dotify``, and PyPI's
+    ``dotify`` is someone else's program)."""
+    from scaffold.check.imports import missing
+
+    known = missing(module, set(), set(), None)
+    guess = () if raised_in_library(trace) else (module,)
+    return next(iter(known or guess), None)
 
 
 _ARROW = re.compile(r"^-+> *\d+ (.+)$", re.M)
@@ -263,14 +276,13 @@ class Search:
     def absent(self, broken: dict[str, str]) -> list[str]:
         """Install the libraries failures say are missing (an optional dependency of pandas,
         an import adopt could not see); the notebooks that run then (they are declared)."""
-        from scaffold.check.imports import missing
 
         modules = self.modules()
         wanted: dict[str, list[str]] = {}
         for notebook, trace in broken.items():
             for top in absent_modules(trace):
-                if top not in modules:
-                    name = (missing(top, set(), set(), None) or (top,))[0]
+                name = absent_distribution(top, trace)
+                if top not in modules and name:
                     wanted.setdefault(name, []).append(notebook)
         fixed: list[str] = []
         for name, notebooks in wanted.items():

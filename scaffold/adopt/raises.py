@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, failures, rerun_rounds
+from scaffold.adopt.runs import CELL_FRAME, Failure, Outcome, failures, rerun_rounds
 from scaffold.project import Project
 
 TAG = "raises-exception"
@@ -57,7 +57,6 @@ _CHANGED_API = re.compile(
 )
 # a traceback's frame headers: the cell's own (IPython 8: "Cell In[3], line 2"; 7:
 # "<ipython-input-3-...> in <module>", "Input In [3], in <cell line: 2>") or a file's
-_CELL_FRAME = re.compile(r"^(?:Cell In ?\[|Input In ?\[|<ipython-input-)")
 _FILE_FRAME = re.compile(r"^(?:File |\S+\.py[:\s])")
 _ARROW = re.compile(r"^-+> *(\d+)", re.M)
 # needs the network, needs a desktop: no tag makes them run
@@ -85,8 +84,8 @@ def on_purpose(failure: Failure) -> bool:
         return False
     if ename not in ON_PURPOSE or _CHANGED_API.search(head):
         return False
-    frames = [line for line in lines[1:] if _CELL_FRAME.match(line) or _FILE_FRAME.match(line)]
-    if not frames or not all(_CELL_FRAME.match(frame) for frame in frames):
+    frames = [line for line in lines[1:] if CELL_FRAME.match(line) or _FILE_FRAME.match(line)]
+    if not frames or not all(CELL_FRAME.match(frame) for frame in frames):
         return False
     arrow = _ARROW.search(failure.trace)
     return arrow is not None and _last_statement(failure.source, int(arrow.group(1)))

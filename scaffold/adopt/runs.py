@@ -31,6 +31,8 @@ REASONS = (
 
 
 _FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
+# a cell's frame in IPython's tracebacks, old and new
+CELL_FRAME = re.compile(r"^(?:Cell In ?\[|Input In ?\[|<ipython-input-)", re.M)
 _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
 # the kernel's own machinery sits in every traceback: a frame there blames nothing
 _RUNNER = {"IPython", "ipykernel", "papermill", "nbclient", "traitlets", "tornado", "zmq",
@@ -50,6 +52,13 @@ def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
             if name not in found:
                 found.append(name)
     return found
+
+
+def raised_in_library(trace: str) -> bool:
+    """True when the traceback's innermost frame is an installed library's, not a cell's."""
+    cells = [match.end() for match in CELL_FRAME.finditer(trace)]
+    frames = [match.end() for match in _FRAME.finditer(trace) if match.group(1) not in _RUNNER]
+    return bool(frames) and (not cells or frames[-1] > cells[-1])
 
 
 @dataclass(frozen=True)
