@@ -130,27 +130,48 @@ def environment(
     if wheels_from is not None and date < wheels_from:
         passes.append((binary, wheels_from))
     for wheels, compiled in passes:
-        later = {name: compiled for name in binary} if compiled else {}
-        lifted: list[str] = []  # libraries with no release before the date: at their newest
-        for _ in range(LIFTED + 1):
-            later.update(dict.fromkeys(lifted, datetime.date.today()))
-            args = [uv, "pip", "install", "--quiet", "--python", str(python),
-                    *(arg for name in wheels for arg in ("--only-binary", name)),
-                    "--exclude-newer", date.isoformat(),
-                    *(arg for name, day in later.items()
-                      for arg in ("--exclude-newer-package", f"{name}={day.isoformat()}")),
-                    "-e", ".", "papermill", "ipykernel", *extra]  # fmt: skip
-            try:
-                result = processes.run(args, cwd=plan.root, check=False, timeout=900)
-            except ScaffoldError as error:  # it did not finish in time
-                return str(error)
-            if result.ok:
-                return python, compiled
-            why = why or _first_error(result.stderr)
-            more = [name for name in _FILTERED.findall(_text(result.stderr)) if name not in lifted]
-            if not more:
-                break
-            lifted += more
+        later = dict.fromkeys(binary, compiled) if compiled else {}
+        try:
+            failed = _install_as_of(uv, plan, python, date, wheels, later, extra)
+        except ScaffoldError as error:  # it did not finish in time
+            return str(error)
+        if failed is None:
+            return python, compiled
+        why = why or failed
+    return why
+
+
+def _install_as_of(
+    uv: str,
+    plan: Plan,
+    python: Path,
+    date: datetime.date,
+    wheels: list[str],
+    later: dict[str, datetime.date],
+    extra: list[str],
+) -> str | None:
+    """Install the project as of ``date`` (``later``: libraries taken as of another day); None
+    when it installs, else uv's reason. A library with no release before the date is taken at
+    its newest, as uv's hint says."""
+    why = ""
+    later = dict(later)
+    lifted: list[str] = []
+    for _ in range(LIFTED + 1):
+        later.update(dict.fromkeys(lifted, datetime.date.today()))
+        args = [uv, "pip", "install", "--quiet", "--python", str(python),
+                *(arg for name in wheels for arg in ("--only-binary", name)),
+                "--exclude-newer", date.isoformat(),
+                *(arg for name, day in later.items()
+                  for arg in ("--exclude-newer-package", f"{name}={day.isoformat()}")),
+                "-e", ".", "papermill", "ipykernel", *extra]  # fmt: skip
+        result = processes.run(args, cwd=plan.root, check=False, timeout=900)
+        if result.ok:
+            return None
+        why = why or _first_error(result.stderr)
+        more = [name for name in _FILTERED.findall(_text(result.stderr)) if name not in lifted]
+        if not more:
+            break
+        lifted += more
     return why
 
 

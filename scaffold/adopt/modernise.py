@@ -204,16 +204,9 @@ def _numpy_binding(notebook: dict[str, Any]) -> tuple[str, int]:
         tree = code.parse(source)
         if tree is None:
             continue
-        for node in ast.walk(tree):
-            if _is_pandas_np(node):
-                uses.append(index)
-            elif isinstance(node, ast.Name) and node.id == "np" and isinstance(node.ctx, ast.Store):
-                other = True
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    if (alias.asname or alias.name) == "np":
-                        numpy |= isinstance(node, ast.Import) and alias.name == "numpy"
-                        other |= not (isinstance(node, ast.Import) and alias.name == "numpy")
+        used, imported, elsewise = _numpy_in(tree)
+        uses += [index] if used else []
+        numpy, other = numpy or imported, other or elsewise
         imports_pandas += [index] if any(_is_pandas_import(node) for node in tree.body) else []
     first = imports_pandas[0] if imports_pandas else -1
     if not uses or other:
@@ -221,6 +214,22 @@ def _numpy_binding(notebook: dict[str, Any]) -> tuple[str, int]:
     if numpy:
         return "np", first
     return ("add" if 0 <= first <= min(uses) else ""), first
+
+
+def _numpy_in(tree: ast.Module) -> tuple[bool, bool, bool]:
+    """Whether a cell uses ``pd.np``, imports ``numpy as np``, binds ``np`` to another thing."""
+    used = numpy = other = False
+    for node in ast.walk(tree):
+        if _is_pandas_np(node):
+            used = True
+        elif isinstance(node, ast.Name) and node.id == "np" and isinstance(node.ctx, ast.Store):
+            other = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if (alias.asname or alias.name) == "np":
+                    is_numpy = isinstance(node, ast.Import) and alias.name == "numpy"
+                    numpy, other = numpy or is_numpy, other or not is_numpy
+    return used, numpy, other
 
 
 def _is_pandas_np(node: ast.AST) -> bool:
