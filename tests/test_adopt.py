@@ -420,13 +420,15 @@ def test_modernise_renames_removed_keywords_keeping_the_meaning() -> None:
         "ax.hist(values, bins=5, normed=True)\nplt.hist(values, normed=1, density=0)\n",
         "a = pd.read_csv(path, delim_whitespace=True, header=None)\n"
         "b = pd.read_table(path, sep=',', delim_whitespace=True)\n",
+        "c = pd.read_excel(\n    path,\n    sheetname='Cases')\n",
     )
     assert cells[0] == (
         "ax.hist(values, bins=5, density=True)\nplt.hist(values, normed=1, density=0)\n"
     )  # both given: not guessed
     assert 'pd.read_csv(path, sep=r"\\s+", header=None)' in cells[1]
     assert "sep=',', delim_whitespace=True" in cells[1]  # a separator given: left alone
-    assert len(changes) == 2
+    assert cells[2] == "c = pd.read_excel(\n    path,\n    sheet_name='Cases')\n"
+    assert len(changes) == 3
 
 
 def test_modernise_moves_imports_of_moved_functions() -> None:

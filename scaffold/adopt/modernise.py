@@ -8,6 +8,7 @@ each a renamed keyword, option or module with the same meaning:
 - pandas' short display options (``pd.set_option('max_rows', 10)``, ambiguous since pandas
   1.4) -> ``'display.max_rows'``;
 - ``hist(..., normed=...)`` (matplotlib's alias, gone in 3.1) -> ``density=``;
+  ``read_excel(..., sheetname=...)`` (gone in pandas 1.0) -> ``sheet_name=``;
 - ``read_csv(..., delim_whitespace=True)`` (gone in pandas 3) -> ``sep=r"\\s+"``;
 - ``from IPython.display import set_matplotlib_formats`` (gone in IPython 8) -> from
   ``matplotlib_inline.backend_inline``;
@@ -307,6 +308,8 @@ def _call_edits(
         return _renamed_keyword(call, lines, "normed", "density", "matplotlib 3.1")
     if name in _READERS:
         return _whitespace_edits(call, lines)
+    if name == "read_excel":
+        return _renamed_keyword(call, lines, "sheetname", "sheet_name", "pandas 1.0")
     if name in {"use", "context"} and isinstance(call.func, ast.Attribute):
         return _style_edits(call, lines)
     if name == "scatter_matrix":
