@@ -1251,6 +1251,71 @@ def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Pa
     assert git("log", "--format=%s", cwd=root).splitlines()[0] == MESSAGE
 
 
+def test_ix_on_a_line_is_found_and_renamed_there() -> None:
+    from scaffold.adopt.callsites import ix_spans, renamed_at
+
+    source = "x = 1\nr = (years.ix[2013]['n'] - years.ix[2009]['n']) / 2\n"
+    spans = ix_spans(source, 2)
+    assert spans == [(11, 13), (33, 35)]
+    assert renamed_at(source, 2, spans, "loc") == source.replace(".ix[", ".loc[")
+    assert ix_spans(source, 1) is None  # no .ix there
+    assert ix_spans("a.ix[1] + b.ix[2]\n", 1) is None  # two objects: which index?
+    assert ix_spans("y = 'é' + s.ix[1]\n", 1) == [(12, 14)]  # characters, not bytes
+
+
+@pytest.mark.slow
+def test_ix_with_an_integer_is_tried_as_loc_then_iloc_then_put_back(tmp_path: Path) -> None:
+    """``.ix[2013]`` on an index of integers was ``.loc``; ``.ix[1]`` on one of strings was
+    ``.iloc``; a line that fails both ways is put back as it was."""
+    import types
+
+    from scaffold import processes
+    from scaffold.adopt.callsites import rewrite
+    from scaffold.adopt.runs import Outcome
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    # a stand-in for pandas' DataFrame, with .loc (labels) and .iloc (positions) and no .ix
+    frame = (
+        "class DataFrame:\n    def __init__(self, data):\n        self.data = data\n"
+        "    loc = property(lambda self: self.data)\n"
+        "    iloc = property(lambda self: list(self.data.values()))\n"
+    )
+    notebook(
+        root / "years.ipynb",
+        frame,
+        "years = DataFrame({2009: 'a', 2013: 'b'})\nprint(years.ix[2013])\n",
+        "names = DataFrame({'x': 'p', 'y': 'q'})\nprint(names.ix[1])\n",
+    )
+    notebook(root / "wrong.ipynb", frame, "names = DataFrame({'x': 'p'})\nprint(names.ix[5])\n")
+    commit_all(root, "notebooks")
+    committed = (root / "wrong.ipynb").read_bytes()
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    trace = "AttributeError: 'DataFrame' object has no attribute 'ix'\n"
+    outcomes = [
+        Outcome(name, False, False, "an error in the code", trace=trace)
+        for name in ("years.ipynb", "wrong.ipynb")
+    ]
+    plan = types.SimpleNamespace(root=root, answers={"author_name": "Ana Lopez"})
+    said: list[str] = []
+    after = rewrite(plan, outcomes, python, 120, said.append)  # type: ignore[arg-type]
+    assert after[0].now and after[0].rewritten == (
+        "cell 2 line 2: .ix[] -> .loc[] (rewritten)",
+        "cell 3 line 2: .ix[] -> .iloc[] (rewritten)",
+    ), said
+    cells = json.loads((root / "years.ipynb").read_text())["cells"]
+    assert "print(years.loc[2013])" in "".join(cells[1]["source"])
+    assert "print(names.iloc[1])" in "".join(cells[2]["source"])
+    assert not after[1].now and after[1].trace == trace and not after[1].rewritten
+    assert (root / "wrong.ipynb").read_bytes() == committed  # put back, byte for byte
+    assert git("status", "--porcelain", cwd=root) == ""
+
+
 def test_a_glob_that_matches_nothing_is_missing_data(tmp_path: Path) -> None:
     """A notebook that globs a folder never committed (git-ignored) fails further on, on
     an empty list (``pd.concat([])``): that is missing data, not an error in the code, and

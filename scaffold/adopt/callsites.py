@@ -8,6 +8,13 @@ meaning: ``REMOVED`` lists such methods, each with the arguments the replacement
 (``Series.order(ascending=False)`` -> ``sort_values(ascending=False)``; a positional
 argument, which the two read differently, is left alone). Then it runs the notebook again,
 at most ``ROUNDS`` times. The rewrites are committed on their own, each listed.
+
+``.ix`` with an integer key (``df.ix[2013]``) meant ``.loc`` on an integer index and
+``.iloc`` on any other; the modernise step leaves it, and a run names it
+(``'DataFrame' object has no attribute 'ix'``). The ``.ix`` on that line (all of one object)
+become ``.loc``; if the line then fails on its key (``KeyError``, ``TypeError``), the index
+was not one of integers, and they become ``.iloc``; if that fails there too, the line is put
+back as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import ast
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold.adopt.plan import Plan
@@ -28,6 +35,8 @@ ROUNDS = 5  # runs of a notebook after a rewrite, at most
 # (the object's type, the removed method) -> its replacement, for calls with keywords only
 REMOVED = {("Series", "order"): "sort_values"}
 _MISSING = re.compile(r"^AttributeError: '(\w+)' object has no attribute '(\w+)'")
+_IX_MISSING = re.compile(r"^AttributeError: '(?:DataFrame|Series)' object has no attribute 'ix'")
+_ON_ITS_KEY = re.compile(r"^(?:KeyError|TypeError|IndexError)\b")
 _CELL = re.compile(r"^Cell In ?\[(\d+)\], line (\d+)", re.M)
 
 
@@ -46,9 +55,106 @@ class Rewrite:
 
 
 def _removed(trace: str) -> bool:
-    """True when ``trace`` is a removed method ``REMOVED`` knows."""
+    """True when ``trace`` is a removed method ``REMOVED`` knows, or ``.ix``."""
     missing = _MISSING.match(trace)
-    return missing is not None and tuple(missing.groups()) in REMOVED
+    known = missing is not None and tuple(missing.groups()) in REMOVED
+    return known or _IX_MISSING.match(trace) is not None
+
+
+def _failing_line(failure: Failure) -> tuple[int, int] | None:
+    """``(cell index, line)`` of the innermost cell frame the traceback names."""
+    frames = _CELL.findall(failure.trace)
+    if not frames:
+        return None
+    count, line = (int(value) for value in frames[-1])
+    index = failure.counts.get(count)
+    return None if index is None else (index, line)
+
+
+def ix_spans(source: str, line: int, attribute: str = "ix") -> list[tuple[int, int]] | None:
+    """The character spans of ``attribute`` in each ``X.ix[...]`` on ``line`` (1-based), all
+    of one object ``X``; None when there is none, or several objects."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    found = [node.value for node in ast.walk(tree) if isinstance(node, ast.Subscript)
+             and isinstance(node.value, ast.Attribute) and node.value.attr == attribute
+             and node.value.end_lineno == line]  # fmt: skip
+    if not found or len({ast.unparse(value.value) for value in found}) != 1:
+        return None
+    raw = source.splitlines(keepends=True)[line - 1].encode("utf-8")
+    spans = []
+    for value in sorted(found, key=lambda node: node.end_col_offset or 0):
+        end = value.end_col_offset or 0
+        start = end - len(attribute.encode("utf-8"))
+        if raw[start:end] != attribute.encode("utf-8"):
+            return None
+        spans.append((len(raw[:start].decode("utf-8")), len(raw[:end].decode("utf-8"))))
+    return spans
+
+
+def renamed_at(source: str, line: int, spans: list[tuple[int, int]], new: str) -> str:
+    """``source`` with each span of ``line`` (characters) replaced by ``new``."""
+    lines = source.splitlines(keepends=True)
+    text = lines[line - 1]
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + new + text[end:]
+    lines[line - 1] = text
+    return "".join(lines)
+
+
+@dataclass
+class _IxTrial:
+    """One line's ``.ix`` while it is tried as ``.loc``, then ``.iloc``."""
+
+    original: str  # the cell's source before
+    line: int
+    attribute: str  # what it is now: "loc" or "iloc"
+    failure: Failure  # the notebook's failure on .ix, which it has again if put back
+
+
+@dataclass
+class _Trials:
+    """The ``.ix`` lines tried, by (notebook, cell index, line), and the ones put back."""
+
+    lines: dict[tuple[str, int, int], _IxTrial] = field(default_factory=dict)
+    put_back: dict[str, Failure] = field(default_factory=dict)  # notebook -> its old failure
+
+
+def _ix_change(path: Path, failure: Failure, name: str, trials: _Trials) -> Rewrite | None:
+    """``.ix`` on the line the failure names -> ``.loc``; a failure on its key there next ->
+    ``.iloc``; one more -> the line as it was (None)."""
+    from scaffold.adopt.code import dump, source_of
+
+    where = _failing_line(failure)
+    if where is None:
+        return None
+    index, line = where
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = notebook.get("cells")
+    if not isinstance(cells, list) or not 0 <= index < len(cells):
+        return None
+    source = source_of(cells[index])
+    trial = trials.lines.get((name, index, line))
+    if _IX_MISSING.match(failure.trace) and trial is None:
+        spans = ix_spans(source, line)
+        if spans is None:
+            return None
+        trials.lines[(name, index, line)] = _IxTrial(source, line, "loc", failure)
+        changed, new = renamed_at(source, line, spans, "loc"), "loc"
+    elif trial is not None and _ON_ITS_KEY.match(failure.trace) and trial.attribute == "loc":
+        spans = ix_spans(source, line, "loc") or []
+        changed, new = renamed_at(source, line, spans, "iloc"), "iloc"
+        trial.attribute = "iloc"
+    elif trial is not None and _ON_ITS_KEY.match(failure.trace):
+        _put_line_back(path, name, (index, line), trials)
+        return None
+    else:
+        return None
+    cells[index]["source"] = changed.splitlines(keepends=True)
+    path.write_text(dump(notebook), encoding="utf-8")
+    return Rewrite(name, index + 1, line, ".ix[]", f".{new}[]")
 
 
 def named(failure: Failure) -> tuple[str, str, int, int] | None:
@@ -86,13 +192,34 @@ def rewrite_line(source: str, method: str, new: str, line: int) -> str | None:
     return "".join(lines)
 
 
-def _apply(path: Path, failure: Failure, name: str) -> Rewrite | None:
+def _put_line_back(path: Path, name: str, where: tuple[int, int], trials: _Trials) -> None:
+    """The ``.ix`` line tried at ``where`` (cell index, line) as it was before."""
+    from scaffold.adopt.code import dump
+
+    trial = trials.lines.pop((name, *where))
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    notebook["cells"][where[0]]["source"] = trial.original.splitlines(keepends=True)
+    path.write_text(dump(notebook), encoding="utf-8")
+    trials.put_back.setdefault(name, trial.failure)
+
+
+def _unfinished(root: Path, failing: dict[str, Failure], trials: _Trials) -> None:
+    """Put back each ``.ix`` line whose notebook still fails on its key there (the rounds
+    ran out before ``.iloc``, or before the line was put back)."""
+    for name, index, line in list(trials.lines):
+        failure = failing.get(name)
+        on_its_key = failure is not None and _ON_ITS_KEY.match(failure.trace) is not None
+        if on_its_key and failure is not None and _failing_line(failure) == (index, line):
+            _put_line_back(root / name, name, (index, line), trials)
+
+
+def _apply(path: Path, failure: Failure, name: str, trials: _Trials) -> Rewrite | None:
     """The call the failure names rewritten in the notebook at ``path``."""
     from scaffold.adopt.code import dump, source_of
 
     found = named(failure)
     if found is None:
-        return None
+        return _ix_change(path, failure, name, trials)
     kind, method, index, line = found
     notebook = json.loads(path.read_text(encoding="utf-8"))
     cells = notebook.get("cells")
@@ -126,16 +253,46 @@ def rewrite(
 
     from scaffold.adopt.apply import undone_on_failure
 
+    trials = _Trials()
+    before = {name: (plan.root / name).read_bytes() for name in chosen}
     with undone_on_failure(plan.root, chosen):
         done, failing = rerun_rounds(
-            run(chosen), lambda name, failure: _apply(plan.root / name, failure, name), run, ROUNDS
+            run(chosen),
+            lambda name, failure: _apply(plan.root / name, failure, name, trials),
+            run,
+            ROUNDS,
         )
+        _unfinished(plan.root, failing, trials)
+        done = _kept(done, trials)
+        for name in chosen:  # no rewrite stands (every line put back): the file as it was
+            if name not in done:
+                (plan.root / name).write_bytes(before[name])
+        failing = {**failing, **{name: old for name, old in trials.put_back.items()
+                                 if name in failing}}  # fmt: skip
         if done:
             _commit(plan, done)
     for name, changes in done.items():
         for change in changes:
             echo(f"  {name}: {change}")
     return [_updated(o, done.get(o.notebook, []), failing.get(o.notebook)) for o in outcomes]
+
+
+def _kept(done: dict[str, list[Rewrite]], trials: _Trials) -> dict[str, list[Rewrite]]:
+    """The rewrites that stand: one per line (``.iloc`` after ``.loc`` replaces it), none
+    for a line put back."""
+    kept: dict[str, list[Rewrite]] = {}
+    for name, changes in done.items():
+        last = {(change.cell, change.line): change for change in changes}
+        standing = [change for change in last.values() if not _put_back(change, trials)]
+        if standing:
+            kept[name] = standing
+    return kept
+
+
+def _put_back(change: Rewrite, trials: _Trials) -> bool:
+    """True for an ``.ix`` line that was put back as it was."""
+    tried = (change.notebook, change.cell - 1, change.line) in trials.lines
+    return change.old == ".ix[]" and not tried
 
 
 def _updated(outcome: Outcome, changes: list[Rewrite], failure: Failure | None) -> Outcome:
