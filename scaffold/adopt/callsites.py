@@ -54,7 +54,7 @@ class Rewrite:
         return f"cell {self.cell} line {self.line}: {self.old} -> {self.new} (rewritten)"
 
 
-def _removed(trace: str) -> bool:
+def rewritable(trace: str) -> bool:
     """True when ``trace`` is a removed method ``REMOVED`` knows, or ``.ix``."""
     missing = _MISSING.match(trace)
     known = missing is not None and tuple(missing.groups()) in REMOVED
@@ -243,7 +243,7 @@ def rewrite(
 ) -> list[Outcome]:
     """Rewrite the removed methods the failing notebooks' tracebacks name, run them again;
     commit the rewrites (the outcomes of the notebooks that run now updated)."""
-    chosen = [o.notebook for o in outcomes if not o.now and _removed(o.trace)]
+    chosen = [o.notebook for o in outcomes if not o.now and rewritable(o.trace)]
     if not chosen:
         return outcomes
     project = Project(plan.root, plan.answers)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from scaffold import processes
 from scaffold.adopt import dates
+from scaffold.adopt.callsites import rewritable
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import Failure, Outcome, culprits, failures, raised_in_library
 from scaffold.files import scratch_folder
@@ -221,6 +222,9 @@ class Search:
         # notebook -> what stopped it, past its old error, at an older version: no version
         # can run it (the network, data, a desktop), so no date is tried for it either
         self.beyond: dict[str, str] = {}
+        # notebook -> (library, version, failure) where that version got it past its old
+        # error to a removed API a run can name and adopt rewrite (``.ix``, ``order()``)
+        self.behind: dict[str, list[tuple[str, str, str]]] = {}
 
     def make(self) -> bool:
         """The scratch environment with the project at its newest versions."""
@@ -269,9 +273,40 @@ class Search:
             fixed = self.library(name, notebooks, broken)
             for notebook in fixed:
                 broken.pop(notebook, None)
+        for notebook in self.rewritten_behind(broken):
+            broken.pop(notebook, None)
         if not self.pins:
             return None
         return self._settle(running)
+
+    def rewritten_behind(self, broken: dict[str, str]) -> list[str]:
+        """The notebooks an older version got to a removed API adopt rewrites, run at that
+        version with the API rewritten (``callsites``; the rewrites are committed): the ones
+        that run, with the version pinned. A library already pinned is tried at its pin."""
+        from scaffold.adopt import callsites
+
+        fixed: list[str] = []
+        for notebook, seen in self.behind.items():
+            pinned = {pin.name: pin.version for pin in self.pins}
+            tries = [(n, v, t) for n, v, t in seen if pinned.get(n, v) == v]
+            if notebook not in broken or not tries:
+                continue
+            name, version, trace = tries[0]
+            if self.versions().get(name) != version and not self._install(f"{name}=={version}"):
+                continue
+            outcome = Outcome(notebook, None, False, "an error in the code", trace=trace)
+            after = callsites.rewrite(self.plan, [outcome], self.python, self.timeout, self.echo)
+            if after[0].now:
+                self.echo(f"  {name} {version} runs {notebook}, its removed API rewritten")
+                if name not in pinned:
+                    why = (f"{name} {self.newest.get(name, '')} breaks {notebook} "
+                           f"({self.first.get(notebook)}); {version} runs it, its removed "
+                           "API rewritten")  # fmt: skip
+                    self.pins.append(Pin(name, version, why))
+                fixed.append(notebook)
+            elif name not in pinned:
+                self._restore(name)
+        return fixed
 
     def absent(self, broken: dict[str, str]) -> list[str]:
         """Install the libraries failures say are missing (an optional dependency of pandas,
@@ -355,6 +390,9 @@ class Search:
         fixed = [notebook for notebook in notebooks if notebook not in still]
         self.beyond.update({notebook: failure.why for notebook, failure in still.items()
                             if failure.why.startswith(_BEYOND_VERSIONS)})  # fmt: skip
+        for notebook, failure in still.items():
+            if rewritable(failure.trace) and not rewritable(self.first.get(notebook, "")):
+                self.behind.setdefault(notebook, []).append((name, version, failure.trace))
         for notebook, failure in still.items():
             broken[notebook] = failure.trace  # the next failure may name another library
         if fixed:
