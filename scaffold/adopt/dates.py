@@ -7,9 +7,10 @@ Python's first release (no wheels of a compiled library are older), then a fortn
 two, four and six months, one and two years later, none after today. Each is an environment
 of its own: the project installed with ``uv pip install --exclude-newer DATE``, compiled
 libraries from wheels only (those the newest environment has as platform wheels); a date
-in a Python's first months that does not install so gets its compiled libraries as of three
-months after that Python's release (their first wheels for it), the pure ones as of the
-date; a date that does not install is skipped, and at most three environments are made. A
+that does not install is skipped, and at most three environments are made. When no date
+works, the dates in the Python's first months that did not install are tried again with
+their compiled libraries as of three months after that Python's release (their first
+wheels for it), the pure ones as of the date. A
 date is kept when a failing notebook runs in it and every notebook that runs (at the newest
 versions or with the single-library pins) still runs there.
 """
@@ -114,29 +115,27 @@ def environment(
     binary: list[str],
     extra: list[str],
     wheels_from: datetime.date | None = None,
-) -> tuple[Path, datetime.date | None] | str:
+) -> Path | str:
     """A venv with the project (and ``extra``) as the index was on ``date``, or why it does
-    not install; with the date its compiled libraries were taken at, when later. Wheels only
-    first (an old sdist's build fails and stops uv's resolution); then sdists of pure
-    libraries too, the compiled ones (``binary``) still from wheels; then, before
-    ``wheels_from``, the compiled ones as of that day (the date had no wheels of them)."""
+    not install. Wheels only first (an old sdist's build fails and stops uv's resolution);
+    then sdists of pure libraries too, the compiled ones (``binary``) still from wheels.
+    With ``wheels_from``: that second way alone, the compiled ones as of that day (the date
+    had no wheels of them for this Python)."""
     uv = processes.find_tool("uv")
     if uv is None:
         return "uv is not installed"
     processes.run([uv, "venv", "--quiet", str(folder)], cwd=plan.root)
     python = folder / "bin" / "python"
     why = ""
-    passes: list[tuple[list[str], datetime.date | None]] = [([":all:"], None), (binary, None)]
-    if wheels_from is not None and date < wheels_from:
-        passes.append((binary, wheels_from))
-    for wheels, compiled in passes:
-        later = dict.fromkeys(binary, compiled) if compiled else {}
+    passes = [[":all:"], binary] if wheels_from is None else [binary]
+    later = dict.fromkeys(binary, wheels_from) if wheels_from else {}
+    for wheels in passes:
         try:
             failed = _install_as_of(uv, plan, python, date, wheels, later, extra)
         except ScaffoldError as error:  # it did not finish in time
             return str(error)
         if failed is None:
-            return python, compiled
+            return python
         why = why or failed
     return why
 
@@ -220,33 +219,56 @@ class Trial:
 
 
 def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], object]) -> Dated | None:
-    """The first date under which a broken notebook runs and no running one fails."""
+    """The first date under which a broken notebook runs and no running one fails; the dates
+    that did not install are tried again, last, with their compiled libraries as of their
+    first wheels for this Python (``WHEELS_AFTER`` its release)."""
     changed = last_change(plan)
     version = python_version(python)
     if changed is None or version is None or not trial.broken:
         return None
     released = PYTHON_RELEASED.get(version)
     wheels_from = released + WHEELS_AFTER if released else None
-    made = 0
+    made = [0]  # environments made, of ENVIRONMENTS
+    failed: list[datetime.date] = []
     for date in candidate_dates(changed, version, datetime.date.today()):
-        if made == ENVIRONMENTS:
-            break
-        with scratch_folder("scaffold-adopt-date-") as scratch:
-            made_env = environment(
-                plan, Path(scratch) / "venv", date, trial.binary, trial.extra, wheels_from
-            )
-            if isinstance(made_env, str):
-                echo(f"  every library as of {date}: does not install ({made_env})")
-                continue
-            older, compiled = made_env
-            if compiled:
-                echo(f"  every library as of {date} does not install; its compiled ones "
-                     f"as of {compiled} (their wheels for this Python) do")  # fmt: skip
-            made += 1
-            dated = _try(plan, older, date, trial, echo, lift=made == 1)
-            if dated is not None:
-                return replace(dated, compiled=compiled.isoformat() if compiled else "")
+        dated = _at(plan, date, None, trial, echo, made)
+        if isinstance(dated, Dated):
+            return dated
+        failed += [date] if dated == "uninstallable" else []
+    for date in failed if wheels_from else []:
+        if wheels_from is not None and date < wheels_from:
+            dated = _at(plan, date, wheels_from, trial, echo, made)
+            if isinstance(dated, Dated):
+                return dated
     return None
+
+
+def _at(
+    plan: Plan,
+    date: datetime.date,
+    wheels_from: datetime.date | None,
+    trial: Trial,
+    echo: Callable[[str], object],
+    made: list[int],
+) -> Dated | str | None:
+    """The date's result (``_try``), "uninstallable", or None; ``made`` counts the
+    environments made, and none is made past ``ENVIRONMENTS``."""
+    if made[0] >= ENVIRONMENTS:
+        return None
+    with scratch_folder("scaffold-adopt-date-") as scratch:
+        older = environment(plan, Path(scratch) / "venv", date, trial.binary, trial.extra,
+                            wheels_from)  # fmt: skip
+        if isinstance(older, str):
+            echo(f"  every library as of {date}: does not install ({older})")
+            return "uninstallable"
+        if wheels_from:
+            echo(f"  every library as of {date} with its compiled ones as of {wheels_from} "
+                 "(their wheels for this Python) installs")  # fmt: skip
+        made[0] += 1
+        dated = _try(plan, older, date, trial, echo, lift=made[0] == 1)
+    if dated is None:
+        return None
+    return replace(dated, compiled=wheels_from.isoformat() if wheels_from else "")
 
 
 def _try(
