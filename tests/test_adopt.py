@@ -1604,3 +1604,24 @@ def test_modernise_reads_ix_with_labels_as_loc() -> None:
         "c = df.ix[3]\nd = df.ix[key]\ne = df.loc[:, 'x']\nf = df.ix[0:5, 'x']\ng = df.ix[:]\n"
     )
     assert len(changes) == 4 and "(pandas 1.0 removed .ix;" in changes[0]
+
+
+def test_an_ix_line_still_failing_on_its_key_when_the_rounds_end_is_put_back(
+    tmp_path: Path,
+) -> None:
+    """The rounds can end between ``.loc`` and ``.iloc``: a line left failing on its key is
+    not committed as ``.loc``; it goes back to ``.ix``, with the notebook's old failure."""
+    from scaffold.adopt import callsites
+    from scaffold.adopt.runs import Failure
+
+    path = tmp_path / "nb.ipynb"
+    notebook(path, "print(names.loc[5])\n")
+    trace = "AttributeError: 'DataFrame' object has no attribute 'ix'"
+    old = Failure("an error in the code", trace)
+    trials = callsites.IxTrials()
+    trials.lines[("nb.ipynb", 0, 1)] = callsites.IxTrial("print(names.ix[5])\n", 1, "loc", old)
+    now = Failure("an error in the code", "KeyError: 5\nCell In[1], line 1\n", 0, "", {1: 0})
+    callsites.put_back_unfinished(tmp_path, {"nb.ipynb": now}, trials)
+    cells = json.loads(path.read_text())["cells"]
+    assert "".join(cells[0]["source"]) == "print(names.ix[5])\n"
+    assert trials.put_back == {"nb.ipynb": old} and not trials.lines

@@ -105,7 +105,7 @@ def renamed_at(source: str, line: int, spans: list[tuple[int, int]], new: str) -
 
 
 @dataclass
-class _IxTrial:
+class IxTrial:
     """One line's ``.ix`` while it is tried as ``.loc``, then ``.iloc``."""
 
     original: str  # the cell's source before
@@ -115,14 +115,14 @@ class _IxTrial:
 
 
 @dataclass
-class _Trials:
+class IxTrials:
     """The ``.ix`` lines tried, by (notebook, cell index, line), and the ones put back."""
 
-    lines: dict[tuple[str, int, int], _IxTrial] = field(default_factory=dict)
+    lines: dict[tuple[str, int, int], IxTrial] = field(default_factory=dict)
     put_back: dict[str, Failure] = field(default_factory=dict)  # notebook -> its old failure
 
 
-def _ix_change(path: Path, failure: Failure, name: str, trials: _Trials) -> Rewrite | None:
+def _ix_change(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rewrite | None:
     """``.ix`` on the line the failure names -> ``.loc``; a failure on its key there next ->
     ``.iloc``; one more -> the line as it was (None)."""
     from scaffold.adopt.code import dump, source_of
@@ -141,7 +141,7 @@ def _ix_change(path: Path, failure: Failure, name: str, trials: _Trials) -> Rewr
         spans = ix_spans(source, line)
         if spans is None:
             return None
-        trials.lines[(name, index, line)] = _IxTrial(source, line, "loc", failure)
+        trials.lines[(name, index, line)] = IxTrial(source, line, "loc", failure)
         changed, new = renamed_at(source, line, spans, "loc"), "loc"
     elif trial is not None and _ON_ITS_KEY.match(failure.trace) and trial.attribute == "loc":
         spans = ix_spans(source, line, "loc") or []
@@ -192,7 +192,7 @@ def rewrite_line(source: str, method: str, new: str, line: int) -> str | None:
     return "".join(lines)
 
 
-def _put_line_back(path: Path, name: str, where: tuple[int, int], trials: _Trials) -> None:
+def _put_line_back(path: Path, name: str, where: tuple[int, int], trials: IxTrials) -> None:
     """The ``.ix`` line tried at ``where`` (cell index, line) as it was before."""
     from scaffold.adopt.code import dump
 
@@ -203,7 +203,7 @@ def _put_line_back(path: Path, name: str, where: tuple[int, int], trials: _Trial
     trials.put_back.setdefault(name, trial.failure)
 
 
-def _unfinished(root: Path, failing: dict[str, Failure], trials: _Trials) -> None:
+def put_back_unfinished(root: Path, failing: dict[str, Failure], trials: IxTrials) -> None:
     """Put back each ``.ix`` line whose notebook still fails on its key there (the rounds
     ran out before ``.iloc``, or before the line was put back)."""
     for name, index, line in list(trials.lines):
@@ -213,7 +213,7 @@ def _unfinished(root: Path, failing: dict[str, Failure], trials: _Trials) -> Non
             _put_line_back(root / name, name, (index, line), trials)
 
 
-def _apply(path: Path, failure: Failure, name: str, trials: _Trials) -> Rewrite | None:
+def _apply(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rewrite | None:
     """The call the failure names rewritten in the notebook at ``path``."""
     from scaffold.adopt.code import dump, source_of
 
@@ -253,7 +253,7 @@ def rewrite(
 
     from scaffold.adopt.apply import undone_on_failure
 
-    trials = _Trials()
+    trials = IxTrials()
     before = {name: (plan.root / name).read_bytes() for name in chosen}
     with undone_on_failure(plan.root, chosen):
         done, failing = rerun_rounds(
@@ -262,7 +262,7 @@ def rewrite(
             run,
             ROUNDS,
         )
-        _unfinished(plan.root, failing, trials)
+        put_back_unfinished(plan.root, failing, trials)
         done = _kept(done, trials)
         for name in chosen:  # no rewrite stands (every line put back): the file as it was
             if name not in done:
@@ -277,7 +277,7 @@ def rewrite(
     return [_updated(o, done.get(o.notebook, []), failing.get(o.notebook)) for o in outcomes]
 
 
-def _kept(done: dict[str, list[Rewrite]], trials: _Trials) -> dict[str, list[Rewrite]]:
+def _kept(done: dict[str, list[Rewrite]], trials: IxTrials) -> dict[str, list[Rewrite]]:
     """The rewrites that stand: one per line (``.iloc`` after ``.loc`` replaces it), none
     for a line put back."""
     kept: dict[str, list[Rewrite]] = {}
@@ -289,7 +289,7 @@ def _kept(done: dict[str, list[Rewrite]], trials: _Trials) -> dict[str, list[Rew
     return kept
 
 
-def _put_back(change: Rewrite, trials: _Trials) -> bool:
+def _put_back(change: Rewrite, trials: IxTrials) -> bool:
     """True for an ``.ix`` line that was put back as it was."""
     tried = (change.notebook, change.cell - 1, change.line) in trials.lines
     return change.old == ".ix[]" and not tried
