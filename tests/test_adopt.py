@@ -1297,7 +1297,7 @@ def test_ix_with_an_integer_is_tried_as_loc_then_iloc_then_put_back(tmp_path: Pa
         root / "years.ipynb",
         frame,
         "years = DataFrame({2009: 'a', 2013: 'b'})\nprint(years.ix[2013])\n",
-        "names = DataFrame({'x': 'p', 'y': 'q'})\nprint(names.ix[1])\n",
+        "names = DataFrame({'x': 'p', 'y': 'q'})\nprint(names.ix[1], names.loc['x'])\n",
     )
     notebook(root / "wrong.ipynb", frame, "names = DataFrame({'x': 'p'})\nprint(names.ix[5])\n")
     commit_all(root, "notebooks")
@@ -1322,7 +1322,7 @@ def test_ix_with_an_integer_is_tried_as_loc_then_iloc_then_put_back(tmp_path: Pa
     ), said
     cells = json.loads((root / "years.ipynb").read_text())["cells"]
     assert "print(years.loc[2013])" in "".join(cells[1]["source"])
-    assert "print(names.iloc[1])" in "".join(cells[2]["source"])
+    assert "print(names.iloc[1], names.loc['x'])" in "".join(cells[2]["source"])
     assert not after[1].now and after[1].trace == trace and not after[1].rewritten
     assert (root / "wrong.ipynb").read_bytes() == committed  # put back, byte for byte
     assert git("status", "--porcelain", cwd=root) == ""

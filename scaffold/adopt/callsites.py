@@ -112,6 +112,7 @@ class IxTrial:
     line: int
     attribute: str  # what it is now: "loc" or "iloc"
     failure: Failure  # the notebook's failure on .ix, which it has again if put back
+    spans: list[tuple[int, int]] = field(default_factory=list)  # where "loc" is on the line
 
 
 @dataclass
@@ -141,11 +142,13 @@ def _ix_change(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rew
         spans = ix_spans(source, line)
         if spans is None:
             return None
-        trials.lines[(name, index, line)] = IxTrial(source, line, "loc", failure)
+        # each "ix" becomes the one-longer "loc": the spans after it shift by one more
+        at = [(start + n, start + n + len("loc")) for n, (start, _) in enumerate(spans)]
+        trials.lines[(name, index, line)] = IxTrial(source, line, "loc", failure, at)
         changed, new = renamed_at(source, line, spans, "loc"), "loc"
     elif trial is not None and _ON_ITS_KEY.match(failure.trace) and trial.attribute == "loc":
-        spans = ix_spans(source, line, "loc") or []
-        changed, new = renamed_at(source, line, spans, "iloc"), "iloc"
+        # only the spans adopt wrote: a .loc of the author's on the line stays
+        changed, new = renamed_at(source, line, trial.spans, "iloc"), "iloc"
         trial.attribute = "iloc"
     elif trial is not None and _ON_ITS_KEY.match(failure.trace):
         _put_line_back(path, name, (index, line), trials)
@@ -161,13 +164,11 @@ def named(failure: Failure) -> tuple[str, str, int, int] | None:
     """``(type, method, cell index, line)`` when the failure is a removed method ``REMOVED``
     knows, called from a cell line the traceback names."""
     missing = _MISSING.match(failure.trace)
-    frames = _CELL.findall(failure.trace)
-    if missing is None or not frames or tuple(missing.groups()) not in REMOVED:
+    where = _failing_line(failure)
+    if missing is None or where is None or tuple(missing.groups()) not in REMOVED:
         return None
     kind, method = missing.groups()
-    count, line = (int(value) for value in frames[-1])
-    index = failure.counts.get(count)
-    return None if index is None else (kind, method, index, line)
+    return kind, method, *where
 
 
 def rewrite_line(source: str, method: str, new: str, line: int) -> str | None:
