@@ -1226,11 +1226,23 @@ def test_a_removed_method_is_rewritten_on_the_line_the_traceback_names() -> None
     assert named(Failure("an error in the code", ix, 6, "", {5: 4})) is None  # not unambiguous
 
 
+def _kernel_venv(tmp_path: Path) -> Path:
+    """The Python of a fresh venv with papermill and ipykernel, to run notebooks in."""
+    from scaffold import processes
+
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    uv = processes.find_tool("uv") or "uv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
+                    "ipykernel"], check=True)  # fmt: skip
+    return python
+
+
 @pytest.mark.slow
 def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Path) -> None:
     import types
 
-    from scaffold import processes
     from scaffold.adopt.callsites import MESSAGE, rewrite
     from scaffold.adopt.runs import Outcome
 
@@ -1244,12 +1256,7 @@ def test_a_removed_method_named_by_a_run_is_rewritten_and_committed(tmp_path: Pa
         "print(top(Series()))\n",
     )
     commit_all(root, "rates")
-    venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
-    uv = processes.find_tool("uv") or "uv"
-    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
-                    "ipykernel"], check=True)  # fmt: skip
+    python = _kernel_venv(tmp_path)
     trace = "AttributeError: 'Series' object has no attribute 'order'\n"
     outcomes = [Outcome("rates.ipynb", False, False, "an error in the code", trace=trace)]
     plan = types.SimpleNamespace(root=root, answers={"author_name": "Ana Lopez"})
@@ -1281,7 +1288,6 @@ def test_ix_with_an_integer_is_tried_as_loc_then_iloc_then_put_back(tmp_path: Pa
     ``.iloc``; a line that fails both ways is put back as it was."""
     import types
 
-    from scaffold import processes
     from scaffold.adopt.callsites import rewrite
     from scaffold.adopt.runs import Outcome
 
@@ -1302,12 +1308,7 @@ def test_ix_with_an_integer_is_tried_as_loc_then_iloc_then_put_back(tmp_path: Pa
     notebook(root / "wrong.ipynb", frame, "names = DataFrame({'x': 'p'})\nprint(names.ix[5])\n")
     commit_all(root, "notebooks")
     committed = (root / "wrong.ipynb").read_bytes()
-    venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
-    uv = processes.find_tool("uv") or "uv"
-    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
-                    "ipykernel"], check=True)  # fmt: skip
+    python = _kernel_venv(tmp_path)
     trace = "AttributeError: 'DataFrame' object has no attribute 'ix'\n"
     outcomes = [
         Outcome(name, False, False, "an error in the code", trace=trace)
