@@ -39,6 +39,12 @@ PACKAGE_CACHES = {
     "PIPENV_CACHE_DIR": os.environ.get("PIPENV_CACHE_DIR")
     or str(Path.home() / ".cache" / "pipenv"),
 }
+# Python caches a module's bytecode beside it when it first imports it. Some machines (this
+# suite's CI container among them) turn that off with PYTHONDONTWRITEBYTECODE, and then each of
+# the thousands of Python processes the suite starts (scaffold, kernels, hooks, DVC) compiles
+# every module it imports again: a fifth of the quick tier's time. Users' machines cache.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def git(*args: str, cwd: Path) -> str:
