@@ -438,13 +438,18 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def _volatile(parts: tuple[str, ...]) -> bool:
-    # git internals and DVC's scratch folder differ between any two runs
-    return ".git" in parts or parts[:2] == (".dvc", "tmp")
+    # git internals and DVC's scratch folder differ between any two runs; Python writes its
+    # bytecode caches wherever code is imported
+    return ".git" in parts or parts[:2] == (".dvc", "tmp") or "__pycache__" in parts
 
 
 def listing(root: Path) -> list[str]:
-    """Every path under root, for "nothing changed" checks."""
-    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*"))
+    """Every path under root, for "nothing changed" checks (but Python's bytecode caches)."""
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if "__pycache__" not in path.relative_to(root).parts
+    )
 
 
 @pytest.fixture
