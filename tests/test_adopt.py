@@ -805,6 +805,26 @@ def test_the_line_a_notebook_failed_on_is_tried_alone() -> None:
     assert probe("ImportError: x\n----> 1 from .local import thing\n") is None
 
 
+@pytest.mark.parametrize(
+    ("method", "runs"), [("append", False), ("limit_denominator", True), ("absent_class", True)]
+)
+def test_a_method_a_librarys_class_lacks_is_tried_alone(method: str, runs: bool) -> None:
+    """``df.append(...)`` failed: a version whose class still lacks the method is not run."""
+    from scaffold.adopt.pins import probe
+
+    kind = "Spline" if method == "absent_class" else "Fraction"  # fractions has no Spline
+    trace = (
+        f"AttributeError: '{kind}' object has no attribute '{method}'\n"
+        f"Cell In[3], line 1\n----> 1 total = share.{method}(7)\n"
+        "File /env/lib/python3.11/site-packages/fractions/__init__.py:9, in __getattr__\n"
+    )
+    line = probe(trace)
+    assert line is not None
+    assert (subprocess.run([sys.executable, "-c", line]).returncode == 0) is runs
+    column = trace.replace(f"share.{method}(7)", f"share.{method}")  # a column, not a call
+    assert probe(column) is None
+
+
 def _ran(source: str, count: int, error: str | None = None) -> dict[str, object]:
     """A code cell as a committed notebook holds it after a run (its error, if it raised)."""
     outputs = [{"output_type": "error", "ename": error, "evalue": "", "traceback": []}]

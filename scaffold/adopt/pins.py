@@ -26,7 +26,14 @@ from scaffold import processes
 from scaffold.adopt import dates
 from scaffold.adopt.callsites import rewritable
 from scaffold.adopt.plan import Plan
-from scaffold.adopt.runs import Failure, Outcome, culprits, failures, raised_in_library
+from scaffold.adopt.runs import (
+    Failure,
+    Outcome,
+    culprits,
+    failures,
+    innermost_library,
+    raised_in_library,
+)
 from scaffold.files import scratch_folder
 from scaffold.project import Project
 
@@ -97,11 +104,13 @@ def absent_distribution(module: str, trace: str) -> str | None:
 
 _ARROW = re.compile(r"^-+> *\d+ (.+)$", re.M)
 _NO_ATTRIBUTE = re.compile(r"^AttributeError: module '([A-Za-z_][\w.]*)' has no attribute '(\w+)'")
+_NO_METHOD = re.compile(r"^AttributeError: '([A-Za-z_]\w*)' object has no attribute '(\w+)'")
 
 
 def probe(trace: str) -> str | None:
     """A line of Python that fails as the notebook failed, to try a version in a second: the
-    import statement the notebook failed on, or the attribute a module lacks."""
+    import statement the notebook failed on, the attribute a module lacks, or the method a
+    library's class lacks (``df.append(...)``: ``pandas.DataFrame`` has no ``append``)."""
     import ast
 
     missing_attribute = _NO_ATTRIBUTE.match(trace)
@@ -112,6 +121,9 @@ def probe(trace: str) -> str | None:
     if arrow is None:
         return None
     line = arrow.group(1).strip()
+    missing_method = _NO_METHOD.match(trace)
+    if missing_method:
+        return _method_probe(trace, line, *missing_method.groups())
     try:
         tree = ast.parse(line)
     except SyntaxError:
@@ -120,6 +132,18 @@ def probe(trace: str) -> str | None:
     if isinstance(statement, ast.ImportFrom) and statement.level:
         return None  # relative: not importable from a one-line program
     return line if isinstance(statement, ast.Import | ast.ImportFrom) else None
+
+
+def _method_probe(trace: str, line: str, kind: str, name: str) -> str | None:
+    """Exit 1 when the library's class ``kind`` lacks the method ``name``; 0 when it has it or
+    there is no such class to ask (run the notebook). Only for a call on the failing line
+    (``.append(``): a missing attribute that is not called may be a column or a field, which
+    the data, not the library's version, decides."""
+    module = innermost_library(trace)
+    if module is None or not re.search(rf"\.{name}\s*\(", line):
+        return None
+    return (f"import sys, {module} as m; k = getattr(m, {kind!r}, None); "
+            f"sys.exit(int(isinstance(k, type) and not hasattr(k, {name!r})))")  # fmt: skip
 
 
 def find_pins(
@@ -363,10 +387,11 @@ class Search:
             version = self._install_below(name, version) or ""
             if not version:
                 break
-            if not self._probes_pass(notebooks, broken):
+            worth = self._worth_running(notebooks, broken)
+            if not worth:
                 self.echo(f"  {name} {version}: still failing (the failing line, tried alone)")
                 continue
-            fixed = self._try(name, version, notebooks, broken)
+            fixed = self._try(name, version, worth, broken)
             if fixed:
                 why = f"{name} {newest} breaks {', '.join(fixed)} ({self.first.get(fixed[0])})"
                 self.pins.append(Pin(name, version, why))
@@ -412,17 +437,19 @@ class Search:
             if self.newest.get(back) and self.versions().get(back) != self.newest[back]:
                 self._install(f"{back}=={self.newest[back]}")
 
-    def _probes_pass(self, notebooks: list[str], broken: dict[str, str]) -> bool:
-        """False when the line each notebook failed on fails alone too (a second, instead of
-        running the notebooks); True when some notebook has no such line."""
+    def _worth_running(self, notebooks: list[str], broken: dict[str, str]) -> list[str]:
+        """The notebooks to run at this version: not those whose failing line fails alone too
+        (a second, instead of a notebook's run; they would stop where they stopped)."""
+        worth = []
         for notebook in notebooks:
             line = probe(broken.get(notebook, ""))
             if line is None:
-                return True
+                worth.append(notebook)
+                continue
             result = processes.run([str(self.python), "-c", line], check=False, timeout=120)
             if result.ok:
-                return True
-        return False
+                worth.append(notebook)
+        return worth
 
     def _install(self, requirement: str) -> bool:
         uv = processes.find_tool("uv") or "uv"

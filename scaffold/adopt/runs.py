@@ -54,6 +54,13 @@ def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
     return found
 
 
+def innermost_library(trace: str) -> str | None:
+    """The import name of the innermost installed library in the traceback (not the kernel's
+    machinery): ``pandas`` for ``DataFrame.append``'s ``__getattr__``."""
+    framed = [name for name in _FRAME.findall(trace) if name not in _RUNNER]
+    return framed[-1] if framed else None
+
+
 def raised_in_library(trace: str) -> bool:
     """True when the traceback's innermost frame is an installed library's, not a cell's."""
     cells = [match.end() for match in CELL_FRAME.finditer(trace)]
