@@ -24,7 +24,7 @@ from pathlib import Path
 
 from scaffold import processes
 from scaffold.adopt import dates
-from scaffold.adopt.callsites import rewritable
+from scaffold.adopt.callsites import rewritable, rewrite
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import (
     Failure,
@@ -307,8 +307,6 @@ class Search:
         """The notebooks an older version got to a removed API adopt rewrites, run at that
         version with the API rewritten (``callsites``; the rewrites are committed): the ones
         that run, with the version pinned. A library already pinned is tried at its pin."""
-        from scaffold.adopt import callsites
-
         fixed: list[str] = []
         for notebook, seen in self.behind.items():
             pinned = {pin.name: pin.version for pin in self.pins}
@@ -319,7 +317,7 @@ class Search:
             if self.versions().get(name) != version and not self._install(f"{name}=={version}"):
                 continue
             outcome = Outcome(notebook, None, False, "an error in the code", trace=trace)
-            after = callsites.rewrite(self.plan, [outcome], self.python, self.timeout, self.echo)
+            after = rewrite(self.plan, [outcome], self.python, self.timeout, self.echo)
             if after[0].now:
                 self.echo(f"  {name} {version} runs {notebook}, its removed API rewritten")
                 if name not in pinned:
@@ -335,7 +333,6 @@ class Search:
     def absent(self, broken: dict[str, str]) -> list[str]:
         """Install the libraries failures say are missing (an optional dependency of pandas,
         an import adopt could not see); the notebooks that run then (they are declared)."""
-
         modules = self.modules()
         wanted: dict[str, list[str]] = {}
         for notebook, trace in broken.items():
