@@ -146,7 +146,7 @@ def new(
 ) -> None:
     """Create a new project from the scaffold template."""
     from scaffold.credentials import Credentials
-    from scaffold.generate import create, plan_new
+    from scaffold.generate import create, next_steps, plan_new
     from scaffold.interrupts import settle
     from scaffold.sources import chosen_template
 
@@ -177,7 +177,7 @@ def new(
             f"  {'dvc secrets':<12} {', '.join(plan.secrets)} in .dvc/config.local (git-ignored)"
         )
     typer.echo(f"Done: {_relative(project)}")
-    typer.echo(f"Next: cd {_relative(project)}, then make create_environment, make requirements")
+    typer.echo(f"Next: cd {_relative(project)}, then {next_steps(plan.answers)}")
     if "git" not in plan.skip and _git_knows_nobody(project):
         name, email = (
             shlex.quote(plan.answers.get(key, "")) for key in ("author_name", "author_email")

@@ -64,6 +64,22 @@ def plan_new(
     return NewPlan(answers, output_dir, target, tuple(skip), secrets, template)
 
 
+def next_steps(answers: dict[str, str]) -> str:
+    """The commands that set a new project's environment up, in the order its Makefile
+    expects them: pip's and virtualenv's ``requirements`` install into the active Python, so
+    ``.venv`` is activated first (conda's environment too)."""
+    manager = answers.get("environment_manager", "")
+    if manager == "none":
+        version = answers.get("python_version", "")
+        return f"make an environment with Python {version} your way, activate it, make requirements"
+    activate = {
+        "pip": ["source .venv/bin/activate"],
+        "virtualenv": ["source .venv/bin/activate"],
+        "conda": [f"conda activate {answers.get('repo_name', '')}"],
+    }.get(manager, [])
+    return ", ".join(["make create_environment", *activate, "make requirements"])
+
+
 def create(plan: NewPlan, source: Source | None = None) -> Path:
     """Create the planned project (see ``new_project``), its remote's credentials written
     before it is moved into place; return its folder."""

@@ -464,3 +464,27 @@ def test_recorded_answers_replay_the_same_project(workdir: Path, tmp_path: Path)
 
     assert tree(again / "lab") == tree(workdir / "lab")
     assert json.dumps(answers_file(again / "lab"))
+
+
+@pytest.mark.parametrize(
+    ("manager", "steps"),
+    [
+        ("pip", "make create_environment, source .venv/bin/activate, make requirements"),
+        ("virtualenv", "make create_environment, source .venv/bin/activate, make requirements"),
+        ("conda", "make create_environment, conda activate lab, make requirements"),
+        ("uv", "make create_environment, make requirements"),
+        ("poetry", "make create_environment, make requirements"),
+    ],
+)
+def test_next_says_to_activate_where_the_makefile_installs_into_the_active_python(
+    workdir: Path, manager: str, steps: str
+):
+    """pip's `make requirements` runs `python -m pip`: unactivated, that is the system's."""
+    result = scaffold_in_process(
+        "new", "Lab", *QUIET, "--no-git", "--set", f"environment_manager={manager}", cwd=workdir
+    )
+    assert f"Next: cd lab, then {steps}\n" in result.stdout
+    if manager in ("pip", "virtualenv", "conda"):  # what the Makefile says too
+        makefile = (workdir / "lab" / "Makefile").read_text().replace("$(PROJECT_NAME)", "lab")
+        assert "PROJECT_NAME = lab\n" in makefile
+        assert f"Activate it with: {steps.split(', ')[1]}" in makefile
