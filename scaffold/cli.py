@@ -1205,7 +1205,7 @@ def adopt_command(
         typer.Option("--python", metavar="PATH", help="The Python that runs the notebooks."),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", metavar="SECONDS", help="Per notebook run.")
+        float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Per notebook run.")
     ] = 600,
     no_pin: Annotated[
         bool,

@@ -166,6 +166,18 @@ def test_a_dirty_tree_is_refused_with_its_files(tmp_path: Path) -> None:
     assert tree(repo) == before
 
 
+@pytest.mark.parametrize("timeout", ["0", "-5"])
+def test_a_timeout_below_a_second_is_refused_before_anything(tmp_path: Path, timeout: str) -> None:
+    repo = make_messy(tmp_path / "messy")
+    before = tree(repo)
+    result = scaffold_in_process(
+        "adopt", str(repo), "--yes", "--timeout", timeout, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 2 and "--timeout" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "notebook" not in result.stdout
+    assert tree(repo) == before
+
+
 def test_a_scaffold_project_has_nothing_to_adopt(tmp_path: Path) -> None:
     scaffold_in_process("new", "Churn", "--no-input", cwd=tmp_path)
     result = scaffold_in_process("adopt", "churn", "--dry-run", cwd=tmp_path)
