@@ -187,9 +187,22 @@ def test_a_scaffold_project_has_nothing_to_adopt(tmp_path: Path) -> None:
 
 def test_a_plain_folder_gets_git(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "plain", commit=False)
-    scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    # Python environments by any name: a venv (pyvenv.cfg) and a conda one (conda-meta/)
+    for env, marker in (("py311", "pyvenv.cfg"), ("envs/analysis", "conda-meta/history")):
+        (repo / env / marker).parent.mkdir(parents=True, exist_ok=True)
+        (repo / env / marker).write_text("home = /usr/bin\n")
+        shipped = repo / env / "lib/python3.11/site-packages/demo"
+        shipped.mkdir(parents=True)
+        (shipped / "example.ipynb").write_text((repo / "02_model.ipynb").read_text())
+        (shipped / "table.csv").write_text("a,b\n1,2\n")
+    result = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
     assert git("log", "--format=%s", cwd=repo) == "Adopt the scaffold layout"
     assert (repo / "notebooks").is_dir() and (repo / "data/raw/lookup.csv").is_file()
+    assert "demo/" not in result.stdout, result.stdout
+    for env in ("py311", "envs/analysis"):
+        assert (repo / env / "lib/python3.11/site-packages/demo/table.csv").is_file()
+        assert git("ls-files", env, cwd=repo) == ""
+        assert f"\n/{env}/\n" in (repo / ".gitignore").read_text()
 
 
 def test_without_yes_and_no_terminal_it_asks_for_yes(tmp_path: Path) -> None:

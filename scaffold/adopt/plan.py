@@ -769,16 +769,29 @@ def _merge_gitignore(plan: Plan) -> None:
         for line in template
         if line.strip() and not line.startswith("#") and line.strip() not in have
     ]
+    environments, ignored = _ignored_environments(plan, have)
     if not text:
         plan.added.append(".gitignore")
-        plan.writes[".gitignore"] = "\n".join(template) + "\n"
+        plan.writes[".gitignore"] = "\n".join(template) + "\n" + ignored
         return
-    if missing:
+    if missing or environments:
         joined = "\n".join(missing)
-        plan.writes[".gitignore"] = (
-            f"{text.rstrip()}\n\n# scaffold adopt: the template's entries\n{joined}\n"
-        )
-        plan.merged[".gitignore"] = f"{len(missing)} entries of the template appended"
+        appended = f"\n\n# scaffold adopt: the template's entries\n{joined}\n" if missing else "\n"
+        plan.writes[".gitignore"] = f"{text.rstrip()}{appended}{ignored}"
+        said = [f"{len(missing)} entries of the template appended"] if missing else []
+        said += [f"Python environments ignored: {', '.join(environments)}"] if environments else []
+        plan.merged[".gitignore"] = "; ".join(said)
+
+
+def _ignored_environments(plan: Plan, have: set[str]) -> tuple[list[str], str]:
+    """A plain folder's Python environments (a venv by any name), which never go into the
+    commit: their folders, and the .gitignore lines that keep them out ("" for none)."""
+    found = [] if plan.is_git else survey.environments(plan.root)
+    new = [folder for folder in found if f"/{folder}/" not in have]
+    if not new:
+        return [], ""
+    lines = "\n".join(f"/{folder}/" for folder in new)
+    return new, f"\n# scaffold adopt: Python environments in this folder\n{lines}\n"
 
 
 # What scaffold update needs, even where the team's .gitignore would hide it.

@@ -80,10 +80,33 @@ def tracked_files(root: Path, is_git: bool) -> list[str]:
         return sorted(name for name in out.split("\0") if name)
     found = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS)
+        dirs[:] = sorted(d for d in dirs if not _skipped(Path(folder) / d))
         for name in files:
             found.append((Path(folder) / name).relative_to(root).as_posix())
     return sorted(found)
+
+
+def environments(root: Path) -> list[str]:
+    """The Python environments in a plain folder, by any name (for its .gitignore)."""
+    found = []
+    for folder, dirs, _ in os.walk(root):
+        here = Path(folder)
+        for name in list(dirs):
+            if _is_environment(here / name):
+                found.append((here / name).relative_to(root).as_posix())
+        dirs[:] = [d for d in dirs if not _skipped(here / d)]
+    return sorted(found)
+
+
+def _is_environment(folder: Path) -> bool:
+    """``pyvenv.cfg`` marks a venv, ``conda-meta`` a conda environment."""
+    return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
+
+
+def _skipped(folder: Path) -> bool:
+    """A folder adopt leaves alone in a plain folder: tools' folders, and a Python
+    environment by any name."""
+    return folder.name in SKIPPED_FOLDERS or _is_environment(folder)
 
 
 def order_key(path: str) -> tuple[int, int, int, str]:
