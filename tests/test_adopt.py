@@ -112,6 +112,23 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
     assert state(repo) == before
 
 
+def test_a_long_list_of_files_that_stay_is_cut_short(tmp_path: Path) -> None:
+    repo = make_messy(tmp_path / "messy")
+    for index in range(60):
+        (repo / "assets").mkdir(exist_ok=True)
+        (repo / "assets" / f"part{index:02}.xyz").write_text("x\n")
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "assets", cwd=repo)
+    result = scaffold_in_process("adopt", str(repo), "--dry-run", cwd=tmp_path, check=False)
+    out = result.stdout
+    listed = [line for line in out.splitlines() if line.startswith("  ")]
+    counted = int(out.split("\nother (", 1)[1].split(")", 1)[0])
+    shown = [line for line in listed if line.startswith("  assets/part")]
+    assert counted >= 60 and len(shown) <= 50 and "assets/part00.xyz" in shown[0], out
+    assert f"  ... and {counted - 50} more, which stay where they are\n" in out
+    assert "02_model.ipynb -> notebooks/1.2-al-model.ipynb" in out  # every move still shown
+
+
 def test_adopt_lays_out_tracks_rewrites_and_declares(tmp_path: Path) -> None:
     repo = make_messy(tmp_path / "messy")
     scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)

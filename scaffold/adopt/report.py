@@ -61,8 +61,15 @@ def _files(plan: Plan) -> list[str]:
     lines: list[str] = []
     for kind in (NOTEBOOK, DATA, "module", "package", "dependencies", "docs", "other"):
         if groups.get(kind):
-            lines += _section(f"{kind} ({len(groups[kind])})", sorted(groups[kind]))
+            items = sorted(groups[kind])
+            if kind == "other" and len(items) > STAYING_SHOWN:  # nothing happens to them
+                rest = len(items) - STAYING_SHOWN
+                items = [*items[:STAYING_SHOWN], f"... and {rest} more, which stay where they are"]
+            lines += _section(f"{kind} ({len(groups[kind])})", items)
     return lines
+
+
+STAYING_SHOWN = 50  # files of "other" listed one by one: they stay as they are
 
 
 def graph(plan: Plan) -> list[str]:
