@@ -1239,12 +1239,8 @@ def test_a_library_the_dates_failure_names_is_tried_newer_on_top_of_the_date(
     notebook(
         root / "uses.ipynb", "import scaffold_lift_probe\n", "print(scaffold_lift_probe.go())\n"
     )
-    venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
+    python = _kernel_venv(tmp_path)
     uv = processes.find_tool("uv") or "uv"
-    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), "papermill",
-                    "ipykernel"], check=True)  # fmt: skip
     monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
     subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python),
                     "scaffold-lift-probe==1.0"], check=True)  # fmt: skip

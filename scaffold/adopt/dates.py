@@ -235,11 +235,10 @@ def together(plan: Plan, python: Path, trial: Trial, echo: Callable[[str], objec
         if isinstance(dated, Dated):
             return dated
         failed += [date] if dated == "uninstallable" else []
-    for date in failed if wheels_from else []:
-        if wheels_from is not None and date < wheels_from:
-            dated = _at(plan, date, wheels_from, trial, echo, made)
-            if isinstance(dated, Dated):
-                return dated
+    for date in [day for day in failed if wheels_from is not None and day < wheels_from]:
+        dated = _at(plan, date, wheels_from, trial, echo, made)
+        if isinstance(dated, Dated):
+            return dated
     return None
 
 

@@ -437,16 +437,14 @@ class Search:
     def _worth_running(self, notebooks: list[str], broken: dict[str, str]) -> list[str]:
         """The notebooks to run at this version: not those whose failing line fails alone too
         (a second, instead of a notebook's run; they would stop where they stopped)."""
-        worth = []
-        for notebook in notebooks:
-            line = probe(broken.get(notebook, ""))
-            if line is None:
-                worth.append(notebook)
-                continue
-            result = processes.run([str(self.python), "-c", line], check=False, timeout=120)
-            if result.ok:
-                worth.append(notebook)
-        return worth
+        return [notebook for notebook in notebooks if self._may_run(broken.get(notebook, ""))]
+
+    def _may_run(self, trace: str) -> bool:
+        """False when the line the failure ``trace`` names fails alone at this version."""
+        line = probe(trace)
+        if line is None:
+            return True
+        return processes.run([str(self.python), "-c", line], check=False, timeout=120).ok
 
     def _install(self, requirement: str) -> bool:
         uv = processes.find_tool("uv") or "uv"

@@ -47,6 +47,8 @@ class Plan:
     is_git: bool
     package: str
     answers: dict[str, str]
+    # a plain folder's Python environments (a venv by any name): left alone, git-ignored
+    environments: list[str] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     writes: dict[str, str] = field(default_factory=dict)  # new path -> text (after moves)
     added: list[str] = field(default_factory=list)  # template files that were absent
@@ -129,11 +131,11 @@ def plan_adopt(root: Path) -> Plan:
     """Survey ``root`` and decide everything adopt does there."""
     root = root.resolve()
     is_git = check_preconditions(root)
-    files = survey.tracked_files(root, is_git)
+    files, environments = survey.tracked_files(root, is_git)
     if not any(name.endswith(".ipynb") for name in files):
         raise ScaffoldError(f"{root} has no notebook (.ipynb) to adopt.")
     answers = _answers(root, is_git)
-    plan = Plan(root, is_git, answers["module_name"], answers)
+    plan = Plan(root, is_git, answers["module_name"], answers, environments=environments)
     if is_git:
         plan.head = processes.git_out("rev-parse", "HEAD", cwd=root)
     notebooks = {name: code.load(root / name) for name in files if name.endswith(".ipynb")}
@@ -786,8 +788,7 @@ def _merge_gitignore(plan: Plan) -> None:
 def _ignored_environments(plan: Plan, have: set[str]) -> tuple[list[str], str]:
     """A plain folder's Python environments (a venv by any name), which never go into the
     commit: their folders, and the .gitignore lines that keep them out ("" for none)."""
-    found = [] if plan.is_git else survey.environments(plan.root)
-    new = [folder for folder in found if f"/{folder}/" not in have]
+    new = [folder for folder in plan.environments if f"/{folder}/" not in have]
     if not new:
         return [], ""
     lines = "\n".join(f"/{folder}/" for folder in new)

@@ -8,6 +8,8 @@ from collections import defaultdict
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.survey import DATA, NOTEBOOK
 
+STAYING_SHOWN = 50  # files of "other" listed one by one: they stay as they are
+
 
 def describe(plan: Plan) -> list[str]:
     """The plan, one line per fact, grouped under headings."""
@@ -67,9 +69,6 @@ def _files(plan: Plan) -> list[str]:
                 items = [*items[:STAYING_SHOWN], f"... and {rest} more, which stay where they are"]
             lines += _section(f"{kind} ({len(groups[kind])})", items)
     return lines
-
-
-STAYING_SHOWN = 50  # files of "other" listed one by one: they stay as they are
 
 
 def graph(plan: Plan) -> list[str]:

@@ -73,40 +73,31 @@ class Entry:
         return bool(self.target) and self.target != self.path
 
 
-def tracked_files(root: Path, is_git: bool) -> list[str]:
-    """The files to adopt: git's tracked files, or every file of a plain folder."""
+def tracked_files(root: Path, is_git: bool) -> tuple[list[str], list[str]]:
+    """The files to adopt: git's tracked files, or every file of a plain folder; and a plain
+    folder's Python environments, by any name (left alone, for its .gitignore)."""
     if is_git:
         out = processes.git("ls-files", "-z", cwd=root).stdout.decode("utf-8", "surrogateescape")
-        return sorted(name for name in out.split("\0") if name)
-    found = []
+        return sorted(name for name in out.split("\0") if name), []
+    found, environments = [], []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not _skipped(Path(folder) / d))
-        for name in files:
-            found.append((Path(folder) / name).relative_to(root).as_posix())
-    return sorted(found)
-
-
-def environments(root: Path) -> list[str]:
-    """The Python environments in a plain folder, by any name (for its .gitignore)."""
-    found = []
-    for folder, dirs, _ in os.walk(root):
         here = Path(folder)
-        for name in list(dirs):
+        kept = []
+        for name in sorted(dirs):
+            if name in SKIPPED_FOLDERS:  # the template's .gitignore has the usual names
+                continue
             if _is_environment(here / name):
-                found.append((here / name).relative_to(root).as_posix())
-        dirs[:] = [d for d in dirs if not _skipped(here / d)]
-    return sorted(found)
+                environments.append((here / name).relative_to(root).as_posix())
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        found += [(here / name).relative_to(root).as_posix() for name in files]
+    return sorted(found), sorted(environments)
 
 
 def _is_environment(folder: Path) -> bool:
     """``pyvenv.cfg`` marks a venv, ``conda-meta`` a conda environment."""
     return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
-
-
-def _skipped(folder: Path) -> bool:
-    """A folder adopt leaves alone in a plain folder: tools' folders, and a Python
-    environment by any name."""
-    return folder.name in SKIPPED_FOLDERS or _is_environment(folder)
 
 
 def order_key(path: str) -> tuple[int, int, int, str]:
