@@ -1684,3 +1684,114 @@ def test_an_ix_line_still_failing_on_its_key_when_the_rounds_end_is_put_back(
     cells = json.loads(path.read_text())["cells"]
     assert "".join(cells[0]["source"]) == "print(names.ix[5])\n"
     assert trials.put_back == {"nb.ipynb": old} and not trials.lines
+
+
+# ``ser[-1]`` on a Series of integers: KeyError in pandas, raised from range.index's ValueError
+LIBRARY_TRACE = (
+    "KeyError: -1\n"
+    "---------------------------------------------------------------------------\n"
+    "ValueError                                Traceback (most recent call last)\n"
+    "File ~/.venv/lib/python3.11/site-packages/pandas/core/indexes/range.py:413, in get_loc\n"
+    "--> 413     return self._range.index(new_key)\n\nValueError: -1 is not in range\n\n"
+    "The above exception was the direct cause of the following exception:\n\n"
+    "KeyError                                  Traceback (most recent call last)\n"
+    "Cell In[70], line 3\n      1 ser = pd.Series(np.arange(3.))\n      2 ser\n"
+    "----> 3 ser[-1]\n\n"
+    "File ~/.venv/lib/python3.11/site-packages/pandas/core/series.py:1121, in __getitem__\n"
+    "-> 1121     return self._get_value(key)\n\n"
+    "File ~/.venv/lib/python3.11/site-packages/pandas/core/indexes/range.py:415, in get_loc\n"
+    "--> 415     raise KeyError(key) from err\n\nKeyError: -1"
+)
+
+
+def test_a_librarys_error_on_a_cells_bare_last_expression_may_be_on_purpose() -> None:
+    """``ser[-1]`` shows pandas' KeyError: a candidate, for the library's oldest to confirm;
+    an assignment, another library's frame, or a changed API's message is not."""
+    from scaffold.adopt.raises import in_library, on_purpose
+
+    source = "ser = pd.Series(np.arange(3.))\nser\nser[-1]"
+    shown = _failure(LIBRARY_TRACE, source)
+    assert in_library(shown) == "pandas"  # type: ignore[arg-type]
+    assert not on_purpose(shown)  # type: ignore[arg-type]  # not the notebook's own frames
+    assigned = source.replace("ser[-1]", "x = ser[-1]")
+    assert in_library(_failure(LIBRARY_TRACE.replace("ser[-1]", "x = ser[-1]"), assigned)) is None  # type: ignore[arg-type]
+    numpy = LIBRARY_TRACE.replace("pandas/core/indexes/range.py:415", "numpy/core/x.py:415")
+    assert in_library(_failure(numpy, source)) is None  # type: ignore[arg-type]  # two libraries
+    rot = LIBRARY_TRACE.replace("KeyError: -1\n", "KeyError: 'no longer supported'\n", 1)
+    assert in_library(_failure(rot, source)) is None  # type: ignore[arg-type]
+    assert in_library(_failure(CELL_TRACE, "t = (1, 2)\nt[0] = 5\n")) is None  # type: ignore[arg-type]
+    assert in_library(_failure(LIBRARY_TRACE, source, "missing data (x)")) is None  # type: ignore[arg-type]
+
+
+def test_a_librarys_error_is_tagged_only_when_its_oldest_raises_it_too(tmp_path: Path) -> None:
+    from scaffold.adopt.raises import _tag_rounds
+    from scaffold.adopt.runs import Failure
+
+    source = "ser = pd.Series(np.arange(3.))\nser\nser[-1]"
+    for name in ("alike", "differs"):
+        notebook(tmp_path / f"{name}.ipynb", "x = 1\n", "y = 2\n", "z = 3\n", source, "print(x)")
+    failing = {
+        name: Failure("an error in the code (KeyError: -1)", LIBRARY_TRACE, 3, source)
+        for name in ("alike.ipynb", "differs.ipynb")
+    }
+    asked: list[tuple[str, str]] = []
+
+    def same(name: str, failure: Failure, library: str) -> str:
+        asked.append((name, library))
+        return "pandas 1.5.0" if name == "alike.ipynb" else ""
+
+    tagged = _tag_rounds(tmp_path, failing, lambda names: {}, same)
+    assert set(asked) == {("alike.ipynb", "pandas"), ("differs.ipynb", "pandas")}
+    assert [str(cell) for cell in tagged["alike.ipynb"]] == [
+        "cell 4 raises KeyError: -1 in pandas, as pandas 1.5.0 does, on purpose? tagged "
+        "raises-exception - review"
+    ]
+    assert "differs.ipynb" not in tagged
+    cells = json.loads((tmp_path / "differs.ipynb").read_text())["cells"]
+    assert all("tags" not in cell["metadata"] for cell in cells)
+    notebook(tmp_path / "unasked.ipynb", "x = 1\n", "y = 2\n", "z = 3\n", source)
+    unasked = {"unasked.ipynb": failing["alike.ipynb"]}
+    assert _tag_rounds(tmp_path, unasked, lambda names: {}) == {}  # no oldest to ask: no tag
+
+
+@pytest.mark.slow
+def test_the_oldest_release_of_the_library_shows_whether_it_raised_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the library at its oldest release in a scratch copy of the project's
+    environment, the same cell raises the same error (its behaviour) or not (its rot)."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from scaffold.adopt.plan import Plan
+    from scaffold.adopt.raises import Oldest
+    from scaffold.adopt.runs import failures
+    from scaffold.project import Project
+
+    raising = "def lookup(key):\n    return {'a': 1}[key]\n"
+    cases = {
+        "alike": (raising, "scaffold-lift-probe 1.0"),
+        "differs": ("def lookup(key):\n    return 0\n", ""),
+    }
+    for case, (old, expected) in cases.items():
+        wheels = tmp_path / case / "wheels"
+        wheels.mkdir(parents=True)
+        _probe_wheel(wheels, "1.0", old)
+        _probe_wheel(wheels, "2.0", raising)
+        root = tmp_path / case / "project"
+        root.mkdir()
+        (root / "pyproject.toml").write_text(
+            '[project]\nname = "demo"\nversion = "0"\ndependencies = ["scaffold-lift-probe"]\n'
+            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+            "[tool.hatch.build.targets.wheel]\nbypass-selection = true\n"
+        )
+        notebook(root / "shows.ipynb", "import scaffold_lift_probe as p\n", "p\np.lookup('b')\n")
+        monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+        oldest = Oldest(
+            cast(Plan, SimpleNamespace(root=root, answers={})), tmp_path / case / "venv", 120, print
+        )
+        search = oldest._made()
+        assert search is not None and search.versions()["scaffold-lift-probe"] == "2.0"
+        failure = failures(Project(root), [root / "shows.ipynb"], search.python, 120)["shows.ipynb"]
+        assert failure.trace.startswith("KeyError: 'b'"), failure.trace
+        assert oldest.same("shows.ipynb", failure, "scaffold_lift_probe") == expected

@@ -280,6 +280,23 @@ class Search:
         return failures(self.project, [root / name for name in notebooks], self.python,
                         self.timeout)  # fmt: skip
 
+    def fails_built(self, notebooks: list[str]) -> dict[str, Failure]:
+        """``fails``, run again with numpy<2 when a library built for NumPy 1 did not import."""
+        still = self.fails(notebooks)
+        if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
+            self._install("numpy<2")
+            still = self.fails(notebooks)
+        return still
+
+    def install_oldest(self, name: str) -> str | None:
+        """The oldest ``name`` with a wheel for this Python (uv's lowest-direct resolution),
+        installed; None when it is already there or none installs."""
+        current = self.versions().get(name)
+        if not current or not self._install(f"{name}<{current}", "--resolution", "lowest-direct"):
+            return None
+        installed = self.versions().get(name)
+        return installed if installed and installed != current else None
+
     def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
         """Search the libraries the failures name, one at a time."""
         self.broken = list(broken)
@@ -327,7 +344,7 @@ class Search:
                     self.pins.append(Pin(name, version, why))
                 fixed.append(notebook)
             elif name not in pinned:
-                self._restore(name)
+                self.restore(name)
         return fixed
 
     def absent(self, broken: dict[str, str]) -> list[str]:
@@ -396,7 +413,7 @@ class Search:
             if set(self.beyond) >= set(notebooks):
                 self.echo(f"  no version of {name} can run them: {self._beyond(notebooks)}")
                 break
-        self._restore(name)
+        self.restore(name)
         broken.update(before)  # failures seen at older versions name no library to search
         return []
 
@@ -405,10 +422,7 @@ class Search:
     ) -> list[str]:
         """Run the notebooks at this version (with numpy<2 if it was built for NumPy 1); the
         ones that run."""
-        still = self.fails(notebooks)
-        if any(_NUMPY_ABI.search(f.trace) for f in still.values()):
-            self._install("numpy<2")
-            still = self.fails(notebooks)
+        still = self.fails_built(notebooks)
         fixed = [notebook for notebook in notebooks if notebook not in still]
         self.beyond.update({notebook: failure.why for notebook, failure in still.items()
                             if failure.why.startswith(_BEYOND_VERSIONS)})  # fmt: skip
@@ -428,7 +442,7 @@ class Search:
         """Why each of ``notebooks`` now stops, past what this library's version broke."""
         return "; ".join(f"{nb} now stops on: {self.beyond[nb]}" for nb in notebooks)
 
-    def _restore(self, name: str) -> None:
+    def restore(self, name: str) -> None:
         """``name`` back at its newest, and numpy if it went below 2 for an old build."""
         for back in (name, "numpy"):
             if self.newest.get(back) and self.versions().get(back) != self.newest[back]:
@@ -446,12 +460,13 @@ class Search:
             return True
         return processes.run([str(self.python), "-c", line], check=False, timeout=120).ok
 
-    def _install(self, requirement: str) -> bool:
+    def _install(self, requirement: str, *options: str) -> bool:
         uv = processes.find_tool("uv") or "uv"
         name = re.match(r"[A-Za-z0-9._-]+", requirement)
         only = ["--only-binary", name.group()] if name else []
+        python = ["--python", str(self.python)]
         result = processes.run(
-            [uv, "pip", "install", "--quiet", "--python", str(self.python), *only, requirement],
+            [uv, "pip", "install", "--quiet", *python, *only, *options, requirement],
             cwd=self.plan.root,
             check=False,
         )

@@ -30,7 +30,7 @@ REASONS = (
 )
 
 
-_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
+LIBRARY_FRAME = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
 # a cell's frame in IPython's tracebacks, old and new
 CELL_FRAME = re.compile(r"^(?:Cell In ?\[|Input In ?\[|<ipython-input-)", re.M)
 _NAMED = re.compile(r"(?:No module named|from|module) '([A-Za-z_][A-Za-z0-9_.]*)'")
@@ -46,7 +46,7 @@ def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
     message = lines[0] if lines else ""
     found: list[str] = []
     named = [name.split(".")[0] for name in _NAMED.findall(message)]
-    framed = [name for name in reversed(_FRAME.findall(trace)) if name not in _RUNNER]
+    framed = [name for name in reversed(LIBRARY_FRAME.findall(trace)) if name not in _RUNNER]
     for module in [*framed, *named]:
         for name in sorted(modules.get(module, ())):
             if name not in found:
@@ -57,14 +57,15 @@ def culprits(trace: str, modules: dict[str, set[str]]) -> list[str]:
 def innermost_library(trace: str) -> str | None:
     """The import name of the innermost installed library in the traceback (not the kernel's
     machinery): ``pandas`` for ``DataFrame.append``'s ``__getattr__``."""
-    framed = [name for name in _FRAME.findall(trace) if name not in _RUNNER]
+    framed = [name for name in LIBRARY_FRAME.findall(trace) if name not in _RUNNER]
     return framed[-1] if framed else None
 
 
 def raised_in_library(trace: str) -> bool:
     """True when the traceback's innermost frame is an installed library's, not a cell's."""
     cells = [match.end() for match in CELL_FRAME.finditer(trace)]
-    frames = [match.end() for match in _FRAME.finditer(trace) if match.group(1) not in _RUNNER]
+    found = LIBRARY_FRAME.finditer(trace)
+    frames = [match.end() for match in found if match.group(1) not in _RUNNER]
     return bool(frames) and (not cells or frames[-1] > cells[-1])
 
 
