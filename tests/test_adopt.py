@@ -1795,3 +1795,42 @@ def test_the_oldest_release_of_the_library_shows_whether_it_raised_alike(
         failure = failures(Project(root), [root / "shows.ipynb"], search.python, 120)["shows.ipynb"]
         assert failure.trace.startswith("KeyError: 'b'"), failure.trace
         assert oldest.same("shows.ipynb", failure, "scaffold_lift_probe") == expected
+
+
+def test_a_changed_default_is_restored_on_the_call_the_traceback_names(tmp_path: Path) -> None:
+    """geopandas 0.8 took a plot's aspect from its latitude (a plot of no rows raises);
+    before, every plot was "equal": the named call gets ``aspect="equal"``, once."""
+    from scaffold.adopt.callsites import IxTrials, _apply, add_keyword, rewritable
+    from scaffold.adopt.runs import Failure
+
+    chained = (
+        "def draw(df, ax):\n    (\n        df\n        .plot(\n            ax = ax,\n"
+        "        )\n    )\n"
+    )
+    added = add_keyword(chained, "plot", 4, "aspect", '"equal"')
+    assert added is not None and 'ax = ax, aspect="equal",\n' in added
+    compile(added, "cell", "exec")  # still Python, the trailing comma kept
+    assert (
+        add_keyword("gdf.plot()\n", "plot", 1, "aspect", '"equal"') == 'gdf.plot(aspect="equal")\n'
+    )
+    assert add_keyword("g.plot(aspect=1)\n", "plot", 1, "aspect", '"equal"') is None
+    assert add_keyword("g.plot(**style)\n", "plot", 1, "aspect", '"equal"') is None
+    assert add_keyword("g.plot(); h.plot()\n", "plot", 1, "aspect", '"equal"') is None
+    trace = (
+        "ValueError: aspect must be finite and positive \n"
+        "Cell In[9], line 1\n----> 1 draw(frame, ax)\n"
+        "Cell In[7], line 4, in draw(df, ax)\n----> 4         .plot(\n"
+        "File ~/.venv/lib/python3.11/site-packages/geopandas/plotting.py:679, in plot_dataframe\n"
+        "File ~/.venv/lib/python3.11/site-packages/matplotlib/axes/_base.py:1669, in set_aspect\n"
+    )
+    assert rewritable(trace)
+    assert not rewritable(trace.replace("geopandas/plotting.py", "seaborn/axisgrid.py"))
+    notebook(tmp_path / "maps.ipynb", "import geopandas\n", chained, "draw(frame, ax)\n")
+    failure = Failure(
+        "an error in the code (ValueError)", trace, 2, "draw(frame, ax)", {7: 1, 9: 2}
+    )
+    change = _apply(tmp_path / "maps.ipynb", failure, "maps.ipynb", IxTrials())
+    assert str(change) == 'cell 2 line 4: .plot() -> .plot(aspect="equal") (rewritten)'
+    cells = json.loads((tmp_path / "maps.ipynb").read_text())["cells"]
+    assert "".join(cells[1]["source"]) == added
+    assert _apply(tmp_path / "maps.ipynb", failure, "maps.ipynb", IxTrials()) is None  # given

@@ -15,6 +15,13 @@ at most ``ROUNDS`` times. The rewrites are committed on their own, each listed.
 become ``.loc``; if the line then fails on its key (``KeyError``, ``TypeError``), the index
 was not one of integers, and they become ``.iloc``; if that fails there too, the line is put
 back as it was.
+
+A changed default breaks some calls: geopandas 0.8 sets a map's aspect from its latitude,
+where before every plot set ``"equal"``, and a plot of no rows (its bounds not numbers)
+raises ``ValueError: aspect must be finite and positive``. ``DEFAULTS`` lists such changes:
+the error, the library's file it passes through, the method, and the keyword that restores
+the old default; the call on the line the traceback names gets that keyword
+(``.plot(..., aspect="equal")``), unless it passes it already.
 """
 
 from __future__ import annotations
@@ -31,13 +38,36 @@ from scaffold.adopt.runs import Failure, Outcome, failures, rerun_rounds
 from scaffold.project import Project
 
 MESSAGE = "Modernise removed APIs the runs named (mechanical rewrites)"
-ROUNDS = 5  # runs of a notebook after a rewrite, at most
+ROUNDS = 8  # runs of a notebook after a rewrite, at most
 # (the object's type, the removed method) -> its replacement, for calls with keywords only
 REMOVED = {("Series", "order"): "sort_values"}
 _MISSING = re.compile(r"^AttributeError: '(\w+)' object has no attribute '(\w+)'")
 _IX_MISSING = re.compile(r"^AttributeError: '(?:DataFrame|Series)' object has no attribute 'ix'")
 _ON_ITS_KEY = re.compile(r"^(?:KeyError|TypeError|IndexError)\b")
 _CELL = re.compile(r"^Cell In ?\[(\d+)\], line (\d+)", re.M)
+
+
+@dataclass(frozen=True)
+class Default:
+    """A library's changed default that breaks calls, and the keyword that restores it."""
+
+    error: re.Pattern[str]  # the failure's first line
+    frame: str  # a file of the library the traceback passes through
+    method: str
+    keyword: str
+    value: str  # as code
+
+
+DEFAULTS = (
+    # geopandas before 0.8 set every plot's aspect "equal"; 0.8 takes it from the latitude
+    Default(
+        re.compile(r"^ValueError: aspect must be finite and positive"),
+        "geopandas/plotting.py",
+        "plot",
+        "aspect",
+        '"equal"',
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +85,46 @@ class Rewrite:
 
 
 def rewritable(trace: str) -> bool:
-    """True when ``trace`` is a removed method ``REMOVED`` knows, or ``.ix``."""
+    """True when ``trace`` is a removed method ``REMOVED`` knows, ``.ix``, or a changed
+    default ``DEFAULTS`` knows."""
     missing = _MISSING.match(trace)
     known = missing is not None and tuple(missing.groups()) in REMOVED
-    return known or _IX_MISSING.match(trace) is not None
+    return known or _IX_MISSING.match(trace) is not None or _default(trace) is not None
+
+
+def _default(trace: str) -> Default | None:
+    """The changed default ``DEFAULTS`` knows that the failure ``trace`` is."""
+    return next((d for d in DEFAULTS if d.error.match(trace) and d.frame in trace), None)
+
+
+def add_keyword(source: str, method: str, line: int, keyword: str, value: str) -> str | None:
+    """``source`` with ``keyword=value`` added to the one ``.method(...)`` call on ``line``
+    (None: no such single call, or it passes ``keyword`` or ``**kwargs`` already)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and node.func.attr == method
+             and node.func.end_lineno == line]  # fmt: skip
+    if len(calls) != 1 or any(k.arg in (keyword, None) for k in calls[0].keywords):
+        return None
+    call = calls[0]
+    given: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
+    last = max(
+        given, key=lambda node: (node.end_lineno or 0, node.end_col_offset or 0), default=None
+    )
+    if last is None:  # no argument: just before the closing parenthesis
+        where, text = (
+            (call.end_lineno or line, (call.end_col_offset or 1) - 1),
+            f"{keyword}={value}",
+        )
+    else:
+        where, text = (last.end_lineno or line, last.end_col_offset or 0), f", {keyword}={value}"
+    lines = source.splitlines(keepends=True)
+    raw = lines[where[0] - 1].encode("utf-8")
+    lines[where[0] - 1] = (raw[: where[1]] + text.encode("utf-8") + raw[where[1] :]).decode("utf-8")
+    return "".join(lines)
 
 
 def _failing_line(failure: Failure) -> tuple[int, int] | None:
@@ -219,6 +285,9 @@ def _apply(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rewrite
     from scaffold.adopt.code import dump, source_of
 
     found = named(failure)
+    default = _default(failure.trace)
+    if found is None and default is not None:
+        return _default_change(path, failure, name, default)
     if found is None:
         return _ix_change(path, failure, name, trials)
     kind, method, index, line = found
@@ -233,6 +302,26 @@ def _apply(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rewrite
     cells[index]["source"] = changed.splitlines(keepends=True)
     path.write_text(dump(notebook), encoding="utf-8")
     return Rewrite(name, index + 1, line, f"{kind}.{method}()", f"{new}()")
+
+
+def _default_change(path: Path, failure: Failure, name: str, default: Default) -> Rewrite | None:
+    """The call on the line the failure names given the keyword that restores the default."""
+    from scaffold.adopt.code import dump, source_of
+
+    where = _failing_line(failure)
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = notebook.get("cells")
+    if where is None or not isinstance(cells, list) or not 0 <= where[0] < len(cells):
+        return None
+    index, line = where
+    given = f"{default.keyword}={default.value}"
+    changed = add_keyword(source_of(cells[index]), default.method, line, default.keyword,
+                          default.value)  # fmt: skip
+    if changed is None:
+        return None
+    cells[index]["source"] = changed.splitlines(keepends=True)
+    path.write_text(dump(notebook), encoding="utf-8")
+    return Rewrite(name, index + 1, line, f".{default.method}()", f".{default.method}({given})")
 
 
 def rewrite(
