@@ -1798,7 +1798,7 @@ def test_the_oldest_release_of_the_library_shows_whether_it_raised_alike(
 
 
 def test_a_changed_default_is_restored_on_the_call_the_traceback_names(tmp_path: Path) -> None:
-    """geopandas 0.8 took a plot's aspect from its latitude (a plot of no rows raises);
+    """geopandas 0.8 took a plot's aspect from its latitude (not degrees: it raises);
     before, every plot was "equal": the named call gets ``aspect="equal"``, once."""
     from scaffold.adopt.callsites import IxTrials, _apply, add_keyword, rewritable
     from scaffold.adopt.runs import Failure

@@ -17,11 +17,12 @@ was not one of integers, and they become ``.iloc``; if that fails there too, the
 back as it was.
 
 A changed default breaks some calls: geopandas 0.8 sets a map's aspect from its latitude,
-where before every plot set ``"equal"``, and a plot of no rows (its bounds not numbers)
-raises ``ValueError: aspect must be finite and positive``. ``DEFAULTS`` lists such changes:
-the error, the library's file it passes through, the method, and the keyword that restores
-the old default; the call on the line the traceback names gets that keyword
-(``.plot(..., aspect="equal")``), unless it passes it already.
+where before every plot set ``"equal"``, and a map whose coordinates are not the degrees
+its CRS says (a "latitude" of 260) raises ``ValueError: aspect must be finite and
+positive``. ``DEFAULTS`` lists such changes: the error, the library's file it passes
+through, the method, and the keyword that restores the old default; the call on the line
+the traceback names gets that keyword (``.plot(..., aspect="equal")``), unless it passes it
+already.
 """
 
 from __future__ import annotations
@@ -100,16 +101,9 @@ def _default(trace: str) -> Default | None:
 def add_keyword(source: str, method: str, line: int, keyword: str, value: str) -> str | None:
     """``source`` with ``keyword=value`` added to the one ``.method(...)`` call on ``line``
     (None: no such single call, or it passes ``keyword`` or ``**kwargs`` already)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    call = _one_call(source, method, line)
+    if call is None or any(k.arg in (keyword, None) for k in call.keywords):
         return None
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and isinstance(node.func, ast.Attribute) and node.func.attr == method
-             and node.func.end_lineno == line]  # fmt: skip
-    if len(calls) != 1 or any(k.arg in (keyword, None) for k in calls[0].keywords):
-        return None
-    call = calls[0]
     given: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
     last = max(
         given, key=lambda node: (node.end_lineno or 0, node.end_col_offset or 0), default=None
@@ -240,16 +234,10 @@ def named(failure: Failure) -> tuple[str, str, int, int] | None:
 def rewrite_line(source: str, method: str, new: str, line: int) -> str | None:
     """``source`` with the one call ``.method(keywords...)`` on ``line`` calling ``new``
     instead (None: no such single call, or a positional argument)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    call = _one_call(source, method, line)
+    if call is None or call.args:
         return None
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and isinstance(node.func, ast.Attribute) and node.func.attr == method
-             and node.func.end_lineno == line]  # fmt: skip
-    if len(calls) != 1 or calls[0].args:
-        return None
-    end = calls[0].func.end_col_offset or 0
+    end = call.func.end_col_offset or 0
     lines = source.splitlines(keepends=True)
     raw = lines[line - 1].encode("utf-8")
     start = end - len(method.encode("utf-8"))
@@ -257,6 +245,19 @@ def rewrite_line(source: str, method: str, new: str, line: int) -> str | None:
         return None
     lines[line - 1] = (raw[:start] + new.encode("utf-8") + raw[end:]).decode("utf-8")
     return "".join(lines)
+
+
+def _one_call(source: str, method: str, line: int) -> ast.Call | None:
+    """The one call ``.method(...)`` whose name ends on ``line`` of ``source`` (None: none,
+    several, or not Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and node.func.attr == method
+             and node.func.end_lineno == line]  # fmt: skip
+    return calls[0] if len(calls) == 1 else None
 
 
 def _put_line_back(path: Path, name: str, where: tuple[int, int], trials: IxTrials) -> None:

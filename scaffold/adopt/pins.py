@@ -243,6 +243,7 @@ class Search:
         self.broken: list[str] = []  # the notebooks that failed at the newest versions
         self.deadline = time.monotonic() + BUDGET
         self.first: dict[str, str] = {}  # notebook -> its error at the newest versions
+        self.rewritable: set[str] = set()  # the notebooks whose error there adopt rewrites
         # notebook -> what stopped it, past its old error, at an older version: no version
         # can run it (the network, data, a desktop), so no date is tried for it either
         self.beyond: dict[str, str] = {}
@@ -300,6 +301,7 @@ class Search:
     def run(self, broken: dict[str, str], running: list[str]) -> Pinned | None:
         """Search the libraries the failures name, one at a time."""
         self.broken = list(broken)
+        self.rewritable = {notebook for notebook, trace in broken.items() if rewritable(trace)}
         self.first = {notebook: trace.splitlines()[0][:90] for notebook, trace in broken.items()
                       if trace}  # fmt: skip
         for notebook in self.absent(broken):
@@ -427,7 +429,7 @@ class Search:
         self.beyond.update({notebook: failure.why for notebook, failure in still.items()
                             if failure.why.startswith(_BEYOND_VERSIONS)})  # fmt: skip
         for notebook, failure in still.items():
-            if rewritable(failure.trace) and not rewritable(self.first.get(notebook, "")):
+            if rewritable(failure.trace) and notebook not in self.rewritable:
                 self.behind.setdefault(notebook, []).append((name, version, failure.trace))
         for notebook, failure in still.items():
             broken[notebook] = failure.trace  # the next failure may name another library
