@@ -36,8 +36,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from scaffold.adopt.pins import Search
 from scaffold.adopt.plan import Plan
 from scaffold.adopt.runs import (
     CELL_FRAME,
@@ -50,9 +50,6 @@ from scaffold.adopt.runs import (
 )
 from scaffold.files import scratch_folder
 from scaffold.project import Project
-
-if TYPE_CHECKING:
-    from scaffold.adopt.pins import Search
 
 TAG = "raises-exception"
 TAG_MESSAGE = "Tag the cells that raise on purpose (review them)"
@@ -275,8 +272,6 @@ class Oldest:
     def _made(self) -> Search | None:
         """The scratch environment, made on first use (None: it does not install)."""
         if self.made is None:
-            from scaffold.adopt.pins import Search
-
             self.search = Search(self.plan, self.venv, self.timeout, self.echo)
             self.made = self.search.make()
             self.search.newest = self.search.versions()  # the project's, pins and all
