@@ -1214,6 +1214,7 @@ def adopt_command(
 ) -> None:
     """Bring an existing notebook repository into the scaffold layout, in one commit."""
     from scaffold import adopt
+    from scaffold.interrupts import settle
 
     with user_errors():
         try:
@@ -1229,6 +1230,8 @@ def adopt_command(
             if not yes and not _confirm_adopt():
                 raise typer.Exit(1)
             commit = adopt.apply(plan)
+            if no_run:
+                settle()  # the commit is made and nothing follows: a signal cannot undo it now
         finally:
             plan.cleanup()
         typer.echo(f"committed {commit[:10]} {adopt.COMMIT_MESSAGE!r}")

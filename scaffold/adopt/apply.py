@@ -124,7 +124,9 @@ def apply(plan: Plan) -> str:
     """Carry out ``plan``; return the new commit. All or nothing."""
     journal = Journal.start(plan)
     try:
-        return _steps(plan, journal)
+        commit = _steps(plan, journal)
+        plan.cleanup()  # the scratch render, while a signal still undoes the commit
+        return commit
     except BaseException:
         journal.undo()
         raise
