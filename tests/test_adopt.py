@@ -1575,6 +1575,25 @@ def test_a_gitignore_that_hides_what_adopt_commits_is_commented_out(tmp_path: Pa
     assert git("check-ignore", "data/raw/rows.csv", cwd=repo) == "data/raw/rows.csv"
 
 
+def test_a_gitignore_rule_that_hides_the_package_is_commented_out(tmp_path: Path) -> None:
+    """``ignored/`` (an environment's name, say) also hides the package ``src/ignored/``:
+    its config, which the rewritten paths import, and the moved helper are committed, and
+    the rule is commented out, once."""
+    repo = tmp_path / "ignored"
+    repo.mkdir()
+    (repo / "rows.csv").write_text("a\n1\n")
+    (repo / "helpers.py").write_text("def one():\n    return 1\n")
+    notebook(repo / "read.ipynb", "import helpers\n", "print(open('rows.csv').read())\n")
+    (repo / ".gitignore").write_text("ignored/\n")
+    commit_all(repo, "notebooks")
+    done = scaffold_in_process("adopt", str(repo), "--yes", "--no-run", cwd=tmp_path)
+    assert "the template's were not added" not in done.stdout, done.stdout
+    files = git("ls-files", cwd=repo).splitlines()
+    for name in ("__init__.py", "config.py", "helpers.py"):
+        assert f"src/ignored/{name}" in files, files
+    assert (repo / ".gitignore").read_text().startswith("# ignored/  (scaffold adopt: it hid ")
+
+
 def test_files_the_template_has_under_another_case_are_the_teams(tmp_path: Path) -> None:
     """A repository's ``makefile`` (which make reads before ``Makefile``) and ``readme.md``
     are its Makefile and README: adding the template's beside them would overwrite them on a

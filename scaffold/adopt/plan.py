@@ -835,10 +835,15 @@ def _unignore(plan: Plan) -> None:
 
 
 def _drop_hidden_template_files(plan: Plan, rule: str, hidden: list[str]) -> list[str]:
-    """Leave out the template files among ``hidden`` (a .gitignore ``rule`` hides them),
-    saying so; the rest of ``hidden``, which adopt must commit."""
-    optional = set(plan.added) - _NEEDED_TEMPLATE_FILES
-    dropped = [name for name in hidden if name in optional]
+    """What adopt must commit among ``hidden`` (a .gitignore ``rule`` hides them): the rule
+    is then commented out, and hides no template file either. Else the template files it
+    hides are left out, saying so."""
+    package = f"src/{plan.package}"
+    needed = {*_NEEDED_TEMPLATE_FILES, f"{package}/__init__.py", f"{package}/config.py"}
+    optional = set(plan.added) - needed  # the package and its config: notebooks import them
+    if any(name not in optional for name in hidden):
+        return [name for name in hidden if name not in optional]
+    dropped = hidden
     for name in dropped:
         plan.added.remove(name)
         del plan.writes[name]
@@ -848,7 +853,7 @@ def _drop_hidden_template_files(plan: Plan, rule: str, hidden: list[str]) -> lis
             f"your .gitignore's `{rule}` ignores {', '.join(dropped[:3])}{more}: "
             "the template's were not added"
         )
-    return [name for name in hidden if name not in optional]
+    return []
 
 
 def _committed(plan: Plan) -> set[str]:
