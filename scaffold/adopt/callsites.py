@@ -105,19 +105,16 @@ def add_keyword(source: str, method: str, line: int, keyword: str, value: str) -
     if call is None or any(k.arg in (keyword, None) for k in call.keywords):
         return None
     given: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
-    last = max(
-        given, key=lambda node: (node.end_lineno or 0, node.end_col_offset or 0), default=None
-    )
+    last = max(given, key=lambda node: (node.end_lineno or 0, node.end_col_offset or 0),
+               default=None)  # fmt: skip
     if last is None:  # no argument: just before the closing parenthesis
-        where, text = (
-            (call.end_lineno or line, (call.end_col_offset or 1) - 1),
-            f"{keyword}={value}",
-        )
-    else:
-        where, text = (last.end_lineno or line, last.end_col_offset or 0), f", {keyword}={value}"
+        row, column, text = call.end_lineno or line, (call.end_col_offset or 1) - 1, ""
+    else:  # after the last argument, before any trailing comma
+        row, column, text = last.end_lineno or line, last.end_col_offset or 0, ", "
     lines = source.splitlines(keepends=True)
-    raw = lines[where[0] - 1].encode("utf-8")
-    lines[where[0] - 1] = (raw[: where[1]] + text.encode("utf-8") + raw[where[1] :]).decode("utf-8")
+    raw = lines[row - 1].encode("utf-8")
+    added = f"{text}{keyword}={value}".encode()
+    lines[row - 1] = (raw[:column] + added + raw[column:]).decode("utf-8")
     return "".join(lines)
 
 
@@ -283,46 +280,41 @@ def put_back_unfinished(root: Path, failing: dict[str, Failure], trials: IxTrial
 
 def _apply(path: Path, failure: Failure, name: str, trials: IxTrials) -> Rewrite | None:
     """The call the failure names rewritten in the notebook at ``path``."""
-    from scaffold.adopt.code import dump, source_of
-
     found = named(failure)
     default = _default(failure.trace)
-    if found is None and default is not None:
-        return _default_change(path, failure, name, default)
-    if found is None:
-        return _ix_change(path, failure, name, trials)
-    kind, method, index, line = found
+    where = _failing_line(failure)
+    if found is not None:
+        kind, method, index, line = found
+        new = REMOVED[(kind, method)]
+        if _edit_cell(path, index, lambda source: rewrite_line(source, method, new, line)):
+            return Rewrite(name, index + 1, line, f"{kind}.{method}()", f"{new}()")
+        return None
+    if default is not None and where is not None:
+        index, line = where
+        given = f"{default.keyword}={default.value}"
+        if _edit_cell(path, index, lambda source: add_keyword(
+                source, default.method, line, default.keyword, default.value)):  # fmt: skip
+            return Rewrite(name, index + 1, line, f".{default.method}()",
+                           f".{default.method}({given})")  # fmt: skip
+        return None
+    return _ix_change(path, failure, name, trials)
+
+
+def _edit_cell(path: Path, index: int, edit: Callable[[str], str | None]) -> bool:
+    """The source of cell ``index`` of the notebook at ``path`` replaced by ``edit``'s; False
+    (nothing written) when there is no such cell or ``edit`` returns None."""
+    from scaffold.adopt.code import dump, source_of
+
     notebook = json.loads(path.read_text(encoding="utf-8"))
     cells = notebook.get("cells")
     if not isinstance(cells, list) or not 0 <= index < len(cells):
-        return None
-    new = REMOVED[(kind, method)]
-    changed = rewrite_line(source_of(cells[index]), method, new, line)
+        return False
+    changed = edit(source_of(cells[index]))
     if changed is None:
-        return None
+        return False
     cells[index]["source"] = changed.splitlines(keepends=True)
     path.write_text(dump(notebook), encoding="utf-8")
-    return Rewrite(name, index + 1, line, f"{kind}.{method}()", f"{new}()")
-
-
-def _default_change(path: Path, failure: Failure, name: str, default: Default) -> Rewrite | None:
-    """The call on the line the failure names given the keyword that restores the default."""
-    from scaffold.adopt.code import dump, source_of
-
-    where = _failing_line(failure)
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    cells = notebook.get("cells")
-    if where is None or not isinstance(cells, list) or not 0 <= where[0] < len(cells):
-        return None
-    index, line = where
-    given = f"{default.keyword}={default.value}"
-    changed = add_keyword(source_of(cells[index]), default.method, line, default.keyword,
-                          default.value)  # fmt: skip
-    if changed is None:
-        return None
-    cells[index]["source"] = changed.splitlines(keepends=True)
-    path.write_text(dump(notebook), encoding="utf-8")
-    return Rewrite(name, index + 1, line, f".{default.method}()", f".{default.method}({given})")
+    return True
 
 
 def rewrite(

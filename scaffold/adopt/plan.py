@@ -823,11 +823,12 @@ def _unignore(plan: Plan) -> None:
             continue
         spec = pathspec.GitIgnoreSpec.from_lines([rule])
         hidden = sorted(name for name in committed if spec.match_file(name))
-        needed = _drop_hidden_template_files(plan, rule, hidden)
-        committed -= set(hidden) - set(needed)  # dropped: no later rule judges them
-        if needed:
-            lines[number] = f"# {line}  (scaffold adopt: it hid {needed[0]})"
-            said.append(f"`{rule}` commented out (it hid {', '.join(needed[:2])})")
+        kept = _drop_hidden_template_files(plan, rule, hidden)
+        if kept:
+            lines[number] = f"# {line}  (scaffold adopt: it hid {kept[0]})"
+            said.append(f"`{rule}` commented out (it hid {', '.join(kept[:2])})")
+        else:
+            committed -= set(hidden)  # dropped: no later rule judges them
     if said:
         plan.writes[".gitignore"] = "\n".join(lines) + "\n"
         merged = [plan.merged[".gitignore"]] if ".gitignore" in plan.merged else []
@@ -835,22 +836,21 @@ def _unignore(plan: Plan) -> None:
 
 
 def _drop_hidden_template_files(plan: Plan, rule: str, hidden: list[str]) -> list[str]:
-    """What adopt must commit among ``hidden`` (a .gitignore ``rule`` hides them): the rule
-    is then commented out, and hides no template file either. Else the template files it
-    hides are left out, saying so."""
+    """``hidden`` (a .gitignore ``rule`` hides them) when adopt must commit one of them: the
+    rule is then commented out, and every file it hid is committed. Else (only template
+    files adopt may leave out) they are left out, saying so, and nothing is returned."""
     package = f"src/{plan.package}"
     needed = {*_NEEDED_TEMPLATE_FILES, f"{package}/__init__.py", f"{package}/config.py"}
     optional = set(plan.added) - needed  # the package and its config: notebooks import them
     if any(name not in optional for name in hidden):
-        return [name for name in hidden if name not in optional]
-    dropped = hidden
-    for name in dropped:
+        return hidden
+    for name in hidden:
         plan.added.remove(name)
         del plan.writes[name]
-    if dropped:
-        more = " and more" if len(dropped) > 3 else ""
+    if hidden:
+        more = " and more" if len(hidden) > 3 else ""
         plan.notes.append(
-            f"your .gitignore's `{rule}` ignores {', '.join(dropped[:3])}{more}: "
+            f"your .gitignore's `{rule}` ignores {', '.join(hidden[:3])}{more}: "
             "the template's were not added"
         )
     return []

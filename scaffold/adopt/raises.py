@@ -263,8 +263,8 @@ class Oldest:
             return ""
         again = search.fails_built([name]).get(name)
         head = failure.trace.splitlines()[0]
-        alike = again is not None and again.cell == failure.cell
-        alike = alike and again is not None and again.trace.splitlines()[:1] == [head]
+        alike = (again is not None and again.cell == failure.cell
+                 and again.trace.splitlines()[:1] == [head])  # fmt: skip
         self.echo(f"  {name}: cell {failure.cell + 1} raises {head[:60]} in {library}; "
                   f"with {oldest}: {'the same' if alike else 'not the same'}")  # fmt: skip
         return oldest if alike else ""
